@@ -1,0 +1,106 @@
+//! The one definition of a revision's checksum.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of a revision file with line endings normalised to `\n`, so that a
+/// Windows checkout (`\r\n`) and a Unix checkout agree.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Checksum([u8; 32]);
+
+impl Checksum {
+    /// Prefix of the textual form, naming the algorithm.
+    pub const PREFIX: &'static str = "sha256:";
+
+    /// Checksum of a revision file's full text.
+    pub fn of(text: &str) -> Checksum {
+        let mut hasher = Sha256::new();
+        let mut rest = text.as_bytes();
+        // Hash every run between `\r\n` pairs, dropping the `\r`.
+        while let Some(pos) = find_crlf(rest) {
+            hasher.update(&rest[..pos]);
+            rest = &rest[pos + 1..];
+        }
+        hasher.update(rest);
+        Checksum(hasher.finalize().into())
+    }
+
+    /// Parses the textual form `sha256:<64 hex digits>`.
+    pub fn parse(text: &str) -> Option<Checksum> {
+        let hex = text.strip_prefix(Self::PREFIX)?;
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Checksum(bytes))
+    }
+
+    /// The raw digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The first 12 hex digits, for compact human output.
+    pub fn short(&self) -> String {
+        self.to_string()[Self::PREFIX.len()..Self::PREFIX.len() + 12].to_owned()
+    }
+}
+
+fn find_crlf(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(2).position(|w| w == b"\r\n")
+}
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::PREFIX)?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Checksum({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_and_lf_agree() {
+        let unix = "-- revision: a\n-- migrate:up\nSELECT 1;\n";
+        let windows = "-- revision: a\r\n-- migrate:up\r\nSELECT 1;\r\n";
+        assert_eq!(Checksum::of(unix), Checksum::of(windows));
+        assert_ne!(Checksum::of(unix), Checksum::of("-- revision: b\n"));
+    }
+
+    #[test]
+    fn lone_carriage_return_is_content() {
+        assert_ne!(Checksum::of("a\rb"), Checksum::of("ab"));
+    }
+
+    #[test]
+    fn known_digest_of_empty_text() {
+        assert_eq!(
+            Checksum::of("").to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn text_form_round_trips() {
+        let sum = Checksum::of("SELECT 1;");
+        assert_eq!(Checksum::parse(&sum.to_string()), Some(sum));
+        assert_eq!(Checksum::parse("sha256:zz"), None);
+        assert_eq!(Checksum::parse("md5:00"), None);
+        assert_eq!(sum.short().len(), 12);
+    }
+}

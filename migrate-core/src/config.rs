@@ -1,0 +1,141 @@
+//! `[package.metadata.migrate]` (or `[workspace.metadata.migrate]`) in Cargo.toml.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, Item, TableLike};
+
+use crate::{Diagnostic, Problem};
+
+/// Keys understood in `[package.metadata.migrate]`.
+pub const CONFIG_KEYS: [&str; 2] = ["dir", "allow-multiple-heads"];
+
+/// The default migrations directory, relative to the package root.
+pub const DEFAULT_DIR: &str = "migrations";
+
+/// Settings for one migration history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The migrations directory, relative to the manifest that configured it.
+    pub dir: PathBuf,
+    /// Whether several heads are allowed (independent branches, as in Alembic).
+    pub allow_multiple_heads: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            dir: PathBuf::from(DEFAULT_DIR),
+            allow_multiple_heads: false,
+        }
+    }
+}
+
+/// Where a configuration was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    Package,
+    Workspace,
+    Default,
+}
+
+impl Config {
+    /// Reads the `migrate` table of a Cargo.toml's `[package.metadata]`, or
+    /// else its `[workspace.metadata]`. Problems are reported against `path`.
+    pub fn from_manifest(path: &Path, text: &str) -> (Config, ConfigSource, Vec<Diagnostic>) {
+        let doc: DocumentMut = match text.parse() {
+            Ok(doc) => doc,
+            Err(error) => {
+                let problem = Problem::InvalidConfig {
+                    message: error.message().trim().to_owned(),
+                };
+                return (
+                    Config::default(),
+                    ConfigSource::Default,
+                    vec![Diagnostic::error(path, None, problem)],
+                );
+            }
+        };
+        let table = |section: &str| {
+            doc.get(section)?
+                .get("metadata")?
+                .get("migrate")
+                .and_then(Item::as_table_like)
+        };
+        if let Some(table) = table("package") {
+            let (config, diagnostics) = Config::from_table(path, table);
+            (config, ConfigSource::Package, diagnostics)
+        } else if let Some(table) = table("workspace") {
+            let (config, diagnostics) = Config::from_table(path, table);
+            (config, ConfigSource::Workspace, diagnostics)
+        } else {
+            (Config::default(), ConfigSource::Default, Vec::new())
+        }
+    }
+
+    /// Reads a `migrate` table.
+    pub fn from_table(path: &Path, table: &dyn TableLike) -> (Config, Vec<Diagnostic>) {
+        let mut config = Config::default();
+        let mut diagnostics = Vec::new();
+        let invalid =
+            |message: String| Diagnostic::error(path, None, Problem::InvalidConfig { message });
+        for (key, item) in table.iter() {
+            match key {
+                "dir" => match item.as_str() {
+                    Some(dir) if !dir.is_empty() => config.dir = PathBuf::from(dir),
+                    _ => diagnostics.push(invalid("`dir` in [package.metadata.migrate] must be a non-empty string".into())),
+                },
+                "allow-multiple-heads" => match item.as_bool() {
+                    Some(allow) => config.allow_multiple_heads = allow,
+                    None => diagnostics
+                        .push(invalid("`allow-multiple-heads` in [package.metadata.migrate] must be true or false".into())),
+                },
+                other => diagnostics.push(Diagnostic::warning(
+                    path,
+                    None,
+                    Problem::UnknownConfigKey { key: other.to_owned() },
+                )),
+            }
+        }
+        (config, diagnostics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_wins_over_workspace() {
+        let text = "[package]\nname = \"x\"\n[package.metadata.migrate]\ndir = \"db\"\nallow-multiple-heads = true\n\
+                    [workspace.metadata.migrate]\ndir = \"other\"\n";
+        let (config, source, problems) = Config::from_manifest(Path::new("Cargo.toml"), text);
+        assert!(problems.is_empty());
+        assert_eq!(source, ConfigSource::Package);
+        assert_eq!(
+            config,
+            Config {
+                dir: "db".into(),
+                allow_multiple_heads: true
+            }
+        );
+    }
+
+    #[test]
+    fn defaults_and_problems() {
+        let (config, source, _) =
+            Config::from_manifest(Path::new("Cargo.toml"), "[package]\nname = \"x\"\n");
+        assert_eq!((config, source), (Config::default(), ConfigSource::Default));
+        let (_, _, problems) = Config::from_manifest(
+            Path::new("Cargo.toml"),
+            "[workspace.metadata.migrate]\ndir = 3\ncolour = true\n",
+        );
+        let messages: Vec<String> = problems.iter().map(Diagnostic::message).collect();
+        assert_eq!(
+            messages,
+            [
+                "Cargo.toml: invalid configuration: `dir` in [package.metadata.migrate] must be a non-empty string",
+                "Cargo.toml: unknown configuration key `colour`",
+            ]
+        );
+    }
+}

@@ -1,0 +1,535 @@
+//! The revision graph: parents, children, heads, bases, and a deterministic
+//! topological order.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use crate::{Diagnostic, Problem, Revision};
+
+/// A history of revisions, indexed in topological order.
+///
+/// Built from whatever revisions parsed; problems in the graph are returned
+/// beside it by [`History::build`], so callers can still list and inspect a
+/// broken history.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Topological order: every revision comes after its parents and dependencies.
+    revisions: Vec<Revision>,
+    index: HashMap<String, usize>,
+    parents: Vec<Vec<usize>>,
+    children: Vec<Vec<usize>>,
+    dependencies: Vec<Vec<usize>>,
+    labels: HashMap<String, usize>,
+}
+
+impl History {
+    /// Builds the graph, reporting duplicate ids, missing parents and
+    /// dependencies, cycles and branch-label clashes.
+    ///
+    /// `revisions` should be sorted by path so that which duplicate is kept is
+    /// deterministic (the first).
+    pub fn build(revisions: Vec<Revision>) -> (History, Vec<Diagnostic>) {
+        let mut diagnostics = Vec::new();
+
+        // Duplicate ids: keep the first, report both files.
+        let mut first_by_id: HashMap<String, usize> = HashMap::new();
+        let mut kept: Vec<Revision> = Vec::with_capacity(revisions.len());
+        for rev in revisions {
+            if let Some(&first) = first_by_id.get(&rev.id) {
+                let first: &Revision = &kept[first];
+                diagnostics.push(Diagnostic::error(
+                    &rev.file.path,
+                    Some(rev.lines.revision),
+                    Problem::DuplicateRevision {
+                        id: rev.id.clone(),
+                        other: first.file.path.display().to_string(),
+                    },
+                ));
+                diagnostics.push(Diagnostic::error(
+                    &first.file.path,
+                    Some(first.lines.revision),
+                    Problem::DuplicateRevision {
+                        id: rev.id.clone(),
+                        other: rev.file.path.display().to_string(),
+                    },
+                ));
+                continue;
+            }
+            first_by_id.insert(rev.id.clone(), kept.len());
+            kept.push(rev);
+        }
+
+        // Edges, in the order of `kept`.
+        let resolve = |rev: &Revision,
+                       ids: &[String],
+                       line: usize,
+                       missing: fn(String, String) -> Problem| {
+            let mut found = Vec::new();
+            let mut problems = Vec::new();
+            for other in ids {
+                match first_by_id.get(other) {
+                    Some(&i) if found.contains(&i) => problems.push(Diagnostic::error(
+                        &rev.file.path,
+                        Some(line),
+                        Problem::RepeatedReference {
+                            id: rev.id.clone(),
+                            other: other.clone(),
+                        },
+                    )),
+                    Some(&i) => found.push(i),
+                    None => problems.push(Diagnostic::error(
+                        &rev.file.path,
+                        Some(line),
+                        missing(rev.id.clone(), other.clone()),
+                    )),
+                }
+            }
+            (found, problems)
+        };
+        let mut parents = Vec::with_capacity(kept.len());
+        let mut dependencies = Vec::with_capacity(kept.len());
+        for rev in &kept {
+            let (p, mut problems) = resolve(rev, &rev.parents, rev.lines.parents, |id, parent| {
+                Problem::MissingParent { id, parent }
+            });
+            diagnostics.append(&mut problems);
+            let (d, mut problems) = resolve(
+                rev,
+                &rev.depends_on,
+                rev.lines.depends_on,
+                |id, dependency| Problem::MissingDependency { id, dependency },
+            );
+            diagnostics.append(&mut problems);
+            parents.push(p);
+            dependencies.push(d);
+        }
+
+        let order = topological_order(&kept, &parents, &dependencies, &mut diagnostics);
+
+        // Reorder everything so that index == topological position.
+        let mut position = vec![0; kept.len()];
+        for (pos, &old) in order.iter().enumerate() {
+            position[old] = pos;
+        }
+        let remap = |list: &Vec<usize>| list.iter().map(|&i| position[i]).collect::<Vec<_>>();
+        let parents: Vec<Vec<usize>> = order.iter().map(|&old| remap(&parents[old])).collect();
+        let dependencies: Vec<Vec<usize>> =
+            order.iter().map(|&old| remap(&dependencies[old])).collect();
+        let mut slots: Vec<Option<Revision>> = kept.into_iter().map(Some).collect();
+        let revisions: Vec<Revision> = order
+            .iter()
+            .map(|&old| slots[old].take().expect("each once"))
+            .collect();
+
+        let mut children = vec![Vec::new(); revisions.len()];
+        for (child, ps) in parents.iter().enumerate() {
+            for &parent in ps {
+                children[parent].push(child);
+            }
+        }
+        let index = revisions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect::<HashMap<_, _>>();
+
+        let mut labels: HashMap<String, usize> = HashMap::new();
+        for (i, rev) in revisions.iter().enumerate() {
+            for label in &rev.branch_labels {
+                let problem = if index.contains_key(label) {
+                    Some(Problem::BranchLabelIsRevisionId {
+                        label: label.clone(),
+                    })
+                } else if let Some(&other) = labels.get(label) {
+                    Some(Problem::DuplicateBranchLabel {
+                        label: label.clone(),
+                        other: revisions[other].file.path.display().to_string(),
+                    })
+                } else {
+                    labels.insert(label.clone(), i);
+                    None
+                };
+                if let Some(problem) = problem {
+                    diagnostics.push(Diagnostic::error(
+                        &rev.file.path,
+                        Some(rev.lines.branch_labels),
+                        problem,
+                    ));
+                }
+            }
+        }
+
+        (
+            History {
+                revisions,
+                index,
+                parents,
+                children,
+                dependencies,
+                labels,
+            },
+            diagnostics,
+        )
+    }
+
+    /// Number of revisions.
+    pub fn len(&self) -> usize {
+        self.revisions.len()
+    }
+
+    /// Whether the history has no revision at all.
+    pub fn is_empty(&self) -> bool {
+        self.revisions.is_empty()
+    }
+
+    /// Every revision, in topological order (oldest first).
+    pub fn revisions(&self) -> &[Revision] {
+        &self.revisions
+    }
+
+    /// The revision at a position of the topological order.
+    pub fn revision(&self, index: usize) -> &Revision {
+        &self.revisions[index]
+    }
+
+    /// The position of a revision id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// The revision with exactly this id.
+    pub fn get(&self, id: &str) -> Option<&Revision> {
+        self.index_of(id).map(|i| &self.revisions[i])
+    }
+
+    /// The revision carrying a branch label.
+    pub fn labelled(&self, label: &str) -> Option<usize> {
+        self.labels.get(label).copied()
+    }
+
+    /// Parents of a revision, in header order.
+    pub fn parents(&self, index: usize) -> &[usize] {
+        &self.parents[index]
+    }
+
+    /// Children of a revision, in topological order.
+    pub fn children(&self, index: usize) -> &[usize] {
+        &self.children[index]
+    }
+
+    /// `depends-on` revisions of a revision.
+    pub fn dependencies(&self, index: usize) -> &[usize] {
+        &self.dependencies[index]
+    }
+
+    /// Revisions nothing descends from, in topological order.
+    pub fn heads(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| self.children[i].is_empty())
+            .collect()
+    }
+
+    /// Revisions with no parent.
+    pub fn bases(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| self.parents[i].is_empty())
+            .collect()
+    }
+
+    /// Whether more than one revision has this one as a parent.
+    pub fn is_branch_point(&self, index: usize) -> bool {
+        self.children[index].len() > 1
+    }
+
+    /// Whether this revision has more than one parent.
+    pub fn is_merge_point(&self, index: usize) -> bool {
+        self.parents[index].len() > 1
+    }
+
+    /// Whether a revision is a head.
+    pub fn is_head(&self, index: usize) -> bool {
+        self.children[index].is_empty()
+    }
+
+    /// Marks `from` and everything they need first (parents and dependencies,
+    /// transitively).
+    pub fn ancestors(&self, from: &[usize]) -> Vec<bool> {
+        let mut marked = vec![false; self.len()];
+        for &i in from {
+            marked[i] = true;
+        }
+        // Topological order: walking backwards visits a node before its ancestors.
+        for i in (0..self.len()).rev() {
+            if marked[i] {
+                for &p in self.parents[i].iter().chain(&self.dependencies[i]) {
+                    marked[p] = true;
+                }
+            }
+        }
+        marked
+    }
+
+    /// Marks `from` and everything that needs them (children and dependents,
+    /// transitively).
+    pub fn descendants(&self, from: &[usize]) -> Vec<bool> {
+        let mut marked = vec![false; self.len()];
+        for &i in from {
+            marked[i] = true;
+        }
+        for i in 0..self.len() {
+            if !marked[i]
+                && self.parents[i]
+                    .iter()
+                    .chain(&self.dependencies[i])
+                    .any(|&p| marked[p])
+            {
+                marked[i] = true;
+            }
+        }
+        marked
+    }
+
+    /// Ids of the given positions.
+    pub fn ids(&self, indices: &[usize]) -> Vec<String> {
+        indices
+            .iter()
+            .map(|&i| self.revisions[i].id.clone())
+            .collect()
+    }
+
+    /// An error when the history has more than one head.
+    pub fn multiple_heads(&self) -> Option<Diagnostic> {
+        let heads = self.heads();
+        if heads.len() < 2 {
+            return None;
+        }
+        let first = &self.revisions[heads[0]];
+        let named = heads
+            .iter()
+            .map(|&h| {
+                format!(
+                    "{} ({})",
+                    self.revisions[h].id,
+                    self.revisions[h].file.path.display()
+                )
+            })
+            .collect();
+        Some(Diagnostic::error(
+            &first.file.path,
+            Some(first.lines.revision),
+            Problem::MultipleHeads { heads: named },
+        ))
+    }
+}
+
+/// Kahn's algorithm, taking the smallest id among the ready revisions so the
+/// order does not depend on file-system order. Revisions caught in cycles are
+/// reported and appended at the end in id order.
+fn topological_order(
+    revisions: &[Revision],
+    parents: &[Vec<usize>],
+    dependencies: &[Vec<usize>],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<usize> {
+    let n = revisions.len();
+    let mut waiting_on = vec![0usize; n];
+    let mut dependents = vec![Vec::new(); n];
+    for i in 0..n {
+        for &p in parents[i].iter().chain(&dependencies[i]) {
+            waiting_on[i] += 1;
+            dependents[p].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<(&str, usize)>> = (0..n)
+        .filter(|&i| waiting_on[i] == 0)
+        .map(|i| Reverse((revisions[i].id.as_str(), i)))
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse((_, i))) = ready.pop() {
+        order.push(i);
+        for &d in &dependents[i] {
+            waiting_on[d] -= 1;
+            if waiting_on[d] == 0 {
+                ready.push(Reverse((revisions[d].id.as_str(), d)));
+            }
+        }
+    }
+    if order.len() == n {
+        return order;
+    }
+
+    // Every revision left waits, directly or not, on a cycle.
+    let mut stuck: Vec<usize> = (0..n).filter(|&i| waiting_on[i] > 0).collect();
+    stuck.sort_by(|&a, &b| revisions[a].id.cmp(&revisions[b].id));
+    let mut reported = vec![false; n];
+    for &start in &stuck {
+        if reported[start] {
+            continue;
+        }
+        if let Some(cycle) = find_cycle(start, parents, dependencies, &waiting_on) {
+            if cycle.iter().any(|&i| reported[i]) {
+                continue;
+            }
+            for &i in &cycle {
+                reported[i] = true;
+            }
+            // Start the cycle at its smallest id so the message is stable.
+            let lowest = (0..cycle.len())
+                .min_by_key(|&k| &revisions[cycle[k]].id)
+                .unwrap_or(0);
+            let mut ids: Vec<String> = cycle[lowest..]
+                .iter()
+                .chain(&cycle[..lowest])
+                .map(|&i| revisions[i].id.clone())
+                .collect();
+            ids.push(ids[0].clone());
+            let first = &revisions[cycle[lowest]];
+            diagnostics.push(Diagnostic::error(
+                &first.file.path,
+                Some(first.lines.parents),
+                Problem::Cycle { cycle: ids },
+            ));
+        }
+    }
+    order.extend(stuck);
+    order
+}
+
+/// Follows parent edges from `start` among stuck revisions until one repeats.
+/// Returns the cycle in child-to-parent order.
+fn find_cycle(
+    start: usize,
+    parents: &[Vec<usize>],
+    dependencies: &[Vec<usize>],
+    waiting_on: &[usize],
+) -> Option<Vec<usize>> {
+    let mut path = vec![start];
+    let mut on_path = HashMap::from([(start, 0usize)]);
+    let mut current = start;
+    loop {
+        // Any stuck predecessor keeps us inside the stuck set, which has a cycle upstream.
+        let next = parents[current]
+            .iter()
+            .chain(&dependencies[current])
+            .copied()
+            .find(|&p| waiting_on[p] > 0)?;
+        if let Some(&at) = on_path.get(&next) {
+            return Some(path[at..].to_vec());
+        }
+        on_path.insert(next, path.len());
+        path.push(next);
+        current = next;
+    }
+}
+
+/// Builds histories from compact specs such as `["a:", "b:a", "m:b,c"]`.
+#[cfg(test)]
+pub(crate) fn history_of(spec: &[&str]) -> (History, Vec<String>) {
+    let revisions = spec
+        .iter()
+        .map(|line| {
+            let (id, parents) = line.split_once(':').expect("id:parents");
+            let (parents, deps) = parents.split_once(" after ").unwrap_or((parents, ""));
+            let text = format!(
+                "-- revision: {id}\n-- parents: {parents}\n-- message: rev {id}\n-- depends-on: {deps}\n\n-- migrate:up\nSELECT 1;\n"
+            );
+            crate::parse_revision(crate::SourceFile::new(format!("m/{id}.sql"), text)).expect("valid spec")
+        })
+        .collect();
+    let (history, diagnostics) = History::build(revisions);
+    (
+        history,
+        diagnostics.iter().map(Diagnostic::message).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::history_of;
+
+    fn ids(h: &super::History, list: &[usize]) -> String {
+        h.ids(list).join(" ")
+    }
+
+    #[test]
+    fn branch_and_merge() {
+        let (h, problems) = history_of(&["m:b,c", "c:a", "b:a", "a:", "d:m"]);
+        assert!(problems.is_empty());
+        let order: Vec<&str> = h.revisions().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(order, ["a", "b", "c", "m", "d"]);
+        assert_eq!(ids(&h, &h.heads()), "d");
+        assert_eq!(ids(&h, &h.bases()), "a");
+        assert!(h.is_branch_point(h.index_of("a").unwrap()));
+        assert!(h.is_merge_point(h.index_of("m").unwrap()));
+        assert!(h.multiple_heads().is_none());
+    }
+
+    #[test]
+    fn dependencies_order_but_do_not_join_branches() {
+        let (h, problems) = history_of(&["a:", "x:", "b:a after y", "y:x"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            ids(&h, &h.heads()),
+            "y b",
+            "heads come in topological order"
+        );
+        let pos = |id| h.index_of(id).unwrap();
+        assert!(pos("y") < pos("b"));
+        assert_eq!(
+            h.multiple_heads().unwrap().message(),
+            "m/y.sql:1: the history has 2 heads: y (m/y.sql), b (m/b.sql)"
+        );
+    }
+
+    #[test]
+    fn reports_every_graph_problem() {
+        let (h, problems) = history_of(&["a:", "b:zz", "c:d", "d:e", "e:c", "f:a after nope"]);
+        assert_eq!(
+            problems,
+            [
+                "m/b.sql:2: revision `b` names parent `zz`, which no revision file defines",
+                "m/f.sql:4: revision `f` depends on `nope`, which no revision file defines",
+                "m/c.sql:2: the revisions form a cycle: c -> d -> e -> c",
+            ]
+        );
+        assert_eq!(h.len(), 6, "a broken history still lists every revision");
+    }
+
+    #[test]
+    fn duplicate_ids_name_both_files() {
+        let revisions = ["one", "two"]
+            .iter()
+            .map(|name| {
+                crate::parse_revision(crate::SourceFile::new(
+                    format!("m/{name}.sql"),
+                    "-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\n",
+                ))
+                .unwrap()
+            })
+            .collect();
+        let (h, problems) = super::History::build(revisions);
+        let messages: Vec<String> = problems.iter().map(|d| d.message()).collect();
+        assert_eq!(
+            messages,
+            [
+                "m/two.sql:1: revision id `a` is also defined in m/one.sql",
+                "m/one.sql:1: revision id `a` is also defined in m/two.sql",
+            ]
+        );
+        assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn ancestors_and_descendants() {
+        let (h, _) = history_of(&["a:", "b:a", "c:a", "m:b,c", "x:"]);
+        let mark = |m: Vec<bool>| -> String {
+            (0..h.len())
+                .filter(|&i| m[i])
+                .map(|i| h.revision(i).id.clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(mark(h.ancestors(&[h.index_of("m").unwrap()])), "a b c m");
+        assert_eq!(mark(h.descendants(&[h.index_of("b").unwrap()])), "b m");
+    }
+}

@@ -1,0 +1,123 @@
+//! The core of cargo-migrate: revision files, the revision graph, targets,
+//! checksums, the lock file and diagnostics.
+//!
+//! This crate does no database, network or terminal IO. Its only file-system
+//! code is [`load::read_dir`]; everything else works on text, so the CLI, the
+//! build script and the runtime share one implementation.
+
+mod checksum;
+pub mod config;
+mod diagnostic;
+pub mod embed;
+mod graph;
+pub mod load;
+mod lock;
+mod revision;
+mod target;
+pub mod template;
+
+use std::path::Path;
+
+pub use checksum::Checksum;
+pub use config::Config;
+pub use diagnostic::{Diagnostic, Problem, Severity, sort as sort_diagnostics};
+pub use graph::History;
+pub use lock::{LOCK_FILE_NAME, LockFile};
+pub use revision::{
+    HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_valid_revision_id, parse_revision,
+};
+pub use target::{Range, Target, TargetError};
+pub use template::TEMPLATE_FILE_NAME;
+
+/// What validation allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Several heads are allowed (Alembic's independent branches).
+    pub allow_multiple_heads: bool,
+    /// Drafts (revisions not pinned in the lock file) are errors, as in `cargo migrate check`.
+    pub require_pinned: bool,
+}
+
+/// A history with its lock file and every problem found in them.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub history: History,
+    pub lock: LockFile,
+    /// Sorted by file and line.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Analysis {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| !d.is_error())
+    }
+}
+
+/// Parses and validates a history: every revision file, the graph, the
+/// heads and the lock file. Never stops at the first problem.
+pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
+    let mut diagnostics = Vec::new();
+    let mut revisions = Vec::with_capacity(sources.revisions.len());
+    for file in sources.revisions {
+        match parse_revision(file) {
+            Ok(rev) => revisions.push(rev),
+            Err(mut problems) => diagnostics.append(&mut problems),
+        }
+    }
+    let (history, mut problems) = History::build(revisions);
+    diagnostics.append(&mut problems);
+    if !options.allow_multiple_heads {
+        diagnostics.extend(history.multiple_heads());
+    }
+    let lock = match &sources.lock {
+        Some(file) => {
+            let (lock, mut problems) = LockFile::parse(file);
+            diagnostics.append(&mut problems);
+            lock
+        }
+        None => LockFile::empty(&sources.lock_path),
+    };
+    for mut diagnostic in lock.check(&history) {
+        if options.require_pinned && matches!(diagnostic.problem, Problem::Draft { .. }) {
+            diagnostic.severity = Severity::Error;
+        }
+        diagnostics.push(diagnostic);
+    }
+    sort_diagnostics(&mut diagnostics);
+    Analysis {
+        history,
+        lock,
+        diagnostics,
+    }
+}
+
+/// Reads and analyzes a migrations directory in one call.
+pub fn analyze_dir(dir: &Path, shown_dir: &Path, options: Options) -> Analysis {
+    let (sources, read_problems) = load::read_dir(dir, shown_dir);
+    analyze_with(sources, read_problems, options)
+}
+
+/// [`analyze`], adding problems met while reading the files.
+pub fn analyze_with(
+    sources: load::Sources,
+    mut read_problems: Vec<Diagnostic>,
+    options: Options,
+) -> Analysis {
+    let mut analysis = analyze(sources, options);
+    if !read_problems.is_empty() {
+        analysis.diagnostics.append(&mut read_problems);
+        sort_diagnostics(&mut analysis.diagnostics);
+    }
+    analysis
+}

@@ -1,0 +1,114 @@
+//! Reading a migrations directory: the only file-system code in this crate,
+//! kept thin so everything else works on [`SourceFile`]s.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Diagnostic, LOCK_FILE_NAME, Problem, SourceFile, TEMPLATE_FILE_NAME};
+
+/// The files of a migrations directory.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Revision files (`*.sql` but the template), sorted by path.
+    pub revisions: Vec<SourceFile>,
+    /// `migrate.lock`, when present.
+    pub lock: Option<SourceFile>,
+    /// `template.sql`, when present.
+    pub template: Option<SourceFile>,
+    /// Path of the lock file as shown to the user, present or not.
+    pub lock_path: PathBuf,
+}
+
+/// Reads `dir` recursively. Paths in messages start with `shown_dir`
+/// (usually the directory as configured, such as `migrations`).
+pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
+    let mut sources = Sources {
+        lock_path: shown_dir.join(LOCK_FILE_NAME),
+        ..Sources::default()
+    };
+    let mut diagnostics = Vec::new();
+    if !dir.is_dir() {
+        diagnostics.push(Diagnostic::error(
+            shown_dir,
+            None,
+            Problem::MissingDirectory,
+        ));
+        return (sources, diagnostics);
+    }
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                let path = error
+                    .path()
+                    .map(|p| shown(p, dir, shown_dir))
+                    .unwrap_or_else(|| shown_dir.to_owned());
+                diagnostics.push(Diagnostic::error(
+                    path,
+                    None,
+                    Problem::Unreadable {
+                        error: error.to_string(),
+                    },
+                ));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let top_level = entry.depth() == 1;
+        let name = entry.file_name().to_string_lossy();
+        let kind = if top_level && name == LOCK_FILE_NAME {
+            Kind::Lock
+        } else if top_level && name == TEMPLATE_FILE_NAME {
+            Kind::Template
+        } else if path.extension().is_some_and(|e| e == "sql") {
+            Kind::Revision
+        } else {
+            continue;
+        };
+        let shown_path = shown(path, dir, shown_dir);
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                diagnostics.push(Diagnostic::error(
+                    shown_path,
+                    None,
+                    Problem::Unreadable {
+                        error: error.to_string(),
+                    },
+                ));
+                continue;
+            }
+        };
+        let file = SourceFile {
+            path: shown_path,
+            origin: Some(path.to_owned()),
+            text,
+        };
+        match kind {
+            Kind::Lock => sources.lock = Some(file),
+            Kind::Template => sources.template = Some(file),
+            Kind::Revision => {
+                sources.revisions.push(file);
+            }
+        }
+    }
+    (sources, diagnostics)
+}
+
+enum Kind {
+    Lock,
+    Template,
+    Revision,
+}
+
+fn shown(path: &Path, dir: &Path, shown_dir: &Path) -> PathBuf {
+    match path.strip_prefix(dir) {
+        Ok(relative) => shown_dir.join(relative),
+        Err(_) => path.to_owned(),
+    }
+}

@@ -1,0 +1,263 @@
+//! `migrate.lock`: the checksums of pinned (released) revisions.
+//!
+//! ```toml
+//! version = 1
+//!
+//! [revisions]
+//! 3f2a9c1b7e4d = "sha256:..."
+//! ```
+//!
+//! One sorted line per revision, so a diff is one line per revision and two
+//! branches that each pin a revision rarely conflict.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, Item, Table, value};
+
+use crate::{Checksum, Diagnostic, History, Problem, SourceFile};
+
+/// The lock file's name inside the migrations directory.
+pub const LOCK_FILE_NAME: &str = "migrate.lock";
+
+const FORMAT_VERSION: i64 = 1;
+
+const HEADER: &str = "# Checksums of released revisions, written by `cargo migrate lock`.\n\
+# A build fails when a pinned revision's file changes. Do not edit by hand.\n";
+
+/// Pinned revisions and their checksums.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockFile {
+    /// Where it was read from, as shown to the user.
+    pub path: Option<PathBuf>,
+    pinned: BTreeMap<String, Checksum>,
+    lines: BTreeMap<String, usize>,
+}
+
+impl LockFile {
+    /// An empty lock file that will be written to `path`.
+    pub fn empty(path: impl Into<PathBuf>) -> LockFile {
+        LockFile {
+            path: Some(path.into()),
+            ..LockFile::default()
+        }
+    }
+
+    /// Parses a lock file, reporting every bad entry.
+    pub fn parse(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
+        let mut lock = LockFile::empty(&file.path);
+        let mut diagnostics = Vec::new();
+        let mut problem = |line: Option<usize>, message: String| {
+            diagnostics.push(Diagnostic::error(
+                &file.path,
+                line,
+                Problem::InvalidLockFile { message },
+            ))
+        };
+        let doc: DocumentMut = match file.text.parse() {
+            Ok(doc) => doc,
+            Err(error) => {
+                let line = error.span().map(|span| line_of(&file.text, span.start));
+                problem(line, error.message().trim().to_owned());
+                return (lock, diagnostics);
+            }
+        };
+        match doc.get("version").and_then(Item::as_integer) {
+            Some(FORMAT_VERSION) => {}
+            Some(other) => problem(
+                find_line(&file.text, "version"),
+                format!(
+                    "format version {other} is not supported (this cargo-migrate writes version {FORMAT_VERSION})"
+                ),
+            ),
+            None => problem(None, "missing `version = 1`".into()),
+        }
+        let Some(table) = doc.get("revisions") else {
+            return (lock, diagnostics);
+        };
+        let Some(table) = table.as_table_like() else {
+            problem(
+                find_line(&file.text, "revisions"),
+                "`revisions` must be a table".into(),
+            );
+            return (lock, diagnostics);
+        };
+        for (id, item) in table.iter() {
+            let line = find_line(&file.text, id);
+            match item.as_str().and_then(Checksum::parse) {
+                Some(sum) => {
+                    lock.pinned.insert(id.to_owned(), sum);
+                    if let Some(line) = line {
+                        lock.lines.insert(id.to_owned(), line);
+                    }
+                }
+                None => problem(
+                    line,
+                    format!("the checksum of `{id}` is not of the form \"sha256:<64 hex digits>\""),
+                ),
+            }
+        }
+        (lock, diagnostics)
+    }
+
+    /// The pinned checksum of a revision.
+    pub fn get(&self, id: &str) -> Option<Checksum> {
+        self.pinned.get(id).copied()
+    }
+
+    /// Whether a revision is pinned.
+    pub fn is_pinned(&self, id: &str) -> bool {
+        self.pinned.contains_key(id)
+    }
+
+    /// Pinned revisions, sorted by id.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Checksum)> {
+        self.pinned.iter().map(|(id, sum)| (id.as_str(), *sum))
+    }
+
+    /// Number of pinned revisions.
+    pub fn len(&self) -> usize {
+        self.pinned.len()
+    }
+
+    /// Whether nothing is pinned.
+    pub fn is_empty(&self) -> bool {
+        self.pinned.is_empty()
+    }
+
+    /// Pins (or re-pins) a revision.
+    pub fn pin(&mut self, id: &str, checksum: Checksum) {
+        self.pinned.insert(id.to_owned(), checksum);
+    }
+
+    /// Drops a pin; returns whether there was one.
+    pub fn unpin(&mut self, id: &str) -> bool {
+        self.pinned.remove(id).is_some()
+    }
+
+    /// The file's text: a fixed header, the version, one sorted line per revision.
+    pub fn render(&self) -> String {
+        let mut doc = DocumentMut::new();
+        doc["version"] = value(FORMAT_VERSION);
+        let mut table = Table::new();
+        for (id, sum) in &self.pinned {
+            table[id.as_str()] = value(sum.to_string());
+        }
+        doc["revisions"] = Item::Table(table);
+        format!("{HEADER}{doc}")
+    }
+
+    /// Compares the pins with the history: edited or deleted pinned
+    /// revisions are errors, unpinned ones are drafts (warnings).
+    pub fn check(&self, history: &History) -> Vec<Diagnostic> {
+        let mut diagnostics = Vec::new();
+        let lock_path = self
+            .path
+            .clone()
+            .unwrap_or_else(|| Path::new(LOCK_FILE_NAME).to_owned());
+        for rev in history.revisions() {
+            match self.get(&rev.id) {
+                Some(pinned) if pinned != rev.checksum => diagnostics.push(Diagnostic::error(
+                    &rev.file.path,
+                    Some(1),
+                    Problem::PinnedRevisionChanged {
+                        id: rev.id.clone(),
+                        pinned,
+                        actual: rev.checksum,
+                    },
+                )),
+                Some(_) => {}
+                None => diagnostics.push(Diagnostic::warning(
+                    &rev.file.path,
+                    Some(rev.lines.revision),
+                    Problem::Draft { id: rev.id.clone() },
+                )),
+            }
+        }
+        for (id, _) in self.iter() {
+            if history.get(id).is_none() {
+                diagnostics.push(Diagnostic::error(
+                    &lock_path,
+                    self.lines.get(id).copied(),
+                    Problem::PinnedRevisionMissing { id: id.to_owned() },
+                ));
+            }
+        }
+        diagnostics
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The line on which `key` is defined (`key =` or `[key]`).
+fn find_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let rest = line.strip_prefix(key).or_else(|| {
+                line.strip_prefix('"')
+                    .and_then(|l| l.strip_prefix(key)?.strip_prefix('"'))
+            });
+            matches!(rest.map(str::trim_start), Some(r) if r.starts_with('='))
+                || line
+                    .strip_prefix('[')
+                    .and_then(|l| l.strip_prefix(key))
+                    .is_some_and(|r| r.trim_start().starts_with(']'))
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_is_sorted_and_round_trips() {
+        let mut lock = LockFile::empty("migrations/migrate.lock");
+        lock.pin("bbb", Checksum::of("b"));
+        lock.pin("aaa", Checksum::of("a"));
+        let text = lock.render();
+        let a = text.find("aaa =").unwrap();
+        let b = text.find("bbb =").unwrap();
+        assert!(a < b, "{text}");
+        let (parsed, problems) =
+            LockFile::parse(&SourceFile::new("migrations/migrate.lock", text.clone()));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(parsed.get("aaa"), Some(Checksum::of("a")));
+        assert_eq!(
+            parsed.lines.get("bbb"),
+            Some(&(text.lines().position(|l| l.starts_with("bbb")).unwrap() + 1))
+        );
+    }
+
+    #[test]
+    fn reports_bad_entries_with_lines() {
+        let text = "version = 1\n\n[revisions]\naaa = \"sha256:00\"\nbbb = 3\n";
+        let (lock, problems) = LockFile::parse(&SourceFile::new("migrate.lock", text));
+        let messages: Vec<String> = problems.iter().map(Diagnostic::message).collect();
+        assert_eq!(
+            messages,
+            [
+                "migrate.lock:4: invalid lock file: the checksum of `aaa` is not of the form \"sha256:<64 hex digits>\"",
+                "migrate.lock:5: invalid lock file: the checksum of `bbb` is not of the form \"sha256:<64 hex digits>\"",
+            ]
+        );
+        assert!(lock.is_empty());
+    }
+
+    #[test]
+    fn reports_syntax_errors_with_line() {
+        let (_, problems) = LockFile::parse(&SourceFile::new(
+            "migrate.lock",
+            "version = 1\n[revisions\n",
+        ));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(2));
+    }
+}

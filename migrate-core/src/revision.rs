@@ -1,0 +1,528 @@
+//! One revision file: its header and its `up` and `down` sections.
+//!
+//! ```sql
+//! -- revision: 3f2a9c1b7e4d
+//! -- parents: a1b2c3d4e5f6
+//! -- message: add user profile table
+//!
+//! -- migrate:up
+//! CREATE TABLE user_profile (id BIGINT PRIMARY KEY);
+//!
+//! -- migrate:down
+//! DROP TABLE user_profile;
+//! ```
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use crate::{Checksum, Diagnostic, Problem};
+
+/// The header keys a revision file may use, in the order `new` writes them.
+pub const HEADER_KEYS: [&str; 7] = [
+    "revision",
+    "parents",
+    "message",
+    "created",
+    "branch-labels",
+    "depends-on",
+    "transaction",
+];
+
+/// A file as read from disk (or from memory, in tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The path shown in messages, relative to the project root when possible.
+    pub path: PathBuf,
+    /// The absolute path it was read from, when it came from disk.
+    pub origin: Option<PathBuf>,
+    pub text: String,
+}
+
+impl SourceFile {
+    /// A file held in memory.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> SourceFile {
+        SourceFile {
+            path: path.into(),
+            origin: None,
+            text: text.into(),
+        }
+    }
+}
+
+/// A slice of a revision file holding SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// Byte range of the SQL in the file's text (after the marker line).
+    pub range: Range<usize>,
+    /// 1-based line number of the marker line; the SQL starts on the next line.
+    pub marker_line: usize,
+}
+
+/// Lines of the header, for pointing at them in messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderLines {
+    pub revision: usize,
+    pub parents: usize,
+    pub branch_labels: usize,
+    pub depends_on: usize,
+}
+
+/// A parsed revision file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub id: String,
+    /// Alembic's `down_revision`: empty for a base, several for a merge.
+    pub parents: Vec<String>,
+    pub message: String,
+    pub created: Option<String>,
+    pub branch_labels: Vec<String>,
+    /// Revisions that must be applied first although they are not parents.
+    pub depends_on: Vec<String>,
+    /// Whether the revision runs inside a transaction (the default).
+    pub transaction: bool,
+    pub up: Section,
+    /// `None` when the file has no `-- migrate:down` section: irreversible.
+    pub down: Option<Section>,
+    pub file: SourceFile,
+    pub checksum: Checksum,
+    pub lines: HeaderLines,
+}
+
+impl Revision {
+    /// The SQL that applies the revision.
+    pub fn up_sql(&self) -> &str {
+        &self.file.text[self.up.range.clone()]
+    }
+
+    /// The SQL that reverts the revision, if it has a down section.
+    pub fn down_sql(&self) -> Option<&str> {
+        self.down.as_ref().map(|s| &self.file.text[s.range.clone()])
+    }
+
+    /// Whether the revision can be downgraded.
+    pub fn is_reversible(&self) -> bool {
+        self.down.is_some()
+    }
+
+    /// Whether the revision joins several parents.
+    pub fn is_merge(&self) -> bool {
+        self.parents.len() > 1
+    }
+}
+
+/// Whether `id` may be used as a revision id: `[a-z0-9_]+`.
+pub fn is_valid_revision_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Parses a revision file, collecting every problem it has.
+pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let mut push = |line: usize, problem: Problem| {
+        problems.push(Diagnostic::error(&file.path, Some(line), problem))
+    };
+
+    let mut seen: Vec<(&'static str, usize)> = Vec::new();
+    let mut id = None;
+    let mut parents = None;
+    let mut message = None;
+    let mut created = None;
+    let mut branch_labels = Vec::new();
+    let mut depends_on = Vec::new();
+    let mut transaction = true;
+    let mut lines = HeaderLines::default();
+
+    let mut up: Option<Section> = None;
+    let mut down: Option<Section> = None;
+    let mut open = None;
+    let mut in_header = true;
+    let mut last_header_line = 0;
+    let mut offset = 0;
+
+    for (index, raw) in file.text.split_inclusive('\n').enumerate() {
+        let number = index + 1;
+        let line_end = offset + raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
+        offset = line_end;
+
+        if let Some(name) = section_marker(line) {
+            in_header = false;
+            let (slot, name_static, kind) = match name {
+                "up" => (&mut up, "up", SectionKind::Up),
+                "down" => (&mut down, "down", SectionKind::Down),
+                other => {
+                    push(
+                        number,
+                        Problem::UnknownSection {
+                            name: other.to_owned(),
+                        },
+                    );
+                    continue;
+                }
+            };
+            if let Some(first) = slot {
+                push(
+                    number,
+                    Problem::DuplicateSection {
+                        section: name_static,
+                        first_line: first.marker_line,
+                    },
+                );
+                continue;
+            }
+            *slot = Some(Section {
+                range: line_end..line_end,
+                marker_line: number,
+            });
+            open = Some(kind);
+            continue;
+        }
+
+        if in_header {
+            match header_entry(line) {
+                HeaderLine::Entry(key, value) => {
+                    last_header_line = number;
+                    let Some(known) = HEADER_KEYS.iter().find(|k| **k == key) else {
+                        push(
+                            number,
+                            Problem::UnknownHeaderKey {
+                                key: key.to_owned(),
+                                suggestion: suggest_key(key),
+                            },
+                        );
+                        continue;
+                    };
+                    if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == known) {
+                        push(
+                            number,
+                            Problem::DuplicateHeaderKey {
+                                key: key.to_owned(),
+                                first_line: *first_line,
+                            },
+                        );
+                        continue;
+                    }
+                    seen.push((known, number));
+                    match *known {
+                        "revision" => {
+                            lines.revision = number;
+                            if is_valid_revision_id(value) {
+                                id = Some(value.to_owned());
+                            } else {
+                                push(
+                                    number,
+                                    Problem::InvalidRevisionId {
+                                        value: value.to_owned(),
+                                    },
+                                );
+                            }
+                        }
+                        "parents" => {
+                            lines.parents = number;
+                            parents = Some(id_list(value, number, &mut push));
+                        }
+                        "message" => message = Some(value.to_owned()),
+                        "created" => created = Some(value.to_owned()).filter(|v| !v.is_empty()),
+                        "branch-labels" => {
+                            lines.branch_labels = number;
+                            branch_labels = id_list(value, number, &mut push);
+                        }
+                        "depends-on" => {
+                            lines.depends_on = number;
+                            depends_on = id_list(value, number, &mut push);
+                        }
+                        "transaction" => match value {
+                            "true" => transaction = true,
+                            "false" => transaction = false,
+                            other => push(
+                                number,
+                                Problem::InvalidTransaction {
+                                    value: other.to_owned(),
+                                },
+                            ),
+                        },
+                        _ => unreachable!("every key in HEADER_KEYS is handled"),
+                    }
+                    continue;
+                }
+                HeaderLine::Malformed if number == 1 || last_header_line == number - 1 => {
+                    push(
+                        number,
+                        Problem::MalformedHeaderLine {
+                            text: line.to_owned(),
+                        },
+                    );
+                    continue;
+                }
+                HeaderLine::Malformed | HeaderLine::End => in_header = false,
+            }
+        }
+
+        // Extend whichever section is open.
+        let open = match open {
+            Some(SectionKind::Up) => up.as_mut(),
+            Some(SectionKind::Down) => down.as_mut(),
+            None => None,
+        };
+        if let Some(section) = open {
+            section.range.end = line_end;
+        }
+    }
+
+    let end_line = last_header_line.max(1);
+    for key in ["revision", "parents", "message"] {
+        if !seen.iter().any(|(k, _)| *k == key) {
+            problems.push(Diagnostic::error(
+                &file.path,
+                Some(end_line),
+                Problem::MissingHeaderKey { key },
+            ));
+        }
+    }
+    match (&up, &down) {
+        (None, _) => problems.push(Diagnostic::error(
+            &file.path,
+            None,
+            Problem::MissingUpSection,
+        )),
+        (Some(u), Some(d)) if d.marker_line < u.marker_line => problems.push(Diagnostic::error(
+            &file.path,
+            Some(d.marker_line),
+            Problem::DownBeforeUp,
+        )),
+        _ => {}
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let checksum = Checksum::of(&file.text);
+    Ok(Revision {
+        id: id.expect("checked above"),
+        parents: parents.expect("checked above"),
+        message: message.expect("checked above"),
+        created,
+        branch_labels,
+        depends_on,
+        transaction,
+        up: up.expect("checked above"),
+        down,
+        file,
+        checksum,
+        lines,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum SectionKind {
+    Up,
+    Down,
+}
+
+enum HeaderLine<'a> {
+    Entry(&'a str, &'a str),
+    /// A `--` comment that looks like it was meant as a header line.
+    Malformed,
+    /// A blank line, free comment or SQL: the header is over.
+    End,
+}
+
+fn header_entry(line: &str) -> HeaderLine<'_> {
+    let Some(comment) = line.strip_prefix("--") else {
+        return HeaderLine::End;
+    };
+    let comment = comment.trim();
+    let Some((key, value)) = comment.split_once(':') else {
+        return if comment.is_empty() {
+            HeaderLine::End
+        } else {
+            HeaderLine::Malformed
+        };
+    };
+    let key = key.trim();
+    let looks_like_key = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+        && key.as_bytes()[0].is_ascii_lowercase();
+    if looks_like_key {
+        HeaderLine::Entry(key, value.trim())
+    } else {
+        HeaderLine::Malformed
+    }
+}
+
+/// `-- migrate:up` → `Some("up")`.
+fn section_marker(line: &str) -> Option<&str> {
+    let rest = line
+        .trim()
+        .strip_prefix("--")?
+        .trim_start()
+        .strip_prefix("migrate:")?;
+    let name = rest.trim();
+    (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
+}
+
+fn id_list(value: &str, line: usize, push: &mut impl FnMut(usize, Problem)) -> Vec<String> {
+    let mut ids = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if is_valid_revision_id(part) {
+            ids.push(part.to_owned());
+        } else {
+            push(
+                line,
+                Problem::InvalidRevisionId {
+                    value: part.to_owned(),
+                },
+            );
+        }
+    }
+    ids
+}
+
+fn suggest_key(key: &str) -> Option<&'static str> {
+    HEADER_KEYS
+        .iter()
+        .copied()
+        .find(|known| edit_distance(key, known) <= 2 || known.starts_with(key))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Revision, Vec<String>> {
+        parse_revision(SourceFile::new("m/r.sql", text))
+            .map_err(|ds| ds.iter().map(|d| d.message()).collect())
+    }
+
+    #[test]
+    fn parses_full_header_and_sections() {
+        let rev = parse(
+            "-- revision: 3f2a9c1b7e4d\n-- parents: a1, b2\n-- message: add user profile table\n\
+             -- created: 2026-11-23T10:15:00Z\n-- branch-labels: users\n-- depends-on: c3\n\
+             -- transaction: false\n\n-- migrate:up\nCREATE TABLE t (id INT);\n\n-- migrate:down\nDROP TABLE t;\n",
+        )
+        .unwrap();
+        assert_eq!(rev.id, "3f2a9c1b7e4d");
+        assert_eq!(rev.parents, ["a1", "b2"]);
+        assert_eq!(rev.message, "add user profile table");
+        assert_eq!(rev.created.as_deref(), Some("2026-11-23T10:15:00Z"));
+        assert_eq!(rev.branch_labels, ["users"]);
+        assert_eq!(rev.depends_on, ["c3"]);
+        assert!(!rev.transaction);
+        assert!(rev.is_merge());
+        assert_eq!(rev.up_sql(), "CREATE TABLE t (id INT);\n\n");
+        assert_eq!(rev.up.marker_line, 9);
+        assert_eq!(rev.down_sql(), Some("DROP TABLE t;\n"));
+        assert_eq!(rev.lines.parents, 2);
+    }
+
+    #[test]
+    fn base_revision_without_down_is_irreversible() {
+        let rev = parse("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\nSELECT 1;")
+            .unwrap();
+        assert!(rev.parents.is_empty());
+        assert!(!rev.is_reversible());
+        assert!(rev.transaction);
+        assert_eq!(rev.up_sql(), "SELECT 1;");
+    }
+
+    #[test]
+    fn crlf_files_parse() {
+        let rev = parse(
+            "-- revision: a\r\n-- parents:\r\n-- message: m\r\n\r\n-- migrate:up\r\nSELECT 1;\r\n",
+        )
+        .unwrap();
+        assert_eq!(rev.message, "m");
+        assert_eq!(rev.up_sql(), "SELECT 1;\r\n");
+    }
+
+    #[test]
+    fn empty_down_section_is_a_reversible_no_op() {
+        let rev = parse("-- revision: m\n-- parents: a, b\n-- message: merge\n\n-- migrate:up\n\n-- migrate:down\n").unwrap();
+        assert_eq!(rev.down_sql(), Some(""));
+        assert!(rev.is_reversible());
+    }
+
+    #[test]
+    fn free_comments_after_a_blank_line_are_not_header() {
+        let rev =
+            parse("-- revision: a\n-- parents:\n-- message: m\n\n-- Note: anything goes here\n-- migrate:up\nSELECT 1;\n")
+                .unwrap();
+        assert_eq!(rev.up_sql(), "SELECT 1;\n");
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let errors = parse(
+            "-- revision: Bad-Id\n-- parnets: a\n-- message: m\n-- message: again\n-- transaction: maybe\n\
+             -- This is not a header\n\nSELECT 1;\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "m/r.sql:1: `Bad-Id` is not a valid revision id",
+                "m/r.sql:2: unknown header key `parnets`",
+                "m/r.sql:4: header key `message` is given twice (first on line 3)",
+                "m/r.sql:5: `transaction: maybe` must be `true` or `false`",
+                "m/r.sql:6: header line `-- This is not a header` is not of the form `-- key: value`",
+                "m/r.sql:5: missing required header key `parents`",
+                "m/r.sql: no `-- migrate:up` section",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_known_one() {
+        let diags =
+            parse_revision(SourceFile::new("r.sql", "-- revision: a\n-- parent: b\n")).unwrap_err();
+        assert_eq!(diags[0].help().as_deref(), Some("did you mean `parents`?"));
+    }
+
+    #[test]
+    fn section_order_and_duplicates() {
+        let errors =
+            parse("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:down\nx\n-- migrate:up\ny\n-- migrate:up\n-- migrate:sideways\n")
+                .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "m/r.sql:9: section `-- migrate:up` appears twice (first on line 7)",
+                "m/r.sql:10: unknown section marker `-- migrate:sideways`",
+                "m/r.sql:5: the `-- migrate:down` section comes before `-- migrate:up`",
+            ]
+        );
+    }
+
+    #[test]
+    fn revision_ids() {
+        assert!(is_valid_revision_id("3f2a9c1b7e4d"));
+        assert!(is_valid_revision_id("0001_init"));
+        assert!(!is_valid_revision_id(""));
+        assert!(!is_valid_revision_id("ABC"));
+        assert!(!is_valid_revision_id("a-b"));
+    }
+}

@@ -1,0 +1,466 @@
+//! Targets: `head`, `heads`, `base`, ids and unique prefixes, branch labels,
+//! `label@head`, relative `+N`/`-N`/`REV+N`/`REV-N`, and `FROM:TO` ranges.
+
+use std::fmt;
+
+use crate::History;
+
+/// A revision target as typed by a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The single head; an error when there are several.
+    Head,
+    /// Every head.
+    Heads,
+    /// Before the first revision: nothing applied.
+    Base,
+    /// A full id, a unique id prefix, or a branch label.
+    Revision(String),
+    /// The head of the branch that carries a label or contains a revision: `label@head`.
+    BranchHead(String),
+    /// `steps` revisions from `anchor` (a revision or `head`), or from the
+    /// current revision when `anchor` is `None`: `+2`, `-1`, `ae10+2`, `head-1`.
+    Relative { anchor: Option<String>, steps: i64 },
+}
+
+/// Why a target could not be parsed or resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    #[error("`{text}` is not a valid target")]
+    Invalid { text: String },
+    #[error("no revision matches `{text}`")]
+    NotFound { text: String },
+    #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    #[error("`head` is ambiguous: the history has {} heads ({})", heads.len(), heads.join(", "))]
+    MultipleHeads { heads: Vec<String> },
+    #[error("`head` names nothing: the history is empty")]
+    EmptyHistory,
+    #[error("`{label}@head` is ambiguous: the branch has {} heads ({})", heads.len(), heads.join(", "))]
+    BranchHeads { label: String, heads: Vec<String> },
+    #[error("relative target `{text}` starts from several revisions ({})", current.join(", "))]
+    SeveralStartingPoints { text: String, current: Vec<String> },
+    #[error("relative target `{text}` reaches branch point `{at}`, which has several children ({})", children.join(", "))]
+    BranchPoint {
+        text: String,
+        at: String,
+        children: Vec<String>,
+    },
+    #[error("relative target `{text}` reaches merge point `{at}`, which has several parents ({})", parents.join(", "))]
+    MergePoint {
+        text: String,
+        at: String,
+        parents: Vec<String>,
+    },
+    #[error("relative target `{text}` goes {steps} past the end of the history")]
+    PastTheEnd { text: String, steps: i64 },
+}
+
+impl TargetError {
+    /// What to do about it.
+    pub fn help(&self) -> Option<&'static str> {
+        Some(match self {
+            TargetError::Invalid { .. } => {
+                "targets are `head`, `heads`, `base`, a revision id or unique prefix, `LABEL@head`, `+N`, `-N`, `REV+N` or `REV-N`"
+            }
+            TargetError::NotFound { .. } => "see `cargo migrate history` for the revision ids",
+            TargetError::Ambiguous { .. } => "type more characters of the id",
+            TargetError::MultipleHeads { .. } => {
+                "name one head, use `LABEL@head` or `heads`, or join them with `cargo migrate merge`"
+            }
+            TargetError::BranchHeads { .. } => "name the head revision itself",
+            TargetError::SeveralStartingPoints { .. } => "use `REV+N` or `REV-N` from one of them",
+            TargetError::BranchPoint { .. } | TargetError::MergePoint { .. } => {
+                "name the revision on the branch you mean instead of counting"
+            }
+            TargetError::EmptyHistory | TargetError::PastTheEnd { .. } => return None,
+        })
+    }
+}
+
+impl Target {
+    /// Parses a target. Does not look at any history.
+    pub fn parse(text: &str) -> Result<Target, TargetError> {
+        let invalid = || TargetError::Invalid {
+            text: text.to_owned(),
+        };
+        let word = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        match text {
+            "head" => return Ok(Target::Head),
+            "heads" => return Ok(Target::Heads),
+            "base" => return Ok(Target::Base),
+            _ => {}
+        }
+        if let Some(label) = text.strip_suffix("@head") {
+            return if word(label) {
+                Ok(Target::BranchHead(label.to_owned()))
+            } else {
+                Err(invalid())
+            };
+        }
+        if let Some(at) = text.rfind(['+', '-']) {
+            let (anchor, number) = text.split_at(at);
+            let digits = &number[1..];
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid());
+            }
+            let magnitude: i64 = digits.parse().map_err(|_| invalid())?;
+            let steps = if number.starts_with('-') {
+                -magnitude
+            } else {
+                magnitude
+            };
+            let anchor = match anchor {
+                "" => None,
+                a if word(a) => Some(a.to_owned()),
+                _ => return Err(invalid()),
+            };
+            return Ok(Target::Relative { anchor, steps });
+        }
+        if word(text) {
+            Ok(Target::Revision(text.to_owned()))
+        } else {
+            Err(invalid())
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Head => f.write_str("head"),
+            Target::Heads => f.write_str("heads"),
+            Target::Base => f.write_str("base"),
+            Target::Revision(r) => f.write_str(r),
+            Target::BranchHead(l) => write!(f, "{l}@head"),
+            Target::Relative { anchor, steps } => {
+                write!(
+                    f,
+                    "{}{}{}",
+                    anchor.as_deref().unwrap_or(""),
+                    if *steps < 0 { "-" } else { "+" },
+                    steps.abs()
+                )
+            }
+        }
+    }
+}
+
+/// A `FROM:TO` range; either side may be left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Range {
+    pub from: Option<Target>,
+    pub to: Option<Target>,
+}
+
+impl Range {
+    /// Parses `FROM:TO`, `FROM:`, `:TO`, or a lone `TO`.
+    pub fn parse(text: &str) -> Result<Range, TargetError> {
+        let side = |s: &str| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                Target::parse(s).map(Some)
+            }
+        };
+        match text.split_once(':') {
+            Some((from, to)) => Ok(Range {
+                from: side(from)?,
+                to: side(to)?,
+            }),
+            None => Ok(Range {
+                from: None,
+                to: side(text)?,
+            }),
+        }
+    }
+}
+
+impl History {
+    /// Resolves a target to the set of revisions that would then be the
+    /// heads of a database: empty for `base`.
+    ///
+    /// `current` is the set the database has applied (its heads), used by
+    /// relative targets without an anchor.
+    pub fn resolve(&self, target: &Target, current: &[usize]) -> Result<Vec<usize>, TargetError> {
+        match target {
+            Target::Base => Ok(Vec::new()),
+            Target::Heads => Ok(self.heads()),
+            Target::Head => self.single_head().map(|h| vec![h]),
+            Target::Revision(text) => self.lookup(text).map(|i| vec![i]),
+            Target::BranchHead(label) => {
+                let start = self.lookup(label)?;
+                let below = self.descendants(&[start]);
+                let heads: Vec<usize> = self.heads().into_iter().filter(|&h| below[h]).collect();
+                match heads.as_slice() {
+                    [one] => Ok(vec![*one]),
+                    _ => Err(TargetError::BranchHeads {
+                        label: label.clone(),
+                        heads: self.ids(&heads),
+                    }),
+                }
+            }
+            Target::Relative { anchor, steps } => {
+                let text = target.to_string();
+                let start = match anchor.as_deref() {
+                    Some("head") => vec![self.single_head()?],
+                    Some(a) => vec![self.lookup(a)?],
+                    None => current.to_vec(),
+                };
+                self.walk(&text, &start, *steps)
+                    .map(|at| at.into_iter().collect())
+            }
+        }
+    }
+
+    /// Resolves a `FROM:TO` range to the revisions between them, both ends
+    /// included, in topological order.
+    pub fn resolve_range(
+        &self,
+        range: &Range,
+        current: &[usize],
+    ) -> Result<Vec<usize>, TargetError> {
+        let upper = match &range.to {
+            Some(to) => Some(self.resolve(to, current)?),
+            None => None,
+        };
+        let lower = match &range.from {
+            Some(from) => Some(self.resolve(from, current)?),
+            None => None,
+        };
+        let below_upper = upper.map(|u| self.ancestors(&u));
+        let above_lower = lower
+            .filter(|l| !l.is_empty())
+            .map(|l| self.descendants(&l));
+        Ok((0..self.len())
+            .filter(|&i| {
+                below_upper.as_ref().is_none_or(|m| m[i])
+                    && above_lower.as_ref().is_none_or(|m| m[i])
+            })
+            .collect())
+    }
+
+    /// An exact id, then a branch label, then a unique id prefix.
+    pub fn lookup(&self, text: &str) -> Result<usize, TargetError> {
+        if let Some(i) = self.index_of(text).or_else(|| self.labelled(text)) {
+            return Ok(i);
+        }
+        let mut candidates: Vec<&str> = self
+            .revisions()
+            .iter()
+            .map(|r| r.id.as_str())
+            .filter(|id| id.starts_with(text))
+            .collect();
+        match candidates.len() {
+            0 => Err(TargetError::NotFound {
+                text: text.to_owned(),
+            }),
+            1 => Ok(self.index_of(candidates[0]).expect("listed")),
+            _ => {
+                candidates.sort_unstable();
+                Err(TargetError::Ambiguous {
+                    prefix: text.to_owned(),
+                    candidates: candidates.into_iter().map(str::to_owned).collect(),
+                })
+            }
+        }
+    }
+
+    fn single_head(&self) -> Result<usize, TargetError> {
+        match self.heads().as_slice() {
+            [] => Err(TargetError::EmptyHistory),
+            [one] => Ok(*one),
+            heads => Err(TargetError::MultipleHeads {
+                heads: self.ids(heads),
+            }),
+        }
+    }
+
+    /// Steps along a linear stretch of the graph. `None` is base.
+    fn walk(&self, text: &str, start: &[usize], steps: i64) -> Result<Option<usize>, TargetError> {
+        let mut at: Option<usize> = match start {
+            [] => None,
+            [one] => Some(*one),
+            several => {
+                return Err(TargetError::SeveralStartingPoints {
+                    text: text.to_owned(),
+                    current: self.ids(several),
+                });
+            }
+        };
+        let past = |left: i64| TargetError::PastTheEnd {
+            text: text.to_owned(),
+            steps: left,
+        };
+        for taken in 0..steps.unsigned_abs() {
+            let left = steps.abs() - taken as i64;
+            let next: &[usize] = match (at, steps > 0) {
+                (None, true) => &self.bases(),
+                (None, false) => return Err(past(left)),
+                (Some(i), true) => self.children(i),
+                (Some(i), false) => self.parents(i),
+            };
+            at = match next {
+                [] if steps < 0 => None,
+                [] => return Err(past(left)),
+                [one] => Some(*one),
+                several => {
+                    let ids = self.ids(several);
+                    return Err(match at {
+                        Some(i) if steps > 0 => TargetError::BranchPoint {
+                            text: text.to_owned(),
+                            at: self.revision(i).id.clone(),
+                            children: ids,
+                        },
+                        Some(i) => TargetError::MergePoint {
+                            text: text.to_owned(),
+                            at: self.revision(i).id.clone(),
+                            parents: ids,
+                        },
+                        None => TargetError::BranchPoint {
+                            text: text.to_owned(),
+                            at: "base".into(),
+                            children: ids,
+                        },
+                    });
+                }
+            };
+        }
+        Ok(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::history_of;
+
+    /// Resolves `text` against a history with a branch and a merge:
+    /// `a1 -> (b1 -> b2, c1) -> m1 -> d1`, plus a labelled side branch `s1 -> s2`.
+    fn resolve(text: &str, current: &[&str]) -> String {
+        let (h, _) = history_of(&[
+            "a1:", "b1:a1", "b2:b1", "c1:a1", "m1:b2,c1", "d1:m1", "s1:", "s2:s1",
+        ]);
+        let current: Vec<usize> = current.iter().map(|id| h.index_of(id).unwrap()).collect();
+        let result = Target::parse(text).and_then(|t| h.resolve(&t, &current));
+        match result {
+            Ok(found) if found.is_empty() => "base".into(),
+            Ok(found) => h.ids(&found).join(" "),
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    #[test]
+    fn data_driven_targets() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("heads", &[], "d1 s2"),
+            (
+                "head",
+                &[],
+                "error: `head` is ambiguous: the history has 2 heads (d1, s2)",
+            ),
+            ("base", &[], "base"),
+            ("b2", &[], "b2"),
+            ("m", &[], "m1"),
+            ("b", &[], "error: `b` is ambiguous: it matches b1, b2"),
+            ("zz", &[], "error: no revision matches `zz`"),
+            ("+1", &["b1"], "b2"),
+            ("+2", &["b1"], "m1"),
+            ("-1", &["b1"], "a1"),
+            ("-2", &["b1"], "base"),
+            (
+                "-3",
+                &["b1"],
+                "error: relative target `-3` goes 1 past the end of the history",
+            ),
+            (
+                "+1",
+                &["a1"],
+                "error: relative target `+1` reaches branch point `a1`, which has several children (b1, c1)",
+            ),
+            (
+                "-1",
+                &["m1"],
+                "error: relative target `-1` reaches merge point `m1`, which has several parents (b2, c1)",
+            ),
+            (
+                "+1",
+                &["d1", "s2"],
+                "error: relative target `+1` starts from several revisions (d1, s2)",
+            ),
+            (
+                "+1",
+                &[],
+                "error: relative target `+1` reaches branch point `base`, which has several children (a1, s1)",
+            ),
+            ("c1+2", &[], "d1"),
+            ("d1-1", &[], "m1"),
+            ("s1@head", &[], "s2"),
+            ("b1@head", &[], "d1"),
+            ("a1@head", &[], "d1"),
+            (
+                "head-1",
+                &[],
+                "error: `head` is ambiguous: the history has 2 heads (d1, s2)",
+            ),
+            ("A1", &[], "error: `A1` is not a valid target"),
+            ("a1+x", &[], "error: `a1+x` is not a valid target"),
+        ];
+        for (text, current, expected) in cases {
+            assert_eq!(
+                resolve(text, current),
+                *expected,
+                "target {text} from {current:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_resolve_like_revisions() {
+        let (h, _) = history_of(&["a:", "b:a"]);
+        let mut revisions: Vec<crate::Revision> = h.revisions().to_vec();
+        revisions[1].branch_labels = vec!["users".into()];
+        let (h, problems) = crate::History::build(revisions);
+        assert!(problems.is_empty());
+        assert_eq!(
+            h.resolve(&Target::parse("users").unwrap(), &[]).unwrap(),
+            [1]
+        );
+        assert_eq!(
+            h.resolve(&Target::parse("users@head").unwrap(), &[])
+                .unwrap(),
+            [1]
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        let (h, _) = history_of(&["a:", "b:a", "c:b", "d:c"]);
+        let ids = |text: &str| {
+            h.ids(&h.resolve_range(&Range::parse(text).unwrap(), &[]).unwrap())
+                .join(" ")
+        };
+        assert_eq!(ids("b:c"), "b c");
+        assert_eq!(ids(":b"), "a b");
+        assert_eq!(ids("c:"), "c d");
+        assert_eq!(ids("base:head"), "a b c d");
+        assert_eq!(ids("c"), "a b c");
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in [
+            "head", "heads", "base", "ab12", "lbl@head", "+3", "-1", "ab+2", "ab-2",
+        ] {
+            assert_eq!(Target::parse(text).unwrap().to_string(), text);
+        }
+    }
+}
