@@ -1,1 +1,383 @@
+//! Validate a cargo-migrate history in `build.rs` and embed it into the crate.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() {
+//!     migrate_build::embed();
+//! }
+//! ```
+//!
+//! ```ignore
+//! // src/lib.rs
+//! pub static MIGRATIONS: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();
+//! ```
+//!
+//! A broken history (a malformed header, a duplicate id, a missing parent, a
+//! cycle, several heads, an edited or deleted pinned revision) fails the build
+//! with one `cargo::error=` line per problem, naming the file, the line and the
+//! fix. The directory comes from `[package.metadata.migrate] dir` in the
+//! crate's Cargo.toml (or `[workspace.metadata.migrate]`), default `migrations`.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use migrate_core::config::{Config, ConfigSource};
+use migrate_core::{Analysis, Diagnostic, Options, embed::FORMAT_VERSION};
+
+/// The generated file's name in `OUT_DIR`, included by `migrate_core::include_history!()`.
+pub const OUTPUT_FILE_NAME: &str = "migrate_history.rs";
+
+/// How many draft warnings to print one by one before summarising.
+const MAX_DRAFT_WARNINGS: usize = 5;
+
+/// Why a history could not be embedded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A variable cargo sets for build scripts is missing: not run by cargo.
+    #[error("{0} is not set: migrate-build must run from a build script")]
+    MissingEnv(&'static str),
+    /// The history or its configuration has problems; every one is listed.
+    #[error("the migration history has problems:{}", list_errors(diagnostics))]
+    Invalid { diagnostics: Vec<Diagnostic>, rerun_paths: Vec<PathBuf> },
+    /// The generated file could not be written.
+    #[error("could not write {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+fn list_errors(diagnostics: &[Diagnostic]) -> String {
+    diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("\n{d}")).collect()
+}
+
+/// What a successful run embedded.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Number of revisions embedded.
+    pub revisions: usize,
+    /// Warnings: drafts and unknown configuration keys.
+    pub warnings: Vec<Diagnostic>,
+    /// The generated file.
+    pub output: PathBuf,
+    /// Whether the generated file changed (it is only rewritten when it does).
+    pub changed: bool,
+    /// Paths whose change must re-run the build script.
+    pub rerun_paths: Vec<PathBuf>,
+}
+
+/// Options for embedding a history. [`embed`] is `Builder::new().embed()`.
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    dir: Option<PathBuf>,
+    manifest_dir: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    allow_multiple_heads: Option<bool>,
+}
+
+/// Validates the crate's history and embeds it; on problems, fails the build
+/// with one `cargo::error=` line each. Call it from `build.rs`.
+pub fn embed() {
+    Builder::new().embed();
+}
+
+impl Builder {
+    /// Settings from Cargo.toml and the environment cargo gives build scripts.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// The migrations directory, relative to the crate root (overrides Cargo.toml).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Allow several heads (overrides `allow-multiple-heads` in Cargo.toml).
+    pub fn allow_multiple_heads(mut self, allow: bool) -> Builder {
+        self.allow_multiple_heads = Some(allow);
+        self
+    }
+
+    /// The crate root (default: `CARGO_MANIFEST_DIR`).
+    pub fn manifest_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.manifest_dir = Some(dir.into());
+        self
+    }
+
+    /// Where to write the generated file (default: `OUT_DIR`).
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Validates and embeds, printing cargo directives: `rerun-if-changed`
+    /// always, `warning` for drafts, `error` per problem. Never panics.
+    pub fn embed(&self) {
+        let result = self.try_build();
+        let mut stdout = std::io::stdout().lock();
+        for line in directives(&result) {
+            // A closed stdout leaves nothing to report to.
+            let _ = writeln!(stdout, "{line}");
+        }
+    }
+
+    /// Validates and embeds, returning the problems instead of printing them.
+    pub fn try_build(&self) -> Result<Report, Error> {
+        let manifest_dir = match &self.manifest_dir {
+            Some(dir) => dir.clone(),
+            None => env_path("CARGO_MANIFEST_DIR")?,
+        };
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => env_path("OUT_DIR")?,
+        };
+        let (mut config, base, mut diagnostics, mut rerun_paths) = load_config(&manifest_dir);
+        if let Some(dir) = &self.dir {
+            config.dir = dir.clone();
+        }
+        if let Some(allow) = self.allow_multiple_heads {
+            config.allow_multiple_heads = allow;
+        }
+        let dir = base.join(&config.dir);
+        let shown_dir = match base.strip_prefix(&manifest_dir) {
+            Ok(relative) => relative.join(&config.dir),
+            Err(_) => dir.clone(),
+        };
+        rerun_paths.push(dir.clone());
+        let options = Options { allow_multiple_heads: config.allow_multiple_heads, require_pinned: false };
+        let mut analysis = migrate_core::analyze_dir(&dir, &shown_dir, options);
+        diagnostics.append(&mut analysis.diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(Error::Invalid { diagnostics, rerun_paths });
+        }
+        let code = generate(&analysis);
+        let output = out_dir.join(OUTPUT_FILE_NAME);
+        let changed = write_if_changed(&output, &code).map_err(|source| Error::Write { path: output.clone(), source })?;
+        Ok(Report { revisions: analysis.history.len(), warnings: diagnostics, output, changed, rerun_paths })
+    }
+}
+
+fn env_path(var: &'static str) -> Result<PathBuf, Error> {
+    std::env::var_os(var).map(PathBuf::from).ok_or(Error::MissingEnv(var))
+}
+
+/// Reads `[package.metadata.migrate]` from the crate's Cargo.toml, falling
+/// back to `[workspace.metadata.migrate]` in the nearest workspace manifest
+/// above it. Returns the config, the directory it is relative to, its
+/// problems and the manifests to watch. Never runs `cargo metadata`.
+fn load_config(manifest_dir: &Path) -> (Config, PathBuf, Vec<Diagnostic>, Vec<PathBuf>) {
+    let manifest = manifest_dir.join("Cargo.toml");
+    let mut rerun = vec![manifest.clone()];
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        return (Config::default(), manifest_dir.to_owned(), Vec::new(), rerun);
+    };
+    let (config, source, diagnostics) = Config::from_manifest(Path::new("Cargo.toml"), &text);
+    if source != ConfigSource::Default {
+        return (config, manifest_dir.to_owned(), diagnostics, rerun);
+    }
+    for ancestor in manifest_dir.ancestors().skip(1) {
+        let candidate = ancestor.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&candidate) else { continue };
+        if !text.contains("[workspace") {
+            continue;
+        }
+        rerun.push(candidate.clone());
+        let (config, source, diagnostics) = Config::from_manifest(&candidate, &text);
+        if source == ConfigSource::Workspace {
+            return (config, ancestor.to_owned(), diagnostics, rerun);
+        }
+        break;
+    }
+    (Config::default(), manifest_dir.to_owned(), diagnostics, rerun)
+}
+
+/// The cargo directives for a build result, one per line, in order.
+pub fn directives(result: &Result<Report, Error>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let (rerun_paths, diagnostics): (&[PathBuf], &[Diagnostic]) = match result {
+        Ok(report) => (&report.rerun_paths, &report.warnings),
+        Err(Error::Invalid { diagnostics, rerun_paths }) => (rerun_paths, diagnostics),
+        Err(error) => {
+            lines.push(format!("cargo::error={}", one_line(&error.to_string())));
+            return lines;
+        }
+    };
+    for path in rerun_paths {
+        lines.push(format!("cargo::rerun-if-changed={}", path.display()));
+    }
+    let mut drafts = 0;
+    for diagnostic in diagnostics {
+        if diagnostic.is_error() {
+            lines.push(format!("cargo::error={}", one_line(&diagnostic.to_string())));
+        } else if matches!(diagnostic.problem, migrate_core::Problem::Draft { .. }) {
+            drafts += 1;
+            if drafts <= MAX_DRAFT_WARNINGS {
+                lines.push(format!("cargo::warning={}", one_line(&diagnostic.to_string())));
+            }
+        } else {
+            lines.push(format!("cargo::warning={}", one_line(&diagnostic.to_string())));
+        }
+    }
+    if drafts > MAX_DRAFT_WARNINGS {
+        lines.push(format!(
+            "cargo::warning=... and {} more draft revisions (run `cargo migrate lock` to pin them)",
+            drafts - MAX_DRAFT_WARNINGS
+        ));
+    }
+    lines
+}
+
+/// A cargo directive cannot span lines.
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+/// The Rust expression `include_history!()` expands to.
+fn generate(analysis: &Analysis) -> String {
+    let history = &analysis.history;
+    let mut code = String::with_capacity(256 * history.len() + 256);
+    code.push_str("// @generated by migrate-build. Do not edit.\n");
+    let _ = writeln!(code, "::migrate_core::embed::EmbeddedHistory::new({FORMAT_VERSION}, &[");
+    let list = |ids: &[String]| {
+        let quoted: Vec<String> = ids.iter().map(|id| format!("{id:?}")).collect();
+        format!("&[{}]", quoted.join(", "))
+    };
+    for rev in history.revisions() {
+        let origin = rev.file.origin.as_ref().map_or_else(|| rev.file.path.clone(), Clone::clone);
+        let origin = origin.to_string_lossy();
+        let down = match &rev.down {
+            Some(section) => format!("Some(({}, {}))", section.range.start, section.range.end),
+            None => "None".to_owned(),
+        };
+        let _ = writeln!(
+            code,
+            "::migrate_core::embed::EmbeddedRevision {{ id: {:?}, parents: {}, depends_on: {}, branch_labels: {}, \
+             message: {:?}, transaction: {}, checksum: {:?}, pinned: {}, path: {:?}, source: include_str!({:?}), \
+             up: ({}, {}), down: {} }},",
+            rev.id,
+            list(&rev.parents),
+            list(&rev.depends_on),
+            list(&rev.branch_labels),
+            rev.message,
+            rev.transaction,
+            rev.checksum.to_string(),
+            analysis.lock.is_pinned(&rev.id),
+            rev.file.path.to_string_lossy(),
+            origin,
+            rev.up.range.start,
+            rev.up.range.end,
+            down,
+        );
+    }
+    code.push_str("])\n");
+    code
+}
+
+/// Writes only when the content differs, so rustc does not rebuild for nothing.
+fn write_if_changed(path: &Path, content: &str) -> std::io::Result<bool> {
+    if std::fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
+        return Ok(false);
+    }
+    std::fs::write(path, content)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    fn revision(id: &str, parents: &str) -> String {
+        format!("-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n\n-- migrate:up\nSELECT 1;\n\n-- migrate:down\n")
+    }
+
+    fn crate_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "Cargo.toml", "[package]\nname = \"app\"\n");
+        dir
+    }
+
+    fn build(dir: &Path) -> Result<Report, Error> {
+        Builder::new().manifest_dir(dir).out_dir(dir).try_build()
+    }
+
+    #[test]
+    fn valid_history_directives_and_write_if_changed() {
+        let dir = crate_dir();
+        write(dir.path(), "migrations/a_first.sql", &revision("a", ""));
+        write(dir.path(), "migrations/b_second.sql", &revision("b", "a"));
+        let result = build(dir.path());
+        let report = result.as_ref().unwrap();
+        assert_eq!(report.revisions, 2);
+        assert!(report.changed);
+        let root = dir.path().display();
+        assert_eq!(
+            directives(&result),
+            [
+                format!("cargo::rerun-if-changed={root}/Cargo.toml"),
+                format!("cargo::rerun-if-changed={root}/migrations"),
+                "cargo::warning=migrations/a_first.sql:1: revision `a` is a draft: it is not pinned in migrate.lock (help: run `cargo migrate lock` to pin it once it is final)".into(),
+                "cargo::warning=migrations/b_second.sql:1: revision `b` is a draft: it is not pinned in migrate.lock (help: run `cargo migrate lock` to pin it once it is final)".into(),
+            ]
+        );
+        let code = std::fs::read_to_string(&report.output).unwrap();
+        assert!(code.contains(&format!("include_str!(\"{root}/migrations/a_first.sql\")")), "{code}");
+        assert!(code.find("id: \"a\"").unwrap() < code.find("id: \"b\"").unwrap());
+        assert!(!build(dir.path()).unwrap().changed, "unchanged history leaves the file alone");
+    }
+
+    #[test]
+    fn every_problem_is_one_error_line() {
+        let dir = crate_dir();
+        write(dir.path(), "migrations/a.sql", &revision("a", ""));
+        write(dir.path(), "migrations/b.sql", &revision("b", "zz"));
+        write(dir.path(), "migrations/c.sql", &revision("a", ""));
+        let result = build(dir.path());
+        let lines = directives(&result);
+        let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("cargo::error=")).collect();
+        assert_eq!(errors.len(), 4, "{lines:#?}"); // duplicate (x2), missing parent, two heads
+        assert!(errors.iter().all(|l| !l.contains('\n')));
+        assert!(lines.iter().any(|l| l.starts_with("cargo::error=migrations/b.sql:2: revision `b` names parent `zz`")));
+        assert!(lines[0].starts_with("cargo::rerun-if-changed="), "rerun directives survive failure");
+        assert!(!dir.path().join(OUTPUT_FILE_NAME).exists());
+    }
+
+    #[test]
+    fn workspace_config_and_override() {
+        let root = tempfile::tempdir().unwrap();
+        write(root.path(), "Cargo.toml", "[workspace]\nmembers = [\"app\"]\n[workspace.metadata.migrate]\ndir = \"db\"\n");
+        write(root.path(), "app/Cargo.toml", "[package]\nname = \"app\"\n");
+        write(root.path(), "db/a.sql", &revision("a", ""));
+        let app = root.path().join("app");
+        let report = build(&app).unwrap();
+        assert_eq!(report.revisions, 1);
+        assert!(report.rerun_paths.contains(&root.path().join("db")));
+        let missing = Builder::new().manifest_dir(&app).out_dir(&app).dir("nope").try_build();
+        assert!(directives(&missing).iter().any(|l| l.contains("nope: the migrations directory does not exist")));
+    }
+
+    #[test]
+    fn many_drafts_are_summarised() {
+        let dir = crate_dir();
+        let mut parent = String::new();
+        for i in 0..8 {
+            let id = format!("r{i}");
+            write(dir.path(), &format!("migrations/{id}.sql"), &revision(&id, &parent));
+            parent = id;
+        }
+        let lines = directives(&build(dir.path()));
+        assert_eq!(lines.iter().filter(|l| l.starts_with("cargo::warning=")).count(), MAX_DRAFT_WARNINGS + 1);
+        assert!(lines.last().unwrap().contains("and 3 more draft revisions"));
+    }
+
+    #[test]
+    fn outside_cargo_is_a_clear_error() {
+        let result = Builder::new().manifest_dir("/nonexistent").try_build();
+        if std::env::var_os("OUT_DIR").is_none() {
+            assert_eq!(directives(&result), ["cargo::error=OUT_DIR is not set: migrate-build must run from a build script"]);
+        }
+    }
+}
