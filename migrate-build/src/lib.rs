@@ -22,7 +22,6 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use migrate_core::config::{Config, ConfigSource};
 use migrate_core::{Analysis, Diagnostic, Options, embed::FORMAT_VERSION};
 
 /// The generated file's name in `OUT_DIR`, included by `migrate_core::include_history!()`.
@@ -130,7 +129,9 @@ impl Builder {
             Some(dir) => dir.clone(),
             None => env_path("OUT_DIR")?,
         };
-        let (mut config, base, mut diagnostics, mut rerun_paths) = load_config(&manifest_dir);
+        let found = migrate_core::load::find_config(&manifest_dir);
+        let (mut config, base, mut diagnostics) = (found.config, found.base, found.diagnostics);
+        let mut rerun_paths = found.manifests;
         if let Some(dir) = &self.dir {
             config.dir = dir.clone();
         }
@@ -158,36 +159,6 @@ impl Builder {
 
 fn env_path(var: &'static str) -> Result<PathBuf, Error> {
     std::env::var_os(var).map(PathBuf::from).ok_or(Error::MissingEnv(var))
-}
-
-/// Reads `[package.metadata.migrate]` from the crate's Cargo.toml, falling
-/// back to `[workspace.metadata.migrate]` in the nearest workspace manifest
-/// above it. Returns the config, the directory it is relative to, its
-/// problems and the manifests to watch. Never runs `cargo metadata`.
-fn load_config(manifest_dir: &Path) -> (Config, PathBuf, Vec<Diagnostic>, Vec<PathBuf>) {
-    let manifest = manifest_dir.join("Cargo.toml");
-    let mut rerun = vec![manifest.clone()];
-    let Ok(text) = std::fs::read_to_string(&manifest) else {
-        return (Config::default(), manifest_dir.to_owned(), Vec::new(), rerun);
-    };
-    let (config, source, diagnostics) = Config::from_manifest(Path::new("Cargo.toml"), &text);
-    if source != ConfigSource::Default {
-        return (config, manifest_dir.to_owned(), diagnostics, rerun);
-    }
-    for ancestor in manifest_dir.ancestors().skip(1) {
-        let candidate = ancestor.join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&candidate) else { continue };
-        if !text.contains("[workspace") {
-            continue;
-        }
-        rerun.push(candidate.clone());
-        let (config, source, diagnostics) = Config::from_manifest(&candidate, &text);
-        if source == ConfigSource::Workspace {
-            return (config, ancestor.to_owned(), diagnostics, rerun);
-        }
-        break;
-    }
-    (Config::default(), manifest_dir.to_owned(), diagnostics, rerun)
 }
 
 /// The cargo directives for a build result, one per line, in order.

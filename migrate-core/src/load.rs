@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::{Config, ConfigSource};
 use crate::{Diagnostic, LOCK_FILE_NAME, Problem, SourceFile, TEMPLATE_FILE_NAME};
 
 /// The files of a migrations directory.
@@ -111,4 +112,55 @@ fn shown(path: &Path, dir: &Path, shown_dir: &Path) -> PathBuf {
         Ok(relative) => shown_dir.join(relative),
         Err(_) => path.to_owned(),
     }
+}
+
+/// A configuration and where it was found.
+#[derive(Debug, Clone)]
+pub struct FoundConfig {
+    pub config: Config,
+    pub source: ConfigSource,
+    /// The directory `config.dir` is relative to: the package or the workspace root.
+    pub base: PathBuf,
+    /// The manifests read, to watch for changes.
+    pub manifests: Vec<PathBuf>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads `[package.metadata.migrate]` from `manifest_dir/Cargo.toml`, falling
+/// back to `[workspace.metadata.migrate]` in the nearest workspace manifest
+/// above it, as the Cargo Book suggests. Never runs `cargo metadata`, so a
+/// build script may call it.
+pub fn find_config(manifest_dir: &Path) -> FoundConfig {
+    let manifest = manifest_dir.join("Cargo.toml");
+    let mut found = FoundConfig {
+        config: Config::default(),
+        source: ConfigSource::Default,
+        base: manifest_dir.to_owned(),
+        manifests: vec![manifest.clone()],
+        diagnostics: Vec::new(),
+    };
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        return found;
+    };
+    let (config, source, diagnostics) = Config::from_manifest(&manifest, &text);
+    found.diagnostics = diagnostics;
+    if source != ConfigSource::Default {
+        (found.config, found.source) = (config, source);
+        return found;
+    }
+    for ancestor in manifest_dir.ancestors().skip(1) {
+        let candidate = ancestor.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&candidate) else { continue };
+        if !text.contains("[workspace") {
+            continue;
+        }
+        found.manifests.push(candidate.clone());
+        let (config, source, mut diagnostics) = Config::from_manifest(&candidate, &text);
+        if source == ConfigSource::Workspace {
+            (found.config, found.source, found.base) = (config, source, ancestor.to_owned());
+            found.diagnostics.append(&mut diagnostics);
+        }
+        break;
+    }
+    found
 }
