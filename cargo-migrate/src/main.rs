@@ -1,1 +1,49 @@
-fn main() {}
+//! `cargo migrate`: create and manage migration revisions.
+
+mod cli;
+mod commands;
+mod error;
+mod exit;
+mod project;
+mod shell;
+
+use clap::Parser;
+
+use crate::cli::{CargoCli, Color};
+use crate::error::CliError;
+
+use crate::shell::{Shell, Verbosity};
+
+fn main() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Run directly as `cargo-migrate history`, not only as `cargo migrate history`.
+    if args.get(1).is_none_or(|a| a != "migrate") {
+        args.insert(1, "migrate".into());
+    }
+    let CargoCli::Migrate(args) = CargoCli::parse_from(args);
+    let color = match args.global.color {
+        Color::Auto => anstream::ColorChoice::Auto,
+        Color::Always => anstream::ColorChoice::Always,
+        Color::Never => anstream::ColorChoice::Never,
+    };
+    let verbosity = match (args.global.quiet, args.global.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    let mut shell = Shell::new(color, verbosity);
+    let code = match commands::run(&mut shell, args) {
+        Ok(code) => code,
+        Err(error) if error.message.is_empty() => error.exit_code,
+        Err(error) => report(&mut shell, &error),
+    };
+    std::process::exit(code);
+}
+
+fn report(shell: &mut Shell, error: &CliError) -> i32 {
+    let _ = shell.error(&error.message);
+    if let Some(help) = &error.help {
+        let _ = shell.help(help);
+    }
+    error.exit_code
+}

@@ -150,7 +150,9 @@ pub fn find_config(manifest_dir: &Path) -> FoundConfig {
     }
     for ancestor in manifest_dir.ancestors().skip(1) {
         let candidate = ancestor.join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&candidate) else { continue };
+        let Ok(text) = std::fs::read_to_string(&candidate) else {
+            continue;
+        };
         if !text.contains("[workspace") {
             continue;
         }

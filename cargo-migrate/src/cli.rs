@@ -1,0 +1,199 @@
+//! The command line, as cargo hands it over: `cargo migrate <COMMAND> ...`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    a check found something: problems in the history, drafts, several heads
+  2    usage error: a bad argument, target or package
+  101  any other failure";
+
+/// Cargo's view: `cargo migrate ...` runs `cargo-migrate migrate ...`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", styles = clap_cargo::style::CLAP_STYLING)]
+pub enum CargoCli {
+    Migrate(MigrateArgs),
+}
+
+/// Alembic-class schema migrations for Rust: revision files with a graph,
+/// checksums pinned in a lock file, and build-time validation.
+#[derive(Debug, Args)]
+#[command(version, after_help = EXIT_CODES)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the Cargo.toml of the package (or workspace) with the migrations
+    #[arg(long, value_name = "PATH", global = true)]
+    pub manifest_path: Option<PathBuf>,
+    /// Package whose migrations to use
+    #[arg(short = 'p', long, value_name = "SPEC", global = true)]
+    pub package: Option<String>,
+    /// Use this migrations directory directly, outside any cargo project
+    #[arg(long, value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Coloring
+    #[arg(long, value_name = "WHEN", value_enum, env = "CARGO_TERM_COLOR", default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    /// Use verbose output
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Do not print status messages
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output format of listing commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Text for people
+    #[default]
+    Human,
+    /// One JSON object per line on stdout, with a `reason` field
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output format
+    #[arg(long, value_name = "FMT", value_enum, default_value_t)]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the migrations directory, its template and lock file, and configure Cargo.toml
+    Init(InitArgs),
+    /// Create a new (draft) revision after the current head
+    #[command(visible_alias = "revision")]
+    New(NewArgs),
+    /// List revisions, newest first
+    History(HistoryArgs),
+    /// List the heads of the history
+    Heads(ListArgs),
+    /// List branch points and the branches leaving them
+    Branches(ListArgs),
+    /// Show one revision in full
+    Show(ShowArgs),
+    /// Create a revision that joins several heads
+    Merge(MergeArgs),
+    /// Pin draft revisions in migrate.lock, or re-pin edited ones with --update
+    Lock(LockArgs),
+    /// Check everything the build checks, and that every revision is pinned
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Also add the build script (build.rs) and the migrate-build/migrate-core dependencies
+    #[arg(long)]
+    pub build: bool,
+    /// With --build: depend on the cargo-migrate repository at this path instead of crates.io
+    #[arg(long, value_name = "REPO", requires = "build")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// What the revision does
+    #[arg(value_name = "MESSAGE", required_unless_present = "message")]
+    pub message_arg: Option<String>,
+    /// What the revision does (the same as MESSAGE)
+    #[arg(short, long, conflicts_with = "message_arg")]
+    pub message: Option<String>,
+    /// Base the revision on this revision instead of the head (`base` starts a new root)
+    #[arg(long, visible_alias = "head", value_name = "REV")]
+    pub parent: Option<String>,
+    /// Put a branch label on the revision
+    #[arg(long, value_name = "LABEL")]
+    pub branch_label: Vec<String>,
+    /// A revision that must be applied first, without being a parent
+    #[arg(long, value_name = "REV")]
+    pub depends_on: Vec<String>,
+    /// Use this id instead of a generated one
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Range of revisions to list: FROM:TO, FROM: or :TO
+    #[arg(short, long, value_name = "RANGE")]
+    pub rev_range: Option<String>,
+    /// Show every header field and the file of each revision
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Show every header field and the file of each revision
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A revision id, unique prefix, label or target such as `head`
+    pub rev: String,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Revisions to join (default: every head)
+    #[arg(value_name = "REV")]
+    pub revs: Vec<String>,
+    /// What the merge is for
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Put a branch label on the merge revision
+    #[arg(long, value_name = "LABEL")]
+    pub branch_label: Vec<String>,
+    /// Use this id instead of a generated one
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Re-pin these edited revisions (or drop the pin of a deleted one) deliberately
+    #[arg(long, value_name = "REV", num_args = 1..)]
+    pub update: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        super::CargoCli::command().debug_assert();
+    }
+}

@@ -1,0 +1,79 @@
+//! `check`: everything the build checks, and that every revision is pinned.
+
+use std::io::Write;
+
+use migrate_core::Options;
+use serde_json::json;
+
+use crate::cli::{CheckArgs, MessageFormat};
+use crate::error::CliResult;
+use crate::exit;
+use crate::project::Project;
+use crate::shell::Shell;
+
+pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult {
+    let options = Options {
+        allow_multiple_heads: project.config.allow_multiple_heads,
+        require_pinned: true,
+    };
+    let analysis = project.analyze(options);
+    let errors = analysis.errors().count();
+    let warnings = analysis.warnings().count();
+    match args.format.message_format {
+        MessageFormat::Json => {
+            let out = shell.out();
+            for d in &analysis.diagnostics {
+                let object = json!({
+                    "reason": "diagnostic",
+                    "severity": if d.is_error() { "error" } else { "warning" },
+                    "path": d.path,
+                    "line": d.line,
+                    "message": d.problem.to_string(),
+                    "help": d.help(),
+                    "rendered": d.to_string(),
+                });
+                writeln!(out, "{object}")?;
+            }
+            let summary = json!({
+                "reason": "check-finished",
+                "success": errors == 0,
+                "revisions": analysis.history.len(),
+                "heads": analysis.history.ids(&analysis.history.heads()),
+                "errors": errors,
+                "warnings": warnings,
+            });
+            writeln!(out, "{summary}")?;
+        }
+        MessageFormat::Human => {
+            for d in &analysis.diagnostics {
+                shell.diagnostic(d)?;
+            }
+            let heads = analysis.history.heads().len();
+            let summary = format!(
+                "{} revision{} in {}, {heads} head{}, {} pinned",
+                analysis.history.len(),
+                plural(analysis.history.len()),
+                project.shown_dir.display(),
+                plural(heads),
+                analysis.lock.len(),
+            );
+            if errors == 0 {
+                shell.status("Checked", summary)?;
+            } else {
+                shell.error(format!(
+                    "check failed with {errors} problem{}: {summary}",
+                    plural(errors)
+                ))?;
+            }
+        }
+    }
+    Ok(if errors == 0 {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,223 @@
+//! `init`: the migrations directory with its template and lock file, the
+//! `[package.metadata.migrate]` table, and with `--build` the build script.
+
+use std::path::{Path, PathBuf};
+
+use migrate_core::config::{ConfigSource, DEFAULT_DIR};
+use migrate_core::load::find_config;
+use migrate_core::template::DEFAULT_TEMPLATE;
+use migrate_core::{LOCK_FILE_NAME, LockFile, TEMPLATE_FILE_NAME};
+use toml_edit::{DocumentMut, InlineTable, Item, Table, value};
+
+use crate::cli::InitArgs;
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::project::{Selection, nearest_manifest, package_dir};
+use crate::shell::Shell;
+
+const BUILD_RS: &str = "\
+// Validates the migration history and embeds it into the crate; a broken
+// history fails `cargo build`. See `cargo migrate --help`.
+fn main() {
+    migrate_build::embed();
+}
+";
+
+pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResult {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::failure(format!("no current directory: {e}")))?;
+    let manifest_dir = match (&selection.package, &selection.manifest_path, &selection.dir) {
+        (Some(package), manifest, _) => Some(package_dir(manifest.as_deref(), package)?),
+        (None, Some(manifest), _) => Some(
+            manifest
+                .parent()
+                .map(|p| cwd.join(p))
+                .filter(|_| manifest.is_file())
+                .ok_or_else(|| CliError::usage(format!("manifest path `{}` does not exist", manifest.display())))?,
+        ),
+        (None, None, Some(_)) => None,
+        (None, None, None) => Some(
+            nearest_manifest(&cwd)
+                .and_then(|m| m.parent().map(Path::to_owned))
+                .ok_or_else(|| {
+                    CliError::usage(format!("could not find `Cargo.toml` in `{}` or any parent directory", cwd.display()))
+                        .with_help("run inside a cargo package, or pass `--dir DIR` to create a directory only")
+                })?,
+        ),
+    };
+
+    let Some(manifest_dir) = manifest_dir else {
+        if args.build {
+            return Err(CliError::usage("`--build` needs a cargo package")
+                .with_help("run inside the package, or pass `--manifest-path` or `-p`"));
+        }
+        let dir = selection.dir.clone().expect("matched above");
+        create_files(shell, &cwd.join(&dir), &dir)?;
+        return Ok(exit::OK);
+    };
+
+    let manifest = manifest_dir.join("Cargo.toml");
+    let text =
+        std::fs::read_to_string(&manifest).map_err(|e| CliError::io("read", &manifest, e))?;
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        CliError::failure(format!(
+            "{} is not valid TOML: {}",
+            manifest.display(),
+            e.message().trim()
+        ))
+    })?;
+    let found = find_config(&manifest_dir);
+    let is_package = doc.get("package").is_some();
+    let mut edited = false;
+
+    let (base, configured_dir) = match (&selection.dir, found.source) {
+        (Some(dir), _) => {
+            if is_package {
+                edited |= set_metadata_dir(&mut doc, dir);
+            }
+            (manifest_dir.clone(), dir.clone())
+        }
+        (None, ConfigSource::Package | ConfigSource::Workspace) => {
+            (found.base.clone(), found.config.dir.clone())
+        }
+        (None, ConfigSource::Default) if is_package => {
+            edited |= set_metadata_dir(&mut doc, Path::new(DEFAULT_DIR));
+            (manifest_dir.clone(), PathBuf::from(DEFAULT_DIR))
+        }
+        (None, ConfigSource::Default) => {
+            return Err(CliError::usage(format!(
+                "{} is a virtual workspace manifest",
+                manifest.display()
+            ))
+            .with_help("choose the package that owns the migrations with `-p NAME`"));
+        }
+    };
+    let dir = base.join(&configured_dir);
+    let shown = dir
+        .strip_prefix(&cwd)
+        .map(Path::to_owned)
+        .unwrap_or_else(|_| dir.clone());
+    create_files(shell, &dir, &shown)?;
+
+    if args.build {
+        if !is_package {
+            return Err(
+                CliError::usage("`--build` needs a package, not a virtual workspace")
+                    .with_help("choose the package with `-p NAME`"),
+            );
+        }
+        let repo = args.path.as_ref().map(|p| cwd.join(p));
+        edited |= add_dependency(
+            &mut doc,
+            "build-dependencies",
+            "migrate-build",
+            repo.as_deref(),
+        );
+        edited |= add_dependency(&mut doc, "dependencies", "migrate-core", repo.as_deref());
+        write_build_rs(shell, &manifest_dir)?;
+    }
+    if edited {
+        std::fs::write(&manifest, doc.to_string())
+            .map_err(|e| CliError::io("write", &manifest, e))?;
+        shell.status(
+            "Updated",
+            manifest.strip_prefix(&cwd).unwrap_or(&manifest).display(),
+        )?;
+    }
+    if args.build {
+        shell.note(
+            "embed the history with `pub static MIGRATIONS: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();`",
+        )?;
+    }
+    shell.note("create the first revision with `cargo migrate new \"create users\"`")?;
+    Ok(exit::OK)
+}
+
+/// Creates the directory, template and lock file; leaves existing ones alone.
+fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliError> {
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
+        shell.status("Created", format!("{}/", shown.display()))?;
+    }
+    let files = [
+        (TEMPLATE_FILE_NAME, DEFAULT_TEMPLATE.to_owned()),
+        (LOCK_FILE_NAME, LockFile::empty(LOCK_FILE_NAME).render()),
+    ];
+    for (name, content) in files {
+        let path = dir.join(name);
+        if path.exists() {
+            shell.status("Keeping", shown.join(name).display())?;
+            continue;
+        }
+        std::fs::write(&path, content).map_err(|e| CliError::io("write", &path, e))?;
+        shell.status("Created", shown.join(name).display())?;
+    }
+    Ok(())
+}
+
+/// Adds `[package.metadata.migrate] dir = "..."`, keeping the file's
+/// formatting and comments. Returns whether it changed anything.
+fn set_metadata_dir(doc: &mut DocumentMut, dir: &Path) -> bool {
+    let Some(package) = doc.get_mut("package").and_then(Item::as_table_mut) else {
+        return false;
+    };
+    let metadata = package.entry("metadata").or_insert_with(|| {
+        let mut table = Table::new();
+        table.set_implicit(true);
+        Item::Table(table)
+    });
+    let Some(metadata) = metadata.as_table_like_mut() else {
+        return false;
+    };
+    if metadata.contains_key("migrate") {
+        return false;
+    }
+    let mut migrate = Table::new();
+    migrate.insert("dir", value(dir.to_string_lossy().replace('\\', "/")));
+    metadata.insert("migrate", Item::Table(migrate));
+    true
+}
+
+/// Adds a dependency unless the table already has it.
+fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&Path>) -> bool {
+    let deps = doc
+        .entry(table)
+        .or_insert_with(|| Item::Table(Table::new()));
+    let Some(deps) = deps.as_table_like_mut() else {
+        return false;
+    };
+    if deps.contains_key(name) {
+        return false;
+    }
+    let spec = match repo {
+        Some(repo) => {
+            let mut inline = InlineTable::new();
+            inline.insert(
+                "path",
+                repo.join(name).to_string_lossy().into_owned().into(),
+            );
+            value(inline)
+        }
+        None => value(env!("CARGO_PKG_VERSION")),
+    };
+    deps.insert(name, spec);
+    true
+}
+
+fn write_build_rs(shell: &mut Shell, package_dir: &Path) -> Result<(), CliError> {
+    let path = package_dir.join("build.rs");
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing.contains("migrate_build::") => {
+            shell.status("Keeping", "build.rs")?
+        }
+        Ok(_) => {
+            shell.warn("build.rs exists and does not call migrate-build; it was left as it is")?;
+            shell.help("add `migrate_build::embed();` to its `main`")?;
+        }
+        Err(_) => {
+            std::fs::write(&path, BUILD_RS).map_err(|e| CliError::io("write", &path, e))?;
+            shell.status("Created", "build.rs")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! One module per command; shared rendering of revisions.
+
+mod check;
+mod init;
+mod list;
+mod lock;
+mod new;
+
+use std::io::Write;
+
+use migrate_core::{Analysis, History, Options, Problem, Revision};
+use serde_json::json;
+
+use crate::cli::{Command, MigrateArgs};
+use crate::error::{CliError, CliResult};
+use crate::project::{Project, Selection};
+use crate::shell::Shell;
+
+/// Runs a command; `Ok` carries the exit code.
+pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
+    let selection = Selection {
+        manifest_path: args.global.manifest_path,
+        package: args.global.package,
+        dir: args.global.dir,
+    };
+    if let Command::Init(init) = &args.command {
+        return init::run(shell, &selection, init);
+    }
+    let project = Project::locate(&selection)?;
+    match &args.command {
+        Command::Init(_) => unreachable!("handled above"),
+        Command::New(new) => new::new(shell, &project, new),
+        Command::Merge(merge) => new::merge(shell, &project, merge),
+        Command::History(history) => list::history(shell, &project, history),
+        Command::Heads(heads) => list::heads(shell, &project, heads),
+        Command::Branches(branches) => list::branches(shell, &project, branches),
+        Command::Show(show) => list::show(shell, &project, show),
+        Command::Lock(lock) => lock::run(shell, &project, lock),
+        Command::Check(check) => check::run(shell, &project, check),
+    }
+}
+
+/// A revision as one JSON object (`reason: "revision"`).
+fn revision_json(analysis: &Analysis, index: usize) -> serde_json::Value {
+    let history = &analysis.history;
+    let rev = history.revision(index);
+    json!({
+        "reason": "revision",
+        "id": rev.id,
+        "parents": rev.parents,
+        "children": history.ids(history.children(index)),
+        "message": rev.message,
+        "created": rev.created,
+        "branch_labels": rev.branch_labels,
+        "depends_on": rev.depends_on,
+        "path": rev.file.path,
+        "checksum": rev.checksum.to_string(),
+        "pinned": analysis.lock.is_pinned(&rev.id),
+        "transaction": rev.transaction,
+        "reversible": rev.is_reversible(),
+        "head": history.is_head(index),
+        "branch_point": history.is_branch_point(index),
+        "merge_point": history.is_merge_point(index),
+    })
+}
+
+/// Alembic's one-line form: `parent -> id (head), message`.
+fn revision_line(history: &History, index: usize) -> String {
+    let rev = history.revision(index);
+    let parents = match rev.parents.as_slice() {
+        [] => "<base>".to_owned(),
+        [one] => one.clone(),
+        several => format!("({})", several.join(", ")),
+    };
+    format!(
+        "{parents} -> {}{}, {}",
+        rev.id,
+        flags(history, index),
+        rev.message
+    )
+}
+
+/// ` (label) (head) (branchpoint) (mergepoint)`.
+fn flags(history: &History, index: usize) -> String {
+    let rev = history.revision(index);
+    let mut flags = String::new();
+    for label in &rev.branch_labels {
+        flags.push_str(&format!(" ({label})"));
+    }
+    if history.is_head(index) {
+        flags.push_str(" (head)");
+    }
+    if history.is_branch_point(index) {
+        flags.push_str(" (branchpoint)");
+    }
+    if history.is_merge_point(index) {
+        flags.push_str(" (mergepoint)");
+    }
+    flags
+}
+
+/// Every field of a revision, as `history -v` and `show` print it.
+fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> std::io::Result<()> {
+    let history = &analysis.history;
+    let rev: &Revision = history.revision(index);
+    writeln!(out, "Rev: {}{}", rev.id, flags(history, index))?;
+    match rev.parents.as_slice() {
+        [] => writeln!(out, "Parent: <base>")?,
+        [one] => writeln!(out, "Parent: {one}")?,
+        several => writeln!(out, "Merges: {}", several.join(", "))?,
+    }
+    if history.is_branch_point(index) {
+        writeln!(
+            out,
+            "Branches into: {}",
+            history.ids(history.children(index)).join(", ")
+        )?;
+    }
+    if !rev.branch_labels.is_empty() {
+        writeln!(out, "Branch labels: {}", rev.branch_labels.join(", "))?;
+    }
+    if !rev.depends_on.is_empty() {
+        writeln!(out, "Depends on: {}", rev.depends_on.join(", "))?;
+    }
+    writeln!(out, "Path: {}", rev.file.path.display())?;
+    if let Some(created) = &rev.created {
+        writeln!(out, "Created: {created}")?;
+    }
+    writeln!(out, "Checksum: {}", rev.checksum)?;
+    let pinned = if analysis.lock.is_pinned(&rev.id) {
+        "yes"
+    } else {
+        "no (draft)"
+    };
+    writeln!(out, "Pinned: {pinned}")?;
+    writeln!(out, "Transaction: {}", rev.transaction)?;
+    let reversible = if rev.is_reversible() {
+        "yes"
+    } else {
+        "no (no `-- migrate:down` section)"
+    };
+    writeln!(out, "Reversible: {reversible}")?;
+    writeln!(out)?;
+    writeln!(out, "    {}", rev.message)?;
+    writeln!(out)
+}
+
+/// Prints the analysis' errors (not drafts or several heads, which listing
+/// commands show as data) and returns the exit code they imply.
+fn report_problems(shell: &mut Shell, analysis: &Analysis) -> CliResult {
+    let mut errors = 0;
+    for diagnostic in analysis.errors() {
+        errors += 1;
+        shell.diagnostic(diagnostic)?;
+    }
+    if errors > 0 {
+        shell.note("the history has problems; `cargo migrate check` lists them all")?;
+        return Ok(crate::exit::CHECK_FAILED);
+    }
+    Ok(crate::exit::OK)
+}
+
+/// Problems that do not stop anyone from adding a revision: drafts, several
+/// heads, and pinned revisions that were edited (the lock file's business).
+fn blocks_writing(problem: &Problem) -> bool {
+    !matches!(
+        problem,
+        Problem::Draft { .. }
+            | Problem::MultipleHeads { .. }
+            | Problem::PinnedRevisionChanged { .. }
+            | Problem::PinnedRevisionMissing { .. }
+    )
+}
+
+pub(crate) fn analyze_for_writing(
+    shell: &mut Shell,
+    project: &Project,
+) -> Result<Analysis, CliError> {
+    let analysis = project.analyze(Options {
+        allow_multiple_heads: true,
+        require_pinned: false,
+    });
+    let blocking: Vec<_> = analysis
+        .errors()
+        .filter(|d| blocks_writing(&d.problem))
+        .collect();
+    if !blocking.is_empty() {
+        for d in &blocking {
+            shell.diagnostic(d)?;
+        }
+        return Err(CliError {
+            message: format!(
+                "the history has {} problem(s); fix them before adding a revision",
+                blocking.len()
+            ),
+            help: Some("`cargo migrate check` lists every problem".into()),
+            exit_code: crate::exit::CHECK_FAILED,
+        });
+    }
+    Ok(analysis)
+}
