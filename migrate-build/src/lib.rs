@@ -213,6 +213,10 @@ pub fn directives(result: &Result<Report, Error>) -> Vec<String> {
                 one_line(&diagnostic.to_string())
             ));
         } else if matches!(diagnostic.problem, migrate_core::Problem::Draft { .. }) {
+            // Next to errors, drafts are noise.
+            if result.is_err() {
+                continue;
+            }
             drafts += 1;
             if drafts <= MAX_DRAFT_WARNINGS {
                 lines.push(format!(

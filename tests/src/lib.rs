@@ -3,6 +3,8 @@
 //! The library embeds this repository's example history (`migrations/`) with
 //! migrate-build, exactly as an application would.
 
+pub mod support;
+
 use migrate_core::embed::EmbeddedHistory;
 
 /// The example history of a small startup-directory application.

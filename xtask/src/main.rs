@@ -1,1 +1,91 @@
-fn main() {}
+//! Project automation: `cargo xtask test`, `cargo xtask bench history`.
+//!
+//! Child cargo calls go through `$CARGO`, so the toolchain that runs xtask
+//! runs everything else.
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <TASK>
+
+tasks:
+  test              formatting, clippy with warnings denied, and every test
+  bench history     time the build script, incremental builds and the listing
+                    commands on generated histories of 1,000 and 10,000 revisions";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["test"] => test(),
+        ["bench", rest @ ..] => bench::run(rest),
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown task `{}`\n\n{USAGE}", args.join(" "))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole gate CI runs: fmt, clippy -D warnings, every test.
+fn test() -> Result<(), String> {
+    let root = workspace_root();
+    run(
+        cargo(&root).args(["fmt", "--all", "--", "--check"]),
+        "cargo fmt --all -- --check (run `cargo fmt --all`)",
+    )?;
+    run(
+        cargo(&root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "cargo clippy --workspace --all-targets -- -D warnings",
+    )?;
+    run(
+        cargo(&root).args(["test", "--workspace"]),
+        "cargo test --workspace",
+    )?;
+    Ok(())
+}
+
+/// A `cargo` command from the toolchain running xtask, in `dir`.
+pub fn cargo(dir: &Path) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(dir);
+    command
+}
+
+/// Runs a command, echoing it, and fails with `what` if it fails.
+pub fn run(command: &mut Command, what: &str) -> Result<(), String> {
+    eprintln!("\n$ {what}");
+    let status = command
+        .status()
+        .map_err(|e| format!("could not start `{what}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{what}` failed ({status})"))
+    }
+}
+
+/// The repository root (the parent of xtask/).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_owned()
+}

@@ -1,0 +1,126 @@
+//! Helpers for end-to-end tests: throwaway crates that depend on
+//! migrate-build by path, built with the real `cargo` in a shared target
+//! directory so dependencies compile once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use migrate_core::{LOCK_FILE_NAME, Options};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_owned()
+}
+
+/// Target directory shared by every fixture crate.
+pub fn fixture_target_dir() -> PathBuf {
+    repo_root().join("target").join("e2e-fixtures")
+}
+
+/// The text of a revision file.
+pub fn revision(id: &str, parents: &str, up: &str) -> String {
+    format!(
+        "-- revision: {id}\n-- parents: {parents}\n-- message: revision {id}\n\n-- migrate:up\n{up}\n\n-- migrate:down\n"
+    )
+}
+
+/// A crate in a temporary directory whose build script embeds `migrations/`.
+#[derive(Debug)]
+pub struct FixtureCrate {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl FixtureCrate {
+    /// `name` must be unique among tests running at once: binaries share a target directory.
+    pub fn new(name: &str) -> FixtureCrate {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let repo = repo_root();
+        let fixture = FixtureCrate {
+            dir,
+            name: name.to_owned(),
+        };
+        fixture.write(
+            "Cargo.toml",
+            &format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [dependencies]\nmigrate-core = {{ path = {core:?} }}\n\n\
+                 [build-dependencies]\nmigrate-build = {{ path = {build:?} }}\n\n[workspace]\n",
+                core = repo.join("migrate-core"),
+                build = repo.join("migrate-build"),
+            ),
+        );
+        fixture.write("build.rs", "fn main() {\n    migrate_build::embed();\n}\n");
+        fixture.write(
+            "src/main.rs",
+            "static HISTORY: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();\n\n\
+             fn main() {\n    for rev in HISTORY.revisions() {\n        \
+             println!(\"{} pinned={} up={}\", rev.id, rev.pinned, rev.up_sql().trim());\n    }\n}\n",
+        );
+        std::fs::create_dir_all(fixture.path().join("migrations")).expect("migrations directory");
+        fixture
+    }
+
+    /// The crate's root.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file below the crate root, creating directories.
+    pub fn write(&self, relative: &str, text: &str) {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("create directories");
+        std::fs::write(&path, text).expect("write fixture file");
+    }
+
+    /// Removes a file below the crate root.
+    pub fn remove(&self, relative: &str) {
+        std::fs::remove_file(self.path().join(relative)).expect("remove fixture file");
+    }
+
+    /// Empties `migrations/`.
+    pub fn clear_migrations(&self) {
+        let dir = self.path().join("migrations");
+        std::fs::remove_dir_all(&dir).expect("remove migrations");
+        std::fs::create_dir_all(&dir).expect("create migrations");
+    }
+
+    /// Pins every revision in `migrations/` as `cargo migrate lock` would.
+    pub fn pin_all(&self) {
+        let dir = self.path().join("migrations");
+        let analysis = migrate_core::analyze_dir(&dir, Path::new("migrations"), Options::default());
+        let mut lock = analysis.lock;
+        for rev in analysis.history.revisions() {
+            lock.pin(&rev.id, rev.checksum);
+        }
+        std::fs::write(dir.join(LOCK_FILE_NAME), lock.render()).expect("write lock");
+    }
+
+    /// `cargo ARGS` in the crate, with the shared target directory.
+    pub fn cargo(&self, args: &[&str]) -> Output {
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(args)
+            .current_dir(self.path())
+            .env("CARGO_TARGET_DIR", fixture_target_dir())
+            .env("CARGO_TERM_COLOR", "never")
+            .env_remove("RUSTFLAGS")
+            .output()
+            .expect("run cargo")
+    }
+
+    /// The package name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Stdout and stderr as text, for assertions and failure messages.
+pub fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
