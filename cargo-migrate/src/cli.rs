@@ -41,7 +41,7 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "DIR", global = true)]
     pub dir: Option<PathBuf>,
     /// Coloring
-    #[arg(long, value_name = "WHEN", value_enum, env = "CARGO_TERM_COLOR", default_value_t = Color::Auto, global = true)]
+    #[arg(long, value_name = "WHEN", value_enum, env = "CARGO_TERM_COLOR", hide_env_values = true, default_value_t = Color::Auto, global = true)]
     pub color: Color,
     /// Use verbose output
     #[arg(short, long, global = true, conflicts_with = "quiet")]

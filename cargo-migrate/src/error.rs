@@ -18,20 +18,12 @@ pub type CliResult = Result<i32, CliError>;
 impl CliError {
     /// A wrong argument (exit code 2).
     pub fn usage(message: impl Into<String>) -> CliError {
-        CliError {
-            message: message.into(),
-            help: None,
-            exit_code: exit::USAGE,
-        }
+        CliError { message: message.into(), help: None, exit_code: exit::USAGE }
     }
 
     /// Any other failure (exit code 101).
     pub fn failure(message: impl Into<String>) -> CliError {
-        CliError {
-            message: message.into(),
-            help: None,
-            exit_code: exit::FAILURE,
-        }
+        CliError { message: message.into(), help: None, exit_code: exit::FAILURE }
     }
 
     /// Adds the fix.
@@ -66,11 +58,7 @@ impl From<migrate_core::TargetError> for CliError {
 impl From<std::io::Error> for CliError {
     fn from(error: std::io::Error) -> CliError {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
-            return CliError {
-                message: String::new(),
-                help: None,
-                exit_code: exit::OK,
-            };
+            return CliError { message: String::new(), help: None, exit_code: exit::OK };
         }
         CliError::failure(format!("could not write output: {error}"))
     }

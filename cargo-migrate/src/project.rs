@@ -34,23 +34,17 @@ impl Project {
     /// virtual workspace leaves the choice open; otherwise reads Cargo.toml
     /// directly, as the build script does.
     pub fn locate(selection: &Selection) -> Result<Project, CliError> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| CliError::failure(format!("no current directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(|e| CliError::failure(format!("no current directory: {e}")))?;
         let manifest_dir = match (&selection.package, &selection.manifest_path) {
             (Some(package), manifest) => Some(package_dir(manifest.as_deref(), package)?),
             (None, Some(manifest)) => Some(manifest_parent(&absolute(&cwd, manifest))?),
-            (None, None) => {
-                nearest_manifest(&cwd).map(|m| m.parent().expect("a file has a parent").to_owned())
-            }
+            (None, None) => nearest_manifest(&cwd).map(|m| m.parent().expect("a file has a parent").to_owned()),
         };
 
         let found = match &manifest_dir {
             Some(dir) => {
                 let mut found = find_config(dir);
-                if found.source == ConfigSource::Default
-                    && selection.dir.is_none()
-                    && is_virtual(dir)
-                {
+                if found.source == ConfigSource::Default && selection.dir.is_none() && is_virtual(dir) {
                     let package = only_configured_member(&dir.join("Cargo.toml"))?;
                     found = find_config(&package);
                 }
@@ -74,22 +68,14 @@ impl Project {
             Some(dir) => (absolute(&cwd, dir), dir.clone()),
             None => {
                 let dir = base.join(&config.dir);
-                let shown = dir
-                    .strip_prefix(&cwd)
-                    .map(Path::to_owned)
-                    .unwrap_or_else(|_| dir.clone());
+                let shown = dir.strip_prefix(&cwd).map(Path::to_owned).unwrap_or_else(|_| dir.clone());
                 (dir, shown)
             }
         };
         if selection.dir.is_some() {
             config.dir = dir.clone();
         }
-        Ok(Project {
-            config,
-            dir,
-            shown_dir,
-            diagnostics,
-        })
+        Ok(Project { config, dir, shown_dir, diagnostics })
     }
 
     /// Reads and validates the history.
@@ -106,29 +92,20 @@ impl Project {
 }
 
 fn absolute(cwd: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        cwd.join(path)
-    }
+    if path.is_absolute() { path.to_owned() } else { cwd.join(path) }
 }
 
 fn manifest_parent(manifest: &Path) -> Result<PathBuf, CliError> {
     if !manifest.is_file() {
-        return Err(CliError::usage(format!(
-            "manifest path `{}` does not exist",
-            manifest.display()
-        ))
-        .with_help("`--manifest-path` takes the path of a Cargo.toml"));
+        return Err(CliError::usage(format!("manifest path `{}` does not exist", manifest.display()))
+            .with_help("`--manifest-path` takes the path of a Cargo.toml"));
     }
     Ok(manifest.parent().expect("a file has a parent").to_owned())
 }
 
 /// The nearest `Cargo.toml` in `dir` or above, as cargo finds it.
 pub fn nearest_manifest(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .map(|d| d.join("Cargo.toml"))
-        .find(|m| m.is_file())
+    dir.ancestors().map(|d| d.join("Cargo.toml")).find(|m| m.is_file())
 }
 
 /// Whether the manifest in `dir` has no `[package]`.
@@ -156,18 +133,11 @@ pub fn package_dir(manifest: Option<&Path>, name: &str) -> Result<PathBuf, CliEr
     let metadata = metadata(manifest)?;
     let members: Vec<&cargo_metadata::Package> = metadata.workspace_packages();
     match members.iter().find(|p| p.name.as_str() == name) {
-        Some(package) => Ok(package
-            .manifest_path
-            .parent()
-            .expect("manifest has a parent")
-            .as_std_path()
-            .to_owned()),
+        Some(package) => Ok(package.manifest_path.parent().expect("manifest has a parent").as_std_path().to_owned()),
         None => {
             let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
-            Err(
-                CliError::usage(format!("package `{name}` is not a member of the workspace"))
-                    .with_help(format!("the members are: {}", names.join(", "))),
-            )
+            Err(CliError::usage(format!("package `{name}` is not a member of the workspace"))
+                .with_help(format!("the members are: {}", names.join(", "))))
         }
     }
 }
@@ -176,31 +146,16 @@ pub fn package_dir(manifest: Option<&Path>, name: &str) -> Result<PathBuf, CliEr
 /// member that configures migrations.
 fn only_configured_member(manifest: &Path) -> Result<PathBuf, CliError> {
     let metadata = metadata(Some(manifest))?;
-    let configured: Vec<&cargo_metadata::Package> = metadata
-        .workspace_packages()
-        .into_iter()
-        .filter(|p| p.metadata.get("migrate").is_some())
-        .collect();
+    let configured: Vec<&cargo_metadata::Package> =
+        metadata.workspace_packages().into_iter().filter(|p| p.metadata.get("migrate").is_some()).collect();
     match configured.as_slice() {
-        [one] => Ok(one
-            .manifest_path
-            .parent()
-            .expect("manifest has a parent")
-            .as_std_path()
-            .to_owned()),
-        [] => Err(
-            CliError::usage("no package of this workspace has `[package.metadata.migrate]`")
-                .with_help(
-                    "choose a package with `-p NAME`, or run `cargo migrate init -p NAME` first",
-                ),
-        ),
+        [one] => Ok(one.manifest_path.parent().expect("manifest has a parent").as_std_path().to_owned()),
+        [] => Err(CliError::usage("no package of this workspace has `[package.metadata.migrate]`")
+            .with_help("choose a package with `-p NAME`, or run `cargo migrate init -p NAME` first")),
         several => {
             let names: Vec<&str> = several.iter().map(|p| p.name.as_str()).collect();
-            Err(CliError::usage(format!(
-                "several packages have migrations: {}",
-                names.join(", ")
-            ))
-            .with_help("choose one with `-p NAME`"))
+            Err(CliError::usage(format!("several packages have migrations: {}", names.join(", ")))
+                .with_help("choose one with `-p NAME`"))
         }
     }
 }

@@ -32,11 +32,7 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(color: ColorChoice, verbosity: Verbosity) -> Shell {
-        Shell {
-            out: AutoStream::new(io::stdout(), color),
-            err: AutoStream::new(io::stderr(), color),
-            verbosity,
-        }
+        Shell { out: AutoStream::new(io::stdout(), color), err: AutoStream::new(io::stderr(), color), verbosity }
     }
 
     /// Stdout, for the command's data (listings, JSON, created paths).
@@ -57,10 +53,7 @@ impl Shell {
         if self.verbosity == Verbosity::Quiet {
             return Ok(());
         }
-        writeln!(
-            self.err,
-            "{WARNING}warning{WARNING:#}{BOLD}:{BOLD:#} {message}"
-        )
+        writeln!(self.err, "{WARNING}warning{WARNING:#}{BOLD}:{BOLD:#} {message}")
     }
 
     /// `error: ...`; always shown.

@@ -1,6 +1,6 @@
 //! Validate a cargo-migrate history in `build.rs` and embed it into the crate.
 //!
-//! ```no_run
+//! ```text
 //! // build.rs
 //! fn main() {
 //!     migrate_build::embed();
@@ -38,24 +38,14 @@ pub enum Error {
     MissingEnv(&'static str),
     /// The history or its configuration has problems; every one is listed.
     #[error("the migration history has problems:{}", list_errors(diagnostics))]
-    Invalid {
-        diagnostics: Vec<Diagnostic>,
-        rerun_paths: Vec<PathBuf>,
-    },
+    Invalid { diagnostics: Vec<Diagnostic>, rerun_paths: Vec<PathBuf> },
     /// The generated file could not be written.
     #[error("could not write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 fn list_errors(diagnostics: &[Diagnostic]) -> String {
-    diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| format!("\n{d}"))
-        .collect()
+    diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("\n{d}")).collect()
 }
 
 /// What a successful run embedded.
@@ -154,38 +144,22 @@ impl Builder {
             Err(_) => dir.clone(),
         };
         rerun_paths.push(dir.clone());
-        let options = Options {
-            allow_multiple_heads: config.allow_multiple_heads,
-            require_pinned: false,
-        };
+        let options = Options { allow_multiple_heads: config.allow_multiple_heads, require_pinned: false };
         let mut analysis = migrate_core::analyze_dir(&dir, &shown_dir, options);
         diagnostics.append(&mut analysis.diagnostics);
         if diagnostics.iter().any(Diagnostic::is_error) {
-            return Err(Error::Invalid {
-                diagnostics,
-                rerun_paths,
-            });
+            return Err(Error::Invalid { diagnostics, rerun_paths });
         }
         let code = generate(&analysis);
         let output = out_dir.join(OUTPUT_FILE_NAME);
-        let changed = write_if_changed(&output, &code).map_err(|source| Error::Write {
-            path: output.clone(),
-            source,
-        })?;
-        Ok(Report {
-            revisions: analysis.history.len(),
-            warnings: diagnostics,
-            output,
-            changed,
-            rerun_paths,
-        })
+        let changed =
+            write_if_changed(&output, &code).map_err(|source| Error::Write { path: output.clone(), source })?;
+        Ok(Report { revisions: analysis.history.len(), warnings: diagnostics, output, changed, rerun_paths })
     }
 }
 
 fn env_path(var: &'static str) -> Result<PathBuf, Error> {
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .ok_or(Error::MissingEnv(var))
+    std::env::var_os(var).map(PathBuf::from).ok_or(Error::MissingEnv(var))
 }
 
 /// The cargo directives for a build result, one per line, in order.
@@ -193,10 +167,7 @@ pub fn directives(result: &Result<Report, Error>) -> Vec<String> {
     let mut lines = Vec::new();
     let (rerun_paths, diagnostics): (&[PathBuf], &[Diagnostic]) = match result {
         Ok(report) => (&report.rerun_paths, &report.warnings),
-        Err(Error::Invalid {
-            diagnostics,
-            rerun_paths,
-        }) => (rerun_paths, diagnostics),
+        Err(Error::Invalid { diagnostics, rerun_paths }) => (rerun_paths, diagnostics),
         Err(error) => {
             lines.push(format!("cargo::error={}", one_line(&error.to_string())));
             return lines;
@@ -208,10 +179,7 @@ pub fn directives(result: &Result<Report, Error>) -> Vec<String> {
     let mut drafts = 0;
     for diagnostic in diagnostics {
         if diagnostic.is_error() {
-            lines.push(format!(
-                "cargo::error={}",
-                one_line(&diagnostic.to_string())
-            ));
+            lines.push(format!("cargo::error={}", one_line(&diagnostic.to_string())));
         } else if matches!(diagnostic.problem, migrate_core::Problem::Draft { .. }) {
             // Next to errors, drafts are noise.
             if result.is_err() {
@@ -219,16 +187,10 @@ pub fn directives(result: &Result<Report, Error>) -> Vec<String> {
             }
             drafts += 1;
             if drafts <= MAX_DRAFT_WARNINGS {
-                lines.push(format!(
-                    "cargo::warning={}",
-                    one_line(&diagnostic.to_string())
-                ));
+                lines.push(format!("cargo::warning={}", one_line(&diagnostic.to_string())));
             }
         } else {
-            lines.push(format!(
-                "cargo::warning={}",
-                one_line(&diagnostic.to_string())
-            ));
+            lines.push(format!("cargo::warning={}", one_line(&diagnostic.to_string())));
         }
     }
     if drafts > MAX_DRAFT_WARNINGS {
@@ -250,20 +212,13 @@ fn generate(analysis: &Analysis) -> String {
     let history = &analysis.history;
     let mut code = String::with_capacity(256 * history.len() + 256);
     code.push_str("// @generated by migrate-build. Do not edit.\n");
-    let _ = writeln!(
-        code,
-        "::migrate_core::embed::EmbeddedHistory::new({FORMAT_VERSION}, &["
-    );
+    let _ = writeln!(code, "::migrate_core::embed::EmbeddedHistory::new({FORMAT_VERSION}, &[");
     let list = |ids: &[String]| {
         let quoted: Vec<String> = ids.iter().map(|id| format!("{id:?}")).collect();
         format!("&[{}]", quoted.join(", "))
     };
     for rev in history.revisions() {
-        let origin = rev
-            .file
-            .origin
-            .as_ref()
-            .map_or_else(|| rev.file.path.clone(), Clone::clone);
+        let origin = rev.file.origin.as_ref().map_or_else(|| rev.file.path.clone(), Clone::clone);
         let origin = origin.to_string_lossy();
         let down = match &rev.down {
             Some(section) => format!("Some(({}, {}))", section.range.start, section.range.end),
@@ -347,15 +302,9 @@ mod tests {
             ]
         );
         let code = std::fs::read_to_string(&report.output).unwrap();
-        assert!(
-            code.contains(&format!("include_str!(\"{root}/migrations/a_first.sql\")")),
-            "{code}"
-        );
+        assert!(code.contains(&format!("include_str!(\"{root}/migrations/a_first.sql\")")), "{code}");
         assert!(code.find("id: \"a\"").unwrap() < code.find("id: \"b\"").unwrap());
-        assert!(
-            !build(dir.path()).unwrap().changed,
-            "unchanged history leaves the file alone"
-        );
+        assert!(!build(dir.path()).unwrap().changed, "unchanged history leaves the file alone");
     }
 
     #[test]
@@ -366,19 +315,13 @@ mod tests {
         write(dir.path(), "migrations/c.sql", &revision("a", ""));
         let result = build(dir.path());
         let lines = directives(&result);
-        let errors: Vec<&String> = lines
-            .iter()
-            .filter(|l| l.starts_with("cargo::error="))
-            .collect();
+        let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("cargo::error=")).collect();
         assert_eq!(errors.len(), 4, "{lines:#?}"); // duplicate (x2), missing parent, two heads
         assert!(errors.iter().all(|l| !l.contains('\n')));
-        assert!(lines.iter().any(|l| {
-            l.starts_with("cargo::error=migrations/b.sql:2: revision `b` names parent `zz`")
-        }));
         assert!(
-            lines[0].starts_with("cargo::rerun-if-changed="),
-            "rerun directives survive failure"
+            lines.iter().any(|l| { l.starts_with("cargo::error=migrations/b.sql:2: revision `b` names parent `zz`") })
         );
+        assert!(lines[0].starts_with("cargo::rerun-if-changed="), "rerun directives survive failure");
         assert!(!dir.path().join(OUTPUT_FILE_NAME).exists());
     }
 
@@ -396,16 +339,8 @@ mod tests {
         let report = build(&app).unwrap();
         assert_eq!(report.revisions, 1);
         assert!(report.rerun_paths.contains(&root.path().join("db")));
-        let missing = Builder::new()
-            .manifest_dir(&app)
-            .out_dir(&app)
-            .dir("nope")
-            .try_build();
-        assert!(
-            directives(&missing)
-                .iter()
-                .any(|l| l.contains("nope: the migrations directory does not exist"))
-        );
+        let missing = Builder::new().manifest_dir(&app).out_dir(&app).dir("nope").try_build();
+        assert!(directives(&missing).iter().any(|l| l.contains("nope: the migrations directory does not exist")));
     }
 
     #[test]
@@ -414,21 +349,11 @@ mod tests {
         let mut parent = String::new();
         for i in 0..8 {
             let id = format!("r{i}");
-            write(
-                dir.path(),
-                &format!("migrations/{id}.sql"),
-                &revision(&id, &parent),
-            );
+            write(dir.path(), &format!("migrations/{id}.sql"), &revision(&id, &parent));
             parent = id;
         }
         let lines = directives(&build(dir.path()));
-        assert_eq!(
-            lines
-                .iter()
-                .filter(|l| l.starts_with("cargo::warning="))
-                .count(),
-            MAX_DRAFT_WARNINGS + 1
-        );
+        assert_eq!(lines.iter().filter(|l| l.starts_with("cargo::warning=")).count(), MAX_DRAFT_WARNINGS + 1);
         assert!(lines.last().unwrap().contains("and 3 more draft revisions"));
     }
 

@@ -23,10 +23,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config {
-            dir: PathBuf::from(DEFAULT_DIR),
-            allow_multiple_heads: false,
-        }
+        Config { dir: PathBuf::from(DEFAULT_DIR), allow_multiple_heads: false }
     }
 }
 
@@ -45,22 +42,11 @@ impl Config {
         let doc: DocumentMut = match text.parse() {
             Ok(doc) => doc,
             Err(error) => {
-                let problem = Problem::InvalidConfig {
-                    message: error.message().trim().to_owned(),
-                };
-                return (
-                    Config::default(),
-                    ConfigSource::Default,
-                    vec![Diagnostic::error(path, None, problem)],
-                );
+                let problem = Problem::InvalidConfig { message: error.message().trim().to_owned() };
+                return (Config::default(), ConfigSource::Default, vec![Diagnostic::error(path, None, problem)]);
             }
         };
-        let table = |section: &str| {
-            doc.get(section)?
-                .get("metadata")?
-                .get("migrate")
-                .and_then(Item::as_table_like)
-        };
+        let table = |section: &str| doc.get(section)?.get("metadata")?.get("migrate").and_then(Item::as_table_like);
         if let Some(table) = table("package") {
             let (config, diagnostics) = Config::from_table(path, table);
             (config, ConfigSource::Package, diagnostics)
@@ -76,18 +62,19 @@ impl Config {
     pub fn from_table(path: &Path, table: &dyn TableLike) -> (Config, Vec<Diagnostic>) {
         let mut config = Config::default();
         let mut diagnostics = Vec::new();
-        let invalid =
-            |message: String| Diagnostic::error(path, None, Problem::InvalidConfig { message });
+        let invalid = |message: String| Diagnostic::error(path, None, Problem::InvalidConfig { message });
         for (key, item) in table.iter() {
             match key {
                 "dir" => match item.as_str() {
                     Some(dir) if !dir.is_empty() => config.dir = PathBuf::from(dir),
-                    _ => diagnostics.push(invalid("`dir` in [package.metadata.migrate] must be a non-empty string".into())),
+                    _ => diagnostics
+                        .push(invalid("`dir` in [package.metadata.migrate] must be a non-empty string".into())),
                 },
                 "allow-multiple-heads" => match item.as_bool() {
                     Some(allow) => config.allow_multiple_heads = allow,
-                    None => diagnostics
-                        .push(invalid("`allow-multiple-heads` in [package.metadata.migrate] must be true or false".into())),
+                    None => diagnostics.push(invalid(
+                        "`allow-multiple-heads` in [package.metadata.migrate] must be true or false".into(),
+                    )),
                 },
                 other => diagnostics.push(Diagnostic::warning(
                     path,
@@ -111,24 +98,15 @@ mod tests {
         let (config, source, problems) = Config::from_manifest(Path::new("Cargo.toml"), text);
         assert!(problems.is_empty());
         assert_eq!(source, ConfigSource::Package);
-        assert_eq!(
-            config,
-            Config {
-                dir: "db".into(),
-                allow_multiple_heads: true
-            }
-        );
+        assert_eq!(config, Config { dir: "db".into(), allow_multiple_heads: true });
     }
 
     #[test]
     fn defaults_and_problems() {
-        let (config, source, _) =
-            Config::from_manifest(Path::new("Cargo.toml"), "[package]\nname = \"x\"\n");
+        let (config, source, _) = Config::from_manifest(Path::new("Cargo.toml"), "[package]\nname = \"x\"\n");
         assert_eq!((config, source), (Config::default(), ConfigSource::Default));
-        let (_, _, problems) = Config::from_manifest(
-            Path::new("Cargo.toml"),
-            "[workspace.metadata.migrate]\ndir = 3\ncolour = true\n",
-        );
+        let (_, _, problems) =
+            Config::from_manifest(Path::new("Cargo.toml"), "[workspace.metadata.migrate]\ndir = 3\ncolour = true\n");
         let messages: Vec<String> = problems.iter().map(Diagnostic::message).collect();
         assert_eq!(
             messages,

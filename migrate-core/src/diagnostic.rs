@@ -28,10 +28,7 @@ pub enum Problem {
     #[error("header line `{text}` is not of the form `-- key: value`")]
     MalformedHeaderLine { text: String },
     #[error("unknown header key `{key}`")]
-    UnknownHeaderKey {
-        key: String,
-        suggestion: Option<&'static str>,
-    },
+    UnknownHeaderKey { key: String, suggestion: Option<&'static str> },
     #[error("header key `{key}` is given twice (first on line {first_line})")]
     DuplicateHeaderKey { key: String, first_line: usize },
     #[error("missing required header key `{key}`")]
@@ -43,10 +40,7 @@ pub enum Problem {
     #[error("no `-- migrate:up` section")]
     MissingUpSection,
     #[error("section `-- migrate:{section}` appears twice (first on line {first_line})")]
-    DuplicateSection {
-        section: &'static str,
-        first_line: usize,
-    },
+    DuplicateSection { section: &'static str, first_line: usize },
     #[error("unknown section marker `-- migrate:{name}`")]
     UnknownSection { name: String },
     #[error("the `-- migrate:down` section comes before `-- migrate:up`")]
@@ -67,14 +61,8 @@ pub enum Problem {
     DuplicateBranchLabel { label: String, other: String },
     #[error("branch label `{label}` is also a revision id")]
     BranchLabelIsRevisionId { label: String },
-    #[error(
-        "pinned revision `{id}` was edited: migrate.lock has {pinned}, the file now has {actual}"
-    )]
-    PinnedRevisionChanged {
-        id: String,
-        pinned: Checksum,
-        actual: Checksum,
-    },
+    #[error("pinned revision `{id}` was edited: migrate.lock has {pinned}, the file now has {actual}")]
+    PinnedRevisionChanged { id: String, pinned: Checksum, actual: Checksum },
     #[error("pinned revision `{id}` has no file any more")]
     PinnedRevisionMissing { id: String },
     #[error("revision `{id}` is a draft: it is not pinned in migrate.lock")]
@@ -162,22 +150,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `path:line`.
     pub fn error(path: impl Into<PathBuf>, line: Option<usize>, problem: Problem) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            path: Some(path.into()),
-            line,
-            problem,
-        }
+        Diagnostic { severity: Severity::Error, path: Some(path.into()), line, problem }
     }
 
     /// A warning at `path:line`.
     pub fn warning(path: impl Into<PathBuf>, line: Option<usize>, problem: Problem) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            path: Some(path.into()),
-            line,
-            problem,
-        }
+        Diagnostic { severity: Severity::Warning, path: Some(path.into()), line, problem }
     }
 
     /// Whether this stops the history from being used.
@@ -222,17 +200,11 @@ impl fmt::Display for Diagnostic {
 /// Sorts diagnostics by file, line and message, so output is stable.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (
-            &a.path,
-            a.line,
-            std::cmp::Reverse(a.severity),
-            a.problem.to_string(),
-        )
-            .cmp(&(
-                &b.path,
-                b.line,
-                std::cmp::Reverse(b.severity),
-                b.problem.to_string(),
-            ))
+        (&a.path, a.line, std::cmp::Reverse(a.severity), a.problem.to_string()).cmp(&(
+            &b.path,
+            b.line,
+            std::cmp::Reverse(b.severity),
+            b.problem.to_string(),
+        ))
     });
 }

@@ -40,18 +40,12 @@ impl History {
                 diagnostics.push(Diagnostic::error(
                     &rev.file.path,
                     Some(rev.lines.revision),
-                    Problem::DuplicateRevision {
-                        id: rev.id.clone(),
-                        other: first.file.path.display().to_string(),
-                    },
+                    Problem::DuplicateRevision { id: rev.id.clone(), other: first.file.path.display().to_string() },
                 ));
                 diagnostics.push(Diagnostic::error(
                     &first.file.path,
                     Some(first.lines.revision),
-                    Problem::DuplicateRevision {
-                        id: rev.id.clone(),
-                        other: rev.file.path.display().to_string(),
-                    },
+                    Problem::DuplicateRevision { id: rev.id.clone(), other: rev.file.path.display().to_string() },
                 ));
                 continue;
             }
@@ -60,10 +54,7 @@ impl History {
         }
 
         // Edges, in the order of `kept`.
-        let resolve = |rev: &Revision,
-                       ids: &[String],
-                       line: usize,
-                       missing: fn(String, String) -> Problem| {
+        let resolve = |rev: &Revision, ids: &[String], line: usize, missing: fn(String, String) -> Problem| {
             let mut found = Vec::new();
             let mut problems = Vec::new();
             for other in ids {
@@ -71,10 +62,7 @@ impl History {
                     Some(&i) if found.contains(&i) => problems.push(Diagnostic::error(
                         &rev.file.path,
                         Some(line),
-                        Problem::RepeatedReference {
-                            id: rev.id.clone(),
-                            other: other.clone(),
-                        },
+                        Problem::RepeatedReference { id: rev.id.clone(), other: other.clone() },
                     )),
                     Some(&i) => found.push(i),
                     None => problems.push(Diagnostic::error(
@@ -89,16 +77,12 @@ impl History {
         let mut parents = Vec::with_capacity(kept.len());
         let mut dependencies = Vec::with_capacity(kept.len());
         for rev in &kept {
-            let (p, mut problems) = resolve(rev, &rev.parents, rev.lines.parents, |id, parent| {
-                Problem::MissingParent { id, parent }
-            });
+            let (p, mut problems) =
+                resolve(rev, &rev.parents, rev.lines.parents, |id, parent| Problem::MissingParent { id, parent });
             diagnostics.append(&mut problems);
-            let (d, mut problems) = resolve(
-                rev,
-                &rev.depends_on,
-                rev.lines.depends_on,
-                |id, dependency| Problem::MissingDependency { id, dependency },
-            );
+            let (d, mut problems) = resolve(rev, &rev.depends_on, rev.lines.depends_on, |id, dependency| {
+                Problem::MissingDependency { id, dependency }
+            });
             diagnostics.append(&mut problems);
             parents.push(p);
             dependencies.push(d);
@@ -113,13 +97,9 @@ impl History {
         }
         let remap = |list: &Vec<usize>| list.iter().map(|&i| position[i]).collect::<Vec<_>>();
         let parents: Vec<Vec<usize>> = order.iter().map(|&old| remap(&parents[old])).collect();
-        let dependencies: Vec<Vec<usize>> =
-            order.iter().map(|&old| remap(&dependencies[old])).collect();
+        let dependencies: Vec<Vec<usize>> = order.iter().map(|&old| remap(&dependencies[old])).collect();
         let mut slots: Vec<Option<Revision>> = kept.into_iter().map(Some).collect();
-        let revisions: Vec<Revision> = order
-            .iter()
-            .map(|&old| slots[old].take().expect("each once"))
-            .collect();
+        let revisions: Vec<Revision> = order.iter().map(|&old| slots[old].take().expect("each once")).collect();
 
         let mut children = vec![Vec::new(); revisions.len()];
         for (child, ps) in parents.iter().enumerate() {
@@ -127,19 +107,13 @@ impl History {
                 children[parent].push(child);
             }
         }
-        let index = revisions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect::<HashMap<_, _>>();
+        let index = revisions.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect::<HashMap<_, _>>();
 
         let mut labels: HashMap<String, usize> = HashMap::new();
         for (i, rev) in revisions.iter().enumerate() {
             for label in &rev.branch_labels {
                 let problem = if index.contains_key(label) {
-                    Some(Problem::BranchLabelIsRevisionId {
-                        label: label.clone(),
-                    })
+                    Some(Problem::BranchLabelIsRevisionId { label: label.clone() })
                 } else if let Some(&other) = labels.get(label) {
                     Some(Problem::DuplicateBranchLabel {
                         label: label.clone(),
@@ -150,26 +124,12 @@ impl History {
                     None
                 };
                 if let Some(problem) = problem {
-                    diagnostics.push(Diagnostic::error(
-                        &rev.file.path,
-                        Some(rev.lines.branch_labels),
-                        problem,
-                    ));
+                    diagnostics.push(Diagnostic::error(&rev.file.path, Some(rev.lines.branch_labels), problem));
                 }
             }
         }
 
-        (
-            History {
-                revisions,
-                index,
-                parents,
-                children,
-                dependencies,
-                labels,
-            },
-            diagnostics,
-        )
+        (History { revisions, index, parents, children, dependencies, labels }, diagnostics)
     }
 
     /// Number of revisions.
@@ -224,16 +184,12 @@ impl History {
 
     /// Revisions nothing descends from, in topological order.
     pub fn heads(&self) -> Vec<usize> {
-        (0..self.len())
-            .filter(|&i| self.children[i].is_empty())
-            .collect()
+        (0..self.len()).filter(|&i| self.children[i].is_empty()).collect()
     }
 
     /// Revisions with no parent.
     pub fn bases(&self) -> Vec<usize> {
-        (0..self.len())
-            .filter(|&i| self.parents[i].is_empty())
-            .collect()
+        (0..self.len()).filter(|&i| self.parents[i].is_empty()).collect()
     }
 
     /// Whether more than one revision has this one as a parent.
@@ -277,12 +233,7 @@ impl History {
             marked[i] = true;
         }
         for i in 0..self.len() {
-            if !marked[i]
-                && self.parents[i]
-                    .iter()
-                    .chain(&self.dependencies[i])
-                    .any(|&p| marked[p])
-            {
+            if !marked[i] && self.parents[i].iter().chain(&self.dependencies[i]).any(|&p| marked[p]) {
                 marked[i] = true;
             }
         }
@@ -291,10 +242,7 @@ impl History {
 
     /// Ids of the given positions.
     pub fn ids(&self, indices: &[usize]) -> Vec<String> {
-        indices
-            .iter()
-            .map(|&i| self.revisions[i].id.clone())
-            .collect()
+        indices.iter().map(|&i| self.revisions[i].id.clone()).collect()
     }
 
     /// An error when the history has more than one head.
@@ -306,19 +254,9 @@ impl History {
         let first = &self.revisions[heads[0]];
         let named = heads
             .iter()
-            .map(|&h| {
-                format!(
-                    "{} ({})",
-                    self.revisions[h].id,
-                    self.revisions[h].file.path.display()
-                )
-            })
+            .map(|&h| format!("{} ({})", self.revisions[h].id, self.revisions[h].file.path.display()))
             .collect();
-        Some(Diagnostic::error(
-            &first.file.path,
-            Some(first.lines.revision),
-            Problem::MultipleHeads { heads: named },
-        ))
+        Some(Diagnostic::error(&first.file.path, Some(first.lines.revision), Problem::MultipleHeads { heads: named }))
     }
 }
 
@@ -340,10 +278,8 @@ fn topological_order(
             dependents[p].push(i);
         }
     }
-    let mut ready: BinaryHeap<Reverse<(&str, usize)>> = (0..n)
-        .filter(|&i| waiting_on[i] == 0)
-        .map(|i| Reverse((revisions[i].id.as_str(), i)))
-        .collect();
+    let mut ready: BinaryHeap<Reverse<(&str, usize)>> =
+        (0..n).filter(|&i| waiting_on[i] == 0).map(|i| Reverse((revisions[i].id.as_str(), i))).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(Reverse((_, i))) = ready.pop() {
         order.push(i);
@@ -374,14 +310,9 @@ fn topological_order(
                 reported[i] = true;
             }
             // Start the cycle at its smallest id so the message is stable.
-            let lowest = (0..cycle.len())
-                .min_by_key(|&k| &revisions[cycle[k]].id)
-                .unwrap_or(0);
-            let mut ids: Vec<String> = cycle[lowest..]
-                .iter()
-                .chain(&cycle[..lowest])
-                .map(|&i| revisions[i].id.clone())
-                .collect();
+            let lowest = (0..cycle.len()).min_by_key(|&k| &revisions[cycle[k]].id).unwrap_or(0);
+            let mut ids: Vec<String> =
+                cycle[lowest..].iter().chain(&cycle[..lowest]).map(|&i| revisions[i].id.clone()).collect();
             ids.push(ids[0].clone());
             let first = &revisions[cycle[lowest]];
             diagnostics.push(Diagnostic::error(
@@ -408,11 +339,7 @@ fn find_cycle(
     let mut current = start;
     loop {
         // Any stuck predecessor keeps us inside the stuck set, which has a cycle upstream.
-        let next = parents[current]
-            .iter()
-            .chain(&dependencies[current])
-            .copied()
-            .find(|&p| waiting_on[p] > 0)?;
+        let next = parents[current].iter().chain(&dependencies[current]).copied().find(|&p| waiting_on[p] > 0)?;
         if let Some(&at) = on_path.get(&next) {
             return Some(path[at..].to_vec());
         }
@@ -437,10 +364,7 @@ pub(crate) fn history_of(spec: &[&str]) -> (History, Vec<String>) {
         })
         .collect();
     let (history, diagnostics) = History::build(revisions);
-    (
-        history,
-        diagnostics.iter().map(Diagnostic::message).collect(),
-    )
+    (history, diagnostics.iter().map(Diagnostic::message).collect())
 }
 
 #[cfg(test)]
@@ -468,11 +392,7 @@ mod tests {
     fn dependencies_order_but_do_not_join_branches() {
         let (h, problems) = history_of(&["a:", "x:", "b:a after y", "y:x"]);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(
-            ids(&h, &h.heads()),
-            "y b",
-            "heads come in topological order"
-        );
+        assert_eq!(ids(&h, &h.heads()), "y b", "heads come in topological order");
         let pos = |id| h.index_of(id).unwrap();
         assert!(pos("y") < pos("b"));
         assert_eq!(
@@ -523,11 +443,7 @@ mod tests {
     fn ancestors_and_descendants() {
         let (h, _) = history_of(&["a:", "b:a", "c:a", "m:b,c", "x:"]);
         let mark = |m: Vec<bool>| -> String {
-            (0..h.len())
-                .filter(|&i| m[i])
-                .map(|i| h.revision(i).id.clone())
-                .collect::<Vec<_>>()
-                .join(" ")
+            (0..h.len()).filter(|&i| m[i]).map(|i| h.revision(i).id.clone()).collect::<Vec<_>>().join(" ")
         };
         assert_eq!(mark(h.ancestors(&[h.index_of("m").unwrap()])), "a b c m");
         assert_eq!(mark(h.descendants(&[h.index_of("b").unwrap()])), "b m");

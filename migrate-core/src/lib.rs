@@ -23,9 +23,7 @@ pub use config::Config;
 pub use diagnostic::{Diagnostic, Problem, Severity, sort as sort_diagnostics};
 pub use graph::History;
 pub use lock::{LOCK_FILE_NAME, LockFile};
-pub use revision::{
-    HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_valid_revision_id, parse_revision,
-};
+pub use revision::{HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_valid_revision_id, parse_revision};
 pub use target::{Range, Target, TargetError};
 pub use template::TEMPLATE_FILE_NAME;
 
@@ -95,11 +93,7 @@ pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
         diagnostics.push(diagnostic);
     }
     sort_diagnostics(&mut diagnostics);
-    Analysis {
-        history,
-        lock,
-        diagnostics,
-    }
+    Analysis { history, lock, diagnostics }
 }
 
 /// Reads and analyzes a migrations directory in one call.
@@ -109,11 +103,7 @@ pub fn analyze_dir(dir: &Path, shown_dir: &Path, options: Options) -> Analysis {
 }
 
 /// [`analyze`], adding problems met while reading the files.
-pub fn analyze_with(
-    sources: load::Sources,
-    mut read_problems: Vec<Diagnostic>,
-    options: Options,
-) -> Analysis {
+pub fn analyze_with(sources: load::Sources, mut read_problems: Vec<Diagnostic>, options: Options) -> Analysis {
     let mut analysis = analyze(sources, options);
     if !read_problems.is_empty() {
         analysis.diagnostics.append(&mut read_problems);

@@ -22,37 +22,19 @@ pub struct Sources {
 /// Reads `dir` recursively. Paths in messages start with `shown_dir`
 /// (usually the directory as configured, such as `migrations`).
 pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
-    let mut sources = Sources {
-        lock_path: shown_dir.join(LOCK_FILE_NAME),
-        ..Sources::default()
-    };
+    let mut sources = Sources { lock_path: shown_dir.join(LOCK_FILE_NAME), ..Sources::default() };
     let mut diagnostics = Vec::new();
     if !dir.is_dir() {
-        diagnostics.push(Diagnostic::error(
-            shown_dir,
-            None,
-            Problem::MissingDirectory,
-        ));
+        diagnostics.push(Diagnostic::error(shown_dir, None, Problem::MissingDirectory));
         return (sources, diagnostics);
     }
-    let walk = walkdir::WalkDir::new(dir)
-        .follow_links(true)
-        .sort_by_file_name();
+    let walk = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name();
     for entry in walk {
         let entry = match entry {
             Ok(entry) => entry,
             Err(error) => {
-                let path = error
-                    .path()
-                    .map(|p| shown(p, dir, shown_dir))
-                    .unwrap_or_else(|| shown_dir.to_owned());
-                diagnostics.push(Diagnostic::error(
-                    path,
-                    None,
-                    Problem::Unreadable {
-                        error: error.to_string(),
-                    },
-                ));
+                let path = error.path().map(|p| shown(p, dir, shown_dir)).unwrap_or_else(|| shown_dir.to_owned());
+                diagnostics.push(Diagnostic::error(path, None, Problem::Unreadable { error: error.to_string() }));
                 continue;
             }
         };
@@ -75,21 +57,11 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
-                diagnostics.push(Diagnostic::error(
-                    shown_path,
-                    None,
-                    Problem::Unreadable {
-                        error: error.to_string(),
-                    },
-                ));
+                diagnostics.push(Diagnostic::error(shown_path, None, Problem::Unreadable { error: error.to_string() }));
                 continue;
             }
         };
-        let file = SourceFile {
-            path: shown_path,
-            origin: Some(path.to_owned()),
-            text,
-        };
+        let file = SourceFile { path: shown_path, origin: Some(path.to_owned()), text };
         match kind {
             Kind::Lock => sources.lock = Some(file),
             Kind::Template => sources.template = Some(file),

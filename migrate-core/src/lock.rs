@@ -37,10 +37,7 @@ pub struct LockFile {
 impl LockFile {
     /// An empty lock file that will be written to `path`.
     pub fn empty(path: impl Into<PathBuf>) -> LockFile {
-        LockFile {
-            path: Some(path.into()),
-            ..LockFile::default()
-        }
+        LockFile { path: Some(path.into()), ..LockFile::default() }
     }
 
     /// Parses a lock file, reporting every bad entry.
@@ -48,11 +45,7 @@ impl LockFile {
         let mut lock = LockFile::empty(&file.path);
         let mut diagnostics = Vec::new();
         let mut problem = |line: Option<usize>, message: String| {
-            diagnostics.push(Diagnostic::error(
-                &file.path,
-                line,
-                Problem::InvalidLockFile { message },
-            ))
+            diagnostics.push(Diagnostic::error(&file.path, line, Problem::InvalidLockFile { message }))
         };
         let doc: DocumentMut = match file.text.parse() {
             Ok(doc) => doc,
@@ -66,9 +59,7 @@ impl LockFile {
             Some(FORMAT_VERSION) => {}
             Some(other) => problem(
                 find_line(&file.text, "version"),
-                format!(
-                    "format version {other} is not supported (this cargo-migrate writes version {FORMAT_VERSION})"
-                ),
+                format!("format version {other} is not supported (this cargo-migrate writes version {FORMAT_VERSION})"),
             ),
             None => problem(None, "missing `version = 1`".into()),
         }
@@ -76,10 +67,7 @@ impl LockFile {
             return (lock, diagnostics);
         };
         let Some(table) = table.as_table_like() else {
-            problem(
-                find_line(&file.text, "revisions"),
-                "`revisions` must be a table".into(),
-            );
+            problem(find_line(&file.text, "revisions"), "`revisions` must be a table".into());
             return (lock, diagnostics);
         };
         for (id, item) in table.iter() {
@@ -91,10 +79,7 @@ impl LockFile {
                         lock.lines.insert(id.to_owned(), line);
                     }
                 }
-                None => problem(
-                    line,
-                    format!("the checksum of `{id}` is not of the form \"sha256:<64 hex digits>\""),
-                ),
+                None => problem(line, format!("the checksum of `{id}` is not of the form \"sha256:<64 hex digits>\"")),
             }
         }
         (lock, diagnostics)
@@ -151,20 +136,13 @@ impl LockFile {
     /// revisions are errors, unpinned ones are drafts (warnings).
     pub fn check(&self, history: &History) -> Vec<Diagnostic> {
         let mut diagnostics = Vec::new();
-        let lock_path = self
-            .path
-            .clone()
-            .unwrap_or_else(|| Path::new(LOCK_FILE_NAME).to_owned());
+        let lock_path = self.path.clone().unwrap_or_else(|| Path::new(LOCK_FILE_NAME).to_owned());
         for rev in history.revisions() {
             match self.get(&rev.id) {
                 Some(pinned) if pinned != rev.checksum => diagnostics.push(Diagnostic::error(
                     &rev.file.path,
                     Some(1),
-                    Problem::PinnedRevisionChanged {
-                        id: rev.id.clone(),
-                        pinned,
-                        actual: rev.checksum,
-                    },
+                    Problem::PinnedRevisionChanged { id: rev.id.clone(), pinned, actual: rev.checksum },
                 )),
                 Some(_) => {}
                 None => diagnostics.push(Diagnostic::warning(
@@ -188,11 +166,7 @@ impl LockFile {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
 /// The line on which `key` is defined (`key =` or `[key]`).
@@ -200,10 +174,9 @@ fn find_line(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|line| {
             let line = line.trim_start();
-            let rest = line.strip_prefix(key).or_else(|| {
-                line.strip_prefix('"')
-                    .and_then(|l| l.strip_prefix(key)?.strip_prefix('"'))
-            });
+            let rest = line
+                .strip_prefix(key)
+                .or_else(|| line.strip_prefix('"').and_then(|l| l.strip_prefix(key)?.strip_prefix('"')));
             matches!(rest.map(str::trim_start), Some(r) if r.starts_with('='))
                 || line
                     .strip_prefix('[')
@@ -226,14 +199,10 @@ mod tests {
         let a = text.find("aaa =").unwrap();
         let b = text.find("bbb =").unwrap();
         assert!(a < b, "{text}");
-        let (parsed, problems) =
-            LockFile::parse(&SourceFile::new("migrations/migrate.lock", text.clone()));
+        let (parsed, problems) = LockFile::parse(&SourceFile::new("migrations/migrate.lock", text.clone()));
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(parsed.get("aaa"), Some(Checksum::of("a")));
-        assert_eq!(
-            parsed.lines.get("bbb"),
-            Some(&(text.lines().position(|l| l.starts_with("bbb")).unwrap() + 1))
-        );
+        assert_eq!(parsed.lines.get("bbb"), Some(&(text.lines().position(|l| l.starts_with("bbb")).unwrap() + 1)));
     }
 
     #[test]
@@ -253,10 +222,7 @@ mod tests {
 
     #[test]
     fn reports_syntax_errors_with_line() {
-        let (_, problems) = LockFile::parse(&SourceFile::new(
-            "migrate.lock",
-            "version = 1\n[revisions\n",
-        ));
+        let (_, problems) = LockFile::parse(&SourceFile::new("migrate.lock", "version = 1\n[revisions\n"));
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(2));
     }

@@ -18,15 +18,8 @@ use std::path::PathBuf;
 use crate::{Checksum, Diagnostic, Problem};
 
 /// The header keys a revision file may use, in the order `new` writes them.
-pub const HEADER_KEYS: [&str; 7] = [
-    "revision",
-    "parents",
-    "message",
-    "created",
-    "branch-labels",
-    "depends-on",
-    "transaction",
-];
+pub const HEADER_KEYS: [&str; 7] =
+    ["revision", "parents", "message", "created", "branch-labels", "depends-on", "transaction"];
 
 /// A file as read from disk (or from memory, in tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,11 +34,7 @@ pub struct SourceFile {
 impl SourceFile {
     /// A file held in memory.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> SourceFile {
-        SourceFile {
-            path: path.into(),
-            origin: None,
-            text: text.into(),
-        }
+        SourceFile { path: path.into(), origin: None, text: text.into() }
     }
 }
 
@@ -112,18 +101,13 @@ impl Revision {
 
 /// Whether `id` may be used as a revision id: `[a-z0-9_]+`.
 pub fn is_valid_revision_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Parses a revision file, collecting every problem it has.
 pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let mut push = |line: usize, problem: Problem| {
-        problems.push(Diagnostic::error(&file.path, Some(line), problem))
-    };
+    let mut push = |line: usize, problem: Problem| problems.push(Diagnostic::error(&file.path, Some(line), problem));
 
     let mut seen: Vec<(&'static str, usize)> = Vec::new();
     let mut id = None;
@@ -154,29 +138,15 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                 "up" => (&mut up, "up", SectionKind::Up),
                 "down" => (&mut down, "down", SectionKind::Down),
                 other => {
-                    push(
-                        number,
-                        Problem::UnknownSection {
-                            name: other.to_owned(),
-                        },
-                    );
+                    push(number, Problem::UnknownSection { name: other.to_owned() });
                     continue;
                 }
             };
             if let Some(first) = slot {
-                push(
-                    number,
-                    Problem::DuplicateSection {
-                        section: name_static,
-                        first_line: first.marker_line,
-                    },
-                );
+                push(number, Problem::DuplicateSection { section: name_static, first_line: first.marker_line });
                 continue;
             }
-            *slot = Some(Section {
-                range: line_end..line_end,
-                marker_line: number,
-            });
+            *slot = Some(Section { range: line_end..line_end, marker_line: number });
             open = Some(kind);
             continue;
         }
@@ -186,23 +156,11 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                 HeaderLine::Entry(key, value) => {
                     last_header_line = number;
                     let Some(known) = HEADER_KEYS.iter().find(|k| **k == key) else {
-                        push(
-                            number,
-                            Problem::UnknownHeaderKey {
-                                key: key.to_owned(),
-                                suggestion: suggest_key(key),
-                            },
-                        );
+                        push(number, Problem::UnknownHeaderKey { key: key.to_owned(), suggestion: suggest_key(key) });
                         continue;
                     };
                     if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == known) {
-                        push(
-                            number,
-                            Problem::DuplicateHeaderKey {
-                                key: key.to_owned(),
-                                first_line: *first_line,
-                            },
-                        );
+                        push(number, Problem::DuplicateHeaderKey { key: key.to_owned(), first_line: *first_line });
                         continue;
                     }
                     seen.push((known, number));
@@ -212,12 +170,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                             if is_valid_revision_id(value) {
                                 id = Some(value.to_owned());
                             } else {
-                                push(
-                                    number,
-                                    Problem::InvalidRevisionId {
-                                        value: value.to_owned(),
-                                    },
-                                );
+                                push(number, Problem::InvalidRevisionId { value: value.to_owned() });
                             }
                         }
                         "parents" => {
@@ -237,24 +190,14 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                         "transaction" => match value {
                             "true" => transaction = true,
                             "false" => transaction = false,
-                            other => push(
-                                number,
-                                Problem::InvalidTransaction {
-                                    value: other.to_owned(),
-                                },
-                            ),
+                            other => push(number, Problem::InvalidTransaction { value: other.to_owned() }),
                         },
                         _ => unreachable!("every key in HEADER_KEYS is handled"),
                     }
                     continue;
                 }
                 HeaderLine::Malformed if number == 1 || last_header_line == number - 1 => {
-                    push(
-                        number,
-                        Problem::MalformedHeaderLine {
-                            text: line.to_owned(),
-                        },
-                    );
+                    push(number, Problem::MalformedHeaderLine { text: line.to_owned() });
                     continue;
                 }
                 HeaderLine::Malformed | HeaderLine::End => in_header = false,
@@ -275,24 +218,14 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let end_line = last_header_line.max(1);
     for key in ["revision", "parents", "message"] {
         if !seen.iter().any(|(k, _)| *k == key) {
-            problems.push(Diagnostic::error(
-                &file.path,
-                Some(end_line),
-                Problem::MissingHeaderKey { key },
-            ));
+            problems.push(Diagnostic::error(&file.path, Some(end_line), Problem::MissingHeaderKey { key }));
         }
     }
     match (&up, &down) {
-        (None, _) => problems.push(Diagnostic::error(
-            &file.path,
-            None,
-            Problem::MissingUpSection,
-        )),
-        (Some(u), Some(d)) if d.marker_line < u.marker_line => problems.push(Diagnostic::error(
-            &file.path,
-            Some(d.marker_line),
-            Problem::DownBeforeUp,
-        )),
+        (None, _) => problems.push(Diagnostic::error(&file.path, None, Problem::MissingUpSection)),
+        (Some(u), Some(d)) if d.marker_line < u.marker_line => {
+            problems.push(Diagnostic::error(&file.path, Some(d.marker_line), Problem::DownBeforeUp))
+        }
         _ => {}
     }
     if !problems.is_empty() {
@@ -336,32 +269,18 @@ fn header_entry(line: &str) -> HeaderLine<'_> {
     };
     let comment = comment.trim();
     let Some((key, value)) = comment.split_once(':') else {
-        return if comment.is_empty() {
-            HeaderLine::End
-        } else {
-            HeaderLine::Malformed
-        };
+        return if comment.is_empty() { HeaderLine::End } else { HeaderLine::Malformed };
     };
     let key = key.trim();
     let looks_like_key = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
         && key.as_bytes()[0].is_ascii_lowercase();
-    if looks_like_key {
-        HeaderLine::Entry(key, value.trim())
-    } else {
-        HeaderLine::Malformed
-    }
+    if looks_like_key { HeaderLine::Entry(key, value.trim()) } else { HeaderLine::Malformed }
 }
 
 /// `-- migrate:up` → `Some("up")`.
 fn section_marker(line: &str) -> Option<&str> {
-    let rest = line
-        .trim()
-        .strip_prefix("--")?
-        .trim_start()
-        .strip_prefix("migrate:")?;
+    let rest = line.trim().strip_prefix("--")?.trim_start().strip_prefix("migrate:")?;
     let name = rest.trim();
     (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
@@ -372,22 +291,14 @@ fn id_list(value: &str, line: usize, push: &mut impl FnMut(usize, Problem)) -> V
         if is_valid_revision_id(part) {
             ids.push(part.to_owned());
         } else {
-            push(
-                line,
-                Problem::InvalidRevisionId {
-                    value: part.to_owned(),
-                },
-            );
+            push(line, Problem::InvalidRevisionId { value: part.to_owned() });
         }
     }
     ids
 }
 
 fn suggest_key(key: &str) -> Option<&'static str> {
-    HEADER_KEYS
-        .iter()
-        .copied()
-        .find(|known| edit_distance(key, known) <= 2 || known.starts_with(key))
+    HEADER_KEYS.iter().copied().find(|known| edit_distance(key, known) <= 2 || known.starts_with(key))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -397,11 +308,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
         }
         previous = current;
     }
@@ -413,8 +320,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Revision, Vec<String>> {
-        parse_revision(SourceFile::new("m/r.sql", text))
-            .map_err(|ds| ds.iter().map(|d| d.message()).collect())
+        parse_revision(SourceFile::new("m/r.sql", text)).map_err(|ds| ds.iter().map(|d| d.message()).collect())
     }
 
     #[test]
@@ -441,8 +347,7 @@ mod tests {
 
     #[test]
     fn base_revision_without_down_is_irreversible() {
-        let rev = parse("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\nSELECT 1;")
-            .unwrap();
+        let rev = parse("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\nSELECT 1;").unwrap();
         assert!(rev.parents.is_empty());
         assert!(!rev.is_reversible());
         assert!(rev.transaction);
@@ -451,26 +356,26 @@ mod tests {
 
     #[test]
     fn crlf_files_parse() {
-        let rev = parse(
-            "-- revision: a\r\n-- parents:\r\n-- message: m\r\n\r\n-- migrate:up\r\nSELECT 1;\r\n",
-        )
-        .unwrap();
+        let rev =
+            parse("-- revision: a\r\n-- parents:\r\n-- message: m\r\n\r\n-- migrate:up\r\nSELECT 1;\r\n").unwrap();
         assert_eq!(rev.message, "m");
         assert_eq!(rev.up_sql(), "SELECT 1;\r\n");
     }
 
     #[test]
     fn empty_down_section_is_a_reversible_no_op() {
-        let rev = parse("-- revision: m\n-- parents: a, b\n-- message: merge\n\n-- migrate:up\n\n-- migrate:down\n").unwrap();
+        let rev =
+            parse("-- revision: m\n-- parents: a, b\n-- message: merge\n\n-- migrate:up\n\n-- migrate:down\n").unwrap();
         assert_eq!(rev.down_sql(), Some(""));
         assert!(rev.is_reversible());
     }
 
     #[test]
     fn free_comments_after_a_blank_line_are_not_header() {
-        let rev =
-            parse("-- revision: a\n-- parents:\n-- message: m\n\n-- Note: anything goes here\n-- migrate:up\nSELECT 1;\n")
-                .unwrap();
+        let rev = parse(
+            "-- revision: a\n-- parents:\n-- message: m\n\n-- Note: anything goes here\n-- migrate:up\nSELECT 1;\n",
+        )
+        .unwrap();
         assert_eq!(rev.up_sql(), "SELECT 1;\n");
     }
 
@@ -497,8 +402,7 @@ mod tests {
 
     #[test]
     fn unknown_key_suggests_the_known_one() {
-        let diags =
-            parse_revision(SourceFile::new("r.sql", "-- revision: a\n-- parent: b\n")).unwrap_err();
+        let diags = parse_revision(SourceFile::new("r.sql", "-- revision: a\n-- parent: b\n")).unwrap_err();
         assert_eq!(diags[0].help().as_deref(), Some("did you mean `parents`?"));
     }
 

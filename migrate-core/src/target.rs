@@ -32,10 +32,7 @@ pub enum TargetError {
     #[error("no revision matches `{text}`")]
     NotFound { text: String },
     #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
-    Ambiguous {
-        prefix: String,
-        candidates: Vec<String>,
-    },
+    Ambiguous { prefix: String, candidates: Vec<String> },
     #[error("`head` is ambiguous: the history has {} heads ({})", heads.len(), heads.join(", "))]
     MultipleHeads { heads: Vec<String> },
     #[error("`head` names nothing: the history is empty")]
@@ -45,17 +42,9 @@ pub enum TargetError {
     #[error("relative target `{text}` starts from several revisions ({})", current.join(", "))]
     SeveralStartingPoints { text: String, current: Vec<String> },
     #[error("relative target `{text}` reaches branch point `{at}`, which has several children ({})", children.join(", "))]
-    BranchPoint {
-        text: String,
-        at: String,
-        children: Vec<String>,
-    },
+    BranchPoint { text: String, at: String, children: Vec<String> },
     #[error("relative target `{text}` reaches merge point `{at}`, which has several parents ({})", parents.join(", "))]
-    MergePoint {
-        text: String,
-        at: String,
-        parents: Vec<String>,
-    },
+    MergePoint { text: String, at: String, parents: Vec<String> },
     #[error("relative target `{text}` goes {steps} past the end of the history")]
     PastTheEnd { text: String, steps: i64 },
 }
@@ -85,14 +74,9 @@ impl TargetError {
 impl Target {
     /// Parses a target. Does not look at any history.
     pub fn parse(text: &str) -> Result<Target, TargetError> {
-        let invalid = || TargetError::Invalid {
-            text: text.to_owned(),
-        };
-        let word = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        };
+        let invalid = || TargetError::Invalid { text: text.to_owned() };
+        let word =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         match text {
             "head" => return Ok(Target::Head),
             "heads" => return Ok(Target::Heads),
@@ -100,11 +84,7 @@ impl Target {
             _ => {}
         }
         if let Some(label) = text.strip_suffix("@head") {
-            return if word(label) {
-                Ok(Target::BranchHead(label.to_owned()))
-            } else {
-                Err(invalid())
-            };
+            return if word(label) { Ok(Target::BranchHead(label.to_owned())) } else { Err(invalid()) };
         }
         if let Some(at) = text.rfind(['+', '-']) {
             let (anchor, number) = text.split_at(at);
@@ -113,11 +93,7 @@ impl Target {
                 return Err(invalid());
             }
             let magnitude: i64 = digits.parse().map_err(|_| invalid())?;
-            let steps = if number.starts_with('-') {
-                -magnitude
-            } else {
-                magnitude
-            };
+            let steps = if number.starts_with('-') { -magnitude } else { magnitude };
             let anchor = match anchor {
                 "" => None,
                 a if word(a) => Some(a.to_owned()),
@@ -125,11 +101,7 @@ impl Target {
             };
             return Ok(Target::Relative { anchor, steps });
         }
-        if word(text) {
-            Ok(Target::Revision(text.to_owned()))
-        } else {
-            Err(invalid())
-        }
+        if word(text) { Ok(Target::Revision(text.to_owned())) } else { Err(invalid()) }
     }
 }
 
@@ -142,13 +114,7 @@ impl fmt::Display for Target {
             Target::Revision(r) => f.write_str(r),
             Target::BranchHead(l) => write!(f, "{l}@head"),
             Target::Relative { anchor, steps } => {
-                write!(
-                    f,
-                    "{}{}{}",
-                    anchor.as_deref().unwrap_or(""),
-                    if *steps < 0 { "-" } else { "+" },
-                    steps.abs()
-                )
+                write!(f, "{}{}{}", anchor.as_deref().unwrap_or(""), if *steps < 0 { "-" } else { "+" }, steps.abs())
             }
         }
     }
@@ -165,21 +131,11 @@ impl Range {
     /// Parses `FROM:TO`, `FROM:`, `:TO`, or a lone `TO`.
     pub fn parse(text: &str) -> Result<Range, TargetError> {
         let side = |s: &str| {
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                Target::parse(s).map(Some)
-            }
+            if s.is_empty() { Ok(None) } else { Target::parse(s).map(Some) }
         };
         match text.split_once(':') {
-            Some((from, to)) => Ok(Range {
-                from: side(from)?,
-                to: side(to)?,
-            }),
-            None => Ok(Range {
-                from: None,
-                to: side(text)?,
-            }),
+            Some((from, to)) => Ok(Range { from: side(from)?, to: side(to)? }),
+            None => Ok(Range { from: None, to: side(text)? }),
         }
     }
 }
@@ -202,10 +158,7 @@ impl History {
                 let heads: Vec<usize> = self.heads().into_iter().filter(|&h| below[h]).collect();
                 match heads.as_slice() {
                     [one] => Ok(vec![*one]),
-                    _ => Err(TargetError::BranchHeads {
-                        label: label.clone(),
-                        heads: self.ids(&heads),
-                    }),
+                    _ => Err(TargetError::BranchHeads { label: label.clone(), heads: self.ids(&heads) }),
                 }
             }
             Target::Relative { anchor, steps } => {
@@ -215,19 +168,14 @@ impl History {
                     Some(a) => vec![self.lookup(a)?],
                     None => current.to_vec(),
                 };
-                self.walk(&text, &start, *steps)
-                    .map(|at| at.into_iter().collect())
+                self.walk(&text, &start, *steps).map(|at| at.into_iter().collect())
             }
         }
     }
 
     /// Resolves a `FROM:TO` range to the revisions between them, both ends
     /// included, in topological order.
-    pub fn resolve_range(
-        &self,
-        range: &Range,
-        current: &[usize],
-    ) -> Result<Vec<usize>, TargetError> {
+    pub fn resolve_range(&self, range: &Range, current: &[usize]) -> Result<Vec<usize>, TargetError> {
         let upper = match &range.to {
             Some(to) => Some(self.resolve(to, current)?),
             None => None,
@@ -237,14 +185,9 @@ impl History {
             None => None,
         };
         let below_upper = upper.map(|u| self.ancestors(&u));
-        let above_lower = lower
-            .filter(|l| !l.is_empty())
-            .map(|l| self.descendants(&l));
+        let above_lower = lower.filter(|l| !l.is_empty()).map(|l| self.descendants(&l));
         Ok((0..self.len())
-            .filter(|&i| {
-                below_upper.as_ref().is_none_or(|m| m[i])
-                    && above_lower.as_ref().is_none_or(|m| m[i])
-            })
+            .filter(|&i| below_upper.as_ref().is_none_or(|m| m[i]) && above_lower.as_ref().is_none_or(|m| m[i]))
             .collect())
     }
 
@@ -253,16 +196,10 @@ impl History {
         if let Some(i) = self.index_of(text).or_else(|| self.labelled(text)) {
             return Ok(i);
         }
-        let mut candidates: Vec<&str> = self
-            .revisions()
-            .iter()
-            .map(|r| r.id.as_str())
-            .filter(|id| id.starts_with(text))
-            .collect();
+        let mut candidates: Vec<&str> =
+            self.revisions().iter().map(|r| r.id.as_str()).filter(|id| id.starts_with(text)).collect();
         match candidates.len() {
-            0 => Err(TargetError::NotFound {
-                text: text.to_owned(),
-            }),
+            0 => Err(TargetError::NotFound { text: text.to_owned() }),
             1 => Ok(self.index_of(candidates[0]).expect("listed")),
             _ => {
                 candidates.sort_unstable();
@@ -278,9 +215,7 @@ impl History {
         match self.heads().as_slice() {
             [] => Err(TargetError::EmptyHistory),
             [one] => Ok(*one),
-            heads => Err(TargetError::MultipleHeads {
-                heads: self.ids(heads),
-            }),
+            heads => Err(TargetError::MultipleHeads { heads: self.ids(heads) }),
         }
     }
 
@@ -290,16 +225,10 @@ impl History {
             [] => None,
             [one] => Some(*one),
             several => {
-                return Err(TargetError::SeveralStartingPoints {
-                    text: text.to_owned(),
-                    current: self.ids(several),
-                });
+                return Err(TargetError::SeveralStartingPoints { text: text.to_owned(), current: self.ids(several) });
             }
         };
-        let past = |left: i64| TargetError::PastTheEnd {
-            text: text.to_owned(),
-            steps: left,
-        };
+        let past = |left: i64| TargetError::PastTheEnd { text: text.to_owned(), steps: left };
         for taken in 0..steps.unsigned_abs() {
             let left = steps.abs() - taken as i64;
             let next: &[usize] = match (at, steps > 0) {
@@ -325,11 +254,7 @@ impl History {
                             at: self.revision(i).id.clone(),
                             parents: ids,
                         },
-                        None => TargetError::BranchPoint {
-                            text: text.to_owned(),
-                            at: "base".into(),
-                            children: ids,
-                        },
+                        None => TargetError::BranchPoint { text: text.to_owned(), at: "base".into(), children: ids },
                     });
                 }
             };
@@ -346,9 +271,7 @@ mod tests {
     /// Resolves `text` against a history with a branch and a merge:
     /// `a1 -> (b1 -> b2, c1) -> m1 -> d1`, plus a labelled side branch `s1 -> s2`.
     fn resolve(text: &str, current: &[&str]) -> String {
-        let (h, _) = history_of(&[
-            "a1:", "b1:a1", "b2:b1", "c1:a1", "m1:b2,c1", "d1:m1", "s1:", "s2:s1",
-        ]);
+        let (h, _) = history_of(&["a1:", "b1:a1", "b2:b1", "c1:a1", "m1:b2,c1", "d1:m1", "s1:", "s2:s1"]);
         let current: Vec<usize> = current.iter().map(|id| h.index_of(id).unwrap()).collect();
         let result = Target::parse(text).and_then(|t| h.resolve(&t, &current));
         match result {
@@ -362,11 +285,7 @@ mod tests {
     fn data_driven_targets() {
         let cases: &[(&str, &[&str], &str)] = &[
             ("heads", &[], "d1 s2"),
-            (
-                "head",
-                &[],
-                "error: `head` is ambiguous: the history has 2 heads (d1, s2)",
-            ),
+            ("head", &[], "error: `head` is ambiguous: the history has 2 heads (d1, s2)"),
             ("base", &[], "base"),
             ("b2", &[], "b2"),
             ("m", &[], "m1"),
@@ -376,50 +295,26 @@ mod tests {
             ("+2", &["b1"], "m1"),
             ("-1", &["b1"], "a1"),
             ("-2", &["b1"], "base"),
-            (
-                "-3",
-                &["b1"],
-                "error: relative target `-3` goes 1 past the end of the history",
-            ),
+            ("-3", &["b1"], "error: relative target `-3` goes 1 past the end of the history"),
             (
                 "+1",
                 &["a1"],
                 "error: relative target `+1` reaches branch point `a1`, which has several children (b1, c1)",
             ),
-            (
-                "-1",
-                &["m1"],
-                "error: relative target `-1` reaches merge point `m1`, which has several parents (b2, c1)",
-            ),
-            (
-                "+1",
-                &["d1", "s2"],
-                "error: relative target `+1` starts from several revisions (d1, s2)",
-            ),
-            (
-                "+1",
-                &[],
-                "error: relative target `+1` reaches branch point `base`, which has several children (a1, s1)",
-            ),
+            ("-1", &["m1"], "error: relative target `-1` reaches merge point `m1`, which has several parents (b2, c1)"),
+            ("+1", &["d1", "s2"], "error: relative target `+1` starts from several revisions (d1, s2)"),
+            ("+1", &[], "error: relative target `+1` reaches branch point `base`, which has several children (a1, s1)"),
             ("c1+2", &[], "d1"),
             ("d1-1", &[], "m1"),
             ("s1@head", &[], "s2"),
             ("b1@head", &[], "d1"),
             ("a1@head", &[], "d1"),
-            (
-                "head-1",
-                &[],
-                "error: `head` is ambiguous: the history has 2 heads (d1, s2)",
-            ),
+            ("head-1", &[], "error: `head` is ambiguous: the history has 2 heads (d1, s2)"),
             ("A1", &[], "error: `A1` is not a valid target"),
             ("a1+x", &[], "error: `a1+x` is not a valid target"),
         ];
         for (text, current, expected) in cases {
-            assert_eq!(
-                resolve(text, current),
-                *expected,
-                "target {text} from {current:?}"
-            );
+            assert_eq!(resolve(text, current), *expected, "target {text} from {current:?}");
         }
     }
 
@@ -430,24 +325,14 @@ mod tests {
         revisions[1].branch_labels = vec!["users".into()];
         let (h, problems) = crate::History::build(revisions);
         assert!(problems.is_empty());
-        assert_eq!(
-            h.resolve(&Target::parse("users").unwrap(), &[]).unwrap(),
-            [1]
-        );
-        assert_eq!(
-            h.resolve(&Target::parse("users@head").unwrap(), &[])
-                .unwrap(),
-            [1]
-        );
+        assert_eq!(h.resolve(&Target::parse("users").unwrap(), &[]).unwrap(), [1]);
+        assert_eq!(h.resolve(&Target::parse("users@head").unwrap(), &[]).unwrap(), [1]);
     }
 
     #[test]
     fn ranges() {
         let (h, _) = history_of(&["a:", "b:a", "c:b", "d:c"]);
-        let ids = |text: &str| {
-            h.ids(&h.resolve_range(&Range::parse(text).unwrap(), &[]).unwrap())
-                .join(" ")
-        };
+        let ids = |text: &str| h.ids(&h.resolve_range(&Range::parse(text).unwrap(), &[]).unwrap()).join(" ");
         assert_eq!(ids("b:c"), "b c");
         assert_eq!(ids(":b"), "a b");
         assert_eq!(ids("c:"), "c d");
@@ -457,9 +342,7 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for text in [
-            "head", "heads", "base", "ab12", "lbl@head", "+3", "-1", "ab+2", "ab-2",
-        ] {
+        for text in ["head", "heads", "base", "ab12", "lbl@head", "+3", "-1", "ab+2", "ab-2"] {
             assert_eq!(Target::parse(text).unwrap().to_string(), text);
         }
     }

@@ -62,9 +62,7 @@ pub fn render(template: &str, new: &NewRevision) -> String {
     if !extra.is_empty() {
         let header_end: usize = text
             .split_inclusive('\n')
-            .take_while(|line| {
-                line.starts_with("-- ") && line.contains(':') && !line.contains("migrate:")
-            })
+            .take_while(|line| line.starts_with("-- ") && line.contains(':') && !line.contains("migrate:"))
             .map(str::len)
             .sum();
         text.insert_str(header_end, &extra);
@@ -76,10 +74,7 @@ pub fn render(template: &str, new: &NewRevision) -> String {
 /// joined by `_`, at most 40 characters.
 pub fn slug(message: &str) -> String {
     let mut slug = String::new();
-    for word in message
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in message.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
         if slug.len() + word.len() + 1 > 40 && !slug.is_empty() {
             break;
         }
@@ -119,10 +114,7 @@ mod tests {
         assert_eq!(rev.branch_labels, ["profiles"]);
         assert_eq!(rev.depends_on, ["c3"]);
         assert!(rev.is_reversible());
-        assert!(
-            text.starts_with("-- revision: 3f2a9c1b7e4d\n-- parents: a1, b2\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("-- revision: 3f2a9c1b7e4d\n-- parents: a1, b2\n"), "{text}");
     }
 
     #[test]

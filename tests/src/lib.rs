@@ -16,9 +16,7 @@ mod tests {
 
     #[test]
     fn example_history_has_a_branch_and_a_merge() {
-        let history = EXAMPLE_HISTORY
-            .to_history()
-            .expect("validated by the build script");
+        let history = EXAMPLE_HISTORY.to_history().expect("validated by the build script");
         assert!(history.len() >= 6);
         assert_eq!(history.heads().len(), 1);
         assert!((0..history.len()).any(|i| history.is_branch_point(i)));

@@ -9,10 +9,7 @@ use migrate_core::{LOCK_FILE_NAME, Options};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the repository")
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_owned()
 }
 
 /// Target directory shared by every fixture crate.
@@ -39,10 +36,7 @@ impl FixtureCrate {
     pub fn new(name: &str) -> FixtureCrate {
         let dir = tempfile::tempdir().expect("temporary directory");
         let repo = repo_root();
-        let fixture = FixtureCrate {
-            dir,
-            name: name.to_owned(),
-        };
+        let fixture = FixtureCrate { dir, name: name.to_owned() };
         fixture.write(
             "Cargo.toml",
             &format!(
@@ -119,8 +113,5 @@ impl FixtureCrate {
 
 /// Stdout and stderr as text, for assertions and failure messages.
 pub fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }

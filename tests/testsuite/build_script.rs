@@ -18,32 +18,17 @@ fn assert_build_fails(fixture: &FixtureCrate, expected_errors: &[&str]) {
     assert_eq!(output.status.code(), Some(101), "{stderr}");
     for expected in expected_errors {
         let line = format!("error: {}@0.1.0: {expected}", fixture.name());
-        assert!(
-            stderr.lines().any(|l| l.starts_with(&line)),
-            "missing `{line}` in:\n{stderr}"
-        );
+        assert!(stderr.lines().any(|l| l.starts_with(&line)), "missing `{line}` in:\n{stderr}");
     }
-    assert!(
-        !stderr.contains("panicked"),
-        "no panic or backtrace:\n{stderr}"
-    );
+    assert!(!stderr.contains("panicked"), "no panic or backtrace:\n{stderr}");
 }
 
 #[test]
 fn valid_history_builds_and_embeds_every_revision() {
     let fixture = FixtureCrate::new("fixture_valid");
-    fixture.write(
-        "migrations/a_base.sql",
-        &revision("a", "", "CREATE TABLE a (id INT);"),
-    );
-    fixture.write(
-        "migrations/b_left.sql",
-        &revision("b", "a", "CREATE TABLE b (id INT);"),
-    );
-    fixture.write(
-        "migrations/nested/c_right.sql",
-        &revision("c", "a", "CREATE TABLE c (id INT);"),
-    );
+    fixture.write("migrations/a_base.sql", &revision("a", "", "CREATE TABLE a (id INT);"));
+    fixture.write("migrations/b_left.sql", &revision("b", "a", "CREATE TABLE b (id INT);"));
+    fixture.write("migrations/nested/c_right.sql", &revision("c", "a", "CREATE TABLE c (id INT);"));
     fixture.write("migrations/m_merge.sql", &revision("m", "b, c", ""));
     fixture.pin_all();
     let (stdout, stderr) = assert_builds(&fixture);
@@ -52,10 +37,7 @@ fn valid_history_builds_and_embeds_every_revision() {
         "a pinned=true up=CREATE TABLE a (id INT);\nb pinned=true up=CREATE TABLE b (id INT);\n\
          c pinned=true up=CREATE TABLE c (id INT);\nm pinned=true up=\n"
     );
-    assert!(
-        !stderr.contains("warning"),
-        "a pinned history builds silently:\n{stderr}"
-    );
+    assert!(!stderr.contains("warning"), "a pinned history builds silently:\n{stderr}");
 }
 
 #[test]
@@ -107,10 +89,7 @@ fn broken_histories_fail_the_build_naming_the_file() {
     fixture.write("migrations/b.sql", &revision("b", "a, d", ""));
     fixture.write("migrations/c.sql", &revision("c", "b", ""));
     fixture.write("migrations/d.sql", &revision("d", "c", ""));
-    assert_build_fails(
-        &fixture,
-        &["migrations/b.sql:2: the revisions form a cycle: b -> d -> c -> b"],
-    );
+    assert_build_fails(&fixture, &["migrations/b.sql:2: the revisions form a cycle: b -> d -> c -> b"]);
 
     // Two heads: both named, with the fix.
     fixture.clear_migrations();
@@ -126,10 +105,7 @@ fn broken_histories_fail_the_build_naming_the_file() {
 
     // Malformed header: every problem, each with its line.
     fixture.clear_migrations();
-    fixture.write(
-        "migrations/a.sql",
-        "-- revision: a\n-- parnets:\n-- message: m\n\nSELECT 1;\n",
-    );
+    fixture.write("migrations/a.sql", "-- revision: a\n-- parnets:\n-- message: m\n\nSELECT 1;\n");
     assert_build_fails(
         &fixture,
         &[
@@ -146,82 +122,47 @@ fn broken_histories_fail_the_build_naming_the_file() {
     fixture.pin_all();
     assert_builds(&fixture);
     fixture.write("migrations/b.sql", &revision("b", "a", "SELECT 3;"));
-    assert_build_fails(
-        &fixture,
-        &["migrations/b.sql:1: pinned revision `b` was edited: migrate.lock has sha256:"],
-    );
+    assert_build_fails(&fixture, &["migrations/b.sql:1: pinned revision `b` was edited: migrate.lock has sha256:"]);
     let (_, stderr) = text(&fixture.cargo(&["build"]));
-    assert!(
-        stderr.contains("cargo migrate lock --update b"),
-        "the fix is named:\n{stderr}"
-    );
+    assert!(stderr.contains("cargo migrate lock --update b"), "the fix is named:\n{stderr}");
 
     // A pinned revision deleted.
     fixture.write("migrations/b.sql", &revision("b", "a", "SELECT 2;"));
     assert_builds(&fixture);
     fixture.remove("migrations/b.sql");
-    assert_build_fails(
-        &fixture,
-        &["migrations/migrate.lock:7: pinned revision `b` has no file any more"],
-    );
+    assert_build_fails(&fixture, &["migrations/migrate.lock:7: pinned revision `b` has no file any more"]);
 }
 
 fn build_script_ran(fixture: &FixtureCrate) -> bool {
     let output = fixture.cargo(&["build", "-v"]);
     let (_, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    stderr
-        .lines()
-        .any(|l| l.contains("Running") && l.contains("build-script-build"))
+    stderr.lines().any(|l| l.contains("Running") && l.contains("build-script-build"))
 }
 
 #[test]
 fn build_script_reruns_when_revisions_change_and_only_then() {
     let fixture = FixtureCrate::new("fixture_rerun");
     fixture.write("migrations/a.sql", &revision("a", "", "SELECT 1;"));
-    assert!(
-        build_script_ran(&fixture),
-        "first build runs the build script"
-    );
-    assert!(
-        !build_script_ran(&fixture),
-        "nothing changed: the build script must not run again"
-    );
+    assert!(build_script_ran(&fixture), "first build runs the build script");
+    assert!(!build_script_ran(&fixture), "nothing changed: the build script must not run again");
 
     fixture.write("migrations/b.sql", &revision("b", "a", "SELECT 2;"));
-    assert!(
-        build_script_ran(&fixture),
-        "adding a revision re-runs the build script"
-    );
+    assert!(build_script_ran(&fixture), "adding a revision re-runs the build script");
     let (stdout, _) = assert_builds(&fixture);
-    assert_eq!(
-        stdout,
-        "a pinned=false up=SELECT 1;\nb pinned=false up=SELECT 2;\n"
-    );
+    assert_eq!(stdout, "a pinned=false up=SELECT 1;\nb pinned=false up=SELECT 2;\n");
 
     std::thread::sleep(std::time::Duration::from_millis(20));
     fixture.write("migrations/b.sql", &revision("b", "a", "SELECT 3;"));
-    assert!(
-        build_script_ran(&fixture),
-        "editing a revision re-runs the build script"
-    );
+    assert!(build_script_ran(&fixture), "editing a revision re-runs the build script");
     let (stdout, _) = assert_builds(&fixture);
-    assert!(
-        stdout.ends_with("b pinned=false up=SELECT 3;\n"),
-        "{stdout}"
-    );
+    assert!(stdout.ends_with("b pinned=false up=SELECT 3;\n"), "{stdout}");
 
     fixture.write("migrations/sub/c.sql", &revision("c", "b", "SELECT 4;"));
-    assert!(
-        build_script_ran(&fixture),
-        "a revision in a nested directory re-runs the build script"
-    );
+    assert!(build_script_ran(&fixture), "a revision in a nested directory re-runs the build script");
 
     fixture.remove("migrations/sub/c.sql");
-    assert!(
-        build_script_ran(&fixture),
-        "deleting a revision re-runs the build script"
-    );
+    assert!(build_script_ran(&fixture), "deleting a revision re-runs the build script");
     let (stdout, _) = assert_builds(&fixture);
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
 }

@@ -40,25 +40,12 @@ fn main() -> ExitCode {
 /// The whole gate CI runs: fmt, clippy -D warnings, every test.
 fn test() -> Result<(), String> {
     let root = workspace_root();
+    run(cargo(&root).args(["fmt", "--all", "--", "--check"]), "cargo fmt --all -- --check (run `cargo fmt --all`)")?;
     run(
-        cargo(&root).args(["fmt", "--all", "--", "--check"]),
-        "cargo fmt --all -- --check (run `cargo fmt --all`)",
-    )?;
-    run(
-        cargo(&root).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
+        cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         "cargo clippy --workspace --all-targets -- -D warnings",
     )?;
-    run(
-        cargo(&root).args(["test", "--workspace"]),
-        "cargo test --workspace",
-    )?;
+    run(cargo(&root).args(["test", "--workspace"]), "cargo test --workspace")?;
     Ok(())
 }
 
@@ -72,20 +59,11 @@ pub fn cargo(dir: &Path) -> Command {
 /// Runs a command, echoing it, and fails with `what` if it fails.
 pub fn run(command: &mut Command, what: &str) -> Result<(), String> {
     eprintln!("\n$ {what}");
-    let status = command
-        .status()
-        .map_err(|e| format!("could not start `{what}`: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{what}` failed ({status})"))
-    }
+    let status = command.status().map_err(|e| format!("could not start `{what}`: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`{what}` failed ({status})")) }
 }
 
 /// The repository root (the parent of xtask/).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is inside the workspace")
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_owned()
 }

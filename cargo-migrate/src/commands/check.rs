@@ -12,10 +12,7 @@ use crate::project::Project;
 use crate::shell::Shell;
 
 pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult {
-    let options = Options {
-        allow_multiple_heads: project.config.allow_multiple_heads,
-        require_pinned: true,
-    };
+    let options = Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: true };
     let analysis = project.analyze(options);
     let errors = analysis.errors().count();
     let warnings = analysis.warnings().count();
@@ -60,18 +57,11 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
             if errors == 0 {
                 shell.status("Checked", summary)?;
             } else {
-                shell.error(format!(
-                    "check failed with {errors} problem{}: {summary}",
-                    plural(errors)
-                ))?;
+                shell.error(format!("check failed with {errors} problem{}: {summary}", plural(errors)))?;
             }
         }
     }
-    Ok(if errors == 0 {
-        exit::OK
-    } else {
-        exit::CHECK_FAILED
-    })
+    Ok(if errors == 0 { exit::OK } else { exit::CHECK_FAILED })
 }
 
 pub fn plural(n: usize) -> &'static str {

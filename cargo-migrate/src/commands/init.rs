@@ -24,8 +24,7 @@ fn main() {
 ";
 
 pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResult {
-    let cwd = std::env::current_dir()
-        .map_err(|e| CliError::failure(format!("no current directory: {e}")))?;
+    let cwd = std::env::current_dir().map_err(|e| CliError::failure(format!("no current directory: {e}")))?;
     let manifest_dir = match (&selection.package, &selection.manifest_path, &selection.dir) {
         (Some(package), manifest, _) => Some(package_dir(manifest.as_deref(), package)?),
         (None, Some(manifest), _) => Some(
@@ -36,14 +35,12 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
                 .ok_or_else(|| CliError::usage(format!("manifest path `{}` does not exist", manifest.display())))?,
         ),
         (None, None, Some(_)) => None,
-        (None, None, None) => Some(
-            nearest_manifest(&cwd)
-                .and_then(|m| m.parent().map(Path::to_owned))
-                .ok_or_else(|| {
-                    CliError::usage(format!("could not find `Cargo.toml` in `{}` or any parent directory", cwd.display()))
-                        .with_help("run inside a cargo package, or pass `--dir DIR` to create a directory only")
-                })?,
-        ),
+        (None, None, None) => {
+            Some(nearest_manifest(&cwd).and_then(|m| m.parent().map(Path::to_owned)).ok_or_else(|| {
+                CliError::usage(format!("could not find `Cargo.toml` in `{}` or any parent directory", cwd.display()))
+                    .with_help("run inside a cargo package, or pass `--dir DIR` to create a directory only")
+            })?)
+        }
     };
 
     let Some(manifest_dir) = manifest_dir else {
@@ -57,14 +54,9 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
     };
 
     let manifest = manifest_dir.join("Cargo.toml");
-    let text =
-        std::fs::read_to_string(&manifest).map_err(|e| CliError::io("read", &manifest, e))?;
+    let text = std::fs::read_to_string(&manifest).map_err(|e| CliError::io("read", &manifest, e))?;
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        CliError::failure(format!(
-            "{} is not valid TOML: {}",
-            manifest.display(),
-            e.message().trim()
-        ))
+        CliError::failure(format!("{} is not valid TOML: {}", manifest.display(), e.message().trim()))
     })?;
     let found = find_config(&manifest_dir);
     let is_package = doc.get("package").is_some();
@@ -77,52 +69,33 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
             }
             (manifest_dir.clone(), dir.clone())
         }
-        (None, ConfigSource::Package | ConfigSource::Workspace) => {
-            (found.base.clone(), found.config.dir.clone())
-        }
+        (None, ConfigSource::Package | ConfigSource::Workspace) => (found.base.clone(), found.config.dir.clone()),
         (None, ConfigSource::Default) if is_package => {
             edited |= set_metadata_dir(&mut doc, Path::new(DEFAULT_DIR));
             (manifest_dir.clone(), PathBuf::from(DEFAULT_DIR))
         }
         (None, ConfigSource::Default) => {
-            return Err(CliError::usage(format!(
-                "{} is a virtual workspace manifest",
-                manifest.display()
-            ))
-            .with_help("choose the package that owns the migrations with `-p NAME`"));
+            return Err(CliError::usage(format!("{} is a virtual workspace manifest", manifest.display()))
+                .with_help("choose the package that owns the migrations with `-p NAME`"));
         }
     };
     let dir = base.join(&configured_dir);
-    let shown = dir
-        .strip_prefix(&cwd)
-        .map(Path::to_owned)
-        .unwrap_or_else(|_| dir.clone());
+    let shown = dir.strip_prefix(&cwd).map(Path::to_owned).unwrap_or_else(|_| dir.clone());
     create_files(shell, &dir, &shown)?;
 
     if args.build {
         if !is_package {
-            return Err(
-                CliError::usage("`--build` needs a package, not a virtual workspace")
-                    .with_help("choose the package with `-p NAME`"),
-            );
+            return Err(CliError::usage("`--build` needs a package, not a virtual workspace")
+                .with_help("choose the package with `-p NAME`"));
         }
         let repo = args.path.as_ref().map(|p| cwd.join(p));
-        edited |= add_dependency(
-            &mut doc,
-            "build-dependencies",
-            "migrate-build",
-            repo.as_deref(),
-        );
+        edited |= add_dependency(&mut doc, "build-dependencies", "migrate-build", repo.as_deref());
         edited |= add_dependency(&mut doc, "dependencies", "migrate-core", repo.as_deref());
         write_build_rs(shell, &manifest_dir)?;
     }
     if edited {
-        std::fs::write(&manifest, doc.to_string())
-            .map_err(|e| CliError::io("write", &manifest, e))?;
-        shell.status(
-            "Updated",
-            manifest.strip_prefix(&cwd).unwrap_or(&manifest).display(),
-        )?;
+        std::fs::write(&manifest, doc.to_string()).map_err(|e| CliError::io("write", &manifest, e))?;
+        shell.status("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest).display())?;
     }
     if args.build {
         shell.note(
@@ -139,10 +112,8 @@ fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliEr
         std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
         shell.status("Created", format!("{}/", shown.display()))?;
     }
-    let files = [
-        (TEMPLATE_FILE_NAME, DEFAULT_TEMPLATE.to_owned()),
-        (LOCK_FILE_NAME, LockFile::empty(LOCK_FILE_NAME).render()),
-    ];
+    let files =
+        [(TEMPLATE_FILE_NAME, DEFAULT_TEMPLATE.to_owned()), (LOCK_FILE_NAME, LockFile::empty(LOCK_FILE_NAME).render())];
     for (name, content) in files {
         let path = dir.join(name);
         if path.exists() {
@@ -180,9 +151,7 @@ fn set_metadata_dir(doc: &mut DocumentMut, dir: &Path) -> bool {
 
 /// Adds a dependency unless the table already has it.
 fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&Path>) -> bool {
-    let deps = doc
-        .entry(table)
-        .or_insert_with(|| Item::Table(Table::new()));
+    let deps = doc.entry(table).or_insert_with(|| Item::Table(Table::new()));
     let Some(deps) = deps.as_table_like_mut() else {
         return false;
     };
@@ -192,10 +161,7 @@ fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&
     let spec = match repo {
         Some(repo) => {
             let mut inline = InlineTable::new();
-            inline.insert(
-                "path",
-                repo.join(name).to_string_lossy().into_owned().into(),
-            );
+            inline.insert("path", repo.join(name).to_string_lossy().into_owned().into());
             value(inline)
         }
         None => value(env!("CARGO_PKG_VERSION")),
@@ -207,9 +173,7 @@ fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&
 fn write_build_rs(shell: &mut Shell, package_dir: &Path) -> Result<(), CliError> {
     let path = package_dir.join("build.rs");
     match std::fs::read_to_string(&path) {
-        Ok(existing) if existing.contains("migrate_build::") => {
-            shell.status("Keeping", "build.rs")?
-        }
+        Ok(existing) if existing.contains("migrate_build::") => shell.status("Keeping", "build.rs")?,
         Ok(_) => {
             shell.warn("build.rs exists and does not call migrate-build; it was left as it is")?;
             shell.help("add `migrate_build::embed();` to its `main`")?;

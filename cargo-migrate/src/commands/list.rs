@@ -13,10 +13,7 @@ use crate::shell::Shell;
 
 /// Listing commands show several heads as data, not as an error.
 fn analyze(project: &Project) -> Analysis {
-    project.analyze(Options {
-        allow_multiple_heads: true,
-        require_pinned: false,
-    })
+    project.analyze(Options { allow_multiple_heads: true, require_pinned: false })
 }
 
 pub fn history(shell: &mut Shell, project: &Project, args: &HistoryArgs) -> CliResult {
@@ -50,11 +47,7 @@ pub fn heads(shell: &mut Shell, project: &Project, args: &ListArgs) -> CliResult
             (MessageFormat::Json, _) => writeln!(out, "{}", revision_json(&analysis, index))?,
             (MessageFormat::Human, true) => revision_block(out, &analysis, index)?,
             (MessageFormat::Human, false) => {
-                let labels: String = rev
-                    .branch_labels
-                    .iter()
-                    .map(|l| format!(" ({l})"))
-                    .collect();
+                let labels: String = rev.branch_labels.iter().map(|l| format!(" ({l})")).collect();
                 writeln!(out, "{}{labels} (head), {}", rev.id, rev.message)?
             }
         }

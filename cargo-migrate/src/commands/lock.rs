@@ -29,14 +29,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
             }
         }
         if pinned > 0 {
-            shell.status(
-                "Pinned",
-                format!(
-                    "{pinned} revision{} in {}",
-                    plural(pinned),
-                    lock_shown.display()
-                ),
-            )?;
+            shell.status("Pinned", format!("{pinned} revision{} in {}", plural(pinned), lock_shown.display()))?;
         }
     } else {
         for text in &args.update {
@@ -47,14 +40,12 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
             }
             let rev = history.revision(history.lookup(text)?);
             match lock.get(&rev.id) {
-                Some(old) if old == rev.checksum => shell.status(
-                    "Fresh",
-                    format!("{} is pinned with its current checksum", rev.id),
-                )?,
-                Some(old) => shell.status(
-                    "Re-pinned",
-                    format!("{} ({} -> {})", rev.id, old.short(), rev.checksum.short()),
-                )?,
+                Some(old) if old == rev.checksum => {
+                    shell.status("Fresh", format!("{} is pinned with its current checksum", rev.id))?
+                }
+                Some(old) => {
+                    shell.status("Re-pinned", format!("{} ({} -> {})", rev.id, old.short(), rev.checksum.short()))?
+                }
                 None => shell.status("Pinned", &rev.id)?,
             }
             lock.pin(&rev.id, rev.checksum);
@@ -71,21 +62,12 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
     let still_wrong: Vec<_> = lock
         .check(history)
         .into_iter()
-        .filter(|d| {
-            matches!(
-                d.problem,
-                Problem::PinnedRevisionChanged { .. } | Problem::PinnedRevisionMissing { .. }
-            )
-        })
+        .filter(|d| matches!(d.problem, Problem::PinnedRevisionChanged { .. } | Problem::PinnedRevisionMissing { .. }))
         .collect();
     for d in &still_wrong {
         shell.diagnostic(d)?;
     }
-    Ok(if still_wrong.is_empty() {
-        exit::OK
-    } else {
-        exit::CHECK_FAILED
-    })
+    Ok(if still_wrong.is_empty() { exit::OK } else { exit::CHECK_FAILED })
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves a

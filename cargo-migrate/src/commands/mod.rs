@@ -18,11 +18,8 @@ use crate::shell::Shell;
 
 /// Runs a command; `Ok` carries the exit code.
 pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
-    let selection = Selection {
-        manifest_path: args.global.manifest_path,
-        package: args.global.package,
-        dir: args.global.dir,
-    };
+    let selection =
+        Selection { manifest_path: args.global.manifest_path, package: args.global.package, dir: args.global.dir };
     if let Command::Init(init) = &args.command {
         return init::run(shell, &selection, init);
     }
@@ -72,12 +69,7 @@ fn revision_line(history: &History, index: usize) -> String {
         [one] => one.clone(),
         several => format!("({})", several.join(", ")),
     };
-    format!(
-        "{parents} -> {}{}, {}",
-        rev.id,
-        flags(history, index),
-        rev.message
-    )
+    format!("{parents} -> {}{}, {}", rev.id, flags(history, index), rev.message)
 }
 
 /// ` (label) (head) (branchpoint) (mergepoint)`.
@@ -110,11 +102,7 @@ fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> st
         several => writeln!(out, "Merges: {}", several.join(", "))?,
     }
     if history.is_branch_point(index) {
-        writeln!(
-            out,
-            "Branches into: {}",
-            history.ids(history.children(index)).join(", ")
-        )?;
+        writeln!(out, "Branches into: {}", history.ids(history.children(index)).join(", "))?;
     }
     if !rev.branch_labels.is_empty() {
         writeln!(out, "Branch labels: {}", rev.branch_labels.join(", "))?;
@@ -127,18 +115,10 @@ fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> st
         writeln!(out, "Created: {created}")?;
     }
     writeln!(out, "Checksum: {}", rev.checksum)?;
-    let pinned = if analysis.lock.is_pinned(&rev.id) {
-        "yes"
-    } else {
-        "no (draft)"
-    };
+    let pinned = if analysis.lock.is_pinned(&rev.id) { "yes" } else { "no (draft)" };
     writeln!(out, "Pinned: {pinned}")?;
     writeln!(out, "Transaction: {}", rev.transaction)?;
-    let reversible = if rev.is_reversible() {
-        "yes"
-    } else {
-        "no (no `-- migrate:down` section)"
-    };
+    let reversible = if rev.is_reversible() { "yes" } else { "no (no `-- migrate:down` section)" };
     writeln!(out, "Reversible: {reversible}")?;
     writeln!(out)?;
     writeln!(out, "    {}", rev.message)?;
@@ -172,27 +152,15 @@ fn blocks_writing(problem: &Problem) -> bool {
     )
 }
 
-pub(crate) fn analyze_for_writing(
-    shell: &mut Shell,
-    project: &Project,
-) -> Result<Analysis, CliError> {
-    let analysis = project.analyze(Options {
-        allow_multiple_heads: true,
-        require_pinned: false,
-    });
-    let blocking: Vec<_> = analysis
-        .errors()
-        .filter(|d| blocks_writing(&d.problem))
-        .collect();
+pub(crate) fn analyze_for_writing(shell: &mut Shell, project: &Project) -> Result<Analysis, CliError> {
+    let analysis = project.analyze(Options { allow_multiple_heads: true, require_pinned: false });
+    let blocking: Vec<_> = analysis.errors().filter(|d| blocks_writing(&d.problem)).collect();
     if !blocking.is_empty() {
         for d in &blocking {
             shell.diagnostic(d)?;
         }
         return Err(CliError {
-            message: format!(
-                "the history has {} problem(s); fix them before adding a revision",
-                blocking.len()
-            ),
+            message: format!("the history has {} problem(s); fix them before adding a revision", blocking.len()),
             help: Some("`cargo migrate check` lists every problem".into()),
             exit_code: crate::exit::CHECK_FAILED,
         });

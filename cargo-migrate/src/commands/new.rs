@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use migrate_core::template::{DEFAULT_TEMPLATE, NewRevision, render, slug};
-use migrate_core::{
-    Checksum, History, SourceFile, TEMPLATE_FILE_NAME, Target, is_valid_revision_id, parse_revision,
-};
+use migrate_core::{Checksum, History, SourceFile, TEMPLATE_FILE_NAME, Target, is_valid_revision_id, parse_revision};
 
 use super::analyze_for_writing;
 use crate::cli::{MergeArgs, NewArgs};
@@ -19,11 +17,9 @@ use crate::shell::Shell;
 pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs) -> CliResult {
     let analysis = analyze_for_writing(shell, project)?;
     let history = &analysis.history;
-    let message = args
-        .message
-        .clone()
-        .or_else(|| args.message_arg.clone())
-        .unwrap_or_default();
+    let message = args.message.clone().or_else(|| args.message_arg.clone()).unwrap_or_default();
+    let id = choose_id(history, args.rev_id.as_deref())?;
+    let branch_labels = check_labels(history, &args.branch_label)?;
     let parents = match &args.parent {
         Some(text) => history.ids(&history.resolve(&Target::parse(text)?, &[])?),
         None => match history.heads().as_slice() {
@@ -35,7 +31,9 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs) -> CliResult {
                     heads.len(),
                     history.ids(heads).join(", ")
                 ))
-                .with_help("pass `--head REV` to choose the parent, or join the heads first with `cargo migrate merge`"));
+                .with_help(
+                    "pass `--head REV` to choose the parent, or join the heads first with `cargo migrate merge`",
+                ));
             }
         },
     };
@@ -44,11 +42,11 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs) -> CliResult {
         depends_on.push(history.revision(history.lookup(text)?).id.clone());
     }
     let new = NewRevision {
-        id: choose_id(history, args.rev_id.as_deref())?,
+        id,
         parents,
         message,
         created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        branch_labels: check_labels(history, &args.branch_label)?,
+        branch_labels,
         depends_on,
         up: String::new(),
         down: String::new(),
@@ -73,11 +71,7 @@ pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResul
     if joined.len() < 2 {
         return Err(CliError::usage(format!(
             "nothing to merge: {} one revision ({})",
-            if args.revs.is_empty() {
-                "the history has"
-            } else {
-                "the arguments name"
-            },
+            if args.revs.is_empty() { "the history has" } else { "the arguments name" },
             history.ids(&joined).join(", ")
         ))
         .with_help("`cargo migrate heads` lists the heads; a merge joins two or more"));
@@ -96,10 +90,7 @@ pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResul
     let ids = history.ids(&joined);
     let new = NewRevision {
         id: choose_id(history, args.rev_id.as_deref())?,
-        message: args
-            .message
-            .clone()
-            .unwrap_or_else(|| format!("merge {}", ids.join(" and "))),
+        message: args.message.clone().unwrap_or_else(|| format!("merge {}", ids.join(" and "))),
         parents: ids,
         created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         branch_labels: check_labels(history, &args.branch_label)?,
@@ -114,31 +105,21 @@ pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResul
 fn choose_id(history: &History, requested: Option<&str>) -> Result<String, CliError> {
     if let Some(id) = requested {
         if !is_valid_revision_id(id) {
-            return Err(
-                CliError::usage(format!("`--rev-id {id}` is not a valid revision id"))
-                    .with_help("revision ids use lowercase letters, digits and `_` only"),
-            );
+            return Err(CliError::usage(format!("`--rev-id {id}` is not a valid revision id"))
+                .with_help("revision ids use lowercase letters, digits and `_` only"));
         }
         if let Some(existing) = history.get(id) {
-            return Err(CliError::usage(format!(
-                "revision `{id}` already exists in {}",
-                existing.file.path.display()
-            ))
-            .with_help("choose another `--rev-id`, or leave it out to generate one"));
+            return Err(CliError::usage(format!("revision `{id}` already exists in {}", existing.file.path.display()))
+                .with_help("choose another `--rev-id`, or leave it out to generate one"));
         }
         return Ok(id.to_owned());
     }
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     for attempt in 0u32.. {
         let seed = format!("{}:{}:{attempt}", now.as_nanos(), std::process::id());
         let digest = Checksum::of(&seed).to_string();
         let id = digest[Checksum::PREFIX.len()..Checksum::PREFIX.len() + 12].to_owned();
-        let clashes = history
-            .revisions()
-            .iter()
-            .any(|r| r.id.starts_with(&id) || id.starts_with(&r.id));
+        let clashes = history.revisions().iter().any(|r| r.id.starts_with(&id) || id.starts_with(&r.id));
         if !clashes {
             return Ok(id);
         }
@@ -149,10 +130,8 @@ fn choose_id(history: &History, requested: Option<&str>) -> Result<String, CliEr
 fn check_labels(history: &History, labels: &[String]) -> Result<Vec<String>, CliError> {
     for label in labels {
         if !is_valid_revision_id(label) {
-            return Err(
-                CliError::usage(format!("branch label `{label}` is not valid"))
-                    .with_help("branch labels use lowercase letters, digits and `_` only"),
-            );
+            return Err(CliError::usage(format!("branch label `{label}` is not valid"))
+                .with_help("branch labels use lowercase letters, digits and `_` only"));
         }
         if let Some(index) = history.labelled(label).or_else(|| history.index_of(label)) {
             return Err(CliError::usage(format!(
@@ -183,11 +162,7 @@ fn write_revision(shell: &mut Shell, project: &Project, new: &NewRevision) -> Cl
     }
     let text = render(&template, new);
     let slug = slug(&new.message);
-    let name = if slug.is_empty() {
-        format!("{}.sql", new.id)
-    } else {
-        format!("{}_{slug}.sql", new.id)
-    };
+    let name = if slug.is_empty() { format!("{}.sql", new.id) } else { format!("{}_{slug}.sql", new.id) };
     let shown: PathBuf = project.shown(&name);
     if let Err(problems) = parse_revision(SourceFile::new(&shown, text.as_str())) {
         let detail: Vec<String> = problems.iter().map(|p| p.problem.to_string()).collect();
@@ -204,8 +179,7 @@ fn write_revision(shell: &mut Shell, project: &Project, new: &NewRevision) -> Cl
         .create_new(true)
         .open(&path)
         .map_err(|e| CliError::io("create", &path, e))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| CliError::io("write", &path, e))?;
+    file.write_all(text.as_bytes()).map_err(|e| CliError::io("write", &path, e))?;
     shell.status("Created", format!("{} ({})", shown.display(), new.message))?;
     shell.note("the revision is a draft: edit it freely, then pin it with `cargo migrate lock`")?;
     writeln!(shell.out(), "{}", shown.display())?;

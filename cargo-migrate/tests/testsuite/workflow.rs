@@ -1,0 +1,179 @@
+//! The life of a history: init, new, a branch, two heads, merge, lock, an
+//! edited pinned revision, a deliberate re-pin; and `init --build` followed
+//! by a real `cargo build`.
+
+use std::path::Path;
+
+use migrate_core::{SourceFile, parse_revision};
+use tests::support::{fixture_target_dir, repo_root, text};
+
+use crate::{assert_exit, cargo_migrate, transcript};
+
+fn package(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        format!(
+            "# The application.\n[package]\nname = \"{name}\" # keep this comment\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+    dir
+}
+
+fn read_revision(path: &Path) -> migrate_core::Revision {
+    let text = std::fs::read_to_string(path).unwrap();
+    parse_revision(SourceFile::new(path, text)).expect("a valid revision")
+}
+
+#[test]
+fn init_new_branch_merge_lock_and_repin() {
+    let app = package("workflow_app");
+    let dir = app.path();
+    let run = |args: &[&str]| cargo_migrate(dir, args);
+
+    let (_, stderr) = assert_exit(&run(&["init"]), 0);
+    assert!(stderr.contains("Created migrations/template.sql"), "{stderr}");
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"workflow_app\" # keep this comment"), "formatting kept:\n{manifest}");
+    assert!(manifest.contains("[package.metadata.migrate]\ndir = \"migrations\""), "{manifest}");
+    assert_exit(&run(&["init"]), 0); // idempotent
+    assert_eq!(std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(), manifest);
+
+    let (stdout, _) = assert_exit(&run(&["new", "create users", "--rev-id", "aaa"]), 0);
+    assert_eq!(stdout, "migrations/aaa_create_users.sql\n");
+    let first = read_revision(&dir.join("migrations/aaa_create_users.sql"));
+    assert!(first.parents.is_empty());
+    assert!(first.created.is_some());
+
+    let (stdout, _) = assert_exit(&run(&["revision", "-m", "add posts", "--rev-id", "bbb"]), 0);
+    assert_eq!(read_revision(&dir.join(stdout.trim())).parents, ["aaa"]);
+
+    // A second branch from `aaa`: two heads.
+    let (stdout, _) =
+        assert_exit(&run(&["new", "add tags", "--head", "aaa", "--rev-id", "ccc", "--branch-label", "tags"]), 0);
+    let tags = read_revision(&dir.join(stdout.trim()));
+    assert_eq!(
+        (tags.parents.as_slice(), tags.branch_labels.as_slice()),
+        (&["aaa".to_owned()][..], &["tags".to_owned()][..])
+    );
+    let (stdout, _) = assert_exit(&run(&["heads"]), 0);
+    assert_eq!(stdout, "bbb (head), add posts\nccc (tags) (head), add tags\n");
+    let (_, stderr) = assert_exit(&run(&["check"]), 1);
+    assert!(
+        stderr
+            .contains("the history has 2 heads: bbb (migrations/bbb_add_posts.sql), ccc (migrations/ccc_add_tags.sql)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cargo migrate merge"), "{stderr}");
+    let (_, stderr) = assert_exit(&run(&["new", "ambiguous"]), 2);
+    assert!(stderr.contains("the history has 2 heads (bbb, ccc)") && stderr.contains("--head REV"), "{stderr}");
+    let (_, stderr) = assert_exit(&run(&["new", "dup", "--rev-id", "bbb"]), 2);
+    assert!(stderr.contains("revision `bbb` already exists in migrations/bbb_add_posts.sql"), "{stderr}");
+
+    // Merge every head.
+    let (stdout, _) = assert_exit(&run(&["merge", "-m", "merge heads", "--rev-id", "ddd"]), 0);
+    let merge = read_revision(&dir.join(stdout.trim()));
+    assert_eq!(merge.parents, ["bbb", "ccc"]);
+    assert!(merge.is_reversible());
+    let (_, stderr) = assert_exit(&run(&["merge"]), 2);
+    assert!(stderr.contains("nothing to merge"), "{stderr}");
+    let (stdout, _) = assert_exit(&run(&["show", "tags@head", "--message-format", "json"]), 0);
+    assert!(stdout.contains("\"id\":\"ddd\""), "{stdout}");
+
+    // Drafts fail `check` until locked.
+    let (_, stderr) = assert_exit(&run(&["check"]), 1);
+    assert!(stderr.contains("revision `aaa` is a draft"), "{stderr}");
+    let (_, stderr) = assert_exit(&run(&["lock"]), 0);
+    assert!(stderr.contains("Pinned 4 revisions in migrations/migrate.lock"), "{stderr}");
+    let lock = std::fs::read_to_string(dir.join("migrations/migrate.lock")).unwrap();
+    assert_eq!(lock.lines().filter(|l| l.contains("= \"sha256:")).count(), 4);
+    let (_, stderr) = assert_exit(&run(&["check"]), 0);
+    assert!(stderr.contains("Checked 4 revisions in migrations, 1 head, 4 pinned"), "{stderr}");
+
+    // Editing a pinned revision: check and lock refuse; `lock --update` re-pins deliberately.
+    let bbb = dir.join("migrations/bbb_add_posts.sql");
+    let edited = std::fs::read_to_string(&bbb)
+        .unwrap()
+        .replace("-- migrate:up\n", "-- migrate:up\nCREATE TABLE posts (id INT);\n");
+    std::fs::write(&bbb, edited).unwrap();
+    let (_, stderr) = assert_exit(&run(&["check"]), 1);
+    assert!(stderr.contains("migrations/bbb_add_posts.sql:1: pinned revision `bbb` was edited"), "{stderr}");
+    assert_exit(&run(&["lock"]), 1);
+    let (_, stderr) = assert_exit(&run(&["lock", "--update", "bbb"]), 0);
+    assert!(stderr.contains("Re-pinned bbb"), "{stderr}");
+    assert_exit(&run(&["check"]), 0);
+
+    // `history -v` tells an irreversible revision.
+    std::fs::write(
+        dir.join("migrations/eee_irreversible.sql"),
+        "-- revision: eee\n-- parents: ddd\n-- message: drop legacy\n\n-- migrate:up\nSELECT 1;\n",
+    )
+    .unwrap();
+    let (stdout, _) = assert_exit(&run(&["history", "-v", "-r", "eee"]), 0);
+    assert!(stdout.contains("Reversible: no (no `-- migrate:down` section)"), "{stdout}");
+}
+
+#[test]
+fn custom_template_and_dir_outside_cargo() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| cargo_migrate(empty.path(), args);
+    let (_, stderr) = assert_exit(&run(&["init", "--dir", "db"]), 0);
+    assert!(stderr.contains("Created db/"), "{stderr}");
+    std::fs::write(
+        empty.path().join("db/template.sql"),
+        "-- revision: ${revision}\n-- parents: ${parents}\n-- message: ${message}\n\n-- Reviewed by: nobody yet\n\n-- migrate:up\n\n-- migrate:down\n",
+    )
+    .unwrap();
+    let (stdout, _) = assert_exit(&run(&["new", "--dir", "db", "first", "--rev-id", "r1"]), 0);
+    let text = std::fs::read_to_string(empty.path().join(stdout.trim())).unwrap();
+    assert!(text.contains("-- Reviewed by: nobody yet"), "{text}");
+
+    std::fs::write(empty.path().join("db/template.sql"), "-- nothing useful\n").unwrap();
+    let (_, stderr) = assert_exit(&run(&["new", "--dir", "db", "second"]), 101);
+    assert!(stderr.contains("the template db/template.sql produces an invalid revision"), "{stderr}");
+    assert_eq!(std::fs::read_dir(empty.path().join("db")).unwrap().count(), 3, "nothing written");
+}
+
+#[test]
+fn init_build_then_cargo_build_validates_the_history() {
+    let app = package("init_build_app");
+    let dir = app.path();
+    let repo = repo_root();
+    let (_, stderr) = assert_exit(&cargo_migrate(dir, &["init", "--build", "--path", repo.to_str().unwrap()]), 0);
+    insta::assert_snapshot!(
+        "init_build",
+        stderr.replace(repo.to_str().unwrap(), "[REPO]").replace(dir.to_str().unwrap(), "[APP]")
+    );
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("[build-dependencies]\nmigrate-build = { path = "), "{manifest}");
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "static MIGRATIONS: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();\n\
+         fn main() { println!(\"{}\", MIGRATIONS.revisions().len()); }\n",
+    )
+    .unwrap();
+    assert_exit(&cargo_migrate(dir, &["new", "create users", "--rev-id", "u1"]), 0);
+    let cargo = |args: &[&str]| {
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", fixture_target_dir())
+            .env("CARGO_TERM_COLOR", "never")
+            .output()
+            .unwrap()
+    };
+    let output = cargo(&["run"]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "1\n");
+    assert!(stderr.contains("revision `u1` is a draft"), "{stderr}");
+
+    // A second revision on another branch makes two heads: the build fails.
+    assert_exit(&cargo_migrate(dir, &["new", "side", "--head", "base", "--rev-id", "s1"]), 0);
+    let output = cargo(&["build"]);
+    assert!(!output.status.success(), "{}", transcript(&output));
+    assert!(text(&output).1.contains("the history has 2 heads"), "{}", transcript(&output));
+}
