@@ -35,6 +35,11 @@ impl Shell {
         Shell { out: AutoStream::new(io::stdout(), color), err: AutoStream::new(io::stderr(), color), verbosity }
     }
 
+    /// How much to say.
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
     /// Stdout, for the command's data (listings, JSON, created paths).
     pub fn out(&mut self) -> &mut impl Write {
         &mut self.out

@@ -120,12 +120,16 @@ pub fn find_config(manifest_dir: &Path) -> FoundConfig {
         (found.config, found.source) = (config, source);
         return found;
     }
+    if declares_workspace(&text) {
+        // The package is its own workspace root: nothing above applies.
+        return found;
+    }
     for ancestor in manifest_dir.ancestors().skip(1) {
         let candidate = ancestor.join("Cargo.toml");
         let Ok(text) = std::fs::read_to_string(&candidate) else {
             continue;
         };
-        if !text.contains("[workspace") {
+        if !declares_workspace(&text) {
             continue;
         }
         found.manifests.push(candidate.clone());
@@ -137,4 +141,31 @@ pub fn find_config(manifest_dir: &Path) -> FoundConfig {
         break;
     }
     found
+}
+
+/// Whether a manifest has a `[workspace]` table.
+fn declares_workspace(manifest: &str) -> bool {
+    manifest.parse::<toml_edit::DocumentMut>().is_ok_and(|doc| doc.contains_key("workspace"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_that_is_its_own_workspace_ignores_workspaces_above() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::write(outer.path().join("Cargo.toml"), "[workspace]\n[workspace.metadata.migrate]\ndir = \"outer\"\n")
+            .unwrap();
+        let inner = outer.path().join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::write(inner.join("Cargo.toml"), "[package]\nname = \"inner\"\n[workspace]\n").unwrap();
+        let found = find_config(&inner);
+        assert_eq!((found.source, found.base), (ConfigSource::Default, inner.clone()));
+
+        std::fs::write(inner.join("Cargo.toml"), "[package]\nname = \"inner\"\n").unwrap();
+        let found = find_config(&inner);
+        assert_eq!((found.source, found.base), (ConfigSource::Workspace, outer.path().to_owned()));
+        assert_eq!(found.config.dir, PathBuf::from("outer"));
+    }
 }

@@ -44,6 +44,8 @@ impl LockFile {
     pub fn parse(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
         let mut lock = LockFile::empty(&file.path);
         let mut diagnostics = Vec::new();
+        let lines = key_lines(&file.text);
+        let find_line = |key: &str| lines.get(key).copied();
         let mut problem = |line: Option<usize>, message: String| {
             diagnostics.push(Diagnostic::error(&file.path, line, Problem::InvalidLockFile { message }))
         };
@@ -58,7 +60,7 @@ impl LockFile {
         match doc.get("version").and_then(Item::as_integer) {
             Some(FORMAT_VERSION) => {}
             Some(other) => problem(
-                find_line(&file.text, "version"),
+                find_line("version"),
                 format!("format version {other} is not supported (this cargo-migrate writes version {FORMAT_VERSION})"),
             ),
             None => problem(None, "missing `version = 1`".into()),
@@ -67,11 +69,11 @@ impl LockFile {
             return (lock, diagnostics);
         };
         let Some(table) = table.as_table_like() else {
-            problem(find_line(&file.text, "revisions"), "`revisions` must be a table".into());
+            problem(find_line("revisions"), "`revisions` must be a table".into());
             return (lock, diagnostics);
         };
         for (id, item) in table.iter() {
-            let line = find_line(&file.text, id);
+            let line = find_line(id);
             match item.as_str().and_then(Checksum::parse) {
                 Some(sum) => {
                     lock.pinned.insert(id.to_owned(), sum);
@@ -169,21 +171,20 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
-/// The line on which `key` is defined (`key =` or `[key]`).
-fn find_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start();
-            let rest = line
-                .strip_prefix(key)
-                .or_else(|| line.strip_prefix('"').and_then(|l| l.strip_prefix(key)?.strip_prefix('"')));
-            matches!(rest.map(str::trim_start), Some(r) if r.starts_with('='))
-                || line
-                    .strip_prefix('[')
-                    .and_then(|l| l.strip_prefix(key))
-                    .is_some_and(|r| r.trim_start().starts_with(']'))
-        })
-        .map(|i| i + 1)
+/// The line on which each key is defined (`key = ...` or `[key]`), in one pass.
+fn key_lines(text: &str) -> BTreeMap<&str, usize> {
+    let mut lines = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let key = match line.strip_prefix('[') {
+            Some(rest) => rest.split(']').next(),
+            None => line.split('=').next().filter(|_| line.contains('=')),
+        };
+        if let Some(key) = key.map(|k| k.trim().trim_matches('"')) {
+            lines.entry(key).or_insert(index + 1);
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

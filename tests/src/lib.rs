@@ -21,7 +21,8 @@ mod tests {
         assert_eq!(history.heads().len(), 1);
         assert!((0..history.len()).any(|i| history.is_branch_point(i)));
         assert!((0..history.len()).any(|i| history.is_merge_point(i)));
-        let first = &EXAMPLE_HISTORY.revisions()[0];
+        let revisions = EXAMPLE_HISTORY.revisions();
+        let first = &revisions[0];
         assert_eq!(first.message, "create users");
         assert!(first.up_sql().contains("CREATE TABLE users"));
         assert_eq!(first.down_sql().map(str::trim), Some("DROP TABLE users;"));

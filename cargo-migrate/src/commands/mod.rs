@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::cli::{Command, MigrateArgs};
 use crate::error::{CliError, CliResult};
 use crate::project::{Project, Selection};
-use crate::shell::Shell;
+use crate::shell::{Shell, Verbosity};
 
 /// Runs a command; `Ok` carries the exit code.
 pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
@@ -125,12 +125,16 @@ fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> st
     writeln!(out)
 }
 
-/// Prints the analysis' errors (not drafts or several heads, which listing
-/// commands show as data) and returns the exit code they imply.
+/// Prints the analysis' errors (several heads are data here, not an error),
+/// and with `-v` its warnings too; returns the exit code they imply.
 fn report_problems(shell: &mut Shell, analysis: &Analysis) -> CliResult {
     let mut errors = 0;
-    for diagnostic in analysis.errors() {
-        errors += 1;
+    for diagnostic in &analysis.diagnostics {
+        if diagnostic.is_error() {
+            errors += 1;
+        } else if shell.verbosity() < Verbosity::Verbose {
+            continue;
+        }
         shell.diagnostic(diagnostic)?;
     }
     if errors > 0 {
