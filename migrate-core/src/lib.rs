@@ -12,6 +12,7 @@ pub mod embed;
 mod graph;
 pub mod load;
 mod lock;
+mod parallel;
 mod revision;
 mod target;
 pub mod template;
@@ -66,26 +67,30 @@ impl Analysis {
 /// heads and the lock file. Never stops at the first problem.
 pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
     let mut diagnostics = Vec::new();
-    let mut revisions = Vec::with_capacity(sources.revisions.len());
-    for file in sources.revisions {
-        match parse_revision(file) {
+    let lock_path = sources.lock_path;
+    let lock_file = sources.lock;
+    // The lock file parses on its own thread while the revisions parse on the others.
+    let (parsed, (lock, mut lock_problems)) = std::thread::scope(|scope| {
+        let lock = scope.spawn(|| match &lock_file {
+            Some(file) => LockFile::parse(file),
+            None => (LockFile::empty(&lock_path), Vec::new()),
+        });
+        let parsed = parallel::map(sources.revisions, parse_revision);
+        (parsed, lock.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let mut revisions = Vec::with_capacity(parsed.len());
+    for result in parsed {
+        match result {
             Ok(rev) => revisions.push(rev),
             Err(mut problems) => diagnostics.append(&mut problems),
         }
     }
+    diagnostics.append(&mut lock_problems);
     let (history, mut problems) = History::build(revisions);
     diagnostics.append(&mut problems);
     if !options.allow_multiple_heads {
         diagnostics.extend(history.multiple_heads());
     }
-    let lock = match &sources.lock {
-        Some(file) => {
-            let (lock, mut problems) = LockFile::parse(file);
-            diagnostics.append(&mut problems);
-            lock
-        }
-        None => LockFile::empty(&sources.lock_path),
-    };
     for mut diagnostic in lock.check(&history) {
         if options.require_pinned && matches!(diagnostic.problem, Problem::Draft { .. }) {
             diagnostic.severity = Severity::Error;

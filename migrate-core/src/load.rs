@@ -28,8 +28,9 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         diagnostics.push(Diagnostic::error(shown_dir, None, Problem::MissingDirectory));
         return (sources, diagnostics);
     }
-    let walk = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name();
-    for entry in walk {
+    // Walk first (cheap, sequential), then read the files in parallel.
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         let entry = match entry {
             Ok(entry) => entry,
             Err(error) => {
@@ -41,33 +42,32 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         if !entry.file_type().is_file() {
             continue;
         }
-        let path = entry.path();
         let top_level = entry.depth() == 1;
         let name = entry.file_name().to_string_lossy();
         let kind = if top_level && name == LOCK_FILE_NAME {
             Kind::Lock
         } else if top_level && name == TEMPLATE_FILE_NAME {
             Kind::Template
-        } else if path.extension().is_some_and(|e| e == "sql") {
+        } else if entry.path().extension().is_some_and(|e| e == "sql") {
             Kind::Revision
         } else {
             continue;
         };
-        let shown_path = shown(path, dir, shown_dir);
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) => {
-                diagnostics.push(Diagnostic::error(shown_path, None, Problem::Unreadable { error: error.to_string() }));
-                continue;
-            }
-        };
-        let file = SourceFile { path: shown_path, origin: Some(path.to_owned()), text };
-        match kind {
-            Kind::Lock => sources.lock = Some(file),
-            Kind::Template => sources.template = Some(file),
-            Kind::Revision => {
-                sources.revisions.push(file);
-            }
+        found.push((kind, entry.into_path()));
+    }
+    let read = crate::parallel::map(found, |(kind, path)| {
+        let shown_path = shown(&path, dir, shown_dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
+            Err(error) => Err(Diagnostic::error(shown_path, None, Problem::Unreadable { error: error.to_string() })),
+        }
+    });
+    for result in read {
+        match result {
+            Ok((Kind::Lock, file)) => sources.lock = Some(file),
+            Ok((Kind::Template, file)) => sources.template = Some(file),
+            Ok((Kind::Revision, file)) => sources.revisions.push(file),
+            Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
     (sources, diagnostics)
