@@ -38,9 +38,14 @@ impl Checksum {
         if hex.len() != 64 {
             return None;
         }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
         let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
         }
         Some(Checksum(bytes))
     }
@@ -107,6 +112,7 @@ mod tests {
         assert_eq!(Checksum::parse(&sum.to_string()), Some(sum));
         assert_eq!(Checksum::parse("sha256:zz"), None);
         assert_eq!(Checksum::parse("md5:00"), None);
+        assert_eq!(Checksum::parse(&sum.to_string().to_uppercase().replace("SHA256", "sha256")), None);
         assert_eq!(sum.short().len(), 12);
     }
 }

@@ -30,7 +30,7 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     }
     // Walk first (cheap, sequential), then read the files in parallel.
     let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir).follow_links(true) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(error) => {
@@ -55,11 +55,16 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         };
         found.push((kind, entry.into_path()));
     }
+    // Byte order of the paths: deterministic, and far cheaper than comparing
+    // path components (walkdir's sort_by_file_name was 17% of `heads`).
+    found.sort_unstable_by(|(_, a): &(Kind, PathBuf), (_, b)| a.as_os_str().cmp(b.as_os_str()));
     let read = crate::parallel::map(found, |(kind, path)| {
         let shown_path = shown(&path, dir, shown_dir);
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
-            Err(error) => Err(Diagnostic::error(shown_path, None, Problem::Unreadable { error: error.to_string() })),
+            Err(error) => {
+                Err(Box::new(Diagnostic::error(shown_path, None, Problem::Unreadable { error: error.to_string() })))
+            }
         }
     });
     for result in read {
@@ -67,7 +72,7 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
             Ok((Kind::Lock, file)) => sources.lock = Some(file),
             Ok((Kind::Template, file)) => sources.template = Some(file),
             Ok((Kind::Revision, file)) => sources.revisions.push(file),
-            Err(diagnostic) => diagnostics.push(diagnostic),
+            Err(diagnostic) => diagnostics.push(*diagnostic),
         }
     }
     (sources, diagnostics)

@@ -76,12 +76,12 @@ impl LockFile {
                 _ => return None,
             }
         }
-        for (id, checksum, line) in entries {
-            if lock.pinned.insert(id.to_owned(), checksum).is_some() {
-                return None; // a duplicate key: let toml_edit report it
-            }
-            lock.lines.insert(id.to_owned(), line);
+        // `render` writes sorted keys, so the maps bulk-build in linear time.
+        if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return None; // unsorted or duplicate keys: let toml_edit judge
         }
+        lock.pinned = entries.iter().map(|(id, sum, _)| ((*id).to_owned(), *sum)).collect();
+        lock.lines = entries.iter().map(|(id, _, line)| ((*id).to_owned(), *line)).collect();
         Some(lock)
     }
 
