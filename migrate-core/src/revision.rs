@@ -280,6 +280,9 @@ fn header_entry(line: &str) -> HeaderLine<'_> {
 
 /// `-- migrate:up` → `Some("up")`.
 fn section_marker(line: &str) -> Option<&str> {
+    if !line.contains("migrate:") {
+        return None; // cheap substring search first: this runs on every line
+    }
     let rest = line.trim().strip_prefix("--")?.trim_start().strip_prefix("migrate:")?;
     let name = rest.trim();
     (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
