@@ -25,7 +25,7 @@ pub use diagnostic::{Diagnostic, Problem, Severity, sort as sort_diagnostics};
 pub use graph::History;
 pub use lock::{LOCK_FILE_NAME, LockFile};
 pub use revision::{HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_valid_revision_id, parse_revision};
-pub use target::{Range, Target, TargetError};
+pub use target::{MIN_PREFIX, Range, Target, TargetError};
 pub use template::TEMPLATE_FILE_NAME;
 
 /// What validation allows.

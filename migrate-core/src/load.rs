@@ -60,11 +60,8 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     found.sort_unstable_by(|(_, a): &(Kind, PathBuf), (_, b)| a.as_os_str().cmp(b.as_os_str()));
     let read = crate::parallel::map(found, |(kind, path)| {
         let shown_path = shown(&path, dir, shown_dir);
-        // `File::read_to_string` skips the extra `statx` of `fs::read_to_string`:
-        // a quarter of the time on 10,000 small files.
-        let mut text = String::new();
-        match std::fs::File::open(&path).and_then(|mut file| std::io::Read::read_to_string(&mut file, &mut text)) {
-            Ok(_) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
+        match read_small_file(&path) {
+            Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
             Err(error) => {
                 Err(Box::new(Diagnostic::error(shown_path, None, Problem::Unreadable { error: error.to_string() })))
             }
@@ -79,6 +76,25 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         }
     }
     (sources, diagnostics)
+}
+
+/// Reads a file into a string with `open`, `read`, `read`, `close`: std's
+/// `read_to_string` on a `File` also asks for its size and position (`statx`,
+/// `lseek`), a third of the syscalls when reading 10,000 small revisions.
+/// The bytes go through a buffer reused per thread, and the string is
+/// allocated at its exact size.
+fn read_small_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(64 * 1024));
+    }
+    let mut file = std::fs::File::open(path)?;
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        (&mut file).take(u64::MAX).read_to_end(buffer)?;
+        let text = std::str::from_utf8(buffer).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(text.to_owned())
+    })
 }
 
 enum Kind {

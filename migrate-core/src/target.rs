@@ -5,6 +5,9 @@ use std::fmt;
 
 use crate::History;
 
+/// The shortest partial id matched against revision ids (Alembic's rule).
+pub const MIN_PREFIX: usize = 4;
+
 /// A revision target as typed by a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -31,6 +34,8 @@ pub enum TargetError {
     Invalid { text: String },
     #[error("no revision matches `{text}`")]
     NotFound { text: String },
+    #[error("no revision is `{text}`, and a partial id needs at least {MIN_PREFIX} characters")]
+    PrefixTooShort { text: String },
     #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
     Ambiguous { prefix: String, candidates: Vec<String> },
     #[error("`head` is ambiguous: the history has {} heads ({})", heads.len(), heads.join(", "))]
@@ -57,6 +62,7 @@ impl TargetError {
                 "targets are `head`, `heads`, `base`, a revision id or unique prefix, `LABEL@head`, `+N`, `-N`, `REV+N` or `REV-N`"
             }
             TargetError::NotFound { .. } => "see `cargo migrate history` for the revision ids",
+            TargetError::PrefixTooShort { .. } => "type at least four characters of the id, as Alembic requires",
             TargetError::Ambiguous { .. } => "type more characters of the id",
             TargetError::MultipleHeads { .. } => {
                 "name one head, use `LABEL@head` or `heads`, or join them with `cargo migrate merge`"
@@ -149,7 +155,12 @@ impl History {
     pub fn resolve(&self, target: &Target, current: &[usize]) -> Result<Vec<usize>, TargetError> {
         match target {
             Target::Base => Ok(Vec::new()),
-            Target::Heads => Ok(self.heads()),
+            // As Alembic: a head that another revision depends on comes along
+            // with that revision, so it is not a target of its own.
+            Target::Heads => {
+                let depended_on = self.dependency_targets();
+                Ok(self.heads().into_iter().filter(|&h| !depended_on[h]).collect())
+            }
             Target::Head => self.single_head().map(|h| vec![h]),
             Target::Revision(text) => self.lookup(text).map(|i| vec![i]),
             Target::BranchHead(label) => {
@@ -191,10 +202,14 @@ impl History {
             .collect())
     }
 
-    /// An exact id, then a branch label, then a unique id prefix.
+    /// An exact id, then a branch label, then a unique id prefix of at least
+    /// [`MIN_PREFIX`] characters.
     pub fn lookup(&self, text: &str) -> Result<usize, TargetError> {
         if let Some(i) = self.index_of(text).or_else(|| self.labelled(text)) {
             return Ok(i);
+        }
+        if text.len() < MIN_PREFIX {
+            return Err(TargetError::PrefixTooShort { text: text.to_owned() });
         }
         let mut candidates: Vec<&str> =
             self.revisions().iter().map(|r| r.id.as_str()).filter(|id| id.starts_with(text)).collect();
@@ -209,6 +224,17 @@ impl History {
                 })
             }
         }
+    }
+
+    /// Marks revisions named in some `depends-on`.
+    fn dependency_targets(&self) -> Vec<bool> {
+        let mut marked = vec![false; self.len()];
+        for i in 0..self.len() {
+            for &d in self.dependencies(i) {
+                marked[d] = true;
+            }
+        }
+        marked
     }
 
     fn single_head(&self) -> Result<usize, TargetError> {
@@ -288,9 +314,9 @@ mod tests {
             ("head", &[], "error: `head` is ambiguous: the history has 2 heads (d1, s2)"),
             ("base", &[], "base"),
             ("b2", &[], "b2"),
-            ("m", &[], "m1"),
-            ("b", &[], "error: `b` is ambiguous: it matches b1, b2"),
-            ("zz", &[], "error: no revision matches `zz`"),
+            ("m", &[], "error: no revision is `m`, and a partial id needs at least 4 characters"),
+            ("zzzz", &[], "error: no revision matches `zzzz`"),
+            ("zz", &[], "error: no revision is `zz`, and a partial id needs at least 4 characters"),
             ("+1", &["b1"], "b2"),
             ("+2", &["b1"], "m1"),
             ("-1", &["b1"], "a1"),
@@ -327,6 +353,16 @@ mod tests {
         assert!(problems.is_empty());
         assert_eq!(h.resolve(&Target::parse("users").unwrap(), &[]).unwrap(), [1]);
         assert_eq!(h.resolve(&Target::parse("users@head").unwrap(), &[]).unwrap(), [1]);
+    }
+
+    #[test]
+    fn prefixes_need_four_characters_and_must_be_unique() {
+        let (h, _) = history_of(&["abcd1:", "abcd2:abcd1", "abce3:abcd2"]);
+        let lookup = |text: &str| h.lookup(text).map(|i| h.revision(i).id.clone()).map_err(|e| e.to_string());
+        assert_eq!(lookup("abce"), Ok("abce3".into()));
+        assert_eq!(lookup("abcd"), Err("`abcd` is ambiguous: it matches abcd1, abcd2".into()));
+        assert_eq!(lookup("abc"), Err("no revision is `abc`, and a partial id needs at least 4 characters".into()));
+        assert_eq!(lookup("abcd2"), Ok("abcd2".into()));
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! End-to-end tests: real `cargo build` of throwaway crates using migrate-build.
 
+mod alembic;
 mod build_script;
