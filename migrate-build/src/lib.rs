@@ -7,7 +7,7 @@
 //! }
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // src/lib.rs
 //! pub static MIGRATIONS: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();
 //! ```

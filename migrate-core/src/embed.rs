@@ -1,6 +1,6 @@
 //! A history compiled into an application by `migrate-build`.
 //!
-//! ```ignore
+//! ```text
 //! static HISTORY: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();
 //! ```
 

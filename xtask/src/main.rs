@@ -45,8 +45,39 @@ fn test() -> Result<(), String> {
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         "cargo clippy --workspace --all-targets -- -D warnings",
     )?;
-    run(cargo(&root).args(["test", "--workspace"]), "cargo test --workspace")?;
-    Ok(())
+    let (passed, failed, ignored) = run_tests(cargo(&root).args(["test", "--workspace"]))?;
+    // One closing line for the whole suite; cargo's last line is one test binary's.
+    println!("\ntest: {passed} passed, {failed} failed, {ignored} skipped");
+    if failed > 0 { Err(format!("{failed} test(s) failed")) } else { Ok(()) }
+}
+
+/// Runs `cargo test`, echoing its output, and adds up its `test result:` lines.
+fn run_tests(command: &mut Command) -> Result<(usize, usize, usize), String> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("\n$ cargo test --workspace");
+    let mut child =
+        command.stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("could not start cargo test: {e}"))?;
+    let mut totals = (0, 0, 0);
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(result) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                result
+                    .split([';', '.'])
+                    .find_map(|part| part.trim().strip_suffix(word).and_then(|n| n.trim().parse::<usize>().ok()))
+                    .unwrap_or(0)
+            };
+            totals.0 += count("passed");
+            totals.1 += count("failed");
+            totals.2 += count("ignored");
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() && totals.1 == 0 {
+        return Err(format!("`cargo test --workspace` failed ({status})"));
+    }
+    Ok(totals)
 }
 
 /// A `cargo` command from the toolchain running xtask, in `dir`.
