@@ -358,7 +358,7 @@ pub(crate) fn history_of(spec: &[&str]) -> (History, Vec<String>) {
             let (id, parents) = line.split_once(':').expect("id:parents");
             let (parents, deps) = parents.split_once(" after ").unwrap_or((parents, ""));
             let text = format!(
-                "-- revision: {id}\n-- parents: {parents}\n-- message: rev {id}\n-- depends-on: {deps}\n\n-- migrate:up\nSELECT 1;\n"
+                "-- revision: {id}\n-- parents: {parents}\n-- message: rev {id}\n-- depends-on: {deps}\n\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n"
             );
             crate::parse_revision(crate::SourceFile::new(format!("m/{id}.sql"), text)).expect("valid spec")
         })

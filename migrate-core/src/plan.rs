@@ -1,0 +1,142 @@
+//! Plans: which revisions an upgrade applies and a downgrade reverts, in
+//! which order, given the set a database has applied.
+
+use crate::History;
+
+/// Which way a plan goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upgrade,
+    Downgrade,
+}
+
+/// Revisions to apply (topological order) or revert (reverse order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub direction: Direction,
+    /// Positions in the history, in execution order.
+    pub steps: Vec<usize>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Why a downgrade cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    #[error("`{id}` is not applied, so the database cannot be downgraded to it")]
+    NotApplied { id: String },
+    #[error("revision `{id}` ({path}) has no `-- migrate:down` section: it cannot be reverted")]
+    Irreversible { id: String, path: String },
+}
+
+impl PlanError {
+    /// What to do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            PlanError::NotApplied { .. } => "`cargo migrate current` shows what is applied; `upgrade` moves forward",
+            PlanError::Irreversible { .. } => {
+                "add a `-- migrate:down` section to the revision, or downgrade to a target above it"
+            }
+        }
+    }
+}
+
+impl History {
+    /// The applied revisions that no applied revision builds on: what a
+    /// database "is at".
+    pub fn applied_heads(&self, applied: &[bool]) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| applied[i] && !self.children(i).iter().any(|&c| applied[c]))
+            .collect()
+    }
+
+    /// Everything `target` needs that is not applied yet, parents and
+    /// dependencies first.
+    pub fn plan_upgrade(&self, applied: &[bool], target: &[usize]) -> Plan {
+        let needed = self.ancestors(target);
+        Plan { direction: Direction::Upgrade, steps: (0..self.len()).filter(|&i| needed[i] && !applied[i]).collect() }
+    }
+
+    /// Every applied revision built on `target` (all of them for base),
+    /// newest first. Other branches stay as they are, as in Alembic.
+    pub fn plan_downgrade(&self, applied: &[bool], target: &[usize]) -> Result<Plan, PlanError> {
+        if let Some(&missing) = target.iter().find(|&&t| !applied[t]) {
+            return Err(PlanError::NotApplied { id: self.revision(missing).id.clone() });
+        }
+        let above = self.descendants(target);
+        let keep = self.ancestors(target);
+        let steps: Vec<usize> = (0..self.len())
+            .rev()
+            .filter(|&i| applied[i] && (target.is_empty() || (above[i] && !keep[i])))
+            .collect();
+        if let Some(&stuck) = steps.iter().find(|&&i| !self.revision(i).is_reversible()) {
+            let rev = self.revision(stuck);
+            return Err(PlanError::Irreversible { id: rev.id.clone(), path: rev.file.path.display().to_string() });
+        }
+        Ok(Plan { direction: Direction::Downgrade, steps })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::history_of;
+    use crate::{History, Target};
+
+    fn applied(h: &History, ids: &[&str]) -> Vec<bool> {
+        let mut set = vec![false; h.len()];
+        for id in ids {
+            set[h.index_of(id).unwrap()] = true;
+        }
+        set
+    }
+
+    fn ids(h: &History, steps: &[usize]) -> String {
+        h.ids(steps).join(" ")
+    }
+
+    #[test]
+    fn upgrade_applies_what_the_target_needs_in_order() {
+        let (h, _) = history_of(&["a1:", "b1:a1", "c1:a1", "m1:b1,c1", "d1:m1", "s1:"]);
+        let target = h.resolve(&Target::Head, &[]).unwrap_err();
+        assert!(target.to_string().contains("2 heads"));
+        let heads = h.resolve(&Target::Heads, &[]).unwrap();
+        assert_eq!(ids(&h, &h.plan_upgrade(&applied(&h, &[]), &heads).steps), "a1 b1 c1 m1 d1 s1");
+        assert_eq!(ids(&h, &h.plan_upgrade(&applied(&h, &["a1", "b1"]), &[h.index_of("m1").unwrap()]).steps), "c1 m1");
+        assert!(h.plan_upgrade(&applied(&h, &["a1", "b1"]), &[h.index_of("a1").unwrap()]).is_empty());
+    }
+
+    #[test]
+    fn downgrade_reverts_what_is_built_on_the_target_newest_first() {
+        let (h, _) = history_of(&["a1:", "b1:a1", "c1:a1", "m1:b1,c1", "d1:m1", "s1:"]);
+        let all = applied(&h, &["a1", "b1", "c1", "m1", "d1", "s1"]);
+        let to = |id: &str| vec![h.index_of(id).unwrap()];
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &to("b1")).unwrap().steps), "d1 m1");
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &to("a1")).unwrap().steps), "d1 m1 c1 b1");
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &[]).unwrap().steps), "s1 d1 m1 c1 b1 a1");
+        let current = h.applied_heads(&all);
+        assert_eq!(ids(&h, &current), "d1 s1");
+        let one_back = h.resolve(&Target::parse("d1-1").unwrap(), &current).unwrap();
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &one_back).unwrap().steps), "d1");
+        let partial = applied(&h, &["a1", "b1"]);
+        assert_eq!(
+            h.plan_downgrade(&partial, &to("c1")).unwrap_err().to_string(),
+            "`c1` is not applied, so the database cannot be downgraded to it"
+        );
+    }
+
+    #[test]
+    fn downgrade_refuses_to_cross_an_irreversible_revision() {
+        let (h, _) = history_of(&["a1:", "b1:a1"]);
+        let mut revisions = h.revisions().to_vec();
+        revisions[1].down = None;
+        let (h, _) = History::build(revisions);
+        let error = h.plan_downgrade(&applied(&h, &["a1", "b1"]), &[]).unwrap_err();
+        assert_eq!(error.to_string(), "revision `b1` (m/b1.sql) has no `-- migrate:down` section: it cannot be reverted");
+    }
+}
