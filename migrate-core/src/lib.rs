@@ -15,6 +15,7 @@ mod lock;
 mod parallel;
 mod plan;
 mod revision;
+pub mod sql;
 mod target;
 pub mod template;
 

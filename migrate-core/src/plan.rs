@@ -51,9 +51,7 @@ impl History {
     /// The applied revisions that no applied revision builds on: what a
     /// database "is at".
     pub fn applied_heads(&self, applied: &[bool]) -> Vec<usize> {
-        (0..self.len())
-            .filter(|&i| applied[i] && !self.children(i).iter().any(|&c| applied[c]))
-            .collect()
+        (0..self.len()).filter(|&i| applied[i] && !self.children(i).iter().any(|&c| applied[c])).collect()
     }
 
     /// Everything `target` needs that is not applied yet, parents and
@@ -71,10 +69,8 @@ impl History {
         }
         let above = self.descendants(target);
         let keep = self.ancestors(target);
-        let steps: Vec<usize> = (0..self.len())
-            .rev()
-            .filter(|&i| applied[i] && (target.is_empty() || (above[i] && !keep[i])))
-            .collect();
+        let steps: Vec<usize> =
+            (0..self.len()).rev().filter(|&i| applied[i] && (target.is_empty() || (above[i] && !keep[i]))).collect();
         if let Some(&stuck) = steps.iter().find(|&&i| !self.revision(i).is_reversible()) {
             let rev = self.revision(stuck);
             return Err(PlanError::Irreversible { id: rev.id.clone(), path: rev.file.path.display().to_string() });
@@ -137,6 +133,9 @@ mod tests {
         revisions[1].down = None;
         let (h, _) = History::build(revisions);
         let error = h.plan_downgrade(&applied(&h, &["a1", "b1"]), &[]).unwrap_err();
-        assert_eq!(error.to_string(), "revision `b1` (m/b1.sql) has no `-- migrate:down` section: it cannot be reverted");
+        assert_eq!(
+            error.to_string(),
+            "revision `b1` (m/b1.sql) has no `-- migrate:down` section: it cannot be reverted"
+        );
     }
 }

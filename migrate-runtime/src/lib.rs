@@ -1,1 +1,33 @@
+//! Apply cargo-migrate histories to SQLite and PostgreSQL.
+//!
+//! The same engine serves `cargo migrate upgrade` and an application that
+//! migrates at startup:
+//!
+//! ```no_run
+//! # #[cfg(feature = "sqlite")] fn demo(history: &migrate_core::embed::EmbeddedHistory) -> Result<(), Box<dyn std::error::Error>> {
+//! use migrate_runtime::{Migrator, RunOptions, Target};
+//! let mut db = rusqlite::Connection::open("app.db")?;
+//! let migrator = Migrator::from_embedded(history)?;
+//! migrator.upgrade(&mut db, &Target::Heads, RunOptions::default(), &mut |_| {})?;
+//! # Ok(()) }
+//! ```
+//!
+//! Features: `sqlite` (rusqlite, bundled) and `postgres` (postgres with
+//! native-tls); both on by default. Drivers live here, not in migrate-core,
+//! so the build-time crates stay free of them.
 
+mod connect;
+mod db;
+mod engine;
+pub mod url;
+pub mod version_table;
+
+pub use connect::{ConnectError, Connection, connect};
+pub use db::{Database, DbError, Dialect};
+pub use engine::{DbState, Drift, Error, Event, Migrator, Outcome, RunOptions, TransactionMode};
+pub use migrate_core::{Direction, Target};
+#[cfg(feature = "postgres")]
+pub use postgres;
+#[cfg(feature = "sqlite")]
+pub use rusqlite;
+pub use url::{DatabaseUrl, SslMode};

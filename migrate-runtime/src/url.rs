@@ -1,0 +1,265 @@
+//! Database URLs: `sqlite:path`, `sqlite://path`, `sqlite::memory:`,
+//! `postgres://` and `postgresql://` with libpq's `sslmode` and
+//! `sslrootcert`. Shown to people only through [`DatabaseUrl::redacted`].
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it, without verification (libpq's default).
+    Prefer,
+    /// TLS, without verifying the certificate.
+    Require,
+    /// TLS, verifying the certificate chain but not the host name.
+    VerifyCa,
+    /// TLS, verifying the chain and the host name.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(text: &str) -> Option<SslMode> {
+        Some(match text {
+            "disable" => SslMode::Disable,
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+}
+
+/// A parsed database URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file, or `None` for `sqlite::memory:`.
+    Sqlite {
+        path: Option<PathBuf>,
+    },
+    Postgres(PostgresUrl),
+}
+
+/// A PostgreSQL URL with the TLS settings taken out of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    /// The URL without `sslmode`/`sslrootcert`, for the postgres crate.
+    pub(crate) url: String,
+    pub ssl_mode: SslMode,
+    pub ssl_root_cert: Option<PathBuf>,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+}
+
+/// Why a URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid database URL `{redacted}`: {reason}")]
+pub struct UrlError {
+    pub redacted: String,
+    pub reason: String,
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.url))
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses a URL.
+    pub fn parse(text: &str) -> Result<DatabaseUrl, UrlError> {
+        let fail = |reason: &str| UrlError { redacted: redact(text), reason: reason.to_owned() };
+        if let Some(rest) = text.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split('?').next().unwrap_or_default();
+            return match path {
+                ":memory:" => Ok(DatabaseUrl::Sqlite { path: None }),
+                "" => Err(fail("no file: write `sqlite:path/to/file.db` or `sqlite::memory:`")),
+                path => Ok(DatabaseUrl::Sqlite { path: Some(PathBuf::from(path)) }),
+            };
+        }
+        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+            return Err(fail("the URL must start with postgres://, postgresql:// or sqlite:"));
+        }
+        let (base, query) = text.split_once('?').unwrap_or((text, ""));
+        let mut ssl_mode = SslMode::Prefer;
+        let mut ssl_root_cert = None;
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "sslmode" => {
+                    ssl_mode = SslMode::parse(value)
+                        .ok_or_else(|| fail("sslmode must be disable, prefer, require, verify-ca or verify-full"))?
+                }
+                "sslrootcert" => ssl_root_cert = Some(PathBuf::from(percent_decode(value))),
+                _ => kept.push(pair),
+            }
+        }
+        let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+        #[cfg(feature = "postgres")]
+        {
+            let config: postgres::Config = url.parse().map_err(|e: postgres::Error| fail(&e.to_string()))?;
+            let host = match config.get_hosts().first() {
+                Some(postgres::config::Host::Tcp(host)) => host.clone(),
+                #[cfg(unix)]
+                Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+                None => "localhost".to_owned(),
+            };
+            Ok(DatabaseUrl::Postgres(PostgresUrl {
+                host,
+                port: config.get_ports().first().copied().unwrap_or(5432),
+                database: config.get_dbname().or(config.get_user()).unwrap_or("postgres").to_owned(),
+                user: config.get_user().unwrap_or("postgres").to_owned(),
+                url,
+                ssl_mode,
+                ssl_root_cert,
+            }))
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = (url, ssl_mode, ssl_root_cert);
+            Err(fail("this build has no PostgreSQL support (feature `postgres`)"))
+        }
+    }
+
+    /// The URL with any password replaced by `****`.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite { path: None } => "sqlite::memory:".to_owned(),
+            DatabaseUrl::Sqlite { path: Some(path) } => format!("sqlite:{}", path.display()),
+            DatabaseUrl::Postgres(pg) => redact(&pg.url),
+        }
+    }
+}
+
+impl PostgresUrl {
+    /// `host:port/database as user`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{}:{}/{} as {}", self.host, self.port, self.database, self.user)
+    }
+
+    /// Neon's `-pooler` endpoints run PgBouncer in transaction mode.
+    pub fn is_transaction_pooler(&self) -> bool {
+        self.host.split('.').next().is_some_and(|label| label.ends_with("-pooler"))
+    }
+
+    /// The direct endpoint of a Neon pooler host name.
+    pub fn direct_host(&self) -> String {
+        match self.host.split_once('.') {
+            Some((first, rest)) => format!("{}.{rest}", first.trim_end_matches("-pooler")),
+            None => self.host.trim_end_matches("-pooler").to_owned(),
+        }
+    }
+}
+
+/// Replaces the password in a URL's user info and any `password=` parameter.
+pub fn redact(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..].find(['/', '?']).map_or(out.len(), |i| authority_start + i);
+        if let Some(at) = out[authority_start..authority_end].rfind('@') {
+            let userinfo = &out[authority_start..authority_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(authority_start + colon + 1..authority_start + at, "****");
+            }
+        }
+    }
+    if let Some(query_start) = out.find('?') {
+        let (base, query) = out.split_at(query_start + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=****".to_owned(),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{base}{}", query.join("&"));
+    }
+    out
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_forms() {
+        assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap(), DatabaseUrl::Sqlite { path: None });
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:db/app.db").unwrap(),
+            DatabaseUrl::Sqlite { path: Some("db/app.db".into()) }
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap(),
+            DatabaseUrl::Sqlite { path: Some("/tmp/a.db".into()) }
+        );
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("postgres://alice:s3cret@db.example.com:5432/app"),
+            "postgres://alice:****@db.example.com:5432/app"
+        );
+        assert_eq!(redact("postgres://db/app?user=a&password=s3cret"), "postgres://db/app?user=a&password=****");
+        assert_eq!(redact("postgres://alice@db/app"), "postgres://alice@db/app");
+        let error = DatabaseUrl::parse("postgres://alice:s3cret@db/app?sslmode=sideways").unwrap_err();
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        let url = DatabaseUrl::parse("postgresql://alice:s3cret@db/app").unwrap();
+        assert!(!format!("{url:?} {}", url.redacted()).contains("s3cret"));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn neon_urls() {
+        let text = "postgresql://neondb_owner:npg_secret@ep-cool-darkness-a1b2c3d4-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require";
+        let DatabaseUrl::Postgres(pg) = DatabaseUrl::parse(text).unwrap() else { panic!("postgres") };
+        assert_eq!(pg.ssl_mode, SslMode::Require);
+        assert!(pg.is_transaction_pooler());
+        assert_eq!(pg.direct_host(), "ep-cool-darkness-a1b2c3d4.eu-central-1.aws.neon.tech");
+        assert_eq!(pg.database, "neondb");
+        assert!(!pg.url.contains("sslmode"));
+        assert!(pg.url.contains("channel_binding=require"));
+        let DatabaseUrl::Postgres(direct) =
+            DatabaseUrl::parse("postgres://u@ep-x.neon.tech/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem")
+                .unwrap()
+        else {
+            panic!("postgres")
+        };
+        assert!(!direct.is_transaction_pooler());
+        assert_eq!(direct.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(direct.ssl_root_cert, Some(PathBuf::from("/etc/ca.pem")));
+    }
+}

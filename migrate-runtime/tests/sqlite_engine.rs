@@ -1,0 +1,186 @@
+//! The engine against SQLite: the example history through its branch and
+//! merge, failures, drift, dry runs, failed no-transaction revisions, stamp.
+
+#![cfg(feature = "sqlite")]
+
+use std::path::Path;
+
+use migrate_core::{Options, SourceFile};
+use migrate_runtime::{Database, Error, Migrator, RunOptions, Target, TransactionMode};
+
+fn example() -> Migrator {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let analysis = migrate_core::analyze_dir(&dir, Path::new("migrations"), Options::default());
+    assert!(!analysis.has_errors());
+    Migrator::new(analysis.history)
+}
+
+fn history_of(files: &[(&str, &str)]) -> Migrator {
+    let sources = migrate_core::load::Sources {
+        revisions: files.iter().map(|(name, text)| SourceFile::new(format!("m/{name}"), *text)).collect(),
+        ..Default::default()
+    };
+    let analysis = migrate_core::analyze(sources, Options { allow_multiple_heads: true, ..Options::default() });
+    assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+    Migrator::new(analysis.history)
+}
+
+fn target(text: &str) -> Target {
+    Target::parse(text).unwrap()
+}
+
+fn tables(db: &mut rusqlite::Connection) -> Vec<String> {
+    let rows = db
+        .query_text("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap();
+    rows.into_iter().map(|r| r[0].clone().unwrap()).collect()
+}
+
+fn up(m: &Migrator, db: &mut rusqlite::Connection, t: &str) -> Result<Vec<String>, Error> {
+    m.upgrade(db, &target(t), RunOptions::default(), &mut |_| {}).map(|o| m.history().ids(&o.done))
+}
+
+fn down(m: &Migrator, db: &mut rusqlite::Connection, t: &str) -> Result<Vec<String>, Error> {
+    m.downgrade(db, &target(t), RunOptions::default(), &mut |_| {}).map(|o| m.history().ids(&o.done))
+}
+
+#[test]
+fn example_history_up_and_down_through_branch_and_merge() {
+    let m = example();
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    assert_eq!(up(&m, &mut db, "9e3f5a71c2d8").unwrap(), ["4d1c8e2a9b07", "9e3f5a71c2d8"]);
+    assert!(up(&m, &mut db, "+1").unwrap_err().to_string().contains("branch point"));
+    assert_eq!(up(&m, &mut db, "b7a20c4e6f13").unwrap(), ["b7a20c4e6f13"]);
+    assert_eq!(up(&m, &mut db, "head").unwrap(), ["c58e1d9f0a64", "e12b7f3a8c95", "f60d2c8b1e47", "0a9d4e6b2c31"]);
+    assert!(up(&m, &mut db, "head").unwrap().is_empty(), "nothing left to do");
+    assert_eq!(tables(&mut db), ["migrate_versions", "startups", "user_preferences", "user_profile", "users"]);
+    let state = m.state(&mut db).unwrap();
+    assert_eq!(m.history().ids(&state.heads(m.history())), ["0a9d4e6b2c31"]);
+    assert!(state.rows.iter().all(|r| r.applied_by.as_deref().is_some_and(|who| who.contains('@'))));
+
+    assert_eq!(down(&m, &mut db, "-1").unwrap(), ["0a9d4e6b2c31"]);
+    assert_eq!(down(&m, &mut db, "b7a20c4e6f13").unwrap(), ["f60d2c8b1e47", "e12b7f3a8c95"]);
+    assert_eq!(m.history().ids(&m.state(&mut db).unwrap().heads(m.history())), ["b7a20c4e6f13", "c58e1d9f0a64"]);
+    assert!(down(&m, &mut db, "-1").unwrap_err().to_string().contains("several revisions"));
+    down(&m, &mut db, "base").unwrap();
+    assert_eq!(tables(&mut db), ["migrate_versions"]);
+    assert!(m.state(&mut db).unwrap().rows.is_empty());
+}
+
+#[test]
+fn a_failing_revision_leaves_the_database_as_it_was_before_it() {
+    let m = history_of(&[
+        (
+            "a.sql",
+            "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id INT);\n-- migrate:down\nDROP TABLE a;\n",
+        ),
+        (
+            "b.sql",
+            "-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\nCREATE TABLE b (id INT);\nINSERT INTO nope VALUES (1);\n-- migrate:down\nDROP TABLE b;\n",
+        ),
+    ]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    let error = up(&m, &mut db, "head").unwrap_err();
+    assert!(error.to_string().starts_with("m/b.sql:7: revision `b` failed: no such table: nope"), "{error}");
+    assert_eq!(tables(&mut db), ["a", "migrate_versions"], "b's CREATE TABLE was rolled back");
+    assert_eq!(m.state(&mut db).unwrap().rows.len(), 1, "only a is recorded");
+}
+
+#[test]
+fn drift_is_refused_unless_allowed() {
+    let text = "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id INT);\n";
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    up(&history_of(&[("a.sql", text)]), &mut db, "head").unwrap();
+    let edited = history_of(&[
+        ("a.sql", &text.replace("(id INT)", "(id BIGINT)")),
+        ("b.sql", "-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\nSELECT 1;\n"),
+    ]);
+    let error = up(&edited, &mut db, "head").unwrap_err();
+    assert!(matches!(error, Error::Drift { .. }));
+    assert!(error.to_string().contains("revision `a` was applied with sha256:"), "{error}");
+    let allowed = RunOptions { allow_modified: true, ..RunOptions::default() };
+    assert_eq!(edited.upgrade(&mut db, &target("head"), allowed, &mut |_| {}).unwrap().done.len(), 1);
+}
+
+#[test]
+fn dry_run_executes_and_leaves_nothing_behind() {
+    let m = example();
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    let dry = RunOptions { dry_run: true, ..RunOptions::default() };
+    let outcome = m.upgrade(&mut db, &target("head"), dry, &mut |_| {}).unwrap();
+    assert_eq!(outcome.done.len(), 7);
+    assert!(tables(&mut db).is_empty(), "not even the version table");
+
+    let broken = history_of(&[(
+        "a.sql",
+        "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id INT);\nSELEC 1;\n",
+    )]);
+    let error = broken.upgrade(&mut db, &target("head"), dry, &mut |_| {}).unwrap_err();
+    assert!(error.to_string().contains("m/a.sql:7"), "the failing statement's line: {error}");
+    assert!(tables(&mut db).is_empty());
+}
+
+#[test]
+fn transaction_all_is_all_or_nothing() {
+    let m = history_of(&[
+        ("a.sql", "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id INT);\n"),
+        ("b.sql", "-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\nCREATE TABLE a (id INT);\n"),
+    ]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    let all = RunOptions { transaction: TransactionMode::All, ..RunOptions::default() };
+    assert!(m.upgrade(&mut db, &target("head"), all, &mut |_| {}).is_err());
+    assert!(tables(&mut db).is_empty(), "a was rolled back with b");
+}
+
+#[test]
+fn failed_no_transaction_revision_is_recorded_and_blocks_until_resolved() {
+    let m = history_of(&[
+        (
+            "a.sql",
+            "-- revision: a\n-- parents:\n-- message: a\n-- transaction: false\n\n-- migrate:up\nCREATE TABLE a (id INT);\nCREATE TABLE a (id INT);\n",
+        ),
+        ("b.sql", "-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\nCREATE TABLE b (id INT);\n"),
+    ]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    let error = up(&m, &mut db, "head").unwrap_err();
+    assert!(matches!(error, Error::Statement { recorded_failure: true, .. }), "{error}");
+    assert!(error.help().unwrap().contains("cargo migrate resolve a --applied"));
+    assert_eq!(tables(&mut db), ["a", "migrate_versions"], "the first statement stays: no transaction");
+    let state = m.state(&mut db).unwrap();
+    assert_eq!(state.failed.len(), 1);
+    assert!(state.failed[0].error.as_deref().unwrap().contains("already exists"));
+
+    let blocked = up(&m, &mut db, "head").unwrap_err();
+    assert!(matches!(blocked, Error::FailedRevision { .. }), "{blocked}");
+    m.resolve(&mut db, "a", true).unwrap();
+    assert_eq!(up(&m, &mut db, "head").unwrap(), ["b"]);
+    assert!(matches!(m.resolve(&mut db, "a", true), Err(Error::NotFailed { .. })));
+}
+
+#[test]
+fn stamp_records_without_running() {
+    let m = example();
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    assert_eq!(m.stamp(&mut db, &target("e12b7f3a8c95"), false).unwrap(), (5, 0));
+    assert_eq!(tables(&mut db), ["migrate_versions"]);
+    assert_eq!(m.stamp(&mut db, &target("9e3f5a71c2d8"), false).unwrap(), (0, 3));
+    assert_eq!(m.stamp(&mut db, &target("head"), true).unwrap(), (7, 2));
+    assert!(up(&m, &mut db, "head").unwrap().is_empty());
+}
+
+#[test]
+fn offline_script_applied_by_sqlite_matches_online() {
+    let m = example();
+    let none = vec![false; m.history().len()];
+    let plan = m.history().plan_upgrade(&none, &m.history().heads());
+    let script = m.script(migrate_runtime::Dialect::Sqlite, &plan);
+    let mut offline = rusqlite::Connection::open_in_memory().unwrap();
+    offline.execute_batch(&script).unwrap();
+    let mut online = rusqlite::Connection::open_in_memory().unwrap();
+    up(&m, &mut online, "head").unwrap();
+    assert_eq!(tables(&mut offline), tables(&mut online));
+    let rows = |db: &mut rusqlite::Connection| {
+        db.query_text("SELECT revision, checksum, state FROM migrate_versions ORDER BY revision").unwrap()
+    };
+    assert_eq!(rows(&mut offline), rows(&mut online));
+}
