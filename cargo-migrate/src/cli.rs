@@ -94,8 +94,140 @@ pub enum Command {
     Merge(MergeArgs),
     /// Pin draft revisions in migrate.lock, or re-pin edited ones with --update
     Lock(LockArgs),
-    /// Check everything the build checks, and that every revision is pinned
+    /// Check everything the build checks, that every revision is pinned, and
+    /// with a database URL that nothing is pending, drifted or failed
     Check(CheckArgs),
+    /// Apply revisions up to a target (default `head`)
+    Upgrade(UpgradeArgs),
+    /// Revert revisions down to a target (`-1`, `base`, a revision)
+    Downgrade(DowngradeArgs),
+    /// Show the revisions the database is at
+    Current(CurrentArgs),
+    /// Show the database, its connection, current revisions, pending, drifted and failed ones
+    Status(DbArgs),
+    /// Record the database as being at a target without running anything
+    Stamp(StampArgs),
+    /// Print the offline SQL script of an upgrade: `sql [FROM:]TO`
+    Sql(SqlArgs),
+    /// Settle a revision marked failed after fixing the database by hand
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Database URL: postgres://..., postgresql://..., sqlite:PATH or sqlite::memory:
+    /// [default: the configured environment variable (DATABASE_URL), then .env, then a SQLite file under target/]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// How revisions are grouped into transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TransactionArg {
+    /// Each revision commits with its version-table row
+    #[default]
+    PerRevision,
+    /// The whole run in one transaction
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Target: head, heads, +N, a revision, LABEL@head; FROM:TO with --sql
+    #[arg(default_value = "head", allow_hyphen_values = true)]
+    pub target: String,
+    /// Print the SQL script instead of running it
+    #[arg(long, conflicts_with = "dry_run")]
+    pub sql: bool,
+    /// Execute inside one transaction and roll it back: nothing is committed
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Transaction grouping
+    #[arg(long, value_enum, value_name = "MODE", default_value_t)]
+    pub transaction: TransactionArg,
+    /// Apply although an applied revision's file changed since
+    #[arg(long)]
+    pub allow_modified: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DowngradeArgs {
+    /// Target: -N, base, a revision; FROM:TO with --sql
+    #[arg(allow_hyphen_values = true)]
+    pub target: String,
+    /// Print the SQL script instead of running it
+    #[arg(long, conflicts_with = "dry_run")]
+    pub sql: bool,
+    /// Execute inside one transaction and roll it back: nothing is committed
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Revert although an applied revision's file changed since
+    #[arg(long)]
+    pub allow_modified: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CurrentArgs {
+    /// Show every version-table field
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StampArgs {
+    /// Target: head, heads, base, a revision
+    #[arg(allow_hyphen_values = true)]
+    pub target: String,
+    /// Empty the version table first (also of unknown and failed rows)
+    #[arg(long)]
+    pub purge: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// FROM:TO or TO (from base); default base:head
+    #[arg(default_value = "head")]
+    pub range: String,
+    /// Dialect of the script [default: from the database URL]
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectArg>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])))]
+pub struct ResolveArgs {
+    /// The failed revision
+    pub rev: String,
+    /// Its statements were completed by hand: record it as applied
+    #[arg(long)]
+    pub applied: bool,
+    /// Its statements were undone by hand: forget it
+    #[arg(long)]
+    pub rolled_back: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +318,8 @@ pub struct LockArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub format: FormatArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ use crate::error::CliError;
 #[derive(Debug)]
 pub struct Project {
     pub config: Config,
+    /// The directory the configuration is relative to (package or workspace
+    /// root; the current directory with `--dir`): `.env` and `target/` live here.
+    pub base: PathBuf,
     /// Absolute path of the migrations directory.
     pub dir: PathBuf,
     /// The directory as shown in messages: relative to the current directory when below it.
@@ -75,7 +78,7 @@ impl Project {
         if selection.dir.is_some() {
             config.dir = dir.clone();
         }
-        Ok(Project { config, dir, shown_dir, diagnostics })
+        Ok(Project { base, config, dir, shown_dir, diagnostics })
     }
 
     /// Reads and validates the history.

@@ -7,7 +7,11 @@ use toml_edit::{DocumentMut, Item, TableLike};
 use crate::{Diagnostic, Problem};
 
 /// Keys understood in `[package.metadata.migrate]`.
-pub const CONFIG_KEYS: [&str; 2] = ["dir", "allow-multiple-heads"];
+pub const CONFIG_KEYS: [&str; 5] =
+    ["dir", "allow-multiple-heads", "database-url-env", "version-table", "version-schema"];
+
+/// The environment variable read for the database URL unless configured otherwise.
+pub const DEFAULT_DATABASE_URL_ENV: &str = "DATABASE_URL";
 
 /// The default migrations directory, relative to the package root.
 pub const DEFAULT_DIR: &str = "migrations";
@@ -19,11 +23,23 @@ pub struct Config {
     pub dir: PathBuf,
     /// Whether several heads are allowed (independent branches, as in Alembic).
     pub allow_multiple_heads: bool,
+    /// The environment variable holding the database URL (`DATABASE_URL`).
+    pub database_url_env: String,
+    /// The version table's name (default `migrate_versions`).
+    pub version_table: Option<String>,
+    /// The version table's PostgreSQL schema.
+    pub version_schema: Option<String>,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { dir: PathBuf::from(DEFAULT_DIR), allow_multiple_heads: false }
+        Config {
+            dir: PathBuf::from(DEFAULT_DIR),
+            allow_multiple_heads: false,
+            database_url_env: DEFAULT_DATABASE_URL_ENV.to_owned(),
+            version_table: None,
+            version_schema: None,
+        }
     }
 }
 
@@ -76,6 +92,15 @@ impl Config {
                         "`allow-multiple-heads` in [package.metadata.migrate] must be true or false".into(),
                     )),
                 },
+                "database-url-env" | "version-table" | "version-schema" => match item.as_str() {
+                    Some(text) if !text.is_empty() => match key {
+                        "database-url-env" => config.database_url_env = text.to_owned(),
+                        "version-table" => config.version_table = Some(text.to_owned()),
+                        _ => config.version_schema = Some(text.to_owned()),
+                    },
+                    _ => diagnostics
+                        .push(invalid(format!("`{key}` in [package.metadata.migrate] must be a non-empty string"))),
+                },
                 other => diagnostics.push(Diagnostic::warning(
                     path,
                     None,
@@ -98,7 +123,7 @@ mod tests {
         let (config, source, problems) = Config::from_manifest(Path::new("Cargo.toml"), text);
         assert!(problems.is_empty());
         assert_eq!(source, ConfigSource::Package);
-        assert_eq!(config, Config { dir: "db".into(), allow_multiple_heads: true });
+        assert_eq!(config, Config { dir: "db".into(), allow_multiple_heads: true, ..Config::default() });
     }
 
     #[test]

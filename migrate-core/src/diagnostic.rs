@@ -73,6 +73,14 @@ pub enum Problem {
     InvalidConfig { message: String },
     #[error("unknown configuration key `{key}`")]
     UnknownConfigKey { key: String },
+    #[error("revision `{id}` is not applied to {database}")]
+    PendingInDatabase { id: String, database: String },
+    #[error("revision `{id}` was applied to {database} with {recorded}, but the file now has {actual}")]
+    DriftedInDatabase { id: String, database: String, recorded: String, actual: String },
+    #[error("revision `{id}` failed part-way in {database}: {error}")]
+    FailedInDatabase { id: String, database: String, error: String },
+    #[error("{database} has applied revision `{id}`, which this history does not have")]
+    UnknownInDatabase { id: String, database: String },
 }
 
 impl Problem {
@@ -131,6 +139,16 @@ impl Problem {
             }
             Problem::InvalidConfig { .. } => "see the configuration section of the README".into(),
             Problem::UnknownConfigKey { .. } => format!("known keys are {}", crate::config::CONFIG_KEYS.join(", ")),
+            Problem::PendingInDatabase { .. } => "run `cargo migrate upgrade` (try `--dry-run` first)".into(),
+            Problem::DriftedInDatabase { .. } => {
+                "an applied revision must not change: restore the file and put the change in a new revision".into()
+            }
+            Problem::FailedInDatabase { id, .. } => {
+                format!("finish or undo it by hand, then `cargo migrate resolve {id} --applied` (or `--rolled-back`)")
+            }
+            Problem::UnknownInDatabase { .. } => {
+                "the database is ahead of this checkout: pull the missing revisions, or `stamp` it".into()
+            }
         };
         Some(text)
     }

@@ -13,7 +13,11 @@ use crate::shell::Shell;
 
 pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult {
     let options = Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: true };
-    let analysis = project.analyze(options);
+    let mut analysis = project.analyze(options);
+    // With a database the user chose, also what it has applied.
+    if let Some(mut problems) = super::database::check_database(project, &args.db)? {
+        analysis.diagnostics.append(&mut problems);
+    }
     let errors = analysis.errors().count();
     let warnings = analysis.warnings().count();
     match args.format.message_format {

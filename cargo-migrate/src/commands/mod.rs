@@ -1,6 +1,7 @@
 //! One module per command; shared rendering of revisions.
 
 mod check;
+mod database;
 mod init;
 mod list;
 mod lock;
@@ -34,6 +35,13 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         Command::Show(show) => list::show(shell, &project, show),
         Command::Lock(lock) => lock::run(shell, &project, lock),
         Command::Check(check) => check::run(shell, &project, check),
+        Command::Upgrade(args) => database::upgrade(shell, &project, args),
+        Command::Downgrade(args) => database::downgrade(shell, &project, args),
+        Command::Current(args) => database::current(shell, &project, args),
+        Command::Status(args) => database::status(shell, &project, args),
+        Command::Stamp(args) => database::stamp(shell, &project, args),
+        Command::Sql(args) => database::sql(shell, &project, args),
+        Command::Resolve(args) => database::resolve(shell, &project, args),
     }
 }
 

@@ -1,0 +1,502 @@
+//! Commands that talk to a database: upgrade, downgrade, current, status,
+//! stamp, sql, resolve; and the URL they use.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use migrate_core::{Direction, History, Options, Problem, Range, Target};
+use migrate_runtime::{Connection, DatabaseUrl, Dialect, Event, Migrator, RunOptions, TransactionMode};
+use serde_json::json;
+
+use super::check::plural;
+use crate::cli::{
+    CurrentArgs, DbArgs, DialectArg, DowngradeArgs, MessageFormat, ResolveArgs, SqlArgs, StampArgs, TransactionArg,
+    UpgradeArgs,
+};
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::project::Project;
+use crate::shell::Shell;
+
+/// A database URL and where it came from.
+#[derive(Debug)]
+pub struct ResolvedUrl {
+    pub url: DatabaseUrl,
+    /// `--database-url`, `DATABASE_URL`, `.env (DATABASE_URL)`, or the default.
+    pub source: String,
+    /// Whether the user chose it (anything but the embedded default).
+    pub explicit: bool,
+}
+
+/// `--database-url`, else the configured environment variable, else `.env`
+/// at the project root, else a SQLite file under `target/`.
+pub fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUrl, CliError> {
+    let var = &project.config.database_url_env;
+    let parse = |text: &str, source: String| -> Result<ResolvedUrl, CliError> {
+        let url = DatabaseUrl::parse(text.trim()).map_err(|e| {
+            CliError::usage(format!("{e} (from {source})")).with_help(
+                "URLs look like postgres://user:password@host:5432/db?sslmode=require or sqlite:path/to/file.db",
+            )
+        })?;
+        Ok(ResolvedUrl { url, source, explicit: true })
+    };
+    if let Some(text) = &args.database_url {
+        return parse(text, "--database-url".into());
+    }
+    if let Some(text) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+        return parse(&text, format!("the environment variable {var}"));
+    }
+    let dotenv = project.base.join(".env");
+    if dotenv.is_file() {
+        let entries = dotenvy::from_path_iter(&dotenv).map_err(|e| {
+            CliError::usage(format!("could not read {}: {e}", dotenv.display()))
+                .with_help("lines of .env look like KEY=value")
+        })?;
+        for entry in entries {
+            let (key, value) = entry.map_err(|e| CliError::usage(format!("{}: {e}", dotenv.display())))?;
+            if &key == var {
+                return parse(&value, format!("{var} in {}", shown(&dotenv).display()));
+            }
+        }
+    }
+    let path = project.base.join("target").join("cargo-migrate").join("dev.sqlite3");
+    Ok(ResolvedUrl {
+        url: DatabaseUrl::Sqlite { path: Some(shown(&path)) },
+        source: format!("the default: no --database-url, and no {var} in the environment or .env"),
+        explicit: false,
+    })
+}
+
+/// A path relative to the current directory when it is below it.
+fn shown(path: &Path) -> std::path::PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned))
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// The history, refusing one with problems (drafts are fine here).
+fn migrator(shell: &mut Shell, project: &Project) -> Result<Migrator, CliError> {
+    let options = Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: false };
+    let analysis = project.analyze(options);
+    let errors: Vec<_> = analysis.errors().collect();
+    if !errors.is_empty() {
+        for d in &errors {
+            shell.diagnostic(d)?;
+        }
+        return Err(CliError {
+            message: format!("the history has {} problem(s); fix them before touching a database", errors.len()),
+            help: Some("`cargo migrate check` lists them".into()),
+            exit_code: exit::CHECK_FAILED,
+        });
+    }
+    let mut migrator = Migrator::new(analysis.history);
+    if let Some(table) = &project.config.version_table {
+        migrator = migrator.version_table(table);
+    }
+    if let Some(schema) = &project.config.version_schema {
+        migrator = migrator.version_schema(schema);
+    }
+    Ok(migrator)
+}
+
+/// Connects, refusing transaction poolers where session locks do not hold.
+pub fn connect(resolved: &ResolvedUrl) -> Result<Connection, CliError> {
+    if let DatabaseUrl::Postgres(pg) = &resolved.url {
+        if pg.is_transaction_pooler() {
+            return Err(CliError::usage(format!(
+                "{} is a connection pooler in transaction mode, where the migration lock (a session advisory lock) does not hold",
+                pg.host
+            ))
+            .with_help(format!("migrate through the direct endpoint: replace the host with {}", pg.direct_host())));
+        }
+    }
+    migrate_runtime::connect(&resolved.url).map_err(|e| {
+        let mut error = CliError::failure(e.message);
+        error.help = e.help;
+        error
+    })
+}
+
+fn engine_error(error: migrate_runtime::Error) -> CliError {
+    let help = error.help();
+    let mut cli = match &error {
+        migrate_runtime::Error::Target(_) | migrate_runtime::Error::NotFailed { .. } => {
+            CliError::usage(error.to_string())
+        }
+        _ => CliError::failure(error.to_string()),
+    };
+    cli.help = help;
+    cli
+}
+
+fn target(text: &str) -> Result<Target, CliError> {
+    Ok(Target::parse(text)?)
+}
+
+fn dialect_of(url: &DatabaseUrl) -> Dialect {
+    match url {
+        DatabaseUrl::Sqlite { .. } => Dialect::Sqlite,
+        DatabaseUrl::Postgres(_) => Dialect::Postgres,
+    }
+}
+
+pub fn upgrade(shell: &mut Shell, project: &Project, args: &UpgradeArgs) -> CliResult {
+    let migrator = migrator(shell, project)?;
+    let resolved = resolve_url(project, &args.db)?;
+    if args.sql {
+        return offline(shell, &migrator, dialect_of(&resolved.url), Direction::Upgrade, &args.target);
+    }
+    let options = RunOptions {
+        transaction: match args.transaction {
+            TransactionArg::PerRevision => TransactionMode::PerRevision,
+            TransactionArg::All => TransactionMode::All,
+        },
+        dry_run: args.dry_run,
+        allow_modified: args.allow_modified,
+    };
+    run(
+        shell,
+        project,
+        &migrator,
+        &resolved,
+        Direction::Upgrade,
+        &target(&args.target)?,
+        options,
+        args.format.message_format,
+    )
+}
+
+pub fn downgrade(shell: &mut Shell, project: &Project, args: &DowngradeArgs) -> CliResult {
+    let migrator = migrator(shell, project)?;
+    let resolved = resolve_url(project, &args.db)?;
+    if args.sql {
+        return offline(shell, &migrator, dialect_of(&resolved.url), Direction::Downgrade, &args.target);
+    }
+    let options = RunOptions { dry_run: args.dry_run, allow_modified: args.allow_modified, ..RunOptions::default() };
+    run(
+        shell,
+        project,
+        &migrator,
+        &resolved,
+        Direction::Downgrade,
+        &target(&args.target)?,
+        options,
+        args.format.message_format,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    shell: &mut Shell,
+    _project: &Project,
+    migrator: &Migrator,
+    resolved: &ResolvedUrl,
+    direction: Direction,
+    target: &Target,
+    options: RunOptions,
+    format: MessageFormat,
+) -> CliResult {
+    let mut connection = connect(resolved)?;
+    let started = Instant::now();
+    let mut output_error = None;
+    let mut events = |event: Event<'_>| {
+        let written = match (event, format) {
+            (Event::Started { revision, direction }, MessageFormat::Human) => {
+                let verb = if direction == Direction::Upgrade { "Applying" } else { "Reverting" };
+                shell.status(verb, format!("{} {}", revision.id, revision.message))
+            }
+            (Event::Finished { revision, direction, elapsed }, MessageFormat::Json) => {
+                let object = json!({
+                    "reason": if direction == Direction::Upgrade { "revision-applied" } else { "revision-reverted" },
+                    "id": revision.id,
+                    "message": revision.message,
+                    "path": revision.file.path,
+                    "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
+                    "dry_run": options.dry_run,
+                });
+                writeln!(shell.out(), "{object}")
+            }
+            (Event::AlreadyDone { revision }, MessageFormat::Human) => {
+                shell.status("Skipping", format!("{} (another migrator applied it meanwhile)", revision.id))
+            }
+            (Event::NotDryRun { revision }, MessageFormat::Human) => shell.warn(format!(
+                "{} has `transaction: false`: it cannot run inside the dry run's transaction and was not executed",
+                revision.id
+            )),
+            _ => Ok(()),
+        };
+        if let Err(e) = written {
+            output_error.get_or_insert(e);
+        }
+    };
+    let result = match direction {
+        Direction::Upgrade => migrator.upgrade(connection.database(), target, options, &mut events),
+        Direction::Downgrade => migrator.downgrade(connection.database(), target, options, &mut events),
+    };
+    if let Some(e) = output_error {
+        return Err(e.into());
+    }
+    let outcome = result.map_err(engine_error)?;
+    let elapsed = started.elapsed();
+    let count = outcome.done.len();
+    let history = migrator.history();
+    let state = migrator.state(connection.database()).map_err(engine_error)?;
+    let at = describe_heads(history, &state.heads(history));
+    match format {
+        MessageFormat::Json => {
+            let summary = json!({
+                "reason": "migration-finished",
+                "direction": if direction == Direction::Upgrade { "upgrade" } else { "downgrade" },
+                "revisions": count,
+                "dry_run": outcome.dry_run,
+                "not_dry_run": history.ids(&outcome.not_dry_run),
+                "current": history.ids(&state.heads(history)),
+                "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
+            });
+            writeln!(shell.out(), "{summary}")?;
+        }
+        MessageFormat::Human if outcome.dry_run => {
+            shell.status(
+                "Dry run",
+                format!(
+                    "executed {count} revision{} in {:.0?} and rolled everything back: nothing was committed",
+                    plural(count),
+                    elapsed
+                ),
+            )?;
+        }
+        MessageFormat::Human if count == 0 => {
+            shell.status("Fresh", format!("nothing to do; the database is at {at}"))?
+        }
+        MessageFormat::Human => {
+            let verb = if direction == Direction::Upgrade { "applied" } else { "reverted" };
+            shell.status(
+                "Finished",
+                format!("{count} revision{} {verb} in {elapsed:.0?}; the database is at {at}", plural(count)),
+            )?
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn describe_heads(history: &History, heads: &[usize]) -> String {
+    if heads.is_empty() { "base".to_owned() } else { history.ids(heads).join(", ") }
+}
+
+/// `upgrade --sql`, `downgrade --sql`, `sql`: no connection, a script on stdout.
+fn offline(shell: &mut Shell, migrator: &Migrator, dialect: Dialect, direction: Direction, text: &str) -> CliResult {
+    let history = migrator.history();
+    let range = Range::parse(text)?;
+    let from = match &range.from {
+        Some(from) => history.resolve(from, &[])?,
+        None if direction == Direction::Downgrade => {
+            return Err(CliError::usage(format!("`downgrade --sql {text}` needs a starting point")).with_help(
+                "offline, the database is not asked where it is: write FROM:TO, such as `head:base` or `head:-1`",
+            ));
+        }
+        None => Vec::new(),
+    };
+    let applied = history.ancestors(&from);
+    let to = match &range.to {
+        Some(to) => history.resolve(to, &history.applied_heads(&applied))?,
+        None => history.heads(),
+    };
+    let plan = match direction {
+        Direction::Upgrade => history.plan_upgrade(&applied, &to),
+        Direction::Downgrade => {
+            history.plan_downgrade(&applied, &to).map_err(|e| CliError::usage(e.to_string()).with_help(e.help()))?
+        }
+    };
+    write!(shell.out(), "{}", migrator.script(dialect, &plan))?;
+    Ok(exit::OK)
+}
+
+pub fn sql(shell: &mut Shell, project: &Project, args: &SqlArgs) -> CliResult {
+    let migrator = migrator(shell, project)?;
+    let dialect = match args.dialect {
+        Some(DialectArg::Sqlite) => Dialect::Sqlite,
+        Some(DialectArg::Postgres) => Dialect::Postgres,
+        None => dialect_of(&resolve_url(project, &args.db)?.url),
+    };
+    offline(shell, &migrator, dialect, Direction::Upgrade, &args.range)
+}
+
+pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliResult {
+    let migrator = migrator(shell, project)?;
+    let resolved = resolve_url(project, &args.db)?;
+    let mut connection = connect(&resolved)?;
+    let state = migrator.state(connection.database()).map_err(engine_error)?;
+    let history = migrator.history();
+    let out = shell.out();
+    for index in state.heads(history) {
+        let rev = history.revision(index);
+        let head = if history.is_head(index) { " (head)" } else { "" };
+        match args.format.message_format {
+            MessageFormat::Json => {
+                let row = state.rows.iter().find(|r| r.revision == rev.id);
+                let object = json!({
+                    "reason": "current",
+                    "id": rev.id,
+                    "message": rev.message,
+                    "head": history.is_head(index),
+                    "state": row.map(|r| r.state.as_str()),
+                    "applied_at": row.map(|r| &r.applied_at),
+                    "applied_by": row.and_then(|r| r.applied_by.as_ref()),
+                });
+                writeln!(out, "{object}")?;
+            }
+            MessageFormat::Human => writeln!(out, "{}{head}, {}", rev.id, rev.message)?,
+        }
+    }
+    if args.verbose && args.format.message_format == MessageFormat::Human {
+        writeln!(out)?;
+        for row in &state.rows {
+            writeln!(
+                out,
+                "{}  {:<8} {}  {}  {}",
+                row.revision,
+                row.state.as_str(),
+                row.applied_at,
+                row.applied_by.as_deref().unwrap_or("-"),
+                row.execution_ms.map_or("-".to_owned(), |ms| format!("{ms} ms"))
+            )?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult {
+    let migrator = migrator(shell, project)?;
+    let resolved = resolve_url(project, args)?;
+    let history = migrator.history();
+    writeln!(shell.out(), "database:      {} (from {})", resolved.url.redacted(), resolved.source)?;
+    let mut connection = connect(&resolved)?;
+    let version = connection.server_version();
+    let dialect = connection.dialect();
+    let state = migrator.state(connection.database()).map_err(engine_error)?;
+    let table = migrator.table(dialect);
+    let out = shell.out();
+    writeln!(out, "connection:    ok ({version})")?;
+    writeln!(
+        out,
+        "version table: {}{}",
+        table.display_name(),
+        if state.table_exists { "" } else { " (not created yet: nothing applied)" }
+    )?;
+    writeln!(out, "current:       {}", describe_heads(history, &state.heads(history)))?;
+    let pending = state.pending(history);
+    writeln!(
+        out,
+        "pending:       {}",
+        if pending.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{} revision{}", pending.len(), plural(pending.len()))
+        }
+    )?;
+    for &i in &pending {
+        let rev = history.revision(i);
+        writeln!(out, "  {} {}", rev.id, rev.message)?;
+    }
+    writeln!(out, "drifted:       {}", if state.drift.is_empty() { "none" } else { "" })?;
+    for d in &state.drift {
+        writeln!(out, "  {} {}: applied with {}, the file now has {}", d.id, d.path, d.recorded, d.actual)?;
+    }
+    writeln!(out, "failed:        {}", if state.failed.is_empty() { "none" } else { "" })?;
+    for row in &state.failed {
+        writeln!(out, "  {} {}", row.revision, row.error.as_deref().unwrap_or(""))?;
+    }
+    if !state.unknown.is_empty() {
+        writeln!(out, "unknown:       revisions the history does not have")?;
+        for row in &state.unknown {
+            writeln!(out, "  {} {}", row.revision, row.message)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResult {
+    let migrator = migrator(shell, project)?;
+    let resolved = resolve_url(project, &args.db)?;
+    let mut connection = connect(&resolved)?;
+    let (added, removed) =
+        migrator.stamp(connection.database(), &target(&args.target)?, args.purge).map_err(engine_error)?;
+    let history = migrator.history();
+    let state = migrator.state(connection.database()).map_err(engine_error)?;
+    shell.status(
+        "Stamped",
+        format!(
+            "the database is at {} (recorded {added}, removed {removed}; nothing was executed)",
+            describe_heads(history, &state.heads(history))
+        ),
+    )?;
+    Ok(exit::OK)
+}
+
+pub fn resolve(shell: &mut Shell, project: &Project, args: &ResolveArgs) -> CliResult {
+    let migrator = migrator(shell, project)?;
+    let resolved = resolve_url(project, &args.db)?;
+    let mut connection = connect(&resolved)?;
+    migrator.resolve(connection.database(), &args.rev, args.applied).map_err(engine_error)?;
+    let what = if args.applied { "recorded as applied" } else { "forgotten (rolled back by hand)" };
+    shell.status("Resolved", format!("{} {what}", args.rev))?;
+    Ok(exit::OK)
+}
+
+/// The database part of `check`: pending, drifted, failed or unknown
+/// revisions, as diagnostics. Runs only for a URL the user chose.
+pub fn check_database(project: &Project, args: &DbArgs) -> Result<Option<Vec<migrate_core::Diagnostic>>, CliError> {
+    let resolved = resolve_url(project, args)?;
+    if !resolved.explicit {
+        return Ok(None);
+    }
+    let options = Options { allow_multiple_heads: true, require_pinned: false };
+    let analysis = project.analyze(options);
+    if analysis.has_errors() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut migrator = Migrator::new(analysis.history);
+    if let Some(table) = &project.config.version_table {
+        migrator = migrator.version_table(table);
+    }
+    if let Some(schema) = &project.config.version_schema {
+        migrator = migrator.version_schema(schema);
+    }
+    let mut connection = connect(&resolved)?;
+    let state = migrator.state(connection.database()).map_err(engine_error)?;
+    let history = migrator.history();
+    let database = resolved.url.redacted();
+    let error = |path: &str, problem: Problem| migrate_core::Diagnostic::error(path, None, problem);
+    let mut problems = Vec::new();
+    for i in state.pending(history) {
+        let rev = history.revision(i);
+        let problem = Problem::PendingInDatabase { id: rev.id.clone(), database: database.clone() };
+        problems.push(error(&rev.file.path.display().to_string(), problem));
+    }
+    for d in &state.drift {
+        let problem = Problem::DriftedInDatabase {
+            id: d.id.clone(),
+            database: database.clone(),
+            recorded: d.recorded.clone(),
+            actual: d.actual.clone(),
+        };
+        problems.push(error(&d.path, problem));
+    }
+    for row in &state.failed {
+        let problem = Problem::FailedInDatabase {
+            id: row.revision.clone(),
+            database: database.clone(),
+            error: row.error.clone().unwrap_or_default(),
+        };
+        problems.push(error(&database, problem));
+    }
+    for row in &state.unknown {
+        problems.push(error(
+            &database,
+            Problem::UnknownInDatabase { id: row.revision.clone(), database: database.clone() },
+        ));
+    }
+    Ok(Some(problems))
+}
