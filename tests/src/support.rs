@@ -115,3 +115,73 @@ impl FixtureCrate {
 pub fn text(output: &Output) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
+
+/// The PostgreSQL server tests use: `MIGRATE_TEST_POSTGRES`, or the local one.
+pub fn postgres_server_url() -> String {
+    std::env::var("MIGRATE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database created for one test and dropped when it ends.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub name: String,
+    /// URL of the database, without TLS settings.
+    pub url: String,
+}
+
+fn admin_connection() -> migrate_runtime::Connection {
+    let url = postgres_server_url();
+    let parsed = migrate_runtime::DatabaseUrl::parse(&url).expect("MIGRATE_TEST_POSTGRES is a valid URL");
+    migrate_runtime::connect(&parsed).unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {}: {e}. Start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+             (or `cargo xtask test`, which starts a throwaway cluster), or set MIGRATE_TEST_POSTGRES to a server URL",
+            parsed.redacted()
+        )
+    })
+}
+
+impl TestDatabase {
+    /// Creates `cm_<label>_<pid>_<n>`.
+    pub fn create(label: &str) -> TestDatabase {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("cm_{label}_{}_{n}", std::process::id());
+        let mut admin = admin_connection();
+        // One statement per query: CREATE/DROP DATABASE cannot share one.
+        admin
+            .database()
+            .execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .expect("drop leftovers");
+        admin.database().execute_batch(&format!("CREATE DATABASE \"{name}\"")).expect("create the test database");
+        let server = postgres_server_url();
+        let base = server.split('?').next().unwrap_or(&server);
+        let url = format!("{}/{name}", &base[..base.rfind('/').expect("a URL with a database")]);
+        TestDatabase { name, url }
+    }
+
+    /// A fresh connection.
+    pub fn connect(&self) -> migrate_runtime::Connection {
+        migrate_runtime::connect(&migrate_runtime::DatabaseUrl::parse(&self.url).expect("valid")).expect("connect")
+    }
+
+    /// Rows of a query, as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.connect().database().query_text(sql).expect("query")
+    }
+
+    /// Names of the tables in `public`, sorted.
+    pub fn tables(&self) -> Vec<String> {
+        self.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let mut admin = admin_connection();
+        let _ = admin.database().execute_batch(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+    }
+}

@@ -6,7 +6,24 @@ use crate::{cargo_migrate, transcript};
 fn help_snapshots() {
     let dir = std::env::temp_dir();
     insta::assert_snapshot!("help", transcript(&cargo_migrate(&dir, &["--help"])));
-    for command in ["init", "new", "history", "heads", "branches", "show", "merge", "lock", "check"] {
+    for command in [
+        "init",
+        "new",
+        "history",
+        "heads",
+        "branches",
+        "show",
+        "merge",
+        "lock",
+        "check",
+        "upgrade",
+        "downgrade",
+        "current",
+        "status",
+        "stamp",
+        "sql",
+        "resolve",
+    ] {
         insta::assert_snapshot!(format!("help_{command}"), transcript(&cargo_migrate(&dir, &[command, "--help"])));
     }
 }
