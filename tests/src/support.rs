@@ -34,6 +34,12 @@ pub struct FixtureCrate {
 impl FixtureCrate {
     /// `name` must be unique among tests running at once: binaries share a target directory.
     pub fn new(name: &str) -> FixtureCrate {
+        FixtureCrate::with_dependencies(name, "")
+    }
+
+    /// Like [`FixtureCrate::new`], with more `[dependencies]` lines; `{repo}`
+    /// stands for the repository root.
+    pub fn with_dependencies(name: &str, extra: &str) -> FixtureCrate {
         let dir = tempfile::tempdir().expect("temporary directory");
         let repo = repo_root();
         let fixture = FixtureCrate { dir, name: name.to_owned() };
@@ -41,10 +47,11 @@ impl FixtureCrate {
             "Cargo.toml",
             &format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
-                 [dependencies]\nmigrate-core = {{ path = {core:?} }}\n\n\
+                 [dependencies]\nmigrate-core = {{ path = {core:?} }}\n{extra}\n\n\
                  [build-dependencies]\nmigrate-build = {{ path = {build:?} }}\n\n[workspace]\n",
                 core = repo.join("migrate-core"),
                 build = repo.join("migrate-build"),
+                extra = extra.replace("{repo}", &repo.display().to_string()),
             ),
         );
         fixture.write("build.rs", "fn main() {\n    migrate_build::embed();\n}\n");

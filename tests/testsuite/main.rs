@@ -2,3 +2,4 @@
 
 mod alembic;
 mod build_script;
+mod runtime;
