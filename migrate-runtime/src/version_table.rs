@@ -81,6 +81,9 @@ pub struct NewRow<'a> {
     pub message: &'a str,
     pub state: State,
     pub execution_ms: Option<i64>,
+    /// On PostgreSQL, measure the execution time in the database: the time
+    /// since the current query (a batch that began with the revision) arrived.
+    pub timed_by_server: bool,
     /// `None` lets the database say who (its current user), as offline scripts do.
     pub applied_by: Option<&'a str>,
     pub error: Option<&'a str>,
@@ -174,7 +177,12 @@ impl VersionTable {
                 row.checksum.as_str().into(),
                 row.message.into(),
                 row.state.as_str().into(),
-                row.execution_ms.into(),
+                match (row.timed_by_server, self.dialect) {
+                    (true, Dialect::Postgres) => {
+                        Expr::cust("(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint")
+                    }
+                    _ => row.execution_ms.into(),
+                },
                 applied_by,
                 row.error.map(str::to_owned).into(),
             ])
@@ -221,6 +229,7 @@ mod tests {
             message: "it's",
             state: State::Applied,
             execution_ms: Some(3),
+            timed_by_server: false,
             applied_by: Some("me@host"),
             error: None,
         };

@@ -16,7 +16,8 @@ const SIZES: [usize; 2] = [1_000, 10_000];
 pub fn run(args: &[&str]) -> Result<(), String> {
     match args {
         ["history"] => history(),
-        _ => Err(format!("unknown benchmark `{}`; available: history", args.join(" "))),
+        ["apply"] => crate::apply::run(),
+        _ => Err(format!("unknown benchmark `{}`; available: history, apply", args.join(" "))),
     }
 }
 
@@ -126,7 +127,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// The median of `n` runs.
-fn median(n: usize, mut f: impl FnMut() -> Result<Duration, String>) -> Result<Duration, String> {
+pub fn median(n: usize, mut f: impl FnMut() -> Result<Duration, String>) -> Result<Duration, String> {
     let mut times = (0..n).map(|_| f()).collect::<Result<Vec<_>, _>>()?;
     times.sort();
     Ok(times[n / 2])

@@ -3,7 +3,9 @@
 //! Child cargo calls go through `$CARGO`, so the toolchain that runs xtask
 //! runs everything else.
 
+mod apply;
 mod bench;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,7 +16,9 @@ usage: cargo xtask <TASK>
 tasks:
   test              formatting, clippy with warnings denied, and every test
   bench history     time the build script, incremental builds and the listing
-                    commands on generated histories of 1,000 and 10,000 revisions";
+                    commands on generated histories of 1,000 and 10,000 revisions
+  bench apply       apply 1,000 table-creating revisions to SQLite and PostgreSQL,
+                    against sqlite3/psql running the same SQL and against Alembic";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,7 +49,13 @@ fn test() -> Result<(), String> {
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         "cargo clippy --workspace --all-targets -- -D warnings",
     )?;
-    let (passed, failed, ignored) = run_tests(cargo(&root).args(["test", "--workspace"]))?;
+    let (url, _cluster) = postgres::ensure()?;
+    let mut command = cargo(&root);
+    command.args(["test", "--workspace"]);
+    if let Some(url) = url {
+        command.env("MIGRATE_TEST_POSTGRES", url);
+    }
+    let (passed, failed, ignored) = run_tests(&mut command)?;
     // One closing line for the whole suite; cargo's last line is one test binary's.
     println!("\ntest: {passed} passed, {failed} failed, {ignored} skipped");
     if failed > 0 { Err(format!("{failed} test(s) failed")) } else { Ok(()) }

@@ -1,0 +1,193 @@
+//! `cargo xtask bench apply`: 1,000 revisions, each creating a table, applied
+//! to SQLite and PostgreSQL by cargo-migrate, by the database's own client
+//! running the same SQL in one session (the floor), and by Alembic 1.20.1
+//! (installed into a virtual environment under target/tools).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::bench::median;
+use crate::{cargo, run as run_step, workspace_root};
+
+const REVISIONS: usize = 1_000;
+const RUNS: usize = 3;
+const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+pub fn run() -> Result<(), String> {
+    let root = workspace_root();
+    run_step(
+        cargo(&root).args(["build", "--release", "--quiet", "-p", "cargo-migrate"]),
+        "cargo build --release -p cargo-migrate",
+    )?;
+    let binary = root.join("target/release/cargo-migrate");
+    let dir = root.join("target/bench/apply");
+    let migrations = dir.join("migrations");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&migrations).map_err(|e| e.to_string())?;
+    let mut floor_sql = String::new();
+    for i in 0..REVISIONS {
+        let parents = if i == 0 { String::new() } else { format!("r{:04}", i - 1) };
+        let create = format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY, name TEXT NOT NULL);");
+        let text = format!(
+            "-- revision: r{i:04}\n-- parents: {parents}\n-- message: create table t{i}\n\n-- migrate:up\n{create}\n\n-- migrate:down\nDROP TABLE t{i};\n"
+        );
+        std::fs::write(migrations.join(format!("r{i:04}.sql")), text).map_err(|e| e.to_string())?;
+        floor_sql.push_str(&create);
+        floor_sql.push('\n');
+    }
+    std::fs::write(dir.join("floor.sql"), &floor_sql).map_err(|e| e.to_string())?;
+    let alembic = alembic_project(&dir)?;
+
+    let sqlite_file = dir.join("bench.sqlite3");
+    let fresh_sqlite = || {
+        let _ = std::fs::remove_file(&sqlite_file);
+    };
+    let ours = |url: &str| -> Result<Duration, String> {
+        timed(
+            Command::new(&binary)
+                .args(["migrate", "upgrade", "-q", "--dir"])
+                .arg(&migrations)
+                .args(["--database-url", url]),
+        )
+    };
+
+    eprintln!("\nSQLite");
+    let sqlite_url = format!("sqlite:{}", sqlite_file.display());
+    let sqlite_floor = median(RUNS, || {
+        fresh_sqlite();
+        timed(Command::new("sqlite3").arg(&sqlite_file).stdin(file(&dir.join("floor.sql"))?))
+    })?;
+    let sqlite_ours = median(RUNS, || {
+        fresh_sqlite();
+        ours(&sqlite_url)
+    })?;
+    let sqlite_alembic = match &alembic {
+        Some(python) => Some(median(RUNS, || {
+            fresh_sqlite();
+            timed(&mut alembic_upgrade(python, &dir, &format!("sqlite:///{}", sqlite_file.display())))
+        })?),
+        None => None,
+    };
+
+    eprintln!("PostgreSQL");
+    let fresh_pg = || -> Result<String, String> {
+        let admin = format!("{SERVER}/postgres");
+        for sql in ["DROP DATABASE IF EXISTS cm_bench_apply WITH (FORCE)", "CREATE DATABASE cm_bench_apply"] {
+            let status =
+                Command::new("psql").args(["-X", "-q", "-d", &admin, "-c", sql]).status().map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!("psql could not run `{sql}`: is PostgreSQL running on 127.0.0.1:5432?"));
+            }
+        }
+        Ok(format!("{SERVER}/cm_bench_apply"))
+    };
+    let pg_floor = median(RUNS, || {
+        let url = fresh_pg()?;
+        timed(
+            Command::new("psql")
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"])
+                .arg(dir.join("floor.sql")),
+        )
+    })?;
+    let pg_ours = median(RUNS, || ours(&fresh_pg()?))?;
+    let pg_alembic = match &alembic {
+        Some(python) => Some(median(RUNS, || {
+            let url = fresh_pg()?.replace("postgres://", "postgresql+psycopg2://");
+            timed(&mut alembic_upgrade(python, &dir, &url))
+        })?),
+        None => None,
+    };
+    let _ = fresh_pg();
+
+    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
+    let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
+    println!(
+        "| database | floor (same SQL, one session) | cargo-migrate | × floor | Alembic 1.20.1 | Alembic ÷ cargo-migrate |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, floor, ours, alembic) in
+        [("SQLite", sqlite_floor, sqlite_ours, sqlite_alembic), ("PostgreSQL", pg_floor, pg_ours, pg_alembic)]
+    {
+        let (alembic_time, speedup) = match alembic {
+            Some(a) => (secs(a), ratio(a, ours)),
+            None => ("not installed".into(), "-".into()),
+        };
+        println!("| {name} | {} | {} | {} | {alembic_time} | {speedup} |", secs(floor), secs(ours), ratio(ours, floor));
+    }
+    Ok(())
+}
+
+fn file(path: &Path) -> Result<Stdio, String> {
+    std::fs::File::open(path).map(Stdio::from).map_err(|e| e.to_string())
+}
+
+fn timed(command: &mut Command) -> Result<Duration, String> {
+    let start = Instant::now();
+    let output = command.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
+    let elapsed = start.elapsed();
+    if !output.status.success() {
+        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(elapsed)
+}
+
+fn alembic_upgrade(python: &Path, dir: &Path, url: &str) -> Command {
+    let mut command = Command::new(python);
+    command.args(["-m", "alembic", "-c"]).arg(dir.join("alembic.ini")).args([
+        "-x",
+        &format!("url={url}"),
+        "upgrade",
+        "head",
+    ]);
+    command
+}
+
+/// An Alembic project with the same 1,000 revisions, one transaction per
+/// migration as cargo-migrate does. `None` when Alembic cannot be installed.
+fn alembic_project(dir: &Path) -> Result<Option<PathBuf>, String> {
+    let venv = workspace_root().join("target/tools/alembic-venv");
+    let python = venv.join("bin/python");
+    let have = |module: &str| {
+        Command::new(&python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
+    };
+    if !have("alembic") || !have("psycopg2") {
+        let _ = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+        let installed = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "alembic==1.20.1", "psycopg2-binary"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            eprintln!("warning: could not install Alembic; its column is left out");
+            return Ok(None);
+        }
+    }
+    let script = dir.join("alembic");
+    std::fs::create_dir_all(script.join("versions")).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("alembic.ini"),
+        format!("[alembic]\nscript_location = {}\n\n[loggers]\nkeys = root\n[handlers]\nkeys =\n[formatters]\nkeys =\n[logger_root]\nlevel = WARN\nhandlers =\n", script.display()),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(script.join("script.py.mako"), "").map_err(|e| e.to_string())?;
+    std::fs::write(
+        script.join("env.py"),
+        "from alembic import context\nfrom sqlalchemy import create_engine, pool\n\n\
+         url = context.get_x_argument(as_dictionary=True)['url']\n\
+         engine = create_engine(url, poolclass=pool.NullPool)\n\
+         with engine.connect() as connection:\n    \
+         context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)\n    \
+         with context.begin_transaction():\n        context.run_migrations()\n",
+    )
+    .map_err(|e| e.to_string())?;
+    for i in 0..REVISIONS {
+        let down = if i == 0 { "None".to_owned() } else { format!("'r{:04}'", i - 1) };
+        let text = format!(
+            "from alembic import op\n\nrevision = 'r{i:04}'\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\
+             def upgrade():\n    op.execute(\"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, name TEXT NOT NULL)\")\n\n\
+             def downgrade():\n    op.execute(\"DROP TABLE t{i}\")\n"
+        );
+        std::fs::write(script.join("versions").join(format!("r{i:04}.py")), text).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(python))
+}
