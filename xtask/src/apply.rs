@@ -11,7 +11,7 @@ use crate::bench::median;
 use crate::{cargo, run as run_step, workspace_root};
 
 const REVISIONS: usize = 1_000;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 pub fn run() -> Result<(), String> {
@@ -65,7 +65,7 @@ pub fn run() -> Result<(), String> {
     let sqlite_alembic = match &alembic {
         Some(python) => Some(median(RUNS, || {
             fresh_sqlite();
-            timed(&mut alembic_upgrade(python, &dir, &format!("sqlite:///{}", sqlite_file.display())))
+            timed(&mut alembic_upgrade(python, &dir, &format!("sqlite:///{}", sqlite_file.display()), true))
         })?),
         None => None,
     };
@@ -91,10 +91,74 @@ pub fn run() -> Result<(), String> {
         )
     })?;
     let pg_ours = median(RUNS, || ours(&fresh_pg()?))?;
+    // The same statements cargo-migrate sends (each revision in a transaction
+    // with its version-table row), run by the database's own client: what
+    // recording state costs, apart from cargo-migrate itself.
+    let script_of = |dialect: &str, name: &str| -> Result<PathBuf, String> {
+        let output = Command::new(&binary)
+            .args(["migrate", "sql", "--dialect", dialect, "--dir"])
+            .arg(&migrations)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let path = dir.join(name);
+        std::fs::write(&path, &output.stdout).map_err(|e| e.to_string())?;
+        Ok(path)
+    };
+    let pg_script_file = script_of("postgres", "script-postgres.sql")?;
+    let pg_script = median(RUNS, || {
+        let url = fresh_pg()?;
+        timed(Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"]).arg(&pg_script_file))
+    })?;
+    let sqlite_script_file = script_of("sqlite", "script-sqlite.sql")?;
+    let sqlite_script = median(RUNS, || {
+        fresh_sqlite();
+        timed(Command::new("sqlite3").arg(&sqlite_file).stdin(file(&sqlite_script_file)?))
+    })?;
     let pg_alembic = match &alembic {
         Some(python) => Some(median(RUNS, || {
             let url = fresh_pg()?.replace("postgres://", "postgresql+psycopg2://");
-            timed(&mut alembic_upgrade(python, &dir, &url))
+            timed(&mut alembic_upgrade(python, &dir, &url, true))
+        })?),
+        None => None,
+    };
+
+    // The whole run in one transaction: Alembic's default, `--transaction all`,
+    // and the DDL in one transaction as the floor.
+    eprintln!("one transaction");
+    let one_txn_floor = dir.join("floor-one-transaction.sql");
+    std::fs::write(&one_txn_floor, format!("BEGIN;\n{floor_sql}COMMIT;\n")).map_err(|e| e.to_string())?;
+    let ours_all = |url: &str| -> Result<Duration, String> {
+        timed(
+            Command::new(&binary)
+                .args(["migrate", "upgrade", "-q", "--transaction", "all", "--dir"])
+                .arg(&migrations)
+                .args(["--database-url", url]),
+        )
+    };
+    let sqlite_floor_1 = median(RUNS, || {
+        fresh_sqlite();
+        timed(Command::new("sqlite3").arg(&sqlite_file).stdin(file(&one_txn_floor)?))
+    })?;
+    let sqlite_ours_1 = median(RUNS, || {
+        fresh_sqlite();
+        ours_all(&sqlite_url)
+    })?;
+    let sqlite_alembic_1 = match &alembic {
+        Some(python) => Some(median(RUNS, || {
+            fresh_sqlite();
+            timed(&mut alembic_upgrade(python, &dir, &format!("sqlite:///{}", sqlite_file.display()), false))
+        })?),
+        None => None,
+    };
+    let pg_floor_1 = median(RUNS, || {
+        let url = fresh_pg()?;
+        timed(Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"]).arg(&one_txn_floor))
+    })?;
+    let pg_ours_1 = median(RUNS, || ours_all(&fresh_pg()?))?;
+    let pg_alembic_1 = match &alembic {
+        Some(python) => Some(median(RUNS, || {
+            let url = fresh_pg()?.replace("postgres://", "postgresql+psycopg2://");
+            timed(&mut alembic_upgrade(python, &dir, &url, false))
         })?),
         None => None,
     };
@@ -102,13 +166,40 @@ pub fn run() -> Result<(), String> {
 
     let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
     let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
+    println!("Each revision in its own transaction (the default):");
+    println!();
     println!(
-        "| database | floor (same SQL, one session) | cargo-migrate | × floor | Alembic 1.20.1 | Alembic ÷ cargo-migrate |"
+        "| database | floor: the DDL alone, one session | client running cargo-migrate's own script | cargo-migrate | × floor | × own script | Alembic 1.20.1 | Alembic ÷ cargo-migrate |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, floor, script, ours, alembic) in [
+        ("SQLite", sqlite_floor, sqlite_script, sqlite_ours, sqlite_alembic),
+        ("PostgreSQL", pg_floor, pg_script, pg_ours, pg_alembic),
+    ] {
+        let (alembic_time, speedup) = match alembic {
+            Some(a) => (secs(a), ratio(a, ours)),
+            None => ("not installed".into(), "-".into()),
+        };
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {alembic_time} | {speedup} |",
+            secs(floor),
+            secs(script),
+            secs(ours),
+            ratio(ours, floor),
+            ratio(ours, script)
+        );
+    }
+    println!();
+    println!("Whole run in one transaction (`--transaction all`; Alembic's default):");
+    println!();
+    println!(
+        "| database | floor: the DDL in one transaction | cargo-migrate `--transaction all` | × floor | Alembic 1.20.1 (default) | Alembic ÷ cargo-migrate |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, floor, ours, alembic) in
-        [("SQLite", sqlite_floor, sqlite_ours, sqlite_alembic), ("PostgreSQL", pg_floor, pg_ours, pg_alembic)]
-    {
+    for (name, floor, ours, alembic) in [
+        ("SQLite", sqlite_floor_1, sqlite_ours_1, sqlite_alembic_1),
+        ("PostgreSQL", pg_floor_1, pg_ours_1, pg_alembic_1),
+    ] {
         let (alembic_time, speedup) = match alembic {
             Some(a) => (secs(a), ratio(a, ours)),
             None => ("not installed".into(), "-".into()),
@@ -132,11 +223,15 @@ fn timed(command: &mut Command) -> Result<Duration, String> {
     Ok(elapsed)
 }
 
-fn alembic_upgrade(python: &Path, dir: &Path, url: &str) -> Command {
+/// `alembic upgrade head`; `per_migration` chooses Alembic's
+/// `transaction_per_migration` (its default is one transaction for the run).
+fn alembic_upgrade(python: &Path, dir: &Path, url: &str, per_migration: bool) -> Command {
     let mut command = Command::new(python);
     command.args(["-m", "alembic", "-c"]).arg(dir.join("alembic.ini")).args([
         "-x",
         &format!("url={url}"),
+        "-x",
+        &format!("per_migration={}", u8::from(per_migration)),
         "upgrade",
         "head",
     ]);
@@ -173,10 +268,12 @@ fn alembic_project(dir: &Path) -> Result<Option<PathBuf>, String> {
     std::fs::write(
         script.join("env.py"),
         "from alembic import context\nfrom sqlalchemy import create_engine, pool\n\n\
-         url = context.get_x_argument(as_dictionary=True)['url']\n\
+         args = context.get_x_argument(as_dictionary=True)\n\
+         url = args['url']\n\
+         per_migration = args.get('per_migration') == '1'\n\
          engine = create_engine(url, poolclass=pool.NullPool)\n\
          with engine.connect() as connection:\n    \
-         context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)\n    \
+         context.configure(connection=connection, target_metadata=None, transaction_per_migration=per_migration)\n    \
          with context.begin_transaction():\n        context.run_migrations()\n",
     )
     .map_err(|e| e.to_string())?;

@@ -201,7 +201,25 @@ fn run(
     let mut connection = connect(resolved)?;
     let started = Instant::now();
     let mut output_error = None;
+    // On a terminal, a spinner with the elapsed time while a revision runs:
+    // long data migrations show they are alive.
+    let animate = format == MessageFormat::Human
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && shell.verbosity() > crate::shell::Verbosity::Quiet;
+    let mut spinner: Option<indicatif::ProgressBar> = None;
     let mut events = |event: Event<'_>| {
+        if let Some(bar) = spinner.take() {
+            bar.finish_and_clear();
+        }
+        if let (true, Event::Started { revision, .. }) = (animate, &event) {
+            let bar = indicatif::ProgressBar::new_spinner().with_message(revision.id.clone());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} running for {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+            spinner = Some(bar);
+        }
         let written = match (event, format) {
             (Event::Started { revision, direction }, MessageFormat::Human) => {
                 let verb = if direction == Direction::Upgrade { "Applying" } else { "Reverting" };
@@ -235,6 +253,9 @@ fn run(
         Direction::Upgrade => migrator.upgrade(connection.database(), target, options, &mut events),
         Direction::Downgrade => migrator.downgrade(connection.database(), target, options, &mut events),
     };
+    if let Some(bar) = spinner.take() {
+        bar.finish_and_clear();
+    }
     if let Some(e) = output_error {
         return Err(e.into());
     }

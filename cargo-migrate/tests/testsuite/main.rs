@@ -16,6 +16,7 @@ pub fn cargo_migrate(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("CARGO_TERM_COLOR", "never")
         .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("DATABASE_URL")
         .output()
         .expect("run cargo-migrate")
 }
