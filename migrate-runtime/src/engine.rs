@@ -470,11 +470,7 @@ impl Migrator {
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<bool, Error> {
         let upgrade = direction == migrate_core::Direction::Upgrade;
-        let (sql, section) = if upgrade {
-            (rev.up_sql(), &rev.up)
-        } else {
-            (rev.down_sql().unwrap_or_default(), rev.down.as_ref().unwrap_or(&rev.up))
-        };
+        let (sql, section) = section_of(rev, direction);
         let database_error = |context: String, source: DbError| Error::Database { context, source };
         let transactional = own_transaction && rev.transaction;
         if transactional && db.dialect() == Dialect::Postgres {
@@ -556,11 +552,7 @@ impl Migrator {
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<bool, Error> {
         let upgrade = direction == migrate_core::Direction::Upgrade;
-        let (sql, section) = if upgrade {
-            (rev.up_sql(), &rev.up)
-        } else {
-            (rev.down_sql().unwrap_or_default(), rev.down.as_ref().unwrap_or(&rev.up))
-        };
+        let (sql, section) = section_of(rev, direction);
         events(Event::Started { revision: rev, direction });
         let start = Instant::now();
         let record = if upgrade {
@@ -594,6 +586,16 @@ impl Migrator {
         }
         events(Event::Finished { revision: rev, direction, elapsed: start.elapsed() });
         Ok(true)
+    }
+}
+
+/// The SQL a step runs and the section it comes from (for line numbers).
+fn section_of(rev: &Revision, direction: migrate_core::Direction) -> (&str, &migrate_core::Section) {
+    match direction {
+        migrate_core::Direction::Upgrade => (rev.up_sql(), &rev.up),
+        migrate_core::Direction::Downgrade => {
+            (rev.down_sql().unwrap_or_default(), rev.down.as_ref().unwrap_or(&rev.up))
+        }
     }
 }
 

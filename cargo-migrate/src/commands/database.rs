@@ -91,14 +91,19 @@ fn migrator(shell: &mut Shell, project: &Project) -> Result<Migrator, CliError> 
             exit_code: exit::CHECK_FAILED,
         });
     }
-    let mut migrator = Migrator::new(analysis.history);
+    Ok(configured(project, analysis.history))
+}
+
+/// A migrator with the project's version-table settings.
+fn configured(project: &Project, history: History) -> Migrator {
+    let mut migrator = Migrator::new(history);
     if let Some(table) = &project.config.version_table {
         migrator = migrator.version_table(table);
     }
     if let Some(schema) = &project.config.version_schema {
         migrator = migrator.version_schema(schema);
     }
-    Ok(migrator)
+    migrator
 }
 
 /// Connects, refusing transaction poolers where session locks do not hold.
@@ -478,13 +483,7 @@ pub fn check_database(project: &Project, args: &DbArgs) -> Result<Option<Vec<mig
     if analysis.has_errors() {
         return Ok(Some(Vec::new()));
     }
-    let mut migrator = Migrator::new(analysis.history);
-    if let Some(table) = &project.config.version_table {
-        migrator = migrator.version_table(table);
-    }
-    if let Some(schema) = &project.config.version_schema {
-        migrator = migrator.version_schema(schema);
-    }
+    let migrator = configured(project, analysis.history);
     let mut connection = connect(&resolved)?;
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
