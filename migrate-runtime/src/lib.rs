@@ -19,6 +19,7 @@
 mod connect;
 mod db;
 mod engine;
+pub mod schema;
 pub mod url;
 pub mod version_table;
 

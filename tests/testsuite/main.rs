@@ -3,3 +3,4 @@
 mod alembic;
 mod build_script;
 mod runtime;
+mod schema;

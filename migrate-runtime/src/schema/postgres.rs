@@ -1,0 +1,118 @@
+//! PostgreSQL introspection from `pg_catalog`, for the current schema.
+
+use super::{Check, Column, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+use crate::{Database, DbError};
+
+const SEPARATOR: char = '\u{1f}';
+
+fn text(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
+}
+
+fn list(value: &str) -> Vec<String> {
+    value.split(SEPARATOR).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbError> {
+    let mut schema = Schema::default();
+    for row in db.query_text(
+        "SELECT t.typname, string_agg(e.enumlabel, E'\\x1f' ORDER BY e.enumsortorder) \
+         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE n.nspname = current_schema() GROUP BY t.typname",
+    )? {
+        schema.enums.insert(text(&row, 0), list(&text(&row, 1)));
+    }
+    let tables = db.query_text(
+        "SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname",
+    )?;
+    for row in tables {
+        let (oid, name) = (text(&row, 0), text(&row, 1));
+        if name == exclude || !oid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let table = table(db, &oid, &name)?;
+        schema.tables.insert(name, table);
+    }
+    Ok(schema)
+}
+
+fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError> {
+    let mut table = Table { name: name.to_owned(), ..Table::default() };
+    for row in db.query_text(&format!(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
+         a.attidentity <> '' \
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+    ))? {
+        let mut default = row.get(3).cloned().flatten();
+        // serial: the sequence's name differs between databases; what matters is that it is filled in.
+        let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
+        if serial {
+            default = None;
+        }
+        table.columns.push(Column {
+            name: text(&row, 0),
+            data_type: text(&row, 1).to_ascii_lowercase(),
+            nullable: text(&row, 2) == "t",
+            default,
+            generated: serial || text(&row, 4) == "t",
+        });
+    }
+    let names = |column: &str| -> String {
+        format!(
+            "(SELECT string_agg(a.attname, E'\\x1f' ORDER BY k.ord) FROM unnest(con.{column}) WITH ORDINALITY k(n, ord) \
+             JOIN pg_attribute a ON a.attrelid = con.{rel} AND a.attnum = k.n)",
+            rel = if column == "conkey" { "conrelid" } else { "confrelid" }
+        )
+    };
+    for row in db.query_text(&format!(
+        "SELECT con.conname, con.contype, {}, con.confrelid::regclass::text, {}, con.confdeltype, con.confupdtype, \
+         pg_get_constraintdef(con.oid) FROM pg_constraint con WHERE con.conrelid = {oid} ORDER BY con.conname",
+        names("conkey"),
+        names("confkey")
+    ))? {
+        let constraint_name = Some(text(&row, 0));
+        let columns = list(&text(&row, 2));
+        match text(&row, 1).as_str() {
+            "p" => table.primary_key = columns,
+            "u" => table.uniques.push(Unique { name: None, columns }),
+            "f" => table.foreign_keys.push(ForeignKey {
+                name: None,
+                columns,
+                referenced_table: text(&row, 3),
+                referenced_columns: list(&text(&row, 4)),
+                on_delete: normalise_action(&text(&row, 5)),
+                on_update: normalise_action(&text(&row, 6)),
+            }),
+            "c" => {
+                let definition = text(&row, 7);
+                let expression = definition
+                    .strip_prefix("CHECK ")
+                    .map(|e| e.trim().trim_start_matches('(').trim_end_matches(')').trim().to_owned())
+                    .unwrap_or(definition);
+                let _ = constraint_name;
+                table.checks.push(Check { name: None, expression });
+            }
+            _ => {}
+        }
+    }
+    for row in db.query_text(&format!(
+        "SELECT i.relname, ix.indisunique, pg_get_expr(ix.indpred, ix.indrelid), \
+         (SELECT string_agg(pg_get_indexdef(ix.indexrelid, k, true), E'\\x1f' ORDER BY k) FROM generate_series(1, ix.indnkeyatts) k) \
+         FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid \
+         WHERE ix.indrelid = {oid} AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid) \
+         ORDER BY i.relname"
+    ))? {
+        table.indexes.push(Index {
+            name: text(&row, 0),
+            unique: text(&row, 1) == "t",
+            predicate: row.get(2).cloned().flatten(),
+            columns: list(&text(&row, 3)),
+        });
+    }
+    table.uniques.sort();
+    table.foreign_keys.sort();
+    table.checks.sort();
+    Ok(table)
+}
