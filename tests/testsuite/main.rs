@@ -1,6 +1,7 @@
 //! End-to-end tests: real `cargo build` of throwaway crates using migrate-build.
 
 mod alembic;
+mod autogenerate;
 mod build_script;
 mod runtime;
 mod schema;

@@ -6,12 +6,14 @@
 mod diff;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod render;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::collections::BTreeMap;
 
 pub use diff::{Change, diff};
+pub use render::render;
 
 use crate::{Database, DbError, Dialect};
 
@@ -91,6 +93,30 @@ pub struct ForeignKey {
 pub struct Check {
     pub name: Option<String>,
     pub expression: String,
+}
+
+/// A generated revision body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// Turns the current schema into the target.
+    pub up: String,
+    /// Turns it back.
+    pub down: String,
+    pub changes: Vec<Change>,
+}
+
+/// The up and down SQL between two schemas, or `None` when they are the same.
+pub fn generate(current: &Schema, target: &Schema, dialect: Dialect) -> Option<Generated> {
+    let changes = diff(current, target);
+    if changes.is_empty() {
+        return None;
+    }
+    let back = diff(target, current);
+    Some(Generated {
+        up: render(&changes, current, target, dialect),
+        down: render(&back, target, current, dialect),
+        changes,
+    })
 }
 
 /// Reads the schema of a database, leaving out the version table `exclude`.

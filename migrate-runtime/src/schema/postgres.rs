@@ -72,13 +72,13 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
         names("conkey"),
         names("confkey")
     ))? {
-        let constraint_name = Some(text(&row, 0));
+        let name = Some(text(&row, 0));
         let columns = list(&text(&row, 2));
         match text(&row, 1).as_str() {
             "p" => table.primary_key = columns,
-            "u" => table.uniques.push(Unique { name: None, columns }),
+            "u" => table.uniques.push(Unique { name, columns }),
             "f" => table.foreign_keys.push(ForeignKey {
-                name: None,
+                name,
                 columns,
                 referenced_table: text(&row, 3),
                 referenced_columns: list(&text(&row, 4)),
@@ -91,8 +91,7 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
                     .strip_prefix("CHECK ")
                     .map(|e| e.trim().trim_start_matches('(').trim_end_matches(')').trim().to_owned())
                     .unwrap_or(definition);
-                let _ = constraint_name;
-                table.checks.push(Check { name: None, expression });
+                table.checks.push(Check { name, expression });
             }
             _ => {}
         }

@@ -122,7 +122,7 @@ fn index_parts(sql: &str) -> (Vec<String>, Option<String>) {
         return (Vec::new(), None);
     };
     let close = matching_paren(sql, open).unwrap_or(sql.len());
-    let columns = split_top_level(&sql[open + 1..close.min(sql.len())]);
+    let columns = split_top_level(&sql[open + 1..close.min(sql.len())]).into_iter().map(unquote).collect();
     let rest = &sql[(close + 1).min(sql.len())..];
     let predicate = rest
         .to_ascii_uppercase()
@@ -158,6 +158,14 @@ fn checks(create: &str) -> Vec<Check> {
         from = close;
     }
     found
+}
+
+/// `"name"` is `name`: a quoted plain identifier reads the same either way.
+fn unquote(item: String) -> String {
+    match item.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') => inner.to_owned(),
+        _ => item,
+    }
 }
 
 fn matching_paren(text: &str, open: usize) -> Option<usize> {

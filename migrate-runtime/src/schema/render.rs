@@ -1,0 +1,275 @@
+//! SQL for a list of [`Change`]s, per dialect. PostgreSQL takes every change
+//! as an `ALTER`; SQLite cannot alter a column or a constraint, so such a
+//! table is rebuilt from its target definition (Alembic's "batch" mode):
+//! create it under a temporary name, copy the common columns, drop the old
+//! one, rename, recreate its indexes.
+
+use std::collections::BTreeSet;
+
+use sea_query::{Alias, ColumnDef, Expr, Table as SeaTable};
+
+use super::{Change, Column, ForeignKey, Index, Schema, Table};
+use crate::Dialect;
+
+/// The SQL of `changes`, which turn `from` into `to`.
+pub fn render(changes: &[Change], from: &Schema, to: &Schema, dialect: Dialect) -> String {
+    let mut out = Vec::new();
+    let rebuilt: BTreeSet<&str> = match dialect {
+        Dialect::Sqlite => changes.iter().filter_map(needs_rebuild).collect(),
+        Dialect::Postgres => BTreeSet::new(),
+    };
+    for table in &rebuilt {
+        if let (Some(old), Some(new)) = (from.tables.get(*table), to.tables.get(*table)) {
+            out.push(rebuild(old, new, dialect));
+        }
+    }
+    for change in changes {
+        if table_of(change).is_some_and(|t| rebuilt.contains(t)) {
+            continue;
+        }
+        if dialect == Dialect::Sqlite {
+            match change {
+                // SQLite declares foreign keys inline: a new table carries them,
+                // a dropped table takes them along.
+                Change::CreateTable(table) => {
+                    out.push(create_table(to.tables.get(&table.name).unwrap_or(table), &table.name, dialect));
+                    continue;
+                }
+                Change::AddForeignKey { table, .. } if !from.tables.contains_key(table) => continue,
+                Change::DropForeignKey { table, .. } if !to.tables.contains_key(table) => continue,
+                _ => {}
+            }
+        }
+        if change.is_destructive() {
+            out.push(format!("-- WARNING: {}: data in it is lost.", describe(change)));
+        }
+        if let Some(sql) = statement(change, dialect) {
+            out.push(sql);
+        }
+    }
+    let mut text = out.join("\n");
+    if changes.iter().any(|c| matches!(c, Change::DropColumn { .. }))
+        && changes.iter().any(|c| matches!(c, Change::AddColumn { .. }))
+    {
+        text.insert_str(
+            0,
+            "-- A rename cannot be told from a drop and an add: if a column was renamed, replace the pair below\n-- with `ALTER TABLE ... RENAME COLUMN ... TO ...` to keep its data.\n",
+        );
+    }
+    text
+}
+
+fn table_of(change: &Change) -> Option<&str> {
+    Some(match change {
+        Change::AddColumn { table, .. }
+        | Change::DropColumn { table, .. }
+        | Change::AlterColumn { table, .. }
+        | Change::AddUnique { table, .. }
+        | Change::DropUnique { table, .. }
+        | Change::CreateIndex { table, .. }
+        | Change::DropIndex { table, .. }
+        | Change::AddForeignKey { table, .. }
+        | Change::DropForeignKey { table, .. }
+        | Change::AddCheck { table, .. }
+        | Change::DropCheck { table, .. } => table,
+        _ => return None,
+    })
+}
+
+/// Changes SQLite's `ALTER TABLE` cannot make.
+fn needs_rebuild(change: &Change) -> Option<&str> {
+    match change {
+        Change::AlterColumn { table, .. }
+        | Change::AddUnique { table, .. }
+        | Change::DropUnique { table, .. }
+        | Change::AddForeignKey { table, .. }
+        | Change::DropForeignKey { table, .. }
+        | Change::AddCheck { table, .. }
+        | Change::DropCheck { table, .. } => Some(table),
+        // SQLite can add only nullable or defaulted columns without constraints.
+        Change::AddColumn { table, column } if !column.nullable && column.default.is_none() => Some(table),
+        _ => None,
+    }
+}
+
+fn describe(change: &Change) -> String {
+    match change {
+        Change::DropTable(t) => format!("drops table {}", t.name),
+        Change::DropColumn { table, column } => format!("drops column {table}.{}", column.name),
+        Change::DropEnum { name, .. } => format!("drops type {name}"),
+        Change::AlterColumn { table, from, to } => {
+            format!("changes the type of {table}.{} from {} to {}", to.name, from.data_type, to.data_type)
+        }
+        _ => "changes the schema".to_owned(),
+    }
+}
+
+fn q(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn columns(names: &[String]) -> String {
+    names.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ")
+}
+
+fn statement(change: &Change, dialect: Dialect) -> Option<String> {
+    Some(match change {
+        Change::CreateEnum { name, labels } => {
+            format!(
+                "CREATE TYPE {} AS ENUM ({});",
+                q(name),
+                labels.iter().map(|l| literal(l)).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Change::AddEnumValue { name, label, after } => match after {
+            Some(after) => format!("ALTER TYPE {} ADD VALUE {} AFTER {};", q(name), literal(label), literal(after)),
+            None => format!("ALTER TYPE {} ADD VALUE {};", q(name), literal(label)),
+        },
+        Change::DropEnum { name, .. } => format!("DROP TYPE {};", q(name)),
+        Change::CreateTable(table) => create_table(table, &table.name, dialect),
+        Change::DropTable(table) => {
+            format!("{};", dialect.build_schema(&SeaTable::drop().table(Alias::new(&table.name)).to_owned()))
+        }
+        Change::AddColumn { table, column } => {
+            let alter = SeaTable::alter().table(Alias::new(table)).add_column(column_def(column)).to_owned();
+            format!("{};", dialect.build_schema(&alter))
+        }
+        Change::DropColumn { table, column } => {
+            let alter = SeaTable::alter().table(Alias::new(table)).drop_column(Alias::new(&column.name)).to_owned();
+            format!("{};", dialect.build_schema(&alter))
+        }
+        Change::AlterColumn { table, from, to } => alter_column(table, from, to),
+        Change::AddUnique { table, unique } => {
+            format!("ALTER TABLE {} ADD UNIQUE ({});", q(table), columns(&unique.columns))
+        }
+        Change::DropUnique { table, unique } => drop_constraint(table, unique.name.as_deref()),
+        Change::CreateIndex { table, index } => create_index(table, index),
+        Change::DropIndex { index, .. } => format!("DROP INDEX {};", q(&index.name)),
+        Change::AddForeignKey { table, foreign_key } => {
+            format!("ALTER TABLE {} ADD {};", q(table), foreign_key_clause(foreign_key))
+        }
+        Change::DropForeignKey { table, foreign_key } => drop_constraint(table, foreign_key.name.as_deref()),
+        Change::AddCheck { table, check } => format!("ALTER TABLE {} ADD CHECK ({});", q(table), check.expression),
+        Change::DropCheck { table, check } => drop_constraint(table, check.name.as_deref()),
+    })
+}
+
+fn drop_constraint(table: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("ALTER TABLE {} DROP CONSTRAINT {};", q(table), q(name)),
+        None => format!("-- the database did not name this constraint of {table}: drop it by its name"),
+    }
+}
+
+fn column_def(column: &Column) -> ColumnDef {
+    let mut def = ColumnDef::new(Alias::new(&column.name));
+    def.custom(Alias::new(&column.data_type));
+    if !column.nullable {
+        def.not_null();
+    }
+    if let Some(default) = &column.default {
+        def.default(Expr::cust(default));
+    }
+    def
+}
+
+fn alter_column(table: &str, from: &Column, to: &Column) -> String {
+    let mut parts = Vec::new();
+    let column = q(&to.name);
+    if from.data_type != to.data_type {
+        parts.push(format!("ALTER COLUMN {column} TYPE {} USING {column}::{}", to.data_type, to.data_type));
+    }
+    if from.nullable != to.nullable {
+        parts.push(format!("ALTER COLUMN {column} {} NOT NULL", if to.nullable { "DROP" } else { "SET" }));
+    }
+    if from.default != to.default {
+        parts.push(match &to.default {
+            Some(default) => format!("ALTER COLUMN {column} SET DEFAULT {default}"),
+            None => format!("ALTER COLUMN {column} DROP DEFAULT"),
+        });
+    }
+    format!("ALTER TABLE {} {};", q(table), parts.join(", "))
+}
+
+fn create_index(table: &str, index: &Index) -> String {
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    let columns: Vec<String> = index
+        .columns
+        .iter()
+        .map(|c| if c.chars().all(|ch| ch.is_alphanumeric() || ch == '_') { q(c) } else { c.clone() })
+        .collect();
+    let predicate = index.predicate.as_ref().map(|p| format!(" WHERE {p}")).unwrap_or_default();
+    format!("CREATE {unique}INDEX {} ON {} ({}){predicate};", q(&index.name), q(table), columns.join(", "))
+}
+
+fn foreign_key_clause(key: &ForeignKey) -> String {
+    let mut clause = format!(
+        "FOREIGN KEY ({}) REFERENCES {} ({})",
+        columns(&key.columns),
+        q(&key.referenced_table),
+        columns(&key.referenced_columns)
+    );
+    if key.on_delete != "NO ACTION" {
+        clause.push_str(&format!(" ON DELETE {}", key.on_delete));
+    }
+    if key.on_update != "NO ACTION" {
+        clause.push_str(&format!(" ON UPDATE {}", key.on_update));
+    }
+    clause
+}
+
+/// `CREATE TABLE` with columns, primary key, uniques and checks. Foreign keys
+/// are added as their own changes on PostgreSQL, and inline on SQLite.
+fn create_table(table: &Table, name: &str, dialect: Dialect) -> String {
+    let mut lines: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            let mut line = format!("    {} {}", q(&c.name), c.data_type);
+            if !c.nullable {
+                line.push_str(" NOT NULL");
+            }
+            if let Some(default) = &c.default {
+                line.push_str(&format!(" DEFAULT {default}"));
+            }
+            line
+        })
+        .collect();
+    if !table.primary_key.is_empty() {
+        lines.push(format!("    PRIMARY KEY ({})", columns(&table.primary_key)));
+    }
+    for unique in &table.uniques {
+        lines.push(format!("    UNIQUE ({})", columns(&unique.columns)));
+    }
+    for check in &table.checks {
+        lines.push(format!("    CHECK ({})", check.expression));
+    }
+    if dialect == Dialect::Sqlite {
+        for key in &table.foreign_keys {
+            lines.push(format!("    {}", foreign_key_clause(key)));
+        }
+    }
+    format!("CREATE TABLE {} (\n{}\n);", q(name), lines.join(",\n"))
+}
+
+/// SQLite's way to change a table: a new one from the target definition.
+fn rebuild(old: &Table, new: &Table, dialect: Dialect) -> String {
+    let temporary = format!("_migrate_new_{}", new.name);
+    let common: Vec<String> =
+        new.columns.iter().filter(|c| old.column(&c.name).is_some()).map(|c| c.name.clone()).collect();
+    let mut sql = vec![
+        format!("-- SQLite cannot alter {} in place: it is rebuilt with its new definition.", new.name),
+        create_table(new, &temporary, dialect),
+        format!("INSERT INTO {} ({cols}) SELECT {cols} FROM {};", q(&temporary), q(&old.name), cols = columns(&common)),
+        format!("DROP TABLE {};", q(&old.name)),
+        format!("ALTER TABLE {} RENAME TO {};", q(&temporary), q(&new.name)),
+    ];
+    for index in &new.indexes {
+        sql.push(create_index(&new.name, index));
+    }
+    sql.join("\n")
+}
