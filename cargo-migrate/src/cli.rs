@@ -82,6 +82,8 @@ pub enum Command {
     /// Create a new (draft) revision after the current head
     #[command(visible_alias = "revision")]
     New(NewArgs),
+    /// Autogenerate a revision from the models (schema.sql): `new --autogenerate`
+    Generate(NewArgs),
     /// List revisions, newest first
     History(HistoryArgs),
     /// List the heads of the history
@@ -111,6 +113,8 @@ pub enum Command {
     Sql(SqlArgs),
     /// Settle a revision marked failed after fixing the database by hand
     Resolve(ResolveArgs),
+    /// Compare a live database with what the history produces at its applied revisions
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +264,23 @@ pub struct NewArgs {
     /// Use this id instead of a generated one
     #[arg(long, value_name = "ID")]
     pub rev_id: Option<String>,
+    /// Fill the revision with what turns the history's schema into the models' (schema.sql)
+    #[arg(long)]
+    pub autogenerate: bool,
+    /// Server for the scratch databases of --autogenerate [default: the database URL's; SQLite in memory]
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Server for the scratch database [default: the database's own server; SQLite in memory]
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,11 @@ use toml_edit::{DocumentMut, Item, TableLike};
 use crate::{Diagnostic, Problem};
 
 /// Keys understood in `[package.metadata.migrate]`.
-pub const CONFIG_KEYS: [&str; 5] =
-    ["dir", "allow-multiple-heads", "database-url-env", "version-table", "version-schema"];
+pub const CONFIG_KEYS: [&str; 6] =
+    ["dir", "allow-multiple-heads", "database-url-env", "version-table", "version-schema", "schema"];
+
+/// The declarative models file, relative to the package root, unless configured.
+pub const DEFAULT_SCHEMA_FILE: &str = "schema.sql";
 
 /// The environment variable read for the database URL unless configured otherwise.
 pub const DEFAULT_DATABASE_URL_ENV: &str = "DATABASE_URL";
@@ -29,6 +32,8 @@ pub struct Config {
     pub version_table: Option<String>,
     /// The version table's PostgreSQL schema.
     pub version_schema: Option<String>,
+    /// The declarative schema (the models) that autogenerate compares with.
+    pub schema: PathBuf,
 }
 
 impl Default for Config {
@@ -39,6 +44,7 @@ impl Default for Config {
             database_url_env: DEFAULT_DATABASE_URL_ENV.to_owned(),
             version_table: None,
             version_schema: None,
+            schema: PathBuf::from(DEFAULT_SCHEMA_FILE),
         }
     }
 }
@@ -92,10 +98,11 @@ impl Config {
                         "`allow-multiple-heads` in [package.metadata.migrate] must be true or false".into(),
                     )),
                 },
-                "database-url-env" | "version-table" | "version-schema" => match item.as_str() {
+                "database-url-env" | "version-table" | "version-schema" | "schema" => match item.as_str() {
                     Some(text) if !text.is_empty() => match key {
                         "database-url-env" => config.database_url_env = text.to_owned(),
                         "version-table" => config.version_table = Some(text.to_owned()),
+                        "schema" => config.schema = PathBuf::from(text),
                         _ => config.version_schema = Some(text.to_owned()),
                     },
                     _ => diagnostics

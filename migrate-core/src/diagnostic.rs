@@ -81,6 +81,8 @@ pub enum Problem {
     FailedInDatabase { id: String, database: String, error: String },
     #[error("{database} has applied revision `{id}`, which this history does not have")]
     UnknownInDatabase { id: String, database: String },
+    #[error("the models differ from what the history produces: {change}")]
+    ModelsDiffer { change: String },
 }
 
 impl Problem {
@@ -145,6 +147,9 @@ impl Problem {
             }
             Problem::FailedInDatabase { id, .. } => {
                 format!("finish or undo it by hand, then `cargo migrate resolve {id} --applied` (or `--rolled-back`)")
+            }
+            Problem::ModelsDiffer { .. } => {
+                "write a revision for it with `cargo migrate generate \"MESSAGE\"` (review it before committing)".into()
             }
             Problem::UnknownInDatabase { .. } => {
                 "the database is ahead of this checkout: pull the missing revisions, or `stamp` it".into()

@@ -145,9 +145,27 @@ impl DatabaseUrl {
 }
 
 impl PostgresUrl {
+    /// The URL without TLS settings, password redacted.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+
     /// `host:port/database as user`, for messages.
     pub fn describe(&self) -> String {
         format!("{}:{}/{} as {}", self.host, self.port, self.database, self.user)
+    }
+
+    /// The same server and credentials, another database.
+    pub fn with_database(&self, database: &str) -> PostgresUrl {
+        let (base, query) = self.url.split_once('?').map_or((self.url.as_str(), None), |(b, q)| (b, Some(q)));
+        let authority_end = base.find("://").map_or(0, |i| i + 3);
+        let path_start = base[authority_end..].find('/').map_or(base.len(), |i| authority_end + i);
+        let mut url = format!("{}/{database}", &base[..path_start]);
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
+        PostgresUrl { url, database: database.to_owned(), ..self.clone() }
     }
 
     /// Neon's `-pooler` endpoints run PgBouncer in transaction mode.
@@ -259,6 +277,9 @@ mod tests {
             panic!("postgres")
         };
         assert!(!direct.is_transaction_pooler());
+        let other = direct.with_database("scratch");
+        assert_eq!(other.database, "scratch");
+        assert_eq!(other.redacted_url(), "postgres://u@ep-x.neon.tech/scratch");
         assert_eq!(direct.ssl_mode, SslMode::VerifyFull);
         assert_eq!(direct.ssl_root_cert, Some(PathBuf::from("/etc/ca.pem")));
     }

@@ -18,6 +18,12 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
     if let Some(mut problems) = super::database::check_database(project, &args.db)? {
         analysis.diagnostics.append(&mut problems);
     }
+    // The models (schema.sql) against what the history produces.
+    let replayable = !analysis.errors().any(|d| !matches!(d.problem, migrate_core::Problem::Draft { .. }));
+    if replayable {
+        let mut problems = super::autogen::check_models(project, analysis.history.clone(), &args.db)?;
+        analysis.diagnostics.append(&mut problems);
+    }
     let errors = analysis.errors().count();
     let warnings = analysis.warnings().count();
     match args.format.message_format {

@@ -31,7 +31,7 @@ pub struct ResolvedUrl {
 
 /// `--database-url`, else the configured environment variable, else `.env`
 /// at the project root, else a SQLite file under `target/`.
-pub fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUrl, CliError> {
+pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUrl, CliError> {
     let var = &project.config.database_url_env;
     let parse = |text: &str, source: String| -> Result<ResolvedUrl, CliError> {
         let url = DatabaseUrl::parse(text.trim()).map_err(|e| {
@@ -95,7 +95,7 @@ fn migrator(shell: &mut Shell, project: &Project) -> Result<Migrator, CliError> 
 }
 
 /// A migrator with the project's version-table settings.
-fn configured(project: &Project, history: History) -> Migrator {
+pub(super) fn configured(project: &Project, history: History) -> Migrator {
     let mut migrator = Migrator::new(history);
     if let Some(table) = &project.config.version_table {
         migrator = migrator.version_table(table);

@@ -1,5 +1,6 @@
 //! One module per command; shared rendering of revisions.
 
+mod autogen;
 mod check;
 mod database;
 mod init;
@@ -27,7 +28,8 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
     let project = Project::locate(&selection)?;
     match &args.command {
         Command::Init(_) => unreachable!("handled above"),
-        Command::New(new) => new::new(shell, &project, new),
+        Command::New(new) => new::new(shell, &project, new, new.autogenerate),
+        Command::Generate(new) => new::new(shell, &project, new, true),
         Command::Merge(merge) => new::merge(shell, &project, merge),
         Command::History(history) => list::history(shell, &project, history),
         Command::Heads(heads) => list::heads(shell, &project, heads),
@@ -42,6 +44,13 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         Command::Stamp(args) => database::stamp(shell, &project, args),
         Command::Sql(args) => database::sql(shell, &project, args),
         Command::Resolve(args) => database::resolve(shell, &project, args),
+        Command::Diff(args) => {
+            let analysis = project.analyze(Options { allow_multiple_heads: true, require_pinned: false });
+            if analysis.has_errors() {
+                return report_problems(shell, &analysis);
+            }
+            autogen::run_diff(shell, &project, analysis.history, args)
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::exit;
 use crate::project::Project;
 use crate::shell::Shell;
 
-pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs) -> CliResult {
+pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: bool) -> CliResult {
     let analysis = analyze_for_writing(shell, project)?;
     let history = &analysis.history;
     let message = args.message.clone().or_else(|| args.message_arg.clone()).unwrap_or_default();
@@ -41,6 +41,17 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs) -> CliResult {
     for text in &args.depends_on {
         depends_on.push(history.revision(history.lookup(text)?).id.clone());
     }
+    let (up, down) = if autogenerate {
+        match super::autogen::autogenerate(shell, project, history.clone(), args.dev_url.as_deref(), &args.db)? {
+            Some(sql) => sql,
+            None => {
+                shell.status("Fresh", "no changes: the models match what the history produces; nothing written")?;
+                return Ok(exit::OK);
+            }
+        }
+    } else {
+        (String::new(), String::new())
+    };
     let new = NewRevision {
         id,
         parents,
@@ -48,8 +59,8 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs) -> CliResult {
         created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         branch_labels,
         depends_on,
-        up: String::new(),
-        down: String::new(),
+        up,
+        down,
     };
     write_revision(shell, project, &new)
 }
