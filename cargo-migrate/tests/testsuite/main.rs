@@ -1,5 +1,6 @@
 //! End-to-end tests of the `cargo-migrate` binary.
 
+mod autogenerate;
 mod database;
 mod help;
 mod listing;

@@ -1,0 +1,115 @@
+//! `generate`, `check` against schema.sql and `diff`, through the binary, on
+//! SQLite and on the machine's PostgreSQL (scratch databases on the server,
+//! dropped afterwards).
+
+use std::path::Path;
+use std::process::Command;
+
+use tests::support::TestDatabase;
+
+use crate::assert_exit;
+
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
+        .arg("migrate")
+        .args(args)
+        .args(["--dir", "migrations"])
+        .current_dir(dir)
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn scratch_databases(db: &TestDatabase) -> usize {
+    db.query("SELECT count(*) FROM pg_database WHERE datname LIKE 'cargo_migrate_scratch_%'")[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The workflow of the user's guide: change the models, generate, upgrade;
+/// `check` fails while the models are ahead of the history; `diff` finds a
+/// column added by hand.
+fn workflow(url: &str, postgres: Option<&TestDatabase>) {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let go = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", url]);
+        run(dir, &all)
+    };
+    assert_exit(&run(dir, &["init"]), 0);
+    std::fs::write(
+        dir.join("schema.sql"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(320) NOT NULL UNIQUE);\n",
+    )
+    .unwrap();
+    let (_, stderr) = assert_exit(&go(&["check"]), 1);
+    assert!(
+        stderr.contains("schema.sql: the models differ from what the history produces: new table users"),
+        "{stderr}"
+    );
+
+    let (stdout, stderr) = assert_exit(&go(&["generate", "create users", "--rev-id", "u1"]), 0);
+    assert!(stderr.contains("Detected new table users"), "{stderr}");
+    let file = std::fs::read_to_string(dir.join(stdout.trim())).unwrap();
+    assert!(file.contains("CREATE TABLE \"users\"") && file.contains("DROP TABLE \"users\""), "{file}");
+    let (_, stderr) = assert_exit(&go(&["generate", "nothing new"]), 0);
+    assert!(stderr.contains("no changes"), "{stderr}");
+
+    std::fs::write(
+        dir.join("schema.sql"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(320) NOT NULL UNIQUE);\n\
+         CREATE TABLE user_profile (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE, bio TEXT);\n",
+    )
+    .unwrap();
+    assert_exit(&go(&["new", "--autogenerate", "add user profile table", "--rev-id", "u2"]), 0);
+    assert_exit(&run(dir, &["lock"]), 0);
+    assert_exit(&go(&["upgrade"]), 0);
+    assert_exit(&go(&["check"]), 0);
+    let (_, stderr) = assert_exit(&go(&["diff"]), 0);
+    assert!(stderr.contains("is exactly what the history produces at u2"), "{stderr}");
+
+    match postgres {
+        Some(db) => db.query("ALTER TABLE users ADD COLUMN added_by_hand TEXT"),
+        None => {
+            let path = url.strip_prefix("sqlite:").unwrap();
+            let connection = migrate_runtime::rusqlite::Connection::open(dir.join(path)).unwrap();
+            connection.execute_batch("ALTER TABLE users ADD COLUMN added_by_hand TEXT").unwrap();
+            Vec::new()
+        }
+    };
+    let (stdout, _) = assert_exit(&go(&["diff"]), 1);
+    assert_eq!(stdout, "new column users.added_by_hand (text)\n");
+    assert_exit(&go(&["downgrade", "base"]), 0);
+    if let Some(db) = postgres {
+        assert_eq!(scratch_databases(db), 0, "scratch databases are dropped");
+    }
+}
+
+#[test]
+fn sqlite_generate_check_and_diff() {
+    workflow("sqlite:live.db", None);
+}
+
+#[test]
+fn postgres_generate_check_and_diff() {
+    let db = TestDatabase::create("autogen_cli");
+    workflow(&db.url, Some(&db));
+}
+
+#[test]
+fn models_with_an_error_name_the_line() {
+    let project = tempfile::tempdir().unwrap();
+    assert_exit(&run(project.path(), &["init"]), 0);
+    std::fs::write(
+        project.path().join("schema.sql"),
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\nCREATE TABLE b (id INTEGR PRIMARY KEY,);\n",
+    )
+    .unwrap();
+    let (_, stderr) = assert_exit(&run(project.path(), &["generate", "x"]), 2);
+    assert!(stderr.contains("schema.sql:3:"), "{stderr}");
+    assert_eq!(std::fs::read_dir(project.path().join("migrations")).unwrap().count(), 2, "nothing written");
+}
