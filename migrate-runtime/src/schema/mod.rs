@@ -32,6 +32,8 @@ pub struct Table {
     /// In declaration order.
     pub columns: Vec<Column>,
     pub primary_key: Vec<String>,
+    /// The primary key constraint's name, where the database has one.
+    pub primary_key_name: Option<String>,
     pub uniques: Vec<Unique>,
     pub indexes: Vec<Index>,
     pub foreign_keys: Vec<ForeignKey>,

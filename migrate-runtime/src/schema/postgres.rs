@@ -75,7 +75,10 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
         let name = Some(text(&row, 0));
         let columns = list(&text(&row, 2));
         match text(&row, 1).as_str() {
-            "p" => table.primary_key = columns,
+            "p" => {
+                table.primary_key = columns;
+                table.primary_key_name = name;
+            }
             "u" => table.uniques.push(Unique { name, columns }),
             "f" => table.foreign_keys.push(ForeignKey {
                 name,

@@ -64,6 +64,7 @@ fn table_of(change: &Change) -> Option<&str> {
         Change::AddColumn { table, .. }
         | Change::DropColumn { table, .. }
         | Change::AlterColumn { table, .. }
+        | Change::AlterPrimaryKey { table, .. }
         | Change::AddUnique { table, .. }
         | Change::DropUnique { table, .. }
         | Change::CreateIndex { table, .. }
@@ -80,6 +81,7 @@ fn table_of(change: &Change) -> Option<&str> {
 fn needs_rebuild(change: &Change) -> Option<&str> {
     match change {
         Change::AlterColumn { table, .. }
+        | Change::AlterPrimaryKey { table, .. }
         | Change::AddUnique { table, .. }
         | Change::DropUnique { table, .. }
         | Change::AddForeignKey { table, .. }
@@ -143,6 +145,19 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
             format!("{};", dialect.build_schema(&alter))
         }
         Change::AlterColumn { table, from, to } => alter_column(table, from, to),
+        Change::AlterPrimaryKey { table, name, to, .. } => {
+            let mut sql = String::new();
+            if let Some(name) = name {
+                sql.push_str(&format!("ALTER TABLE {} DROP CONSTRAINT {};", q(table), q(name)));
+            }
+            if !to.is_empty() {
+                if !sql.is_empty() {
+                    sql.push('\n');
+                }
+                sql.push_str(&format!("ALTER TABLE {} ADD PRIMARY KEY ({});", q(table), columns(to)));
+            }
+            sql
+        }
         Change::AddUnique { table, unique } => {
             format!("ALTER TABLE {} ADD UNIQUE ({});", q(table), columns(&unique.columns))
         }
