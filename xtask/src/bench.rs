@@ -17,7 +17,8 @@ pub fn run(args: &[&str]) -> Result<(), String> {
     match args {
         ["history"] => history(),
         ["apply"] => crate::apply::run(),
-        _ => Err(format!("unknown benchmark `{}`; available: history, apply", args.join(" "))),
+        ["autogenerate"] => crate::autogen::run(),
+        _ => Err(format!("unknown benchmark `{}`; available: history, apply, autogenerate", args.join(" "))),
     }
 }
 

@@ -4,6 +4,7 @@
 //! runs everything else.
 
 mod apply;
+mod autogen;
 mod bench;
 mod postgres;
 
@@ -18,7 +19,8 @@ tasks:
   bench history     time the build script, incremental builds and the listing
                     commands on generated histories of 1,000 and 10,000 revisions
   bench apply       apply 1,000 table-creating revisions to SQLite and PostgreSQL,
-                    against sqlite3/psql running the same SQL and against Alembic";
+                    against sqlite3/psql running the same SQL and against Alembic
+  bench autogenerate  `cargo migrate generate` for 200-table models on SQLite and PostgreSQL";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

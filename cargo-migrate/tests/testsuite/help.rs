@@ -23,6 +23,8 @@ fn help_snapshots() {
         "stamp",
         "sql",
         "resolve",
+        "generate",
+        "diff",
     ] {
         insta::assert_snapshot!(format!("help_{command}"), transcript(&cargo_migrate(&dir, &[command, "--help"])));
     }
