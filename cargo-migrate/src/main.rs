@@ -32,7 +32,13 @@ fn main() {
         _ => Verbosity::Normal,
     };
     let mut shell = Shell::new(color, verbosity);
-    let code = match commands::run(&mut shell, args) {
+    let result = commands::run(&mut shell, args);
+    if commands::interrupted() {
+        // The Ctrl-C handler is dropping scratch databases and ends the process (130).
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        std::process::exit(130);
+    }
+    let code = match result {
         Ok(code) => code,
         Err(error) if error.message.is_empty() => error.exit_code,
         Err(error) => report(&mut shell, &error),

@@ -20,6 +20,10 @@ use crate::shell::Shell;
 static SCRATCH: Mutex<Vec<(PostgresUrl, String)>> = Mutex::new(Vec::new());
 static CTRL_C: Once = Once::new();
 
+/// Set by the Ctrl-C handler before it drops the scratch databases (which
+/// makes the interrupted work fail): the main thread then leaves the exit to it.
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// A database to replay a history or load the models into; a PostgreSQL one
 /// is dropped when this goes out of scope, on error, and on Ctrl-C.
 pub struct Scratch {
@@ -42,6 +46,7 @@ impl Scratch {
         };
         CTRL_C.call_once(|| {
             let _ = ctrlc::set_handler(|| {
+                INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
                 for (server, name) in SCRATCH.lock().map(|list| list.clone()).unwrap_or_default() {
                     drop_database(&server, &name);
                 }

@@ -21,8 +21,9 @@ fn run(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn scratch_databases(db: &TestDatabase) -> usize {
-    db.query("SELECT count(*) FROM pg_database WHERE datname LIKE 'cargo_migrate_scratch_%'")[0][0]
+/// Scratch databases left by the process `pid`.
+fn scratch_databases(db: &TestDatabase, pid: u32) -> usize {
+    db.query(&format!("SELECT count(*) FROM pg_database WHERE datname LIKE 'cargo_migrate_scratch_{pid}_%'"))[0][0]
         .as_deref()
         .unwrap()
         .parse()
@@ -84,9 +85,6 @@ fn workflow(url: &str, postgres: Option<&TestDatabase>) {
     let (stdout, _) = assert_exit(&go(&["diff"]), 1);
     assert_eq!(stdout, "new column users.added_by_hand (text)\n");
     assert_exit(&go(&["downgrade", "base"]), 0);
-    if let Some(db) = postgres {
-        assert_eq!(scratch_databases(db), 0, "scratch databases are dropped");
-    }
 }
 
 #[test]
@@ -112,4 +110,50 @@ fn models_with_an_error_name_the_line() {
     let (_, stderr) = assert_exit(&run(project.path(), &["generate", "x"]), 2);
     assert!(stderr.contains("schema.sql:3:"), "{stderr}");
     assert_eq!(std::fs::read_dir(project.path().join("migrations")).unwrap().count(), 2, "nothing written");
+}
+
+#[test]
+fn postgres_scratch_databases_are_dropped_after_success_error_and_ctrl_c() {
+    let db = TestDatabase::create("autogen_cleanup");
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    assert_exit(&run(dir, &["init"]), 0);
+    let generate = || {
+        Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
+            .args(["migrate", "generate", "x", "--dir", "migrations", "--database-url", &db.url])
+            .current_dir(dir)
+            .env("CARGO_TERM_COLOR", "never")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    std::fs::write(dir.join("schema.sql"), "CREATE TABLE a (id INTEGER PRIMARY KEY);\n").unwrap();
+    let child = generate();
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(scratch_databases(&db, pid), 0, "after success");
+
+    std::fs::write(dir.join("schema.sql"), "CREATE TABLE a (id INTEGR PRIMARY KEY);\n").unwrap();
+    let child = generate();
+    let pid = child.id();
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(2));
+    assert_eq!(scratch_databases(&db, pid), 0, "after an error in the models");
+
+    std::fs::write(dir.join("schema.sql"), "CREATE TABLE a (id INTEGER PRIMARY KEY);\nSELECT pg_sleep(30);\n").unwrap();
+    let child = generate();
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // The models load (and sleep) in the second scratch database; wait until it exists.
+    while scratch_databases(&db, pid) < 1 {
+        assert!(std::time::Instant::now() < deadline, "generate never created its scratch databases");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500)); // well into pg_sleep
+    let sent = Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(scratch_databases(&db, pid), 0, "after Ctrl-C");
 }

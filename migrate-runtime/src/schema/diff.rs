@@ -8,23 +8,78 @@ use super::{Check, Column, ForeignKey, Index, Schema, Table, Unique};
 /// says so in a comment, as Alembic does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    CreateEnum { name: String, labels: Vec<String> },
-    AddEnumValue { name: String, label: String, after: Option<String> },
-    DropEnum { name: String, labels: Vec<String> },
+    CreateEnum {
+        name: String,
+        labels: Vec<String>,
+    },
+    AddEnumValue {
+        name: String,
+        label: String,
+        after: Option<String>,
+    },
+    /// Values removed or reordered: PostgreSQL can only recreate the type.
+    RecreateEnum {
+        name: String,
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    DropEnum {
+        name: String,
+        labels: Vec<String>,
+    },
     CreateTable(Table),
     DropTable(Table),
-    AddColumn { table: String, column: Column },
-    DropColumn { table: String, column: Column },
-    AlterColumn { table: String, from: Column, to: Column },
-    AlterPrimaryKey { table: String, name: Option<String>, from: Vec<String>, to: Vec<String> },
-    AddUnique { table: String, unique: Unique },
-    DropUnique { table: String, unique: Unique },
-    CreateIndex { table: String, index: Index },
-    DropIndex { table: String, index: Index },
-    AddForeignKey { table: String, foreign_key: ForeignKey },
-    DropForeignKey { table: String, foreign_key: ForeignKey },
-    AddCheck { table: String, check: Check },
-    DropCheck { table: String, check: Check },
+    AddColumn {
+        table: String,
+        column: Column,
+    },
+    DropColumn {
+        table: String,
+        column: Column,
+    },
+    AlterColumn {
+        table: String,
+        from: Column,
+        to: Column,
+    },
+    AlterPrimaryKey {
+        table: String,
+        name: Option<String>,
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    AddUnique {
+        table: String,
+        unique: Unique,
+    },
+    DropUnique {
+        table: String,
+        unique: Unique,
+    },
+    CreateIndex {
+        table: String,
+        index: Index,
+    },
+    DropIndex {
+        table: String,
+        index: Index,
+    },
+    AddForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+    },
+    DropForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+    },
+    AddCheck {
+        table: String,
+        check: Check,
+    },
+    DropCheck {
+        table: String,
+        check: Check,
+    },
 }
 
 impl Change {
@@ -32,6 +87,7 @@ impl Change {
     pub fn is_destructive(&self) -> bool {
         match self {
             Change::DropTable(_) | Change::DropColumn { .. } | Change::DropEnum { .. } => true,
+            Change::RecreateEnum { from, to, .. } => from.iter().any(|label| !to.contains(label)),
             Change::AlterColumn { from, to, .. } => from.data_type != to.data_type,
             _ => false,
         }
@@ -43,6 +99,7 @@ impl std::fmt::Display for Change {
         match self {
             Change::CreateEnum { name, labels } => write!(f, "new enum {name} ({})", labels.join(", ")),
             Change::AddEnumValue { name, label, .. } => write!(f, "new value '{label}' in enum {name}"),
+            Change::RecreateEnum { name, to, .. } => write!(f, "enum {name} now ({})", to.join(", ")),
             Change::DropEnum { name, .. } => write!(f, "enum {name} removed"),
             Change::CreateTable(t) => write!(f, "new table {}", t.name),
             Change::DropTable(t) => write!(f, "table {} removed", t.name),
@@ -111,6 +168,11 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
         match from.enums.get(name) {
             None => creates.push(Change::CreateEnum { name: name.clone(), labels: labels.clone() }),
             Some(old) => {
+                let kept: Vec<&String> = labels.iter().filter(|l| old.contains(l)).collect();
+                if kept.len() != old.len() || kept.iter().zip(old).any(|(k, o)| *k != o) {
+                    creates.push(Change::RecreateEnum { name: name.clone(), from: old.clone(), to: labels.clone() });
+                    continue;
+                }
                 for (i, label) in labels.iter().enumerate() {
                     if !old.contains(label) {
                         let after = i.checked_sub(1).map(|j| labels[j].clone());

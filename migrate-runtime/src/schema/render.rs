@@ -43,6 +43,10 @@ pub fn render(changes: &[Change], from: &Schema, to: &Schema, dialect: Dialect) 
         if change.is_destructive() {
             out.push(format!("-- WARNING: {}: data in it is lost.", describe(change)));
         }
+        if let Change::RecreateEnum { name, to: labels, .. } = change {
+            out.push(recreate_enum(name, labels, to));
+            continue;
+        }
         if let Some(sql) = statement(change, dialect) {
             out.push(sql);
         }
@@ -132,6 +136,7 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
             None => format!("ALTER TYPE {} ADD VALUE {};", q(name), literal(label)),
         },
         Change::DropEnum { name, .. } => format!("DROP TYPE {};", q(name)),
+        Change::RecreateEnum { name, to, .. } => recreate_enum(name, to, &Schema::default()),
         Change::CreateTable(table) => create_table(table, &table.name, dialect),
         Change::DropTable(table) => {
             format!("{};", dialect.build_schema(&SeaTable::drop().table(Alias::new(&table.name)).to_owned()))
@@ -171,6 +176,33 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
         Change::AddCheck { table, check } => format!("ALTER TABLE {} ADD CHECK ({});", q(table), check.expression),
         Change::DropCheck { table, check } => drop_constraint(table, check.name.as_deref()),
     })
+}
+
+/// PostgreSQL cannot drop or reorder enum values: rename the type, create
+/// it anew, cast every column that uses it, drop the old one.
+fn recreate_enum(name: &str, labels: &[String], schema: &Schema) -> String {
+    let old = format!("{name}_old");
+    let mut sql = vec![
+        format!("ALTER TYPE {} RENAME TO {};", q(name), q(&old)),
+        format!(
+            "CREATE TYPE {} AS ENUM ({});",
+            q(name),
+            labels.iter().map(|l| literal(l)).collect::<Vec<_>>().join(", ")
+        ),
+    ];
+    for table in schema.tables.values() {
+        for column in table.columns.iter().filter(|c| c.data_type == name) {
+            sql.push(format!(
+                "ALTER TABLE {} ALTER COLUMN {col} TYPE {} USING {col}::text::{};",
+                q(&table.name),
+                q(name),
+                q(name),
+                col = q(&column.name)
+            ));
+        }
+    }
+    sql.push(format!("DROP TYPE {};", q(&old)));
+    sql.join("\n")
 }
 
 fn drop_constraint(table: &str, name: Option<&str>) -> String {
