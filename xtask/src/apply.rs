@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::bench::median;
-use crate::{cargo, run as run_step, workspace_root};
+use crate::workspace_root;
 
 const REVISIONS: usize = 1_000;
 const RUNS: usize = 5;
@@ -16,11 +16,7 @@ const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 pub fn run() -> Result<(), String> {
     let root = workspace_root();
-    run_step(
-        cargo(&root).args(["build", "--release", "--quiet", "-p", "cargo-migrate"]),
-        "cargo build --release -p cargo-migrate",
-    )?;
-    let binary = root.join("target/release/cargo-migrate");
+    let binary = crate::bench::release_binary()?;
     let dir = root.join("target/bench/apply");
     let migrations = dir.join("migrations");
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,17 +7,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::bench::median;
-use crate::{cargo, run as run_step, workspace_root};
+use crate::workspace_root;
 
 const TABLES: usize = 200;
 
 pub fn run() -> Result<(), String> {
     let root = workspace_root();
-    run_step(
-        cargo(&root).args(["build", "--release", "--quiet", "-p", "cargo-migrate"]),
-        "cargo build --release -p cargo-migrate",
-    )?;
-    let binary = root.join("target/release/cargo-migrate");
+    let binary = crate::bench::release_binary()?;
     let dir = root.join("target/bench/autogenerate");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("migrations")).map_err(|e| e.to_string())?;

@@ -25,11 +25,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
 fn history() -> Result<(), String> {
     let root = workspace_root();
     let bench_dir = root.join("target").join("bench");
-    run_step(
-        cargo(&root).args(["build", "--release", "--quiet", "-p", "cargo-migrate"]),
-        "cargo build --release -p cargo-migrate",
-    )?;
-    let binary = root.join("target/release/cargo-migrate");
+    let binary = crate::bench::release_binary()?;
 
     let mut rows = Vec::new();
     for size in SIZES {
@@ -125,6 +121,16 @@ fn history() -> Result<(), String> {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Builds the release `cargo-migrate` that benchmarks time, and returns its path.
+pub fn release_binary() -> Result<std::path::PathBuf, String> {
+    let root = workspace_root();
+    run_step(
+        cargo(&root).args(["build", "--release", "--quiet", "-p", "cargo-migrate"]),
+        "cargo build --release -p cargo-migrate",
+    )?;
+    Ok(root.join("target/release/cargo-migrate"))
 }
 
 /// The median of `n` runs.
