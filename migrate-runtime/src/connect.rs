@@ -149,7 +149,7 @@ fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, Co
                 "is PostgreSQL running and listening on {}:{}? On this machine: `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
                 pg.host, pg.port
             ))
-        } else if lower.contains("password") || lower.contains("authentication") {
+        } else if lower.contains("password") || lower.contains("authentication") || lower.starts_with("role ") {
             Some("check the user name and password in the URL".into())
         } else if lower.contains("does not exist") {
             Some(format!("create the database first: `createdb -h {} -p {} {}`", pg.host, pg.port, pg.database))
