@@ -61,6 +61,23 @@ impl History {
         Plan { direction: Direction::Upgrade, steps: (0..self.len()).filter(|&i| needed[i] && !applied[i]).collect() }
     }
 
+    /// Reverts `from` and every applied revision built on it, newest first:
+    /// a downgrade that steps back past a branch's first revision, without
+    /// touching other branches.
+    pub fn plan_revert(&self, applied: &[bool], from: &[usize]) -> Result<Plan, PlanError> {
+        let built_on = self.descendants(from);
+        let steps: Vec<usize> = (0..self.len()).rev().filter(|&i| applied[i] && built_on[i]).collect();
+        self.reversible(steps)
+    }
+
+    fn reversible(&self, steps: Vec<usize>) -> Result<Plan, PlanError> {
+        if let Some(&stuck) = steps.iter().find(|&&i| !self.revision(i).is_reversible()) {
+            let rev = self.revision(stuck);
+            return Err(PlanError::Irreversible { id: rev.id.clone(), path: rev.file.path.display().to_string() });
+        }
+        Ok(Plan { direction: Direction::Downgrade, steps })
+    }
+
     /// Every applied revision built on `target` (all of them for base),
     /// newest first. Other branches stay as they are, as in Alembic.
     pub fn plan_downgrade(&self, applied: &[bool], target: &[usize]) -> Result<Plan, PlanError> {
@@ -71,11 +88,7 @@ impl History {
         let keep = self.ancestors(target);
         let steps: Vec<usize> =
             (0..self.len()).rev().filter(|&i| applied[i] && (target.is_empty() || (above[i] && !keep[i]))).collect();
-        if let Some(&stuck) = steps.iter().find(|&&i| !self.revision(i).is_reversible()) {
-            let rev = self.revision(stuck);
-            return Err(PlanError::Irreversible { id: rev.id.clone(), path: rev.file.path.display().to_string() });
-        }
-        Ok(Plan { direction: Direction::Downgrade, steps })
+        self.reversible(steps)
     }
 }
 

@@ -39,7 +39,8 @@ pub fn split_statements(sql: &str) -> Vec<Statement<'_>> {
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
+            // An unclosed comment runs to the end; it is kept, so the database says so.
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i).unwrap_or(bytes.len()),
             b'$' => i = skip_dollar_quoted(sql, i),
             b';' if inside_body(&sql[start..i]) => i += 1,
             b';' => {
@@ -54,23 +55,63 @@ pub fn split_statements(sql: &str) -> Vec<Statement<'_>> {
     statements
 }
 
-/// Whether `text` (a statement so far) has opened a trigger or `BEGIN ATOMIC`
-/// body that its last word has not closed with `END`.
+/// Whether `text` (a statement so far) is inside a trigger or `BEGIN ATOMIC`
+/// body: one that has opened more `BEGIN`/`CASE` blocks than `END` closed.
 fn inside_body(text: &str) -> bool {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .filter(|w| !w.is_empty())
-        .take(6)
-        .map(str::to_ascii_uppercase)
-        .collect();
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let trigger =
-        matches!(words.as_slice(), ["CREATE", "TRIGGER", ..] | ["CREATE", "TEMP" | "TEMPORARY", "TRIGGER", ..])
-            || matches!(words.as_slice(), ["CREATE", "OR", "REPLACE", "TRIGGER", ..]);
-    let upper = text.to_ascii_uppercase();
-    let opened = (trigger && upper.split_whitespace().any(|w| w == "BEGIN")) || upper.contains("BEGIN ATOMIC");
-    let last_word = upper.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').rfind(|w| !w.is_empty());
-    opened && last_word != Some("END")
+    let code = strip_comments(text).to_ascii_uppercase();
+    let words: Vec<&str> =
+        code.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').filter(|w| !w.is_empty()).collect();
+    let trigger = matches!(
+        words.as_slice(),
+        ["CREATE", "TRIGGER", ..]
+            | ["CREATE", "TEMP" | "TEMPORARY", "TRIGGER", ..]
+            | ["CREATE", "OR", "REPLACE", "TRIGGER", ..]
+    );
+    let atomic = words.windows(2).any(|w| w == ["BEGIN", "ATOMIC"]);
+    if !trigger && !atomic {
+        return false;
+    }
+    let mut depth = 0i32;
+    let mut opened = false;
+    for word in &words {
+        match *word {
+            "BEGIN" | "CASE" => {
+                depth += 1;
+                opened = true;
+            }
+            "END" => depth -= 1,
+            _ => {}
+        }
+    }
+    opened && depth > 0
+}
+
+/// `text` without its `--` and `/* */` comments (string contents are kept).
+fn strip_comments(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut from = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => i = skip_quoted(bytes, i, b'\'', false),
+            b'"' => i = skip_quoted(bytes, i, b'"', false),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                out.push_str(&text[from..i]);
+                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                from = i;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                out.push_str(&text[from..i]);
+                i = skip_block_comment(bytes, i).unwrap_or(bytes.len());
+                out.push(' ');
+                from = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[from.min(text.len())..]);
+    out
 }
 
 fn is_only_comments(text: &str) -> bool {
@@ -83,8 +124,9 @@ fn is_only_comments(text: &str) -> bool {
         if let Some(after) = rest.strip_prefix("--") {
             rest = after.split_once('\n').map_or("", |(_, r)| r);
         } else if rest.starts_with("/*") {
-            let end = skip_block_comment(rest.as_bytes(), 0);
-            rest = &rest[end.min(rest.len())..];
+            // An unclosed comment is not a harmless comment: let the database see it.
+            let Some(end) = skip_block_comment(rest.as_bytes(), 0) else { return false };
+            rest = &rest[end..];
         } else {
             return false;
         }
@@ -111,24 +153,18 @@ fn skip_quoted(bytes: &[u8], open: usize, quote: u8, backslash_escapes: bool) ->
     bytes.len()
 }
 
-fn skip_block_comment(bytes: &[u8], open: usize) -> usize {
-    let mut depth = 0;
-    let mut i = open;
+/// Past the `*/` that closes the comment at `open`, or `None` when it is
+/// never closed. Comments do not nest (SQLite's rule): on PostgreSQL a nested
+/// comment then ends early and the database reports the rest, loudly.
+fn skip_block_comment(bytes: &[u8], open: usize) -> Option<usize> {
+    let mut i = open + 2;
     while i + 1 < bytes.len() {
-        if bytes[i] == b'/' && bytes[i + 1] == b'*' {
-            depth += 1;
-            i += 2;
-        } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
-            depth -= 1;
-            i += 2;
-            if depth == 0 {
-                return i;
-            }
-        } else {
-            i += 1;
+        if bytes[i] == b'*' && bytes[i + 1] == b'/' {
+            return Some(i + 2);
         }
+        i += 1;
     }
-    bytes.len()
+    None
 }
 
 /// `$tag$ ... $tag$`; a `$` that does not open a tag (like `$1`) is skipped alone.
@@ -172,8 +208,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            texts("SELECT \"odd;name\" FROM t; /* x; /* nested; */ y; */ SELECT 2"),
-            ["SELECT \"odd;name\" FROM t", "/* x; /* nested; */ y; */ SELECT 2"]
+            texts("SELECT \"odd;name\" FROM t; /* x; y */ SELECT 2"),
+            ["SELECT \"odd;name\" FROM t", "/* x; y */ SELECT 2"]
         );
         assert_eq!(texts("SELECT E'a\\';b'; SELECT 3;"), ["SELECT E'a\\';b'", "SELECT 3"]);
     }
@@ -183,6 +219,29 @@ mod tests {
         let sql = "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql;\nSELECT $1;";
         assert_eq!(texts(sql).len(), 2);
         assert_eq!(texts("DO $$ BEGIN PERFORM 1; END $$;"), ["DO $$ BEGIN PERFORM 1; END $$"]);
+    }
+
+    #[test]
+    fn nothing_is_dropped_silently() {
+        // SQLite does not nest comments: the `/*` inside is plain text.
+        let sql = "CREATE TABLE a(x); /* see migrations/*.sql */ CREATE TABLE b(y); CREATE TABLE c(z);";
+        assert_eq!(
+            texts(sql),
+            ["CREATE TABLE a(x)", "/* see migrations/*.sql */ CREATE TABLE b(y)", "CREATE TABLE c(z)"]
+        );
+        // An unclosed comment is kept for the database to reject.
+        assert_eq!(
+            texts("CREATE TABLE a(x); /* never closed; CREATE TABLE b(y);"),
+            ["CREATE TABLE a(x)", "/* never closed; CREATE TABLE b(y);"]
+        );
+    }
+
+    #[test]
+    fn trigger_bodies_with_case_and_leading_comments() {
+        let sql = "-- keep counts\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET a = CASE WHEN new.b THEN 1 ELSE 0 END;\n  DELETE FROM t WHERE a = 2;\nEND;\nSELECT 1;";
+        let statements = texts(sql);
+        assert_eq!(statements.len(), 2, "{statements:?}");
+        assert!(statements[0].ends_with("END"));
     }
 
     #[test]

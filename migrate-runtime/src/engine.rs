@@ -16,7 +16,7 @@ pub enum Error {
     #[error("{context}: {source}")]
     Database { context: String, source: DbError },
     #[error("{path}:{line}: revision `{id}` failed: {message}")]
-    Statement { id: String, path: String, line: usize, message: String, recorded_failure: bool },
+    Statement { id: String, path: String, line: usize, message: String, recorded_failure: bool, downgrade: bool },
     #[error("{}", drift.iter().map(|d| format!("{}: revision `{}` was applied with {} but its file now has {}", d.path, d.id, d.recorded, d.actual)).collect::<Vec<_>>().join("; "))]
     Drift { drift: Vec<Drift> },
     #[error("revision `{id}` failed part-way in an earlier run and is marked failed: {error}")]
@@ -42,6 +42,9 @@ impl Error {
             Error::Statement { recorded_failure: true, id, .. } => format!(
                 "the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --applied` or `--rolled-back`"
             ),
+            Error::Statement { downgrade: true, .. } => {
+                "the revision's down section failed and was rolled back where a transaction allowed; fix it and run the downgrade again".into()
+            }
             Error::Statement { .. } => "nothing of this revision was applied; fix it and run the upgrade again".into(),
             Error::Drift { .. } => "an applied revision must not change: restore the file, or pass `--allow-modified` if the change is deliberate and harmless".into(),
             Error::FailedRevision { id, .. } => format!(
@@ -263,8 +266,25 @@ impl Migrator {
     ) -> Result<Outcome, Error> {
         self.locked(db, |this, db| {
             let state = this.checked_state(db, options.allow_modified)?;
-            let goal = this.history.resolve(target, &state.heads(&this.history))?;
-            let plan = this.history.plan_downgrade(&state.applied, &goal)?;
+            let current = state.heads(&this.history);
+            let goal = this.history.resolve(target, &current)?;
+            let plan = match target {
+                // Stepping back past a branch's first revision reverts that
+                // branch only, as Alembic does, not every branch.
+                Target::Relative { anchor, steps } if goal.is_empty() && *steps < 0 => {
+                    let first = Target::Relative { anchor: anchor.clone(), steps: steps + 1 };
+                    let root = this.history.resolve(&first, &current)?;
+                    let root = if root.is_empty() { current.clone() } else { root };
+                    let first_of_branch: Vec<usize> = root
+                        .iter()
+                        .flat_map(|&r| this.history.ancestors(&[r]).into_iter().enumerate())
+                        .filter(|&(i, is_ancestor)| is_ancestor && this.history.parents(i).is_empty())
+                        .map(|(i, _)| i)
+                        .collect();
+                    this.history.plan_revert(&state.applied, &first_of_branch)?
+                }
+                _ => this.history.plan_downgrade(&state.applied, &goal)?,
+            };
             this.run(db, &plan, options, events)
         })
     }
@@ -277,6 +297,13 @@ impl Migrator {
             let state = this.state(db)?;
             let goal = this.history.resolve(target, &state.heads(&this.history))?;
             let keep = this.history.ancestors(&goal);
+            // Other branches stay as they are (as in Alembic); `base` and `--purge` clear all.
+            let affected = if goal.is_empty() {
+                vec![true; this.history.len()]
+            } else {
+                let above = this.history.descendants(&goal);
+                (0..this.history.len()).map(|i| keep[i] || above[i]).collect()
+            };
             let user = applied_by(db);
             let mut sql = vec![table.create(), db.dialect().begin().to_owned()];
             let (mut added, mut removed) = (0, 0);
@@ -292,7 +319,7 @@ impl Migrator {
                     }
                     sql.push(table.insert(&new_row(rev, State::Stamped, None, Some(&user), None)));
                     added += 1;
-                } else if !keep[i] && !purge && state.rows.iter().any(|r| r.revision == rev.id) {
+                } else if !keep[i] && affected[i] && !purge && state.rows.iter().any(|r| r.revision == rev.id) {
                     sql.push(table.delete(&rev.id));
                     removed += 1;
                 }
@@ -339,7 +366,7 @@ impl Migrator {
             Dialect::Postgres => {
                 "-- Apply with: psql -v ON_ERROR_STOP=1 -f THIS_FILE (each revision commits on its own)\n"
             }
-            Dialect::Sqlite => "-- Apply with: sqlite3 DATABASE < THIS_FILE\n",
+            Dialect::Sqlite => "-- Apply with: sqlite3 -bail DATABASE < THIS_FILE\n",
         });
         out.push_str(&format!("\n{};\n", table.create()));
         for &i in &plan.steps {
@@ -359,10 +386,8 @@ impl Migrator {
             let sql = sql.trim();
             if !sql.is_empty() {
                 out.push_str(sql);
-                if !sql.ends_with(';') {
-                    out.push(';');
-                }
-                out.push('\n');
+                // On a line of its own: the SQL may end with a `--` comment.
+                out.push_str(if sql.ends_with(';') { "\n" } else { "\n;\n" });
             }
             out.push_str(&record);
             out.push_str(";\n");
@@ -430,7 +455,13 @@ impl Migrator {
             db.execute_batch(dialect.begin()).map_err(|e| database_error("starting the transaction", e))?;
         }
         let result = (|| -> Result<(), Error> {
-            db.execute_batch(&table.create()).map_err(|e| database_error("creating the version table", e))?;
+            // Only when missing: CREATE ... IF NOT EXISTS still needs the CREATE privilege.
+            let exists = db
+                .table_exists(table.schema.as_deref(), &table.name)
+                .map_err(|e| database_error("reading the version table", e))?;
+            if !exists {
+                db.execute_batch(&table.create()).map_err(|e| database_error("creating the version table", e))?;
+            }
             for (position, &i) in plan.steps.iter().enumerate() {
                 let rev = self.history.revision(i);
                 if options.dry_run && !rev.transaction {
@@ -479,10 +510,23 @@ impl Migrator {
         if transactional {
             db.execute_batch(db.dialect().begin()).map_err(|e| database_error("starting a transaction".into(), e))?;
         }
+        // After BEGIN, every error path rolls back: never leave a connection
+        // (maybe the application's own) inside an open transaction.
+        let fail = |db: &mut dyn Database, context: String, source: DbError| {
+            if transactional {
+                let _ = db.execute_batch("ROLLBACK");
+            }
+            database_error(context, source)
+        };
         // Re-check under the lock: a concurrent migrator may have done it.
-        let recorded = db
-            .query_text(&format!("{} WHERE \"revision\" = '{}'", select_ids(table), rev.id.replace('\'', "''")))
-            .map_err(|e| database_error("reading the version table".into(), e))?;
+        let recorded = match db.query_text(&format!(
+            "{} WHERE \"revision\" = '{}'",
+            select_ids(table),
+            rev.id.replace('\'', "''")
+        )) {
+            Ok(rows) => rows,
+            Err(e) => return Err(fail(db, "reading the version table".into(), e)),
+        };
         if recorded.is_empty() != upgrade {
             if transactional {
                 let _ = db.execute_batch("ROLLBACK");
@@ -517,6 +561,7 @@ impl Migrator {
                 line,
                 message: error.message,
                 recorded_failure: recorded_failure && upgrade,
+                downgrade: !upgrade,
             });
         }
         let elapsed = start.elapsed();
@@ -526,9 +571,13 @@ impl Migrator {
         } else {
             table.delete(&rev.id)
         };
-        db.execute_batch(&record).map_err(|e| database_error(format!("recording {}", rev.id), e))?;
+        if let Err(e) = db.execute_batch(&record) {
+            return Err(fail(db, format!("recording {}", rev.id), e));
+        }
         if transactional {
-            db.execute_batch("COMMIT").map_err(|e| database_error(format!("committing {}", rev.id), e))?;
+            if let Err(e) = db.execute_batch("COMMIT") {
+                return Err(fail(db, format!("committing {}", rev.id), e));
+            }
         }
         events(Event::Finished { revision: rev, direction, elapsed });
         Ok(true)
@@ -565,8 +614,11 @@ impl Migrator {
         if let Err(error) = db.execute_batch(&batch) {
             let _ = db.execute_batch("ROLLBACK");
             let first_line = section.marker_line + 1;
-            let mut failure = (first_line, error);
-            if db.execute_batch("BEGIN").is_ok() {
+            let batch_offset = "BEGIN;\n".len();
+            // PostgreSQL points into the batch for syntax errors; replay only when it does not.
+            let located = error.offset.filter(|&o| o >= batch_offset && o - batch_offset <= sql.len());
+            let mut failure = (located.map_or(first_line, |o| first_line + line_at(sql, o - batch_offset) - 1), error);
+            if located.is_none() && db.execute_batch("BEGIN").is_ok() {
                 for statement in split_statements(sql) {
                     if let Err(e) = db.execute_batch(statement.text) {
                         let line = first_line + line_at(sql, statement.offset + e.offset.unwrap_or(0)) - 1;
@@ -582,6 +634,7 @@ impl Migrator {
                 line: failure.0,
                 message: failure.1.message,
                 recorded_failure: false,
+                downgrade: !upgrade,
             });
         }
         events(Event::Finished { revision: rev, direction, elapsed: start.elapsed() });

@@ -92,7 +92,7 @@ impl DatabaseUrl {
         if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
             return Err(fail("the URL must start with postgres://, postgresql:// or sqlite:"));
         }
-        let (base, query) = text.split_once('?').unwrap_or((text, ""));
+        let (base, query) = split_query(text);
         let mut ssl_mode = SslMode::Prefer;
         let mut ssl_root_cert = None;
         let mut kept = Vec::new();
@@ -157,9 +157,11 @@ impl PostgresUrl {
 
     /// The same server and credentials, another database.
     pub fn with_database(&self, database: &str) -> PostgresUrl {
-        let (base, query) = self.url.split_once('?').map_or((self.url.as_str(), None), |(b, q)| (b, Some(q)));
-        let authority_end = base.find("://").map_or(0, |i| i + 3);
-        let path_start = base[authority_end..].find('/').map_or(base.len(), |i| authority_end + i);
+        let (base, query) = split_query(&self.url);
+        let query = Some(query).filter(|q| !q.is_empty());
+        let after_scheme = base.find("://").map_or(0, |i| i + 3);
+        let host_start = base[after_scheme..].rfind('@').map_or(after_scheme, |at| after_scheme + at + 1);
+        let path_start = base[host_start..].find('/').map_or(base.len(), |i| host_start + i);
         let mut url = format!("{}/{database}", &base[..path_start]);
         if let Some(query) = query {
             url.push('?');
@@ -182,21 +184,44 @@ impl PostgresUrl {
     }
 }
 
-/// Replaces the password in a URL's user info and any `password=` parameter.
+/// Where the query of a URL starts: after the user info, which ends at the
+/// last `@` (as the postgres crate reads it), so a `?` or `/` in a password
+/// is part of the password.
+fn query_start(url: &str) -> Option<usize> {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let after_userinfo = url[after_scheme..].rfind('@').map_or(after_scheme, |at| after_scheme + at + 1);
+    url[after_userinfo..].find('?').map(|i| after_userinfo + i)
+}
+
+/// `(url without query, query)`.
+fn split_query(url: &str) -> (&str, &str) {
+    match query_start(url) {
+        Some(at) => (&url[..at], &url[at + 1..]),
+        None => (url, ""),
+    }
+}
+
+/// Replaces the password in a URL's user info (up to the last `@`), any
+/// `password=` parameter, and `password=` in a `key=value` connection string.
 pub fn redact(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(scheme_end) = out.find("://") {
-        let authority_start = scheme_end + 3;
-        let authority_end = out[authority_start..].find(['/', '?']).map_or(out.len(), |i| authority_start + i);
-        if let Some(at) = out[authority_start..authority_end].rfind('@') {
-            let userinfo = &out[authority_start..authority_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                out.replace_range(authority_start + colon + 1..authority_start + at, "****");
-            }
+    let Some(scheme_end) = url.find("://") else {
+        // A libpq key=value string: `host=db user=a password=secret`.
+        return url
+            .split(' ')
+            .map(|word| if word.starts_with("password=") { "password=****" } else { word })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let (base, query) = split_query(url);
+    let mut out = base.to_owned();
+    let authority_start = scheme_end + 3;
+    if let Some(at) = out[authority_start..].rfind('@') {
+        let userinfo = &out[authority_start..authority_start + at];
+        if let Some(colon) = userinfo.find(':') {
+            out.replace_range(authority_start + colon + 1..authority_start + at, "****");
         }
     }
-    if let Some(query_start) = out.find('?') {
-        let (base, query) = out.split_at(query_start + 1);
+    if query_start(url).is_some() {
         let query: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
@@ -204,21 +229,25 @@ pub fn redact(url: &str) -> String {
                 _ => pair.to_owned(),
             })
             .collect();
-        out = format!("{base}{}", query.join("&"));
+        out.push('?');
+        out.push_str(&query.join("&"));
     }
     out
 }
 
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
+        if bytes[i] == b'%' {
+            if let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2)) {
+                if let (Some(h), Some(l)) = (hex(h), hex(l)) {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
             }
         }
         out.push(bytes[i]);
@@ -243,6 +272,28 @@ mod tests {
             DatabaseUrl::Sqlite { path: Some("/tmp/a.db".into()) }
         );
         assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn passwords_with_special_characters_never_show() {
+        assert_eq!(redact("postgres://alice:pa/ss@db/app"), "postgres://alice:****@db/app");
+        assert_eq!(
+            redact("postgres://alice:pa?ss@db/app?sslmode=require"),
+            "postgres://alice:****@db/app?sslmode=require"
+        );
+        assert_eq!(redact("host=db user=a password=s3cret dbname=x"), "host=db user=a password=**** dbname=x");
+        assert_eq!(percent_decode("%1é%2F"), "%1é/");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn a_question_mark_in_the_password_keeps_the_tls_settings() {
+        let DatabaseUrl::Postgres(pg) = DatabaseUrl::parse("postgres://u:pa?ss@h/db?sslmode=verify-full").unwrap()
+        else {
+            panic!("postgres")
+        };
+        assert_eq!(pg.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(pg.with_database("other").redacted_url(), "postgres://u:****@h/other");
     }
 
     #[test]

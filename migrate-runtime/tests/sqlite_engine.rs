@@ -184,3 +184,23 @@ fn offline_script_applied_by_sqlite_matches_online() {
     };
     assert_eq!(rows(&mut offline), rows(&mut online));
 }
+
+#[test]
+fn other_branches_are_left_alone_by_downgrade_and_stamp() {
+    let text = |id: &str, parents: &str| {
+        format!(
+            "-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n\n-- migrate:up\nCREATE TABLE {id} (x INT);\n-- migrate:down\nDROP TABLE {id};\n"
+        )
+    };
+    let (a1, b1, s1, s2) = (text("a1", ""), text("b1", "a1"), text("s1", ""), text("s2", "s1"));
+    let m = history_of(&[("a1.sql", &a1), ("b1.sql", &b1), ("s1.sql", &s1), ("s2.sql", &s2)]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    up(&m, &mut db, "heads").unwrap();
+    assert_eq!(down(&m, &mut db, "b1-2").unwrap(), ["b1", "a1"], "only the a-branch");
+    assert_eq!(tables(&mut db), ["migrate_versions", "s1", "s2"]);
+    up(&m, &mut db, "heads").unwrap();
+    m.stamp(&mut db, &target("a1"), false).unwrap();
+    let recorded: Vec<String> = m.state(&mut db).unwrap().rows.into_iter().map(|r| r.revision).collect();
+    assert_eq!(recorded.len(), 3, "s1 and s2 stay recorded: {recorded:?}");
+    assert!(!recorded.contains(&"b1".to_owned()));
+}

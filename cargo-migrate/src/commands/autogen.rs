@@ -90,8 +90,20 @@ fn placeholder() -> Connection {
 }
 
 fn drop_database(server: &PostgresUrl, name: &str) {
-    if let Ok(mut admin) = migrate_runtime::connect(&DatabaseUrl::Postgres(server.clone())) {
-        let _ = admin.database().execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    let dropped = migrate_runtime::connect(&DatabaseUrl::Postgres(server.clone())).map_err(|e| e.message).and_then(
+        |mut admin| {
+            let db = admin.database();
+            // WITH (FORCE) needs PostgreSQL 13; older servers take the plain form.
+            db.execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .or_else(|_| db.execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\"")))
+                .map_err(|e| e.message)
+        },
+    );
+    if let Err(error) = dropped {
+        eprintln!(
+            "warning: could not drop the scratch database {name} on {}: {error}; drop it by hand",
+            server.describe()
+        );
     }
 }
 

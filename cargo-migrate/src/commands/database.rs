@@ -53,8 +53,12 @@ pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUr
             CliError::usage(format!("could not read {}: {e}", dotenv.display()))
                 .with_help("lines of .env look like KEY=value")
         })?;
-        for entry in entries {
-            let (key, value) = entry.map_err(|e| CliError::usage(format!("{}: {e}", dotenv.display())))?;
+        for (index, entry) in entries.enumerate() {
+            // dotenvy's error quotes the line, which may hold a secret: say where, not what.
+            let (key, value) = entry.map_err(|_| {
+                CliError::usage(format!("{}: entry {} is not KEY=VALUE", shown(&dotenv).display(), index + 1))
+                    .with_help("quote values with spaces or special characters: KEY=\"value\"")
+            })?;
             if &key == var {
                 return parse(&value, format!("{var} in {}", shown(&dotenv).display()));
             }
@@ -261,10 +265,11 @@ fn run(
     if let Some(bar) = spinner.take() {
         bar.finish_and_clear();
     }
+    // The migration's own failure matters more than a closed stdout.
+    let outcome = result.map_err(engine_error)?;
     if let Some(e) = output_error {
         return Err(e.into());
     }
-    let outcome = result.map_err(engine_error)?;
     let elapsed = started.elapsed();
     let count = outcome.done.len();
     let history = migrator.history();

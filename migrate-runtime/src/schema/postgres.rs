@@ -37,6 +37,27 @@ pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema,
     Ok(schema)
 }
 
+/// `((a > 0) AND (b > 0))` is `(a > 0) AND (b > 0)`: strips parentheses
+/// only while the first one closes at the very end.
+fn strip_outer_parens(mut text: &str) -> &str {
+    loop {
+        let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else { return text };
+        let mut depth = 0i32;
+        let balanced = inner.chars().all(|c| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            depth >= 0
+        });
+        if !balanced || depth != 0 {
+            return text;
+        }
+        text = inner.trim();
+    }
+}
+
 fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError> {
     let mut table = Table { name: name.to_owned(), ..Table::default() };
     for row in db.query_text(&format!(
@@ -92,7 +113,7 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
                 let definition = text(&row, 7);
                 let expression = definition
                     .strip_prefix("CHECK ")
-                    .map(|e| e.trim().trim_start_matches('(').trim_end_matches(')').trim().to_owned())
+                    .map(|e| strip_outer_parens(e.trim()).to_owned())
                     .unwrap_or(definition);
                 table.checks.push(Check { name, expression });
             }
@@ -117,4 +138,14 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
     table.foreign_keys.sort();
     table.checks.sort();
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_expressions_keep_inner_parentheses() {
+        assert_eq!(super::strip_outer_parens("((a > 0) AND (b > 0))"), "(a > 0) AND (b > 0)");
+        assert_eq!(super::strip_outer_parens("((price > 0))"), "price > 0");
+        assert_eq!(super::strip_outer_parens("(a > 0) AND (b > 0)"), "(a > 0) AND (b > 0)");
+    }
 }

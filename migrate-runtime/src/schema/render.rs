@@ -239,6 +239,10 @@ fn alter_column(table: &str, from: &Column, to: &Column) -> String {
             None => format!("ALTER COLUMN {column} DROP DEFAULT"),
         });
     }
+    if parts.is_empty() {
+        // Only how the database fills it changed (identity, serial): no portable ALTER.
+        return format!("-- {table}.{}: identity/serial changed; adjust it by hand", to.name);
+    }
     format!("ALTER TABLE {} {};", q(table), parts.join(", "))
 }
 
