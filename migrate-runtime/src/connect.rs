@@ -114,7 +114,10 @@ fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, Co
     } else {
         config.ssl_mode(if pg.ssl_mode == SslMode::Prefer { PgSslMode::Prefer } else { PgSslMode::Require });
         let mut builder = native_tls::TlsConnector::builder();
-        match pg.ssl_mode {
+        // As libpq: `require` with a root certificate verifies the chain, like `verify-ca`.
+        let mode =
+            if pg.ssl_mode == SslMode::Require && pg.ssl_root_cert.is_some() { SslMode::VerifyCa } else { pg.ssl_mode };
+        match mode {
             SslMode::Prefer | SslMode::Require => {
                 builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
             }

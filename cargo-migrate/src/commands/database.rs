@@ -59,7 +59,7 @@ pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUr
                 CliError::usage(format!("{}: entry {} is not KEY=VALUE", shown(&dotenv).display(), index + 1))
                     .with_help("quote values with spaces or special characters: KEY=\"value\"")
             })?;
-            if &key == var {
+            if &key == var && !value.trim().is_empty() {
                 return parse(&value, format!("{var} in {}", shown(&dotenv).display()));
             }
         }
