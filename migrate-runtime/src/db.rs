@@ -81,7 +81,16 @@ pub trait Database {
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
     use super::{Database, DbError, Dialect};
+
+    /// Lock files held by this process, by path.
+    fn held_locks() -> &'static Mutex<HashMap<String, std::fs::File>> {
+        static LOCKS: OnceLock<Mutex<HashMap<String, std::fs::File>>> = OnceLock::new();
+        LOCKS.get_or_init(Default::default)
+    }
 
     fn error(e: rusqlite::Error) -> DbError {
         match e {
@@ -123,11 +132,30 @@ mod sqlite {
             rows.collect::<Result<Vec<_>, _>>().map_err(error)
         }
 
+        /// A busy timeout, and for a file database an exclusive OS lock on
+        /// `<database>-migrate.lock` for the whole run: concurrent migrators
+        /// wait, including around `transaction: false` revisions.
         fn lock(&mut self, _key: i64) -> Result<(), DbError> {
-            self.busy_timeout(std::time::Duration::from_secs(120)).map_err(error)
+            self.busy_timeout(std::time::Duration::from_secs(120)).map_err(error)?;
+            let Some(path) = self.path().filter(|p| !p.is_empty()).map(|p| format!("{p}-migrate.lock")) else {
+                return Ok(()); // in memory: nobody else can see it
+            };
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| DbError::new(format!("could not open the lock file {path}: {e}")))?;
+            file.lock().map_err(|e| DbError::new(format!("could not lock {path}: {e}")))?;
+            held_locks().lock().map_err(|_| DbError::new("lock table poisoned"))?.insert(path, file);
+            Ok(())
         }
 
         fn unlock(&mut self, _key: i64) -> Result<(), DbError> {
+            if let Some(path) = self.path().filter(|p| !p.is_empty()).map(|p| format!("{p}-migrate.lock")) {
+                // Dropping the file releases the lock.
+                held_locks().lock().map_err(|_| DbError::new("lock table poisoned"))?.remove(&path);
+            }
             Ok(())
         }
 

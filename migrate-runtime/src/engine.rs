@@ -406,7 +406,16 @@ impl Migrator {
     ) -> Result<T, Error> {
         let key = self.lock_key(db.dialect());
         db.lock(key).map_err(|source| Error::Database { context: "taking the migration lock".into(), source })?;
-        let result = f(self, db);
+        // Even a panic (say, in an event callback) must not leave the lock held
+        // or a transaction open on a connection that may be pooled.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, &mut *db))) {
+            Ok(result) => result,
+            Err(panic) => {
+                let _ = db.execute_batch("ROLLBACK");
+                let _ = db.unlock(key);
+                std::panic::resume_unwind(panic);
+            }
+        };
         let unlocked = db.unlock(key);
         let value = result?;
         unlocked.map_err(|source| Error::Database { context: "releasing the migration lock".into(), source })?;
@@ -442,11 +451,12 @@ impl Migrator {
         let table = self.table(dialect);
         let mut outcome = Outcome { dry_run: options.dry_run, ..Outcome::default() };
         let one_transaction = options.dry_run || options.transaction == TransactionMode::All;
-        if options.transaction == TransactionMode::All && !options.dry_run {
-            if let Some(&i) = plan.steps.iter().find(|&&i| !self.history.revision(i).transaction) {
-                let rev = self.history.revision(i);
-                return Err(Error::NotTransactional { id: rev.id.clone(), path: rev.file.path.display().to_string() });
-            }
+        if options.transaction == TransactionMode::All
+            && !options.dry_run
+            && let Some(&i) = plan.steps.iter().find(|&&i| !self.history.revision(i).transaction)
+        {
+            let rev = self.history.revision(i);
+            return Err(Error::NotTransactional { id: rev.id.clone(), path: rev.file.path.display().to_string() });
         }
         let user = applied_by(db);
         let database_error = |context: &str, source: DbError| Error::Database { context: context.to_owned(), source };
@@ -574,10 +584,8 @@ impl Migrator {
         if let Err(e) = db.execute_batch(&record) {
             return Err(fail(db, format!("recording {}", rev.id), e));
         }
-        if transactional {
-            if let Err(e) = db.execute_batch("COMMIT") {
-                return Err(fail(db, format!("committing {}", rev.id), e));
-            }
+        if transactional && let Err(e) = db.execute_batch("COMMIT") {
+            return Err(fail(db, format!("committing {}", rev.id), e));
         }
         events(Event::Finished { revision: rev, direction, elapsed });
         Ok(true)

@@ -204,3 +204,45 @@ fn other_branches_are_left_alone_by_downgrade_and_stamp() {
     assert_eq!(recorded.len(), 3, "s1 and s2 stay recorded: {recorded:?}");
     assert!(!recorded.contains(&"b1".to_owned()));
 }
+
+#[test]
+fn concurrent_migrators_on_a_sqlite_file_take_turns_even_without_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let m = std::sync::Arc::new(history_of(&[(
+        "a.sql",
+        "-- revision: a\n-- parents:\n-- message: a\n-- transaction: false\n\n-- migrate:up\nCREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\n",
+    )]));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (m, path) = (m.clone(), path.clone());
+            std::thread::spawn(move || {
+                let mut db = rusqlite::Connection::open(path).unwrap();
+                m.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |_| {}).map(|o| o.done.len())
+            })
+        })
+        .collect();
+    let applied: usize = threads.into_iter().map(|t| t.join().unwrap().expect("no migrator fails")).sum();
+    assert_eq!(applied, 1, "the no-transaction revision ran exactly once");
+}
+
+#[test]
+fn a_panic_during_a_run_releases_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("panic.db");
+    let m = std::sync::Arc::new(example());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut db = rusqlite::Connection::open(&path).unwrap();
+        let _ = m.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |_| panic!("a callback fails"));
+    }));
+    assert!(panicked.is_err());
+    let (done, finished) = std::sync::mpsc::channel();
+    let (m2, path2) = (m.clone(), path.clone());
+    std::thread::spawn(move || {
+        let mut db = rusqlite::Connection::open(path2).unwrap();
+        let _ =
+            done.send(m2.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |_| {}).map(|o| o.done.len()));
+    });
+    let applied = finished.recv_timeout(std::time::Duration::from_secs(20)).expect("the lock was released");
+    assert_eq!(applied.unwrap(), 7, "the panicked run's first revision was rolled back");
+}
