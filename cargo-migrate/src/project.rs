@@ -94,6 +94,14 @@ impl Project {
     }
 }
 
+/// A path as shown to the user: relative to the current directory when below it.
+pub fn shown_path(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned))
+        .unwrap_or_else(|| path.to_owned())
+}
+
 fn absolute(cwd: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() { path.to_owned() } else { cwd.join(path) }
 }

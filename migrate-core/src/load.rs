@@ -9,12 +9,10 @@ use crate::{Diagnostic, LOCK_FILE_NAME, Problem, SourceFile, TEMPLATE_FILE_NAME}
 /// The files of a migrations directory.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
-    /// Revision files (`*.sql` but the template), sorted by path.
+    /// Revision files (`*.sql` but the top-level `template.sql`), sorted by path.
     pub revisions: Vec<SourceFile>,
     /// `migrate.lock`, when present.
     pub lock: Option<SourceFile>,
-    /// `template.sql`, when present.
-    pub template: Option<SourceFile>,
     /// Path of the lock file as shown to the user, present or not.
     pub lock_path: PathBuf,
 }
@@ -44,10 +42,11 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         }
         let top_level = entry.depth() == 1;
         let name = entry.file_name().to_string_lossy();
+        // `template.sql` is read only by `new`, not on every load.
         let kind = if top_level && name == LOCK_FILE_NAME {
             Kind::Lock
         } else if top_level && name == TEMPLATE_FILE_NAME {
-            Kind::Template
+            continue;
         } else if entry.path().extension().is_some_and(|e| e == "sql") {
             Kind::Revision
         } else {
@@ -70,7 +69,6 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     for result in read {
         match result {
             Ok((Kind::Lock, file)) => sources.lock = Some(file),
-            Ok((Kind::Template, file)) => sources.template = Some(file),
             Ok((Kind::Revision, file)) => sources.revisions.push(file),
             Err(diagnostic) => diagnostics.push(*diagnostic),
         }
@@ -99,7 +97,6 @@ fn read_small_file(path: &Path) -> std::io::Result<String> {
 
 enum Kind {
     Lock,
-    Template,
     Revision,
 }
 

@@ -44,6 +44,11 @@ impl Dialect {
     }
 }
 
+/// Column `i` of a row from [`Database::query_text`], empty when NULL or missing.
+pub(crate) fn cell(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
+}
+
 /// An error reported by the database.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

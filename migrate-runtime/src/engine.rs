@@ -207,7 +207,7 @@ impl Migrator {
         }
         let rows = db.query_text(&table.select()).map_err(|source| Error::Database { context: context(), source })?;
         for row in rows {
-            let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            let text = |i: usize| crate::db::cell(&row, i);
             let row = Row {
                 revision: text(0),
                 checksum: text(1),
@@ -529,11 +529,7 @@ impl Migrator {
             database_error(context, source)
         };
         // Re-check under the lock: a concurrent migrator may have done it.
-        let recorded = match db.query_text(&format!(
-            "{} WHERE \"revision\" = '{}'",
-            select_ids(table),
-            rev.id.replace('\'', "''")
-        )) {
+        let recorded = match db.query_text(&table.select_revision(&rev.id)) {
             Ok(rows) => rows,
             Err(e) => return Err(fail(db, "reading the version table".into(), e)),
         };
@@ -658,14 +654,6 @@ fn section_of(rev: &Revision, direction: migrate_core::Direction) -> (&str, &mig
             (rev.down_sql().unwrap_or_default(), rev.down.as_ref().unwrap_or(&rev.up))
         }
     }
-}
-
-fn select_ids(table: &VersionTable) -> String {
-    let name = match &table.schema {
-        Some(schema) => format!("\"{}\".\"{}\"", schema.replace('"', "\"\""), table.name.replace('"', "\"\"")),
-        None => format!("\"{}\"", table.name.replace('"', "\"\"")),
-    };
-    format!("SELECT \"revision\" FROM {name}")
 }
 
 fn new_row<'a>(

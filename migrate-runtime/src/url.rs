@@ -134,6 +134,14 @@ impl DatabaseUrl {
         }
     }
 
+    /// The SQL dialect the URL speaks.
+    pub fn dialect(&self) -> crate::Dialect {
+        match self {
+            DatabaseUrl::Sqlite { .. } => crate::Dialect::Sqlite,
+            DatabaseUrl::Postgres(_) => crate::Dialect::Postgres,
+        }
+    }
+
     /// The URL with any password replaced by `****`.
     pub fn redacted(&self) -> String {
         match self {

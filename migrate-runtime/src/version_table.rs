@@ -152,6 +152,16 @@ impl VersionTable {
         self.dialect.build_query(&query)
     }
 
+    /// The row of one revision, if recorded (a re-check under the lock).
+    pub fn select_revision(&self, revision: &str) -> String {
+        let query = Query::select()
+            .column(Col::Revision)
+            .from(self.table())
+            .and_where(Expr::col(Col::Revision).eq(revision))
+            .to_owned();
+        self.dialect.build_query(&query)
+    }
+
     /// Records a revision.
     pub fn insert(&self, row: &NewRow<'_>) -> String {
         let applied_by: SimpleExpr = match (row.applied_by, self.dialect) {

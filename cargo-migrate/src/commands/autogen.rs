@@ -7,13 +7,13 @@ use std::sync::{Mutex, Once};
 use migrate_core::{Diagnostic, History, Problem, Target};
 use migrate_runtime::schema::{Change, Schema, diff, generate, introspect};
 use migrate_runtime::url::PostgresUrl;
-use migrate_runtime::{Connection, DatabaseUrl, Dialect, Migrator, RunOptions};
+use migrate_runtime::{Connection, DatabaseUrl, Migrator, RunOptions};
 
 use super::database::{configured, connect, resolve_url};
 use crate::cli::{DbArgs, DiffArgs};
 use crate::error::{CliError, CliResult};
 use crate::exit;
-use crate::project::Project;
+use crate::project::{Project, shown_path};
 use crate::shell::Shell;
 
 /// Temporary PostgreSQL databases to drop if the process is interrupted.
@@ -42,7 +42,7 @@ impl Scratch {
     pub fn create(dev: &DatabaseUrl, label: &str) -> Result<Scratch, CliError> {
         let DatabaseUrl::Postgres(server) = dev else {
             let memory = DatabaseUrl::Sqlite { path: None };
-            return Ok(Scratch { connection: connect_url(&memory)?, dropped_with: None });
+            return Ok(Scratch { connection: connect(&memory)?, dropped_with: None });
         };
         CTRL_C.call_once(|| {
             let _ = ctrlc::set_handler(|| {
@@ -56,7 +56,7 @@ impl Scratch {
         });
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let name = format!("cargo_migrate_scratch_{}_{label}_{nanos}", std::process::id());
-        let mut admin = connect_url(dev)?;
+        let mut admin = connect(dev)?;
         admin.database().execute_batch(&format!("CREATE DATABASE \"{name}\"")).map_err(|e| {
             CliError::failure(format!("could not create a scratch database on {}: {e}", server.describe()))
                 .with_help("the user needs CREATEDB on the development server; pass `--dev-url` to use another server")
@@ -66,7 +66,7 @@ impl Scratch {
         }
         // Owned by a Scratch before connecting, so a failure still drops it.
         let mut scratch = Scratch { connection: placeholder(), dropped_with: Some((server.clone(), name.clone())) };
-        scratch.connection = connect_url(&DatabaseUrl::Postgres(server.with_database(&name)))?;
+        scratch.connection = connect(&DatabaseUrl::Postgres(server.with_database(&name)))?;
         Ok(scratch)
     }
 }
@@ -107,16 +107,12 @@ fn drop_database(server: &PostgresUrl, name: &str) {
     }
 }
 
-fn connect_url(url: &DatabaseUrl) -> Result<Connection, CliError> {
-    connect(&super::database::ResolvedUrl { url: url.clone(), source: String::new(), explicit: true })
-}
-
-/// The server for scratch databases: `--dev-url`, else the database URL's
+/// The server for scratch databases: `--dev-url`, else the database's own
 /// server; SQLite always in memory.
-fn dev_url(project: &Project, dev: Option<&str>, db: &DbArgs) -> Result<DatabaseUrl, CliError> {
+fn scratch_server(dev: Option<&str>, database: &DatabaseUrl) -> Result<DatabaseUrl, CliError> {
     let url = match dev {
         Some(text) => DatabaseUrl::parse(text).map_err(|e| CliError::usage(format!("{e} (from --dev-url)")))?,
-        None => resolve_url(project, db)?.url,
+        None => database.clone(),
     };
     Ok(match url {
         DatabaseUrl::Sqlite { .. } => DatabaseUrl::Sqlite { path: None },
@@ -128,7 +124,7 @@ fn dev_url(project: &Project, dev: Option<&str>, db: &DbArgs) -> Result<Database
 /// statement so that an error names its line.
 fn models(project: &Project, dev: &DatabaseUrl, exclude: &str) -> Result<Schema, CliError> {
     let path = project.base.join(&project.config.schema);
-    let shown = path.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&path).to_owned();
+    let shown = shown_path(&path);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         CliError::usage(format!("could not read the models {}: {e}", shown.display())).with_help(
             "write the CREATE TABLE, CREATE INDEX and CREATE TYPE statements the application expects there, or set `schema` in [package.metadata.migrate]",
@@ -161,13 +157,6 @@ fn replayed(migrator: &Migrator, dev: &DatabaseUrl, targets: &[usize]) -> Result
         .map_err(|e| CliError::failure(format!("introspecting the history's schema: {e}")))
 }
 
-fn dialect_of(url: &DatabaseUrl) -> Dialect {
-    match url {
-        DatabaseUrl::Sqlite { .. } => Dialect::Sqlite,
-        DatabaseUrl::Postgres(_) => Dialect::Postgres,
-    }
-}
-
 /// Up and down SQL for a new revision, or `None` when the models match the history.
 pub fn autogenerate(
     shell: &mut Shell,
@@ -176,9 +165,9 @@ pub fn autogenerate(
     dev: Option<&str>,
     db: &DbArgs,
 ) -> Result<Option<(String, String)>, CliError> {
-    let dev = dev_url(project, dev, db)?;
+    let dev = scratch_server(dev, &resolve_url(project, db)?.url)?;
     let migrator = configured(project, history);
-    let dialect = dialect_of(&dev);
+    let dialect = dev.dialect();
     let exclude = migrator.table(dialect).name;
     let heads = migrator.history().heads();
     let current = replayed(&migrator, &dev, &heads)?;
@@ -195,15 +184,15 @@ pub fn autogenerate(
 
 /// The models half of `check`: every difference between `schema.sql` and the
 /// history, or nothing when there is no `schema.sql`.
-pub fn check_models(project: &Project, history: History, db: &DbArgs) -> Result<Vec<Diagnostic>, CliError> {
+pub fn check_models(project: &Project, history: History, database: &DatabaseUrl) -> Result<Vec<Diagnostic>, CliError> {
     let path = project.base.join(&project.config.schema);
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let shown = path.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&path).to_owned();
-    let dev = dev_url(project, None, db)?;
+    let shown = shown_path(&path);
+    let dev = scratch_server(None, database)?;
     let migrator = configured(project, history);
-    let exclude = migrator.table(dialect_of(&dev)).name;
+    let exclude = migrator.table(dev.dialect()).name;
     let heads = migrator.history().heads();
     let current = replayed(&migrator, &dev, &heads)?;
     let target = models(project, &dev, &exclude)?;
@@ -218,16 +207,10 @@ pub fn check_models(project: &Project, history: History, db: &DbArgs) -> Result<
 pub fn run_diff(shell: &mut Shell, project: &Project, history: History, args: &DiffArgs) -> CliResult {
     let resolved = resolve_url(project, &args.db)?;
     let migrator = configured(project, history);
-    let mut live = connect(&resolved)?;
+    let mut live = connect(&resolved.url)?;
     let state = migrator.state(live.database()).map_err(|e| CliError::failure(e.to_string()))?;
     let heads = state.heads(migrator.history());
-    let dev = match &args.dev_url {
-        Some(_) => dev_url(project, args.dev_url.as_deref(), &args.db)?,
-        None => match &resolved.url {
-            DatabaseUrl::Sqlite { .. } => DatabaseUrl::Sqlite { path: None },
-            DatabaseUrl::Postgres(pg) => DatabaseUrl::Postgres(pg.clone()),
-        },
-    };
+    let dev = scratch_server(args.dev_url.as_deref(), &resolved.url)?;
     let exclude = migrator.table(live.dialect()).name;
     let expected = replayed(&migrator, &dev, &heads)?;
     let actual = introspect(live.database(), &exclude)

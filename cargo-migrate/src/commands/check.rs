@@ -14,14 +14,16 @@ use crate::shell::Shell;
 pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult {
     let options = Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: true };
     let mut analysis = project.analyze(options);
-    // With a database the user chose, also what it has applied.
-    if let Some(mut problems) = super::database::check_database(project, &args.db)? {
-        analysis.diagnostics.append(&mut problems);
-    }
-    // The models (schema.sql) against what the history produces.
-    let replayable = !analysis.errors().any(|d| !matches!(d.problem, migrate_core::Problem::Draft { .. }));
+    // Drafts and several heads do not stop the history from being replayed.
+    let replayable = !analysis.errors().any(|d| {
+        !matches!(d.problem, migrate_core::Problem::Draft { .. } | migrate_core::Problem::MultipleHeads { .. })
+    });
     if replayable {
-        let mut problems = super::autogen::check_models(project, analysis.history.clone(), &args.db)?;
+        let resolved = super::database::resolve_url(project, &args.db)?;
+        // With a database the user chose, also what it has applied.
+        let mut problems = super::database::check_database(project, analysis.history.clone(), &resolved)?;
+        // The models (schema.sql) against what the history produces.
+        problems.append(&mut super::autogen::check_models(project, analysis.history.clone(), &resolved.url)?);
         analysis.diagnostics.append(&mut problems);
     }
     let errors = analysis.errors().count();

@@ -2,7 +2,6 @@
 //! stamp, sql, resolve; and the URL they use.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Instant;
 
 use migrate_core::{Direction, History, Options, Problem, Range, Target};
@@ -16,7 +15,7 @@ use crate::cli::{
 };
 use crate::error::{CliError, CliResult};
 use crate::exit;
-use crate::project::Project;
+use crate::project::{Project, shown_path};
 use crate::shell::Shell;
 
 /// A database URL and where it came from.
@@ -56,28 +55,20 @@ pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUr
         for (index, entry) in entries.enumerate() {
             // dotenvy's error quotes the line, which may hold a secret: say where, not what.
             let (key, value) = entry.map_err(|_| {
-                CliError::usage(format!("{}: entry {} is not KEY=VALUE", shown(&dotenv).display(), index + 1))
+                CliError::usage(format!("{}: entry {} is not KEY=VALUE", shown_path(&dotenv).display(), index + 1))
                     .with_help("quote values with spaces or special characters: KEY=\"value\"")
             })?;
             if &key == var && !value.trim().is_empty() {
-                return parse(&value, format!("{var} in {}", shown(&dotenv).display()));
+                return parse(&value, format!("{var} in {}", shown_path(&dotenv).display()));
             }
         }
     }
     let path = project.base.join("target").join("cargo-migrate").join("dev.sqlite3");
     Ok(ResolvedUrl {
-        url: DatabaseUrl::Sqlite { path: Some(shown(&path)) },
+        url: DatabaseUrl::Sqlite { path: Some(shown_path(&path)) },
         source: format!("the default: no --database-url, and no {var} in the environment or .env"),
         explicit: false,
     })
-}
-
-/// A path relative to the current directory when it is below it.
-fn shown(path: &Path) -> std::path::PathBuf {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned))
-        .unwrap_or_else(|| path.to_owned())
 }
 
 /// The history, refusing one with problems (drafts are fine here).
@@ -111,8 +102,8 @@ pub(super) fn configured(project: &Project, history: History) -> Migrator {
 }
 
 /// Connects, refusing transaction poolers where session locks do not hold.
-pub fn connect(resolved: &ResolvedUrl) -> Result<Connection, CliError> {
-    if let DatabaseUrl::Postgres(pg) = &resolved.url {
+pub(super) fn connect(url: &DatabaseUrl) -> Result<Connection, CliError> {
+    if let DatabaseUrl::Postgres(pg) = url {
         if pg.is_transaction_pooler() {
             return Err(CliError::usage(format!(
                 "{} is a connection pooler in transaction mode, where the migration lock (a session advisory lock) does not hold",
@@ -121,7 +112,7 @@ pub fn connect(resolved: &ResolvedUrl) -> Result<Connection, CliError> {
             .with_help(format!("migrate through the direct endpoint: replace the host with {}", pg.direct_host())));
         }
     }
-    migrate_runtime::connect(&resolved.url).map_err(|e| {
+    migrate_runtime::connect(url).map_err(|e| {
         let mut error = CliError::failure(e.message);
         error.help = e.help;
         error
@@ -144,18 +135,11 @@ fn target(text: &str) -> Result<Target, CliError> {
     Ok(Target::parse(text)?)
 }
 
-fn dialect_of(url: &DatabaseUrl) -> Dialect {
-    match url {
-        DatabaseUrl::Sqlite { .. } => Dialect::Sqlite,
-        DatabaseUrl::Postgres(_) => Dialect::Postgres,
-    }
-}
-
 pub fn upgrade(shell: &mut Shell, project: &Project, args: &UpgradeArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
     let resolved = resolve_url(project, &args.db)?;
     if args.sql {
-        return offline(shell, &migrator, dialect_of(&resolved.url), Direction::Upgrade, &args.target);
+        return offline(shell, &migrator, resolved.url.dialect(), Direction::Upgrade, &args.target);
     }
     let options = RunOptions {
         transaction: match args.transaction {
@@ -181,7 +165,7 @@ pub fn downgrade(shell: &mut Shell, project: &Project, args: &DowngradeArgs) -> 
     let migrator = migrator(shell, project)?;
     let resolved = resolve_url(project, &args.db)?;
     if args.sql {
-        return offline(shell, &migrator, dialect_of(&resolved.url), Direction::Downgrade, &args.target);
+        return offline(shell, &migrator, resolved.url.dialect(), Direction::Downgrade, &args.target);
     }
     let options = RunOptions { dry_run: args.dry_run, allow_modified: args.allow_modified, ..RunOptions::default() };
     run(
@@ -207,7 +191,7 @@ fn run(
     options: RunOptions,
     format: MessageFormat,
 ) -> CliResult {
-    let mut connection = connect(resolved)?;
+    let mut connection = connect(&resolved.url)?;
     let started = Instant::now();
     let mut output_error = None;
     // On a terminal, a spinner with the elapsed time while a revision runs:
@@ -349,7 +333,7 @@ pub fn sql(shell: &mut Shell, project: &Project, args: &SqlArgs) -> CliResult {
     let dialect = match args.dialect {
         Some(DialectArg::Sqlite) => Dialect::Sqlite,
         Some(DialectArg::Postgres) => Dialect::Postgres,
-        None => dialect_of(&resolve_url(project, &args.db)?.url),
+        None => resolve_url(project, &args.db)?.url.dialect(),
     };
     offline(shell, &migrator, dialect, Direction::Upgrade, &args.range)
 }
@@ -357,7 +341,7 @@ pub fn sql(shell: &mut Shell, project: &Project, args: &SqlArgs) -> CliResult {
 pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
     let resolved = resolve_url(project, &args.db)?;
-    let mut connection = connect(&resolved)?;
+    let mut connection = connect(&resolved.url)?;
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
     let out = shell.out();
@@ -403,7 +387,7 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
     let resolved = resolve_url(project, args)?;
     let history = migrator.history();
     writeln!(shell.out(), "database:      {} (from {})", resolved.url.redacted(), resolved.source)?;
-    let mut connection = connect(&resolved)?;
+    let mut connection = connect(&resolved.url)?;
     let version = connection.server_version();
     let dialect = connection.dialect();
     let state = migrator.state(connection.database()).map_err(engine_error)?;
@@ -451,7 +435,7 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
 pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
     let resolved = resolve_url(project, &args.db)?;
-    let mut connection = connect(&resolved)?;
+    let mut connection = connect(&resolved.url)?;
     let (added, removed) =
         migrator.stamp(connection.database(), &target(&args.target)?, args.purge).map_err(engine_error)?;
     let history = migrator.history();
@@ -469,7 +453,7 @@ pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResul
 pub fn resolve(shell: &mut Shell, project: &Project, args: &ResolveArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
     let resolved = resolve_url(project, &args.db)?;
-    let mut connection = connect(&resolved)?;
+    let mut connection = connect(&resolved.url)?;
     migrator.resolve(connection.database(), &args.rev, args.applied).map_err(engine_error)?;
     let what = if args.applied { "recorded as applied" } else { "forgotten (rolled back by hand)" };
     shell.status("Resolved", format!("{} {what}", args.rev))?;
@@ -477,19 +461,17 @@ pub fn resolve(shell: &mut Shell, project: &Project, args: &ResolveArgs) -> CliR
 }
 
 /// The database part of `check`: pending, drifted, failed or unknown
-/// revisions, as diagnostics. Runs only for a URL the user chose.
-pub fn check_database(project: &Project, args: &DbArgs) -> Result<Option<Vec<migrate_core::Diagnostic>>, CliError> {
-    let resolved = resolve_url(project, args)?;
+/// revisions, as diagnostics. Only for a URL the user chose, not the default.
+pub(super) fn check_database(
+    project: &Project,
+    history: History,
+    resolved: &ResolvedUrl,
+) -> Result<Vec<migrate_core::Diagnostic>, CliError> {
     if !resolved.explicit {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let options = Options { allow_multiple_heads: true, require_pinned: false };
-    let analysis = project.analyze(options);
-    if analysis.has_errors() {
-        return Ok(Some(Vec::new()));
-    }
-    let migrator = configured(project, analysis.history);
-    let mut connection = connect(&resolved)?;
+    let migrator = configured(project, history);
+    let mut connection = connect(&resolved.url)?;
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
     let database = resolved.url.redacted();
@@ -523,5 +505,5 @@ pub fn check_database(project: &Project, args: &DbArgs) -> Result<Option<Vec<mig
             Problem::UnknownInDatabase { id: row.revision.clone(), database: database.clone() },
         ));
     }
-    Ok(Some(problems))
+    Ok(problems)
 }

@@ -1,13 +1,10 @@
 //! PostgreSQL introspection from `pg_catalog`, for the current schema.
 
 use super::{Check, Column, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+use crate::db::cell as text;
 use crate::{Database, DbError};
 
 const SEPARATOR: char = '\u{1f}';
-
-fn text(row: &[Option<String>], i: usize) -> String {
-    row.get(i).cloned().flatten().unwrap_or_default()
-}
 
 fn list(value: &str) -> Vec<String> {
     value.split(SEPARATOR).filter(|s| !s.is_empty()).map(str::to_owned).collect()

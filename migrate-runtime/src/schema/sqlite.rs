@@ -3,16 +3,13 @@
 //! expressions, partial-index predicates, check constraints).
 
 use super::{Check, Column, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+use crate::db::cell as text;
 use crate::{Database, DbError};
 
 type Rows = Vec<Vec<Option<String>>>;
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn text(row: &[Option<String>], i: usize) -> String {
-    row.get(i).cloned().flatten().unwrap_or_default()
 }
 
 pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbError> {
