@@ -2,6 +2,7 @@
 
 mod autogenerate;
 mod database;
+mod hardening;
 mod help;
 mod listing;
 mod workflow;
@@ -37,4 +38,42 @@ pub fn transcript(output: &Output) -> String {
 pub fn assert_exit(output: &Output, code: i32) -> (String, String) {
     assert_eq!(output.status.code(), Some(code), "{}", transcript(output));
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// `transcript` with what changes from run to run replaced: elapsed times
+/// (`12ms`, `1.5s`, `3 s`) by `[TIME]`, and each `(text, placeholder)` pair.
+pub fn redacted(output: &Output, replacements: &[(&str, &str)]) -> String {
+    let mut text = transcript(output);
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    redact_times(&text)
+}
+
+fn redact_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from_digit) = rest.split_at(start);
+        out.push_str(before);
+        let preceded_by_word = before.chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let number = from_digit.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(from_digit.len());
+        let after = &from_digit[number..];
+        let spaced = after.strip_prefix(' ').unwrap_or(after);
+        let unit = ["ms", "µs", "ns", "s"]
+            .into_iter()
+            .find(|u| spaced.starts_with(u) && !spaced[u.len()..].starts_with(|c: char| c.is_alphanumeric()));
+        match unit {
+            Some(unit) if !preceded_by_word => {
+                out.push_str("[TIME]");
+                rest = &spaced[unit.len()..];
+            }
+            _ => {
+                out.push_str(&from_digit[..number]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
