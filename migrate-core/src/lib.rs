@@ -31,6 +31,16 @@ pub use revision::{HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_v
 pub use target::{MIN_PREFIX, Range, Target, TargetError};
 pub use template::TEMPLATE_FILE_NAME;
 
+/// The UTF-8 byte-order mark some editors put at the start of a file.
+pub const BOM: char = '\u{feff}';
+
+/// `text` without a leading byte-order mark. Every file cargo-migrate reads
+/// goes through this (toml_edit drops it on its own), so a BOM never changes
+/// what a file means.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
+
 /// What validation allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {

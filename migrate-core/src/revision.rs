@@ -129,7 +129,11 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     for (index, raw) in file.text.split_inclusive('\n').enumerate() {
         let number = index + 1;
         let line_end = offset + raw.len();
-        let line = raw.trim_end_matches(['\n', '\r']);
+        let mut line = raw.trim_end_matches(['\n', '\r']);
+        if index == 0 {
+            // Sections stay byte ranges of the whole text, BOM included.
+            line = crate::strip_bom(line);
+        }
         offset = line_end;
 
         if let Some(name) = section_marker(line) {
@@ -363,6 +367,18 @@ mod tests {
             parse("-- revision: a\r\n-- parents:\r\n-- message: m\r\n\r\n-- migrate:up\r\nSELECT 1;\r\n").unwrap();
         assert_eq!(rev.message, "m");
         assert_eq!(rev.up_sql(), "SELECT 1;\r\n");
+    }
+
+    #[test]
+    fn a_leading_bom_is_not_part_of_the_header() {
+        let text = "\u{feff}-- revision: a\r\n-- parents:\r\n-- message: m\r\n\r\n-- migrate:up\r\nSELECT 1;\r\n";
+        let rev = parse(text).unwrap();
+        assert_eq!((rev.id.as_str(), rev.lines.revision, rev.up.marker_line), ("a", 1, 5));
+        assert_eq!(rev.up_sql(), "SELECT 1;\r\n");
+        assert_eq!(
+            rev.checksum,
+            Checksum::of("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\nSELECT 1;\n")
+        );
     }
 
     #[test]

@@ -36,8 +36,11 @@ pub struct NewRevision {
 
 /// Fills a template. Header values a template has no placeholder for
 /// (`branch-labels`, `depends-on`) are added as header lines after the last
-/// header line, so that any template can express every revision.
+/// header line, so that any template can express every revision. A
+/// byte-order mark at the template's start is dropped: the new file starts
+/// with its header.
 pub fn render(template: &str, new: &NewRevision) -> String {
+    let template = crate::strip_bom(template);
     let pairs = [
         ("${revision}", new.id.clone()),
         ("${parents}", new.parents.join(", ")),
@@ -115,6 +118,14 @@ mod tests {
         assert_eq!(rev.depends_on, ["c3"]);
         assert!(rev.is_reversible());
         assert!(text.starts_with("-- revision: 3f2a9c1b7e4d\n-- parents: a1, b2\n"), "{text}");
+    }
+
+    #[test]
+    fn a_template_with_a_bom_renders_without_it() {
+        let text = render(&format!("\u{feff}{DEFAULT_TEMPLATE}"), &new());
+        assert!(text.starts_with("-- revision: 3f2a9c1b7e4d\n"), "{text}");
+        let rev = parse_revision(SourceFile::new("x.sql", text)).unwrap();
+        assert_eq!((rev.branch_labels, rev.depends_on), (vec!["profiles".to_owned()], vec!["c3".to_owned()]));
     }
 
     #[test]

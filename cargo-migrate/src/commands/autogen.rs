@@ -130,10 +130,12 @@ fn models(project: &Project, dev: &DatabaseUrl, exclude: &str) -> Result<Schema,
             "write the CREATE TABLE, CREATE INDEX and CREATE TYPE statements the application expects there, or set `schema` in [package.metadata.migrate]",
         )
     })?;
+    // A byte-order mark is not SQL; it has no newline, so lines stay right.
+    let text = migrate_core::strip_bom(&text);
     let mut scratch = Scratch::create(dev, "models")?;
-    for statement in migrate_core::sql::split_statements(&text) {
+    for statement in migrate_core::sql::split_statements(text) {
         scratch.connection.database().execute_batch(statement.text).map_err(|e| {
-            let line = migrate_core::sql::line_at(&text, statement.offset + e.offset.unwrap_or(0));
+            let line = migrate_core::sql::line_at(text, statement.offset + e.offset.unwrap_or(0));
             CliError::usage(format!("{}:{line}: {}", shown.display(), e.message))
                 .with_help("the models must be valid SQL for the database's dialect")
         })?;

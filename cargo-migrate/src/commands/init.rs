@@ -94,7 +94,9 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
         write_build_rs(shell, &manifest_dir)?;
     }
     if edited {
-        std::fs::write(&manifest, doc.to_string()).map_err(|e| CliError::io("write", &manifest, e))?;
+        // toml_edit drops a byte-order mark; put it back, keeping the file as it was.
+        let bom = if text.starts_with(migrate_core::BOM) { "\u{feff}" } else { "" };
+        std::fs::write(&manifest, format!("{bom}{doc}")).map_err(|e| CliError::io("write", &manifest, e))?;
         shell.status("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest).display())?;
     }
     if args.build {

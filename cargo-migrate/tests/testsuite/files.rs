@@ -1,0 +1,77 @@
+//! Files as they come: byte-order marks, odd directory entries, and writes
+//! that never leave a half-written or temporary file behind.
+
+use std::path::Path;
+
+use crate::{assert_exit, cargo_migrate};
+
+const BOM: &str = "\u{feff}";
+
+/// `cargo-migrate migrate ARGS --dir migrations` in `dir`.
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(["--dir", "migrations"]);
+    cargo_migrate(dir, &all)
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn init_keeps_a_bom_in_cargo_toml() {
+    let project = tempfile::tempdir().unwrap();
+    let manifest = project.path().join("Cargo.toml");
+    std::fs::write(&manifest, format!("{BOM}[package]\nname = \"bom\" # kept\nversion = \"0.1.0\"\n")).unwrap();
+    assert_exit(&cargo_migrate(project.path(), &["init"]), 0);
+    assert_eq!(
+        read(&manifest),
+        format!(
+            "{BOM}[package]\nname = \"bom\" # kept\nversion = \"0.1.0\"\n\n[package.metadata.migrate]\ndir = \"migrations\"\n"
+        )
+    );
+}
+
+#[test]
+fn revisions_lock_and_template_with_a_bom_are_read() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    assert_exit(&run(dir, &["init"]), 0);
+    let migrations = dir.join("migrations");
+    std::fs::write(
+        migrations.join("a.sql"),
+        format!(
+            "{BOM}-- revision: a\r\n-- parents:\r\n-- message: saved by Notepad\r\n\r\n-- migrate:up\r\nSELECT 1;\r\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(migrations.join("template.sql"), format!("{BOM}{}", read(migrations.join("template.sql")))).unwrap();
+    assert_exit(&run(dir, &["lock"]), 0);
+    std::fs::write(migrations.join("migrate.lock"), format!("{BOM}{}", read(migrations.join("migrate.lock")))).unwrap();
+
+    let (stdout, _) = assert_exit(&run(dir, &["new", "next", "--rev-id", "b", "--branch-label", "main"]), 0);
+    let created = read(dir.join(stdout.trim()));
+    assert!(created.starts_with("-- revision: b\n-- parents: a\n-- message: next\n-- created: "), "{created}");
+    assert!(created.contains("\n-- branch-labels: main\n\n-- migrate:up\n"), "{created}");
+    assert_exit(&run(dir, &["lock"]), 0);
+    let (_, stderr) = assert_exit(&run(dir, &["check"]), 0);
+    assert_eq!(stderr, "     Checked 2 revisions in migrations, 1 head, 2 pinned\n");
+}
+
+/// PostgreSQL rejects a BOM in SQL (SQLite happens to read it as whitespace).
+#[test]
+fn postgres_models_with_a_bom_load() {
+    let db = tests::support::TestDatabase::create("files_bom");
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    assert_exit(&run(dir, &["init"]), 0);
+    std::fs::write(dir.join("schema.sql"), format!("{BOM}CREATE TABLE a (id INTEGER PRIMARY KEY);\n")).unwrap();
+    let (stdout, stderr) =
+        assert_exit(&run(dir, &["generate", "create a", "--rev-id", "a1", "--database-url", &db.url]), 0);
+    assert_eq!(stdout, "migrations/a1_create_a.sql\n");
+    assert_eq!(
+        stderr,
+        "    Detected new table a\n     Created migrations/a1_create_a.sql (create a)\n\
+         note: the revision is a draft: edit it freely, then pin it with `cargo migrate lock`\n"
+    );
+}
