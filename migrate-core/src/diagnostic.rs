@@ -35,6 +35,11 @@ pub enum Problem {
     MissingHeaderKey { key: &'static str },
     #[error("`{value}` is not a valid revision id")]
     InvalidRevisionId { value: String },
+    #[error(
+        "revision id `{value}` is {len} characters long, more than the {} a version table holds",
+        crate::MAX_REVISION_ID_LEN
+    )]
+    RevisionIdTooLong { value: String, len: usize },
     #[error("`transaction: {value}` must be `true` or `false`")]
     InvalidTransaction { value: String },
     #[error("no `-- migrate:up` section")]
@@ -109,6 +114,10 @@ impl Problem {
             Problem::InvalidRevisionId { .. } => {
                 "revision ids use lowercase letters, digits and `_` only, like `3f2a9c1b7e4d`".into()
             }
+            Problem::RevisionIdTooLong { .. } => format!(
+                "shorten it to at most {} characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it",
+                crate::MAX_REVISION_ID_LEN
+            ),
             Problem::InvalidTransaction { .. } => "write `-- transaction: false` or remove the line".into(),
             Problem::MissingUpSection => "add a line `-- migrate:up` followed by the SQL to apply".into(),
             Problem::DuplicateSection { .. } => "keep one marker per section".into(),

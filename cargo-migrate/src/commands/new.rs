@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use migrate_core::template::{DEFAULT_TEMPLATE, NewRevision, render, slug};
-use migrate_core::{Checksum, History, SourceFile, TEMPLATE_FILE_NAME, Target, is_valid_revision_id, parse_revision};
+use migrate_core::{
+    Checksum, History, SourceFile, TEMPLATE_FILE_NAME, Target, is_valid_branch_label, parse_revision,
+    revision_id_problem,
+};
 
 use super::analyze_for_writing;
 use crate::cli::{MergeArgs, NewArgs};
@@ -115,9 +118,10 @@ pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResul
 /// The `--rev-id`, checked, or a new 12-hex-digit id like Alembic's.
 fn choose_id(history: &History, requested: Option<&str>) -> Result<String, CliError> {
     if let Some(id) = requested {
-        if !is_valid_revision_id(id) {
-            return Err(CliError::usage(format!("`--rev-id {id}` is not a valid revision id"))
-                .with_help("revision ids use lowercase letters, digits and `_` only"));
+        if let Some(problem) = revision_id_problem(id) {
+            let mut error = CliError::usage(format!("`--rev-id`: {problem}"));
+            error.help = problem.help();
+            return Err(error);
         }
         if let Some(existing) = history.get(id) {
             return Err(CliError::usage(format!("revision `{id}` already exists in {}", existing.file.path.display()))
@@ -140,7 +144,7 @@ fn choose_id(history: &History, requested: Option<&str>) -> Result<String, CliEr
 
 fn check_labels(history: &History, labels: &[String]) -> Result<Vec<String>, CliError> {
     for label in labels {
-        if !is_valid_revision_id(label) {
+        if !is_valid_branch_label(label) {
             return Err(CliError::usage(format!("branch label `{label}` is not valid"))
                 .with_help("branch labels use lowercase letters, digits and `_` only"));
         }

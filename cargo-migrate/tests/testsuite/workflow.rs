@@ -177,3 +177,23 @@ fn init_build_then_cargo_build_validates_the_history() {
     assert!(!output.status.success(), "{}", transcript(&output));
     assert!(text(&output).1.contains("the history has 2 heads"), "{}", transcript(&output));
 }
+
+#[test]
+fn new_refuses_a_rev_id_longer_than_the_version_table_column() {
+    let project = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| cargo_migrate(project.path(), &[args, &["--dir", "db"]].concat());
+    assert_exit(&run(&["init"]), 0);
+    let long = "a".repeat(migrate_core::MAX_REVISION_ID_LEN + 1);
+    let (stdout, stderr) = assert_exit(&run(&["new", "x", "--rev-id", &long]), 2);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: `--rev-id`: revision id `{long}` is 65 characters long, more than the 64 a version table holds\n  \
+             help: shorten it to at most 64 characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it\n"
+        )
+    );
+    let longest = "a".repeat(migrate_core::MAX_REVISION_ID_LEN);
+    assert_exit(&run(&["new", "x", "--rev-id", &longest]), 0);
+    assert_eq!(std::fs::read_dir(project.path().join("db")).unwrap().count(), 3);
+}
