@@ -40,6 +40,8 @@ pub enum Problem {
         crate::MAX_REVISION_ID_LEN
     )]
     RevisionIdTooLong { value: String, len: usize },
+    #[error("the `{key}` header contains {}", describe_control(*character))]
+    ControlCharacterInHeader { key: String, character: char },
     #[error("`transaction: {value}` must be `true` or `false`")]
     InvalidTransaction { value: String },
     #[error("no `-- migrate:up` section")]
@@ -118,6 +120,7 @@ impl Problem {
                 "shorten it to at most {} characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it",
                 crate::MAX_REVISION_ID_LEN
             ),
+            Problem::ControlCharacterInHeader { .. } => "a header value is one line of text: remove the character (a lone carriage return is an old Mac line ending: save the file with `\\n` or `\\r\\n` line endings)".into(),
             Problem::InvalidTransaction { .. } => "write `-- transaction: false` or remove the line".into(),
             Problem::MissingUpSection => "add a line `-- migrate:up` followed by the SQL to apply".into(),
             Problem::DuplicateSection { .. } => "keep one marker per section".into(),
@@ -165,6 +168,15 @@ impl Problem {
             }
         };
         Some(text)
+    }
+}
+
+/// `a line break (U+000A)`, `the control character U+001B`.
+fn describe_control(c: char) -> String {
+    match c {
+        '\n' => "a line break (U+000A)".into(),
+        '\r' => "a carriage return (U+000D)".into(),
+        other => format!("the control character U+{:04X}", u32::from(other)),
     }
 }
 

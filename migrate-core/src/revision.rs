@@ -126,6 +126,12 @@ pub fn is_valid_branch_label(label: &str) -> bool {
     is_valid_name(label)
 }
 
+/// The first character a header value cannot hold: a line break, which
+/// would end the header line, or another control character (a tab is fine).
+pub fn header_control_character(value: &str) -> Option<char> {
+    value.chars().find(|&c| c.is_control() && c != '\t')
+}
+
 fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
@@ -194,6 +200,10 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                         continue;
                     }
                     seen.push((known, number));
+                    if let Some(character) = header_control_character(value) {
+                        push(number, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
+                        continue;
+                    }
                     match *known {
                         "revision" => {
                             lines.revision = number;
@@ -411,6 +421,20 @@ mod tests {
         assert_eq!(
             rev.checksum,
             Checksum::of("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\nSELECT 1;\n")
+        );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_in_a_header_line_is_an_error() {
+        let errors = parse("-- revision: a\n-- parents:\n-- message: hidden\rshown\n\n-- migrate:up\n").unwrap_err();
+        assert_eq!(errors, ["m/r.sql:3: the `message` header contains a carriage return (U+000D)"]);
+        // Old Mac line endings: the whole file is one line.
+        let errors = parse("-- revision: a\r-- parents:\r-- message: m\r\r-- migrate:up\rSELECT 1;\r").unwrap_err();
+        assert_eq!(errors[0], "m/r.sql:1: the `revision` header contains a carriage return (U+000D)");
+        let diagnostics = parse_revision(SourceFile::new("r.sql", "-- revision: a\u{1b}[8m\n")).unwrap_err();
+        assert_eq!(
+            diagnostics[0].to_string(),
+            "r.sql:1: the `revision` header contains the control character U+001B (help: a header value is one line of text: remove the character (a lone carriage return is an old Mac line ending: save the file with `\\n` or `\\r\\n` line endings))"
         );
     }
 

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use migrate_core::template::{DEFAULT_TEMPLATE, NewRevision, render, slug};
 use migrate_core::{
-    Checksum, History, SourceFile, TEMPLATE_FILE_NAME, Target, is_valid_branch_label, parse_revision,
-    revision_id_problem,
+    Checksum, History, Problem, SourceFile, TEMPLATE_FILE_NAME, Target, header_control_character,
+    is_valid_branch_label, parse_revision, revision_id_problem,
 };
 
 use super::analyze_for_writing;
@@ -21,6 +21,7 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
     let analysis = analyze_for_writing(shell, project)?;
     let history = &analysis.history;
     let message = args.message.clone().or_else(|| args.message_arg.clone()).unwrap_or_default();
+    check_message(&message)?;
     let id = choose_id(history, args.rev_id.as_deref())?;
     let branch_labels = check_labels(history, &args.branch_label)?;
     let parents = match &args.parent {
@@ -69,6 +70,9 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
 }
 
 pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResult {
+    if let Some(message) = &args.message {
+        check_message(message)?;
+    }
     let analysis = analyze_for_writing(shell, project)?;
     let history = &analysis.history;
     let mut joined: Vec<usize> = Vec::new();
@@ -140,6 +144,18 @@ fn choose_id(history: &History, requested: Option<&str>) -> Result<String, CliEr
         }
     }
     unreachable!("some id is free")
+}
+
+/// A message is one header line: no line breaks or other control characters.
+fn check_message(message: &str) -> Result<(), CliError> {
+    match header_control_character(message) {
+        None => Ok(()),
+        Some(character) => {
+            let problem = Problem::ControlCharacterInHeader { key: "message".into(), character };
+            Err(CliError::usage(problem.to_string())
+                .with_help("pass a one-line message; longer notes belong in a comment below the header"))
+        }
+    }
 }
 
 fn check_labels(history: &History, labels: &[String]) -> Result<Vec<String>, CliError> {
