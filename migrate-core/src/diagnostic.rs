@@ -25,6 +25,16 @@ pub enum Problem {
     Unreadable { error: String },
     #[error("the migrations directory does not exist")]
     MissingDirectory,
+    #[error("the migrations directory is a file, not a directory")]
+    NotADirectory,
+    #[error("this is {kind}, not a file")]
+    NotAFile { kind: &'static str },
+    #[error("this is a symbolic link to `{target}`, which does not exist")]
+    BrokenLink { target: String },
+    #[error("the file name is not valid UTF-8")]
+    NonUtf8Name,
+    #[error("{}", match encoding { Some(e) => format!("the file is {e} text, not UTF-8"), None => "the file is not UTF-8 text (an invalid byte on this line)".to_owned() })]
+    NotUtf8 { encoding: Option<&'static str> },
     #[error("header line `{text}` is not of the form `-- key: value`")]
     MalformedHeaderLine { text: String },
     #[error("unknown header key `{key}`")]
@@ -96,10 +106,15 @@ impl Problem {
     /// What to do about it, when there is something to say.
     pub fn help(&self) -> Option<String> {
         let text = match self {
-            Problem::Unreadable { .. } => "check the file's permissions and that it is UTF-8".into(),
+            Problem::Unreadable { .. } => "check the file's permissions".into(),
             Problem::MissingDirectory => {
                 "run `cargo migrate init`, or point `[package.metadata.migrate] dir` at the right folder".into()
             }
+            Problem::NotADirectory => "point `dir = \"...\"` in [package.metadata.migrate] (or `--dir`) at the directory that holds the revision files, or move the file away and run `cargo migrate init`".into(),
+            Problem::NotAFile { .. } => "revision files (`*.sql`) and migrate.lock must be files or links to files: rename or remove this one".into(),
+            Problem::BrokenLink { target } => format!("restore `{target}`, or remove the link"),
+            Problem::NonUtf8Name => "rename it: revision file names are like `3f2a9c1b7e4d_add_users.sql`".into(),
+            Problem::NotUtf8 { .. } => "save the file as UTF-8".into(),
             Problem::MalformedHeaderLine { .. } => {
                 "header lines look like `-- parents: a1b2c3d4e5f6`; end the header with a blank line".into()
             }

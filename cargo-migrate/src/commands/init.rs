@@ -110,6 +110,12 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
 
 /// Creates the directory, template and lock file; leaves existing ones alone.
 fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliError> {
+    if dir.exists() && !dir.is_dir() {
+        let problem = migrate_core::Problem::NotADirectory;
+        let mut error = CliError::usage(format!("{}: {problem}", shown.display()));
+        error.help = problem.help();
+        return Err(error);
+    }
     if !dir.is_dir() {
         std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
         shell.status("Created", format!("{}/", shown.display()))?;

@@ -75,3 +75,44 @@ fn postgres_models_with_a_bom_load() {
          note: the revision is a draft: edit it freely, then pin it with `cargo migrate lock`\n"
     );
 }
+
+#[test]
+fn check_says_a_lock_file_that_is_a_directory_is_one() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    assert_exit(&run(dir, &["init"]), 0);
+    let lock = dir.join("migrations/migrate.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    let (_, stderr) = assert_exit(&run(dir, &["check"]), 1);
+    assert_eq!(
+        stderr,
+        "error: migrations/migrate.lock: this is a directory, not a file\n  \
+         help: revision files (`*.sql`) and migrate.lock must be files or links to files: rename or remove this one\n\
+         error: check failed with 1 problem: 0 revisions in migrations, 0 heads, 0 pinned\n"
+    );
+    // `lock` refuses too, and leaves nothing behind.
+    assert_exit(&run(dir, &["lock"]), 1);
+    assert_eq!(entries(&dir.join("migrations")), ["migrate.lock", "template.sql"]);
+}
+
+#[test]
+fn init_says_a_migrations_directory_that_is_a_file_is_one() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("migrations"), "").unwrap();
+    let (_, stderr) = assert_exit(&run(project.path(), &["init"]), 2);
+    assert_eq!(
+        stderr,
+        "error: migrations: the migrations directory is a file, not a directory\n  \
+         help: point `dir = \"...\"` in [package.metadata.migrate] (or `--dir`) at the directory that holds the \
+         revision files, or move the file away and run `cargo migrate init`\n"
+    );
+}
+
+/// The names in a directory, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
