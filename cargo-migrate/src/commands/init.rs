@@ -96,7 +96,7 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
     if edited {
         // toml_edit drops a byte-order mark; put it back, keeping the file as it was.
         let bom = if text.starts_with(migrate_core::BOM) { "\u{feff}" } else { "" };
-        std::fs::write(&manifest, format!("{bom}{doc}")).map_err(|e| CliError::io("write", &manifest, e))?;
+        crate::fs::write_atomic(&manifest, &format!("{bom}{doc}"))?;
         shell.status("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest).display())?;
     }
     if args.build {
@@ -123,13 +123,8 @@ fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliEr
     let files =
         [(TEMPLATE_FILE_NAME, DEFAULT_TEMPLATE.to_owned()), (LOCK_FILE_NAME, LockFile::empty(LOCK_FILE_NAME).render())];
     for (name, content) in files {
-        let path = dir.join(name);
-        if path.exists() {
-            shell.status("Keeping", shown.join(name).display())?;
-            continue;
-        }
-        std::fs::write(&path, content).map_err(|e| CliError::io("write", &path, e))?;
-        shell.status("Created", shown.join(name).display())?;
+        let verb = if crate::fs::create_new(&dir.join(name), &content)? { "Created" } else { "Keeping" };
+        shell.status(verb, shown.join(name).display())?;
     }
     Ok(())
 }
@@ -186,10 +181,8 @@ fn write_build_rs(shell: &mut Shell, package_dir: &Path) -> Result<(), CliError>
             shell.warn("build.rs exists and does not call migrate-build; it was left as it is")?;
             shell.help("add `migrate_build::embed();` to its `main`")?;
         }
-        Err(_) => {
-            std::fs::write(&path, BUILD_RS).map_err(|e| CliError::io("write", &path, e))?;
-            shell.status("Created", "build.rs")?;
-        }
+        Err(_) if crate::fs::create_new(&path, BUILD_RS)? => shell.status("Created", "build.rs")?,
+        Err(error) => return Err(CliError::io("read", &path, error)),
     }
     Ok(())
 }

@@ -204,13 +204,10 @@ fn write_revision(shell: &mut Shell, project: &Project, new: &NewRevision) -> Cl
         ))
         .with_help("the template needs `-- revision: ${revision}`, `-- parents: ${parents}`, `-- message: ${message}` and a `-- migrate:up` line"));
     }
-    let path = project.dir.join(&name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| CliError::io("create", &path, e))?;
-    file.write_all(text.as_bytes()).map_err(|e| CliError::io("write", &path, e))?;
+    if !crate::fs::create_new(&project.dir.join(&name), &text)? {
+        return Err(CliError::failure(format!("{} already exists; it was left as it is", shown.display()))
+            .with_help("choose another `--rev-id` or message, or move the file away"));
+    }
     shell.status("Created", format!("{} ({})", shown.display(), new.message))?;
     shell.note("the revision is a draft: edit it freely, then pin it with `cargo migrate lock`")?;
     writeln!(shell.out(), "{}", shown.display())?;

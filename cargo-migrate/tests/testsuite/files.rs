@@ -116,3 +116,40 @@ fn entries(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+#[cfg(unix)]
+#[test]
+fn lock_keeps_the_lock_files_mode_and_leaves_no_temporary_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    assert_exit(&run(dir, &["init"]), 0);
+    let migrations = dir.join("migrations");
+    std::fs::write(migrations.join("a.sql"), "-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\n").unwrap();
+    let lock = migrations.join("migrate.lock");
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let (_, stderr) = assert_exit(&run(dir, &["lock"]), 0);
+    assert_eq!(stderr, "      Pinned 1 revision in migrations/migrate.lock\n");
+    assert_eq!(std::fs::metadata(&lock).unwrap().permissions().mode() & 0o777, 0o444);
+    assert!(read(&lock).contains("\na = \"sha256:"));
+    assert_eq!(entries(&migrations), ["a.sql", "migrate.lock", "template.sql"]);
+}
+
+#[test]
+fn new_never_replaces_an_existing_file() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    assert_exit(&run(dir, &["init"]), 0);
+    let existing = dir.join("migrations/aaa_x.sql");
+    let text = "-- revision: zzz\n-- parents:\n-- message: x\n\n-- migrate:up\nSELECT 1;\n";
+    std::fs::write(&existing, text).unwrap();
+    let (stdout, stderr) = assert_exit(&run(dir, &["new", "x", "--rev-id", "aaa"]), 101);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: migrations/aaa_x.sql already exists; it was left as it is\n  \
+         help: choose another `--rev-id` or message, or move the file away\n"
+    );
+    assert_eq!(read(&existing), text);
+    assert_eq!(entries(&dir.join("migrations")), ["aaa_x.sql", "migrate.lock", "template.sql"]);
+}
