@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod error;
 mod exit;
+mod fs;
 mod interrupt;
 mod project;
 mod shell;

@@ -4,8 +4,10 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-/// SHA-256 of a revision file with line endings normalised to `\n`, so that a
-/// Windows checkout (`\r\n`) and a Unix checkout agree.
+/// SHA-256 of a revision file with line endings normalised to `\n` and a
+/// leading UTF-8 byte-order mark dropped, so that a Windows checkout (`\r\n`),
+/// an editor that adds a BOM, and a Unix checkout agree. A file with neither
+/// hashes as its bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Checksum([u8; 32]);
 
@@ -15,6 +17,7 @@ impl Checksum {
 
     /// Checksum of a revision file's full text.
     pub fn of(text: &str) -> Checksum {
+        let text = crate::strip_bom(text);
         let mut hasher = Sha256::new();
         if !text.contains('\r') {
             // The common case, and std's memchr-backed search is fast even in
@@ -96,6 +99,23 @@ mod tests {
         let windows = "-- revision: a\r\n-- migrate:up\r\nSELECT 1;\r\n";
         assert_eq!(Checksum::of(unix), Checksum::of(windows));
         assert_ne!(Checksum::of(unix), Checksum::of("-- revision: b\n"));
+    }
+
+    #[test]
+    fn leading_bom_is_folded_like_crlf() {
+        let unix = "-- revision: a\nSELECT 1;\n";
+        assert_eq!(Checksum::of(&format!("\u{feff}{unix}")), Checksum::of(unix));
+        assert_eq!(Checksum::of("\u{feff}-- revision: a\r\nSELECT 1;\r\n"), Checksum::of(unix));
+        // Only at the start: anywhere else it is content.
+        assert_ne!(Checksum::of("a\u{feff}"), Checksum::of("a"));
+    }
+
+    #[test]
+    fn checksums_of_files_without_bom_or_crlf_are_their_bytes() {
+        assert_eq!(
+            Checksum::of("SELECT 1;\n").to_string(),
+            "sha256:b4e0497804e46e0a0b0b8c31975b062152d551bac49c3c2e80932567b4085dcd"
+        );
     }
 
     #[test]

@@ -134,6 +134,13 @@ mod tests {
     }
 
     #[test]
+    fn a_manifest_with_a_bom_is_read() {
+        let text = "\u{feff}[package]\nname = \"x\"\n[package.metadata.migrate]\ndir = \"db\"\n";
+        let (config, source, problems) = Config::from_manifest(Path::new("Cargo.toml"), text);
+        assert_eq!((config.dir, source, problems), (PathBuf::from("db"), ConfigSource::Package, Vec::new()));
+    }
+
+    #[test]
     fn defaults_and_problems() {
         let (config, source, _) = Config::from_manifest(Path::new("Cargo.toml"), "[package]\nname = \"x\"\n");
         assert_eq!((config, source), (Config::default(), ConfigSource::Default));

@@ -25,6 +25,16 @@ pub enum Problem {
     Unreadable { error: String },
     #[error("the migrations directory does not exist")]
     MissingDirectory,
+    #[error("the migrations directory is a file, not a directory")]
+    NotADirectory,
+    #[error("this is {kind}, not a file")]
+    NotAFile { kind: &'static str },
+    #[error("this is a symbolic link to `{target}`, which does not exist")]
+    BrokenLink { target: String },
+    #[error("the file name is not valid UTF-8")]
+    NonUtf8Name,
+    #[error("{}", match encoding { Some(e) => format!("the file is {e} text, not UTF-8"), None => "the file is not UTF-8 text (an invalid byte on this line)".to_owned() })]
+    NotUtf8 { encoding: Option<&'static str> },
     #[error("header line `{text}` is not of the form `-- key: value`")]
     MalformedHeaderLine { text: String },
     #[error("unknown header key `{key}`")]
@@ -35,6 +45,13 @@ pub enum Problem {
     MissingHeaderKey { key: &'static str },
     #[error("`{value}` is not a valid revision id")]
     InvalidRevisionId { value: String },
+    #[error(
+        "revision id `{value}` is {len} characters long, more than the {} a version table holds",
+        crate::MAX_REVISION_ID_LEN
+    )]
+    RevisionIdTooLong { value: String, len: usize },
+    #[error("the `{key}` header contains {}", describe_control(*character))]
+    ControlCharacterInHeader { key: String, character: char },
     #[error("`transaction: {value}` must be `true` or `false`")]
     InvalidTransaction { value: String },
     #[error("no `-- migrate:up` section")]
@@ -89,10 +106,15 @@ impl Problem {
     /// What to do about it, when there is something to say.
     pub fn help(&self) -> Option<String> {
         let text = match self {
-            Problem::Unreadable { .. } => "check the file's permissions and that it is UTF-8".into(),
+            Problem::Unreadable { .. } => "check the file's permissions".into(),
             Problem::MissingDirectory => {
                 "run `cargo migrate init`, or point `[package.metadata.migrate] dir` at the right folder".into()
             }
+            Problem::NotADirectory => "point `dir = \"...\"` in [package.metadata.migrate] (or `--dir`) at the directory that holds the revision files, or move the file away and run `cargo migrate init`".into(),
+            Problem::NotAFile { .. } => "revision files (`*.sql`) and migrate.lock must be files or links to files: rename or remove this one".into(),
+            Problem::BrokenLink { target } => format!("restore `{target}`, or remove the link"),
+            Problem::NonUtf8Name => "rename it: revision file names are like `3f2a9c1b7e4d_add_users.sql`".into(),
+            Problem::NotUtf8 { .. } => "save the file as UTF-8".into(),
             Problem::MalformedHeaderLine { .. } => {
                 "header lines look like `-- parents: a1b2c3d4e5f6`; end the header with a blank line".into()
             }
@@ -109,6 +131,11 @@ impl Problem {
             Problem::InvalidRevisionId { .. } => {
                 "revision ids use lowercase letters, digits and `_` only, like `3f2a9c1b7e4d`".into()
             }
+            Problem::RevisionIdTooLong { .. } => format!(
+                "shorten it to at most {} characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it",
+                crate::MAX_REVISION_ID_LEN
+            ),
+            Problem::ControlCharacterInHeader { .. } => "a header value is one line of text: remove the character (a lone carriage return is an old Mac line ending: save the file with `\\n` or `\\r\\n` line endings)".into(),
             Problem::InvalidTransaction { .. } => "write `-- transaction: false` or remove the line".into(),
             Problem::MissingUpSection => "add a line `-- migrate:up` followed by the SQL to apply".into(),
             Problem::DuplicateSection { .. } => "keep one marker per section".into(),
@@ -156,6 +183,15 @@ impl Problem {
             }
         };
         Some(text)
+    }
+}
+
+/// `a line break (U+000A)`, `the control character U+001B`.
+fn describe_control(c: char) -> String {
+    match c {
+        '\n' => "a line break (U+000A)".into(),
+        '\r' => "a carriage return (U+000D)".into(),
+        other => format!("the control character U+{:04X}", u32::from(other)),
     }
 }
 

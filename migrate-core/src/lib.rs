@@ -27,13 +27,23 @@ pub use diagnostic::{Diagnostic, Problem, Severity, sort as sort_diagnostics};
 pub use graph::History;
 pub use lock::{LOCK_FILE_NAME, LockFile};
 pub use plan::{Direction, Plan, PlanError};
-pub use revision::{HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_valid_revision_id, parse_revision};
+pub use revision::{
+    HEADER_KEYS, HeaderLines, MAX_REVISION_ID_LEN, Revision, Section, SourceFile, header_control_character,
+    is_valid_branch_label, is_valid_revision_id, parse_revision, revision_id_problem,
+};
 pub use sql::Dialect;
 pub use target::{MIN_PREFIX, Range, Target, TargetError};
 pub use template::TEMPLATE_FILE_NAME;
 
-/// The longest revision id: the version table's `revision` column holds this many characters.
-pub const MAX_REVISION_ID_LEN: usize = 64;
+/// The UTF-8 byte-order mark some editors put at the start of a file.
+pub const BOM: char = '\u{feff}';
+
+/// `text` without a leading byte-order mark. Every file cargo-migrate reads
+/// goes through this (toml_edit drops it on its own), so a BOM never changes
+/// what a file means.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
 
 /// What validation allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

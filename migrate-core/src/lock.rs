@@ -55,7 +55,7 @@ impl LockFile {
     /// toml_edit, which also reports problems with their lines.
     fn parse_canonical(file: &SourceFile) -> Option<LockFile> {
         let mut lock = LockFile::empty(&file.path);
-        let mut lines = file.text.lines().enumerate().skip_while(|(_, l)| l.starts_with('#'));
+        let mut lines = crate::strip_bom(&file.text).lines().enumerate().skip_while(|(_, l)| l.starts_with('#'));
         if lines.next()?.1 != format!("version = {FORMAT_VERSION}") {
             return None;
         }
@@ -88,15 +88,16 @@ impl LockFile {
     fn parse_toml(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
         let mut lock = LockFile::empty(&file.path);
         let mut diagnostics = Vec::new();
-        let lines = key_lines(&file.text);
+        let text = crate::strip_bom(&file.text);
+        let lines = key_lines(text);
         let find_line = |key: &str| lines.get(key).copied();
         let mut problem = |line: Option<usize>, message: String| {
             diagnostics.push(Diagnostic::error(&file.path, line, Problem::InvalidLockFile { message }))
         };
-        let doc: DocumentMut = match file.text.parse() {
+        let doc: DocumentMut = match text.parse() {
             Ok(doc) => doc,
             Err(error) => {
-                let line = error.span().map(|span| line_of(&file.text, span.start));
+                let line = error.span().map(|span| line_of(text, span.start));
                 problem(line, error.message().trim().to_owned());
                 return (lock, diagnostics);
             }
@@ -266,6 +267,20 @@ mod tests {
         let (parsed, problems) = LockFile::parse(&SourceFile::new("migrate.lock", edited));
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(parsed.get("b2"), Some(Checksum::of("b")));
+    }
+
+    #[test]
+    fn a_leading_bom_is_ignored_by_both_parsers() {
+        let mut lock = LockFile::empty("migrate.lock");
+        lock.pin("a1", Checksum::of("a"));
+        let text = format!("\u{feff}{}", lock.render());
+        let canonical = LockFile::parse_canonical(&SourceFile::new("migrate.lock", text.clone()));
+        assert_eq!(canonical.as_ref().map(|l| l.get("a1")), Some(Some(Checksum::of("a"))));
+        let (general, problems) = LockFile::parse_toml(&SourceFile::new("migrate.lock", text));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(Some(general), canonical);
+        let (_, problems) = LockFile::parse(&SourceFile::new("migrate.lock", "\u{feff}version = 2\n"));
+        assert_eq!(problems[0].line, Some(1), "{problems:?}");
     }
 
     #[test]

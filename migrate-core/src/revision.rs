@@ -99,9 +99,41 @@ impl Revision {
     }
 }
 
-/// Whether `id` may be used as a revision id: `[a-z0-9_]+`.
+/// The longest revision id, in characters: the version table's `revision`
+/// column is this wide, so a longer id would pass every check and then fail
+/// on the database.
+pub const MAX_REVISION_ID_LEN: usize = 64;
+
+/// Whether `id` may be used as a revision id: `[a-z0-9_]{1,64}`.
 pub fn is_valid_revision_id(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    revision_id_problem(id).is_none()
+}
+
+/// Why `id` cannot be a revision id, if it cannot.
+pub fn revision_id_problem(id: &str) -> Option<Problem> {
+    if !is_valid_name(id) {
+        Some(Problem::InvalidRevisionId { value: id.to_owned() })
+    } else if id.len() > MAX_REVISION_ID_LEN {
+        Some(Problem::RevisionIdTooLong { value: id.to_owned(), len: id.len() })
+    } else {
+        None
+    }
+}
+
+/// Whether `label` may be used as a branch label: `[a-z0-9_]+`, any length
+/// (labels are not stored in the version table).
+pub fn is_valid_branch_label(label: &str) -> bool {
+    is_valid_name(label)
+}
+
+/// The first character a header value cannot hold: a line break, which
+/// would end the header line, or another control character (a tab is fine).
+pub fn header_control_character(value: &str) -> Option<char> {
+    value.chars().find(|&c| c.is_control() && c != '\t')
+}
+
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Parses a revision file, collecting every problem it has.
@@ -129,7 +161,11 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     for (index, raw) in file.text.split_inclusive('\n').enumerate() {
         let number = index + 1;
         let line_end = offset + raw.len();
-        let line = raw.trim_end_matches(['\n', '\r']);
+        let mut line = raw.trim_end_matches(['\n', '\r']);
+        if index == 0 {
+            // Sections stay byte ranges of the whole text, BOM included.
+            line = crate::strip_bom(line);
+        }
         offset = line_end;
 
         if let Some(name) = section_marker(line) {
@@ -164,28 +200,31 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                         continue;
                     }
                     seen.push((known, number));
+                    if let Some(character) = header_control_character(value) {
+                        push(number, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
+                        continue;
+                    }
                     match *known {
                         "revision" => {
                             lines.revision = number;
-                            if is_valid_revision_id(value) {
-                                id = Some(value.to_owned());
-                            } else {
-                                push(number, Problem::InvalidRevisionId { value: value.to_owned() });
+                            match revision_id_problem(value) {
+                                None => id = Some(value.to_owned()),
+                                Some(problem) => push(number, problem),
                             }
                         }
                         "parents" => {
                             lines.parents = number;
-                            parents = Some(id_list(value, number, &mut push));
+                            parents = Some(id_list(value, number, revision_id_problem, &mut push));
                         }
                         "message" => message = Some(value.to_owned()),
                         "created" => created = Some(value.to_owned()).filter(|v| !v.is_empty()),
                         "branch-labels" => {
                             lines.branch_labels = number;
-                            branch_labels = id_list(value, number, &mut push);
+                            branch_labels = id_list(value, number, label_problem, &mut push);
                         }
                         "depends-on" => {
                             lines.depends_on = number;
-                            depends_on = id_list(value, number, &mut push);
+                            depends_on = id_list(value, number, revision_id_problem, &mut push);
                         }
                         "transaction" => match value {
                             "true" => transaction = true,
@@ -288,16 +327,24 @@ fn section_marker(line: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
 
-fn id_list(value: &str, line: usize, push: &mut impl FnMut(usize, Problem)) -> Vec<String> {
+fn id_list(
+    value: &str,
+    line: usize,
+    check: fn(&str) -> Option<Problem>,
+    push: &mut impl FnMut(usize, Problem),
+) -> Vec<String> {
     let mut ids = Vec::new();
     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        if is_valid_revision_id(part) {
-            ids.push(part.to_owned());
-        } else {
-            push(line, Problem::InvalidRevisionId { value: part.to_owned() });
+        match check(part) {
+            None => ids.push(part.to_owned()),
+            Some(problem) => push(line, problem),
         }
     }
     ids
+}
+
+fn label_problem(label: &str) -> Option<Problem> {
+    (!is_valid_branch_label(label)).then(|| Problem::InvalidRevisionId { value: label.to_owned() })
 }
 
 fn suggest_key(key: &str) -> Option<&'static str> {
@@ -366,6 +413,32 @@ mod tests {
     }
 
     #[test]
+    fn a_leading_bom_is_not_part_of_the_header() {
+        let text = "\u{feff}-- revision: a\r\n-- parents:\r\n-- message: m\r\n\r\n-- migrate:up\r\nSELECT 1;\r\n";
+        let rev = parse(text).unwrap();
+        assert_eq!((rev.id.as_str(), rev.lines.revision, rev.up.marker_line), ("a", 1, 5));
+        assert_eq!(rev.up_sql(), "SELECT 1;\r\n");
+        assert_eq!(
+            rev.checksum,
+            Checksum::of("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\nSELECT 1;\n")
+        );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_in_a_header_line_is_an_error() {
+        let errors = parse("-- revision: a\n-- parents:\n-- message: hidden\rshown\n\n-- migrate:up\n").unwrap_err();
+        assert_eq!(errors, ["m/r.sql:3: the `message` header contains a carriage return (U+000D)"]);
+        // Old Mac line endings: the whole file is one line.
+        let errors = parse("-- revision: a\r-- parents:\r-- message: m\r\r-- migrate:up\rSELECT 1;\r").unwrap_err();
+        assert_eq!(errors[0], "m/r.sql:1: the `revision` header contains a carriage return (U+000D)");
+        let diagnostics = parse_revision(SourceFile::new("r.sql", "-- revision: a\u{1b}[8m\n")).unwrap_err();
+        assert_eq!(
+            diagnostics[0].to_string(),
+            "r.sql:1: the `revision` header contains the control character U+001B (help: a header value is one line of text: remove the character (a lone carriage return is an old Mac line ending: save the file with `\\n` or `\\r\\n` line endings))"
+        );
+    }
+
+    #[test]
     fn empty_down_section_is_a_reversible_no_op() {
         let rev =
             parse("-- revision: m\n-- parents: a, b\n-- message: merge\n\n-- migrate:up\n\n-- migrate:down\n").unwrap();
@@ -431,5 +504,27 @@ mod tests {
         assert!(!is_valid_revision_id(""));
         assert!(!is_valid_revision_id("ABC"));
         assert!(!is_valid_revision_id("a-b"));
+    }
+
+    #[test]
+    fn revision_ids_longer_than_the_version_table_column_are_refused() {
+        let longest = "a".repeat(MAX_REVISION_ID_LEN);
+        let long = "a".repeat(MAX_REVISION_ID_LEN + 1);
+        assert!(is_valid_revision_id(&longest));
+        assert!(!is_valid_revision_id(&long));
+        assert!(is_valid_branch_label(&long), "labels are not stored in the version table");
+        let text = format!(
+            "-- revision: {long}\n-- parents: b, {long}\n-- message: m\n-- depends-on: {long}\n-- branch-labels: {long}\n\n-- migrate:up\n"
+        );
+        let diagnostics = parse_revision(SourceFile::new("m/r.sql", text)).unwrap_err();
+        let rendered: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+        let line = |n: usize| {
+            format!(
+                "m/r.sql:{n}: revision id `{long}` is 65 characters long, more than the 64 a version table holds \
+                 (help: shorten it to at most 64 characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` \
+                 and `depends-on` lines that name it)"
+            )
+        };
+        assert_eq!(rendered, [line(1), line(2), line(4)]);
     }
 }

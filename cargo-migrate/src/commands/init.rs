@@ -94,7 +94,9 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
         write_build_rs(shell, &manifest_dir)?;
     }
     if edited {
-        std::fs::write(&manifest, doc.to_string()).map_err(|e| CliError::io("write", &manifest, e))?;
+        // toml_edit drops a byte-order mark; put it back, keeping the file as it was.
+        let bom = if text.starts_with(migrate_core::BOM) { "\u{feff}" } else { "" };
+        crate::fs::write_atomic(&manifest, &format!("{bom}{doc}"))?;
         shell.status("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest).display())?;
     }
     if args.build {
@@ -108,6 +110,12 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
 
 /// Creates the directory, template and lock file; leaves existing ones alone.
 fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliError> {
+    if dir.exists() && !dir.is_dir() {
+        let problem = migrate_core::Problem::NotADirectory;
+        let mut error = CliError::usage(format!("{}: {problem}", shown.display()));
+        error.help = problem.help();
+        return Err(error);
+    }
     if !dir.is_dir() {
         std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
         shell.status("Created", format!("{}/", shown.display()))?;
@@ -115,13 +123,8 @@ fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliEr
     let files =
         [(TEMPLATE_FILE_NAME, DEFAULT_TEMPLATE.to_owned()), (LOCK_FILE_NAME, LockFile::empty(LOCK_FILE_NAME).render())];
     for (name, content) in files {
-        let path = dir.join(name);
-        if path.exists() {
-            shell.status("Keeping", shown.join(name).display())?;
-            continue;
-        }
-        std::fs::write(&path, content).map_err(|e| CliError::io("write", &path, e))?;
-        shell.status("Created", shown.join(name).display())?;
+        let verb = if crate::fs::create_new(&dir.join(name), &content)? { "Created" } else { "Keeping" };
+        shell.status(verb, shown.join(name).display())?;
     }
     Ok(())
 }
@@ -178,10 +181,8 @@ fn write_build_rs(shell: &mut Shell, package_dir: &Path) -> Result<(), CliError>
             shell.warn("build.rs exists and does not call migrate-build; it was left as it is")?;
             shell.help("add `migrate_build::embed();` to its `main`")?;
         }
-        Err(_) => {
-            std::fs::write(&path, BUILD_RS).map_err(|e| CliError::io("write", &path, e))?;
-            shell.status("Created", "build.rs")?;
-        }
+        Err(_) if crate::fs::create_new(&path, BUILD_RS)? => shell.status("Created", "build.rs")?,
+        Err(error) => return Err(CliError::io("read", &path, error)),
     }
     Ok(())
 }

@@ -1,14 +1,12 @@
 //! `lock`: pin drafts in migrate.lock; `lock --update REV` re-pins an edited
 //! revision (or drops the pin of a deleted one) deliberately.
 
-use std::path::Path;
-
 use migrate_core::{LOCK_FILE_NAME, Problem};
 
 use super::analyze_for_writing;
 use super::check::plural;
 use crate::cli::LockArgs;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::exit;
 use crate::project::Project;
 use crate::shell::Shell;
@@ -53,7 +51,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
     }
 
     if lock != before || !project.dir.join(LOCK_FILE_NAME).exists() {
-        write_atomically(&project.dir.join(LOCK_FILE_NAME), &lock.render())?;
+        crate::fs::write_atomic(&project.dir.join(LOCK_FILE_NAME), &lock.render())?;
     } else if args.update.is_empty() {
         shell.status("Fresh", format!("{} is up to date", lock_shown.display()))?;
     }
@@ -68,12 +66,4 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
         shell.diagnostic(d)?;
     }
     Ok(if still_wrong.is_empty() { exit::OK } else { exit::CHECK_FAILED })
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves a
-/// half-written lock file.
-pub fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
-    let temporary = path.with_extension("lock.tmp");
-    std::fs::write(&temporary, text).map_err(|e| CliError::io("write", &temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| CliError::io("replace", path, e))
 }

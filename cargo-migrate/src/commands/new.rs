@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use migrate_core::template::{DEFAULT_TEMPLATE, NewRevision, render, slug};
-use migrate_core::{Checksum, History, SourceFile, TEMPLATE_FILE_NAME, Target, is_valid_revision_id, parse_revision};
+use migrate_core::{
+    Checksum, History, Problem, SourceFile, TEMPLATE_FILE_NAME, Target, header_control_character,
+    is_valid_branch_label, parse_revision, revision_id_problem,
+};
 
 use super::analyze_for_writing;
 use crate::cli::{MergeArgs, NewArgs};
@@ -18,6 +21,7 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
     let analysis = analyze_for_writing(shell, project)?;
     let history = &analysis.history;
     let message = args.message.clone().or_else(|| args.message_arg.clone()).unwrap_or_default();
+    check_message(&message)?;
     let id = choose_id(history, args.rev_id.as_deref())?;
     let branch_labels = check_labels(history, &args.branch_label)?;
     let parents = match &args.parent {
@@ -66,6 +70,9 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
 }
 
 pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResult {
+    if let Some(message) = &args.message {
+        check_message(message)?;
+    }
     let analysis = analyze_for_writing(shell, project)?;
     let history = &analysis.history;
     let mut joined: Vec<usize> = Vec::new();
@@ -115,9 +122,10 @@ pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResul
 /// The `--rev-id`, checked, or a new 12-hex-digit id like Alembic's.
 fn choose_id(history: &History, requested: Option<&str>) -> Result<String, CliError> {
     if let Some(id) = requested {
-        if !is_valid_revision_id(id) {
-            return Err(CliError::usage(format!("`--rev-id {id}` is not a valid revision id"))
-                .with_help("revision ids use lowercase letters, digits and `_` only"));
+        if let Some(problem) = revision_id_problem(id) {
+            let mut error = CliError::usage(format!("`--rev-id`: {problem}"));
+            error.help = problem.help();
+            return Err(error);
         }
         if let Some(existing) = history.get(id) {
             return Err(CliError::usage(format!("revision `{id}` already exists in {}", existing.file.path.display()))
@@ -138,9 +146,21 @@ fn choose_id(history: &History, requested: Option<&str>) -> Result<String, CliEr
     unreachable!("some id is free")
 }
 
+/// A message is one header line: no line breaks or other control characters.
+fn check_message(message: &str) -> Result<(), CliError> {
+    match header_control_character(message) {
+        None => Ok(()),
+        Some(character) => {
+            let problem = Problem::ControlCharacterInHeader { key: "message".into(), character };
+            Err(CliError::usage(problem.to_string())
+                .with_help("pass a one-line message; longer notes belong in a comment below the header"))
+        }
+    }
+}
+
 fn check_labels(history: &History, labels: &[String]) -> Result<Vec<String>, CliError> {
     for label in labels {
-        if !is_valid_revision_id(label) {
+        if !is_valid_branch_label(label) {
             return Err(CliError::usage(format!("branch label `{label}` is not valid"))
                 .with_help("branch labels use lowercase letters, digits and `_` only"));
         }
@@ -184,13 +204,10 @@ fn write_revision(shell: &mut Shell, project: &Project, new: &NewRevision) -> Cl
         ))
         .with_help("the template needs `-- revision: ${revision}`, `-- parents: ${parents}`, `-- message: ${message}` and a `-- migrate:up` line"));
     }
-    let path = project.dir.join(&name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| CliError::io("create", &path, e))?;
-    file.write_all(text.as_bytes()).map_err(|e| CliError::io("write", &path, e))?;
+    if !crate::fs::create_new(&project.dir.join(&name), &text)? {
+        return Err(CliError::failure(format!("{} already exists; it was left as it is", shown.display()))
+            .with_help("choose another `--rev-id` or message, or move the file away"));
+    }
     shell.status("Created", format!("{} ({})", shown.display(), new.message))?;
     shell.note("the revision is a draft: edit it freely, then pin it with `cargo migrate lock`")?;
     writeln!(shell.out(), "{}", shown.display())?;

@@ -72,13 +72,11 @@ fn rows(db: &TestDatabase, sql: &str) -> Vec<Vec<String>> {
     db.query(sql).into_iter().map(|row| row.into_iter().map(Option::unwrap_or_default).collect()).collect()
 }
 
-/// A file name and a message that would end the script's `-- Applying` comment.
+/// A file name that would end the script's `-- Applying` comment. (A
+/// message cannot: a control character in a header line is refused when the
+/// file is parsed, and comments are made safe all the same.)
 fn hostile_history() -> tempfile::TempDir {
-    let up = "CREATE TABLE a (id INT);";
-    project(&[(
-        "aaaa_x\nDROP TABLE canary;\n.sql",
-        rev("aaaa", "", "", up).replace("-- message: aaaa", "-- message: innocent\rDROP TABLE canary; SELECT 1"),
-    )])
+    project(&[("aaaa_x\rDROP TABLE canary;\n.sql", rev("aaaa", "", "", "CREATE TABLE a (id INT);"))])
 }
 
 #[test]
@@ -87,12 +85,7 @@ fn offline_script_for_postgres_keeps_file_names_and_messages_inside_comments() {
     let dir = hostile_history();
     db.query("CREATE TABLE canary (x INT)");
     let (script, _) = assert_exit(&run(dir.path(), &db.url, &["upgrade", "--sql"]), 0);
-    assert!(
-        script.contains(
-            "-- Applying aaaa: innocent\\rDROP TABLE canary; SELECT 1 (migrations/aaaa_x\\nDROP TABLE canary;\\n.sql)\n"
-        ),
-        "{script}"
-    );
+    assert!(script.contains("-- Applying aaaa: aaaa (migrations/aaaa_x\\rDROP TABLE canary;\\n.sql)\n"), "{script}");
     let file = dir.path().join("script.sql");
     std::fs::write(&file, &script).unwrap();
     let psql = Command::new("psql")

@@ -2,6 +2,7 @@
 
 mod autogenerate;
 mod database;
+mod files;
 mod hardening;
 mod help;
 mod listing;

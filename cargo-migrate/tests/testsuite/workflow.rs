@@ -177,3 +177,63 @@ fn init_build_then_cargo_build_validates_the_history() {
     assert!(!output.status.success(), "{}", transcript(&output));
     assert!(text(&output).1.contains("the history has 2 heads"), "{}", transcript(&output));
 }
+
+#[test]
+fn new_refuses_a_rev_id_longer_than_the_version_table_column() {
+    let project = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| cargo_migrate(project.path(), &[args, &["--dir", "db"]].concat());
+    assert_exit(&run(&["init"]), 0);
+    let long = "a".repeat(migrate_core::MAX_REVISION_ID_LEN + 1);
+    let (stdout, stderr) = assert_exit(&run(&["new", "x", "--rev-id", &long]), 2);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: `--rev-id`: revision id `{long}` is 65 characters long, more than the 64 a version table holds\n  \
+             help: shorten it to at most 64 characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it\n"
+        )
+    );
+    let longest = "a".repeat(migrate_core::MAX_REVISION_ID_LEN);
+    assert_exit(&run(&["new", "x", "--rev-id", &longest]), 0);
+    assert_eq!(std::fs::read_dir(project.path().join("db")).unwrap().count(), 3);
+}
+
+#[test]
+fn placeholders_in_a_message_are_written_as_given() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let run = |args: &[&str]| cargo_migrate(dir, &[args, &["--dir", "db"]].concat());
+    assert_exit(&run(&["init"]), 0);
+    let (stdout, _) = assert_exit(&run(&["new", "keep ${created} and ${revision}", "--rev-id", "a1"]), 0);
+    let text = std::fs::read_to_string(dir.join(stdout.trim())).unwrap();
+    assert!(text.contains("\n-- message: keep ${created} and ${revision}\n"), "{text}");
+
+    std::fs::write(dir.join("schema.sql"), "CREATE TABLE t (id INTEGER PRIMARY KEY);\n").unwrap();
+    let (stdout, _) = assert_exit(&run(&["generate", "add ${up} table", "--rev-id", "g1"]), 0);
+    let text = std::fs::read_to_string(dir.join(stdout.trim())).unwrap();
+    assert!(text.contains("\n-- message: add ${up} table\n"), "{text}");
+    assert_eq!(text.matches("CREATE TABLE").count(), 1, "{text}");
+}
+
+#[test]
+fn a_message_with_a_line_break_is_refused() {
+    let project = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| cargo_migrate(project.path(), &[args, &["--dir", "db"]].concat());
+    assert_exit(&run(&["init"]), 0);
+    for (message, what) in
+        [("one\n-- parents: zz", "a line break (U+000A)"), ("hidden\rshown", "a carriage return (U+000D)")]
+    {
+        let (stdout, stderr) = assert_exit(&run(&["new", message]), 2);
+        assert_eq!(stdout, "");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: the `message` header contains {what}\n  \
+                 help: pass a one-line message; longer notes belong in a comment below the header\n"
+            )
+        );
+    }
+    let (_, stderr) = assert_exit(&run(&["merge", "-m", "a\nb"]), 2);
+    assert!(stderr.starts_with("error: the `message` header contains a line break (U+000A)\n"), "{stderr}");
+    assert_eq!(std::fs::read_dir(project.path().join("db")).unwrap().count(), 2, "nothing written");
+}
