@@ -95,10 +95,7 @@ fn offline_script_for_postgres_keeps_file_names_and_messages_inside_comments() {
         .unwrap();
     assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
     assert_eq!(db.tables(), ["a", "canary", "migrate_versions"]);
-    assert_eq!(
-        rows(&db, "SELECT revision, message FROM migrate_versions"),
-        [["aaaa", "innocent\rDROP TABLE canary; SELECT 1"]]
-    );
+    assert_eq!(rows(&db, "SELECT revision, message FROM migrate_versions"), [["aaaa", "aaaa"]]);
 }
 
 #[test]
