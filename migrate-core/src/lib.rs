@@ -27,7 +27,9 @@ pub use diagnostic::{Diagnostic, Problem, Severity, sort as sort_diagnostics};
 pub use graph::History;
 pub use lock::{LOCK_FILE_NAME, LockFile};
 pub use plan::{Direction, Plan, PlanError};
-pub use revision::{HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_valid_revision_id, parse_revision};
+pub use revision::{
+    HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, did_you_mean, is_valid_revision_id, parse_revision,
+};
 pub use target::{MIN_PREFIX, Range, Target, TargetError};
 pub use template::TEMPLATE_FILE_NAME;
 
