@@ -4,6 +4,7 @@ mod autogenerate;
 mod database;
 mod help;
 mod listing;
+mod secrets;
 mod workflow;
 
 use std::path::Path;
