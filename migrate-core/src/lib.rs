@@ -28,8 +28,8 @@ pub use graph::History;
 pub use lock::{LOCK_FILE_NAME, LockFile};
 pub use plan::{Direction, Plan, PlanError};
 pub use revision::{
-    HEADER_KEYS, HeaderLines, MAX_REVISION_ID_LEN, Revision, Section, SourceFile, header_control_character,
-    is_valid_branch_label, is_valid_revision_id, parse_revision, revision_id_problem,
+    HEADER_KEYS, HeaderLines, MAX_REVISION_ID_LEN, Revision, Section, SourceFile, did_you_mean,
+    header_control_character, is_valid_branch_label, is_valid_revision_id, parse_revision, revision_id_problem,
 };
 pub use sql::Dialect;
 pub use target::{MIN_PREFIX, Range, Target, TargetError};

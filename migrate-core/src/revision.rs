@@ -348,7 +348,12 @@ fn label_problem(label: &str) -> Option<Problem> {
 }
 
 fn suggest_key(key: &str) -> Option<&'static str> {
-    HEADER_KEYS.iter().copied().find(|known| edit_distance(key, known) <= 2 || known.starts_with(key))
+    did_you_mean(key, &HEADER_KEYS)
+}
+
+/// The first candidate within two edits of `word`, or that starts with it.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates.iter().copied().find(|known| edit_distance(word, known) <= 2 || known.starts_with(word))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

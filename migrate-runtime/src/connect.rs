@@ -60,40 +60,83 @@ pub struct ConnectError {
     pub help: Option<String>,
 }
 
-/// Opens a connection. SQLite files are created (with their directory) when missing.
+/// Opens a connection. A SQLite file is created, with its directory, when missing.
 pub fn connect(url: &DatabaseUrl) -> Result<Connection, ConnectError> {
+    open(url, true)?.ok_or_else(|| ConnectError { message: format!("{} was not created", url.redacted()), help: None })
+}
+
+/// Opens a connection without creating anything, for commands that only
+/// read: a SQLite file is opened read-only, and `Ok(None)` says it does not
+/// exist (so nothing is applied to it).
+pub fn connect_existing(url: &DatabaseUrl) -> Result<Option<Connection>, ConnectError> {
+    open(url, false)
+}
+
+fn open(url: &DatabaseUrl, create: bool) -> Result<Option<Connection>, ConnectError> {
     match url {
         #[cfg(feature = "sqlite")]
-        DatabaseUrl::Sqlite { path } => {
-            let opened = match path {
-                None => rusqlite::Connection::open_in_memory(),
-                Some(path) => {
-                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir).map_err(|e| ConnectError {
-                            message: format!(
-                                "could not create the directory {} for the SQLite database: {e}",
-                                dir.display()
-                            ),
-                            help: None,
-                        })?;
-                    }
-                    rusqlite::Connection::open(path)
-                }
-            };
-            let connection = opened.map_err(|e| ConnectError {
-                message: format!("could not open SQLite database {}: {e}", url.redacted()),
-                help: Some("check that the path is writable".into()),
+        DatabaseUrl::Sqlite { path: None } => {
+            let connection = rusqlite::Connection::open_in_memory().map_err(|e| ConnectError {
+                message: format!("could not open an in-memory SQLite database: {e}"),
+                help: None,
             })?;
-            Ok(Connection::Sqlite(connection))
+            Ok(Some(Connection::Sqlite(connection)))
+        }
+        #[cfg(feature = "sqlite")]
+        DatabaseUrl::Sqlite { path: Some(path) } => {
+            open_sqlite(url, path, create).map(|opened| opened.map(Connection::Sqlite))
         }
         #[cfg(feature = "postgres")]
-        DatabaseUrl::Postgres(pg) => connect_postgres(pg).map(|c| Connection::Postgres(Box::new(c))),
+        DatabaseUrl::Postgres(pg) => connect_postgres(pg).map(|c| Some(Connection::Postgres(Box::new(c)))),
         #[allow(unreachable_patterns)]
         _ => Err(ConnectError {
             message: format!("this build cannot open {}", url.redacted()),
             help: Some("enable the `sqlite` and `postgres` features of migrate-runtime".into()),
         }),
     }
+}
+
+#[cfg(feature = "sqlite")]
+fn open_sqlite(
+    url: &DatabaseUrl,
+    path: &std::path::Path,
+    create: bool,
+) -> Result<Option<rusqlite::Connection>, ConnectError> {
+    use rusqlite::OpenFlags;
+    let fail = |what: String, help: &str| ConnectError {
+        message: format!("could not open SQLite database {}: {what}", url.redacted()),
+        help: Some(help.to_owned()),
+    };
+    // Said before the OS says "File exists" or "Not a directory".
+    if let Some(file) =
+        path.ancestors().skip(1).find(|dir| !dir.as_os_str().is_empty() && dir.exists() && !dir.is_dir())
+    {
+        return Err(fail(
+            format!("{} is a file, not a directory", file.display()),
+            "choose a path whose parent is a directory",
+        ));
+    }
+    if path.is_dir() {
+        return Err(fail(
+            format!("{} is a directory, not a database file", path.display()),
+            "name a file, such as sqlite:path/to/app.db",
+        ));
+    }
+    if !create && !path.exists() {
+        return Ok(None);
+    }
+    if let Some(dir) = path.parent().filter(|d| create && !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            fail(format!("could not create the directory {}: {e}", dir.display()), "check that the path is writable")
+        })?;
+    }
+    let flags = if create {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let help = if create { "check that the path is writable" } else { "check that the file is readable" };
+    rusqlite::Connection::open_with_flags(path, flags).map(Some).map_err(|e| fail(e.to_string(), help))
 }
 
 #[cfg(feature = "postgres")]
@@ -103,8 +146,10 @@ fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, Co
         message: format!("could not connect to PostgreSQL at {}: {what}", pg.describe()),
         help,
     };
-    let mut config: postgres::Config = pg.url.parse().map_err(|e: postgres::Error| fail(e.to_string(), None))?;
-    config.connect_timeout(std::time::Duration::from_secs(15));
+    let mut config = pg.config();
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(15));
+    }
     if config.get_application_name().is_none() {
         config.application_name("cargo-migrate");
     }
@@ -165,4 +210,45 @@ fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, Co
         };
         fail(detail, help)
     })
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    fn sqlite(path: &std::path::Path) -> DatabaseUrl {
+        DatabaseUrl::Sqlite { path: Some(path.to_owned()) }
+    }
+
+    #[test]
+    fn a_parent_that_is_a_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("somefile.txt"), "").unwrap();
+        let url = sqlite(&dir.path().join("somefile.txt/db.sqlite3"));
+        for error in [connect(&url).unwrap_err(), connect_existing(&url).unwrap_err()] {
+            assert_eq!(
+                error.message.replace(&dir.path().display().to_string(), "DIR"),
+                "could not open SQLite database sqlite:DIR/somefile.txt/db.sqlite3: DIR/somefile.txt is a file, not a directory"
+            );
+        }
+    }
+
+    #[test]
+    fn a_directory_is_not_a_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = connect(&sqlite(dir.path())).unwrap_err();
+        assert!(error.message.ends_with("is a directory, not a database file"), "{}", error.message);
+    }
+
+    #[test]
+    fn connect_existing_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing/dir/app.db");
+        assert!(connect_existing(&sqlite(&path)).unwrap().is_none());
+        assert!(!dir.path().join("missing").exists());
+        connect(&sqlite(&path)).unwrap();
+        let mut existing = connect_existing(&sqlite(&path)).unwrap().expect("exists now");
+        let error = existing.database().execute_batch("CREATE TABLE t (x INT)").unwrap_err();
+        assert!(error.message.contains("readonly"), "{}", error.message);
+    }
 }

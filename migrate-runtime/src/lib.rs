@@ -23,7 +23,7 @@ pub mod schema;
 pub mod url;
 pub mod version_table;
 
-pub use connect::{ConnectError, Connection, connect};
+pub use connect::{ConnectError, Connection, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
 pub use engine::{DbState, Drift, Error, Event, Migrator, Outcome, RunOptions, TransactionMode};
 pub use migrate_core::{Direction, Target};
@@ -31,4 +31,4 @@ pub use migrate_core::{Direction, Target};
 pub use postgres;
 #[cfg(feature = "sqlite")]
 pub use rusqlite;
-pub use url::{DatabaseUrl, SslMode};
+pub use url::{DatabaseUrl, SslMode, UrlError, UrlProblem};

@@ -1,9 +1,15 @@
-//! Database URLs: `sqlite:path`, `sqlite://path`, `sqlite::memory:`,
-//! `postgres://` and `postgresql://` with libpq's `sslmode` and
-//! `sslrootcert`. Shown to people only through [`DatabaseUrl::redacted`].
+//! Database URLs: `sqlite:path`, `sqlite://path`, `sqlite::memory:`, and for
+//! PostgreSQL `postgres://`/`postgresql://` URLs or libpq `key=value`
+//! strings. A PostgreSQL URL is parsed once (the `url` crate for the URL
+//! form) into the parts [`PostgresUrl`] keeps, and the connection's
+//! configuration is built from those parts: what is shown is what is
+//! connected to. People see URLs only through [`DatabaseUrl::redacted`].
 
 use std::fmt;
 use std::path::PathBuf;
+
+use migrate_core::did_you_mean;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +37,65 @@ impl SslMode {
             _ => return None,
         })
     }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Parameters read here rather than handed to the driver.
+const OWN_PARAMETERS: [&str; 7] = ["host", "port", "user", "password", "dbname", "sslmode", "sslrootcert"];
+
+/// libpq parameters the postgres driver takes; passed on to it as given.
+const DRIVER_PARAMETERS: [&str; 13] = [
+    "options",
+    "application_name",
+    "hostaddr",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+    "sslnegotiation",
+];
+
+/// libpq parameters the postgres driver does not have.
+const UNSUPPORTED_PARAMETERS: [&str; 21] = [
+    "passfile",
+    "require_auth",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "sslcompression",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "requirepeer",
+    "requiressl",
+    "gssencmode",
+    "gsslib",
+    "gssdelegation",
+    "krbsrvname",
+    "service",
+    "client_encoding",
+    "fallback_application_name",
+    "replication",
+];
+
+fn is_known_parameter(key: &str) -> bool {
+    OWN_PARAMETERS.contains(&key) || DRIVER_PARAMETERS.contains(&key) || UNSUPPORTED_PARAMETERS.contains(&key)
 }
 
 /// A parsed database URL.
@@ -43,25 +108,119 @@ pub enum DatabaseUrl {
     Postgres(PostgresUrl),
 }
 
-/// A PostgreSQL URL with the TLS settings taken out of it.
+/// A PostgreSQL server, database and credentials, taken apart once.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PostgresUrl {
-    /// The URL without `sslmode`/`sslrootcert`, for the postgres crate.
-    pub(crate) url: String,
-    pub ssl_mode: SslMode,
-    pub ssl_root_cert: Option<PathBuf>,
+    /// A host name, an IP address, or a Unix socket directory (starts with `/`).
     pub host: String,
     pub port: u16,
     pub database: String,
     pub user: String,
+    /// Percent-decoded; never shown.
+    password: Option<Vec<u8>>,
+    /// Checked parameters from [`DRIVER_PARAMETERS`], in the order given.
+    options: Vec<(String, String)>,
+    pub ssl_mode: SslMode,
+    pub ssl_root_cert: Option<PathBuf>,
 }
 
 /// Why a URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid database URL `{redacted}`: {reason}")]
+#[error("invalid database URL `{redacted}`: {problem}")]
 pub struct UrlError {
+    /// The URL as given, with anything that may be a password masked.
     pub redacted: String,
-    pub reason: String,
+    pub problem: UrlProblem,
+}
+
+/// What is wrong with a URL. Never holds any part of a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    #[error("unknown scheme `{scheme}`{}", suggest(*.suggestion))]
+    UnknownScheme { scheme: String, suggestion: Option<&'static str> },
+    #[error("it is neither a URL nor a libpq `key=value` string")]
+    NotAUrl,
+    #[error("no SQLite file")]
+    NoSqliteFile,
+    #[error("SQLite URLs take no parameters (`{0}`)")]
+    SqliteParameter(String),
+    #[error("no host")]
+    NoHost,
+    #[error("several hosts (`{0}`) are not supported")]
+    SeveralHosts(String),
+    #[error("the host `{0}` holds a character host names cannot have")]
+    InvalidHost(String),
+    #[error("port {0} is out of range (1-65535)")]
+    PortOutOfRange(String),
+    #[error("port `{0}` is not a number")]
+    PortNotNumber(String),
+    #[error("an `@` follows the first `/`, `?` or `#`, so where the password ends is ambiguous")]
+    Ambiguous,
+    #[error("URLs of databases have no `#fragment`")]
+    Fragment,
+    #[error("bad percent escape{} in the {part}", escape.as_ref().map(|e| format!(" `{e}`")).unwrap_or_default())]
+    BadEscape { part: String, escape: Option<String> },
+    #[error("the {0} is not UTF-8 once percent-decoded")]
+    NotUtf8(String),
+    #[error("unknown parameter `{key}`{}", suggest(*.suggestion))]
+    UnknownParameter { key: String, suggestion: Option<&'static str> },
+    #[error("the libpq parameter `{0}` is not supported by the PostgreSQL driver")]
+    UnsupportedParameter(String),
+    #[error("`{key}={value}`: {key} must be {expected}")]
+    InvalidValue { key: String, value: String, expected: &'static str },
+    #[error("`{0}` has no value")]
+    MissingValue(String),
+    #[error("the quoted value of `{0}` is not closed")]
+    UnclosedQuote(String),
+    #[error("what follows `password=` is not a parameter")]
+    PasswordSplit,
+    #[error("{0}")]
+    Other(String),
+    #[error("this build has no PostgreSQL support (feature `postgres` of migrate-runtime)")]
+    NoPostgres,
+}
+
+fn suggest(suggestion: Option<&str>) -> String {
+    suggestion.map(|s| format!(": did you mean `{s}`?")).unwrap_or_default()
+}
+
+impl UrlProblem {
+    /// How to fix it.
+    pub fn help(&self) -> Option<String> {
+        let encode = "percent-encode `/` `?` `#` `@` `%` in a user name or password as %2F %3F %23 %40 %25";
+        Some(match self {
+            UrlProblem::UnknownScheme { .. } | UrlProblem::NotAUrl => {
+                "write postgres://user:password@host:5432/db, host=... user=... dbname=..., sqlite:path/to/file.db or sqlite::memory:".into()
+            }
+            UrlProblem::NoSqliteFile => "write `sqlite:path/to/file.db` or `sqlite::memory:`".into(),
+            UrlProblem::SqliteParameter(_) => "remove everything from the `?` on".into(),
+            UrlProblem::NoHost => "name the server: postgres://user@localhost/db, or ?host=/run/postgresql for a Unix socket".into(),
+            UrlProblem::SeveralHosts(_) => "name one host".into(),
+            UrlProblem::InvalidHost(_) | UrlProblem::PortNotNumber(_) | UrlProblem::Ambiguous => encode.into(),
+            UrlProblem::PortOutOfRange(_) => "PostgreSQL listens on 5432 unless configured otherwise".into(),
+            UrlProblem::Fragment => format!("a `#` in a password or value must be written %23; {encode}"),
+            UrlProblem::BadEscape { .. } => "write a literal `%` as %25; an escape is `%` and two hex digits".into(),
+            UrlProblem::NotUtf8(_) => "percent-encode text as UTF-8".into(),
+            UrlProblem::UnknownParameter { .. } => format!(
+                "the parameters are {}",
+                OWN_PARAMETERS.iter().chain(&DRIVER_PARAMETERS).copied().collect::<Vec<_>>().join(", ")
+            ),
+            UrlProblem::UnsupportedParameter(_) => "remove it from the URL".into(),
+            UrlProblem::MissingValue(_) => "write key=value".into(),
+            UrlProblem::UnclosedQuote(_) => "end the value with `'`; write a `'` inside it as \\'".into(),
+            UrlProblem::PasswordSplit => {
+                "percent-encode `&` in a password as %26; in a key=value string, quote it: password='a b'".into()
+            }
+            UrlProblem::InvalidValue { .. } | UrlProblem::Other(_) | UrlProblem::NoPostgres => return None,
+        })
+    }
+}
+
+impl UrlError {
+    /// How to fix it.
+    pub fn help(&self) -> Option<String> {
+        self.problem.help()
+    }
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -72,66 +231,27 @@ impl fmt::Debug for DatabaseUrl {
 
 impl fmt::Debug for PostgresUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(&self.url))
+        f.write_str(&self.redacted_url())
     }
 }
 
 impl DatabaseUrl {
     /// Parses a URL.
     pub fn parse(text: &str) -> Result<DatabaseUrl, UrlError> {
-        let fail = |reason: &str| UrlError { redacted: redact(text), reason: reason.to_owned() };
+        let fail = |problem| UrlError { redacted: redact(text), problem };
         if let Some(rest) = text.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
-            let path = path.split('?').next().unwrap_or_default();
+            if let Some((_, query)) = path.split_once('?') {
+                let key = query.split(['=', '&']).next().unwrap_or_default();
+                return Err(fail(UrlProblem::SqliteParameter(key.to_owned())));
+            }
             return match path {
                 ":memory:" => Ok(DatabaseUrl::Sqlite { path: None }),
-                "" => Err(fail("no file: write `sqlite:path/to/file.db` or `sqlite::memory:`")),
+                "" => Err(fail(UrlProblem::NoSqliteFile)),
                 path => Ok(DatabaseUrl::Sqlite { path: Some(PathBuf::from(path)) }),
             };
         }
-        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
-            return Err(fail("the URL must start with postgres://, postgresql:// or sqlite:"));
-        }
-        let (base, query) = split_query(text);
-        let mut ssl_mode = SslMode::Prefer;
-        let mut ssl_root_cert = None;
-        let mut kept = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match key {
-                "sslmode" => {
-                    ssl_mode = SslMode::parse(value)
-                        .ok_or_else(|| fail("sslmode must be disable, prefer, require, verify-ca or verify-full"))?
-                }
-                "sslrootcert" => ssl_root_cert = Some(PathBuf::from(percent_decode(value))),
-                _ => kept.push(pair),
-            }
-        }
-        let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
-        #[cfg(feature = "postgres")]
-        {
-            let config: postgres::Config = url.parse().map_err(|e: postgres::Error| fail(&e.to_string()))?;
-            let host = match config.get_hosts().first() {
-                Some(postgres::config::Host::Tcp(host)) => host.clone(),
-                #[cfg(unix)]
-                Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
-                None => "localhost".to_owned(),
-            };
-            Ok(DatabaseUrl::Postgres(PostgresUrl {
-                host,
-                port: config.get_ports().first().copied().unwrap_or(5432),
-                database: config.get_dbname().or(config.get_user()).unwrap_or("postgres").to_owned(),
-                user: config.get_user().unwrap_or("postgres").to_owned(),
-                url,
-                ssl_mode,
-                ssl_root_cert,
-            }))
-        }
-        #[cfg(not(feature = "postgres"))]
-        {
-            let _ = (url, ssl_mode, ssl_root_cert);
-            Err(fail("this build has no PostgreSQL support (feature `postgres`)"))
-        }
+        parse_postgres(text).map(DatabaseUrl::Postgres).map_err(fail)
     }
 
     /// The SQL dialect the URL speaks.
@@ -147,15 +267,35 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite { path: None } => "sqlite::memory:".to_owned(),
             DatabaseUrl::Sqlite { path: Some(path) } => format!("sqlite:{}", path.display()),
-            DatabaseUrl::Postgres(pg) => redact(&pg.url),
+            DatabaseUrl::Postgres(pg) => pg.redacted_url(),
         }
     }
 }
 
+/// What is percent-encoded when a URL is written: all but RFC 3986's unreserved characters.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 impl PostgresUrl {
-    /// The URL without TLS settings, password redacted.
+    /// The URL built from the parts connected to, the password as `****`.
     pub fn redacted_url(&self) -> String {
-        redact(&self.url)
+        let encode = |text: &str| utf8_percent_encode(text, COMPONENT).to_string();
+        let password = if self.password.is_some() { ":****" } else { "" };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { encode(&self.host) };
+        let mut url =
+            format!("postgres://{}{password}@{host}:{}/{}", encode(&self.user), self.port, encode(&self.database));
+        let mut query = Vec::new();
+        if self.ssl_mode != SslMode::Prefer {
+            query.push(format!("sslmode={}", self.ssl_mode.as_str()));
+        }
+        if let Some(cert) = &self.ssl_root_cert {
+            query.push(format!("sslrootcert={}", encode(&cert.display().to_string())));
+        }
+        query.extend(self.options.iter().map(|(key, value)| format!("{key}={}", encode(value))));
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.join("&"));
+        }
+        url
     }
 
     /// `host:port/database as user`, for messages.
@@ -165,17 +305,7 @@ impl PostgresUrl {
 
     /// The same server and credentials, another database.
     pub fn with_database(&self, database: &str) -> PostgresUrl {
-        let (base, query) = split_query(&self.url);
-        let query = Some(query).filter(|q| !q.is_empty());
-        let after_scheme = base.find("://").map_or(0, |i| i + 3);
-        let host_start = base[after_scheme..].rfind('@').map_or(after_scheme, |at| after_scheme + at + 1);
-        let path_start = base[host_start..].find('/').map_or(base.len(), |i| host_start + i);
-        let mut url = format!("{}/{database}", &base[..path_start]);
-        if let Some(query) = query {
-            url.push('?');
-            url.push_str(query);
-        }
-        PostgresUrl { url, database: database.to_owned(), ..self.clone() }
+        PostgresUrl { database: database.to_owned(), ..self.clone() }
     }
 
     /// Neon's `-pooler` endpoints run PgBouncer in transaction mode.
@@ -190,82 +320,598 @@ impl PostgresUrl {
             None => self.host.trim_end_matches("-pooler").to_owned(),
         }
     }
-}
 
-/// Where the query of a URL starts: after the user info, which ends at the
-/// last `@` (as the postgres crate reads it), so a `?` or `/` in a password
-/// is part of the password.
-fn query_start(url: &str) -> Option<usize> {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let after_userinfo = url[after_scheme..].rfind('@').map_or(after_scheme, |at| after_scheme + at + 1);
-    url[after_userinfo..].find('?').map(|i| after_userinfo + i)
-}
-
-/// `(url without query, query)`.
-fn split_query(url: &str) -> (&str, &str) {
-    match query_start(url) {
-        Some(at) => (&url[..at], &url[at + 1..]),
-        None => (url, ""),
+    /// The driver's configuration, from the parts (TLS is set by `connect`).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn config(&self) -> postgres::Config {
+        // Only the checked driver parameters go through text, each quoted;
+        // the host and the credentials are set as values.
+        let mut config: postgres::Config = key_value_string(&self.options).parse().unwrap_or_default();
+        config.host(&self.host).port(self.port).user(&self.user).dbname(&self.database);
+        if let Some(password) = &self.password {
+            config.password(password);
+        }
+        config
     }
 }
 
-/// Replaces the password in a URL's user info (up to the last `@`), any
-/// `password=` parameter, and `password=` in a `key=value` connection string.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        // A libpq key=value string: `host=db user=a password=secret`.
-        return url
-            .split(' ')
-            .map(|word| if word.starts_with("password=") { "password=****" } else { word })
-            .collect::<Vec<_>>()
-            .join(" ");
+/// The parts of a PostgreSQL URL as they are read.
+#[derive(Default)]
+struct Parts {
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    password: Option<Vec<u8>>,
+    database: Option<String>,
+    options: Vec<(String, String)>,
+    ssl_mode: Option<SslMode>,
+    ssl_root_cert: Option<PathBuf>,
+}
+
+impl Parts {
+    fn param(&mut self, key: &str, value: String) -> Result<(), UrlProblem> {
+        match key {
+            "host" => self.host = Some(value),
+            "port" if value.is_empty() => self.port = None,
+            "port" => self.port = Some(parse_port(&value)?),
+            "user" => self.user = Some(value),
+            "password" => self.password = Some(value.into_bytes()),
+            "dbname" => self.database = Some(value),
+            "sslmode" => {
+                self.ssl_mode = Some(SslMode::parse(&value).ok_or(UrlProblem::InvalidValue {
+                    key: key.to_owned(),
+                    value,
+                    expected: "disable, allow, prefer, require, verify-ca or verify-full",
+                })?)
+            }
+            "sslrootcert" => self.ssl_root_cert = Some(PathBuf::from(value)),
+            _ if DRIVER_PARAMETERS.contains(&key) => {
+                check_driver_parameter(key, &value)?;
+                self.options.push((key.to_owned(), value));
+            }
+            _ if UNSUPPORTED_PARAMETERS.contains(&key) => return Err(UrlProblem::UnsupportedParameter(key.to_owned())),
+            _ => {
+                let known: Vec<&'static str> = OWN_PARAMETERS.iter().chain(&DRIVER_PARAMETERS).copied().collect();
+                return Err(UrlProblem::UnknownParameter {
+                    key: key.to_owned(),
+                    suggestion: did_you_mean(key, &known),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Parameters in order; an error right after a password is taken for a
+    /// password that holds the separator, and echoes nothing.
+    fn params(
+        &mut self,
+        pairs: impl IntoIterator<Item = Result<(String, String), UrlProblem>>,
+    ) -> Result<(), UrlProblem> {
+        let mut after_password = false;
+        for pair in pairs {
+            let result = pair.and_then(|(key, value)| {
+                let is_password = key == "password";
+                self.param(&key, value).map(|()| is_password)
+            });
+            after_password = match result {
+                Ok(is_password) => is_password,
+                Err(_) if after_password => return Err(UrlProblem::PasswordSplit),
+                Err(problem) => return Err(problem),
+            };
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<PostgresUrl, UrlProblem> {
+        let host = self.host.filter(|h| !h.is_empty()).ok_or(UrlProblem::NoHost)?;
+        if host.contains(',') {
+            return Err(UrlProblem::SeveralHosts(host));
+        }
+        let user = self.user.filter(|u| !u.is_empty()).unwrap_or_else(|| "postgres".to_owned());
+        Ok(PostgresUrl {
+            host,
+            port: self.port.unwrap_or(5432),
+            database: self.database.filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone()),
+            user,
+            password: self.password.filter(|p| !p.is_empty()),
+            options: self.options,
+            ssl_mode: self.ssl_mode.unwrap_or(SslMode::Prefer),
+            ssl_root_cert: self.ssl_root_cert,
+        })
+    }
+}
+
+fn parse_postgres(text: &str) -> Result<PostgresUrl, UrlProblem> {
+    let mut parts = Parts::default();
+    match text.split_once("://") {
+        Some(("postgres" | "postgresql", _)) => parse_url(text, &mut parts)?,
+        Some((scheme, _)) => {
+            let suggestion = did_you_mean(scheme, &["postgres", "postgresql", "sqlite"]);
+            return Err(UrlProblem::UnknownScheme { scheme: scheme.to_owned(), suggestion });
+        }
+        None => parts.params(key_values(text)?.into_iter().map(Ok))?,
+    }
+    if cfg!(not(feature = "postgres")) {
+        return Err(UrlProblem::NoPostgres);
+    }
+    parts.finish()
+}
+
+/// The URL form. An `@` after the host while the host has none means a
+/// password holding an unencoded `/`, `?` or `#`, which parsers split
+/// differently: any problem then is reported without echoing anything.
+fn parse_url(text: &str, parts: &mut Parts) -> Result<(), UrlProblem> {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let authority_end = text[start..].find(['/', '?', '#']).map_or(text.len(), |i| start + i);
+    let authority = &text[start..authority_end];
+    let suspicious = !authority.contains('@') && text[authority_end..].contains('@');
+    let path = text[authority_end..].split(['?', '#']).next().unwrap_or_default();
+    if suspicious && path.contains('@') {
+        return Err(UrlProblem::Ambiguous);
+    }
+    let result = url_parts(text, authority, parts);
+    if suspicious { result.map_err(|_| UrlProblem::Ambiguous) } else { result }
+}
+
+#[cfg(feature = "postgres")]
+fn url_parts(text: &str, authority: &str, parts: &mut Parts) -> Result<(), UrlProblem> {
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let url = url::Url::parse(text).map_err(|error| match error {
+        url::ParseError::InvalidPort => {
+            let port = host_port.rsplit_once(':').map_or("", |(_, port)| port);
+            if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+                UrlProblem::PortOutOfRange(port.to_owned())
+            } else {
+                UrlProblem::PortNotNumber(port.to_owned())
+            }
+        }
+        url::ParseError::EmptyHost => UrlProblem::NoHost,
+        url::ParseError::InvalidDomainCharacter
+        | url::ParseError::IdnaError
+        | url::ParseError::InvalidIpv4Address
+        | url::ParseError::InvalidIpv6Address => {
+            let host = host_port.rsplit_once(':').filter(|_| !host_port.ends_with(']')).map_or(host_port, |(h, _)| h);
+            UrlProblem::InvalidHost(host.to_owned())
+        }
+        other => UrlProblem::Other(other.to_string()),
+    })?;
+    if url.fragment().is_some() {
+        return Err(UrlProblem::Fragment);
+    }
+    parts.host = match url.host() {
+        None => None,
+        Some(url::Host::Domain(domain)) => Some(decode(domain, "host")?),
+        Some(url::Host::Ipv4(ip)) => Some(ip.to_string()),
+        Some(url::Host::Ipv6(ip)) => Some(ip.to_string()),
     };
-    let (base, query) = split_query(url);
-    let mut out = base.to_owned();
-    let authority_start = scheme_end + 3;
-    if let Some(at) = out[authority_start..].rfind('@') {
-        let userinfo = &out[authority_start..authority_start + at];
-        if let Some(colon) = userinfo.find(':') {
-            out.replace_range(authority_start + colon + 1..authority_start + at, "****");
-        }
-    }
-    if query_start(url).is_some() {
-        let query: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some(("password", _)) => "password=****".to_owned(),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&query.join("&"));
-    }
-    out
+    parts.port = url.port().map(|port| parse_port(&port.to_string())).transpose()?;
+    parts.user = Some(decode(url.username(), "user name")?);
+    parts.password = url.password().map(|p| decode_bytes(p, "password")).transpose()?;
+    parts.database = Some(decode(url.path().strip_prefix('/').unwrap_or(url.path()), "database name")?);
+    let pairs = url.query().unwrap_or_default().split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').ok_or_else(|| UrlProblem::MissingValue(pair.to_owned()))?;
+        let key = decode(key, "parameter name")?;
+        let part = if key == "password" { "password".to_owned() } else { format!("value of `{key}`") };
+        let value = decode(value, &part)?;
+        Ok((key, value))
+    });
+    parts.params(pairs)
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
-            && let (Some(h), Some(l)) = (hex(h), hex(l))
-        {
-            out.push(h << 4 | l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
+#[cfg(not(feature = "postgres"))]
+fn url_parts(_: &str, _: &str, _: &mut Parts) -> Result<(), UrlProblem> {
+    Err(UrlProblem::NoPostgres)
+}
+
+fn parse_port(text: &str) -> Result<u16, UrlProblem> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UrlProblem::PortNotNumber(text.to_owned()));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    text.parse::<u16>().ok().filter(|&port| port != 0).ok_or_else(|| UrlProblem::PortOutOfRange(text.to_owned()))
+}
+
+/// Checks a value with the driver's own parser, so that a bad one fails
+/// here, with the values it takes, rather than at connection time.
+fn check_driver_parameter(key: &str, value: &str) -> Result<(), UrlProblem> {
+    #[cfg(feature = "postgres")]
+    if key_value_string(&[(key.to_owned(), value.to_owned())]).parse::<postgres::Config>().is_err() {
+        let expected = match key {
+            "connect_timeout" | "tcp_user_timeout" | "keepalives_idle" | "keepalives_interval" => "a number of seconds",
+            "keepalives" => "0 or 1",
+            "keepalives_retries" => "a count",
+            "hostaddr" => "an IP address",
+            "target_session_attrs" => "any, read-write or read-only",
+            "channel_binding" => "disable, prefer or require",
+            "load_balance_hosts" => "disable or random",
+            "sslnegotiation" => "postgres or direct",
+            _ => "another value",
+        };
+        return Err(UrlProblem::InvalidValue { key: key.to_owned(), value: value.to_owned(), expected });
+    }
+    let _ = (key, value);
+    Ok(())
+}
+
+/// `key='value' ...`, quoted as libpq reads it.
+fn key_value_string(pairs: &[(String, String)]) -> String {
+    let quote = |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
+    pairs.iter().map(|(key, value)| format!("{key}={}", quote(value))).collect::<Vec<_>>().join(" ")
+}
+
+/// A strict percent-decoding: a `%` must start an escape.
+fn decode_bytes(text: &str, part: &str) -> Result<Vec<u8>, UrlProblem> {
+    let bytes = text.as_bytes();
+    if let Some((at, _)) = text
+        .match_indices('%')
+        .find(|(at, _)| !bytes.get(at + 1..at + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)))
+    {
+        let escape = (part != "password").then(|| text[at..].chars().take(3).collect());
+        return Err(UrlProblem::BadEscape { part: part.to_owned(), escape });
+    }
+    Ok(percent_decode_str(text).collect())
+}
+
+fn decode(text: &str, part: &str) -> Result<String, UrlProblem> {
+    String::from_utf8(decode_bytes(text, part)?).map_err(|_| UrlProblem::NotUtf8(part.to_owned()))
+}
+
+/// A libpq connection string, `host=db user=a password='x y'`: values
+/// quoted with `'`, `\` escapes the next character.
+fn key_values(text: &str) -> Result<Vec<(String, String)>, UrlProblem> {
+    let mut chars = text.chars().peekable();
+    let mut pairs = Vec::new();
+    let skip_space =
+        |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| while chars.next_if(|c| c.is_whitespace()).is_some() {};
+    loop {
+        skip_space(&mut chars);
+        if chars.peek().is_none() {
+            return Ok(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(UrlProblem::NotAUrl);
+        }
+        skip_space(&mut chars);
+        if chars.next() != Some('=') {
+            let after_password = pairs.last().is_some_and(|(k, _): &(String, String)| k == "password");
+            return Err(if after_password { UrlProblem::PasswordSplit } else { UrlProblem::MissingValue(key) });
+        }
+        skip_space(&mut chars);
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    None => return Err(UrlProblem::UnclosedQuote(key)),
+                    Some('\'') => break,
+                    Some('\\') => value.extend(chars.next()),
+                    Some(c) => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        pairs.push((key, value));
+    }
+}
+
+/// Masks anything in `text` that may be a password, also when `text` does
+/// not parse: user info up to the last `@`, `password=` parameters (keys
+/// percent-decoded) up to the next known parameter, and `password` in a
+/// `key=value` string. Masks more than needed rather than less.
+pub fn redact(text: &str) -> String {
+    if !text.contains("://") {
+        return redact_key_values(text);
+    }
+    let masked = redact_query(text);
+    let start = masked.find("://").map_or(0, |i| i + 3);
+    match masked.rfind('@').filter(|&at| at >= start) {
+        Some(at) => match masked[start..at].find(':') {
+            Some(colon) => format!("{}****{}", &masked[..start + colon + 1], &masked[at..]),
+            None => masked,
+        },
+        None => masked,
+    }
+}
+
+/// Every `?`- or `&`-separated `password=...` masked, up to the next
+/// segment that starts with a known parameter.
+fn redact_query(text: &str) -> String {
+    let mut out = String::new();
+    let mut masking = false;
+    let mut rest = text;
+    loop {
+        let end = rest[1.min(rest.len())..].find(['?', '&']).map_or(rest.len(), |i| i + 1);
+        let (segment, tail) = rest.split_at(end);
+        let body = segment.strip_prefix(['?', '&']);
+        let key = body.and_then(|b| b.split_once('=')).map(|(key, _)| percent_decode_str(key).decode_utf8_lossy());
+        match key {
+            Some(key) if key == "password" => {
+                out.push_str(&segment[..=segment.find('=').unwrap_or(0)]);
+                out.push_str("****");
+                masking = true;
+            }
+            Some(key) if is_known_parameter(&key) => {
+                masking = false;
+                out.push_str(segment);
+            }
+            _ if masking => {}
+            _ => out.push_str(segment),
+        }
+        if tail.is_empty() {
+            return out;
+        }
+        rest = tail;
+    }
+}
+
+fn redact_key_values(text: &str) -> String {
+    let Ok(pairs) = key_values(text) else {
+        // Unreadable: keep what comes before the password.
+        return match text.find("password") {
+            Some(at) => format!("{}password=****", &text[..at]),
+            None => text.to_owned(),
+        };
+    };
+    let mut masking = false;
+    let mut out = Vec::new();
+    for (key, value) in &pairs {
+        if key == "password" {
+            out.push("password=****".to_owned());
+            masking = true;
+        } else if is_known_parameter(key) || !masking {
+            masking = false;
+            let quoted = if value.contains(char::is_whitespace) { format!("'{value}'") } else { value.clone() };
+            out.push(format!("{key}={quoted}"));
+        }
+    }
+    out.join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pg(text: &str) -> PostgresUrl {
+        match DatabaseUrl::parse(text) {
+            Ok(DatabaseUrl::Postgres(pg)) => pg,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    fn problem(text: &str) -> String {
+        let error = DatabaseUrl::parse(text).unwrap_err();
+        format!("{}\nhelp: {}", error.problem, error.help().unwrap_or_default())
+    }
+
+    /// Every character the audit named, raw and percent-encoded, as a password.
+    const PASSWORDS: [(&str, &str); 11] = [
+        ("S3cr3t@Pw", "S3cr3t%40Pw"),
+        ("a:b", "a%3Ab"),
+        ("a/b", "a%2Fb"),
+        ("a?b", "a%3Fb"),
+        ("a#b", "a%23b"),
+        ("a%b", "a%25b"),
+        ("a&b", "a%26b"),
+        ("a'b", "a%27b"),
+        ("a\"b", "a%22b"),
+        ("pä§", "p%C3%A4%C2%A7"),
+        ("a b", "a%20b"),
+    ];
+
+    #[track_caller]
+    fn assert_hidden(shown: &str, password: &str, encoded: &str) {
+        for secret in [password, encoded] {
+            assert!(!shown.contains(secret), "{shown} shows {secret}");
+        }
+    }
+
+    #[test]
+    fn the_audit_url_with_the_password_in_the_query() {
+        let url = pg("postgres://127.0.0.1/db?user=alice&password=S3cr3t@Pw");
+        assert_eq!(url.redacted_url(), "postgres://alice:****@127.0.0.1:5432/db");
+        assert_eq!(url.describe(), "127.0.0.1:5432/db as alice");
+        assert_eq!(url.password.as_deref(), Some(&b"S3cr3t@Pw"[..]));
+    }
+
+    #[test]
+    fn passwords_in_the_user_info() {
+        for (password, encoded) in PASSWORDS {
+            let url = pg(&format!("postgres://alice:{encoded}@db.example.com:6543/app?sslmode=require"));
+            assert_eq!(url.redacted_url(), "postgres://alice:****@db.example.com:6543/app?sslmode=require");
+            assert_eq!(url.password.as_deref(), Some(password.as_bytes()), "{encoded}");
+            assert_hidden(&format!("{url:?} {}", url.describe()), password, encoded);
+        }
+    }
+
+    #[test]
+    fn passwords_in_the_query() {
+        for (password, encoded) in PASSWORDS {
+            for key in ["password", "pass%77ord", "%70assword"] {
+                let url = pg(&format!("postgresql://db:6543/app?user=alice&{key}={encoded}&application_name=x"));
+                assert_eq!(url.redacted_url(), "postgres://alice:****@db:6543/app?application_name=x");
+                assert_eq!(url.password.as_deref(), Some(password.as_bytes()), "{key}={encoded}");
+            }
+        }
+    }
+
+    #[test]
+    fn passwords_in_key_value_strings() {
+        for (password, _) in PASSWORDS {
+            let quoted = password.replace('\\', "\\\\").replace('\'', "\\'");
+            let text = format!("host=db port=6543 user=alice password='{quoted}' dbname=app");
+            let url = pg(&text);
+            assert_eq!(url.redacted_url(), "postgres://alice:****@db:6543/app");
+            assert_eq!(url.password.as_deref(), Some(password.as_bytes()), "{text}");
+            assert_eq!(redact(&text), "host=db port=6543 user=alice password=**** dbname=app");
+        }
+        assert_eq!(pg("host=db password=plain dbname=x").password.as_deref(), Some(&b"plain"[..]));
+    }
+
+    #[test]
+    fn redacting_text_that_does_not_parse() {
+        let cases = [
+            ("postgres://alice:S3cr3t@db:99999/app", "postgres://alice:****@db:99999/app"),
+            ("postgres://alice:pa/ss@db/app", "postgres://alice:****@db/app"),
+            (
+                "postgres://127.0.0.1/db?user=alice&password=S3cr3t@Pw&sslmod=x",
+                "postgres://127.0.0.1/db?user=alice&password=****",
+            ),
+            ("postgres://db/app?pass%77ord=a&b&c=d&port=1", "postgres://db/app?pass%77ord=****&port=1"),
+            ("host=db password=a b=c port=1", "host=db password=**** port=1"),
+            ("host=db password='a b", "host=db password=****"),
+        ];
+        for (text, redacted) in cases {
+            assert_eq!(redact(text), redacted);
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn the_connection_config_is_the_parts_shown() {
+        let url = pg("postgres://al%40ice:p%40ss@db.example.com:6543/my%2Fdb?connect_timeout=3&options=-c%20x%3Dy");
+        let config = url.config();
+        assert_eq!(config.get_hosts(), [postgres::config::Host::Tcp("db.example.com".into())]);
+        assert_eq!(config.get_ports(), [6543]);
+        assert_eq!(config.get_user(), Some("al@ice"));
+        assert_eq!(config.get_password(), Some(&b"p@ss"[..]));
+        assert_eq!(config.get_dbname(), Some("my/db"));
+        assert_eq!(config.get_connect_timeout(), Some(&std::time::Duration::from_secs(3)));
+        assert_eq!(config.get_options(), Some("-c x=y"));
+        assert_eq!(
+            url.redacted_url(),
+            "postgres://al%40ice:****@db.example.com:6543/my%2Fdb?connect_timeout=3&options=-c%20x%3Dy"
+        );
+        // What is shown parses back to what is connected to.
+        let shown = pg(&url.redacted_url().replace("****", "p%40ss"));
+        assert_eq!(shown, url);
+    }
+
+    #[test]
+    fn unix_sockets_and_ipv6() {
+        let socket = pg("postgres://alice@%2Frun%2Fpostgresql/app");
+        assert_eq!(socket.host, "/run/postgresql");
+        assert_eq!(socket.redacted_url(), "postgres://alice@%2Frun%2Fpostgresql:5432/app");
+        assert_eq!(pg("postgres:///app?host=/run/postgresql").host, "/run/postgresql");
+        let ipv6 = pg("postgres://u:p@[::1]:6000/app");
+        assert_eq!((ipv6.host.as_str(), ipv6.port), ("::1", 6000));
+        assert_eq!(ipv6.redacted_url(), "postgres://u:****@[::1]:6000/app");
+    }
+
+    #[test]
+    fn an_unencoded_slash_question_mark_or_hash_in_the_password_is_refused_without_echo() {
+        for text in [
+            "postgres://u:qX7/zK9@h/db",
+            "postgres://u:12/zK9@h/db",
+            "postgres://u:qX7?zK9@h/db",
+            "postgres://u:12#zK9@h/db",
+        ] {
+            let error = DatabaseUrl::parse(text).unwrap_err();
+            assert_eq!(error.problem, UrlProblem::Ambiguous, "{text}");
+            assert_hidden(&format!("{error} {:?}", error.help()), "qX7", "zK9");
+        }
+    }
+
+    #[test]
+    fn an_unencoded_at_sign_in_the_password_is_the_password() {
+        let url = pg("postgres://u:p@ss@h/db");
+        assert_eq!((url.host.as_str(), url.password.as_deref()), ("h", Some(&b"p@ss"[..])));
+    }
+
+    #[test]
+    fn a_password_split_by_an_unencoded_ampersand_or_space_is_not_echoed() {
+        for text in
+            ["postgres://h/db?password=qX7&zK9", "postgres://h/db?password=qX7&zK9=x", "host=h password=qX7 zK9"]
+        {
+            let error = DatabaseUrl::parse(text).unwrap_err();
+            assert_eq!(error.problem, UrlProblem::PasswordSplit, "{text}");
+            assert_hidden(&error.to_string(), "qX7", "zK9");
+        }
+    }
+
+    #[test]
+    fn a_bad_escape_in_a_password_is_not_echoed() {
+        assert_eq!(
+            problem("postgres://u:ab%zzcd@h/db"),
+            "bad percent escape in the password\nhelp: write a literal `%` as %25; an escape is `%` and two hex digits"
+        );
+        assert_eq!(
+            problem("postgres://h/db?password=ab%zz").lines().next(),
+            Some("bad percent escape in the password")
+        );
+        assert_eq!(problem("postgres://h/d%zzb").lines().next(), Some("bad percent escape `%zz` in the database name"));
+    }
+
+    #[test]
+    fn malformed_urls_say_what_is_wrong() {
+        let cases = [
+            ("postgres://h:99999/db", "port 99999 is out of range (1-65535)"),
+            ("postgres://h:0/db", "port 0 is out of range (1-65535)"),
+            ("postgres://h:x/db", "port `x` is not a number"),
+            ("postgres://h/db?port=70000", "port 70000 is out of range (1-65535)"),
+            ("postgres://h/db?sslmod=require", "unknown parameter `sslmod`: did you mean `sslmode`?"),
+            (
+                "postgres://h/db?sslmode=sideways",
+                "`sslmode=sideways`: sslmode must be disable, allow, prefer, require, verify-ca or verify-full",
+            ),
+            ("postgres://h/db?keepalives=often", "`keepalives=often`: keepalives must be 0 or 1"),
+            (
+                "postgres://h/db?sslcert=c.pem",
+                "the libpq parameter `sslcert` is not supported by the PostgreSQL driver",
+            ),
+            ("postgres://h/db?sslmode", "`sslmode` has no value"),
+            ("postgres:///db", "no host"),
+            ("postgres://:5432/db", "no host"),
+            ("postgres://a,b/db", "several hosts (`a,b`) are not supported"),
+            ("postgres://ho st/db", "the host `ho st` holds a character host names cannot have"),
+            ("postgres://h/db#x", "URLs of databases have no `#fragment`"),
+            ("postgress://h/db", "unknown scheme `postgress`: did you mean `postgres`?"),
+            ("mysql://h/db", "unknown scheme `mysql`"),
+            ("localhost/db", "it is neither a URL nor a libpq `key=value` string"),
+            ("host=h dbname='x", "the quoted value of `dbname` is not closed"),
+            ("sqlite:", "no SQLite file"),
+            ("sqlite:a.db?mode=rwc", "SQLite URLs take no parameters (`mode`)"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(problem(text).lines().next(), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn neon_urls() {
+        let text = "postgresql://neondb_owner:npg_secret@ep-cool-darkness-a1b2c3d4-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require";
+        let url = pg(text);
+        assert_eq!(url.ssl_mode, SslMode::Require);
+        assert!(url.is_transaction_pooler());
+        assert_eq!(url.direct_host(), "ep-cool-darkness-a1b2c3d4.eu-central-1.aws.neon.tech");
+        assert_eq!(url.database, "neondb");
+        assert_eq!(url.options, [("channel_binding".to_owned(), "require".to_owned())]);
+        let direct = pg("postgres://u@ep-x.neon.tech/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem");
+        assert!(!direct.is_transaction_pooler());
+        assert_eq!(direct.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(direct.ssl_root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        let other = direct.with_database("scratch");
+        assert_eq!(
+            other.redacted_url(),
+            "postgres://u@ep-x.neon.tech:5432/scratch?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem"
+        );
+    }
+
+    #[test]
+    fn defaults_follow_libpq() {
+        let url = pg("postgres://db");
+        assert_eq!((url.user.as_str(), url.port, url.database.as_str()), ("postgres", 5432, "postgres"));
+        assert_eq!(pg("postgres://alice@db").database, "alice");
+        assert_eq!(pg("postgres://db/app?sslmode=allow").ssl_mode, SslMode::Prefer);
+    }
 
     #[test]
     fn sqlite_forms() {
@@ -279,66 +925,5 @@ mod tests {
             DatabaseUrl::Sqlite { path: Some("/tmp/a.db".into()) }
         );
         assert!(DatabaseUrl::parse("mysql://x").is_err());
-    }
-
-    #[test]
-    fn passwords_with_special_characters_never_show() {
-        assert_eq!(redact("postgres://alice:pa/ss@db/app"), "postgres://alice:****@db/app");
-        assert_eq!(
-            redact("postgres://alice:pa?ss@db/app?sslmode=require"),
-            "postgres://alice:****@db/app?sslmode=require"
-        );
-        assert_eq!(redact("host=db user=a password=s3cret dbname=x"), "host=db user=a password=**** dbname=x");
-        assert_eq!(percent_decode("%1é%2F"), "%1é/");
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
-    fn a_question_mark_in_the_password_keeps_the_tls_settings() {
-        let DatabaseUrl::Postgres(pg) = DatabaseUrl::parse("postgres://u:pa?ss@h/db?sslmode=verify-full").unwrap()
-        else {
-            panic!("postgres")
-        };
-        assert_eq!(pg.ssl_mode, SslMode::VerifyFull);
-        assert_eq!(pg.with_database("other").redacted_url(), "postgres://u:****@h/other");
-    }
-
-    #[test]
-    fn passwords_never_show() {
-        assert_eq!(
-            redact("postgres://alice:s3cret@db.example.com:5432/app"),
-            "postgres://alice:****@db.example.com:5432/app"
-        );
-        assert_eq!(redact("postgres://db/app?user=a&password=s3cret"), "postgres://db/app?user=a&password=****");
-        assert_eq!(redact("postgres://alice@db/app"), "postgres://alice@db/app");
-        let error = DatabaseUrl::parse("postgres://alice:s3cret@db/app?sslmode=sideways").unwrap_err();
-        assert!(!error.to_string().contains("s3cret"), "{error}");
-        let url = DatabaseUrl::parse("postgresql://alice:s3cret@db/app").unwrap();
-        assert!(!format!("{url:?} {}", url.redacted()).contains("s3cret"));
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
-    fn neon_urls() {
-        let text = "postgresql://neondb_owner:npg_secret@ep-cool-darkness-a1b2c3d4-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require";
-        let DatabaseUrl::Postgres(pg) = DatabaseUrl::parse(text).unwrap() else { panic!("postgres") };
-        assert_eq!(pg.ssl_mode, SslMode::Require);
-        assert!(pg.is_transaction_pooler());
-        assert_eq!(pg.direct_host(), "ep-cool-darkness-a1b2c3d4.eu-central-1.aws.neon.tech");
-        assert_eq!(pg.database, "neondb");
-        assert!(!pg.url.contains("sslmode"));
-        assert!(pg.url.contains("channel_binding=require"));
-        let DatabaseUrl::Postgres(direct) =
-            DatabaseUrl::parse("postgres://u@ep-x.neon.tech/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem")
-                .unwrap()
-        else {
-            panic!("postgres")
-        };
-        assert!(!direct.is_transaction_pooler());
-        let other = direct.with_database("scratch");
-        assert_eq!(other.database, "scratch");
-        assert_eq!(other.redacted_url(), "postgres://u@ep-x.neon.tech/scratch");
-        assert_eq!(direct.ssl_mode, SslMode::VerifyFull);
-        assert_eq!(direct.ssl_root_cert, Some(PathBuf::from("/etc/ca.pem")));
     }
 }

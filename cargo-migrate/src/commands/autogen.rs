@@ -9,7 +9,7 @@ use migrate_runtime::schema::{Change, Schema, diff, generate, introspect};
 use migrate_runtime::url::PostgresUrl;
 use migrate_runtime::{Connection, DatabaseUrl, Migrator, RunOptions};
 
-use super::database::{configured, connect, resolve_url};
+use super::database::{configured, connect, connect_to_read, resolve_url, url_error};
 use crate::cli::{DbArgs, DiffArgs};
 use crate::error::{CliError, CliResult};
 use crate::exit;
@@ -105,7 +105,7 @@ fn drop_database(server: &PostgresUrl, name: &str) {
 /// server; SQLite always in memory.
 fn scratch_server(dev: Option<&str>, database: &DatabaseUrl) -> Result<DatabaseUrl, CliError> {
     let url = match dev {
-        Some(text) => DatabaseUrl::parse(text).map_err(|e| CliError::usage(format!("{e} (from --dev-url)")))?,
+        Some(text) => DatabaseUrl::parse(text).map_err(|e| url_error(&e, "--dev-url"))?,
         None => database.clone(),
     };
     Ok(match url {
@@ -207,7 +207,7 @@ pub fn check_models(project: &Project, history: History, database: &DatabaseUrl)
 pub fn run_diff(shell: &mut Shell, project: &Project, history: History, args: &DiffArgs) -> CliResult {
     let resolved = resolve_url(project, &args.db)?;
     let migrator = configured(project, history);
-    let mut live = connect(&resolved.url)?;
+    let (mut live, _) = connect_to_read(&resolved.url)?;
     let state = migrator.state(live.database()).map_err(|e| CliError::failure(e.to_string()))?;
     let heads = state.heads(migrator.history());
     let dev = scratch_server(args.dev_url.as_deref(), &resolved.url)?;

@@ -33,11 +33,7 @@ pub struct ResolvedUrl {
 pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUrl, CliError> {
     let var = &project.config.database_url_env;
     let parse = |text: &str, source: String| -> Result<ResolvedUrl, CliError> {
-        let url = DatabaseUrl::parse(text.trim()).map_err(|e| {
-            CliError::usage(format!("{e} (from {source})")).with_help(
-                "URLs look like postgres://user:password@host:5432/db?sslmode=require or sqlite:path/to/file.db",
-            )
-        })?;
+        let url = DatabaseUrl::parse(text.trim()).map_err(|e| url_error(&e, &source))?;
         Ok(ResolvedUrl { url, source, explicit: true })
     };
     if let Some(text) = &args.database_url {
@@ -69,6 +65,13 @@ pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUr
         source: format!("the default: no --database-url, and no {var} in the environment or .env"),
         explicit: false,
     })
+}
+
+/// A URL that does not parse, with where it came from and the fix.
+pub(super) fn url_error(error: &migrate_runtime::UrlError, source: &str) -> CliError {
+    CliError::usage(format!("{error} (from {source})")).with_help(error.help().unwrap_or_else(|| {
+        "URLs look like postgres://user:password@host:5432/db?sslmode=require or sqlite:path/to/file.db".into()
+    }))
 }
 
 /// The history, refusing one with problems (drafts are fine here).
@@ -121,20 +124,35 @@ fn waiting(shell: &mut Shell, holder: Option<&str>, timeout: Option<std::time::D
 
 /// Connects, refusing transaction poolers where session locks do not hold.
 pub(super) fn connect(url: &DatabaseUrl) -> Result<Connection, CliError> {
-    if let DatabaseUrl::Postgres(pg) = url {
-        if pg.is_transaction_pooler() {
-            return Err(CliError::usage(format!(
-                "{} is a connection pooler in transaction mode, where the migration lock (a session advisory lock) does not hold",
-                pg.host
-            ))
-            .with_help(format!("migrate through the direct endpoint: replace the host with {}", pg.direct_host())));
-        }
+    refuse_pooler(url)?;
+    migrate_runtime::connect(url).map_err(connect_error)
+}
+
+/// Connects for a command that only reads, creating nothing: a SQLite file
+/// that does not exist yet reads as an empty database (`false`).
+pub(super) fn connect_to_read(url: &DatabaseUrl) -> Result<(Connection, bool), CliError> {
+    refuse_pooler(url)?;
+    match migrate_runtime::connect_existing(url).map_err(connect_error)? {
+        Some(connection) => Ok((connection, true)),
+        None => Ok((connect(&DatabaseUrl::Sqlite { path: None })?, false)),
     }
-    migrate_runtime::connect(url).map_err(|e| {
-        let mut error = CliError::failure(e.message);
-        error.help = e.help;
-        error
-    })
+}
+
+fn refuse_pooler(url: &DatabaseUrl) -> Result<(), CliError> {
+    match url {
+        DatabaseUrl::Postgres(pg) if pg.is_transaction_pooler() => Err(CliError::usage(format!(
+            "{} is a connection pooler in transaction mode, where the migration lock (a session advisory lock) does not hold",
+            pg.host
+        ))
+        .with_help(format!("migrate through the direct endpoint: replace the host with {}", pg.direct_host()))),
+        _ => Ok(()),
+    }
+}
+
+fn connect_error(error: migrate_runtime::ConnectError) -> CliError {
+    let mut cli = CliError::failure(error.message);
+    cli.help = error.help;
+    cli
 }
 
 fn engine_error(error: migrate_runtime::Error) -> CliError {
@@ -432,7 +450,7 @@ pub fn sql(shell: &mut Shell, project: &Project, args: &SqlArgs) -> CliResult {
 pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
     let resolved = resolve_url(project, &args.db)?;
-    let mut connection = connect(&resolved.url)?;
+    let (mut connection, _) = connect_to_read(&resolved.url)?;
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
     let out = shell.out();
@@ -478,13 +496,17 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
     let resolved = resolve_url(project, args)?;
     let history = migrator.history();
     writeln!(shell.out(), "database:      {} (from {})", resolved.url.redacted(), resolved.source)?;
-    let mut connection = connect(&resolved.url)?;
+    let (mut connection, exists) = connect_to_read(&resolved.url)?;
     let version = connection.server_version();
     let dialect = connection.dialect();
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let table = migrator.table(dialect);
     let out = shell.out();
-    writeln!(out, "connection:    ok ({version})")?;
+    if exists {
+        writeln!(out, "connection:    ok ({version})")?;
+    } else {
+        writeln!(out, "connection:    the SQLite file does not exist yet: nothing applied")?;
+    }
     writeln!(
         out,
         "version table: {}{}",
@@ -572,7 +594,7 @@ pub(super) fn check_database(
         return Ok(Vec::new());
     }
     let migrator = configured(project, history);
-    let mut connection = connect(&resolved.url)?;
+    let (mut connection, _) = connect_to_read(&resolved.url)?;
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
     let database = resolved.url.redacted();

@@ -270,5 +270,5 @@ fn url_sources_and_the_sqlite_default() {
         assert_exit(&run(&["status", "--database-url", "sqlite:from-flag.db"], &[("DATABASE_URL", "sqlite:x.db")]), 0);
     assert!(stdout.contains("sqlite:from-flag.db (from --database-url)"), "{stdout}");
     let (_, stderr) = assert_exit(&run(&["status", "--database-url", "mysql://x"], &[]), 2);
-    assert!(stderr.contains("must start with postgres://"), "{stderr}");
+    assert!(stderr.contains("unknown scheme `mysql`"), "{stderr}");
 }

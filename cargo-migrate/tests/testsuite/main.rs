@@ -6,6 +6,7 @@ mod files;
 mod hardening;
 mod help;
 mod listing;
+mod secrets;
 mod workflow;
 
 use std::path::Path;
