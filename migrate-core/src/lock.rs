@@ -53,7 +53,7 @@ impl LockFile {
     /// entries in the debug builds build scripts run as. Anything else
     /// (comments, other quoting, an error) returns `None` and goes through
     /// toml_edit, which also reports problems with their lines.
-    fn parse_canonical(file: &SourceFile) -> Option<LockFile> {
+    pub(crate) fn parse_canonical(file: &SourceFile) -> Option<LockFile> {
         let mut lock = LockFile::empty(&file.path);
         let mut lines = file.text.lines().enumerate().peekable();
         while let Some((_, comment)) = lines.next_if(|(_, l)| l.starts_with('#')) {
@@ -91,7 +91,7 @@ impl LockFile {
         Some(lock)
     }
 
-    fn parse_toml(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
+    pub(crate) fn parse_toml(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
         let mut lock = LockFile::empty(&file.path);
         let mut diagnostics = Vec::new();
         let lines = key_lines(&file.text);
