@@ -62,8 +62,9 @@ pub fn revision(text: &str) {
                 assert!(file.start <= slice.start && slice.end <= file.end, "{name}_sql() is not a slice of the file");
                 assert_eq!(*sql, &text[range.clone()], "{name}_sql() is its range of the text");
                 assert!((1..=lines).contains(&section.marker_line), "{name} marker on line {}", section.marker_line);
+                // After its marker line, which may end the file without a `\n`.
                 assert!(
-                    range.start == 0 || text.as_bytes()[range.start - 1] == b'\n',
+                    range.start == 0 || range.start == text.len() || text.as_bytes()[range.start - 1] == b'\n',
                     "{name} section starts mid-line"
                 );
             }
