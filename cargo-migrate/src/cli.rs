@@ -125,6 +125,19 @@ pub struct DbArgs {
     pub database_url: Option<String>,
 }
 
+/// For commands that take the migration lock.
+#[derive(Debug, Args)]
+pub struct MigrationLockArgs {
+    /// Give up when another migration holds the lock for longer than this (e.g. 30s, 5m)
+    /// [default: wait as long as it takes]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e}; write a duration such as 30s, 2m or 1h"))
+}
+
 /// How revisions are grouped into transactions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum TransactionArg {
@@ -152,6 +165,12 @@ pub struct UpgradeArgs {
     /// Apply although an applied revision's file changed since
     #[arg(long)]
     pub allow_modified: bool,
+    /// With --dry-run: exit 1 when some revisions could not be executed (`transaction: false`
+    /// ones and those that build on them)
+    #[arg(long, requires = "dry_run")]
+    pub strict: bool,
+    #[command(flatten)]
+    pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]
@@ -172,6 +191,12 @@ pub struct DowngradeArgs {
     /// Revert although an applied revision's file changed since
     #[arg(long)]
     pub allow_modified: bool,
+    /// With --dry-run: exit 1 when some revisions could not be executed (`transaction: false`
+    /// ones and those that build on them)
+    #[arg(long, requires = "dry_run")]
+    pub strict: bool,
+    #[command(flatten)]
+    pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]
@@ -197,6 +222,8 @@ pub struct StampArgs {
     /// Empty the version table first (also of unknown and failed rows)
     #[arg(long)]
     pub purge: bool,
+    #[command(flatten)]
+    pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -230,6 +257,8 @@ pub struct ResolveArgs {
     /// Its statements were undone by hand: forget it
     #[arg(long)]
     pub rolled_back: bool,
+    #[command(flatten)]
+    pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
 }

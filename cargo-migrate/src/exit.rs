@@ -8,3 +8,5 @@ pub const CHECK_FAILED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// Anything else went wrong (cargo's code for internal failures).
 pub const FAILURE: i32 = 101;
+/// Ctrl-C stopped the command (the shell's code for SIGINT).
+pub const INTERRUPTED: i32 = 130;

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod error;
 mod exit;
+mod interrupt;
 mod project;
 mod shell;
 
@@ -33,8 +34,8 @@ fn main() {
     };
     let mut shell = Shell::new(color, verbosity);
     let result = commands::run(&mut shell, args);
-    if commands::interrupted() {
-        // The Ctrl-C handler is dropping scratch databases and ends the process (130).
+    if interrupt::exiting() {
+        // The Ctrl-C handler is cleaning up and ends the process (130).
         std::thread::sleep(std::time::Duration::from_secs(30));
         std::process::exit(130);
     }

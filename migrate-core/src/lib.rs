@@ -30,8 +30,12 @@ pub use graph::History;
 pub use lock::{LOCK_FILE_NAME, LockFile};
 pub use plan::{Direction, Plan, PlanError};
 pub use revision::{HEADER_KEYS, HeaderLines, Revision, Section, SourceFile, is_valid_revision_id, parse_revision};
+pub use sql::Dialect;
 pub use target::{MIN_PREFIX, Range, Target, TargetError};
 pub use template::TEMPLATE_FILE_NAME;
+
+/// The longest revision id: the version table's `revision` column holds this many characters.
+pub const MAX_REVISION_ID_LEN: usize = 64;
 
 /// What validation allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

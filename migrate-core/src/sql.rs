@@ -1,264 +1,599 @@
-//! Splitting SQL into statements, for revisions that run outside a
-//! transaction (each statement must be sent on its own) and for pointing at
-//! the statement that failed.
+//! Splitting SQL into statements the way the database's own lexer does, so
+//! that online runs, offline scripts and error locations agree, and nothing
+//! is ever skipped silently.
 //!
-//! Understands `'...'` (with `''`), `E'...'` escapes, `"..."`, `$tag$...$tag$`,
-//! `-- ...`, nested `/* ... */`, and keeps bodies that contain semicolons
-//! whole: SQLite's `CREATE TRIGGER ... BEGIN ...; END` and SQL-standard
-//! `BEGIN ATOMIC ... END` function bodies.
+//! Each [`Dialect`] has its own lexical rules:
+//!
+//! | rule | PostgreSQL | SQLite |
+//! |---|---|---|
+//! | `-- comment` ends at | `\n` or `\r` | `\n` |
+//! | `/* */` | nests | does not nest |
+//! | strings | `'...'` with `''`; `E'...'` also with `\'` | `'...'` with `''` |
+//! | identifiers | `"..."` | `"..."`, `` `...` ``, `[...]` |
+//! | `$tag$ ... $tag$` | a string | (a parameter) |
+//! | bodies holding `;` | `BEGIN ATOMIC ... END` | `CREATE TRIGGER ... BEGIN ... END` |
+//!
+//! A body ends at an `END` that starts a statement of the body (it follows a
+//! `;`, or the `BEGIN`/`ATOMIC` itself), as in SQLite's `sqlite3_complete`;
+//! a `CASE ... END` inside the body does not end it. String and identifier
+//! contents are never read as keywords. The work is linear in the input.
+//!
+//! An unclosed comment, string, identifier, dollar quote or body is an error
+//! ([`SplitError`]) with its position: SQLite would otherwise ignore the rest
+//! of the input without a word.
 
-/// One statement: its byte offset in the input and its text (without the `;`).
+use std::fmt;
+
+/// The SQL dialect of a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The product name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SQLite",
+            Dialect::Postgres => "PostgreSQL",
+        }
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock at once
+    /// (`IMMEDIATE`), so two migrators serialise instead of failing later.
+    pub fn begin(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// One statement: its byte offset in the input and its text, from its first
+/// token to its last (comments around it and the `;` are not part of it, so
+/// appending `;` always terminates it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Statement<'a> {
     pub offset: usize,
     pub text: &'a str,
 }
 
-/// The non-empty statements of `sql`, in order.
-pub fn split_statements(sql: &str) -> Vec<Statement<'_>> {
-    fn push<'a>(sql: &'a str, from: usize, to: usize, statements: &mut Vec<Statement<'a>>) {
-        let text = &sql[from..to];
-        let trimmed_start = text.len() - text.trim_start().len();
-        let body = text.trim();
-        if !is_only_comments(body) {
-            statements.push(Statement { offset: from + trimmed_start, text: body });
-        }
+/// Why SQL could not be split: something opened and never closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitError {
+    /// Byte offset of what was opened.
+    pub offset: usize,
+    pub kind: Unclosed,
+}
+
+/// What was left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unclosed {
+    Comment,
+    String,
+    Identifier,
+    DollarQuote,
+    /// A trigger or `BEGIN ATOMIC` body without its `END`.
+    Body,
+}
+
+impl fmt::Display for SplitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            Unclosed::Comment => "this `/*` comment is never closed with `*/`",
+            Unclosed::String => "this string literal is never closed",
+            Unclosed::Identifier => "this quoted identifier is never closed",
+            Unclosed::DollarQuote => "this dollar-quoted string is never closed with the same `$tag$`",
+            Unclosed::Body => "this body (`BEGIN ... END`) is never closed: its statements need a final `END;`",
+        })
     }
-    let bytes = sql.as_bytes();
-    let mut statements = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+}
+
+impl std::error::Error for SplitError {}
+
+/// A lexical element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// Whitespace or a comment.
+    Trivia,
+    Semicolon,
+    /// A keyword or unquoted identifier.
+    Word,
+    /// Anything else: quoted strings and identifiers, numbers, operators.
+    Other,
+}
+
+/// A lexer over one input for one dialect.
+struct Lexer<'a> {
+    sql: &'a str,
+    bytes: &'a [u8],
+    dialect: Dialect,
+    at: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(sql: &'a str, dialect: Dialect) -> Lexer<'a> {
+        Lexer { sql, bytes: sql.as_bytes(), dialect, at: 0 }
+    }
+
+    /// The next token and its byte range, or `None` at the end.
+    fn next(&mut self) -> Result<Option<(Token, usize, usize)>, SplitError> {
+        let start = self.at;
+        let Some(&byte) = self.bytes.get(start) else { return Ok(None) };
+        let pg = self.dialect == Dialect::Postgres;
+        let unclosed = |kind| SplitError { offset: start, kind };
+        let next = self.bytes.get(start + 1).copied();
+        let (token, end) = match byte {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => (Token::Trivia, start + 1),
+            b'-' if next == Some(b'-') => {
+                let stop: &[u8] = if pg { b"\n\r" } else { b"\n" };
+                let len = self.bytes[start..].iter().position(|b| stop.contains(b)).unwrap_or(self.bytes.len() - start);
+                (Token::Trivia, start + len)
+            }
+            b'/' if next == Some(b'*') => {
+                (Token::Trivia, self.block_comment(start).ok_or_else(|| unclosed(Unclosed::Comment))?)
+            }
+            b';' => (Token::Semicolon, start + 1),
             b'\'' => {
-                let escapes =
-                    i > 0 && matches!(bytes[i - 1], b'E' | b'e') && (i < 2 || !bytes[i - 2].is_ascii_alphanumeric());
-                i = skip_quoted(bytes, i, b'\'', escapes);
+                let escapes = pg && self.escape_string_prefix(start);
+                (Token::Other, self.quoted(start, b'\'', escapes).ok_or_else(|| unclosed(Unclosed::String))?)
             }
-            b'"' => i = skip_quoted(bytes, i, b'"', false),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
+            b'"' => (Token::Other, self.quoted(start, b'"', false).ok_or_else(|| unclosed(Unclosed::Identifier))?),
+            b'`' if !pg => {
+                (Token::Other, self.quoted(start, b'`', false).ok_or_else(|| unclosed(Unclosed::Identifier))?)
             }
-            // An unclosed comment runs to the end; it is kept, so the database says so.
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i).unwrap_or(bytes.len()),
-            b'$' => i = skip_dollar_quoted(sql, i),
-            b';' if inside_body(&sql[start..i]) => i += 1,
-            b';' => {
-                push(sql, start, i, &mut statements);
-                i += 1;
-                start = i;
+            b'[' if !pg => {
+                let close = self.bytes[start..].iter().position(|&b| b == b']');
+                (Token::Other, close.map(|n| start + n + 1).ok_or_else(|| unclosed(Unclosed::Identifier))?)
             }
-            _ => i += 1,
-        }
+            b'$' if pg => match self.dollar_tag(start) {
+                Some(tag) => {
+                    let body = start + tag.len();
+                    let end = self.sql[body..].find(tag).ok_or_else(|| unclosed(Unclosed::DollarQuote))?;
+                    (Token::Other, body + end + tag.len())
+                }
+                None => (Token::Other, start + 1),
+            },
+            b if is_word_start(b) => {
+                let len = self.bytes[start..].iter().take_while(|&&b| is_word_continue(b, pg)).count();
+                (Token::Word, start + len)
+            }
+            _ => {
+                // One character (never split a UTF-8 sequence).
+                let len = self.sql[start..].chars().next().map_or(1, char::len_utf8);
+                (Token::Other, start + len)
+            }
+        };
+        self.at = end;
+        Ok(Some((token, start, end)))
     }
-    push(sql, start, bytes.len(), &mut statements);
-    statements
+
+    /// Whether the `'` at `quote` is preceded by an `E` prefix word (`E'...'`).
+    fn escape_string_prefix(&self, quote: usize) -> bool {
+        quote > 0
+            && matches!(self.bytes[quote - 1], b'E' | b'e')
+            && (quote < 2 || !is_word_continue(self.bytes[quote - 2], true))
+    }
+
+    /// Past the quote closing the one at `open`; a doubled quote is part of
+    /// the text; `backslash` also skips the character after a `\`.
+    fn quoted(&self, open: usize, quote: u8, backslash: bool) -> Option<usize> {
+        let mut i = open + 1;
+        while i < self.bytes.len() {
+            match self.bytes[i] {
+                b'\\' if backslash => i += 2,
+                b if b == quote && self.bytes.get(i + 1) == Some(&quote) => i += 2,
+                b if b == quote => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    /// Past the `*/` closing the comment at `open`; PostgreSQL nests comments.
+    fn block_comment(&self, open: usize) -> Option<usize> {
+        let nests = self.dialect == Dialect::Postgres;
+        let mut depth = 0usize;
+        let mut i = open;
+        while i + 1 < self.bytes.len() {
+            match (self.bytes[i], self.bytes[i + 1]) {
+                (b'/', b'*') if depth == 0 || nests => {
+                    depth += 1;
+                    i += 2;
+                }
+                (b'*', b'/') => {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    /// The `$tag$` opening a dollar-quoted string at `open`, if it is one (not
+    /// a parameter like `$1`). A `$` inside a word never gets here.
+    fn dollar_tag(&self, open: usize) -> Option<&'a str> {
+        let rest = &self.bytes[open + 1..];
+        if rest.first().is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        let len = rest.iter().take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80).count();
+        (rest.get(len) == Some(&b'$')).then(|| &self.sql[open..open + len + 2])
+    }
 }
 
-/// Whether `text` (a statement so far) is inside a trigger or `BEGIN ATOMIC`
-/// body: one that has opened more `BEGIN`/`CASE` blocks than `END` closed.
-fn inside_body(text: &str) -> bool {
-    let code = strip_comments(text).to_ascii_uppercase();
-    let words: Vec<&str> =
-        code.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').filter(|w| !w.is_empty()).collect();
-    let trigger = matches!(
-        words.as_slice(),
-        ["CREATE", "TRIGGER", ..]
-            | ["CREATE", "TEMP" | "TEMPORARY", "TRIGGER", ..]
-            | ["CREATE", "OR", "REPLACE", "TRIGGER", ..]
-    );
-    let atomic = words.windows(2).any(|w| w == ["BEGIN", "ATOMIC"]);
-    if !trigger && !atomic {
-        return false;
-    }
-    let mut depth = 0i32;
-    let mut opened = false;
-    for word in &words {
-        match *word {
-            "BEGIN" | "CASE" => {
-                depth += 1;
-                opened = true;
-            }
-            "END" => depth -= 1,
-            _ => {}
-        }
-    }
-    opened && depth > 0
+fn is_word_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-/// `text` without its `--` and `/* */` comments (string contents are kept).
-fn strip_comments(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    let mut from = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' => i = skip_quoted(bytes, i, b'\'', false),
-            b'"' => i = skip_quoted(bytes, i, b'"', false),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                out.push_str(&text[from..i]);
-                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
-                from = i;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                out.push_str(&text[from..i]);
-                i = skip_block_comment(bytes, i).unwrap_or(bytes.len());
-                out.push(' ');
-                from = i;
-            }
-            _ => i += 1,
-        }
-    }
-    out.push_str(&text[from.min(text.len())..]);
-    out
+/// PostgreSQL identifiers may contain `$` after their first character.
+fn is_word_continue(b: u8, pg: bool) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 || (pg && b == b'$')
 }
 
-fn is_only_comments(text: &str) -> bool {
-    let mut rest = text;
+/// Where a statement is with respect to a body holding `;`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Not a statement that can have one, or before its `BEGIN`.
+    Outside,
+    /// Inside; `at_statement_start` after the opening keyword or a `;`.
+    Inside { at_statement_start: bool },
+    /// After its `END`.
+    Closed,
+}
+
+/// The statement being read.
+struct Current {
+    /// First and last byte of its tokens, if it has any.
+    span: Option<(usize, usize)>,
+    /// Its first words, upper-cased (enough to recognise the statement).
+    leading: Vec<String>,
+    previous_word: Option<String>,
+    can_have_body: bool,
+    body: Body,
+}
+
+impl Current {
+    fn new() -> Current {
+        Current { span: None, leading: Vec::new(), previous_word: None, can_have_body: false, body: Body::Outside }
+    }
+
+    fn word(&mut self, word: &str, dialect: Dialect) {
+        let upper = word.to_ascii_uppercase();
+        if self.leading.len() < 4 {
+            self.leading.push(upper.clone());
+            self.can_have_body = match dialect {
+                Dialect::Sqlite => {
+                    matches!(
+                        self.leading.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+                        ["CREATE", "TRIGGER", ..] | ["CREATE", "TEMP" | "TEMPORARY", "TRIGGER", ..]
+                    )
+                }
+                Dialect::Postgres => {
+                    matches!(
+                        self.leading.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+                        ["CREATE", "FUNCTION" | "PROCEDURE", ..]
+                            | ["CREATE", "OR", "REPLACE", "FUNCTION" | "PROCEDURE", ..]
+                    )
+                }
+            };
+        }
+        self.body = match self.body {
+            Body::Outside if self.can_have_body => {
+                let opens = match dialect {
+                    Dialect::Sqlite => upper == "BEGIN",
+                    Dialect::Postgres => upper == "ATOMIC" && self.previous_word.as_deref() == Some("BEGIN"),
+                };
+                if opens { Body::Inside { at_statement_start: true } } else { Body::Outside }
+            }
+            Body::Inside { at_statement_start: true } if upper == "END" => Body::Closed,
+            Body::Inside { .. } => Body::Inside { at_statement_start: false },
+            other => other,
+        };
+        self.previous_word = Some(upper);
+    }
+
+    /// A token other than a word or `;`.
+    fn other(&mut self) {
+        if let Body::Inside { .. } = self.body {
+            self.body = Body::Inside { at_statement_start: false };
+        }
+        self.previous_word = None;
+    }
+
+    fn extend(&mut self, start: usize, end: usize) {
+        self.span = Some((self.span.map_or(start, |(s, _)| s), end));
+    }
+}
+
+/// The non-empty statements of `sql`, in order, under `dialect`'s rules.
+///
+/// ```
+/// use migrate_core::sql::{Dialect, split};
+/// let sql = "CREATE TABLE t (note TEXT DEFAULT ';'); -- done\nINSERT INTO t VALUES ('x')";
+/// let texts: Vec<&str> = split(sql, Dialect::Sqlite).unwrap().iter().map(|s| s.text).collect();
+/// assert_eq!(texts, ["CREATE TABLE t (note TEXT DEFAULT ';')", "INSERT INTO t VALUES ('x')"]);
+/// assert!(split("SELECT 1; /* never closed", Dialect::Sqlite).is_err());
+/// ```
+pub fn split<'a>(sql: &'a str, dialect: Dialect) -> Result<Vec<Statement<'a>>, SplitError> {
+    let mut lexer = Lexer::new(sql, dialect);
+    let mut statements = Vec::new();
+    let mut current = Current::new();
+    let finish = |current: &mut Current, statements: &mut Vec<Statement<'a>>| {
+        if let Some((start, end)) = std::mem::replace(current, Current::new()).span {
+            statements.push(Statement { offset: start, text: &sql[start..end] });
+        }
+    };
+    let mut body_start = 0;
+    while let Some((token, start, end)) = lexer.next()? {
+        match token {
+            Token::Trivia => continue,
+            Token::Semicolon => match current.body {
+                Body::Inside { .. } => {
+                    current.body = Body::Inside { at_statement_start: true };
+                    current.previous_word = None;
+                    current.extend(start, end);
+                }
+                Body::Outside | Body::Closed => finish(&mut current, &mut statements),
+            },
+            Token::Word => {
+                let was_outside = current.body == Body::Outside;
+                current.word(&sql[start..end], dialect);
+                if was_outside && current.body != Body::Outside {
+                    body_start = start;
+                }
+                current.extend(start, end);
+            }
+            Token::Other => {
+                current.other();
+                current.extend(start, end);
+            }
+        }
+    }
+    if let Body::Inside { .. } = current.body {
+        return Err(SplitError { offset: body_start, kind: Unclosed::Body });
+    }
+    finish(&mut current, &mut statements);
+    Ok(statements)
+}
+
+/// Whether a statement controls the transaction (`BEGIN`, `COMMIT`,
+/// `ROLLBACK` without `TO`, `END`, `ABORT`, `START TRANSACTION`, `PREPARE
+/// TRANSACTION`): such a statement must not run inside a revision's own
+/// transaction. Savepoints are fine.
+pub fn controls_transaction(statement: &str, dialect: Dialect) -> bool {
+    let mut lexer = Lexer::new(statement, dialect);
+    let mut words = Vec::new();
+    while words.len() < 3 {
+        match lexer.next() {
+            Ok(Some((Token::Word, start, end))) => words.push(statement[start..end].to_ascii_uppercase()),
+            Ok(Some((Token::Trivia, ..))) => {}
+            _ => break,
+        }
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["BEGIN", "ATOMIC", ..] => false,
+        ["BEGIN" | "COMMIT" | "END" | "ABORT", ..] => true,
+        ["ROLLBACK", rest @ ..] => !matches!(rest, ["TO", ..] | ["TRANSACTION" | "WORK", "TO"]),
+        ["START" | "PREPARE", "TRANSACTION", ..] => true,
+        _ => false,
+    }
+}
+
+/// Checks the splitter's invariants on `sql` (used by the fuzz targets and
+/// their corpus replay): statements are in order, each is the input's text at
+/// its offset, the bytes between them are only whitespace, comments and `;`
+/// under `dialect`'s rules, and splitting a statement again gives itself.
+#[doc(hidden)]
+pub fn check_partition(sql: &str, dialect: Dialect) -> Result<(), String> {
+    let Ok(statements) = split(sql, dialect) else { return Ok(()) };
+    let mut at = 0;
+    for statement in &statements {
+        if statement.offset < at
+            || sql.get(statement.offset..statement.offset + statement.text.len()) != Some(statement.text)
+        {
+            return Err(format!(
+                "statement at {} is not the input's text in order: {:?}",
+                statement.offset, statement.text
+            ));
+        }
+        let gap = &sql[at..statement.offset];
+        if !is_gap(gap, dialect) {
+            return Err(format!("the gap before offset {} holds more than comments: {gap:?}", statement.offset));
+        }
+        let again =
+            split(statement.text, dialect).map_err(|e| format!("{:?} no longer splits: {e}", statement.text))?;
+        if again.len() != 1 || again[0].text != statement.text {
+            return Err(format!("{:?} splits again into {again:?}", statement.text));
+        }
+        at = statement.offset + statement.text.len();
+    }
+    if !is_gap(&sql[at..], dialect) {
+        return Err(format!("the tail after offset {at} holds more than comments: {:?}", &sql[at..]));
+    }
+    Ok(())
+}
+
+/// Whether `text` is only whitespace, comments and `;`.
+fn is_gap(text: &str, dialect: Dialect) -> bool {
+    let mut lexer = Lexer::new(text, dialect);
     loop {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            return true;
+        match lexer.next() {
+            Ok(Some((Token::Trivia | Token::Semicolon, ..))) => {}
+            Ok(None) => return true,
+            _ => return false,
         }
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map_or("", |(_, r)| r);
-        } else if rest.starts_with("/*") {
-            // An unclosed comment is not a harmless comment: let the database see it.
-            let Some(end) = skip_block_comment(rest.as_bytes(), 0) else { return false };
-            rest = &rest[end..];
-        } else {
-            return false;
-        }
-    }
-}
-
-/// Past the closing quote; a doubled quote is part of the string.
-fn skip_quoted(bytes: &[u8], open: usize, quote: u8, backslash_escapes: bool) -> usize {
-    let mut i = open + 1;
-    while i < bytes.len() {
-        if backslash_escapes && bytes[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if bytes[i] == quote {
-            if bytes.get(i + 1) == Some(&quote) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    bytes.len()
-}
-
-/// Past the `*/` that closes the comment at `open`, or `None` when it is
-/// never closed. Comments do not nest (SQLite's rule): on PostgreSQL a nested
-/// comment then ends early and the database reports the rest, loudly.
-fn skip_block_comment(bytes: &[u8], open: usize) -> Option<usize> {
-    let mut i = open + 2;
-    while i + 1 < bytes.len() {
-        if bytes[i] == b'*' && bytes[i + 1] == b'/' {
-            return Some(i + 2);
-        }
-        i += 1;
-    }
-    None
-}
-
-/// `$tag$ ... $tag$`; a `$` that does not open a tag (like `$1`) is skipped alone.
-fn skip_dollar_quoted(sql: &str, open: usize) -> usize {
-    let rest = &sql[open + 1..];
-    let tag_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
-    let opens = rest.as_bytes().get(tag_len) == Some(&b'$') && !rest.as_bytes().first().is_some_and(u8::is_ascii_digit);
-    if !opens {
-        return open + 1;
-    }
-    let delimiter = &sql[open..open + tag_len + 2];
-    let body_start = open + delimiter.len();
-    match sql[body_start..].find(delimiter) {
-        Some(end) => body_start + end + delimiter.len(),
-        None => sql.len(),
     }
 }
 
 /// The 1-based line of `offset` in `text`.
 pub fn line_at(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// `text` made safe for a `--` comment in any dialect: control characters
+/// (which could end the comment) are written as escapes, like `\r`.
+///
+/// ```
+/// assert_eq!(migrate_core::sql::comment_safe("a\rDROP TABLE t"), "a\\rDROP TABLE t");
+/// ```
+pub fn comment_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn texts(sql: &str) -> Vec<&str> {
-        split_statements(sql).into_iter().map(|s| s.text).collect()
+    fn texts(sql: &str, dialect: Dialect) -> Vec<&str> {
+        split(sql, dialect).unwrap().into_iter().map(|s| s.text).collect()
+    }
+
+    fn both(sql: &str) -> Vec<&str> {
+        let lite = texts(sql, Dialect::Sqlite);
+        assert_eq!(lite, texts(sql, Dialect::Postgres), "dialects disagree on {sql:?}");
+        lite
     }
 
     #[test]
     fn splits_on_semicolons_outside_literals_and_comments() {
         assert_eq!(
-            texts(
+            both(
                 "CREATE TABLE a (x TEXT DEFAULT ';');\n-- a comment; still a comment\nINSERT INTO a VALUES ('it''s; ok');"
             ),
-            [
-                "CREATE TABLE a (x TEXT DEFAULT ';')",
-                "-- a comment; still a comment\nINSERT INTO a VALUES ('it''s; ok')"
-            ]
+            ["CREATE TABLE a (x TEXT DEFAULT ';')", "INSERT INTO a VALUES ('it''s; ok')"]
         );
-        assert_eq!(
-            texts("SELECT \"odd;name\" FROM t; /* x; y */ SELECT 2"),
-            ["SELECT \"odd;name\" FROM t", "/* x; y */ SELECT 2"]
-        );
-        assert_eq!(texts("SELECT E'a\\';b'; SELECT 3;"), ["SELECT E'a\\';b'", "SELECT 3"]);
+        assert_eq!(both("SELECT \"odd;name\" FROM t; /* x; y */ SELECT 2"), ["SELECT \"odd;name\" FROM t", "SELECT 2"]);
+        assert_eq!(texts("SELECT E'a\\';b'; SELECT 3;", Dialect::Postgres), ["SELECT E'a\\';b'", "SELECT 3"]);
+        // In SQLite a backslash is an ordinary character.
+        assert_eq!(texts("SELECT 'a\\'; SELECT 3;", Dialect::Sqlite), ["SELECT 'a\\'", "SELECT 3"]);
+    }
+
+    #[test]
+    fn a_trailing_comment_with_a_semicolon_is_not_part_of_the_statement() {
+        assert_eq!(both("CREATE TABLE a (x INT) -- the end; really"), ["CREATE TABLE a (x INT)"]);
+    }
+
+    #[test]
+    fn postgres_ends_line_comments_at_a_carriage_return() {
+        let sql = "-- note\rCREATE TABLE t (x INT);\nCREATE TABLE u (y INT);";
+        assert_eq!(texts(sql, Dialect::Postgres), ["CREATE TABLE t (x INT)", "CREATE TABLE u (y INT)"]);
+        assert_eq!(texts(sql, Dialect::Sqlite), ["CREATE TABLE u (y INT)"]);
     }
 
     #[test]
     fn dollar_quoted_bodies_stay_whole() {
         let sql = "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql;\nSELECT $1;";
-        assert_eq!(texts(sql).len(), 2);
-        assert_eq!(texts("DO $$ BEGIN PERFORM 1; END $$;"), ["DO $$ BEGIN PERFORM 1; END $$"]);
+        assert_eq!(texts(sql, Dialect::Postgres).len(), 2);
+        assert_eq!(texts("DO $$ BEGIN PERFORM 1; END $$;", Dialect::Postgres), ["DO $$ BEGIN PERFORM 1; END $$"]);
+        // A `$` inside a PostgreSQL identifier opens nothing.
+        assert_eq!(texts("CREATE TABLE a$b$ (x INT); SELECT 1", Dialect::Postgres).len(), 2);
     }
 
     #[test]
-    fn nothing_is_dropped_silently() {
-        // SQLite does not nest comments: the `/*` inside is plain text.
-        let sql = "CREATE TABLE a(x); /* see migrations/*.sql */ CREATE TABLE b(y); CREATE TABLE c(z);";
+    fn postgres_nests_comments_and_sqlite_does_not() {
+        let sql = "SELECT 1; /* outer /* inner */ still a comment; */ SELECT 2;";
+        assert_eq!(texts(sql, Dialect::Postgres), ["SELECT 1", "SELECT 2"]);
+        assert_eq!(texts(sql, Dialect::Sqlite), ["SELECT 1", "still a comment", "*/ SELECT 2"]);
+    }
+
+    #[test]
+    fn anything_left_open_is_an_error_at_its_start() {
+        let cases = [
+            ("CREATE TABLE a(x);\n/* never closed; CREATE TABLE b(y);", Unclosed::Comment, 19),
+            ("SELECT 'abc; SELECT 2", Unclosed::String, 7),
+            ("SELECT \"abc; SELECT 2", Unclosed::Identifier, 7),
+        ];
+        for (sql, kind, offset) in cases {
+            for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+                assert_eq!(split(sql, dialect), Err(SplitError { offset, kind }), "{sql:?} {dialect:?}");
+            }
+        }
         assert_eq!(
-            texts(sql),
-            ["CREATE TABLE a(x)", "/* see migrations/*.sql */ CREATE TABLE b(y)", "CREATE TABLE c(z)"]
+            split("SELECT $x$ abc", Dialect::Postgres),
+            Err(SplitError { offset: 7, kind: Unclosed::DollarQuote })
         );
-        // An unclosed comment is kept for the database to reject.
+        assert_eq!(split("SELECT [abc", Dialect::Sqlite), Err(SplitError { offset: 7, kind: Unclosed::Identifier }));
         assert_eq!(
-            texts("CREATE TABLE a(x); /* never closed; CREATE TABLE b(y);"),
-            ["CREATE TABLE a(x)", "/* never closed; CREATE TABLE b(y);"]
+            split("CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  DELETE FROM t;", Dialect::Sqlite),
+            Err(SplitError { offset: 36, kind: Unclosed::Body })
         );
     }
 
     #[test]
-    fn trigger_bodies_with_case_and_leading_comments() {
-        let sql = "-- keep counts\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET a = CASE WHEN new.b THEN 1 ELSE 0 END;\n  DELETE FROM t WHERE a = 2;\nEND;\nSELECT 1;";
-        let statements = texts(sql);
+    fn trigger_bodies_with_case_strings_and_comments() {
+        let sql = "-- keep counts\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET a = CASE WHEN new.b THEN 'the end' ELSE \"END\" END;\n  -- END;\n  DELETE FROM t WHERE a = 'BEGIN';\nEND;\nSELECT 1;";
+        let statements = texts(sql, Dialect::Sqlite);
         assert_eq!(statements.len(), 2, "{statements:?}");
-        assert!(statements[0].ends_with("END"));
+        assert!(statements[0].starts_with("CREATE TRIGGER") && statements[0].ends_with("END"));
+        assert_eq!(statements[1], "SELECT 1");
     }
 
     #[test]
-    fn trigger_and_atomic_bodies_stay_whole() {
-        let sql = "CREATE TABLE t (x INT);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET x = 1;\n  DELETE FROM t WHERE x = 2;\nEND;\nSELECT 1;";
-        assert_eq!(texts(sql).len(), 3, "{:?}", texts(sql));
-        assert!(texts(sql)[1].ends_with("END"));
-        let atomic = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END; SELECT 3;";
-        assert_eq!(texts(atomic).len(), 2);
+    fn atomic_bodies_stay_whole() {
+        let atomic = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 2; END; SELECT 3;";
+        assert_eq!(texts(atomic, Dialect::Postgres).len(), 2);
     }
 
     #[test]
-    fn comments_and_blanks_are_not_statements_and_offsets_point_at_text() {
+    fn long_trigger_bodies_split_in_linear_time() {
+        let body = "  UPDATE t SET a = 1;\n".repeat(20_000);
+        let sql = format!("CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n{body}END;\nSELECT 1;");
+        assert_eq!(texts(&sql, Dialect::Sqlite).len(), 2);
+    }
+
+    #[test]
+    fn offsets_point_at_the_first_token() {
         let sql = "\n-- only a comment\n;\n  CREATE INDEX CONCURRENTLY i ON t (x);\n\n";
-        let statements = split_statements(sql);
+        let statements = split(sql, Dialect::Postgres).unwrap();
         assert_eq!(statements.len(), 1);
         assert_eq!(line_at(sql, statements[0].offset), 4);
         assert!(sql[statements[0].offset..].starts_with("CREATE INDEX"));
+    }
+
+    #[test]
+    fn transaction_control_statements() {
+        for text in
+            ["BEGIN", "begin transaction", "COMMIT", "END", "ROLLBACK", "ROLLBACK WORK", "START TRANSACTION", "ABORT"]
+        {
+            assert!(controls_transaction(text, Dialect::Postgres), "{text}");
+        }
+        for text in [
+            "SAVEPOINT a",
+            "ROLLBACK TO a",
+            "ROLLBACK TO SAVEPOINT a",
+            "RELEASE a",
+            "SELECT 'COMMIT'",
+            "BEGIN ATOMIC SELECT 1; END",
+        ] {
+            assert!(!controls_transaction(text, Dialect::Postgres), "{text}");
+        }
+    }
+
+    #[test]
+    fn partitions_hold() {
+        for sql in ["SELECT 1; -- x\n/* y */ SELECT 2", "", ";;", "CREATE TRIGGER t BEGIN SELECT 1; END; x"] {
+            check_partition(sql, Dialect::Sqlite).unwrap();
+            check_partition(sql, Dialect::Postgres).unwrap();
+        }
+    }
+
+    #[test]
+    fn comments_cannot_be_broken_out_of() {
+        assert_eq!(comment_safe("m\nDROP\u{2028}x\u{0}"), "m\\nDROP\\u{2028}x\\u{0}");
     }
 }

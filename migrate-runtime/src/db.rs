@@ -2,41 +2,27 @@
 //! `rusqlite::Connection` and `postgres::Client`, so an application hands
 //! over the connection it already has.
 
+use std::time::Duration;
+
 use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder};
 
-/// The SQL dialect of a database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
+pub use migrate_core::Dialect;
+
+/// Rendering sea-query statements in a dialect.
+pub(crate) trait SeaQueryDialect {
+    fn build_schema(self, statement: &impl SchemaStatementBuilder) -> String;
+    fn build_query(self, statement: &impl QueryStatementWriter) -> String;
 }
 
-impl Dialect {
-    /// The product name, for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "SQLite",
-            Dialect::Postgres => "PostgreSQL",
-        }
-    }
-
-    /// Starts a transaction. On SQLite it takes the write lock at once
-    /// (`IMMEDIATE`), so two migrators serialise instead of failing later.
-    pub fn begin(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-        }
-    }
-
-    pub(crate) fn build_schema(self, statement: &impl SchemaStatementBuilder) -> String {
+impl SeaQueryDialect for Dialect {
+    fn build_schema(self, statement: &impl SchemaStatementBuilder) -> String {
         match self {
             Dialect::Sqlite => statement.to_string(SqliteQueryBuilder),
             Dialect::Postgres => statement.to_string(PostgresQueryBuilder),
         }
     }
 
-    pub(crate) fn build_query(self, statement: &impl QueryStatementWriter) -> String {
+    fn build_query(self, statement: &impl QueryStatementWriter) -> String {
         match self {
             Dialect::Sqlite => statement.to_string(SqliteQueryBuilder),
             Dialect::Postgres => statement.to_string(PostgresQueryBuilder),
@@ -73,21 +59,29 @@ pub trait Database {
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError>;
     /// Runs a query and returns its rows as text.
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
-    /// Holds a lock for the whole run so that concurrent migrators serialise
-    /// (a session advisory lock on PostgreSQL; SQLite relies on
-    /// `BEGIN IMMEDIATE` per revision and a busy timeout instead).
-    fn lock(&mut self, key: i64) -> Result<(), DbError>;
+    /// Takes the migration lock, held for a whole run so that concurrent
+    /// migrators serialise, if nobody holds it: `Ok(false)` when taken. A
+    /// session advisory lock on PostgreSQL; for a SQLite file an OS lock on
+    /// `<database>-migrate.lock`.
+    fn try_lock(&mut self, key: i64) -> Result<bool, DbError>;
+    /// Waits for the migration lock, at most `timeout` (`None`: as long as
+    /// it takes); `Ok(false)` when the time ran out.
+    fn lock(&mut self, key: i64, timeout: Option<Duration>) -> Result<bool, DbError>;
     fn unlock(&mut self, key: i64) -> Result<(), DbError>;
+    /// Who holds the migration lock, as far as the database can tell.
+    fn lock_holder(&mut self, key: i64) -> Option<String>;
     /// The database user, for the version table's `applied_by`.
     fn user(&mut self) -> String;
-    /// Whether a table exists.
-    fn table_exists(&mut self, schema: Option<&str>, table: &str) -> Result<bool, DbError>;
+    /// The columns (name, type) of a table, or `None` when it does not exist.
+    fn table_columns(&mut self, schema: Option<&str>, table: &str) -> Result<Option<Vec<(String, String)>>, DbError>;
 }
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
+
+    use std::time::Duration;
 
     use super::{Database, DbError, Dialect};
 
@@ -137,50 +131,99 @@ mod sqlite {
             rows.collect::<Result<Vec<_>, _>>().map_err(error)
         }
 
-        /// A busy timeout, and for a file database an exclusive OS lock on
-        /// `<database>-migrate.lock` for the whole run: concurrent migrators
-        /// wait, including around `transaction: false` revisions.
-        fn lock(&mut self, _key: i64) -> Result<(), DbError> {
-            self.busy_timeout(std::time::Duration::from_secs(120)).map_err(error)?;
-            let Some(path) = self.path().filter(|p| !p.is_empty()).map(|p| format!("{p}-migrate.lock")) else {
-                return Ok(()); // in memory: nobody else can see it
+        fn try_lock(&mut self, _key: i64) -> Result<bool, DbError> {
+            self.busy_timeout(Duration::from_secs(120)).map_err(error)?;
+            let Some(path) = lock_path(self) else { return Ok(true) }; // in memory: nobody else sees it
+            let file = open_lock_file(&path)?;
+            match file.try_lock() {
+                Ok(()) => hold(path, file).map(|()| true),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+                Err(std::fs::TryLockError::Error(e)) => Err(DbError::new(format!("could not lock {path}: {e}"))),
+            }
+        }
+
+        fn lock(&mut self, key: i64, timeout: Option<Duration>) -> Result<bool, DbError> {
+            let Some(path) = lock_path(self) else { return self.try_lock(key) };
+            let Some(timeout) = timeout else {
+                let file = open_lock_file(&path)?;
+                file.lock().map_err(|e| DbError::new(format!("could not lock {path}: {e}")))?;
+                return hold(path, file).map(|()| true);
             };
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| DbError::new(format!("could not open the lock file {path}: {e}")))?;
-            file.lock().map_err(|e| DbError::new(format!("could not lock {path}: {e}")))?;
-            held_locks().lock().map_err(|_| DbError::new("lock table poisoned"))?.insert(path, file);
-            Ok(())
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                if self.try_lock(key)? {
+                    return Ok(true);
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
 
         fn unlock(&mut self, _key: i64) -> Result<(), DbError> {
-            if let Some(path) = self.path().filter(|p| !p.is_empty()).map(|p| format!("{p}-migrate.lock")) {
+            if let Some(path) = lock_path(self) {
                 // Dropping the file releases the lock.
                 held_locks().lock().map_err(|_| DbError::new("lock table poisoned"))?.remove(&path);
             }
             Ok(())
         }
 
+        fn lock_holder(&mut self, _key: i64) -> Option<String> {
+            let text = std::fs::read_to_string(lock_path(self)?).ok()?;
+            Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+        }
+
         fn user(&mut self) -> String {
             std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into())
         }
 
-        fn table_exists(&mut self, _schema: Option<&str>, table: &str) -> Result<bool, DbError> {
-            let found: i64 = self
-                .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| {
-                    r.get(0)
-                })
+        fn table_columns(
+            &mut self,
+            _schema: Option<&str>,
+            table: &str,
+        ) -> Result<Option<Vec<(String, String)>>, DbError> {
+            let mut statement = self.prepare("SELECT name, type FROM pragma_table_info(?1)").map_err(error)?;
+            let columns = statement
+                .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(error)?
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(error)?;
-            Ok(found > 0)
+            Ok(Some(columns).filter(|c| !c.is_empty()))
         }
+    }
+
+    /// `<database>-migrate.lock` beside a file database; `None` in memory.
+    fn lock_path(db: &rusqlite::Connection) -> Option<String> {
+        db.path().filter(|p| !p.is_empty()).map(|p| format!("{p}-migrate.lock"))
+    }
+
+    fn open_lock_file(path: &str) -> Result<std::fs::File, DbError> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| DbError::new(format!("could not open the lock file {path}: {e}")))
+    }
+
+    /// Keeps a taken lock until `unlock`, and says in the file who holds it.
+    fn hold(path: String, mut file: std::fs::File) -> Result<(), DbError> {
+        use std::io::Write;
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let holder = format!("process {} (started at unix time {started})\n", std::process::id());
+        // Best effort: the lock itself is what matters.
+        let _ = file.set_len(0).and_then(|()| file.write_all(holder.as_bytes()));
+        held_locks().lock().map_err(|_| DbError::new("lock table poisoned"))?.insert(path, file);
+        Ok(())
     }
 }
 
 #[cfg(feature = "postgres")]
 mod postgres_impl {
+    use std::time::Duration;
+
     use postgres::SimpleQueryMessage;
 
     use super::{Database, DbError, Dialect};
@@ -228,12 +271,57 @@ mod postgres_impl {
                 .collect())
         }
 
-        fn lock(&mut self, key: i64) -> Result<(), DbError> {
-            self.execute_batch(&format!("SELECT pg_advisory_lock({key})"))
+        fn try_lock(&mut self, key: i64) -> Result<bool, DbError> {
+            let rows = self.query_text(&format!("SELECT pg_try_advisory_lock({key}), {CHECK_CONNECTION}"))?;
+            Ok(rows.first().and_then(|r| r.first().cloned().flatten()).as_deref() == Some("t"))
+        }
+
+        fn lock(&mut self, key: i64, timeout: Option<Duration>) -> Result<bool, DbError> {
+            let Some(timeout) = timeout else {
+                return self
+                    .execute_batch(&format!("SELECT pg_advisory_lock({key}), {CHECK_CONNECTION}"))
+                    .map(|()| true);
+            };
+            // A session lock outlives the transaction; `SET LOCAL` does not.
+            let ms = timeout.as_millis().max(1);
+            let sql = format!(
+                "BEGIN; SET LOCAL lock_timeout = {ms}; SELECT pg_advisory_lock({key}), {CHECK_CONNECTION}; COMMIT"
+            );
+            match self.execute_batch(&sql) {
+                Ok(()) => Ok(true),
+                Err(e) => {
+                    let _ = self.execute_batch("ROLLBACK");
+                    if e.code.as_deref() == Some("55P03") { Ok(false) } else { Err(e) }
+                }
+            }
         }
 
         fn unlock(&mut self, key: i64) -> Result<(), DbError> {
             self.execute_batch(&format!("SELECT pg_advisory_unlock({key})"))
+        }
+
+        fn lock_holder(&mut self, key: i64) -> Option<String> {
+            // A bigint advisory key is (classid, objid) = (high, low) 32 bits, objsubid 1.
+            let (high, low) = ((key as u64) >> 32, (key as u64) & 0xffff_ffff);
+            let sql = format!(
+                "SELECT a.pid, coalesce(a.usename, '?'), coalesce(nullif(a.application_name, ''), '?'), \
+                 coalesce(host(a.client_addr), 'local'), coalesce(a.state, '?'), \
+                 coalesce(extract(epoch FROM now() - a.query_start)::bigint, 0), coalesce(left(a.query, 60), '') \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {high} AND l.objid = {low} AND l.objsubid = 1"
+            );
+            let row = self.query_text(&sql).ok()?.into_iter().next()?;
+            let cell = |i: usize| super::cell(&row, i);
+            let query = cell(6).split_whitespace().collect::<Vec<_>>().join(" ");
+            Some(format!(
+                "server process {} ({} as {} from {}), {} for {} s: {query}",
+                cell(0),
+                cell(2),
+                cell(1),
+                cell(3),
+                cell(4),
+                cell(5)
+            ))
         }
 
         fn user(&mut self) -> String {
@@ -244,15 +332,31 @@ mod postgres_impl {
                 .unwrap_or_else(|| "unknown".into())
         }
 
-        fn table_exists(&mut self, schema: Option<&str>, table: &str) -> Result<bool, DbError> {
+        fn table_columns(
+            &mut self,
+            schema: Option<&str>,
+            table: &str,
+        ) -> Result<Option<Vec<(String, String)>>, DbError> {
             let quote = |s: &str| s.replace('"', "\"\"");
             let name = match schema {
                 Some(schema) => format!("\"{}\".\"{}\"", quote(schema), quote(table)),
                 None => format!("\"{}\"", quote(table)),
             };
-            let sql = format!("SELECT to_regclass('{}') IS NOT NULL", name.replace('\'', "''"));
-            let rows = self.query_text(&sql)?;
-            Ok(rows.first().and_then(|r| r.first().cloned().flatten()).as_deref() == Some("t"))
+            let sql = format!(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute \
+                 WHERE attrelid = to_regclass('{}') AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                name.replace('\'', "''")
+            );
+            let columns: Vec<(String, String)> =
+                self.query_text(&sql)?.iter().map(|row| (super::cell(row, 0), super::cell(row, 1))).collect();
+            Ok(Some(columns).filter(|c| !c.is_empty()))
         }
     }
+
+    /// Set with the lock on servers that know it (14+): a holder killed in
+    /// the middle of a long statement is noticed within a second, so its lock
+    /// is released instead of blocking every waiter until the statement ends.
+    const CHECK_CONNECTION: &str = "CASE WHEN current_setting('server_version_num')::int >= 140000 \
+         AND current_setting('client_connection_check_interval', true) = '0' \
+         THEN set_config('client_connection_check_interval', '1000', false) END";
 }

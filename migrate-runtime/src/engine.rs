@@ -1,9 +1,11 @@
 //! The engine: upgrade, downgrade, stamp and resolve against a [`Database`],
 //! and offline scripts of the same statements.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use migrate_core::sql::{line_at, split_statements};
+use migrate_core::sql::{Statement, comment_safe, controls_transaction, line_at, split};
 use migrate_core::{Checksum, Diagnostic, History, Plan, PlanError, Revision, Target, TargetError};
 
 use crate::version_table::{NewRow, Row, State, VersionTable};
@@ -19,8 +21,8 @@ pub enum Error {
     Statement { id: String, path: String, line: usize, message: String, recorded_failure: bool, downgrade: bool },
     #[error("{}", drift.iter().map(|d| format!("{}: revision `{}` was applied with {} but its file now has {}", d.path, d.id, d.recorded, d.actual)).collect::<Vec<_>>().join("; "))]
     Drift { drift: Vec<Drift> },
-    #[error("revision `{id}` failed part-way in an earlier run and is marked failed: {error}")]
-    FailedRevision { id: String, error: String },
+    #[error("revision `{id}` is marked {}{} in the version table{}", state.as_str(), progress(*statements_done, *state), error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Unsettled { id: String, state: State, statements_done: Option<i64>, error: Option<String> },
     #[error("the database has applied {} that this history does not have: {}", if ids.len() == 1 { "a revision" } else { "revisions" }, ids.join(", "))]
     UnknownRevisions { ids: Vec<String> },
     #[error(transparent)]
@@ -29,32 +31,73 @@ pub enum Error {
     Plan(#[from] PlanError),
     #[error("revision `{id}` ({path}) has `transaction: false`, so it cannot run inside `--transaction all`")]
     NotTransactional { id: String, path: String },
-    #[error("revision `{id}` is not marked failed")]
+    #[error("revision `{id}` is not marked failed, running or reverting")]
     NotFailed { id: String },
     #[error("the embedded history is invalid: {}", .0.iter().map(|d| d.message()).collect::<Vec<_>>().join("; "))]
     InvalidHistory(Vec<Diagnostic>),
+    #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    InvalidSql { problems: Vec<SqlProblem> },
+    #[error("the migration lock was not free within {}{}", humanize(*timeout), holder.as_deref().map(|h| format!("; it is held by {h}")).unwrap_or_default())]
+    LockTimeout { timeout: Duration, holder: Option<String> },
+    #[error("interrupted: stopped after {done} revision(s); the one in progress was finished and recorded")]
+    Interrupted { done: usize },
+}
+
+/// A section that cannot be run as written: found before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}: revision `{id}`: {message}")]
+pub struct SqlProblem {
+    pub id: String,
+    pub path: String,
+    pub line: usize,
+    pub message: String,
+    pub help: &'static str,
+}
+
+/// ` after statement 2` for an interrupted or failed `transaction: false` revision.
+fn progress(statements_done: Option<i64>, state: State) -> String {
+    match (statements_done, state) {
+        (Some(done), State::Running | State::Reverting) => {
+            format!(" (interrupted: {done} statement(s) finished, the next one may have run in part)")
+        }
+        (Some(done), _) => format!(" ({done} statement(s) finished before the failure)"),
+        (None, _) => String::new(),
+    }
+}
+
+fn humanize(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 { format!("{} s", duration.as_secs()) } else { format!("{duration:?}") }
 }
 
 impl Error {
     /// What to do about it.
     pub fn help(&self) -> Option<String> {
         Some(match self {
-            Error::Statement { recorded_failure: true, id, .. } => format!(
+            Error::Statement { recorded_failure: true, id, downgrade: false, .. } => format!(
                 "the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --applied` or `--rolled-back`"
             ),
+            Error::Statement { recorded_failure: true, id, downgrade: true, .. } => format!(
+                "the down section ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --rolled-back` (the revision is reverted) or `--applied` (it is not)"
+            ),
             Error::Statement { downgrade: true, .. } => {
-                "the revision's down section failed and was rolled back where a transaction allowed; fix it and run the downgrade again".into()
+                "the revision's down section failed and was rolled back; fix it and run the downgrade again".into()
             }
             Error::Statement { .. } => "nothing of this revision was applied; fix it and run the upgrade again".into(),
             Error::Drift { .. } => "an applied revision must not change: restore the file, or pass `--allow-modified` if the change is deliberate and harmless".into(),
-            Error::FailedRevision { id, .. } => format!(
-                "finish or undo its statements by hand, then `cargo migrate resolve {id} --applied` (or `--rolled-back`)"
+            Error::Unsettled { id, state, .. } => format!(
+                "{} in an earlier run, outside a transaction; finish or undo its statements by hand, then `cargo migrate resolve {id} --applied` (it is in effect) or `--rolled-back` (it is not)",
+                if *state == State::Failed { "it failed part-way" } else { "it was interrupted part-way (the process died or was killed)" }
             ),
             Error::UnknownRevisions { .. } => "the database is ahead of this checkout: pull the missing revisions, or `stamp` the database if they were removed on purpose".into(),
             Error::Target(e) => return e.help().map(str::to_owned),
             Error::Plan(e) => e.help().to_owned(),
             Error::NotTransactional { .. } => "use the default `--transaction per-revision`".into(),
             Error::NotFailed { .. } => "`cargo migrate status` lists failed revisions".into(),
+            Error::InvalidSql { problems } => problems.first().map_or("", |p| p.help).to_owned(),
+            Error::LockTimeout { .. } => {
+                "another migration is running; wait for it, or raise `--lock-timeout`".into()
+            }
+            Error::Interrupted { .. } => "run the same command again to go on".into(),
             Error::Database { .. } | Error::InvalidHistory(_) => return None,
         })
     }
@@ -80,6 +123,8 @@ pub struct DbState {
     /// Rows naming revisions the history does not have.
     pub unknown: Vec<Row>,
     pub drift: Vec<Drift>,
+    /// Rows an operator must settle with `resolve`: failed, running (an
+    /// interrupted `transaction: false` revision) or reverting.
     pub failed: Vec<Row>,
 }
 
@@ -131,10 +176,28 @@ pub enum Event<'a> {
     AlreadyDone {
         revision: &'a Revision,
     },
-    /// A dry run stops before a revision that cannot run in a transaction.
-    NotDryRun {
+    /// A dry run did not execute a revision.
+    NotExecuted {
         revision: &'a Revision,
+        /// `None`: it has `transaction: false` itself; otherwise the
+        /// `transaction: false` revision it builds on.
+        because_of: Option<&'a Revision>,
     },
+    /// Another process holds the migration lock; this one waits for it.
+    WaitingForLock {
+        holder: Option<&'a str>,
+        timeout: Option<Duration>,
+    },
+}
+
+/// A revision a dry run did not execute, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotExecuted {
+    /// Its history position.
+    pub position: usize,
+    /// `None`: it has `transaction: false`; otherwise the position of the
+    /// `transaction: false` revision it builds on.
+    pub because_of: Option<usize>,
 }
 
 /// What a run did.
@@ -142,8 +205,9 @@ pub enum Event<'a> {
 pub struct Outcome {
     /// History positions that ran, in order.
     pub done: Vec<usize>,
-    /// Positions a dry run could not execute (`transaction: false` and after).
-    pub not_dry_run: Vec<usize>,
+    /// Revisions a dry run could not execute: `transaction: false` ones and
+    /// those that build on them.
+    pub not_executed: Vec<NotExecuted>,
     pub dry_run: bool,
 }
 
@@ -153,11 +217,28 @@ pub struct Migrator {
     history: History,
     schema: Option<String>,
     table: Option<String>,
+    lock_timeout: Option<Duration>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Migrator {
     pub fn new(history: History) -> Migrator {
-        Migrator { history, schema: None, table: None }
+        Migrator { history, schema: None, table: None, lock_timeout: None, stop: None }
+    }
+
+    /// Gives up when the migration lock is not free within `timeout`
+    /// ([`Error::LockTimeout`]); by default a run waits as long as it takes.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Migrator {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Stops a run cleanly once `flag` is set (say, by a Ctrl-C handler):
+    /// the revision in progress finishes and is recorded, the lock is
+    /// released, and the run ends with [`Error::Interrupted`].
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Migrator {
+        self.stop = Some(flag);
+        self
     }
 
     /// From a history embedded with migrate-build.
@@ -193,19 +274,19 @@ impl Migrator {
         i64::from_be_bytes(bytes)
     }
 
-    /// Reads the version table (without creating it) and compares it with the history.
+    /// Reads the version table (without creating or changing it) and
+    /// compares it with the history.
     pub fn state(&self, db: &mut dyn Database) -> Result<DbState, Error> {
         let table = self.table(db.dialect());
         let context = || format!("reading the version table {}", table.display_name());
-        let exists = db
-            .table_exists(table.schema.as_deref(), &table.name)
+        let columns = db
+            .table_columns(table.schema.as_deref(), &table.name)
             .map_err(|source| Error::Database { context: context(), source })?;
         let mut state =
-            DbState { table_exists: exists, applied: vec![false; self.history.len()], ..DbState::default() };
-        if !exists {
-            return Ok(state);
-        }
-        let rows = db.query_text(&table.select()).map_err(|source| Error::Database { context: context(), source })?;
+            DbState { table_exists: columns.is_some(), applied: vec![false; self.history.len()], ..DbState::default() };
+        let Some(columns) = columns else { return Ok(state) };
+        let rows =
+            db.query_text(&table.select(&columns)).map_err(|source| Error::Database { context: context(), source })?;
         for row in rows {
             let text = |i: usize| crate::db::cell(&row, i);
             let row = Row {
@@ -217,10 +298,11 @@ impl Migrator {
                 execution_ms: text(5).parse().ok(),
                 applied_by: row.get(6).cloned().flatten(),
                 error: row.get(7).cloned().flatten(),
+                statements_done: text(8).parse().ok(),
             };
             match self.history.index_of(&row.revision) {
                 None => state.unknown.push(row.clone()),
-                Some(_) if row.state == State::Failed => state.failed.push(row.clone()),
+                Some(_) if row.state.is_unsettled() => state.failed.push(row.clone()),
                 Some(i) => {
                     state.applied[i] = true;
                     let rev = self.history.revision(i);
@@ -248,7 +330,7 @@ impl Migrator {
         options: RunOptions,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<Outcome, Error> {
-        self.locked(db, |this, db| {
+        self.locked(db, events, |this, db, events| {
             let state = this.checked_state(db, options.allow_modified)?;
             let goal = this.history.resolve(target, &state.heads(&this.history))?;
             let plan = this.history.plan_upgrade(&state.applied, &goal);
@@ -264,7 +346,7 @@ impl Migrator {
         options: RunOptions,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<Outcome, Error> {
-        self.locked(db, |this, db| {
+        self.locked(db, events, |this, db, events| {
             let state = this.checked_state(db, options.allow_modified)?;
             let current = state.heads(&this.history);
             let goal = this.history.resolve(target, &current)?;
@@ -290,9 +372,16 @@ impl Migrator {
     }
 
     /// Records the database as being at `target` without running anything.
-    /// `purge` first empties the version table (also of unknown and failed rows).
-    pub fn stamp(&self, db: &mut dyn Database, target: &Target, purge: bool) -> Result<(usize, usize), Error> {
-        self.locked(db, |this, db| {
+    /// `purge` first empties the version table (also of unknown and failed
+    /// rows). Returns how many rows were added and removed.
+    pub fn stamp(
+        &self,
+        db: &mut dyn Database,
+        target: &Target,
+        purge: bool,
+        events: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(usize, usize), Error> {
+        self.locked(db, events, |this, db, _| {
             let table = this.table(db.dialect());
             let state = this.state(db)?;
             let goal = this.history.resolve(target, &state.heads(&this.history))?;
@@ -305,14 +394,15 @@ impl Migrator {
                 (0..this.history.len()).map(|i| keep[i] || above[i]).collect()
             };
             let user = applied_by(db);
-            let mut sql = vec![table.create(), db.dialect().begin().to_owned()];
+            let mut sql = this.ensure_table(db)?;
+            sql.push(db.dialect().begin().to_owned());
             let (mut added, mut removed) = (0, 0);
             if purge {
                 sql.push(table.delete_all());
                 removed = state.rows.len();
             }
             for (i, rev) in this.history.revisions().iter().enumerate() {
-                let recorded = !purge && state.rows.iter().any(|r| r.revision == rev.id && r.state != State::Failed);
+                let recorded = !purge && state.rows.iter().any(|r| r.revision == rev.id && !r.state.is_unsettled());
                 if keep[i] && !recorded {
                     if !purge && state.failed.iter().any(|r| r.revision == rev.id) {
                         sql.push(table.delete(&rev.id));
@@ -334,24 +424,35 @@ impl Migrator {
         })
     }
 
-    /// Settles a revision marked failed: finished by hand (`applied`) or
-    /// undone by hand (`!applied`).
-    pub fn resolve(&self, db: &mut dyn Database, revision: &str, applied: bool) -> Result<(), Error> {
-        self.locked(db, |this, db| {
+    /// Settles a revision marked failed, running or reverting: in effect
+    /// (`applied`, finished by hand) or not (`!applied`, undone by hand).
+    pub fn resolve(
+        &self,
+        db: &mut dyn Database,
+        revision: &str,
+        applied: bool,
+        events: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), Error> {
+        self.locked(db, events, |this, db, _| {
             let table = this.table(db.dialect());
             let state = this.state(db)?;
             let Some(row) = state.failed.iter().find(|r| r.revision == revision) else {
                 return Err(Error::NotFailed { id: revision.to_owned() });
             };
-            let sql = if applied { table.mark_applied(&row.revision) } else { table.delete(&row.revision) };
-            db.execute_batch(&sql).map_err(|source| Error::Database { context: "resolving".into(), source })
+            let mut sql = this.ensure_table(db)?;
+            sql.push(if applied { table.mark_applied(&row.revision, None) } else { table.delete(&row.revision) });
+            db.execute_batch(&sql.join(";\n")).map_err(|source| Error::Database { context: "resolving".into(), source })
         })
     }
 
     /// An offline script: the version table, then each step with its
-    /// version-table statement, each revision in its own transaction.
-    pub fn script(&self, dialect: Dialect, plan: &Plan) -> String {
+    /// version-table statements, each transactional revision in its own
+    /// transaction. Statements are split and terminated exactly as an online
+    /// run executes them, and nothing from a revision's header or file name
+    /// reaches the script outside a comment made safe or a quoted literal.
+    pub fn script(&self, dialect: Dialect, plan: &Plan) -> Result<String, Error> {
         let table = self.table(dialect);
+        let prepared = self.prepare(dialect, plan)?;
         let mut out = String::new();
         let direction = match plan.direction {
             migrate_core::Direction::Upgrade => "upgrade",
@@ -369,46 +470,112 @@ impl Migrator {
             Dialect::Sqlite => "-- Apply with: sqlite3 -bail DATABASE < THIS_FILE\n",
         });
         out.push_str(&format!("\n{};\n", table.create()));
-        for &i in &plan.steps {
+        let upgrade = plan.direction == migrate_core::Direction::Upgrade;
+        for (&i, statements) in plan.steps.iter().zip(&prepared) {
             let rev = self.history.revision(i);
-            let (verb, sql, record) = match plan.direction {
-                migrate_core::Direction::Upgrade => {
-                    ("Applying", rev.up_sql(), table.insert(&new_row(rev, State::Applied, None, None, None)))
-                }
-                migrate_core::Direction::Downgrade => {
-                    ("Reverting", rev.down_sql().unwrap_or_default(), table.delete(&rev.id))
-                }
-            };
-            out.push_str(&format!("\n-- {verb} {}: {} ({})\n", rev.id, rev.message, rev.file.path.display()));
-            if rev.transaction {
-                out.push_str("BEGIN;\n");
-            }
-            let sql = sql.trim();
-            if !sql.is_empty() {
+            let verb = if upgrade { "Applying" } else { "Reverting" };
+            out.push_str(&format!(
+                "\n-- {verb} {}: {} ({})\n",
+                rev.id,
+                comment_safe(&rev.message),
+                comment_safe(&rev.file.path.display().to_string())
+            ));
+            let mut push = |sql: &str| {
                 out.push_str(sql);
-                // On a line of its own: the SQL may end with a `--` comment.
-                out.push_str(if sql.ends_with(';') { "\n" } else { "\n;\n" });
-            }
-            out.push_str(&record);
-            out.push_str(";\n");
+                out.push_str(";\n");
+            };
             if rev.transaction {
-                out.push_str("COMMIT;\n");
+                push("BEGIN");
+                statements.iter().for_each(|st| push(st.text));
+                push(&if upgrade {
+                    table.insert(&new_row(rev, State::Applied, None, None, None))
+                } else {
+                    table.delete(&rev.id)
+                });
+                push("COMMIT");
+            } else {
+                // The same trace as online: a script stopped part-way leaves a
+                // `running` row saying how far it got.
+                let state = if upgrade { State::Running } else { State::Reverting };
+                push(&if upgrade {
+                    table.insert(&new_row(rev, State::Running, None, None, None))
+                } else {
+                    table.mark_progress(&rev.id, state, 0, None)
+                });
+                for (done, st) in statements.iter().enumerate() {
+                    push(st.text);
+                    push(&table.mark_progress(&rev.id, state, done as i64 + 1, None));
+                }
+                push(&if upgrade { table.mark_applied(&rev.id, None) } else { table.delete(&rev.id) });
             }
         }
-        out
+        Ok(out)
+    }
+
+    /// The statements of every step, checked before anything runs: SQL the
+    /// splitter cannot close, and transaction control inside a revision that
+    /// runs in its own transaction, are refused with the file and line.
+    fn prepare<'h>(&'h self, dialect: Dialect, plan: &Plan) -> Result<Vec<Vec<Statement<'h>>>, Error> {
+        let mut problems = Vec::new();
+        let mut prepared = Vec::with_capacity(plan.steps.len());
+        for &i in &plan.steps {
+            let rev = self.history.revision(i);
+            let (sql, section) = section_of(rev, plan.direction);
+            let line = |offset: usize| section.marker_line + line_at(sql, offset);
+            let problem = |offset: usize, message: String, help: &'static str| SqlProblem {
+                id: rev.id.clone(),
+                path: rev.file.path.display().to_string(),
+                line: line(offset),
+                message,
+                help,
+            };
+            match split(sql, dialect) {
+                Ok(statements) => {
+                    if rev.transaction {
+                        for st in statements.iter().filter(|st| controls_transaction(st.text, dialect)) {
+                            let word = st.text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                            problems.push(problem(
+                                st.offset,
+                                format!("`{word}` inside a revision that runs in its own transaction would end that transaction part-way"),
+                                "remove it; or, if the revision must control its transactions, add `-- transaction: false` to its header",
+                            ));
+                        }
+                    }
+                    prepared.push(statements);
+                }
+                Err(e) => {
+                    problems.push(problem(
+                        e.offset,
+                        format!("{e} ({} rules)", dialect.name()),
+                        "close it: otherwise the database would ignore or misread everything after it",
+                    ));
+                    prepared.push(Vec::new());
+                }
+            }
+        }
+        if problems.is_empty() { Ok(prepared) } else { Err(Error::InvalidSql { problems }) }
     }
 
     /// Runs `f` holding the migration lock, releasing it on every path.
     fn locked<T>(
         &self,
         db: &mut dyn Database,
-        f: impl FnOnce(&Self, &mut dyn Database) -> Result<T, Error>,
+        events: &mut dyn FnMut(Event<'_>),
+        f: impl FnOnce(&Self, &mut dyn Database, &mut dyn FnMut(Event<'_>)) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let key = self.lock_key(db.dialect());
-        db.lock(key).map_err(|source| Error::Database { context: "taking the migration lock".into(), source })?;
+        let lock_error = |source| Error::Database { context: "taking the migration lock".into(), source };
+        if !db.try_lock(key).map_err(lock_error)? {
+            let holder = db.lock_holder(key);
+            events(Event::WaitingForLock { holder: holder.as_deref(), timeout: self.lock_timeout });
+            if !db.lock(key, self.lock_timeout).map_err(lock_error)? {
+                let timeout = self.lock_timeout.unwrap_or_default();
+                return Err(Error::LockTimeout { timeout, holder: db.lock_holder(key).or(holder) });
+            }
+        }
         // Even a panic (say, in an event callback) must not leave the lock held
         // or a transaction open on a connection that may be pooled.
-        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, &mut *db))) {
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, &mut *db, events))) {
             Ok(result) => result,
             Err(panic) => {
                 let _ = db.execute_batch("ROLLBACK");
@@ -422,13 +589,15 @@ impl Migrator {
         Ok(value)
     }
 
-    /// The state, refusing failed, unknown or drifted revisions.
+    /// The state, refusing unsettled, unknown or drifted revisions.
     fn checked_state(&self, db: &mut dyn Database, allow_modified: bool) -> Result<DbState, Error> {
         let state = self.state(db)?;
-        if let Some(failed) = state.failed.first() {
-            return Err(Error::FailedRevision {
-                id: failed.revision.clone(),
-                error: failed.error.clone().unwrap_or_default(),
+        if let Some(row) = state.failed.first() {
+            return Err(Error::Unsettled {
+                id: row.revision.clone(),
+                state: row.state,
+                statements_done: row.statements_done,
+                error: row.error.clone(),
             });
         }
         if !state.unknown.is_empty() {
@@ -440,6 +609,24 @@ impl Migrator {
         Ok(state)
     }
 
+    /// Statements that create the version table, or bring one an earlier
+    /// version made up to date (only when needed: `CREATE ... IF NOT EXISTS`
+    /// still needs the CREATE privilege).
+    fn ensure_table(&self, db: &mut dyn Database) -> Result<Vec<String>, Error> {
+        let table = self.table(db.dialect());
+        let columns = db
+            .table_columns(table.schema.as_deref(), &table.name)
+            .map_err(|source| Error::Database { context: "reading the version table".into(), source })?;
+        Ok(match columns {
+            None => vec![table.create()],
+            Some(columns) => table.upgrade_layout(&columns),
+        })
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+
     fn run(
         &self,
         db: &mut dyn Database,
@@ -449,6 +636,7 @@ impl Migrator {
     ) -> Result<Outcome, Error> {
         let dialect = db.dialect();
         let table = self.table(dialect);
+        let prepared = self.prepare(dialect, plan)?;
         let mut outcome = Outcome { dry_run: options.dry_run, ..Outcome::default() };
         let one_transaction = options.dry_run || options.transaction == TransactionMode::All;
         if options.transaction == TransactionMode::All
@@ -465,23 +653,30 @@ impl Migrator {
             db.execute_batch(dialect.begin()).map_err(|e| database_error("starting the transaction", e))?;
         }
         let result = (|| -> Result<(), Error> {
-            // Only when missing: CREATE ... IF NOT EXISTS still needs the CREATE privilege.
-            let exists = db
-                .table_exists(table.schema.as_deref(), &table.name)
-                .map_err(|e| database_error("reading the version table", e))?;
-            if !exists {
-                db.execute_batch(&table.create()).map_err(|e| database_error("creating the version table", e))?;
+            for statement in self.ensure_table(db)? {
+                db.execute_batch(&statement).map_err(|e| database_error("creating the version table", e))?;
             }
-            for (position, &i) in plan.steps.iter().enumerate() {
-                let rev = self.history.revision(i);
-                if options.dry_run && !rev.transaction {
-                    for &rest in &plan.steps[position..] {
-                        events(Event::NotDryRun { revision: self.history.revision(rest) });
-                        outcome.not_dry_run.push(rest);
-                    }
-                    break;
+            // Per history position: why a dry run did not execute it.
+            let mut skipped: Vec<Option<Option<usize>>> = vec![None; self.history.len()];
+            for (&i, statements) in plan.steps.iter().zip(&prepared) {
+                if self.stop_requested() {
+                    return Err(Error::Interrupted { done: outcome.done.len() });
                 }
-                if self.step(db, &table, rev, plan.direction, !one_transaction, &user, events)? {
+                let rev = self.history.revision(i);
+                if options.dry_run {
+                    let because_of =
+                        if rev.transaction { self.skipped_neighbour(i, plan.direction, &skipped) } else { None };
+                    if !rev.transaction || because_of.is_some() {
+                        skipped[i] = Some(because_of);
+                        events(Event::NotExecuted {
+                            revision: rev,
+                            because_of: because_of.map(|b| self.history.revision(b)),
+                        });
+                        outcome.not_executed.push(NotExecuted { position: i, because_of });
+                        continue;
+                    }
+                }
+                if self.step(db, &table, rev, statements, plan.direction, !one_transaction, &user, events)? {
                     outcome.done.push(i);
                 }
             }
@@ -498,6 +693,26 @@ impl Migrator {
         Ok(outcome)
     }
 
+    /// The `transaction: false` revision that a dry run skipped and that
+    /// revision `i` builds on (upgrade: a parent or dependency; downgrade: a
+    /// child or dependant, which is reverted first).
+    fn skipped_neighbour(
+        &self,
+        i: usize,
+        direction: migrate_core::Direction,
+        skipped: &[Option<Option<usize>>],
+    ) -> Option<usize> {
+        let root = |s: usize| skipped[s].map(|because| because.unwrap_or(s));
+        let h = &self.history;
+        match direction {
+            migrate_core::Direction::Upgrade => h.parents(i).iter().chain(h.dependencies(i)).find_map(|&p| root(p)),
+            migrate_core::Direction::Downgrade => (0..h.len())
+                .filter(|&s| skipped[s].is_some())
+                .find(|&s| h.parents(s).contains(&i) || h.dependencies(s).contains(&i))
+                .and_then(root),
+        }
+    }
+
     /// One revision. Returns `false` when another migrator did it meanwhile.
     #[allow(clippy::too_many_arguments)]
     fn step(
@@ -505,36 +720,38 @@ impl Migrator {
         db: &mut dyn Database,
         table: &VersionTable,
         rev: &Revision,
+        statements: &[Statement<'_>],
         direction: migrate_core::Direction,
         own_transaction: bool,
         user: &str,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<bool, Error> {
-        let upgrade = direction == migrate_core::Direction::Upgrade;
-        let (sql, section) = section_of(rev, direction);
-        let database_error = |context: String, source: DbError| Error::Database { context, source };
-        let transactional = own_transaction && rev.transaction;
-        if transactional && db.dialect() == Dialect::Postgres {
-            return self.step_in_one_round_trip(db, table, rev, direction, user, events);
+        if !rev.transaction {
+            return self.step_outside_transaction(db, table, rev, statements, direction, user, events);
         }
-        if transactional {
+        if own_transaction && db.dialect() == Dialect::Postgres && !statements.iter().any(|st| is_savepoint(st.text)) {
+            return self.step_in_one_round_trip(db, table, rev, statements, direction, user, events);
+        }
+        let upgrade = direction == migrate_core::Direction::Upgrade;
+        let database_error = |context: String, source: DbError| Error::Database { context, source };
+        if own_transaction {
             db.execute_batch(db.dialect().begin()).map_err(|e| database_error("starting a transaction".into(), e))?;
         }
         // After BEGIN, every error path rolls back: never leave a connection
         // (maybe the application's own) inside an open transaction.
-        let fail = |db: &mut dyn Database, context: String, source: DbError| {
-            if transactional {
+        let fail = |db: &mut dyn Database, error: Error| {
+            if own_transaction {
                 let _ = db.execute_batch("ROLLBACK");
             }
-            database_error(context, source)
+            error
         };
         // Re-check under the lock: a concurrent migrator may have done it.
         let recorded = match db.query_text(&table.select_revision(&rev.id)) {
             Ok(rows) => rows,
-            Err(e) => return Err(fail(db, "reading the version table".into(), e)),
+            Err(e) => return Err(fail(db, database_error("reading the version table".into(), e))),
         };
         if recorded.is_empty() != upgrade {
-            if transactional {
+            if own_transaction {
                 let _ = db.execute_batch("ROLLBACK");
             }
             events(Event::AlreadyDone { revision: rev });
@@ -542,70 +759,107 @@ impl Migrator {
         }
         events(Event::Started { revision: rev, direction });
         let start = Instant::now();
-        let first_line = section.marker_line + 1;
-        let line_of = |offset: Option<usize>| offset.map_or(first_line, |o| first_line + line_at(sql, o) - 1);
-        // One statement at a time: the error then names the failing
-        // statement's line, and outside a transaction PostgreSQL needs it
-        // (a multi-statement query is one implicit transaction).
-        let executed = split_statements(sql).into_iter().try_for_each(|statement| {
-            db.execute_batch(statement.text).map_err(|e| (line_of(Some(statement.offset + e.offset.unwrap_or(0))), e))
-        });
-        if let Err((line, error)) = executed {
-            let recorded_failure = !rev.transaction;
-            if transactional {
-                let _ = db.execute_batch("ROLLBACK");
+        let (sql, section) = section_of(rev, direction);
+        for statement in statements {
+            if let Err(e) = db.execute_batch(statement.text) {
+                let line = section.marker_line + line_at(sql, statement.offset + e.offset.unwrap_or(0));
+                return Err(fail(db, statement_error(rev, line, e.message, false, !upgrade)));
             }
-            if recorded_failure && upgrade {
-                let message = format!("line {line}: {}", error.message);
-                let row = new_row(rev, State::Failed, None, Some(user), Some(&message));
-                db.execute_batch(&table.insert(&row))
-                    .map_err(|e| database_error(format!("recording the failure of {}", rev.id), e))?;
-            }
-            return Err(Error::Statement {
-                id: rev.id.clone(),
-                path: rev.file.path.display().to_string(),
-                line,
-                message: error.message,
-                recorded_failure: recorded_failure && upgrade,
-                downgrade: !upgrade,
-            });
         }
         let elapsed = start.elapsed();
         let record = if upgrade {
-            let ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
-            table.insert(&new_row(rev, State::Applied, Some(ms), Some(user), None))
+            table.insert(&new_row(rev, State::Applied, Some(millis(elapsed)), Some(user), None))
         } else {
             table.delete(&rev.id)
         };
         if let Err(e) = db.execute_batch(&record) {
-            return Err(fail(db, format!("recording {}", rev.id), e));
+            return Err(fail(db, database_error(format!("recording {}", rev.id), e)));
         }
-        if transactional && let Err(e) = db.execute_batch("COMMIT") {
-            return Err(fail(db, format!("committing {}", rev.id), e));
+        if own_transaction && let Err(e) = db.execute_batch("COMMIT") {
+            return Err(fail(db, database_error(format!("committing {}", rev.id), e)));
         }
         events(Event::Finished { revision: rev, direction, elapsed });
         Ok(true)
     }
-}
 
-impl Migrator {
-    /// A transactional revision on PostgreSQL: `BEGIN`, its SQL, its
-    /// version-table statement and `COMMIT` in one round trip, as fast as
-    /// psql running the same SQL. The advisory lock makes re-checking the
-    /// version table unnecessary. When it fails, the revision is replayed
-    /// statement by statement in a transaction that is rolled back, to name
-    /// the failing statement's line.
-    fn step_in_one_round_trip(
+    /// A `transaction: false` revision: each statement commits on its own,
+    /// so the version table says at every moment how far it got. A `running`
+    /// (or `reverting`) row is written before the first statement and
+    /// updated after each one; a process killed part-way leaves it behind,
+    /// and it blocks upgrades until `resolve`, exactly like a `failed` row.
+    #[allow(clippy::too_many_arguments)]
+    fn step_outside_transaction(
         &self,
         db: &mut dyn Database,
         table: &VersionTable,
         rev: &Revision,
+        statements: &[Statement<'_>],
         direction: migrate_core::Direction,
         user: &str,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<bool, Error> {
         let upgrade = direction == migrate_core::Direction::Upgrade;
+        let record = |db: &mut dyn Database, sql: String| {
+            db.execute_batch(&sql)
+                .map_err(|source| Error::Database { context: format!("recording {}", rev.id), source })
+        };
+        let recorded = db
+            .query_text(&table.select_revision(&rev.id))
+            .map_err(|source| Error::Database { context: "reading the version table".into(), source })?;
+        if recorded.is_empty() != upgrade {
+            events(Event::AlreadyDone { revision: rev });
+            return Ok(false);
+        }
+        events(Event::Started { revision: rev, direction });
+        let start = Instant::now();
+        let state = if upgrade { State::Running } else { State::Reverting };
+        record(
+            db,
+            if upgrade {
+                table.insert(&new_row(rev, State::Running, None, Some(user), None))
+            } else {
+                table.mark_progress(&rev.id, state, 0, None)
+            },
+        )?;
         let (sql, section) = section_of(rev, direction);
+        for (done, statement) in statements.iter().enumerate() {
+            if let Err(e) = db.execute_batch(statement.text) {
+                let line = section.marker_line + line_at(sql, statement.offset + e.offset.unwrap_or(0));
+                let section_name = if upgrade { "" } else { "down section, " };
+                let message = format!("{section_name}line {line}: {}", e.message);
+                record(db, table.mark_progress(&rev.id, State::Failed, done as i64, Some(&message)))?;
+                return Err(statement_error(rev, line, e.message, true, !upgrade));
+            }
+            record(db, table.mark_progress(&rev.id, state, done as i64 + 1, None))?;
+        }
+        let elapsed = start.elapsed();
+        record(db, if upgrade { table.mark_applied(&rev.id, Some(millis(elapsed))) } else { table.delete(&rev.id) })?;
+        events(Event::Finished { revision: rev, direction, elapsed });
+        Ok(true)
+    }
+
+    /// A transactional revision on PostgreSQL: `BEGIN`, its statements, its
+    /// version-table statement and `COMMIT` in one round trip, as fast as
+    /// psql running the same SQL. The advisory lock makes re-checking the
+    /// version table unnecessary.
+    ///
+    /// When it fails, nothing is executed again to find the failing
+    /// statement: the server points into the batch for syntax errors, and
+    /// otherwise each statement of a multi-statement revision ran inside its
+    /// own savepoint (released right after it), so the one savepoint still
+    /// there in the aborted transaction names the statement that failed.
+    #[allow(clippy::too_many_arguments)]
+    fn step_in_one_round_trip(
+        &self,
+        db: &mut dyn Database,
+        table: &VersionTable,
+        rev: &Revision,
+        statements: &[Statement<'_>],
+        direction: migrate_core::Direction,
+        user: &str,
+        events: &mut dyn FnMut(Event<'_>),
+    ) -> Result<bool, Error> {
+        let upgrade = direction == migrate_core::Direction::Upgrade;
         events(Event::Started { revision: rev, direction });
         let start = Instant::now();
         let record = if upgrade {
@@ -614,36 +868,75 @@ impl Migrator {
         } else {
             table.delete(&rev.id)
         };
-        let batch = format!("BEGIN;\n{sql}\n;\n{record};\nCOMMIT;");
-        if let Err(error) = db.execute_batch(&batch) {
-            let _ = db.execute_batch("ROLLBACK");
-            let first_line = section.marker_line + 1;
-            let batch_offset = "BEGIN;\n".len();
-            // PostgreSQL points into the batch for syntax errors; replay only when it does not.
-            let located = error.offset.filter(|&o| o >= batch_offset && o - batch_offset <= sql.len());
-            let mut failure = (located.map_or(first_line, |o| first_line + line_at(sql, o - batch_offset) - 1), error);
-            if located.is_none() && db.execute_batch("BEGIN").is_ok() {
-                for statement in split_statements(sql) {
-                    if let Err(e) = db.execute_batch(statement.text) {
-                        let line = first_line + line_at(sql, statement.offset + e.offset.unwrap_or(0)) - 1;
-                        failure = (line, e);
-                        break;
-                    }
-                }
-                let _ = db.execute_batch("ROLLBACK");
+        let savepoints = statements.len() > 1;
+        let mut batch = String::from("BEGIN;\n");
+        let mut starts = Vec::with_capacity(statements.len());
+        for (k, statement) in statements.iter().enumerate() {
+            if savepoints {
+                batch.push_str(&format!("SAVEPOINT cargo_migrate_{k};\n"));
             }
-            return Err(Error::Statement {
-                id: rev.id.clone(),
-                path: rev.file.path.display().to_string(),
-                line: failure.0,
-                message: failure.1.message,
-                recorded_failure: false,
-                downgrade: !upgrade,
-            });
+            starts.push(batch.len());
+            batch.push_str(statement.text);
+            batch.push_str(";\n");
+            if savepoints {
+                batch.push_str(&format!("RELEASE SAVEPOINT cargo_migrate_{k};\n"));
+            }
         }
-        events(Event::Finished { revision: rev, direction, elapsed: start.elapsed() });
-        Ok(true)
+        batch.push_str(&record);
+        batch.push_str(";\nCOMMIT;");
+        let Err(error) = db.execute_batch(&batch) else {
+            events(Event::Finished { revision: rev, direction, elapsed: start.elapsed() });
+            return Ok(true);
+        };
+        let (sql, section) = section_of(rev, direction);
+        let located = error.offset.and_then(|o| {
+            let k = starts.iter().rposition(|&s| s <= o)?;
+            (o - starts[k] <= statements[k].text.len()).then(|| statements[k].offset + o - starts[k])
+        });
+        let failed_at = located.or_else(|| match statements {
+            [] => None,
+            [only] => Some(only.offset),
+            _ => (0..statements.len())
+                .rev()
+                .find(|k| db.execute_batch(&format!("ROLLBACK TO SAVEPOINT cargo_migrate_{k}")).is_ok())
+                .map(|k| statements[k].offset),
+        });
+        let _ = db.execute_batch("ROLLBACK");
+        match failed_at {
+            Some(offset) => {
+                let line = section.marker_line + line_at(sql, offset);
+                Err(statement_error(rev, line, error.message, false, !upgrade))
+            }
+            // Every statement ran: recording or committing failed (a deferred constraint, say).
+            None => Err(Error::Database { context: format!("committing {}", rev.id), source: error }),
+        }
     }
+}
+
+/// A statement that manages savepoints itself: its revision runs statement
+/// by statement, without the engine's own savepoints around it.
+fn is_savepoint(statement: &str) -> bool {
+    let mut words = statement.split_whitespace().map(str::to_ascii_uppercase);
+    match words.next().as_deref() {
+        Some("SAVEPOINT" | "RELEASE") => true,
+        Some("ROLLBACK") => words.any(|w| w == "TO"),
+        _ => false,
+    }
+}
+
+fn statement_error(rev: &Revision, line: usize, message: String, recorded_failure: bool, downgrade: bool) -> Error {
+    Error::Statement {
+        id: rev.id.clone(),
+        path: rev.file.path.display().to_string(),
+        line,
+        message,
+        recorded_failure,
+        downgrade,
+    }
+}
+
+fn millis(elapsed: Duration) -> i64 {
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The SQL a step runs and the section it comes from (for line numbers).

@@ -4,7 +4,10 @@
 
 use sea_query::{Alias, ColumnDef, Expr, Iden, IntoTableRef, Order, Query, SimpleExpr, Table, TableRef};
 
+use migrate_core::MAX_REVISION_ID_LEN;
+
 use crate::Dialect;
+use crate::db::SeaQueryDialect;
 
 /// Default name of the version table.
 pub const DEFAULT_TABLE: &str = "migrate_versions";
@@ -19,6 +22,11 @@ pub enum State {
     /// A `transaction: false` revision that failed part-way; blocks upgrades
     /// until resolved.
     Failed,
+    /// A `transaction: false` revision whose up section is running, or was
+    /// interrupted (the process died): blocks upgrades until resolved.
+    Running,
+    /// The same for a down section.
+    Reverting,
 }
 
 impl State {
@@ -27,7 +35,15 @@ impl State {
             State::Applied => "applied",
             State::Stamped => "stamped",
             State::Failed => "failed",
+            State::Running => "running",
+            State::Reverting => "reverting",
         }
+    }
+
+    /// Whether the revision is neither applied nor absent: an operator must
+    /// settle it with `resolve` before anything else runs.
+    pub fn is_unsettled(self) -> bool {
+        matches!(self, State::Failed | State::Running | State::Reverting)
     }
 
     pub fn parse(text: &str) -> Option<State> {
@@ -35,6 +51,8 @@ impl State {
             "applied" => Some(State::Applied),
             "stamped" => Some(State::Stamped),
             "failed" => Some(State::Failed),
+            "running" => Some(State::Running),
+            "reverting" => Some(State::Reverting),
             _ => None,
         }
     }
@@ -51,6 +69,9 @@ pub struct Row {
     pub execution_ms: Option<i64>,
     pub applied_by: Option<String>,
     pub error: Option<String>,
+    /// How many statements of a `transaction: false` revision had finished
+    /// when it was last recorded (`running`, `reverting`, `failed`).
+    pub statements_done: Option<i64>,
 }
 
 #[derive(Iden)]
@@ -63,6 +84,7 @@ enum Col {
     ExecutionMs,
     AppliedBy,
     Error,
+    StatementsDone,
 }
 
 /// The version table's location and its statements for one dialect.
@@ -111,17 +133,23 @@ impl VersionTable {
 
     /// `CREATE TABLE IF NOT EXISTS ...` (and the schema on PostgreSQL).
     pub fn create(&self) -> String {
+        let mut applied_at = ColumnDef::new(Col::AppliedAt);
+        match self.dialect {
+            Dialect::Postgres => applied_at.timestamp_with_time_zone(),
+            Dialect::Sqlite => applied_at.timestamp(),
+        };
         let table = Table::create()
             .table(self.table())
             .if_not_exists()
-            .col(ColumnDef::new(Col::Revision).string_len(255).not_null().primary_key())
+            .col(ColumnDef::new(Col::Revision).string_len(MAX_REVISION_ID_LEN as u32).not_null().primary_key())
             .col(ColumnDef::new(Col::Checksum).string_len(80).not_null())
             .col(ColumnDef::new(Col::Message).text().not_null())
             .col(ColumnDef::new(Col::State).string_len(16).not_null())
-            .col(ColumnDef::new(Col::AppliedAt).timestamp().not_null().default(Expr::current_timestamp()))
+            .col(applied_at.not_null().default(Expr::current_timestamp()))
             .col(ColumnDef::new(Col::ExecutionMs).big_integer())
             .col(ColumnDef::new(Col::AppliedBy).text())
             .col(ColumnDef::new(Col::Error).text())
+            .col(ColumnDef::new(Col::StatementsDone).big_integer())
             .to_owned();
         let create = self.dialect.build_schema(&table);
         match (&self.schema, self.dialect) {
@@ -132,19 +160,59 @@ impl VersionTable {
         }
     }
 
-    /// Every row, oldest first.
-    pub fn select(&self) -> String {
-        let query = Query::select()
-            .columns([
-                Col::Revision,
-                Col::Checksum,
-                Col::Message,
-                Col::State,
-                Col::AppliedAt,
-                Col::ExecutionMs,
-                Col::AppliedBy,
-                Col::Error,
-            ])
+    /// What an existing table (with `columns`, as [`Database::table_columns`]
+    /// reads them) lacks compared with [`VersionTable::create`]: statements
+    /// that bring a table made by an earlier version up to date, in place.
+    ///
+    /// [`Database::table_columns`]: crate::Database::table_columns
+    pub fn upgrade_layout(&self, columns: &[(String, String)]) -> Vec<String> {
+        let mut statements = Vec::new();
+        if !columns.iter().any(|(name, _)| name == "statements_done") {
+            let alter = Table::alter()
+                .table(self.table())
+                .add_column(ColumnDef::new(Col::StatementsDone).big_integer())
+                .to_owned();
+            statements.push(self.dialect.build_schema(&alter));
+        }
+        let applied_at = columns.iter().find(|(name, _)| name == "applied_at");
+        if self.dialect == Dialect::Postgres
+            && applied_at.is_some_and(|(_, kind)| kind == "timestamp without time zone")
+        {
+            // Read in the session's time zone, as the old default wrote it.
+            statements.push(format!(
+                "ALTER TABLE {} ALTER COLUMN \"applied_at\" TYPE timestamp with time zone",
+                self.quoted_name()
+            ));
+        }
+        statements
+    }
+
+    fn quoted_name(&self) -> String {
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        match &self.schema {
+            Some(schema) => format!("{}.{}", quote(schema), quote(&self.name)),
+            None => quote(&self.name),
+        }
+    }
+
+    /// Every row, oldest first. `columns` is the table's layout, so a table
+    /// an earlier version made can be read without changing it.
+    pub fn select(&self, columns: &[(String, String)]) -> String {
+        let mut query = Query::select();
+        query.columns([
+            Col::Revision,
+            Col::Checksum,
+            Col::Message,
+            Col::State,
+            Col::AppliedAt,
+            Col::ExecutionMs,
+            Col::AppliedBy,
+            Col::Error,
+        ]);
+        if columns.iter().any(|(name, _)| name == "statements_done") {
+            query.column(Col::StatementsDone);
+        }
+        let query = query
             .from(self.table())
             .order_by(Col::AppliedAt, Order::Asc)
             .order_by(Col::Revision, Order::Asc)
@@ -212,11 +280,36 @@ impl VersionTable {
         self.dialect.build_query(&Query::delete().from_table(self.table()).to_owned())
     }
 
-    /// Marks a failed revision as applied after the operator finished it by hand.
-    pub fn mark_applied(&self, revision: &str) -> String {
+    /// Marks an unsettled revision as applied after the operator finished it
+    /// by hand, or a running one as finished.
+    pub fn mark_applied(&self, revision: &str, execution_ms: Option<i64>) -> String {
+        self.update(revision, State::Applied, None, None, execution_ms)
+    }
+
+    /// Records how far a `transaction: false` revision got, and in what state.
+    pub fn mark_progress(&self, revision: &str, state: State, statements_done: i64, error: Option<&str>) -> String {
+        self.update(revision, state, Some(statements_done), error, None)
+    }
+
+    fn update(
+        &self,
+        revision: &str,
+        state: State,
+        statements_done: Option<i64>,
+        error: Option<&str>,
+        execution_ms: Option<i64>,
+    ) -> String {
+        let mut values = vec![
+            (Col::State, state.as_str().into()),
+            (Col::StatementsDone, statements_done.into()),
+            (Col::Error, error.map(str::to_owned).into()),
+        ];
+        if let Some(ms) = execution_ms {
+            values.push((Col::ExecutionMs, ms.into()));
+        }
         let query = Query::update()
             .table(self.table())
-            .values([(Col::State, State::Applied.as_str().into()), (Col::Error, Option::<String>::None.into())])
+            .values(values)
             .and_where(Expr::col(Col::Revision).eq(revision))
             .to_owned();
         self.dialect.build_query(&query)

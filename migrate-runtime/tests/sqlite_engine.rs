@@ -151,20 +151,20 @@ fn failed_no_transaction_revision_is_recorded_and_blocks_until_resolved() {
     assert!(state.failed[0].error.as_deref().unwrap().contains("already exists"));
 
     let blocked = up(&m, &mut db, "head").unwrap_err();
-    assert!(matches!(blocked, Error::FailedRevision { .. }), "{blocked}");
-    m.resolve(&mut db, "a", true).unwrap();
+    assert!(matches!(blocked, Error::Unsettled { .. }), "{blocked}");
+    m.resolve(&mut db, "a", true, &mut |_| {}).unwrap();
     assert_eq!(up(&m, &mut db, "head").unwrap(), ["b"]);
-    assert!(matches!(m.resolve(&mut db, "a", true), Err(Error::NotFailed { .. })));
+    assert!(matches!(m.resolve(&mut db, "a", true, &mut |_| {}), Err(Error::NotFailed { .. })));
 }
 
 #[test]
 fn stamp_records_without_running() {
     let m = example();
     let mut db = rusqlite::Connection::open_in_memory().unwrap();
-    assert_eq!(m.stamp(&mut db, &target("e12b7f3a8c95"), false).unwrap(), (5, 0));
+    assert_eq!(m.stamp(&mut db, &target("e12b7f3a8c95"), false, &mut |_| {}).unwrap(), (5, 0));
     assert_eq!(tables(&mut db), ["migrate_versions"]);
-    assert_eq!(m.stamp(&mut db, &target("9e3f5a71c2d8"), false).unwrap(), (0, 3));
-    assert_eq!(m.stamp(&mut db, &target("head"), true).unwrap(), (7, 2));
+    assert_eq!(m.stamp(&mut db, &target("9e3f5a71c2d8"), false, &mut |_| {}).unwrap(), (0, 3));
+    assert_eq!(m.stamp(&mut db, &target("head"), true, &mut |_| {}).unwrap(), (7, 2));
     assert!(up(&m, &mut db, "head").unwrap().is_empty());
 }
 
@@ -173,7 +173,7 @@ fn offline_script_applied_by_sqlite_matches_online() {
     let m = example();
     let none = vec![false; m.history().len()];
     let plan = m.history().plan_upgrade(&none, &m.history().heads());
-    let script = m.script(migrate_runtime::Dialect::Sqlite, &plan);
+    let script = m.script(migrate_runtime::Dialect::Sqlite, &plan).unwrap();
     let mut offline = rusqlite::Connection::open_in_memory().unwrap();
     offline.execute_batch(&script).unwrap();
     let mut online = rusqlite::Connection::open_in_memory().unwrap();
@@ -199,7 +199,7 @@ fn other_branches_are_left_alone_by_downgrade_and_stamp() {
     assert_eq!(down(&m, &mut db, "b1-2").unwrap(), ["b1", "a1"], "only the a-branch");
     assert_eq!(tables(&mut db), ["migrate_versions", "s1", "s2"]);
     up(&m, &mut db, "heads").unwrap();
-    m.stamp(&mut db, &target("a1"), false).unwrap();
+    m.stamp(&mut db, &target("a1"), false, &mut |_| {}).unwrap();
     let recorded: Vec<String> = m.state(&mut db).unwrap().rows.into_iter().map(|r| r.revision).collect();
     assert_eq!(recorded.len(), 3, "s1 and s2 stay recorded: {recorded:?}");
     assert!(!recorded.contains(&"b1".to_owned()));

@@ -2,7 +2,7 @@
 //! `check`, and `diff`: schemas compared through scratch databases.
 
 use std::io::Write;
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 
 use migrate_core::{Diagnostic, History, Problem, Target};
 use migrate_runtime::schema::{Change, Schema, diff, generate, introspect};
@@ -18,11 +18,14 @@ use crate::shell::Shell;
 
 /// Temporary PostgreSQL databases to drop if the process is interrupted.
 static SCRATCH: Mutex<Vec<(PostgresUrl, String)>> = Mutex::new(Vec::new());
-static CTRL_C: Once = Once::new();
 
-/// Set by the Ctrl-C handler before it drops the scratch databases (which
-/// makes the interrupted work fail): the main thread then leaves the exit to it.
-pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Run by the Ctrl-C handler before the process exits.
+fn drop_every_scratch() {
+    for (server, name) in SCRATCH.lock().map(|list| list.clone()).unwrap_or_default() {
+        drop_database(&server, &name);
+    }
+    eprintln!("interrupted: scratch databases dropped");
+}
 
 /// A database to replay a history or load the models into; a PostgreSQL one
 /// is dropped when this goes out of scope, on error, and on Ctrl-C.
@@ -44,16 +47,7 @@ impl Scratch {
             let memory = DatabaseUrl::Sqlite { path: None };
             return Ok(Scratch { connection: connect(&memory)?, dropped_with: None });
         };
-        CTRL_C.call_once(|| {
-            let _ = ctrlc::set_handler(|| {
-                INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-                for (server, name) in SCRATCH.lock().map(|list| list.clone()).unwrap_or_default() {
-                    drop_database(&server, &name);
-                }
-                eprintln!("interrupted: scratch databases dropped");
-                std::process::exit(130);
-            });
-        });
+        crate::interrupt::on_exit(drop_every_scratch);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let name = format!("cargo_migrate_scratch_{}_{label}_{nanos}", std::process::id());
         let mut admin = connect(dev)?;
@@ -131,7 +125,11 @@ fn models(project: &Project, dev: &DatabaseUrl, exclude: &str) -> Result<Schema,
         )
     })?;
     let mut scratch = Scratch::create(dev, "models")?;
-    for statement in migrate_core::sql::split_statements(&text) {
+    let statements = migrate_core::sql::split(&text, dev.dialect()).map_err(|e| {
+        let line = migrate_core::sql::line_at(&text, e.offset);
+        CliError::usage(format!("{}:{line}: {e}", shown.display())).with_help("close it, or remove it")
+    })?;
+    for statement in statements {
         scratch.connection.database().execute_batch(statement.text).map_err(|e| {
             let line = migrate_core::sql::line_at(&text, statement.offset + e.offset.unwrap_or(0));
             CliError::usage(format!("{}:{line}: {}", shown.display(), e.message))

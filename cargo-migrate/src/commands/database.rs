@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::check::plural;
 use crate::cli::{
-    CurrentArgs, DbArgs, DialectArg, DowngradeArgs, MessageFormat, ResolveArgs, SqlArgs, StampArgs, TransactionArg,
-    UpgradeArgs,
+    CurrentArgs, DbArgs, DialectArg, DowngradeArgs, MessageFormat, MigrationLockArgs, ResolveArgs, SqlArgs, StampArgs,
+    TransactionArg, UpgradeArgs,
 };
 use crate::error::{CliError, CliResult};
 use crate::exit;
@@ -101,6 +101,24 @@ pub(super) fn configured(project: &Project, history: History) -> Migrator {
     migrator
 }
 
+/// The migrator with the lock settings of a command that takes the lock.
+fn locking(migrator: Migrator, lock: &MigrationLockArgs) -> Migrator {
+    match lock.lock_timeout {
+        Some(timeout) => migrator.lock_timeout(timeout),
+        None => migrator,
+    }
+}
+
+/// Says that the run waits for another migrator (stamp and resolve print nothing else).
+fn waiting(shell: &mut Shell, holder: Option<&str>, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
+    let holder = holder.map_or_else(|| "another process".to_owned(), |h| format!("`{h}`"));
+    let limit = timeout.map_or_else(
+        || " (as long as it takes; `--lock-timeout` sets a limit)".to_owned(),
+        |t| format!(" (at most {})", humantime::format_duration(t)),
+    );
+    shell.status("Waiting", format!("for the migration lock, held by {holder}{limit}"))
+}
+
 /// Connects, refusing transaction poolers where session locks do not hold.
 pub(super) fn connect(url: &DatabaseUrl) -> Result<Connection, CliError> {
     if let DatabaseUrl::Postgres(pg) = url {
@@ -125,6 +143,9 @@ fn engine_error(error: migrate_runtime::Error) -> CliError {
         migrate_runtime::Error::Target(_) | migrate_runtime::Error::NotFailed { .. } => {
             CliError::usage(error.to_string())
         }
+        migrate_runtime::Error::Interrupted { .. } => {
+            CliError { message: error.to_string(), help: None, exit_code: exit::INTERRUPTED }
+        }
         _ => CliError::failure(error.to_string()),
     };
     cli.help = help;
@@ -136,7 +157,7 @@ fn target(text: &str) -> Result<Target, CliError> {
 }
 
 pub fn upgrade(shell: &mut Shell, project: &Project, args: &UpgradeArgs) -> CliResult {
-    let migrator = migrator(shell, project)?;
+    let migrator = locking(migrator(shell, project)?, &args.lock);
     let resolved = resolve_url(project, &args.db)?;
     if args.sql {
         return offline(shell, &migrator, resolved.url.dialect(), Direction::Upgrade, &args.target);
@@ -151,18 +172,18 @@ pub fn upgrade(shell: &mut Shell, project: &Project, args: &UpgradeArgs) -> CliR
     };
     run(
         shell,
-        project,
-        &migrator,
+        migrator,
         &resolved,
         Direction::Upgrade,
         &target(&args.target)?,
         options,
+        args.strict,
         args.format.message_format,
     )
 }
 
 pub fn downgrade(shell: &mut Shell, project: &Project, args: &DowngradeArgs) -> CliResult {
-    let migrator = migrator(shell, project)?;
+    let migrator = locking(migrator(shell, project)?, &args.lock);
     let resolved = resolve_url(project, &args.db)?;
     if args.sql {
         return offline(shell, &migrator, resolved.url.dialect(), Direction::Downgrade, &args.target);
@@ -170,12 +191,12 @@ pub fn downgrade(shell: &mut Shell, project: &Project, args: &DowngradeArgs) -> 
     let options = RunOptions { dry_run: args.dry_run, allow_modified: args.allow_modified, ..RunOptions::default() };
     run(
         shell,
-        project,
-        &migrator,
+        migrator,
         &resolved,
         Direction::Downgrade,
         &target(&args.target)?,
         options,
+        args.strict,
         args.format.message_format,
     )
 }
@@ -183,15 +204,18 @@ pub fn downgrade(shell: &mut Shell, project: &Project, args: &DowngradeArgs) -> 
 #[allow(clippy::too_many_arguments)]
 fn run(
     shell: &mut Shell,
-    _project: &Project,
-    migrator: &Migrator,
+    migrator: Migrator,
     resolved: &ResolvedUrl,
     direction: Direction,
     target: &Target,
     options: RunOptions,
+    strict: bool,
     format: MessageFormat,
 ) -> CliResult {
     let mut connection = connect(&resolved.url)?;
+    // The first Ctrl-C lets the revision in progress finish and be recorded.
+    let (_graceful, stop) = crate::interrupt::Graceful::enter();
+    let migrator = migrator.stop_when(stop);
     let started = Instant::now();
     let mut output_error = None;
     // On a terminal, a spinner with the elapsed time while a revision runs:
@@ -232,10 +256,32 @@ fn run(
             (Event::AlreadyDone { revision }, MessageFormat::Human) => {
                 shell.status("Skipping", format!("{} (another migrator applied it meanwhile)", revision.id))
             }
-            (Event::NotDryRun { revision }, MessageFormat::Human) => shell.warn(format!(
-                "{} has `transaction: false`: it cannot run inside the dry run's transaction and was not executed",
+            (Event::NotExecuted { revision, because_of: None }, MessageFormat::Human) => shell.warn(format!(
+                "{} was not executed: it has `transaction: false`, which cannot run inside the dry run's transaction",
                 revision.id
             )),
+            (Event::NotExecuted { revision, because_of: Some(root) }, MessageFormat::Human) => shell.warn(format!(
+                "{} was not executed: it builds on {}, which has `transaction: false` and was not executed",
+                revision.id, root.id
+            )),
+            (Event::NotExecuted { revision, because_of }, MessageFormat::Json) => {
+                let object = json!({
+                    "reason": "revision-not-executed",
+                    "id": revision.id,
+                    "path": revision.file.path,
+                    "because_of": because_of.map(|r| &r.id),
+                });
+                writeln!(shell.out(), "{object}")
+            }
+            (Event::WaitingForLock { holder, timeout }, MessageFormat::Human) => waiting(shell, holder, timeout),
+            (Event::WaitingForLock { holder, timeout }, MessageFormat::Json) => {
+                let object = json!({
+                    "reason": "waiting-for-lock",
+                    "holder": holder,
+                    "timeout_ms": timeout.map(|t| t.as_millis()),
+                });
+                writeln!(shell.out(), "{object}")
+            }
             _ => Ok(()),
         };
         if let Err(e) = written {
@@ -249,6 +295,25 @@ fn run(
     if let Some(bar) = spinner.take() {
         bar.finish_and_clear();
     }
+    let history = migrator.history();
+    if let Err(migrate_runtime::Error::Interrupted { done }) = &result {
+        let state = migrator.state(connection.database()).map_err(engine_error)?;
+        let at = describe_heads(history, &state.heads(history));
+        let verb = if direction == Direction::Upgrade { "applied" } else { "reverted" };
+        let rolled_back = if options.dry_run || options.transaction == TransactionMode::All {
+            "; everything was rolled back (one transaction)"
+        } else {
+            ""
+        };
+        shell.status(
+            "Interrupted",
+            format!(
+                "{done} revision{} {verb}{rolled_back}; the database is at {at}; run the same command again to go on",
+                plural(*done)
+            ),
+        )?;
+        return Ok(exit::INTERRUPTED);
+    }
     // The migration's own failure matters more than a closed stdout.
     let outcome = result.map_err(engine_error)?;
     if let Some(e) = output_error {
@@ -256,27 +321,42 @@ fn run(
     }
     let elapsed = started.elapsed();
     let count = outcome.done.len();
-    let history = migrator.history();
+    let skipped = outcome.not_executed.len();
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let at = describe_heads(history, &state.heads(history));
     match format {
         MessageFormat::Json => {
+            let not_executed: Vec<_> = outcome
+                .not_executed
+                .iter()
+                .map(|n| {
+                    json!({
+                        "id": history.revision(n.position).id,
+                        "because_of": n.because_of.map(|b| &history.revision(b).id),
+                    })
+                })
+                .collect();
             let summary = json!({
                 "reason": "migration-finished",
                 "direction": if direction == Direction::Upgrade { "upgrade" } else { "downgrade" },
                 "revisions": count,
                 "dry_run": outcome.dry_run,
-                "not_dry_run": history.ids(&outcome.not_dry_run),
+                "not_executed": not_executed,
                 "current": history.ids(&state.heads(history)),
                 "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
             });
             writeln!(shell.out(), "{summary}")?;
         }
         MessageFormat::Human if outcome.dry_run => {
+            let not_executed = if skipped == 0 {
+                String::new()
+            } else {
+                format!("; {skipped} revision{} not executed (see the warnings above)", plural(skipped))
+            };
             shell.status(
                 "Dry run",
                 format!(
-                    "executed {count} revision{} in {:.0?} and rolled everything back: nothing was committed",
+                    "executed {count} revision{} in {:.0?} and rolled everything back: nothing was committed{not_executed}",
                     plural(count),
                     elapsed
                 ),
@@ -292,6 +372,16 @@ fn run(
                 format!("{count} revision{} {verb} in {elapsed:.0?}; the database is at {at}", plural(count)),
             )?
         }
+    }
+    if strict && skipped > 0 {
+        return Err(CliError {
+            message: format!(
+                "--strict: the dry run could not execute {skipped} revision{}",
+                plural(skipped)
+            ),
+            help: Some("`transaction: false` revisions cannot be rolled back; review their SQL with `cargo migrate upgrade --sql`".into()),
+            exit_code: exit::CHECK_FAILED,
+        });
     }
     Ok(exit::OK)
 }
@@ -324,7 +414,8 @@ fn offline(shell: &mut Shell, migrator: &Migrator, dialect: Dialect, direction: 
             history.plan_downgrade(&applied, &to).map_err(|e| CliError::usage(e.to_string()).with_help(e.help()))?
         }
     };
-    write!(shell.out(), "{}", migrator.script(dialect, &plan))?;
+    let script = migrator.script(dialect, &plan).map_err(engine_error)?;
+    write!(shell.out(), "{script}")?;
     Ok(exit::OK)
 }
 
@@ -433,11 +524,16 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
 }
 
 pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResult {
-    let migrator = migrator(shell, project)?;
+    let migrator = locking(migrator(shell, project)?, &args.lock);
     let resolved = resolve_url(project, &args.db)?;
     let mut connection = connect(&resolved.url)?;
+    let mut events = |event: Event<'_>| {
+        if let Event::WaitingForLock { holder, timeout } = event {
+            let _ = waiting(shell, holder, timeout);
+        }
+    };
     let (added, removed) =
-        migrator.stamp(connection.database(), &target(&args.target)?, args.purge).map_err(engine_error)?;
+        migrator.stamp(connection.database(), &target(&args.target)?, args.purge, &mut events).map_err(engine_error)?;
     let history = migrator.history();
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     shell.status(
@@ -451,10 +547,15 @@ pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResul
 }
 
 pub fn resolve(shell: &mut Shell, project: &Project, args: &ResolveArgs) -> CliResult {
-    let migrator = migrator(shell, project)?;
+    let migrator = locking(migrator(shell, project)?, &args.lock);
     let resolved = resolve_url(project, &args.db)?;
     let mut connection = connect(&resolved.url)?;
-    migrator.resolve(connection.database(), &args.rev, args.applied).map_err(engine_error)?;
+    let mut events = |event: Event<'_>| {
+        if let Event::WaitingForLock { holder, timeout } = event {
+            let _ = waiting(shell, holder, timeout);
+        }
+    };
+    migrator.resolve(connection.database(), &args.rev, args.applied, &mut events).map_err(engine_error)?;
     let what = if args.applied { "recorded as applied" } else { "forgotten (rolled back by hand)" };
     shell.status("Resolved", format!("{} {what}", args.rev))?;
     Ok(exit::OK)

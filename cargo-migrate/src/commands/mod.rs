@@ -18,11 +18,6 @@ use crate::error::{CliError, CliResult};
 use crate::project::{Project, Selection};
 use crate::shell::{Shell, Verbosity};
 
-/// Whether Ctrl-C interrupted a command that is cleaning up after itself.
-pub fn interrupted() -> bool {
-    autogen::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
-}
-
 /// Runs a command; `Ok` carries the exit code.
 pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
     let selection =

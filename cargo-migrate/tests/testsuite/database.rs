@@ -176,7 +176,11 @@ fn postgres_failed_no_transaction_revision_blocks_until_resolved() {
     let (stdout, _) = assert_exit(&run(&["status"]), 0);
     assert!(stdout.contains("failed:") && stdout.contains("cccc line 8:"), "{stdout}");
     let (_, stderr) = assert_exit(&run(&["upgrade"]), 101);
-    assert!(stderr.contains("failed part-way in an earlier run"), "{stderr}");
+    assert!(
+        stderr.contains("revision `cccc` is marked failed (1 statement(s) finished before the failure)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("it failed part-way in an earlier run"), "{stderr}");
     assert_exit(&run(&["check"]), 1);
     assert_exit(&run(&["resolve", "cccc", "--applied"]), 0);
     assert_exit(&run(&["upgrade"]), 0);

@@ -10,6 +10,7 @@ use sea_query::{Alias, ColumnDef, Expr, Table as SeaTable};
 
 use super::{Change, Column, ForeignKey, Index, Schema, Table};
 use crate::Dialect;
+use crate::db::SeaQueryDialect;
 
 /// The SQL of `changes`, which turn `from` into `to`.
 pub fn render(changes: &[Change], from: &Schema, to: &Schema, dialect: Dialect) -> String {
