@@ -7,7 +7,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::{Checksum, Diagnostic, LockFile, Problem, SourceFile, parse_revision};
+use crate::{Checksum, Diagnostic, Dialect, LockFile, Problem, SourceFile, parse_revision, sql};
 
 /// The fuzz targets' input as text: inputs that are not UTF-8 are skipped,
 /// as the loader reports such files before anything parses them.
@@ -107,6 +107,24 @@ pub fn lock_file(text: &str) {
     }
 }
 
+/// [`sql::split`] under each dialect: never panics; an error points inside
+/// the text on a char boundary; otherwise [`sql::check_partition`] holds.
+pub fn sql(text: &str) {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        if let Err(error) = sql::split(text, dialect) {
+            assert!(
+                error.offset <= text.len() && text.is_char_boundary(error.offset),
+                "{}: error offset {} is not a char boundary of the text",
+                dialect.name(),
+                error.offset
+            );
+        }
+        if let Err(message) = sql::check_partition(text, dialect) {
+            panic!("{}: {message}", dialect.name());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +137,6 @@ mod tests {
         lock.pin("a1", Checksum::of("a"));
         lock_file(&lock.render());
         lock_file("version = 1\n[revisions]\n\"Bad-Id\" = \"sha256:00\"\n");
+        sql("SELECT 1; /* c */ SELECT 'a;b';");
     }
 }

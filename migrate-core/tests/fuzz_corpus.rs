@@ -46,3 +46,8 @@ fn revision() {
 fn lock_file() {
     replay("lock_file", fuzzing::lock_file);
 }
+
+#[test]
+fn sql() {
+    replay("sql", fuzzing::sql);
+}
