@@ -9,6 +9,8 @@ mod checksum;
 pub mod config;
 mod diagnostic;
 pub mod embed;
+#[doc(hidden)]
+pub mod fuzzing;
 mod graph;
 pub mod load;
 mod lock;

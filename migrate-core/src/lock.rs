@@ -53,9 +53,15 @@ impl LockFile {
     /// entries in the debug builds build scripts run as. Anything else
     /// (comments, other quoting, an error) returns `None` and goes through
     /// toml_edit, which also reports problems with their lines.
-    fn parse_canonical(file: &SourceFile) -> Option<LockFile> {
+    pub(crate) fn parse_canonical(file: &SourceFile) -> Option<LockFile> {
         let mut lock = LockFile::empty(&file.path);
-        let mut lines = crate::strip_bom(&file.text).lines().enumerate().skip_while(|(_, l)| l.starts_with('#'));
+        let mut lines = crate::strip_bom(&file.text).lines().enumerate().peekable();
+        while let Some((_, comment)) = lines.next_if(|(_, l)| l.starts_with('#')) {
+            // TOML allows no control character but tab in a comment.
+            if comment.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+                return None;
+            }
+        }
         if lines.next()?.1 != format!("version = {FORMAT_VERSION}") {
             return None;
         }
@@ -85,7 +91,7 @@ impl LockFile {
         Some(lock)
     }
 
-    fn parse_toml(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
+    pub(crate) fn parse_toml(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
         let mut lock = LockFile::empty(&file.path);
         let mut diagnostics = Vec::new();
         let text = crate::strip_bom(&file.text);
@@ -98,7 +104,9 @@ impl LockFile {
             Ok(doc) => doc,
             Err(error) => {
                 let line = error.span().map(|span| line_of(text, span.start));
-                problem(line, error.message().trim().to_owned());
+                // toml_edit has no message for some errors (a control character in a comment).
+                let message = Some(error.message().trim()).filter(|m| !m.is_empty()).unwrap_or("invalid character");
+                problem(line, message.to_owned());
                 return (lock, diagnostics);
             }
         };
@@ -296,6 +304,19 @@ mod tests {
             ]
         );
         assert!(lock.is_empty());
+    }
+
+    #[test]
+    fn control_characters_in_comments_are_errors_on_both_paths() {
+        // Found by the lock_file fuzz target: the line reader took this file,
+        // toml_edit rejects it (and gave no message).
+        let text = "#\u{1}\nversion = 1\n";
+        assert!(LockFile::parse_canonical(&SourceFile::new("migrate.lock", text)).is_none());
+        let (_, problems) = LockFile::parse(&SourceFile::new("migrate.lock", text));
+        let messages: Vec<String> = problems.iter().map(Diagnostic::message).collect();
+        assert_eq!(messages, ["migrate.lock:1: invalid lock file: invalid character"]);
+        let tab = "#\tcomment\nversion = 1\n";
+        assert!(LockFile::parse_canonical(&SourceFile::new("migrate.lock", tab)).is_some());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask test`, `cargo xtask bench history`.
+//! Project automation: `cargo xtask test`, `cargo xtask bench history`, `cargo xtask fuzz`.
 //!
 //! Child cargo calls go through `$CARGO`, so the toolchain that runs xtask
 //! runs everything else.
@@ -6,6 +6,7 @@
 mod apply;
 mod autogen;
 mod bench;
+mod fuzz;
 mod postgres;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,14 @@ tasks:
                     commands on generated histories of 1,000 and 10,000 revisions
   bench apply       apply 1,000 table-creating revisions to SQLite and PostgreSQL,
                     against sqlite3/psql running the same SQL and against Alembic
-  bench autogenerate  `cargo migrate generate` for 200-table models on SQLite and PostgreSQL";
+  bench autogenerate  `cargo migrate generate` for 200-table models on SQLite and PostgreSQL
+  fuzz [--target NAME] [SECONDS]
+                    run the fuzz targets in fuzz/ for SECONDS in all (default 60, split
+                    evenly), adding new inputs to fuzz/corpus/<target>/; a crash is saved
+                    in fuzz/artifacts/<target>/ and fails the task (installs cargo-fuzz
+                    into target/tools on first use)
+  fuzz cmin [--target NAME]
+                    minimise fuzz/corpus/<target>/ before checking it in";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +36,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => test(),
         ["bench", rest @ ..] => bench::run(rest),
+        ["fuzz", rest @ ..] => fuzz::run_fuzz(rest),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,11 @@
+//! `LockFile::parse` on arbitrary text; the checks are `migrate_core::fuzzing::lock_file`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use migrate_core::fuzzing;
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(text) = fuzzing::text(data) {
+        fuzzing::lock_file(text);
+    }
+});
