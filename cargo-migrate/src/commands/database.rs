@@ -230,7 +230,14 @@ fn run(
     strict: bool,
     format: MessageFormat,
 ) -> CliResult {
-    let mut connection = connect(&resolved.url)?;
+    let mut connection = match &resolved.url {
+        // A dry run leaves nothing behind, not even an empty database file:
+        // a SQLite file that does not exist yet is an empty database.
+        DatabaseUrl::Sqlite { path: Some(path) } if options.dry_run && !path.exists() => {
+            connect(&DatabaseUrl::Sqlite { path: None })?
+        }
+        url => connect(url)?,
+    };
     // The first Ctrl-C lets the revision in progress finish and be recorded.
     let (_graceful, stop) = crate::interrupt::Graceful::enter();
     let migrator = migrator.stop_when(stop);
