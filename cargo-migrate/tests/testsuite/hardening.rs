@@ -11,12 +11,12 @@ use tests::support::TestDatabase;
 use crate::{assert_exit, cargo_migrate, redacted};
 
 /// A revision file.
-fn rev(id: &str, parents: &str, header: &str, up: &str) -> String {
+pub(crate) fn rev(id: &str, parents: &str, header: &str, up: &str) -> String {
     format!("-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n{header}\n-- migrate:up\n{up}\n")
 }
 
 /// A project directory with `migrations/` holding `revisions` (file name, text).
-fn project(revisions: &[(&str, String)]) -> tempfile::TempDir {
+pub(crate) fn project(revisions: &[(&str, String)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
     for (name, text) in revisions {
@@ -25,13 +25,13 @@ fn project(revisions: &[(&str, String)]) -> tempfile::TempDir {
     dir
 }
 
-fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
     let mut all = args.to_vec();
     all.extend(["--dir", "migrations", "--database-url", url]);
     cargo_migrate(dir, &all)
 }
 
-fn spawn(dir: &Path, url: &str, args: &[&str]) -> Child {
+pub(crate) fn spawn(dir: &Path, url: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
         .arg("migrate")
         .args(args)
@@ -46,7 +46,7 @@ fn spawn(dir: &Path, url: &str, args: &[&str]) -> Child {
 }
 
 /// Waits (at most 60 s) until `ready` holds.
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `cargo-migrate` binary.
 
 mod autogenerate;
+mod crash;
 mod database;
 mod files;
 mod hardening;
