@@ -470,6 +470,9 @@ impl Migrator {
             Dialect::Sqlite => "-- Apply with: sqlite3 -bail DATABASE < THIS_FILE\n",
         });
         out.push_str(&format!("\n{};\n", table.create()));
+        if let Some(alter) = table.add_missing_columns() {
+            out.push_str(&format!("{alter};\n"));
+        }
         let upgrade = plan.direction == migrate_core::Direction::Upgrade;
         for (&i, statements) in plan.steps.iter().zip(&prepared) {
             let rev = self.history.revision(i);

@@ -239,33 +239,39 @@ impl VersionTable {
             }
             (None, Dialect::Sqlite) => "offline script".into(),
         };
-        let query = Query::insert()
-            .into_table(self.table())
-            .columns([
-                Col::Revision,
-                Col::Checksum,
-                Col::Message,
-                Col::State,
-                Col::ExecutionMs,
-                Col::AppliedBy,
-                Col::Error,
-            ])
-            .values_panic([
-                row.revision.into(),
-                row.checksum.as_str().into(),
-                row.message.into(),
-                row.state.as_str().into(),
-                match (row.timed_by_server, self.dialect) {
-                    (true, Dialect::Postgres) => {
-                        Expr::cust("(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint")
-                    }
-                    _ => row.execution_ms.into(),
-                },
-                applied_by,
-                row.error.map(str::to_owned).into(),
-            ])
-            .to_owned();
+        let mut columns =
+            vec![Col::Revision, Col::Checksum, Col::Message, Col::State, Col::ExecutionMs, Col::AppliedBy, Col::Error];
+        // A running row says from its first moment that no statement has finished.
+        let running = row.state == State::Running;
+        if running {
+            columns.push(Col::StatementsDone);
+        }
+        let mut values: Vec<SimpleExpr> = vec![
+            row.revision.into(),
+            row.checksum.as_str().into(),
+            row.message.into(),
+            row.state.as_str().into(),
+            match (row.timed_by_server, self.dialect) {
+                (true, Dialect::Postgres) => {
+                    Expr::cust("(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint")
+                }
+                _ => row.execution_ms.into(),
+            },
+            applied_by,
+            row.error.map(str::to_owned).into(),
+        ];
+        if running {
+            values.push(0i64.into());
+        }
+        let query = Query::insert().into_table(self.table()).columns(columns).values_panic(values).to_owned();
         self.dialect.build_query(&query)
+    }
+
+    /// For offline scripts on PostgreSQL: adds the columns a table made by an
+    /// earlier version lacks, whether or not it has them.
+    pub fn add_missing_columns(&self) -> Option<String> {
+        (self.dialect == Dialect::Postgres)
+            .then(|| format!("ALTER TABLE {} ADD COLUMN IF NOT EXISTS \"statements_done\" bigint", self.quoted_name()))
     }
 
     /// Forgets a revision.
@@ -339,6 +345,12 @@ mod tests {
         assert_eq!(
             pg.insert(&row),
             "INSERT INTO \"ops\".\"migrate_versions\" (\"revision\", \"checksum\", \"message\", \"state\", \"execution_ms\", \"applied_by\", \"error\") VALUES ('a1', 'sha256:00', E'it\\'s', 'applied', 3, 'me@host', NULL)"
+        );
+        let running = NewRow { state: State::Running, execution_ms: None, ..row.clone() };
+        assert_eq!(
+            pg.insert(&running),
+            "INSERT INTO \"ops\".\"migrate_versions\" (\"revision\", \"checksum\", \"message\", \"state\", \"execution_ms\", \"applied_by\", \"error\", \"statements_done\") VALUES ('a1', 'sha256:00', E'it\\'s', 'running', NULL, 'me@host', NULL, 0)",
+            "a running row says no statement has finished yet"
         );
         let lite = VersionTable::new(Dialect::Sqlite, None, Some("versions".into()));
         assert_eq!(lite.delete("a1"), "DELETE FROM \"versions\" WHERE \"revision\" = 'a1'");

@@ -18,7 +18,8 @@ pub fn run(args: &[&str]) -> Result<(), String> {
         ["history"] => history(),
         ["apply"] => crate::apply::run(),
         ["autogenerate"] => crate::autogen::run(),
-        _ => Err(format!("unknown benchmark `{}`; available: history, apply, autogenerate", args.join(" "))),
+        ["split"] => crate::split::run(),
+        _ => Err(format!("unknown benchmark `{}`; available: history, apply, autogenerate, split", args.join(" "))),
     }
 }
 

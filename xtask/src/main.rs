@@ -8,6 +8,7 @@ mod autogen;
 mod bench;
 mod fuzz;
 mod postgres;
+mod split;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,6 +23,8 @@ tasks:
   bench apply       apply 1,000 table-creating revisions to SQLite and PostgreSQL,
                     against sqlite3/psql running the same SQL and against Alembic
   bench autogenerate  `cargo migrate generate` for 200-table models on SQLite and PostgreSQL
+  bench split       a revision with a 20,000-statement trigger body, and one of 20,000
+                    statements, applied to SQLite against sqlite3 running the same SQL
   fuzz [--target NAME] [SECONDS]
                     run the fuzz targets in fuzz/ for SECONDS in all (default 60, split
                     evenly), adding new inputs to fuzz/corpus/<target>/; a crash is saved
