@@ -120,7 +120,7 @@ impl Problem {
             }
             Problem::UnknownHeaderKey { suggestion: Some(s), .. } => format!("did you mean `{s}`?"),
             Problem::UnknownHeaderKey { suggestion: None, .. } => format!(
-                "known keys are {}; end the header with a blank line before free comments",
+                "known keys are {}; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header",
                 crate::revision::HEADER_KEYS.join(", ")
             ),
             Problem::DuplicateHeaderKey { .. } => "remove one of the two lines".into(),

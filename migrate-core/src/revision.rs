@@ -75,6 +75,9 @@ pub struct Revision {
     pub file: SourceFile,
     pub checksum: Checksum,
     pub lines: HeaderLines,
+    /// The team's own header lines, kept as written: keys starting with
+    /// `x-` (such as `-- x-jira: STARTUP-101`), in file order.
+    pub extra: Vec<(String, String)>,
 }
 
 impl Revision {
@@ -149,6 +152,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut branch_labels = Vec::new();
     let mut depends_on = Vec::new();
     let mut transaction = true;
+    let mut extra = Vec::new();
     let mut lines = HeaderLines::default();
 
     let mut up: Option<Section> = None;
@@ -191,6 +195,15 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
             match header_entry(line) {
                 HeaderLine::Entry(key, value) => {
                     last_header_line = number;
+                    if key.len() > 2 && key.starts_with("x-") {
+                        last_header_line = number;
+                        if let Some(character) = header_control_character(value) {
+                            push(number, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
+                        } else {
+                            extra.push((key.to_owned(), value.to_owned()));
+                        }
+                        continue;
+                    }
                     let Some(known) = HEADER_KEYS.iter().find(|k| **k == key) else {
                         push(number, Problem::UnknownHeaderKey { key: key.to_owned(), suggestion: suggest_key(key) });
                         continue;
@@ -285,6 +298,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
         file,
         checksum,
         lines,
+        extra,
     })
 }
 
@@ -312,7 +326,7 @@ fn header_entry(line: &str) -> HeaderLine<'_> {
     };
     let key = key.trim();
     let looks_like_key = !key.is_empty()
-        && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && key.as_bytes()[0].is_ascii_lowercase();
     if looks_like_key { HeaderLine::Entry(key, value.trim()) } else { HeaderLine::Malformed }
 }
@@ -376,6 +390,23 @@ mod tests {
 
     fn parse(text: &str) -> Result<Revision, Vec<String>> {
         parse_revision(SourceFile::new("m/r.sql", text)).map_err(|ds| ds.iter().map(|d| d.message()).collect())
+    }
+
+    #[test]
+    fn keys_of_your_own_start_with_x_and_are_kept() {
+        let text = "-- revision: a1\n-- parents:\n-- x-jira: STARTUP-101\n-- message: m\n-- x-reviewed-by2: ana\n\n-- migrate:up\nSELECT 1;\n";
+        let rev = parse_revision(SourceFile::new("m/a.sql", text)).unwrap();
+        assert_eq!(
+            rev.extra,
+            [("x-jira".to_owned(), "STARTUP-101".to_owned()), ("x-reviewed-by2".to_owned(), "ana".to_owned())]
+        );
+        assert_eq!(rev.message, "m");
+        let unknown = parse_revision(SourceFile::new("m/a.sql", &text.replace("x-jira", "jira"))).unwrap_err();
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(
+            unknown[0].to_string(),
+            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ fn revision_json(analysis: &Analysis, index: usize) -> serde_json::Value {
         "head": history.is_head(index),
         "branch_point": history.is_branch_point(index),
         "merge_point": history.is_merge_point(index),
+        "extra": rev.extra.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -137,6 +138,9 @@ fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> st
     writeln!(out, "Transaction: {}", rev.transaction)?;
     let reversible = if rev.is_reversible() { "yes" } else { "no (no `-- migrate:down` section)" };
     writeln!(out, "Reversible: {reversible}")?;
+    for (key, value) in &rev.extra {
+        writeln!(out, "{key}: {value}")?;
+    }
     writeln!(out)?;
     writeln!(out, "    {}", rev.message)?;
     writeln!(out)

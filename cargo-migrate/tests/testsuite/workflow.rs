@@ -237,3 +237,37 @@ fn a_message_with_a_line_break_is_refused() {
     assert!(stderr.starts_with("error: the `message` header contains a line break (U+000A)\n"), "{stderr}");
     assert_eq!(std::fs::read_dir(project.path().join("db")).unwrap().count(), 2, "nothing written");
 }
+
+#[test]
+fn a_template_with_a_header_key_of_its_own_makes_revisions_that_show_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("migrations/template.sql"),
+        "-- revision: ${revision}\n-- parents: ${parents}\n-- message: ${message}\n-- x-jira: STARTUP-000\n\n-- migrate:up\n${up}\n\n-- migrate:down\n${down}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| cargo_migrate(dir.path(), &[args, &["--dir", "migrations"]].concat());
+    assert_exit(&run(&["new", "create users", "--rev-id", "a1b2c3d4e5f6"]), 0);
+    insta::assert_snapshot!(transcript(&run(&["show", "a1b2"])), @r"
+    exit: 0
+    --- stdout
+    Rev: a1b2c3d4e5f6 (head)
+    Parent: <base>
+    Path: migrations/a1b2c3d4e5f6_create_users.sql
+    Checksum: sha256:b1d2315e4ebdeecaf57efa4a93bff9bbef09e0f088990659f3448172afca90f1
+    Pinned: no (draft)
+    Transaction: true
+    Reversible: yes
+    x-jira: STARTUP-000
+
+        create users
+
+    -- migrate:up
+
+
+    -- migrate:down
+
+    --- stderr
+    ");
+}
