@@ -401,7 +401,7 @@ mod tests {
             [("x-jira".to_owned(), "STARTUP-101".to_owned()), ("x-reviewed-by2".to_owned(), "ana".to_owned())]
         );
         assert_eq!(rev.message, "m");
-        let unknown = parse_revision(SourceFile::new("m/a.sql", &text.replace("x-jira", "jira"))).unwrap_err();
+        let unknown = parse_revision(SourceFile::new("m/a.sql", text.replace("x-jira", "jira"))).unwrap_err();
         assert_eq!(unknown.len(), 1);
         assert_eq!(
             unknown[0].to_string(),
