@@ -66,6 +66,14 @@ impl Graceful {
     }
 }
 
+impl Graceful {
+    /// While the run waits for the migration lock nothing is in progress:
+    /// Ctrl-C then exits at once.
+    pub fn waiting(&self, waiting: bool) {
+        GRACEFUL.store(!waiting, Ordering::SeqCst);
+    }
+}
+
 impl Drop for Graceful {
     fn drop(&mut self) {
         GRACEFUL.store(false, Ordering::SeqCst);

@@ -137,7 +137,14 @@ impl<'a> Lexer<'a> {
             b';' => (Token::Semicolon, start + 1),
             b'\'' => {
                 let escapes = pg && self.escape_string_prefix(start);
-                (Token::Other, self.quoted(start, b'\'', escapes).ok_or_else(|| unclosed(Unclosed::String))?)
+                let mut end = self.quoted(start, b'\'', escapes).ok_or_else(|| unclosed(Unclosed::String))?;
+                // PostgreSQL continues a string after whitespace holding a
+                // newline (`'a'\n'b'` is `'ab'`), in the same escape mode.
+                while let Some(next) = self.continuation(end) {
+                    end =
+                        self.quoted(next, b'\'', escapes).ok_or(SplitError { offset: next, kind: Unclosed::String })?;
+                }
+                (Token::Other, end)
             }
             b'"' => (Token::Other, self.quoted(start, b'"', false).ok_or_else(|| unclosed(Unclosed::Identifier))?),
             b'`' if !pg => {
@@ -174,6 +181,17 @@ impl<'a> Lexer<'a> {
         quote > 0
             && matches!(self.bytes[quote - 1], b'E' | b'e')
             && (quote < 2 || !is_word_continue(self.bytes[quote - 2], true))
+    }
+
+    /// Where a PostgreSQL string continues after the one ending at `end`:
+    /// the `'` after whitespace that holds a newline.
+    fn continuation(&self, end: usize) -> Option<usize> {
+        if self.dialect != Dialect::Postgres {
+            return None;
+        }
+        let gap = self.bytes[end..].iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')).count();
+        let newline = self.bytes[end..end + gap].iter().any(|b| matches!(b, b'\n' | b'\r'));
+        (newline && self.bytes.get(end + gap) == Some(&b'\'')).then_some(end + gap)
     }
 
     /// Past the quote closing the one at `open`; a doubled quote is part of
@@ -256,11 +274,21 @@ struct Current {
     previous_word: Option<String>,
     can_have_body: bool,
     body: Body,
+    /// Open parentheses (PostgreSQL): a `;` inside them, as in a
+    /// multi-action `CREATE RULE`, does not end the statement (psql's rule).
+    parens: usize,
 }
 
 impl Current {
     fn new() -> Current {
-        Current { span: None, leading: Vec::new(), previous_word: None, can_have_body: false, body: Body::Outside }
+        Current {
+            span: None,
+            leading: Vec::new(),
+            previous_word: None,
+            can_have_body: false,
+            body: Body::Outside,
+            parens: 0,
+        }
     }
 
     fn word(&mut self, word: &str, dialect: Dialect) {
@@ -333,6 +361,7 @@ pub fn split<'a>(sql: &'a str, dialect: Dialect) -> Result<Vec<Statement<'a>>, S
     while let Some((token, start, end)) = lexer.next()? {
         match token {
             Token::Trivia => continue,
+            Token::Semicolon if current.parens > 0 => current.extend(start, end),
             Token::Semicolon => match current.body {
                 Body::Inside { .. } => {
                     current.body = Body::Inside { at_statement_start: true };
@@ -350,6 +379,13 @@ pub fn split<'a>(sql: &'a str, dialect: Dialect) -> Result<Vec<Statement<'a>>, S
                 current.extend(start, end);
             }
             Token::Other => {
+                if dialect == Dialect::Postgres {
+                    match &sql[start..end] {
+                        "(" => current.parens += 1,
+                        ")" => current.parens = current.parens.saturating_sub(1),
+                        _ => {}
+                    }
+                }
                 current.other();
                 current.extend(start, end);
             }
@@ -547,6 +583,22 @@ mod tests {
     fn atomic_bodies_stay_whole() {
         let atomic = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 2; END; SELECT 3;";
         assert_eq!(texts(atomic, Dialect::Postgres).len(), 2);
+    }
+
+    #[test]
+    fn postgres_keeps_semicolons_inside_parentheses() {
+        let rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (1); INSERT INTO log VALUES (2)); SELECT 1";
+        assert_eq!(texts(rule, Dialect::Postgres).len(), 2);
+        // An unbalanced `)` does not swallow what follows.
+        assert_eq!(texts("SELECT 1); SELECT 2", Dialect::Postgres), ["SELECT 1)", "SELECT 2"]);
+    }
+
+    #[test]
+    fn postgres_string_continuations_keep_their_escape_mode() {
+        let sql = "INSERT INTO n VALUES (E'first\\n'\n'it\\'s; here'); SELECT 1";
+        assert_eq!(texts(sql, Dialect::Postgres), ["INSERT INTO n VALUES (E'first\\n'\n'it\\'s; here')", "SELECT 1"]);
+        // Without a newline between them, two literals are two tokens.
+        assert_eq!(texts("SELECT 'a' 'b'; SELECT 2", Dialect::Postgres).len(), 2);
     }
 
     #[test]

@@ -272,26 +272,24 @@ mod postgres_impl {
         }
 
         fn try_lock(&mut self, key: i64) -> Result<bool, DbError> {
-            let rows = self.query_text(&format!("SELECT pg_try_advisory_lock({key}), {CHECK_CONNECTION}"))?;
+            let rows = self.query_text(&format!("SELECT pg_try_advisory_lock({key});\n{CHECK_CONNECTION}"))?;
             Ok(rows.first().and_then(|r| r.first().cloned().flatten()).as_deref() == Some("t"))
         }
 
         fn lock(&mut self, key: i64, timeout: Option<Duration>) -> Result<bool, DbError> {
-            let Some(timeout) = timeout else {
-                return self
-                    .execute_batch(&format!("SELECT pg_advisory_lock({key}), {CHECK_CONNECTION}"))
-                    .map(|()| true);
-            };
             // A session lock outlives the transaction; `SET LOCAL` does not.
-            let ms = timeout.as_millis().max(1);
+            // The wait is ours to bound: a role's own `lock_timeout` or
+            // `statement_timeout` must not cut it short.
+            let ms = timeout.map_or(0, |t| t.as_millis().max(1));
             let sql = format!(
-                "BEGIN; SET LOCAL lock_timeout = {ms}; SELECT pg_advisory_lock({key}), {CHECK_CONNECTION}; COMMIT"
+                "BEGIN; SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = 0; \
+                 SELECT pg_advisory_lock({key}); COMMIT;\n{CHECK_CONNECTION}"
             );
             match self.execute_batch(&sql) {
                 Ok(()) => Ok(true),
                 Err(e) => {
                     let _ = self.execute_batch("ROLLBACK");
-                    if e.code.as_deref() == Some("55P03") { Ok(false) } else { Err(e) }
+                    if e.code.as_deref() == Some("55P03") && timeout.is_some() { Ok(false) } else { Err(e) }
                 }
             }
         }
@@ -308,7 +306,8 @@ mod postgres_impl {
                  coalesce(host(a.client_addr), 'local'), coalesce(a.state, '?'), \
                  coalesce(extract(epoch FROM now() - a.query_start)::bigint, 0), coalesce(left(a.query, 60), '') \
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {high} AND l.objid = {low} AND l.objsubid = 1"
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {high} AND l.objid = {low} AND l.objsubid = 1 \
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             );
             let row = self.query_text(&sql).ok()?.into_iter().next()?;
             let cell = |i: usize| super::cell(&row, i);
@@ -353,10 +352,13 @@ mod postgres_impl {
         }
     }
 
-    /// Set with the lock on servers that know it (14+): a holder killed in
+    /// Run with the lock on servers that know it (14+): a holder killed in
     /// the middle of a long statement is noticed within a second, so its lock
     /// is released instead of blocking every waiter until the statement ends.
-    const CHECK_CONNECTION: &str = "CASE WHEN current_setting('server_version_num')::int >= 140000 \
-         AND current_setting('client_connection_check_interval', true) = '0' \
-         THEN set_config('client_connection_check_interval', '1000', false) END";
+    /// Best effort: a platform without support refuses a non-zero value.
+    const CHECK_CONNECTION: &str = "DO $cargo_migrate$ BEGIN \
+         IF current_setting('server_version_num')::int >= 140000 \
+         AND current_setting('client_connection_check_interval', true) = '0' THEN \
+         PERFORM set_config('client_connection_check_interval', '1000', false); END IF; \
+         EXCEPTION WHEN OTHERS THEN NULL; END $cargo_migrate$";
 }

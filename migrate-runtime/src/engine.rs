@@ -39,8 +39,12 @@ pub enum Error {
     InvalidSql { problems: Vec<SqlProblem> },
     #[error("the migration lock was not free within {}{}", humanize(*timeout), holder.as_deref().map(|h| format!("; it is held by {h}")).unwrap_or_default())]
     LockTimeout { timeout: Duration, holder: Option<String> },
-    #[error("interrupted: stopped after {done} revision(s); the one in progress was finished and recorded")]
+    #[error("interrupted: stopped between revisions after {done} revision(s)")]
     Interrupted { done: usize },
+    #[error(
+        "the PostgreSQL session has no current schema (its search_path names no existing schema), so there is nowhere to keep the version table"
+    )]
+    NoSchema,
 }
 
 /// A section that cannot be run as written: found before anything runs.
@@ -97,7 +101,8 @@ impl Error {
             Error::LockTimeout { .. } => {
                 "another migration is running; wait for it, or raise `--lock-timeout`".into()
             }
-            Error::Interrupted { .. } => "run the same command again to go on".into(),
+            Error::Interrupted { .. } => "what ran before the stop is committed (or, in one transaction, rolled back); run the same command again to go on".into(),
+            Error::NoSchema => "set `version-schema` in [package.metadata.migrate], or fix the role's search_path".into(),
             Error::Database { .. } | Error::InvalidHistory(_) => return None,
         })
     }
@@ -278,6 +283,10 @@ impl Migrator {
     /// compares it with the history.
     pub fn state(&self, db: &mut dyn Database) -> Result<DbState, Error> {
         let table = self.table(db.dialect());
+        self.state_in(db, &table)
+    }
+
+    fn state_in(&self, db: &mut dyn Database, table: &VersionTable) -> Result<DbState, Error> {
         let context = || format!("reading the version table {}", table.display_name());
         let columns = db
             .table_columns(table.schema.as_deref(), &table.name)
@@ -330,11 +339,11 @@ impl Migrator {
         options: RunOptions,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<Outcome, Error> {
-        self.locked(db, events, |this, db, events| {
-            let state = this.checked_state(db, options.allow_modified)?;
+        self.locked(db, events, |this, db, events, table| {
+            let state = this.checked_state(db, table, options.allow_modified)?;
             let goal = this.history.resolve(target, &state.heads(&this.history))?;
             let plan = this.history.plan_upgrade(&state.applied, &goal);
-            this.run(db, &plan, options, events)
+            this.run(db, table, &plan, options, events)
         })
     }
 
@@ -346,8 +355,8 @@ impl Migrator {
         options: RunOptions,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<Outcome, Error> {
-        self.locked(db, events, |this, db, events| {
-            let state = this.checked_state(db, options.allow_modified)?;
+        self.locked(db, events, |this, db, events, table| {
+            let state = this.checked_state(db, table, options.allow_modified)?;
             let current = state.heads(&this.history);
             let goal = this.history.resolve(target, &current)?;
             let plan = match target {
@@ -367,7 +376,7 @@ impl Migrator {
                 }
                 _ => this.history.plan_downgrade(&state.applied, &goal)?,
             };
-            this.run(db, &plan, options, events)
+            this.run(db, table, &plan, options, events)
         })
     }
 
@@ -381,9 +390,8 @@ impl Migrator {
         purge: bool,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<(usize, usize), Error> {
-        self.locked(db, events, |this, db, _| {
-            let table = this.table(db.dialect());
-            let state = this.state(db)?;
+        self.locked(db, events, |this, db, _, table| {
+            let state = this.state_in(db, table)?;
             let goal = this.history.resolve(target, &state.heads(&this.history))?;
             let keep = this.history.ancestors(&goal);
             // Other branches stay as they are (as in Alembic); `base` and `--purge` clear all.
@@ -394,7 +402,7 @@ impl Migrator {
                 (0..this.history.len()).map(|i| keep[i] || above[i]).collect()
             };
             let user = applied_by(db);
-            let mut sql = this.ensure_table(db)?;
+            let mut sql = this.ensure_table(db, table)?;
             sql.push(db.dialect().begin().to_owned());
             let (mut added, mut removed) = (0, 0);
             if purge {
@@ -433,13 +441,12 @@ impl Migrator {
         applied: bool,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
-        self.locked(db, events, |this, db, _| {
-            let table = this.table(db.dialect());
-            let state = this.state(db)?;
+        self.locked(db, events, |this, db, _, table| {
+            let state = this.state_in(db, table)?;
             let Some(row) = state.failed.iter().find(|r| r.revision == revision) else {
                 return Err(Error::NotFailed { id: revision.to_owned() });
             };
-            let mut sql = this.ensure_table(db)?;
+            let mut sql = this.ensure_table(db, table)?;
             sql.push(if applied { table.mark_applied(&row.revision, None) } else { table.delete(&row.revision) });
             db.execute_batch(&sql.join(";\n")).map_err(|source| Error::Database { context: "resolving".into(), source })
         })
@@ -451,7 +458,7 @@ impl Migrator {
     /// run executes them, and nothing from a revision's header or file name
     /// reaches the script outside a comment made safe or a quoted literal.
     pub fn script(&self, dialect: Dialect, plan: &Plan) -> Result<String, Error> {
-        let table = self.table(dialect);
+        let table = VersionTable { progress: dialect != Dialect::Sqlite, ..self.table(dialect) };
         let prepared = self.prepare(dialect, plan)?;
         let mut out = String::new();
         let direction = match plan.direction {
@@ -507,7 +514,9 @@ impl Migrator {
                 });
                 for (done, st) in statements.iter().enumerate() {
                     push(st.text);
-                    push(&table.mark_progress(&rev.id, state, done as i64 + 1, None));
+                    if table.progress {
+                        push(&table.mark_progress(&rev.id, state, done as i64 + 1, None));
+                    }
                 }
                 push(&if upgrade { table.mark_applied(&rev.id, None) } else { table.delete(&rev.id) });
             }
@@ -564,7 +573,7 @@ impl Migrator {
         &self,
         db: &mut dyn Database,
         events: &mut dyn FnMut(Event<'_>),
-        f: impl FnOnce(&Self, &mut dyn Database, &mut dyn FnMut(Event<'_>)) -> Result<T, Error>,
+        f: impl FnOnce(&Self, &mut dyn Database, &mut dyn FnMut(Event<'_>), &VersionTable) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let key = self.lock_key(db.dialect());
         let lock_error = |source| Error::Database { context: "taking the migration lock".into(), source };
@@ -578,7 +587,16 @@ impl Migrator {
         }
         // Even a panic (say, in an event callback) must not leave the lock held
         // or a transaction open on a connection that may be pooled.
-        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, &mut *db, events))) {
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let table = self.resolved_table(&mut *db)?;
+            f(self, &mut *db, events, &table)
+        })) {
+            // A failure may leave a transaction open (a revision's own
+            // `BEGIN`, say): end it, or unlocking fails on PostgreSQL.
+            Ok(result @ Err(_)) => {
+                let _ = db.execute_batch("ROLLBACK");
+                result
+            }
             Ok(result) => result,
             Err(panic) => {
                 let _ = db.execute_batch("ROLLBACK");
@@ -592,9 +610,30 @@ impl Migrator {
         Ok(value)
     }
 
+    /// The version table a run writes to: on PostgreSQL without a configured
+    /// schema, the session's current schema, named explicitly, so that a
+    /// revision that changes `search_path` (as pg_dump output does) cannot
+    /// send the version-table statements elsewhere.
+    fn resolved_table(&self, db: &mut dyn Database) -> Result<VersionTable, Error> {
+        let mut table = self.table(db.dialect());
+        if table.dialect == Dialect::Postgres && table.schema.is_none() {
+            let rows = db
+                .query_text("SELECT current_schema()")
+                .map_err(|source| Error::Database { context: "reading the current schema".into(), source })?;
+            let schema = rows.into_iter().next().and_then(|row| row.into_iter().next().flatten());
+            table.schema = Some(schema.ok_or(Error::NoSchema)?);
+        }
+        Ok(table)
+    }
+
     /// The state, refusing unsettled, unknown or drifted revisions.
-    fn checked_state(&self, db: &mut dyn Database, allow_modified: bool) -> Result<DbState, Error> {
-        let state = self.state(db)?;
+    fn checked_state(
+        &self,
+        db: &mut dyn Database,
+        table: &VersionTable,
+        allow_modified: bool,
+    ) -> Result<DbState, Error> {
+        let state = self.state_in(db, table)?;
         if let Some(row) = state.failed.first() {
             return Err(Error::Unsettled {
                 id: row.revision.clone(),
@@ -615,8 +654,7 @@ impl Migrator {
     /// Statements that create the version table, or bring one an earlier
     /// version made up to date (only when needed: `CREATE ... IF NOT EXISTS`
     /// still needs the CREATE privilege).
-    fn ensure_table(&self, db: &mut dyn Database) -> Result<Vec<String>, Error> {
-        let table = self.table(db.dialect());
+    fn ensure_table(&self, db: &mut dyn Database, table: &VersionTable) -> Result<Vec<String>, Error> {
         let columns = db
             .table_columns(table.schema.as_deref(), &table.name)
             .map_err(|source| Error::Database { context: "reading the version table".into(), source })?;
@@ -633,12 +671,12 @@ impl Migrator {
     fn run(
         &self,
         db: &mut dyn Database,
+        table: &VersionTable,
         plan: &Plan,
         options: RunOptions,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<Outcome, Error> {
         let dialect = db.dialect();
-        let table = self.table(dialect);
         let prepared = self.prepare(dialect, plan)?;
         let mut outcome = Outcome { dry_run: options.dry_run, ..Outcome::default() };
         let one_transaction = options.dry_run || options.transaction == TransactionMode::All;
@@ -656,7 +694,7 @@ impl Migrator {
             db.execute_batch(dialect.begin()).map_err(|e| database_error("starting the transaction", e))?;
         }
         let result = (|| -> Result<(), Error> {
-            for statement in self.ensure_table(db)? {
+            for statement in self.ensure_table(db, table)? {
                 db.execute_batch(&statement).map_err(|e| database_error("creating the version table", e))?;
             }
             // Per history position: why a dry run did not execute it.
@@ -679,7 +717,7 @@ impl Migrator {
                         continue;
                     }
                 }
-                if self.step(db, &table, rev, statements, plan.direction, !one_transaction, &user, events)? {
+                if self.step(db, table, rev, statements, plan.direction, !one_transaction, &user, events)? {
                     outcome.done.push(i);
                 }
             }
@@ -732,11 +770,24 @@ impl Migrator {
         if !rev.transaction {
             return self.step_outside_transaction(db, table, rev, statements, direction, user, events);
         }
-        if own_transaction && db.dialect() == Dialect::Postgres && !statements.iter().any(|st| is_savepoint(st.text)) {
+        if own_transaction
+            && db.dialect() == Dialect::Postgres
+            && !statements.iter().any(|st| needs_plain_transaction(st.text))
+        {
             return self.step_in_one_round_trip(db, table, rev, statements, direction, user, events);
         }
         let upgrade = direction == migrate_core::Direction::Upgrade;
         let database_error = |context: String, source: DbError| Error::Database { context, source };
+        // Re-check under the lock, before the revision's transaction begins
+        // (its first statement may be `SET TRANSACTION`): a concurrent
+        // migrator may have done it.
+        let recorded = db
+            .query_text(&table.select_revision(&rev.id))
+            .map_err(|e| database_error("reading the version table".into(), e))?;
+        if recorded.is_empty() != upgrade {
+            events(Event::AlreadyDone { revision: rev });
+            return Ok(false);
+        }
         if own_transaction {
             db.execute_batch(db.dialect().begin()).map_err(|e| database_error("starting a transaction".into(), e))?;
         }
@@ -748,18 +799,6 @@ impl Migrator {
             }
             error
         };
-        // Re-check under the lock: a concurrent migrator may have done it.
-        let recorded = match db.query_text(&table.select_revision(&rev.id)) {
-            Ok(rows) => rows,
-            Err(e) => return Err(fail(db, database_error("reading the version table".into(), e))),
-        };
-        if recorded.is_empty() != upgrade {
-            if own_transaction {
-                let _ = db.execute_batch("ROLLBACK");
-            }
-            events(Event::AlreadyDone { revision: rev });
-            return Ok(false);
-        }
         events(Event::Started { revision: rev, direction });
         let start = Instant::now();
         let (sql, section) = section_of(rev, direction);
@@ -830,6 +869,9 @@ impl Migrator {
                 let line = section.marker_line + line_at(sql, statement.offset + e.offset.unwrap_or(0));
                 let section_name = if upgrade { "" } else { "down section, " };
                 let message = format!("{section_name}line {line}: {}", e.message);
+                // The revision may have opened a transaction of its own: end
+                // it, or the failure would be recorded inside it and lost.
+                let _ = db.execute_batch("ROLLBACK");
                 record(db, table.mark_progress(&rev.id, State::Failed, done as i64, Some(&message)))?;
                 return Err(statement_error(rev, line, e.message, true, !upgrade));
             }
@@ -910,19 +952,24 @@ impl Migrator {
                 let line = section.marker_line + line_at(sql, offset);
                 Err(statement_error(rev, line, error.message, false, !upgrade))
             }
-            // Every statement ran: recording or committing failed (a deferred constraint, say).
-            None => Err(Error::Database { context: format!("committing {}", rev.id), source: error }),
+            // Every statement ran: recording it or committing failed (a deferred constraint, say).
+            None => Err(Error::Database {
+                context: format!("recording {} in {} or committing it", rev.id, table.display_name()),
+                source: error,
+            }),
         }
     }
 }
 
-/// A statement that manages savepoints itself: its revision runs statement
-/// by statement, without the engine's own savepoints around it.
-fn is_savepoint(statement: &str) -> bool {
+/// A statement that cannot run inside the engine's own savepoints: one that
+/// manages savepoints itself, or `SET TRANSACTION` (not allowed in a
+/// subtransaction). Its revision runs statement by statement instead.
+fn needs_plain_transaction(statement: &str) -> bool {
     let mut words = statement.split_whitespace().map(str::to_ascii_uppercase);
     match words.next().as_deref() {
         Some("SAVEPOINT" | "RELEASE") => true,
         Some("ROLLBACK") => words.any(|w| w == "TO"),
+        Some("SET") => words.next().as_deref() == Some("TRANSACTION"),
         _ => false,
     }
 }

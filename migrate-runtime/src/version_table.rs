@@ -93,6 +93,10 @@ pub struct VersionTable {
     pub dialect: Dialect,
     pub schema: Option<String>,
     pub name: String,
+    /// Whether statements write `statements_done` (true). Offline SQLite
+    /// scripts leave it out: SQLite cannot add the column to a table an
+    /// earlier version made only where it is missing.
+    pub progress: bool,
 }
 
 /// What goes into a new row.
@@ -113,7 +117,7 @@ pub struct NewRow<'a> {
 
 impl VersionTable {
     pub fn new(dialect: Dialect, schema: Option<String>, name: Option<String>) -> VersionTable {
-        VersionTable { dialect, schema, name: name.unwrap_or_else(|| DEFAULT_TABLE.to_owned()) }
+        VersionTable { dialect, schema, name: name.unwrap_or_else(|| DEFAULT_TABLE.to_owned()), progress: true }
     }
 
     fn table(&self) -> TableRef {
@@ -242,7 +246,7 @@ impl VersionTable {
         let mut columns =
             vec![Col::Revision, Col::Checksum, Col::Message, Col::State, Col::ExecutionMs, Col::AppliedBy, Col::Error];
         // A running row says from its first moment that no statement has finished.
-        let running = row.state == State::Running;
+        let running = row.state == State::Running && self.progress;
         if running {
             columns.push(Col::StatementsDone);
         }
@@ -305,11 +309,10 @@ impl VersionTable {
         error: Option<&str>,
         execution_ms: Option<i64>,
     ) -> String {
-        let mut values = vec![
-            (Col::State, state.as_str().into()),
-            (Col::StatementsDone, statements_done.into()),
-            (Col::Error, error.map(str::to_owned).into()),
-        ];
+        let mut values = vec![(Col::State, state.as_str().into()), (Col::Error, error.map(str::to_owned).into())];
+        if self.progress {
+            values.push((Col::StatementsDone, statements_done.into()));
+        }
         if let Some(ms) = execution_ms {
             values.push((Col::ExecutionMs, ms.into()));
         }

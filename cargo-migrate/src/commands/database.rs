@@ -239,7 +239,7 @@ fn run(
         url => connect(url)?,
     };
     // The first Ctrl-C lets the revision in progress finish and be recorded.
-    let (_graceful, stop) = crate::interrupt::Graceful::enter();
+    let (graceful, stop) = crate::interrupt::Graceful::enter();
     let migrator = migrator.stop_when(stop);
     let started = Instant::now();
     let mut output_error = None;
@@ -250,6 +250,7 @@ fn run(
         && shell.verbosity() > crate::shell::Verbosity::Quiet;
     let mut spinner: Option<indicatif::ProgressBar> = None;
     let mut events = |event: Event<'_>| {
+        graceful.waiting(matches!(event, Event::WaitingForLock { .. }));
         if let Some(bar) = spinner.take() {
             bar.finish_and_clear();
         }

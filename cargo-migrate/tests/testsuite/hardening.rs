@@ -447,3 +447,112 @@ fn a_second_ctrl_c_exits_at_once_and_the_revision_rolls_back() {
     wait_for("the server to roll back", || db.query(sleeping)[0][0].as_deref() == Some("0"));
     assert_eq!(db.tables(), ["migrate_versions"]);
 }
+
+/// A `transaction: false` revision that opens a transaction of its own.
+const OWN_TRANSACTION: &str =
+    "CREATE TABLE t (x INT PRIMARY KEY);\nBEGIN;\nINSERT INTO t VALUES (1);\nINSERT INTO t VALUES (1);\nCOMMIT;";
+
+#[test]
+fn postgres_failure_inside_a_revisions_own_transaction_is_recorded_with_its_line() {
+    let db = TestDatabase::create("owntxn");
+    let dir = project(&[("a.sql", rev("aaaa", "", "-- transaction: false\n", OWN_TRANSACTION))]);
+    insta::assert_snapshot!(redacted(&run(dir.path(), &db.url, &["upgrade", "-q"]), &[]), @r#"
+    exit: 101
+    --- stdout
+    --- stderr
+    error: migrations/a.sql:10: revision `aaaa` failed: duplicate key value violates unique constraint "t_pkey" (Key (x)=(1) already exists.)
+      help: the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve aaaa --applied` or `--rolled-back`
+    "#);
+    assert_eq!(rows(&db, "SELECT state, statements_done FROM migrate_versions"), [["failed", "3"]]);
+    assert_eq!(rows(&db, "SELECT count(*) FROM t"), [["0"]], "the revision's own transaction was rolled back");
+    // The lock was released on a connection left clean.
+    assert_exit(&run(dir.path(), &db.url, &["resolve", "aaaa", "--rolled-back", "--lock-timeout", "5s"]), 0);
+}
+
+#[test]
+fn sqlite_failure_inside_a_revisions_own_transaction_is_recorded() {
+    let dir = project(&[("a.sql", rev("aaaa", "", "-- transaction: false\n", OWN_TRANSACTION))]);
+    let url = sqlite_url(dir.path());
+    assert_exit(&run(dir.path(), &url, &["upgrade"]), 101);
+    assert_eq!(sqlite(dir.path(), "SELECT state, statements_done FROM migrate_versions"), "failed|3\n");
+}
+
+#[test]
+fn a_roles_own_lock_timeout_does_not_cut_the_wait_short() {
+    let db = TestDatabase::create("rolelock");
+    let role = format!("{}_impatient", db.name);
+    db.query(&format!("CREATE ROLE \"{role}\" LOGIN SUPERUSER"));
+    db.query(&format!("ALTER ROLE \"{role}\" SET lock_timeout = '200ms'"));
+    let (dir, holder) = holding_the_lock(&db, 2);
+    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    let output = run(dir.path(), &url, &["stamp", "aaaa"]);
+    let _ = holder.wait_with_output();
+    db.query(&format!("DROP OWNED BY \"{role}\""));
+    db.query(&format!("DROP ROLE \"{role}\""));
+    let (_, stderr) = assert_exit(&output, 0);
+    assert!(stderr.contains("Stamped"), "{stderr}");
+}
+
+#[test]
+fn postgres_set_transaction_and_multi_action_rules_run_online_as_offline() {
+    let db = TestDatabase::create("settxn");
+    let dir = project(&[
+        (
+            "a.sql",
+            rev(
+                "aaaa",
+                "",
+                "",
+                "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE t (x INT);\nCREATE TABLE log (x INT);",
+            ),
+        ),
+        (
+            "b.sql",
+            rev(
+                "bbbb",
+                "aaaa",
+                "",
+                "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (NEW.x); INSERT INTO log VALUES (NEW.x + 1));\nINSERT INTO t VALUES (1);",
+            ),
+        ),
+    ]);
+    assert_exit(&run(dir.path(), &db.url, &["upgrade"]), 0);
+    assert_eq!(rows(&db, "SELECT x FROM log ORDER BY x"), [["1"], ["2"]]);
+}
+
+#[test]
+fn a_revision_that_empties_the_search_path_keeps_the_version_table_where_it_was() {
+    let db = TestDatabase::create("searchpath");
+    let up = "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.users (id INT);";
+    let dir = project(&[
+        ("a.sql", rev("aaaa", "", "", up)),
+        ("b.sql", rev("bbbb", "aaaa", "", "CREATE TABLE public.teams (id INT);")),
+    ]);
+    assert_exit(&run(dir.path(), &db.url, &["upgrade"]), 0);
+    assert_eq!(rows(&db, "SELECT revision FROM public.migrate_versions ORDER BY revision"), [["aaaa"], ["bbbb"]]);
+}
+
+#[test]
+fn sqlite_offline_script_runs_against_a_version_table_of_an_earlier_version() {
+    let dir = project(&[(
+        "a.sql",
+        rev("aaaa", "", "-- transaction: false\n", "CREATE TABLE a (x INT);\nCREATE TABLE b (x INT);"),
+    )]);
+    sqlite(
+        dir.path(),
+        "CREATE TABLE migrate_versions (revision VARCHAR(255) NOT NULL PRIMARY KEY, checksum VARCHAR(80) NOT NULL, \
+         message TEXT NOT NULL, state VARCHAR(16) NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         execution_ms BIGINT, applied_by TEXT, error TEXT)",
+    );
+    let (script, _) = assert_exit(&run(dir.path(), &sqlite_url(dir.path()), &["upgrade", "--sql"]), 0);
+    let file = dir.path().join("script.sql");
+    std::fs::write(&file, &script).unwrap();
+    let output = Command::new("sqlite3")
+        .arg("-bail")
+        .arg(dir.path().join("app.db"))
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}\n{script}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(sqlite(dir.path(), "SELECT revision, state FROM migrate_versions"), "aaaa|applied\n");
+}
