@@ -209,7 +209,8 @@ fn file(path: &Path) -> Result<Stdio, String> {
     std::fs::File::open(path).map(Stdio::from).map_err(|e| e.to_string())
 }
 
-fn timed(command: &mut Command) -> Result<Duration, String> {
+/// The wall time of a command that must succeed.
+pub fn timed(command: &mut Command) -> Result<Duration, String> {
     let start = Instant::now();
     let output = command.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
     let elapsed = start.elapsed();

@@ -4,9 +4,9 @@
 //! trigger bodies (11 s for the first case).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use crate::apply::timed;
 use crate::bench::median;
 use crate::workspace_root;
 
@@ -76,14 +76,4 @@ fn check_applied(database: &Path) -> Result<(), String> {
         Command::new("sqlite3").arg(database).arg("SELECT count(*) FROM log").output().map_err(|e| e.to_string())?;
     let count = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     if count == STATEMENTS.to_string() { Ok(()) } else { Err(format!("expected {STATEMENTS} log rows, found {count}")) }
-}
-
-fn timed(command: &mut Command) -> Result<Duration, String> {
-    let start = Instant::now();
-    let output = command.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
-    let elapsed = start.elapsed();
-    if !output.status.success() {
-        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr)));
-    }
-    Ok(elapsed)
 }

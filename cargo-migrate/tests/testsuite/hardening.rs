@@ -68,6 +68,18 @@ fn sqlite(dir: &Path, sql: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Runs an offline script with psql, as the script's header says to.
+fn psql_script(dir: &Path, db: &TestDatabase, script: &str) {
+    let file = dir.join("script.sql");
+    std::fs::write(&file, script).unwrap();
+    let psql = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+}
+
 fn rows(db: &TestDatabase, sql: &str) -> Vec<Vec<String>> {
     db.query(sql).into_iter().map(|row| row.into_iter().map(Option::unwrap_or_default).collect()).collect()
 }
@@ -86,14 +98,7 @@ fn offline_script_for_postgres_keeps_file_names_and_messages_inside_comments() {
     db.query("CREATE TABLE canary (x INT)");
     let (script, _) = assert_exit(&run(dir.path(), &db.url, &["upgrade", "--sql"]), 0);
     assert!(script.contains("-- Applying aaaa: aaaa (migrations/aaaa_x\\rDROP TABLE canary;\\n.sql)\n"), "{script}");
-    let file = dir.path().join("script.sql");
-    std::fs::write(&file, &script).unwrap();
-    let psql = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-f"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    psql_script(dir.path(), &db, &script);
     assert_eq!(db.tables(), ["a", "canary", "migrate_versions"]);
     assert_eq!(rows(&db, "SELECT revision, message FROM migrate_versions"), [["aaaa", "aaaa"]]);
 }
@@ -131,14 +136,7 @@ fn a_last_statement_ending_in_a_comment_with_a_semicolon_runs_online_and_offline
     assert_exit(&run(dir.path(), &online.url, &["upgrade"]), 0);
     let (script, _) = assert_exit(&run(dir.path(), &offline.url, &["upgrade", "--sql"]), 0);
     assert!(script.contains("BEGIN;\nCREATE TABLE t (x INT);\nINSERT INTO"), "{script}");
-    let file = dir.path().join("script.sql");
-    std::fs::write(&file, &script).unwrap();
-    let psql = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &offline.url, "-f"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    psql_script(dir.path(), &offline, &script);
     assert_eq!(online.tables(), ["migrate_versions", "t"]);
     assert_eq!(offline.tables(), ["migrate_versions", "t"]);
 }
