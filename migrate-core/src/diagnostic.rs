@@ -84,6 +84,12 @@ pub enum Problem {
     PinnedRevisionMissing { id: String },
     #[error("revision `{id}` is a draft: it is not pinned in migrate.lock")]
     Draft { id: String },
+    #[error(
+        "migrate.lock has a git merge conflict: both sides' entries are independent; `cargo migrate lock --resolve` keeps both"
+    )]
+    LockFileConflict,
+    #[error("revision `{id}` is pinned twice with different checksums (also on line {first_line})")]
+    ConflictingPins { id: String, first_line: usize },
     #[error("invalid lock file: {message}")]
     InvalidLockFile { message: String },
     #[error("invalid configuration: {message}")]
@@ -163,8 +169,12 @@ impl Problem {
                 "restore the file from version control, or, if no database has applied it, drop the pin with `cargo migrate lock --update {id}`"
             ),
             Problem::Draft { .. } => "run `cargo migrate lock` to pin it once it is final".into(),
+            Problem::LockFileConflict => "commit the resolved file; with `migrate.lock merge=union` in .gitattributes (`cargo migrate init` and `lock` add it) git keeps both sides on its own".into(),
+            Problem::ConflictingPins { id, .. } => format!(
+                "two branches pinned different versions of `{id}`: keep the line whose checksum matches the file you keep (`cargo migrate show {id}` prints it), remove the other, then run `cargo migrate lock`"
+            ),
             Problem::InvalidLockFile { .. } => {
-                "fix the line, or delete migrate.lock and run `cargo migrate lock` to write it anew".into()
+                "fix the line: entries look like `3f2a9c1b7e4d = \"sha256:<64 hex digits>\"` under `[revisions]`; `cargo migrate lock` then rewrites the file in order (keep the file: it holds the pins of released revisions)".into()
             }
             Problem::InvalidConfig { .. } => "see the configuration section of the README".into(),
             Problem::UnknownConfigKey { .. } => format!("known keys are {}", crate::config::CONFIG_KEYS.join(", ")),
