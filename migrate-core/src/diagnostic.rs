@@ -79,7 +79,15 @@ pub enum Problem {
     #[error("branch label `{label}` is also a revision id")]
     BranchLabelIsRevisionId { label: String },
     #[error("pinned revision `{id}` was edited: migrate.lock has {pinned}, the file now has {actual}")]
-    PinnedRevisionChanged { id: String, pinned: Checksum, actual: Checksum },
+    PinnedRevisionChanged {
+        id: String,
+        pinned: Checksum,
+        actual: Checksum,
+        /// Why re-pinning is known to be safe, when a database was asked:
+        /// "postgres://... has not applied it", "... recorded it as failed".
+        /// Boxed: it keeps `Problem` small.
+        safe_to_repin: Option<Box<str>>,
+    },
     #[error("pinned revision `{id}` has no file any more")]
     PinnedRevisionMissing { id: String },
     #[error("revision `{id}` is a draft: it is not pinned in migrate.lock")]
@@ -162,8 +170,11 @@ impl Problem {
             Problem::DuplicateBranchLabel { .. } | Problem::BranchLabelIsRevisionId { .. } => {
                 "branch labels must be unique across the history; rename one".into()
             }
-            Problem::PinnedRevisionChanged { id, .. } => format!(
-                "released revisions must not change: revert the edit and put the change in a new revision (`cargo migrate new`), or, if no database has applied it yet, re-pin it with `cargo migrate lock --update {id}`"
+            Problem::PinnedRevisionChanged { id, safe_to_repin: Some(why), .. } => format!(
+                "{why}, so re-pinning it is safe: `cargo migrate lock --update {id}`"
+            ),
+            Problem::PinnedRevisionChanged { id, safe_to_repin: None, .. } => format!(
+                "released revisions must not change: revert the edit and put the change in a new revision (`cargo migrate new`), or, if no database has applied it yet, re-pin it with `cargo migrate lock --update {id}` (which checks the configured database first)"
             ),
             Problem::PinnedRevisionMissing { id } => format!(
                 "restore the file from version control, or, if no database has applied it, drop the pin with `cargo migrate lock --update {id}`"

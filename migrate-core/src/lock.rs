@@ -235,7 +235,12 @@ impl LockFile {
                 Some(pinned) if pinned != rev.checksum => diagnostics.push(Diagnostic::error(
                     &rev.file.path,
                     Some(1),
-                    Problem::PinnedRevisionChanged { id: rev.id.clone(), pinned, actual: rev.checksum },
+                    Problem::PinnedRevisionChanged {
+                        id: rev.id.clone(),
+                        pinned,
+                        actual: rev.checksum,
+                        safe_to_repin: None,
+                    },
                 )),
                 Some(_) => {}
                 None => diagnostics.push(Diagnostic::warning(
