@@ -93,7 +93,8 @@ fn refuse_if_applied(
     let database = match database {
         Some(Ok(database)) => database,
         Some(Err(why)) => {
-            shell.warn(format!("could not ask the configured database whether it applied `{id}`: {why}"))?;
+            shell
+                .warn(format!("re-pinning `{id}` without knowing whether the configured database applied it: {why}"))?;
             return Ok(());
         }
         None => return Ok(()),

@@ -342,3 +342,45 @@ fn an_older_lock_file_conflicts_and_lock_resolve_repairs_it() {
     git_ok(dir, &["commit", "-q", "--no-edit"]);
     merge_heads_and_build(&fixture);
 }
+
+#[test]
+fn an_edited_revision_the_database_recorded_as_failed_may_be_re_pinned() {
+    let db = TestDatabase::create("repin_failed");
+    let broken = "-- revision: b\n-- parents: a\n-- message: revision b\n-- transaction: false\n\n-- migrate:up\nCREATE TABLE b (id INT);\nSELECT no_such_function();\n";
+    let dir = project(&format!("{TOP}{}{}", pin_a(), format_args!("b = \"{}\"\n", Checksum::of(broken))));
+    std::fs::write(dir.path().join("db/b.sql"), broken).unwrap();
+    assert_exit(&run(dir.path(), &["upgrade", "--database-url", &db.url]), 101);
+    let fixed = broken.replace("SELECT no_such_function();\n", "");
+    std::fs::write(dir.path().join("db/b.sql"), &fixed).unwrap();
+    let output = run(dir.path(), &["check", "--database-url", &db.url]);
+    let redacted = redact(&output, &db)
+        .replace(&Checksum::of(broken).to_string(), "[OLD]")
+        .replace(&Checksum::of(&fixed).to_string(), "[NEW]");
+    insta::assert_snapshot!(redacted, @r"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: db/b.sql:1: pinned revision `b` was edited: migrate.lock has [OLD], the file now has [NEW]
+      help: postgres://postgres@127.0.0.1:5432/[DB] recorded it as failed, so re-pinning it is safe: `cargo migrate lock --update b`
+    error: check failed with 1 problem: 2 revisions in db, 1 head, 2 pinned
+    ");
+    let output = run(dir.path(), &["lock", "--update", "b", "--database-url", &db.url]);
+    let (_, stderr) = assert_exit(&output, 0);
+    assert!(stderr.contains("Re-pinned b"), "{stderr}");
+}
+
+#[test]
+fn lock_update_says_when_the_configured_database_does_not_answer() {
+    let dir = project(&format!("{TOP}{}{}", pin_a(), pin_b()));
+    std::fs::write(dir.path().join("db/b.sql"), revision("b", "a", "CREATE TABLE b (id BIGINT);")).unwrap();
+    let url = "postgres://postgres@127.0.0.1:1/nowhere";
+    let output = run(dir.path(), &["lock", "--update", "b", "--database-url", url]);
+    insta::assert_snapshot!(transcript(&output), @r"
+    exit: 0
+    --- stdout
+    --- stderr
+    warning: re-pinning `b` without knowing whether the configured database applied it: postgres://postgres@127.0.0.1:1/nowhere (from --database-url): could not connect to PostgreSQL at 127.0.0.1:1/nowhere as postgres: error connecting to server: Connection refused (os error 111)
+       Re-pinned b (743d72ef9e24 -> bd295816442d)
+           Added `db/migrate.lock merge=union` to .gitattributes: git keeps both branches' pins when merging
+    ");
+}
