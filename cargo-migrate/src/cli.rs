@@ -359,13 +359,26 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Re-pin these edited revisions (or drop the pin of a deleted one) deliberately
+    /// Re-pin these edited revisions (or drop the pin of a deleted one) deliberately; refused
+    /// when the configured database applied one
     #[arg(long, value_name = "REV", num_args = 1..)]
     pub update: Vec<String>,
+    /// With --update: re-pin although the configured database applied the revision
+    #[arg(long, requires = "update")]
+    pub force: bool,
+    /// Keep both sides of a git merge conflict in migrate.lock (refused only when both pin
+    /// one revision with different checksums)
+    #[arg(long, conflicts_with = "update")]
+    pub resolve: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Accept draft revisions (not pinned yet) as warnings, for local use; CI should not pass it
+    #[arg(long)]
+    pub allow_drafts: bool,
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]

@@ -5,6 +5,7 @@ mod commands;
 mod error;
 mod exit;
 mod fs;
+mod gitattributes;
 mod interrupt;
 mod project;
 mod shell;

@@ -79,11 +79,25 @@ pub enum Problem {
     #[error("branch label `{label}` is also a revision id")]
     BranchLabelIsRevisionId { label: String },
     #[error("pinned revision `{id}` was edited: migrate.lock has {pinned}, the file now has {actual}")]
-    PinnedRevisionChanged { id: String, pinned: Checksum, actual: Checksum },
+    PinnedRevisionChanged {
+        id: String,
+        pinned: Checksum,
+        actual: Checksum,
+        /// Why re-pinning is known to be safe, when a database was asked:
+        /// "postgres://... has not applied it", "... recorded it as failed".
+        /// Boxed: it keeps `Problem` small.
+        safe_to_repin: Option<Box<str>>,
+    },
     #[error("pinned revision `{id}` has no file any more")]
     PinnedRevisionMissing { id: String },
     #[error("revision `{id}` is a draft: it is not pinned in migrate.lock")]
     Draft { id: String },
+    #[error(
+        "migrate.lock has a git merge conflict: both sides' entries are independent; `cargo migrate lock --resolve` keeps both"
+    )]
+    LockFileConflict,
+    #[error("revision `{id}` is pinned twice with different checksums (also on line {first_line})")]
+    ConflictingPins { id: String, first_line: usize },
     #[error("invalid lock file: {message}")]
     InvalidLockFile { message: String },
     #[error("invalid configuration: {message}")]
@@ -156,15 +170,22 @@ impl Problem {
             Problem::DuplicateBranchLabel { .. } | Problem::BranchLabelIsRevisionId { .. } => {
                 "branch labels must be unique across the history; rename one".into()
             }
-            Problem::PinnedRevisionChanged { id, .. } => format!(
-                "released revisions must not change: revert the edit and put the change in a new revision (`cargo migrate new`), or, if no database has applied it yet, re-pin it with `cargo migrate lock --update {id}`"
+            Problem::PinnedRevisionChanged { id, safe_to_repin: Some(why), .. } => format!(
+                "{why}, so re-pinning it is safe: `cargo migrate lock --update {id}`"
+            ),
+            Problem::PinnedRevisionChanged { id, safe_to_repin: None, .. } => format!(
+                "released revisions must not change: revert the edit and put the change in a new revision (`cargo migrate new`), or, if no database has applied it yet, re-pin it with `cargo migrate lock --update {id}` (which checks the configured database first)"
             ),
             Problem::PinnedRevisionMissing { id } => format!(
                 "restore the file from version control, or, if no database has applied it, drop the pin with `cargo migrate lock --update {id}`"
             ),
             Problem::Draft { .. } => "run `cargo migrate lock` to pin it once it is final".into(),
+            Problem::LockFileConflict => "commit the resolved file; with `migrate.lock merge=union` in .gitattributes (`cargo migrate init` and `lock` add it) git keeps both sides on its own".into(),
+            Problem::ConflictingPins { id, .. } => format!(
+                "two branches pinned different versions of `{id}`: keep the line whose checksum matches the file you keep (`cargo migrate show {id}` prints it), remove the other, then run `cargo migrate lock`"
+            ),
             Problem::InvalidLockFile { .. } => {
-                "fix the line, or delete migrate.lock and run `cargo migrate lock` to write it anew".into()
+                "fix the line: entries look like `3f2a9c1b7e4d = \"sha256:<64 hex digits>\"` under `[revisions]`; `cargo migrate lock` then rewrites the file in order (keep the file: it holds the pins of released revisions)".into()
             }
             Problem::InvalidConfig { .. } => "see the configuration section of the README".into(),
             Problem::UnknownConfigKey { .. } => format!("known keys are {}", crate::config::CONFIG_KEYS.join(", ")),

@@ -91,10 +91,12 @@ pub fn lock_file(text: &str) {
     let file = SourceFile::new("migrate.lock", text);
     let (lock, diagnostics) = LockFile::parse(&file);
     check_lines("lock file", text, &diagnostics);
-    if let Some(canonical) = LockFile::parse_canonical(&file) {
+    // toml_edit refuses repeated keys, which the line reader takes (agreeing
+    // ones silently, others as a problem each).
+    if let Some(read) = LockFile::read_lines(&file).filter(|read| read.repeated == 0) {
         let (general, problems) = LockFile::parse_toml(&file);
         assert!(problems.is_empty(), "the line reader accepts what toml_edit rejects: {problems:?}");
-        assert_eq!(canonical, general, "the line reader and toml_edit disagree");
+        assert_eq!(read.lock, general, "the line reader and toml_edit disagree");
     }
 
     let rendered = lock.render();

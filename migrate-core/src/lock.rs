@@ -40,21 +40,42 @@ impl LockFile {
         LockFile { path: Some(path.into()), ..LockFile::default() }
     }
 
-    /// Parses a lock file, reporting every bad entry.
+    /// Parses a lock file, reporting every bad entry. Entries may come in
+    /// any order, and a revision may be listed twice with the same checksum
+    /// (what git's `merge=union` makes of two branches that pinned the same
+    /// draft). A file with git's conflict markers reads as both sides'
+    /// entries together, with one [`Problem::LockFileConflict`].
     pub fn parse(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
-        if let Some(lock) = LockFile::parse_canonical(file) {
-            return (lock, Vec::new());
+        if let Some(first_marker) = conflict_marker_line(&file.text) {
+            let (lock, mut diagnostics) = LockFile::parse_text(&file.path, &without_conflict_markers(&file.text));
+            diagnostics.insert(0, Diagnostic::error(&file.path, Some(first_marker), Problem::LockFileConflict));
+            return (lock, diagnostics);
         }
-        LockFile::parse_toml(file)
+        LockFile::parse_text(&file.path, &file.text)
+    }
+
+    fn parse_text(path: &Path, text: &str) -> (LockFile, Vec<Diagnostic>) {
+        let file = SourceFile::new(path, text);
+        if let Some(read) = LockFile::read_lines(&file) {
+            return (read.lock, read.diagnostics);
+        }
+        LockFile::parse_toml(&file)
+    }
+
+    /// What [`LockFile::read_lines`] reads, when it takes the file.
+    pub(crate) fn parse_canonical(file: &SourceFile) -> Option<LockFile> {
+        LockFile::read_lines(file).map(|read| read.lock)
     }
 
     /// The layout [`LockFile::render`] writes, read line by line: a build
     /// script reads it on every build, and toml_edit takes 70 ms on 10,000
-    /// entries in the debug builds build scripts run as. Anything else
-    /// (comments, other quoting, an error) returns `None` and goes through
-    /// toml_edit, which also reports problems with their lines.
-    pub(crate) fn parse_canonical(file: &SourceFile) -> Option<LockFile> {
-        let mut lock = LockFile::empty(&file.path);
+    /// entries in the debug builds build scripts run as. Entries may come in
+    /// any order and repeat; a repeated entry with another checksum is a
+    /// [`Problem::ConflictingPins`]. Anything else (comments, other quoting,
+    /// an error) returns `None` and goes through toml_edit, which also
+    /// reports problems with their lines.
+    pub(crate) fn read_lines(file: &SourceFile) -> Option<LineRead> {
+        let lock = LockFile::empty(&file.path);
         let mut lines = crate::strip_bom(&file.text).lines().enumerate().peekable();
         while let Some((_, comment)) = lines.next_if(|(_, l)| l.starts_with('#')) {
             // TOML allows no control character but tab in a comment.
@@ -82,13 +103,30 @@ impl LockFile {
                 _ => return None,
             }
         }
-        // `render` writes sorted keys, so the maps bulk-build in linear time.
-        if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return None; // unsorted or duplicate keys: let toml_edit judge
+        let mut read = LineRead { lock, diagnostics: Vec::new(), repeated: 0 };
+        // Sorted input (what `render` writes) bulk-builds the maps in linear time.
+        if entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            read.lock.pinned = entries.iter().map(|(id, sum, _)| ((*id).to_owned(), *sum)).collect();
+            read.lock.lines = entries.iter().map(|(id, _, line)| ((*id).to_owned(), *line)).collect();
+            return Some(read);
         }
-        lock.pinned = entries.iter().map(|(id, sum, _)| ((*id).to_owned(), *sum)).collect();
-        lock.lines = entries.iter().map(|(id, _, line)| ((*id).to_owned(), *line)).collect();
-        Some(lock)
+        for (id, checksum, line) in entries {
+            match read.lock.pinned.get(id) {
+                None => {
+                    read.lock.pinned.insert(id.to_owned(), checksum);
+                    read.lock.lines.insert(id.to_owned(), line);
+                }
+                Some(first) => {
+                    read.repeated += 1;
+                    if *first != checksum {
+                        let first_line = read.lock.lines[id];
+                        let problem = Problem::ConflictingPins { id: id.to_owned(), first_line };
+                        read.diagnostics.push(Diagnostic::error(&file.path, Some(line), problem));
+                    }
+                }
+            }
+        }
+        Some(read)
     }
 
     pub(crate) fn parse_toml(file: &SourceFile) -> (LockFile, Vec<Diagnostic>) {
@@ -197,7 +235,12 @@ impl LockFile {
                 Some(pinned) if pinned != rev.checksum => diagnostics.push(Diagnostic::error(
                     &rev.file.path,
                     Some(1),
-                    Problem::PinnedRevisionChanged { id: rev.id.clone(), pinned, actual: rev.checksum },
+                    Problem::PinnedRevisionChanged {
+                        id: rev.id.clone(),
+                        pinned,
+                        actual: rev.checksum,
+                        safe_to_repin: None,
+                    },
                 )),
                 Some(_) => {}
                 None => diagnostics.push(Diagnostic::warning(
@@ -218,6 +261,62 @@ impl LockFile {
         }
         diagnostics
     }
+}
+
+/// What [`LockFile::read_lines`] makes of a file it takes.
+#[derive(Debug)]
+pub(crate) struct LineRead {
+    pub(crate) lock: LockFile,
+    /// Repeated entries whose checksums differ.
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// How many entries repeat an earlier one (toml_edit refuses any).
+    pub(crate) repeated: usize,
+}
+
+/// Whether a line is one git writes around a conflict: `<<<<<<< ours`,
+/// `||||||| base` (diff3 style), `=======`, `>>>>>>> theirs`.
+fn marker(line: &str) -> Option<u8> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let kind = *line.as_bytes().first()?;
+    if !matches!(kind, b'<' | b'|' | b'=' | b'>') || line.len() < 7 || line.bytes().take(7).any(|b| b != kind) {
+        return None;
+    }
+    let rest = &line[7..];
+    let ok = match kind {
+        b'=' => rest.is_empty(),
+        _ => rest.is_empty() || rest.starts_with(' '),
+    };
+    ok.then_some(kind)
+}
+
+/// The line of the first conflict marker, if the file has any.
+fn conflict_marker_line(text: &str) -> Option<usize> {
+    // The common case, a file without markers, costs one search.
+    if !text.contains("\n<<<<<<<") && !text.starts_with("<<<<<<<") {
+        return None;
+    }
+    text.lines().position(|l| marker(l).is_some()).map(|i| i + 1)
+}
+
+/// Both sides of every conflict: the marker lines and the common ancestor's
+/// part (diff3 style) become empty lines, so every entry keeps its line.
+fn without_conflict_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_base = false;
+    for line in text.split_inclusive('\n') {
+        let kind = marker(line.strip_suffix('\n').unwrap_or(line));
+        match kind {
+            Some(b'|') => in_base = true,
+            Some(b'=') | Some(b'<') | Some(b'>') => in_base = false,
+            _ => {}
+        }
+        if kind.is_some() || in_base {
+            out.push('\n');
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -317,6 +416,95 @@ mod tests {
         assert_eq!(messages, ["migrate.lock:1: invalid lock file: invalid character"]);
         let tab = "#\tcomment\nversion = 1\n";
         assert!(LockFile::parse_canonical(&SourceFile::new("migrate.lock", tab)).is_some());
+    }
+
+    /// What `parse` reports and reads, as one text.
+    fn read(text: &str) -> String {
+        let (lock, problems) = LockFile::parse(&SourceFile::new("migrations/migrate.lock", text));
+        let mut out: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        out.extend(lock.iter().map(|(id, sum)| format!("{id} = {}", sum.short())));
+        out.join("\n")
+    }
+
+    fn entry(id: &str, content: &str) -> String {
+        format!("{id} = \"{}\"\n", Checksum::of(content))
+    }
+
+    const TOP: &str = "# header\nversion = 1\n\n[revisions]\n";
+
+    #[test]
+    fn entries_in_any_order_are_read() {
+        let text = format!("{TOP}{}{}", entry("ccc", "c"), entry("aaa", "a"));
+        let short = |c: &str| Checksum::of(c).short();
+        assert_eq!(read(&text), format!("aaa = {}\nccc = {}", short("a"), short("c")));
+    }
+
+    #[test]
+    fn a_repeated_entry_that_agrees_is_read_once() {
+        // What git's union merge makes of two branches that pinned the same draft.
+        let text = format!("{TOP}{}{}{}", entry("aaa", "a"), entry("bbb", "b"), entry("aaa", "a"));
+        let short = |c: &str| Checksum::of(c).short();
+        assert_eq!(read(&text), format!("aaa = {}\nbbb = {}", short("a"), short("b")));
+    }
+
+    #[test]
+    fn a_repeated_entry_with_another_checksum_is_an_error() {
+        let text = format!("{TOP}{}{}", entry("aaa", "a"), entry("aaa", "edited"));
+        assert_eq!(
+            read(&text),
+            format!(
+                "migrations/migrate.lock:6: revision `aaa` is pinned twice with different checksums (also on line 5) \
+                 (help: two branches pinned different versions of `aaa`: keep the line whose checksum matches the file \
+                 you keep (`cargo migrate show aaa` prints it), remove the other, then run `cargo migrate lock`)\n\
+                 aaa = {}",
+                Checksum::of("a").short()
+            )
+        );
+    }
+
+    const CONFLICT: &str = "migrations/migrate.lock:5: migrate.lock has a git merge conflict: both sides' entries are \
+        independent; `cargo migrate lock --resolve` keeps both (help: commit the resolved file; with `migrate.lock \
+        merge=union` in .gitattributes (`cargo migrate init` and `lock` add it) git keeps both sides on its own)";
+
+    #[test]
+    fn conflict_markers_are_recognised_and_both_sides_read() {
+        let text = format!(
+            "{TOP}<<<<<<< HEAD\n{}=======\n{}>>>>>>> other-branch\n{}",
+            entry("bbb", "b"),
+            entry("ccc", "c"),
+            entry("ddd", "d")
+        );
+        let short = |c: &str| Checksum::of(c).short();
+        assert_eq!(
+            read(&text),
+            format!("{CONFLICT}\nbbb = {}\nccc = {}\nddd = {}", short("b"), short("c"), short("d"))
+        );
+    }
+
+    #[test]
+    fn a_diff3_conflict_leaves_out_the_common_ancestor() {
+        // `merge.conflictStyle = diff3`: the base part holds what both sides changed.
+        let text = format!(
+            "{TOP}<<<<<<< HEAD\n{}||||||| base\n{}=======\n{}>>>>>>> other\n",
+            entry("bbb", "b"),
+            entry("old", "o"),
+            entry("ccc", "c"),
+        );
+        let short = |c: &str| Checksum::of(c).short();
+        assert_eq!(read(&text), format!("{CONFLICT}\nbbb = {}\nccc = {}", short("b"), short("c")));
+    }
+
+    #[test]
+    fn a_conflict_whose_sides_pin_one_revision_differently_names_it() {
+        let text =
+            format!("{TOP}<<<<<<< HEAD\n{}=======\n{}>>>>>>> other\n", entry("bbb", "b"), entry("bbb", "edited"),);
+        let (lock, problems) = LockFile::parse(&SourceFile::new("migrations/migrate.lock", text));
+        let problems: Vec<&Problem> = problems.iter().map(|d| &d.problem).collect();
+        assert_eq!(
+            problems,
+            [&Problem::LockFileConflict, &Problem::ConflictingPins { id: "bbb".into(), first_line: 6 }]
+        );
+        assert_eq!(lock.len(), 1);
     }
 
     #[test]

@@ -181,3 +181,18 @@ fn revision_id_longer_than_the_version_table_column_fails_the_build() {
         )],
     );
 }
+
+#[test]
+fn a_lock_file_with_git_conflict_markers_fails_with_the_sentence_the_cli_prints() {
+    let fixture = FixtureCrate::new("fixture_lock_conflict");
+    fixture.write("migrations/a.sql", &revision("a", "", "SELECT 1;"));
+    fixture.pin_all();
+    let lock = std::fs::read_to_string(fixture.path().join("migrations/migrate.lock")).unwrap();
+    let (top, entry) = lock.split_at(lock.find("a = ").unwrap());
+    fixture.write("migrations/migrate.lock", &format!("{top}<<<<<<< HEAD\n{entry}=======\n{entry}>>>>>>> other\n"));
+    assert_build_fails(
+        &fixture,
+        &["migrations/migrate.lock:6: migrate.lock has a git merge conflict: both sides' entries are independent; \
+           `cargo migrate lock --resolve` keeps both (help: "],
+    );
+}

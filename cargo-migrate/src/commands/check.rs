@@ -12,8 +12,15 @@ use crate::project::Project;
 use crate::shell::Shell;
 
 pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult {
-    let options = Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: true };
+    let options =
+        Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: !args.allow_drafts };
     let mut analysis = project.analyze(options);
+    // An edited pinned revision that the configured database never applied can be re-pinned.
+    if analysis.diagnostics.iter().any(|d| matches!(d.problem, migrate_core::Problem::PinnedRevisionChanged { .. })) {
+        if let Some(Ok(database)) = super::Configured::open(project, &analysis.history, &args.db)? {
+            database.annotate(&mut analysis.diagnostics);
+        }
+    }
     // Drafts and several heads do not stop the history from being replayed.
     let replayable = !analysis.errors().any(|d| {
         !matches!(d.problem, migrate_core::Problem::Draft { .. } | migrate_core::Problem::MultipleHeads { .. })
@@ -70,6 +77,19 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
                 shell.status("Checked", summary)?;
             } else {
                 shell.error(format!("check failed with {errors} problem{}: {summary}", plural(errors)))?;
+            }
+            let drafts = analysis
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error() && matches!(d.problem, migrate_core::Problem::Draft { .. }))
+                .count();
+            if drafts > 0 {
+                shell.help(format!(
+                    "run `cargo migrate lock` to pin the {drafts} draft{} and commit {} with {}; `cargo migrate check --allow-drafts` accepts drafts for local use",
+                    plural(drafts),
+                    project.shown(migrate_core::LOCK_FILE_NAME).display(),
+                    if drafts == 1 { "it" } else { "them" },
+                ))?;
             }
         }
     }

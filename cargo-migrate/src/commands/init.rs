@@ -50,6 +50,8 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
         }
         let dir = selection.dir.clone().expect("matched above");
         create_files(shell, &cwd.join(&dir), &dir)?;
+        add_union_merge(shell, &cwd, &cwd.join(&dir), &cwd)?;
+        first_revision_note(shell, &cwd.join(&dir))?;
         return Ok(exit::OK);
     };
 
@@ -82,13 +84,19 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
     let dir = base.join(&configured_dir);
     let shown = dir.strip_prefix(&cwd).map(Path::to_owned).unwrap_or_else(|_| dir.clone());
     create_files(shell, &dir, &shown)?;
+    add_union_merge(shell, &base, &dir, &cwd)?;
 
     if args.build {
         if !is_package {
             return Err(CliError::usage("`--build` needs a package, not a virtual workspace")
                 .with_help("choose the package with `-p NAME`"));
         }
-        let repo = args.path.as_ref().map(|p| cwd.join(p));
+        // A relative path is written relative to the manifest (not to where
+        // `init` ran), so the line holds for everyone who clones the project.
+        let repo = args
+            .path
+            .as_ref()
+            .map(|p| if p.is_absolute() { p.clone() } else { relative_to(&manifest_dir, &cwd.join(p)) });
         edited |= add_dependency(&mut doc, "build-dependencies", "migrate-build", repo.as_deref());
         edited |= add_dependency(&mut doc, "dependencies", "migrate-core", repo.as_deref());
         write_build_rs(shell, &manifest_dir)?;
@@ -104,8 +112,52 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
             "embed the history with `pub static MIGRATIONS: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();`",
         )?;
     }
-    shell.note("create the first revision with `cargo migrate new \"create users\"`")?;
+    first_revision_note(shell, &dir)?;
     Ok(exit::OK)
+}
+
+/// The note about `new`, only while the directory holds no revision.
+fn first_revision_note(shell: &mut Shell, dir: &Path) -> Result<(), CliError> {
+    let (sources, _) = migrate_core::load::read_dir(dir, dir);
+    if sources.revisions.is_empty() {
+        shell.note("create the first revision with `cargo migrate new \"create users\"`")?;
+    }
+    Ok(())
+}
+
+/// `.gitattributes` with `migrations/migrate.lock merge=union`.
+fn add_union_merge(shell: &mut Shell, base: &Path, dir: &Path, cwd: &Path) -> Result<(), CliError> {
+    let wanted = crate::gitattributes::union_line(base, dir);
+    let existed = wanted.file.exists();
+    if crate::gitattributes::ensure(base, dir)?.is_some() {
+        let shown = wanted.file.strip_prefix(cwd).unwrap_or(&wanted.file);
+        let verb = if existed { "Updated" } else { "Created" };
+        shell.status(
+            verb,
+            format!("{} (`{}`: git keeps both branches' pins when merging)", shown.display(), wanted.line),
+        )?;
+    }
+    Ok(())
+}
+
+/// `to` as a path relative to the directory `from` (both made absolute and
+/// resolved first), or `to` itself when they share no root.
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let from = from.canonicalize().unwrap_or_else(|_| from.to_owned());
+    let to = to.canonicalize().unwrap_or_else(|_| to.to_owned());
+    let (from_parts, to_parts): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = from_parts.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return to;
+    }
+    let mut relative = PathBuf::new();
+    for _ in common..from_parts.len() {
+        relative.push("..");
+    }
+    for part in &to_parts[common..] {
+        relative.push(part);
+    }
+    if relative.as_os_str().is_empty() { PathBuf::from(".") } else { relative }
 }
 
 /// Creates the directory, template and lock file; leaves existing ones alone.
@@ -164,7 +216,7 @@ fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&
     let spec = match repo {
         Some(repo) => {
             let mut inline = InlineTable::new();
-            inline.insert("path", repo.join(name).to_string_lossy().into_owned().into());
+            inline.insert("path", repo.join(name).to_string_lossy().replace('\\', "/").into());
             value(inline)
         }
         None => value(env!("CARGO_PKG_VERSION")),

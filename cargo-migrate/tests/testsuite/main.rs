@@ -8,6 +8,7 @@ mod hardening;
 mod help;
 mod listing;
 mod secrets;
+mod team;
 mod workflow;
 
 use std::path::Path;

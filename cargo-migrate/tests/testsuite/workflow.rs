@@ -271,3 +271,64 @@ fn a_template_with_a_header_key_of_its_own_makes_revisions_that_show_it() {
     --- stderr
     ");
 }
+
+#[test]
+fn init_writes_gitattributes_and_keeps_what_it_holds() {
+    let app = package("init_gitattributes_app");
+    let dir = app.path();
+    std::fs::write(dir.join(".gitattributes"), "*.png binary").unwrap();
+    let output = cargo_migrate(dir, &["init"]);
+    insta::assert_snapshot!(transcript(&output), @r#"
+    exit: 0
+    --- stdout
+    --- stderr
+         Created migrations/
+         Created migrations/template.sql
+         Created migrations/migrate.lock
+         Updated .gitattributes (`migrations/migrate.lock merge=union`: git keeps both branches' pins when merging)
+         Updated Cargo.toml
+    note: create the first revision with `cargo migrate new "create users"`
+    "#);
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".gitattributes")).unwrap(),
+        "*.png binary\nmigrations/migrate.lock merge=union\n"
+    );
+}
+
+#[test]
+fn init_again_with_revisions_does_not_suggest_the_first_one() {
+    let app = package("init_again_app");
+    let dir = app.path();
+    assert_exit(&cargo_migrate(dir, &["init"]), 0);
+    assert_exit(&cargo_migrate(dir, &["new", "create users", "--rev-id", "u1"]), 0);
+    let output = cargo_migrate(dir, &["init"]);
+    insta::assert_snapshot!(transcript(&output), @r"
+    exit: 0
+    --- stdout
+    --- stderr
+         Keeping migrations/template.sql
+         Keeping migrations/migrate.lock
+    ");
+}
+
+#[test]
+fn init_build_with_a_relative_path_writes_it_relative_to_the_manifest() {
+    let app = package("init_relative_app");
+    let dir = app.path().canonicalize().unwrap();
+    // Run from src/, with the path as typed there: the manifest gets it relative to itself.
+    let src = dir.join("src");
+    let depth = src.components().count() - 1;
+    let from_src = format!("{}{}", "../".repeat(depth), repo_root().strip_prefix("/").unwrap().display());
+    assert_exit(&cargo_migrate(&src, &["init", "--build", "--path", &from_src]), 0);
+    let from_manifest = format!("{}{}", "../".repeat(depth - 1), repo_root().strip_prefix("/").unwrap().display());
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert_eq!(
+        manifest,
+        format!(
+            "# The application.\n[package]\nname = \"init_relative_app\" # keep this comment\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [package.metadata.migrate]\ndir = \"migrations\"\n\n\
+             [dependencies]\nmigrate-core = {{ path = \"{from_manifest}/migrate-core\" }}\n\n[workspace]\n\n\
+             [build-dependencies]\nmigrate-build = {{ path = \"{from_manifest}/migrate-build\" }}\n"
+        )
+    );
+}
