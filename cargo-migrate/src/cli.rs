@@ -165,6 +165,10 @@ pub struct UpgradeArgs {
     /// Apply although an applied revision's file changed since
     #[arg(long)]
     pub allow_modified: bool,
+    /// Apply although the database has revisions this history lacks, when all of them were
+    /// applied after every revision it has (a newer build migrated it)
+    #[arg(long)]
+    pub allow_newer: bool,
     /// With --dry-run: exit 1 when some revisions could not be executed (`transaction: false`
     /// ones and those that build on them)
     #[arg(long, requires = "dry_run")]
