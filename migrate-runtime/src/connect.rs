@@ -1,6 +1,8 @@
 //! Opening a connection from a [`DatabaseUrl`].
 
-use crate::url::{DatabaseUrl, SslMode};
+use crate::url::DatabaseUrl;
+#[cfg(feature = "postgres")]
+use crate::url::SslMode;
 use crate::{Database, Dialect};
 
 /// A connection opened by [`connect`].
@@ -99,6 +101,9 @@ pub fn connect_existing(url: &DatabaseUrl) -> Result<Option<Connection>, Connect
 }
 
 fn open(url: &DatabaseUrl, create: bool) -> Result<Option<Connection>, ConnectError> {
+    // Only SQLite files are created.
+    #[cfg(not(feature = "sqlite"))]
+    let _ = create;
     match url {
         #[cfg(feature = "sqlite")]
         DatabaseUrl::Sqlite { path: None } => {

@@ -568,12 +568,14 @@ fn check_driver_parameter(key: &str, value: &str) -> Result<(), UrlProblem> {
 }
 
 /// `key='value' ...`, quoted as libpq reads it.
+#[cfg(feature = "postgres")]
 fn key_value_string(pairs: &[(String, String)]) -> String {
     let quote = |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
     pairs.iter().map(|(key, value)| format!("{key}={}", quote(value))).collect::<Vec<_>>().join(" ")
 }
 
 /// A strict percent-decoding: a `%` must start an escape.
+#[cfg(feature = "postgres")]
 fn decode_bytes(text: &str, part: &str) -> Result<Vec<u8>, UrlProblem> {
     let bytes = text.as_bytes();
     if let Some((at, _)) = text
@@ -586,6 +588,7 @@ fn decode_bytes(text: &str, part: &str) -> Result<Vec<u8>, UrlProblem> {
     Ok(percent_decode_str(text).collect())
 }
 
+#[cfg(feature = "postgres")]
 fn decode(text: &str, part: &str) -> Result<String, UrlProblem> {
     String::from_utf8(decode_bytes(text, part)?).map_err(|_| UrlProblem::NotUtf8(part.to_owned()))
 }
