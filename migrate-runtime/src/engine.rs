@@ -1065,3 +1065,22 @@ fn applied_by(db: &mut dyn Database) -> String {
         .unwrap_or_else(|| "unknown".into());
     format!("{}@{host}", db.user())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn already_exists_by_sqlstate_or_sqlite_message() {
+        let pg = |code: &str| FailureKind::of(&DbError { code: Some(code.into()), ..DbError::new("x") });
+        for code in ["42P07", "42710", "42701", "42P06", "42723"] {
+            assert_eq!(pg(code), FailureKind::AlreadyExists, "{code}");
+        }
+        assert_eq!(pg("42601"), FailureKind::Other);
+        // A PostgreSQL message is not read: the SQLSTATE decides.
+        let worded = DbError { code: Some("P0001".into()), ..DbError::new("table already exists") };
+        assert_eq!(FailureKind::of(&worded), FailureKind::Other);
+        assert_eq!(FailureKind::of(&DbError::new("index t_id already exists")), FailureKind::AlreadyExists);
+        assert_eq!(FailureKind::of(&DbError::new("no such table: t")), FailureKind::Other);
+    }
+}

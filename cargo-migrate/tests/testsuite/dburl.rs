@@ -209,3 +209,16 @@ fn current_lists_unknown_revisions_too() {
     let output = run_env(dir.path(), &["current", "--dir", "migrations", "--database-url", &url], &[]);
     insta::assert_snapshot!(redacted(&output, &[]));
 }
+
+#[test]
+fn downgrade_sql_from_current_asks_the_database() {
+    let mut revisions = two();
+    revisions[1].1 = rev("b", "a", "", "CREATE TABLE b (id INT);\n\n-- migrate:down\nDROP TABLE b;");
+    let dir = project(&revisions);
+    let url = format!("sqlite:{}", dir.path().join("app.db").display());
+    let up = run_env(dir.path(), &["upgrade", "--dir", "migrations", "--database-url", &url], &[]);
+    assert!(up.status.success(), "{}", redacted(&up, &[]));
+    let output =
+        run_env(dir.path(), &["downgrade", "--sql", "current:-1", "--dir", "migrations", "--database-url", &url], &[]);
+    insta::assert_snapshot!(redacted(&output, &[]));
+}
