@@ -150,7 +150,7 @@ pub enum TransactionArg {
 
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
-    /// Target: head, heads, +N, a revision, LABEL@head; FROM:TO with --sql
+    /// Target: head, heads, +N, a revision, LABEL@head; FROM:TO with --sql (FROM `current`: where the database is)
     #[arg(default_value = "head", allow_hyphen_values = true)]
     pub target: String,
     /// Print the SQL script instead of running it
@@ -165,6 +165,10 @@ pub struct UpgradeArgs {
     /// Apply although an applied revision's file changed since
     #[arg(long)]
     pub allow_modified: bool,
+    /// Apply although the database has revisions this history lacks, when all of them were
+    /// applied after every revision it has (a newer build migrated it)
+    #[arg(long)]
+    pub allow_newer: bool,
     /// With --dry-run: exit 1 when some revisions could not be executed (`transaction: false`
     /// ones and those that build on them)
     #[arg(long, requires = "dry_run")]
@@ -179,7 +183,7 @@ pub struct UpgradeArgs {
 
 #[derive(Debug, Args)]
 pub struct DowngradeArgs {
-    /// Target: -N, base, a revision; FROM:TO with --sql
+    /// Target: -N, base, a revision; FROM:TO with --sql (FROM `current`: where the database is)
     #[arg(allow_hyphen_values = true)]
     pub target: String,
     /// Print the SQL script instead of running it
@@ -230,7 +234,7 @@ pub struct StampArgs {
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// FROM:TO or TO (from base); default base:head
+    /// FROM:TO or TO (from base); FROM `current` asks the database where it is; default base:head
     #[arg(default_value = "head")]
     pub range: String,
     /// Dialect of the script [default: from the database URL]

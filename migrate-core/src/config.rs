@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, TableLike};
 
+use crate::sql::Dialect;
 use crate::{Diagnostic, Problem};
 
 /// Keys understood in `[package.metadata.migrate]`.
-pub const CONFIG_KEYS: [&str; 6] =
-    ["dir", "allow-multiple-heads", "database-url-env", "version-table", "version-schema", "schema"];
+pub const CONFIG_KEYS: [&str; 7] =
+    ["dir", "allow-multiple-heads", "database-url-env", "version-table", "version-schema", "schema", "dialect"];
 
 /// The declarative models file, relative to the package root, unless configured.
 pub const DEFAULT_SCHEMA_FILE: &str = "schema.sql";
@@ -34,6 +35,9 @@ pub struct Config {
     pub version_schema: Option<String>,
     /// The declarative schema (the models) that autogenerate compares with.
     pub schema: PathBuf,
+    /// The SQL dialect the revisions are written in (`dialect = "postgres"`):
+    /// a database of another kind is refused.
+    pub dialect: Option<Dialect>,
 }
 
 impl Default for Config {
@@ -45,6 +49,7 @@ impl Default for Config {
             version_table: None,
             version_schema: None,
             schema: PathBuf::from(DEFAULT_SCHEMA_FILE),
+            dialect: None,
         }
     }
 }
@@ -108,6 +113,13 @@ impl Config {
                     _ => diagnostics
                         .push(invalid(format!("`{key}` in [package.metadata.migrate] must be a non-empty string"))),
                 },
+                "dialect" => match item.as_str() {
+                    Some("postgres" | "postgresql") => config.dialect = Some(Dialect::Postgres),
+                    Some("sqlite") => config.dialect = Some(Dialect::Sqlite),
+                    _ => diagnostics.push(invalid(
+                        "`dialect` in [package.metadata.migrate] must be \"postgres\" or \"sqlite\"".into(),
+                    )),
+                },
                 other => diagnostics.push(Diagnostic::warning(
                     path,
                     None,
@@ -134,6 +146,18 @@ mod tests {
     }
 
     #[test]
+    fn the_dialect() {
+        let read = |value: &str| {
+            let text = format!("[package.metadata.migrate]\ndialect = \"{value}\"\n");
+            Config::from_manifest(Path::new("Cargo.toml"), &text).0.dialect
+        };
+        assert_eq!(
+            [read("postgres"), read("postgresql"), read("sqlite")],
+            [Some(Dialect::Postgres), Some(Dialect::Postgres), Some(Dialect::Sqlite)]
+        );
+    }
+
+    #[test]
     fn a_manifest_with_a_bom_is_read() {
         let text = "\u{feff}[package]\nname = \"x\"\n[package.metadata.migrate]\ndir = \"db\"\n";
         let (config, source, problems) = Config::from_manifest(Path::new("Cargo.toml"), text);
@@ -144,14 +168,17 @@ mod tests {
     fn defaults_and_problems() {
         let (config, source, _) = Config::from_manifest(Path::new("Cargo.toml"), "[package]\nname = \"x\"\n");
         assert_eq!((config, source), (Config::default(), ConfigSource::Default));
-        let (_, _, problems) =
-            Config::from_manifest(Path::new("Cargo.toml"), "[workspace.metadata.migrate]\ndir = 3\ncolour = true\n");
+        let (_, _, problems) = Config::from_manifest(
+            Path::new("Cargo.toml"),
+            "[workspace.metadata.migrate]\ndir = 3\ncolour = true\ndialect = \"mysql\"\n",
+        );
         let messages: Vec<String> = problems.iter().map(Diagnostic::message).collect();
         assert_eq!(
             messages,
             [
                 "Cargo.toml: invalid configuration: `dir` in [package.metadata.migrate] must be a non-empty string",
                 "Cargo.toml: unknown configuration key `colour`",
+                "Cargo.toml: invalid configuration: `dialect` in [package.metadata.migrate] must be \"postgres\" or \"sqlite\"",
             ]
         );
     }

@@ -1,6 +1,8 @@
 //! Opening a connection from a [`DatabaseUrl`].
 
-use crate::url::{DatabaseUrl, SslMode};
+use crate::url::DatabaseUrl;
+#[cfg(feature = "postgres")]
+use crate::url::SslMode;
 use crate::{Database, Dialect};
 
 /// A connection opened by [`connect`].
@@ -52,6 +54,32 @@ impl Connection {
     }
 }
 
+/// Whether a PostgreSQL session is encrypted, as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encryption {
+    pub encrypted: bool,
+    /// `TLSv1.3`, when encrypted.
+    pub protocol: Option<String>,
+    pub cipher: Option<String>,
+}
+
+impl Connection {
+    /// The own backend's row of `pg_stat_ssl`; `None` on SQLite or when the
+    /// server does not say.
+    pub fn encryption(&mut self) -> Option<Encryption> {
+        if self.dialect() != Dialect::Postgres {
+            return None;
+        }
+        let rows = self
+            .database()
+            .query_text("SELECT ssl::text, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .ok()?;
+        let mut row = rows.into_iter().next()?.into_iter();
+        let encrypted = row.next().flatten()? == "true";
+        Some(Encryption { encrypted, protocol: row.next().flatten(), cipher: row.next().flatten() })
+    }
+}
+
 /// Why a connection could not be opened. Never contains a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -73,6 +101,9 @@ pub fn connect_existing(url: &DatabaseUrl) -> Result<Option<Connection>, Connect
 }
 
 fn open(url: &DatabaseUrl, create: bool) -> Result<Option<Connection>, ConnectError> {
+    // Only SQLite files are created.
+    #[cfg(not(feature = "sqlite"))]
+    let _ = create;
     match url {
         #[cfg(feature = "sqlite")]
         DatabaseUrl::Sqlite { path: None } => {

@@ -18,13 +18,28 @@ pub enum Error {
     #[error("{context}: {source}")]
     Database { context: String, source: DbError },
     #[error("{path}:{line}: revision `{id}` failed: {message}")]
-    Statement { id: String, path: String, line: usize, message: String, recorded_failure: bool, downgrade: bool },
+    Statement {
+        id: String,
+        path: String,
+        line: usize,
+        message: String,
+        /// SQLSTATE on PostgreSQL.
+        code: Option<String>,
+        kind: FailureKind,
+        recorded_failure: bool,
+        downgrade: bool,
+    },
     #[error("{}", drift.iter().map(|d| format!("{}: revision `{}` was applied with {} but its file now has {}", d.path, d.id, d.recorded, d.actual)).collect::<Vec<_>>().join("; "))]
     Drift { drift: Vec<Drift> },
     #[error("revision `{id}` is marked {}{} in the version table{}", state.as_str(), progress(*statements_done, *state), error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
     Unsettled { id: String, state: State, statements_done: Option<i64>, error: Option<String> },
-    #[error("the database has applied {} that this history does not have: {}", if ids.len() == 1 { "a revision" } else { "revisions" }, ids.join(", "))]
-    UnknownRevisions { ids: Vec<String> },
+    #[error("the database has applied {} that this history does not have: {}{}", if ids.len() == 1 { "a revision" } else { "revisions" }, ids.join(", "), older_than.as_deref().map(unknown_before).unwrap_or_default())]
+    UnknownRevisions {
+        ids: Vec<String>,
+        /// A known applied revision recorded after an unknown one: then the
+        /// unknown ones are not simply newer, and `allow_newer` does not apply.
+        older_than: Option<String>,
+    },
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error(transparent)]
@@ -47,6 +62,26 @@ pub enum Error {
     NoSchema,
 }
 
+/// What kind of failure a statement met, as far as the database says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The object it creates exists already (PostgreSQL 42P07, 42710,
+    /// 42701, 42P06, 42723; SQLite's "already exists").
+    AlreadyExists,
+    Other,
+}
+
+impl FailureKind {
+    fn of(error: &DbError) -> FailureKind {
+        let exists = match error.code.as_deref() {
+            Some(code) => matches!(code, "42P07" | "42710" | "42701" | "42P06" | "42723"),
+            None => error.message.contains("already exists"),
+        };
+        if exists { FailureKind::AlreadyExists } else { FailureKind::Other }
+    }
+}
+
 /// A section that cannot be run as written: found before anything runs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}:{line}: revision `{id}`: {message}")]
@@ -57,6 +92,18 @@ pub struct SqlProblem {
     pub message: String,
     pub help: &'static str,
 }
+
+/// Why unknown revisions are not simply newer than the history's.
+fn unknown_before(known: &str) -> String {
+    if known == BASE {
+        " (and none that it has)".to_owned()
+    } else {
+        format!(" (applied before `{known}`, which this history has)")
+    }
+}
+
+/// [`DbState::newest_known_after_unknown`] when no known revision is applied.
+const BASE: &str = "base";
 
 /// ` after statement 2` for an interrupted or failed `transaction: false` revision.
 fn progress(statements_done: Option<i64>, state: State) -> String {
@@ -86,13 +133,15 @@ impl Error {
             Error::Statement { downgrade: true, .. } => {
                 "the revision's down section failed and was rolled back; fix it and run the downgrade again".into()
             }
+            Error::Statement { kind: FailureKind::AlreadyExists, .. } => "nothing of this revision was applied; if the database already has what it creates (made by hand or by another tool), compare the schema with the history and record the revision as applied without running it (`Migrator::stamp`); otherwise fix the revision".into(),
             Error::Statement { .. } => "nothing of this revision was applied; fix it and run the upgrade again".into(),
-            Error::Drift { .. } => "an applied revision must not change: restore the file, or pass `--allow-modified` if the change is deliberate and harmless".into(),
+            Error::Drift { .. } => "an applied revision must not change: restore the file, or set `RunOptions::allow_modified` if the change is deliberate and harmless".into(),
             Error::Unsettled { id, state, .. } => format!(
                 "{} in an earlier run, outside a transaction; finish or undo its statements by hand, then `cargo migrate resolve {id} --applied` (it is in effect) or `--rolled-back` (it is not)",
                 if *state == State::Failed { "it failed part-way" } else { "it was interrupted part-way (the process died or was killed)" }
             ),
-            Error::UnknownRevisions { .. } => "the database is ahead of this checkout: pull the missing revisions, or `stamp` the database if they were removed on purpose".into(),
+            Error::UnknownRevisions { older_than: None, .. } => "the database is ahead of this build: deploy the build that has them, or set `RunOptions::allow_newer` to run against revisions applied after everything this history has (as when rolling an application back)".into(),
+            Error::UnknownRevisions { older_than: Some(_), .. } => "the database's history differs from this one: pull the missing revisions, or `stamp` the database if they were removed on purpose".into(),
             Error::Target(e) => return e.help().map(str::to_owned),
             Error::Plan(e) => e.help().to_owned(),
             Error::NotTransactional { .. } => "use the default `--transaction per-revision`".into(),
@@ -139,6 +188,19 @@ impl DbState {
         history.applied_heads(&self.applied)
     }
 
+    /// The newest known applied revision recorded after the oldest unknown
+    /// one (timestamps in the version table's `applied_at`), or, when no
+    /// known revision is applied, the first revision: `None` when every
+    /// unknown revision is newer than everything the history has applied.
+    pub fn newest_known_after_unknown(&self) -> Option<String> {
+        let oldest_unknown = self.unknown.iter().map(|r| r.applied_at.as_str()).min()?;
+        let known = self.rows.iter().filter(|r| !self.unknown.iter().any(|u| u.revision == r.revision));
+        match known.max_by(|a, b| a.applied_at.cmp(&b.applied_at)) {
+            None => Some(BASE.to_owned()),
+            Some(newest) => (newest.applied_at.as_str() > oldest_unknown).then(|| newest.revision.clone()),
+        }
+    }
+
     /// Revisions not applied yet, in upgrade order.
     pub fn pending(&self, history: &History) -> Vec<usize> {
         (0..history.len()).filter(|&i| !self.applied[i]).collect()
@@ -163,6 +225,11 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Apply although an applied revision's file changed.
     pub allow_modified: bool,
+    /// Upgrade although the database has applied revisions this history does
+    /// not have, provided every one of them was applied after every revision
+    /// it does have (a newer build migrated it: an application rolled back).
+    /// Unknown revisions older than a known applied one still refuse.
+    pub allow_newer: bool,
 }
 
 /// Progress, reported as it happens.
@@ -187,6 +254,11 @@ pub enum Event<'a> {
         /// `None`: it has `transaction: false` itself; otherwise the
         /// `transaction: false` revision it builds on.
         because_of: Option<&'a Revision>,
+    },
+    /// A statement of a revision, about to be executed.
+    Statement {
+        revision: &'a Revision,
+        sql: &'a str,
     },
     /// Another process holds the migration lock; this one waits for it.
     WaitingForLock {
@@ -340,7 +412,7 @@ impl Migrator {
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<Outcome, Error> {
         self.locked(db, events, |this, db, events, table| {
-            let state = this.checked_state(db, table, options.allow_modified)?;
+            let state = this.checked_state(db, table, options.allow_modified, options.allow_newer)?;
             let goal = this.history.resolve(target, &state.heads(&this.history))?;
             let plan = this.history.plan_upgrade(&state.applied, &goal);
             this.run(db, table, &plan, options, events)
@@ -356,7 +428,7 @@ impl Migrator {
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<Outcome, Error> {
         self.locked(db, events, |this, db, events, table| {
-            let state = this.checked_state(db, table, options.allow_modified)?;
+            let state = this.checked_state(db, table, options.allow_modified, false)?;
             let current = state.heads(&this.history);
             let goal = this.history.resolve(target, &current)?;
             let plan = match target {
@@ -632,6 +704,7 @@ impl Migrator {
         db: &mut dyn Database,
         table: &VersionTable,
         allow_modified: bool,
+        allow_newer: bool,
     ) -> Result<DbState, Error> {
         let state = self.state_in(db, table)?;
         if let Some(row) = state.failed.first() {
@@ -643,7 +716,11 @@ impl Migrator {
             });
         }
         if !state.unknown.is_empty() {
-            return Err(Error::UnknownRevisions { ids: state.unknown.iter().map(|r| r.revision.clone()).collect() });
+            let older_than = state.newest_known_after_unknown();
+            if !(allow_newer && older_than.is_none()) {
+                let ids = state.unknown.iter().map(|r| r.revision.clone()).collect();
+                return Err(Error::UnknownRevisions { ids, older_than });
+            }
         }
         if !state.drift.is_empty() && !allow_modified {
             return Err(Error::Drift { drift: state.drift.clone() });
@@ -803,9 +880,10 @@ impl Migrator {
         let start = Instant::now();
         let (sql, section) = section_of(rev, direction);
         for statement in statements {
+            events(Event::Statement { revision: rev, sql: statement.text });
             if let Err(e) = db.execute_batch(statement.text) {
                 let line = section.marker_line + line_at(sql, statement.offset + e.offset.unwrap_or(0));
-                return Err(fail(db, statement_error(rev, line, e.message, false, !upgrade)));
+                return Err(fail(db, statement_error(rev, line, e, false, !upgrade)));
             }
         }
         let elapsed = start.elapsed();
@@ -865,6 +943,7 @@ impl Migrator {
         )?;
         let (sql, section) = section_of(rev, direction);
         for (done, statement) in statements.iter().enumerate() {
+            events(Event::Statement { revision: rev, sql: statement.text });
             if let Err(e) = db.execute_batch(statement.text) {
                 let line = section.marker_line + line_at(sql, statement.offset + e.offset.unwrap_or(0));
                 let section_name = if upgrade { "" } else { "down section, " };
@@ -873,7 +952,7 @@ impl Migrator {
                 // it, or the failure would be recorded inside it and lost.
                 let _ = db.execute_batch("ROLLBACK");
                 record(db, table.mark_progress(&rev.id, State::Failed, done as i64, Some(&message)))?;
-                return Err(statement_error(rev, line, e.message, true, !upgrade));
+                return Err(statement_error(rev, line, e, true, !upgrade));
             }
             record(db, table.mark_progress(&rev.id, state, done as i64 + 1, None))?;
         }
@@ -913,6 +992,9 @@ impl Migrator {
         } else {
             table.delete(&rev.id)
         };
+        for statement in statements {
+            events(Event::Statement { revision: rev, sql: statement.text });
+        }
         let savepoints = statements.len() > 1;
         let mut batch = String::from("BEGIN;\n");
         let mut starts = Vec::with_capacity(statements.len());
@@ -950,7 +1032,7 @@ impl Migrator {
         match failed_at {
             Some(offset) => {
                 let line = section.marker_line + line_at(sql, offset);
-                Err(statement_error(rev, line, error.message, false, !upgrade))
+                Err(statement_error(rev, line, error, false, !upgrade))
             }
             // Every statement ran: recording it or committing failed (a deferred constraint, say).
             None => Err(Error::Database {
@@ -974,12 +1056,14 @@ fn needs_plain_transaction(statement: &str) -> bool {
     }
 }
 
-fn statement_error(rev: &Revision, line: usize, message: String, recorded_failure: bool, downgrade: bool) -> Error {
+fn statement_error(rev: &Revision, line: usize, error: DbError, recorded_failure: bool, downgrade: bool) -> Error {
     Error::Statement {
         id: rev.id.clone(),
         path: rev.file.path.display().to_string(),
         line,
-        message,
+        kind: FailureKind::of(&error),
+        message: error.message,
+        code: error.code,
         recorded_failure,
         downgrade,
     }
@@ -1028,4 +1112,23 @@ fn applied_by(db: &mut dyn Database) -> String {
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_else(|| "unknown".into());
     format!("{}@{host}", db.user())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn already_exists_by_sqlstate_or_sqlite_message() {
+        let pg = |code: &str| FailureKind::of(&DbError { code: Some(code.into()), ..DbError::new("x") });
+        for code in ["42P07", "42710", "42701", "42P06", "42723"] {
+            assert_eq!(pg(code), FailureKind::AlreadyExists, "{code}");
+        }
+        assert_eq!(pg("42601"), FailureKind::Other);
+        // A PostgreSQL message is not read: the SQLSTATE decides.
+        let worded = DbError { code: Some("P0001".into()), ..DbError::new("table already exists") };
+        assert_eq!(FailureKind::of(&worded), FailureKind::Other);
+        assert_eq!(FailureKind::of(&DbError::new("index t_id already exists")), FailureKind::AlreadyExists);
+        assert_eq!(FailureKind::of(&DbError::new("no such table: t")), FailureKind::Other);
+    }
 }

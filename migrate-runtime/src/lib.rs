@@ -23,12 +23,12 @@ pub mod schema;
 pub mod url;
 pub mod version_table;
 
-pub use connect::{ConnectError, Connection, connect, connect_existing};
+pub use connect::{ConnectError, Connection, Encryption, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
-pub use engine::{DbState, Drift, Error, Event, Migrator, Outcome, RunOptions, TransactionMode};
+pub use engine::{DbState, Drift, Error, Event, FailureKind, Migrator, Outcome, RunOptions, TransactionMode};
 pub use migrate_core::{Direction, Target};
 #[cfg(feature = "postgres")]
 pub use postgres;
 #[cfg(feature = "sqlite")]
 pub use rusqlite;
-pub use url::{DatabaseUrl, SslMode, UrlError, UrlProblem};
+pub use url::{DatabaseUrl, SslMode, UrlError, UrlProblem, sqlalchemy_driver};

@@ -38,7 +38,8 @@ impl SslMode {
         })
     }
 
-    fn as_str(self) -> &'static str {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
@@ -237,10 +238,33 @@ impl fmt::Debug for PostgresUrl {
 
 impl DatabaseUrl {
     /// Parses a URL.
+    ///
+    /// SQLAlchemy's forms are read too: a driver in the scheme
+    /// (`postgresql+psycopg2://`, `sqlite+pysqlite:///`) is dropped (see
+    /// [`sqlalchemy_driver`]), and after `sqlite+DRIVER://` the path follows
+    /// SQLAlchemy: `///app.db` is relative, `////srv/app.db` absolute. A plain
+    /// `sqlite:///path` is absolute, as in sqlx, unless it starts with `./`
+    /// or `../` (SQLAlchemy's `sqlite:///./app.db`).
     pub fn parse(text: &str) -> Result<DatabaseUrl, UrlError> {
         let fail = |problem| UrlError { redacted: redact(text), problem };
+        let driver = sqlalchemy_driver(text);
+        let plain;
+        let text = match driver {
+            Some(driver) => {
+                plain = text.replacen(&format!("+{driver}"), "", 1);
+                plain.as_str()
+            }
+            None => text,
+        };
         if let Some(rest) = text.strip_prefix("sqlite:") {
-            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = match rest.strip_prefix("//") {
+                Some("") if driver.is_some() => ":memory:",
+                Some(after) if driver.is_some() || after.starts_with("/./") || after.starts_with("/../") => {
+                    after.strip_prefix('/').unwrap_or(after)
+                }
+                Some(after) => after,
+                None => rest,
+            };
             if let Some((_, query)) = path.split_once('?') {
                 let key = query.split(['=', '&']).next().unwrap_or_default();
                 return Err(fail(UrlProblem::SqliteParameter(key.to_owned())));
@@ -270,6 +294,17 @@ impl DatabaseUrl {
             DatabaseUrl::Postgres(pg) => pg.redacted_url(),
         }
     }
+}
+
+/// The driver of a SQLAlchemy-style scheme, which [`DatabaseUrl::parse`]
+/// drops: `psycopg2` in `postgresql+psycopg2://`, `pysqlite` in
+/// `sqlite+pysqlite:///app.db`. `None` for every other URL.
+pub fn sqlalchemy_driver(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let (base, driver) = scheme.split_once('+')?;
+    let known = matches!(base, "postgres" | "postgresql" | "sqlite");
+    let word = !driver.is_empty() && driver.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    (known && word).then_some(driver)
 }
 
 /// What is percent-encoded when a URL is written: all but RFC 3986's unreserved characters.
@@ -533,12 +568,14 @@ fn check_driver_parameter(key: &str, value: &str) -> Result<(), UrlProblem> {
 }
 
 /// `key='value' ...`, quoted as libpq reads it.
+#[cfg(feature = "postgres")]
 fn key_value_string(pairs: &[(String, String)]) -> String {
     let quote = |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
     pairs.iter().map(|(key, value)| format!("{key}={}", quote(value))).collect::<Vec<_>>().join(" ")
 }
 
 /// A strict percent-decoding: a `%` must start an escape.
+#[cfg(feature = "postgres")]
 fn decode_bytes(text: &str, part: &str) -> Result<Vec<u8>, UrlProblem> {
     let bytes = text.as_bytes();
     if let Some((at, _)) = text
@@ -551,6 +588,7 @@ fn decode_bytes(text: &str, part: &str) -> Result<Vec<u8>, UrlProblem> {
     Ok(percent_decode_str(text).collect())
 }
 
+#[cfg(feature = "postgres")]
 fn decode(text: &str, part: &str) -> Result<String, UrlProblem> {
     String::from_utf8(decode_bytes(text, part)?).map_err(|_| UrlProblem::NotUtf8(part.to_owned()))
 }
@@ -925,5 +963,42 @@ mod tests {
             DatabaseUrl::Sqlite { path: Some("/tmp/a.db".into()) }
         );
         assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn sqlalchemy_urls_drop_the_driver() {
+        let sqlite = |text: &str| match DatabaseUrl::parse(text).unwrap() {
+            DatabaseUrl::Sqlite { path } => path,
+            other => panic!("{text}: {other:?}"),
+        };
+        let cases = [
+            ("sqlite+pysqlite:///app.db", Some("app.db")),
+            ("sqlite+pysqlite:////srv/app.db", Some("/srv/app.db")),
+            ("sqlite+pysqlite:///:memory:", None),
+            ("sqlite+pysqlite://", None),
+            ("sqlite:///./app.db", Some("./app.db")),
+            ("sqlite:///../data/app.db", Some("../data/app.db")),
+            ("sqlite:///srv/app.db", Some("/srv/app.db")),
+        ];
+        for (text, path) in cases {
+            assert_eq!(sqlite(text), path.map(PathBuf::from), "{text}");
+        }
+        for (password, encoded) in PASSWORDS {
+            for scheme in ["postgresql+psycopg2", "postgresql+asyncpg", "postgres+pg8000"] {
+                let text = format!("{scheme}://alice:{encoded}@db:6543/app?sslmode=require");
+                let url = pg(&text);
+                assert_eq!(url.redacted_url(), "postgres://alice:****@db:6543/app?sslmode=require");
+                assert_eq!(url.password.as_deref(), Some(password.as_bytes()), "{text}");
+                assert_hidden(&redact(&text), password, encoded);
+                assert_eq!(sqlalchemy_driver(&text), scheme.split_once('+').map(|(_, d)| d));
+            }
+        }
+        let error = DatabaseUrl::parse("postgresql+psycopg2://alice:S3cr3t@db:99999/app").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid database URL `postgresql+psycopg2://alice:****@db:99999/app`: port 99999 is out of range (1-65535)"
+        );
+        assert_eq!(problem("mysql+pymysql://h/db").lines().next(), Some("unknown scheme `mysql+pymysql`"));
+        assert_eq!(sqlalchemy_driver("postgres://a+b@h/db"), None);
     }
 }

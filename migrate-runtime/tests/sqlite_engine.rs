@@ -246,3 +246,80 @@ fn a_panic_during_a_run_releases_the_lock() {
     let applied = finished.recv_timeout(std::time::Duration::from_secs(20)).expect("the lock was released");
     assert_eq!(applied.unwrap(), 7, "the panicked run's first revision was rolled back");
 }
+
+fn rev(id: &str, parents: &str, up: &str) -> String {
+    format!("-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n\n-- migrate:up\n{up}\n")
+}
+
+/// A newer build applied `c`; this build knows `a` and `b` only.
+fn rolled_back(applied_at: [&str; 3]) -> (Migrator, rusqlite::Connection) {
+    let (a, b, c) = (
+        rev("a", "", "CREATE TABLE a (id INT);"),
+        rev("b", "a", "CREATE TABLE b (id INT);"),
+        rev("c", "b", "CREATE TABLE c (id INT);"),
+    );
+    let newer = history_of(&[("a.sql", &a), ("b.sql", &b), ("c.sql", &c)]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    up(&newer, &mut db, "head").unwrap();
+    for (id, at) in ["a", "b", "c"].iter().zip(applied_at) {
+        db.execute_batch(&format!("UPDATE migrate_versions SET applied_at = '{at}' WHERE revision = '{id}'")).unwrap();
+    }
+    (history_of(&[("a.sql", &a), ("b.sql", &b)]), db)
+}
+
+#[test]
+fn unknown_revisions_newer_than_the_history_refuse_unless_allow_newer() {
+    let (older, mut db) = rolled_back(["2026-01-01 10:00:00", "2026-01-01 10:00:01", "2026-01-02 09:00:00"]);
+    let error = up(&older, &mut db, "head").unwrap_err();
+    assert_eq!(error.to_string(), "the database has applied a revision that this history does not have: c");
+    assert_eq!(
+        error.help().unwrap(),
+        "the database is ahead of this build: deploy the build that has them, or set `RunOptions::allow_newer` to run against revisions applied after everything this history has (as when rolling an application back)"
+    );
+    let allow = RunOptions { allow_newer: true, ..RunOptions::default() };
+    let outcome = older.upgrade(&mut db, &target("head"), allow, &mut |_| {}).unwrap();
+    assert!(outcome.done.is_empty());
+}
+
+#[test]
+fn unknown_revisions_older_than_a_known_one_refuse_even_with_allow_newer() {
+    let (older, mut db) = rolled_back(["2026-01-01 10:00:00", "2026-01-03 10:00:00", "2026-01-02 09:00:00"]);
+    let allow = RunOptions { allow_newer: true, ..RunOptions::default() };
+    let error = older.upgrade(&mut db, &target("head"), allow, &mut |_| {}).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the database has applied a revision that this history does not have: c (applied before `b`, which this history has)"
+    );
+}
+
+#[test]
+fn a_statement_creating_what_exists_is_an_already_exists_failure_and_statements_are_reported() {
+    let m = history_of(&[("a.sql", &rev("a", "", "CREATE TABLE t (id INT);\nCREATE INDEX t_id ON t (id);"))]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    db.execute_batch("CREATE TABLE t (id INT)").unwrap();
+    let mut statements = Vec::new();
+    let error = m
+        .upgrade(&mut db, &target("head"), RunOptions::default(), &mut |event| {
+            if let migrate_runtime::Event::Statement { sql, .. } = event {
+                statements.push(sql.to_owned());
+            }
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Statement { kind: migrate_runtime::FailureKind::AlreadyExists, code: None, line: 6, .. }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(statements, ["CREATE TABLE t (id INT)"]);
+    db.execute_batch("DROP TABLE t").unwrap();
+    statements.clear();
+    m.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |event| {
+        if let migrate_runtime::Event::Statement { sql, .. } = event {
+            statements.push(sql.to_owned());
+        }
+    })
+    .unwrap();
+    assert_eq!(statements, ["CREATE TABLE t (id INT)", "CREATE INDEX t_id ON t (id)"]);
+}

@@ -9,7 +9,7 @@ use migrate_runtime::schema::{Change, Schema, diff, generate, introspect};
 use migrate_runtime::url::PostgresUrl;
 use migrate_runtime::{Connection, DatabaseUrl, Migrator, RunOptions};
 
-use super::database::{configured, connect, connect_to_read, resolve_url, url_error};
+use super::database::{chosen_url, configured, connect, connect_to_read, url_error};
 use crate::cli::{DbArgs, DiffArgs};
 use crate::error::{CliError, CliResult};
 use crate::exit;
@@ -165,7 +165,7 @@ pub fn autogenerate(
     dev: Option<&str>,
     db: &DbArgs,
 ) -> Result<Option<(String, String)>, CliError> {
-    let dev = scratch_server(dev, &resolve_url(project, db)?.url)?;
+    let dev = scratch_server(dev, &chosen_url(shell, project, db, false)?.url)?;
     let migrator = configured(project, history);
     let dialect = dev.dialect();
     let exclude = migrator.table(dialect).name;
@@ -205,7 +205,7 @@ pub fn check_models(project: &Project, history: History, database: &DatabaseUrl)
 /// `diff`: a live database against what the history produces at the
 /// revisions that database has applied.
 pub fn run_diff(shell: &mut Shell, project: &Project, history: History, args: &DiffArgs) -> CliResult {
-    let resolved = resolve_url(project, &args.db)?;
+    let resolved = chosen_url(shell, project, &args.db, false)?;
     let migrator = configured(project, history);
     let (mut live, _) = connect_to_read(&resolved.url)?;
     let state = migrator.state(live.database()).map_err(|e| CliError::failure(e.to_string()))?;

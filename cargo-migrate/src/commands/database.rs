@@ -16,7 +16,7 @@ use crate::cli::{
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::project::{Project, shown_path};
-use crate::shell::Shell;
+use crate::shell::{Shell, Verbosity};
 
 /// A database URL and where it came from.
 #[derive(Debug)]
@@ -26,6 +26,11 @@ pub struct ResolvedUrl {
     pub source: String,
     /// Whether the user chose it (anything but the embedded default).
     pub explicit: bool,
+    /// For the default: other `*_DATABASE_URL` variables found in the
+    /// environment or `.env`, which the user may have meant.
+    pub others: Vec<String>,
+    /// The SQLAlchemy driver dropped from the scheme (`psycopg2`).
+    pub dropped_driver: Option<String>,
 }
 
 /// `--database-url`, else the configured environment variable, else `.env`
@@ -34,8 +39,16 @@ pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUr
     let var = &project.config.database_url_env;
     let parse = |text: &str, source: String| -> Result<ResolvedUrl, CliError> {
         let url = DatabaseUrl::parse(text.trim()).map_err(|e| url_error(&e, &source))?;
-        Ok(ResolvedUrl { url, source, explicit: true })
+        let dropped_driver = migrate_runtime::sqlalchemy_driver(text.trim()).map(str::to_owned);
+        Ok(ResolvedUrl { url, source, explicit: true, others: Vec::new(), dropped_driver })
     };
+    let other = |key: &str, value: &str| key != var && key.ends_with("DATABASE_URL") && !value.trim().is_empty();
+    let mut others: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, v)| other(k, v))
+        .map(|(k, _)| format!("the environment variable {k}"))
+        .collect();
+    others.sort();
     if let Some(text) = &args.database_url {
         return parse(text, "--database-url".into());
     }
@@ -57,6 +70,9 @@ pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUr
             if &key == var && !value.trim().is_empty() {
                 return parse(&value, format!("{var} in {}", shown_path(&dotenv).display()));
             }
+            if other(&key, &value) {
+                others.push(format!("{key} in {}", shown_path(&dotenv).display()));
+            }
         }
     }
     let path = project.base.join("target").join("cargo-migrate").join("dev.sqlite3");
@@ -64,7 +80,75 @@ pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUr
         url: DatabaseUrl::Sqlite { path: Some(shown_path(&path)) },
         source: format!("the default: no --database-url, and no {var} in the environment or .env"),
         explicit: false,
+        others,
+        dropped_driver: None,
     })
+}
+
+/// The URL of a command that uses a database, refusing what the user cannot
+/// have meant: the SQLite default while another `*_DATABASE_URL` is set, or
+/// a database of another dialect than the history's `dialect` setting (not
+/// checked for an offline script from the default URL, whose dialect is then
+/// the setting's). With `-v`, says that a SQLAlchemy driver was dropped.
+pub(super) fn chosen_url(
+    shell: &mut Shell,
+    project: &Project,
+    args: &DbArgs,
+    offline: bool,
+) -> Result<ResolvedUrl, CliError> {
+    let resolved = resolve_url(project, args)?;
+    let var = &project.config.database_url_env;
+    if let Some(first) = resolved.others.first() {
+        let name = first.split_whitespace().find(|w| w.ends_with("DATABASE_URL")).unwrap_or(first);
+        return Err(CliError::usage(format!(
+            "no database URL is configured ({var} is not set), but {} holds one",
+            resolved.others.join(" and ")
+        ))
+        .with_help(format!(
+            "to use it, add `database-url-env = \"{name}\"` to [package.metadata.migrate] in Cargo.toml (or pass --database-url); for the SQLite default, pass --database-url {}",
+            resolved.url.redacted()
+        )));
+    }
+    if let Some(driver) = &resolved.dropped_driver
+        && shell.verbosity() >= Verbosity::Verbose
+    {
+        shell.note(format!(
+            "{} names the SQLAlchemy driver `{driver}`; cargo-migrate uses its own driver and reads the URL as {}",
+            resolved.source,
+            resolved.url.redacted()
+        ))?;
+    }
+    if let Some(dialect) = project.config.dialect
+        && dialect != resolved.url.dialect()
+        && (resolved.explicit || !offline)
+    {
+        return Err(wrong_dialect(project, &resolved, dialect));
+    }
+    Ok(resolved)
+}
+
+/// A database of another kind than the history's `dialect` setting.
+fn wrong_dialect(project: &Project, resolved: &ResolvedUrl, dialect: Dialect) -> CliError {
+    let setting = match dialect {
+        Dialect::Postgres => "postgres",
+        Dialect::Sqlite => "sqlite",
+    };
+    let example = match dialect {
+        Dialect::Postgres => "postgres://user@host:5432/db",
+        Dialect::Sqlite => "sqlite:path/to/file.db",
+    };
+    CliError::usage(format!(
+        "the history is written for {} (`dialect = \"{setting}\"` in [package.metadata.migrate]), but the database is {}: {} (from {})",
+        dialect.name(),
+        resolved.url.dialect().name(),
+        resolved.url.redacted(),
+        resolved.source
+    ))
+    .with_help(format!(
+        "set {} to a {} URL, or pass --database-url {example}",
+        project.config.database_url_env,
+        dialect.name()
+    ))
 }
 
 /// A URL that does not parse, with where it came from and the fix.
@@ -156,7 +240,25 @@ fn connect_error(error: migrate_runtime::ConnectError) -> CliError {
 }
 
 fn engine_error(error: migrate_runtime::Error) -> CliError {
-    let help = error.help();
+    use migrate_runtime::{Error, FailureKind};
+    // The library's help names `RunOptions` fields; here the flags and commands.
+    let help = match &error {
+        Error::Drift { .. } => Some(
+            "an applied revision must not change: restore the file, or pass `--allow-modified` if the change is deliberate and harmless".into(),
+        ),
+        Error::UnknownRevisions { older_than: None, .. } => Some(
+            "the database is ahead of this checkout: pull the missing revisions, or pass `--allow-newer` to upgrade anyway (they were all applied after every revision this history has)".into(),
+        ),
+        Error::UnknownRevisions { older_than: Some(_), .. } => Some(
+            "the database's history differs from this checkout's: pull the missing revisions, or `cargo migrate stamp` the database if they were removed on purpose".into(),
+        ),
+        Error::Statement { kind: FailureKind::AlreadyExists, recorded_failure: false, downgrade: false, id, .. } => {
+            Some(format!(
+                "nothing of this revision was applied; if the database already has what it creates (made by hand or by another tool), check with `cargo migrate diff` that its schema matches the history, then record the revision without running it: `cargo migrate stamp {id}`; otherwise fix the revision"
+            ))
+        }
+        _ => error.help(),
+    };
     let mut cli = match &error {
         migrate_runtime::Error::Target(_) | migrate_runtime::Error::NotFailed { .. } => {
             CliError::usage(error.to_string())
@@ -176,9 +278,10 @@ fn target(text: &str) -> Result<Target, CliError> {
 
 pub fn upgrade(shell: &mut Shell, project: &Project, args: &UpgradeArgs) -> CliResult {
     let migrator = locking(migrator(shell, project)?, &args.lock);
-    let resolved = resolve_url(project, &args.db)?;
+    let resolved = chosen_url(shell, project, &args.db, args.sql)?;
     if args.sql {
-        return offline(shell, &migrator, resolved.url.dialect(), Direction::Upgrade, &args.target);
+        let dialect = offline_dialect(project, &resolved);
+        return offline(shell, &migrator, dialect, Direction::Upgrade, &args.target, Some(&resolved));
     }
     let options = RunOptions {
         transaction: match args.transaction {
@@ -187,6 +290,7 @@ pub fn upgrade(shell: &mut Shell, project: &Project, args: &UpgradeArgs) -> CliR
         },
         dry_run: args.dry_run,
         allow_modified: args.allow_modified,
+        allow_newer: args.allow_newer,
     };
     run(
         shell,
@@ -202,9 +306,10 @@ pub fn upgrade(shell: &mut Shell, project: &Project, args: &UpgradeArgs) -> CliR
 
 pub fn downgrade(shell: &mut Shell, project: &Project, args: &DowngradeArgs) -> CliResult {
     let migrator = locking(migrator(shell, project)?, &args.lock);
-    let resolved = resolve_url(project, &args.db)?;
+    let resolved = chosen_url(shell, project, &args.db, args.sql)?;
     if args.sql {
-        return offline(shell, &migrator, resolved.url.dialect(), Direction::Downgrade, &args.target);
+        let dialect = offline_dialect(project, &resolved);
+        return offline(shell, &migrator, dialect, Direction::Downgrade, &args.target, Some(&resolved));
     }
     let options = RunOptions { dry_run: args.dry_run, allow_modified: args.allow_modified, ..RunOptions::default() };
     run(
@@ -249,9 +354,11 @@ fn run(
         && std::io::IsTerminal::is_terminal(&std::io::stderr())
         && shell.verbosity() > crate::shell::Verbosity::Quiet;
     let mut spinner: Option<indicatif::ProgressBar> = None;
+    let verbose = shell.verbosity() >= Verbosity::Verbose;
     let mut events = |event: Event<'_>| {
         graceful.waiting(matches!(event, Event::WaitingForLock { .. }));
-        if let Some(bar) = spinner.take() {
+        let quiet_event = matches!(event, Event::Statement { .. }) && !verbose;
+        if !quiet_event && let Some(bar) = spinner.take() {
             bar.finish_and_clear();
         }
         if let (true, Event::Started { revision, .. }) = (animate, &event) {
@@ -278,6 +385,9 @@ fn run(
                     "dry_run": options.dry_run,
                 });
                 writeln!(shell.out(), "{object}")
+            }
+            (Event::Statement { sql, .. }, MessageFormat::Human) if verbose => {
+                shell.status("Executing", sql.replace('\n', "\n             "))
             }
             (Event::AlreadyDone { revision }, MessageFormat::Human) => {
                 shell.status("Skipping", format!("{} (another migrator applied it meanwhile)", revision.id))
@@ -416,11 +526,38 @@ fn describe_heads(history: &History, heads: &[usize]) -> String {
     if heads.is_empty() { "base".to_owned() } else { history.ids(heads).join(", ") }
 }
 
-/// `upgrade --sql`, `downgrade --sql`, `sql`: no connection, a script on stdout.
-fn offline(shell: &mut Shell, migrator: &Migrator, dialect: Dialect, direction: Direction, text: &str) -> CliResult {
+/// An offline script's dialect: a URL's the user chose, else the `dialect`
+/// setting, else the default URL's.
+fn offline_dialect(project: &Project, resolved: &ResolvedUrl) -> Dialect {
+    match project.config.dialect {
+        Some(dialect) if !resolved.explicit => dialect,
+        _ => resolved.url.dialect(),
+    }
+}
+
+/// `upgrade --sql`, `downgrade --sql`, `sql`: a script on stdout. No
+/// connection, unless the range starts at `current`: then the database
+/// (`database`) says where that is.
+fn offline(
+    shell: &mut Shell,
+    migrator: &Migrator,
+    dialect: Dialect,
+    direction: Direction,
+    text: &str,
+    database: Option<&ResolvedUrl>,
+) -> CliResult {
     let history = migrator.history();
     let range = Range::parse(text)?;
     let from = match &range.from {
+        Some(Target::Revision(word)) if word == "current" && history.index_of("current").is_none() => {
+            let Some(resolved) = database else {
+                return Err(CliError::usage(format!("`{text}` starts at `current`, which needs a database"))
+                    .with_help("drop --dialect, so that the database URL says both the dialect and where it is"));
+            };
+            let (mut connection, _) = connect_to_read(&resolved.url)?;
+            let state = migrator.state(connection.database()).map_err(engine_error)?;
+            state.heads(history)
+        }
         Some(from) => history.resolve(from, &[])?,
         None if direction == Direction::Downgrade => {
             return Err(CliError::usage(format!("`downgrade --sql {text}` needs a starting point")).with_help(
@@ -447,17 +584,35 @@ fn offline(shell: &mut Shell, migrator: &Migrator, dialect: Dialect, direction: 
 
 pub fn sql(shell: &mut Shell, project: &Project, args: &SqlArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
-    let dialect = match args.dialect {
-        Some(DialectArg::Sqlite) => Dialect::Sqlite,
-        Some(DialectArg::Postgres) => Dialect::Postgres,
-        None => resolve_url(project, &args.db)?.url.dialect(),
+    let chosen = match args.dialect {
+        Some(DialectArg::Sqlite) => Some(Dialect::Sqlite),
+        Some(DialectArg::Postgres) => Some(Dialect::Postgres),
+        None => None,
     };
-    offline(shell, &migrator, dialect, Direction::Upgrade, &args.range)
+    if let (Some(chosen), Some(setting)) = (chosen, project.config.dialect)
+        && chosen != setting
+    {
+        return Err(CliError::usage(format!(
+            "--dialect {} contradicts the history's `dialect` setting ({})",
+            chosen.name(),
+            setting.name()
+        ))
+        .with_help("the revisions are written for one database; drop --dialect"));
+    }
+    let (dialect, resolved) = match chosen {
+        Some(dialect) if !args.range.starts_with("current") => (dialect, None),
+        Some(dialect) => (dialect, Some(chosen_url(shell, project, &args.db, true)?)),
+        None => {
+            let resolved = chosen_url(shell, project, &args.db, true)?;
+            (offline_dialect(project, &resolved), Some(resolved))
+        }
+    };
+    offline(shell, &migrator, dialect, Direction::Upgrade, &args.range, resolved.as_ref())
 }
 
 pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
-    let resolved = resolve_url(project, &args.db)?;
+    let resolved = chosen_url(shell, project, &args.db, false)?;
     let (mut connection, _) = connect_to_read(&resolved.url)?;
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
@@ -473,6 +628,7 @@ pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliR
                     "id": rev.id,
                     "message": rev.message,
                     "head": history.is_head(index),
+                    "in_history": true,
                     "state": row.map(|r| r.state.as_str()),
                     "applied_at": row.map(|r| &r.applied_at),
                     "applied_by": row.and_then(|r| r.applied_by.as_ref()),
@@ -480,6 +636,25 @@ pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliR
                 writeln!(out, "{object}")?;
             }
             MessageFormat::Human => writeln!(out, "{}{head}, {}", rev.id, rev.message)?,
+        }
+    }
+    // Revisions the history does not have are where the database is too.
+    for row in &state.unknown {
+        match args.format.message_format {
+            MessageFormat::Json => {
+                let object = json!({
+                    "reason": "current",
+                    "id": row.revision,
+                    "message": row.message,
+                    "head": null,
+                    "in_history": false,
+                    "state": row.state.as_str(),
+                    "applied_at": row.applied_at,
+                    "applied_by": row.applied_by,
+                });
+                writeln!(out, "{object}")?;
+            }
+            MessageFormat::Human => writeln!(out, "{} (not in this history), {}", row.revision, row.message)?,
         }
     }
     if args.verbose && args.format.message_format == MessageFormat::Human {
@@ -501,11 +676,12 @@ pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliR
 
 pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
-    let resolved = resolve_url(project, args)?;
+    let resolved = chosen_url(shell, project, args, false)?;
     let history = migrator.history();
     writeln!(shell.out(), "database:      {} (from {})", resolved.url.redacted(), resolved.source)?;
     let (mut connection, exists) = connect_to_read(&resolved.url)?;
     let version = connection.server_version();
+    let encryption = connection.encryption();
     let dialect = connection.dialect();
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let table = migrator.table(dialect);
@@ -514,6 +690,17 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
         writeln!(out, "connection:    ok ({version})")?;
     } else {
         writeln!(out, "connection:    the SQLite file does not exist yet: nothing applied")?;
+    }
+    if let DatabaseUrl::Postgres(pg) = &resolved.url {
+        let session = match &encryption {
+            Some(e) if e.encrypted => format!(
+                "the session is encrypted ({})",
+                [e.protocol.as_deref(), e.cipher.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ")
+            ),
+            Some(_) => "the session is not encrypted".to_owned(),
+            None => "the server does not say whether the session is encrypted".to_owned(),
+        };
+        writeln!(out, "tls:           sslmode={}; {session}", pg.ssl_mode.as_str())?;
     }
     writeln!(
         out,
@@ -555,7 +742,7 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
 
 pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResult {
     let migrator = locking(migrator(shell, project)?, &args.lock);
-    let resolved = resolve_url(project, &args.db)?;
+    let resolved = chosen_url(shell, project, &args.db, false)?;
     let mut connection = connect(&resolved.url)?;
     let mut events = |event: Event<'_>| {
         if let Event::WaitingForLock { holder, timeout } = event {
@@ -578,7 +765,7 @@ pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResul
 
 pub fn resolve(shell: &mut Shell, project: &Project, args: &ResolveArgs) -> CliResult {
     let migrator = locking(migrator(shell, project)?, &args.lock);
-    let resolved = resolve_url(project, &args.db)?;
+    let resolved = chosen_url(shell, project, &args.db, false)?;
     let mut connection = connect(&resolved.url)?;
     let mut events = |event: Event<'_>| {
         if let Event::WaitingForLock { holder, timeout } = event {

@@ -3,6 +3,7 @@
 mod autogenerate;
 mod crash;
 mod database;
+mod dburl;
 mod files;
 mod hardening;
 mod help;

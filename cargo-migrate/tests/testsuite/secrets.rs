@@ -366,6 +366,7 @@ fn one_character(character: char) {
             "exit: 0\n--- stdout\n\
              database:      postgres://[ROLE]:****@[SERVER]/[DB]?sslmode=require (from [SOURCE])\n\
              connection:    ok ([VERSION])\n\
+             tls:           sslmode=require; the session is encrypted (TLSv1.3, TLS_AES_256_GCM_SHA384)\n\
              version table: migrate_versions (not created yet: nothing applied)\n\
              current:       base\n\
              pending:       1 revision\n  aaaa a\n\
