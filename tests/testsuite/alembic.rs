@@ -238,15 +238,15 @@ for op in sys.argv[4:]:
         warnings.simplefilter("always")
         try:
             getattr(command, verb)(cfg, target)
-            failed = False
-        except Exception:
-            failed = True
+            failed = None
+        except Exception as e:
+            failed = "error (overlap)" if "overlaps with other requested revisions" in str(e) else "error"
     ran = sorted(open(log).read().split(), key=lambda step: step[1:])
     warned = any(w.category is UserWarning for w in caught)
     with engine.connect() as conn:
         heads = MigrationContext.configure(conn).get_current_heads()
     applied = sd.revision_map._get_ancestor_nodes(sd.revision_map.get_revisions(heads))
-    steps = "error" if failed else " ".join(ran) or "nothing"
+    steps = failed or " ".join(ran) or "nothing"
     print(f"{op}: {steps}{' (warning)' if warned else ''} | applied {' '.join(sorted(r.revision for r in applied))} | current {' '.join(sorted(heads))}")
 "#;
 
@@ -264,12 +264,17 @@ fn alembic_plans(dir: &Path, spec: &[&str], ops: &[&str]) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
 }
 
+/// One command's line from our `Migrator`, and which of our current heads
+/// another applied revision depends on: Alembic's version table may leave
+/// those out (we count heads by parent links only).
+struct OurLine {
+    line: String,
+    implied: Vec<String>,
+}
+
 /// What our `Migrator` does with the same commands, one line per command
-/// in `alembic_plans`' format, twice: with our current heads as they are
-/// (`.0`), and as Alembic's version table would hold them (`.1`), where a
-/// head that another applied revision depends on is implied and not listed
-/// (we count heads by parent links only).
-fn our_plans(dir: &Path, spec: &[&str], ops: &[&str]) -> Vec<(String, String)> {
+/// in `alembic_plans`' format.
+fn our_plans(dir: &Path, spec: &[&str], ops: &[&str]) -> Vec<OurLine> {
     let migrations = write_ours(dir, spec);
     let analysis = migrate_core::analyze_dir(
         &migrations,
@@ -319,29 +324,41 @@ fn our_plans(dir: &Path, spec: &[&str], ops: &[&str]) -> Vec<(String, String)> {
         let applied: Vec<usize> = (0..h.len()).filter(|&i| state.applied[i]).collect();
         let heads = state.heads(&h);
         let implied: Vec<usize> =
-            heads.iter().copied().filter(|&x| !heads.iter().any(|&o| o != x && h.ancestors(&[o])[x])).collect();
-        let line =
-            |current: &[usize]| format!("{op}: {steps} | applied {} | current {}", sorted(&applied), sorted(current));
-        lines.push((line(&heads), line(&implied)));
+            heads.iter().copied().filter(|&x| heads.iter().any(|&o| o != x && h.ancestors(&[o])[x])).collect();
+        let line = format!("{op}: {steps} | applied {} | current {}", sorted(&applied), sorted(&heads));
+        lines.push(OurLine { line, implied: h.ids(&implied) });
     }
     lines
 }
 
-/// The one consequence of counting current heads by parent links that a
-/// random run meets: `downgrade X` where nothing is built on `X` does
-/// nothing here, as at any current head, while Alembic, whose version table
-/// leaves `X` out because an applied revision depends on it, says "Nothing
-/// to drop" (an error). Everything else on the line must agree.
-fn implied_head_is_a_no_op(raw: &str, as_alembic: &str, alembic: &str) -> bool {
-    let current =
-        |line: &str| line.rsplit_once("| current ").map(|(_, c)| c.split(' ').map(str::to_owned).collect::<Vec<_>>());
-    let Some(target) = raw.strip_prefix("downgrade ").and_then(|rest| rest.split_once(": nothing |")).map(|(t, _)| t)
-    else {
-        return false;
+/// Whether our line agrees with Alembic's. What ran and what is applied
+/// must be the same; the current heads too, except that Alembic's version
+/// table may leave out a head that another applied revision depends on
+/// (whether it does depends on how the database got there). One consequence
+/// of that difference is allowed: `downgrade X` where nothing is built on
+/// `X` does nothing here, as at any current head, while Alembic, whose
+/// version table leaves `X` out, says "Nothing to drop" (an error).
+fn agrees(ours: &OurLine, alembic: &str) -> bool {
+    let split = |line: &str| {
+        let (rest, current) = line.rsplit_once(" | current ").expect("a current field");
+        (rest.to_owned(), current.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
     };
-    as_alembic.replacen(": nothing |", ": error |", 1) == alembic
-        && current(raw).is_some_and(|c| c.iter().any(|h| h == target))
-        && !current(alembic).is_some_and(|c| c.iter().any(|h| h == target))
+    let (our_rest, our_current) = split(&ours.line);
+    let (their_rest, their_current) = split(alembic);
+    let heads_agree = their_current.iter().all(|h| our_current.contains(h))
+        && our_current.iter().all(|h| their_current.contains(h) || ours.implied.contains(h));
+    if !heads_agree {
+        return false;
+    }
+    if our_rest == their_rest {
+        return true;
+    }
+    let no_op = ours.line.strip_prefix("downgrade ").and_then(|rest| rest.split_once(": nothing |"));
+    no_op.is_some_and(|(target, _)| {
+        our_rest.replacen(": nothing |", ": error |", 1) == their_rest
+            && ours.implied.iter().any(|h| h == target)
+            && !their_current.iter().any(|h| h == target)
+    })
 }
 
 /// Compares every command's line. `differs` holds, for each command we
@@ -354,20 +371,27 @@ fn compare_plans(name: &str, spec: &[&str], ops: &[&str], differs: &[(&str, &str
     let ours = our_plans(dir.path(), spec, ops);
     assert_eq!(theirs.len(), ops.len(), "{name}: Alembic printed {theirs:?}");
     let mut documented = 0;
-    for ((raw, as_alembic), alembic) in ours.iter().zip(&theirs) {
-        if differs.iter().any(|(o, a)| o == raw && a == alembic) {
+    let shown: Vec<&str> = ours.iter().map(|o| o.line.as_str()).collect();
+    for (our, alembic) in ours.iter().zip(&theirs) {
+        if differs.iter().any(|(o, a)| *o == our.line && a == alembic) {
             documented += 1;
-        } else if !implied_head_is_a_no_op(raw, as_alembic, alembic) {
-            assert_eq!(
-                as_alembic, alembic,
-                "{name}: cargo-migrate (left) and Alembic (right) disagree\nspec {spec:?}\nops {ops:?}\nours {ours:#?}\nAlembic {theirs:#?}"
+        } else if alembic.contains(": error (overlap) |") && differs.is_empty() {
+            // Alembic is stuck in a state it made itself (see
+            // `documented_differences_from_alembic`); the rest of the run
+            // would compare our progress with its refusal.
+            break;
+        } else {
+            assert!(
+                agrees(our, alembic),
+                "{name}: cargo-migrate and Alembic disagree\n  ours: {}\nAlembic: {alembic}\nspec {spec:?}\nops {ops:?}\nours {shown:#?}\nAlembic {theirs:#?}",
+                our.line
             );
         }
     }
     assert_eq!(
         documented,
         differs.len(),
-        "{name}: a documented difference did not occur\nours {ours:#?}\nAlembic {theirs:#?}"
+        "{name}: a documented difference did not occur\nours {shown:#?}\nAlembic {theirs:#?}"
     );
 }
 
@@ -412,6 +436,11 @@ fn plans_match_alembic() {
             "stamp",
             &["a:", "b:a", "c:b", "d:", "e:d"],
             &["stamp b", "stamp e", "stamp c", "upgrade heads", "stamp a", "stamp base"],
+        ),
+        (
+            "stamp heads from two branches",
+            &["a:", "b:a", "c:b", "d:", "e:d"],
+            &["upgrade b", "upgrade d", "stamp heads"],
         ),
     ];
     for (name, spec, ops) in cases {
@@ -468,6 +497,19 @@ fn documented_differences_from_alembic() {
             &[(
                 "stamp heads: nothing | applied a b c d e | current c e",
                 "stamp heads: nothing | applied a b c | current c",
+            )],
+        ),
+        (
+            // Downgrading `b` from `d x` leaves `b c x` in Alembic's version
+            // table, `b` although `c` depends on it, and Alembic then refuses
+            // every upgrade ("Requested revision c overlaps with other
+            // requested revisions b"). Without `x` it is left at `c`.
+            "upgrade after a downgrade that leaves a dependency in Alembic's version table",
+            &["b:", "c: after b", "d:b after c", "x:"],
+            &["upgrade d", "upgrade x", "downgrade b", "upgrade heads"],
+            &[(
+                "upgrade heads: +d | applied b c d x | current c d x",
+                "upgrade heads: error (overlap) | applied b c x | current b c x",
             )],
         ),
         (
