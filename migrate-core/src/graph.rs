@@ -240,6 +240,23 @@ impl History {
         marked
     }
 
+    /// Marks `from` and everything built on them by parent links alone: the
+    /// branch above them. A `depends-on` link orders revisions without
+    /// making one part of the other's branch (as in Alembic), so this is
+    /// what `label@head` and "what a downgrade steps back over" follow.
+    pub fn branch_descendants(&self, from: &[usize]) -> Vec<bool> {
+        let mut marked = vec![false; self.len()];
+        for &i in from {
+            marked[i] = true;
+        }
+        for i in 0..self.len() {
+            if !marked[i] && self.parents[i].iter().any(|&p| marked[p]) {
+                marked[i] = true;
+            }
+        }
+        marked
+    }
+
     /// Ids of the given positions.
     pub fn ids(&self, indices: &[usize]) -> Vec<String> {
         indices.iter().map(|&i| self.revisions[i].id.clone()).collect()
@@ -447,5 +464,17 @@ mod tests {
         };
         assert_eq!(mark(h.ancestors(&[h.index_of("m").unwrap()])), "a b c m");
         assert_eq!(mark(h.descendants(&[h.index_of("b").unwrap()])), "b m");
+    }
+
+    #[test]
+    fn a_branch_is_its_parent_links_only() {
+        // `y` needs `b` first but is not built on it.
+        let (h, _) = history_of(&["a:", "b:a", "c:b", "x:", "y:x after b"]);
+        let mark = |m: Vec<bool>| -> String {
+            (0..h.len()).filter(|&i| m[i]).map(|i| h.revision(i).id.clone()).collect::<Vec<_>>().join(" ")
+        };
+        let b = h.index_of("b").unwrap();
+        assert_eq!(mark(h.branch_descendants(&[b])), "b c");
+        assert_eq!(mark(h.descendants(&[b])), "b c y");
     }
 }

@@ -61,9 +61,11 @@ impl History {
         Plan { direction: Direction::Upgrade, steps: (0..self.len()).filter(|&i| needed[i] && !applied[i]).collect() }
     }
 
-    /// Reverts `from` and every applied revision built on it, newest first:
-    /// a downgrade that steps back past a branch's first revision, without
-    /// touching other branches.
+    /// Reverts `from` and every applied revision that needs it, newest
+    /// first: a downgrade that steps back past a branch's first revision,
+    /// without touching other branches. "Needs" is transitive over parent
+    /// and `depends-on` links: a revision is never left applied while
+    /// something it depends on is reverted (Alembic's inclusive rule).
     pub fn plan_revert(&self, applied: &[bool], from: &[usize]) -> Result<Plan, PlanError> {
         let built_on = self.descendants(from);
         let steps: Vec<usize> = (0..self.len()).rev().filter(|&i| applied[i] && built_on[i]).collect();
@@ -78,16 +80,32 @@ impl History {
         Ok(Plan { direction: Direction::Downgrade, steps })
     }
 
-    /// Every applied revision built on `target` (all of them for base),
-    /// newest first. Other branches stay as they are, as in Alembic.
+    /// Steps the database back to `target` (everything, for base), newest
+    /// first, as Alembic's `downgrade` does:
+    ///
+    /// - what is built on `target` by parent links is reverted: its
+    ///   children on the branch and everything above them;
+    /// - so is every applied revision that depends (`depends-on`, directly
+    ///   or through its parents) on a revision being reverted, before it;
+    /// - nothing else: `target` stays applied, so a revision on another
+    ///   branch that merely depends on `target` (or on one of its
+    ///   ancestors) keeps its dependency and stays, and so do other
+    ///   branches.
+    ///
+    /// In Alembic's terms: the roots are `target`'s `nextrev`, and the
+    /// reverted set is their descendants with dependencies, intersected
+    /// with what is applied (`RevisionMap._collect_downgrade_revisions`).
     pub fn plan_downgrade(&self, applied: &[bool], target: &[usize]) -> Result<Plan, PlanError> {
         if let Some(&missing) = target.iter().find(|&&t| !applied[t]) {
             return Err(PlanError::NotApplied { id: self.revision(missing).id.clone() });
         }
-        let above = self.descendants(target);
+        let mut roots: Vec<usize> = target.iter().flat_map(|&t| self.children(t).iter().copied()).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let reverted = self.descendants(&roots);
         let keep = self.ancestors(target);
         let steps: Vec<usize> =
-            (0..self.len()).rev().filter(|&i| applied[i] && (target.is_empty() || (above[i] && !keep[i]))).collect();
+            (0..self.len()).rev().filter(|&i| applied[i] && (target.is_empty() || (reverted[i] && !keep[i]))).collect();
         self.reversible(steps)
     }
 }
@@ -137,6 +155,35 @@ mod tests {
             h.plan_downgrade(&partial, &to("c1")).unwrap_err().to_string(),
             "`c1` is not applied, so the database cannot be downgraded to it"
         );
+    }
+
+    #[test]
+    fn downgrade_keeps_a_branch_that_only_depends_on_the_target() {
+        // Issue 16: `a <- b <- c` and `d <- e`, where `e` depends on `b`.
+        let (h, _) = history_of(&["a:", "b:a", "c:b", "d:", "e:d after b"]);
+        let all = applied(&h, &["a", "b", "c", "d", "e"]);
+        let to = |id: &str| vec![h.index_of(id).unwrap()];
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &to("b")).unwrap().steps), "c");
+        let current = h.applied_heads(&all);
+        let one_back = h.resolve(&Target::parse("c-1").unwrap(), &current).unwrap();
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &one_back).unwrap().steps), "c");
+        // Reverting `b` itself takes `e` with it, first.
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &to("a")).unwrap().steps), "e c b");
+        assert_eq!(ids(&h, &h.plan_revert(&all, &to("b")).unwrap().steps), "e c b");
+    }
+
+    #[test]
+    fn downgrade_reverts_a_dependant_of_what_it_reverts_first() {
+        // `e` depends on `c`, which `downgrade b` reverts.
+        let (h, _) = history_of(&["a:", "b:a", "c:b", "d:", "e:d after c"]);
+        let all = applied(&h, &["a", "b", "c", "d", "e"]);
+        let to = |id: &str| vec![h.index_of(id).unwrap()];
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &to("b")).unwrap().steps), "e c");
+        // And what is built on the dependant by parent links goes too.
+        let (h, _) = history_of(&["a:", "b:a", "c:b", "d:", "e:d after c", "f:e"]);
+        let all = applied(&h, &["a", "b", "c", "d", "e", "f"]);
+        let to = |id: &str| vec![h.index_of(id).unwrap()];
+        assert_eq!(ids(&h, &h.plan_downgrade(&all, &to("b")).unwrap().steps), "f e c");
     }
 
     #[test]

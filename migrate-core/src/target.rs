@@ -163,9 +163,11 @@ impl History {
             }
             Target::Head => self.single_head().map(|h| vec![h]),
             Target::Revision(text) => self.lookup(text).map(|i| vec![i]),
+            // A branch is its parent links: a revision elsewhere that
+            // merely depends on this branch is not one of its heads.
             Target::BranchHead(label) => {
                 let start = self.lookup(label)?;
-                let below = self.descendants(&[start]);
+                let below = self.branch_descendants(&[start]);
                 let heads: Vec<usize> = self.heads().into_iter().filter(|&h| below[h]).collect();
                 match heads.as_slice() {
                     [one] => Ok(vec![*one]),
@@ -353,6 +355,21 @@ mod tests {
         assert!(problems.is_empty());
         assert_eq!(h.resolve(&Target::parse("users").unwrap(), &[]).unwrap(), [1]);
         assert_eq!(h.resolve(&Target::parse("users@head").unwrap(), &[]).unwrap(), [1]);
+    }
+
+    #[test]
+    fn label_at_head_follows_parent_links_only() {
+        // `r3` is a base of its own that needs `r2` first (issue 16).
+        let (h, _) = history_of(&["r1:", "r2:r1", "r3: after r2"]);
+        let mut revisions: Vec<crate::Revision> = h.revisions().to_vec();
+        let r2 = revisions.iter().position(|r| r.id == "r2").unwrap();
+        revisions[r2].branch_labels = vec!["lab_a".into()];
+        let (h, problems) = crate::History::build(revisions);
+        assert!(problems.is_empty());
+        let found = h.resolve(&Target::parse("lab_a@head").unwrap(), &[]).unwrap();
+        assert_eq!(h.ids(&found), ["r2"]);
+        let found = h.resolve(&Target::parse("r1@head").unwrap(), &[]).unwrap();
+        assert_eq!(h.ids(&found), ["r2"]);
     }
 
     #[test]
