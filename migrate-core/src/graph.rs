@@ -240,6 +240,23 @@ impl History {
         marked
     }
 
+    /// `from` and what it is built on by parent links only (a branch's own
+    /// history), leaving `depends-on` links out.
+    pub fn branch_ancestors(&self, from: &[usize]) -> Vec<bool> {
+        let mut marked = vec![false; self.len()];
+        for &i in from {
+            marked[i] = true;
+        }
+        for i in (0..self.len()).rev() {
+            if marked[i] {
+                for &p in &self.parents[i] {
+                    marked[p] = true;
+                }
+            }
+        }
+        marked
+    }
+
     /// Marks `from` and everything built on them by parent links alone: the
     /// branch above them. A `depends-on` link orders revisions without
     /// making one part of the other's branch (as in Alembic), so this is

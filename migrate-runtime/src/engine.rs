@@ -440,7 +440,7 @@ impl Migrator {
                     let root = if root.is_empty() { current.clone() } else { root };
                     let first_of_branch: Vec<usize> = root
                         .iter()
-                        .flat_map(|&r| this.history.ancestors(&[r]).into_iter().enumerate())
+                        .flat_map(|&r| this.history.branch_ancestors(&[r]).into_iter().enumerate())
                         .filter(|&(i, is_ancestor)| is_ancestor && this.history.parents(i).is_empty())
                         .map(|(i, _)| i)
                         .collect();

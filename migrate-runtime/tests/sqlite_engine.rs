@@ -323,3 +323,30 @@ fn a_statement_creating_what_exists_is_an_already_exists_failure_and_statements_
     .unwrap();
     assert_eq!(statements, ["CREATE TABLE t (id INT)", "CREATE INDEX t_id ON t (id)"]);
 }
+
+#[test]
+fn stepping_back_past_a_branch_root_keeps_the_branch_it_depends_on() {
+    // x <- y on one branch; a (depends on x) <- b on another.
+    let m = history_of(&[
+        (
+            "x.sql",
+            "-- revision: x1\n-- parents:\n-- message: x\n\n-- migrate:up\nCREATE TABLE x1 (v INT);\n-- migrate:down\nDROP TABLE x1;\n",
+        ),
+        (
+            "y.sql",
+            "-- revision: y1\n-- parents: x1\n-- message: y\n\n-- migrate:up\nCREATE TABLE y1 (v INT);\n-- migrate:down\nDROP TABLE y1;\n",
+        ),
+        (
+            "a.sql",
+            "-- revision: a1\n-- parents:\n-- depends-on: x1\n-- message: a\n\n-- migrate:up\nCREATE TABLE a1 (v INT);\n-- migrate:down\nDROP TABLE a1;\n",
+        ),
+        (
+            "b.sql",
+            "-- revision: b1\n-- parents: a1\n-- message: b\n\n-- migrate:up\nCREATE TABLE b1 (v INT);\n-- migrate:down\nDROP TABLE b1;\n",
+        ),
+    ]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    up(&m, &mut db, "heads").unwrap();
+    assert_eq!(down(&m, &mut db, "b1-2").unwrap(), ["b1", "a1"]);
+    assert_eq!(tables(&mut db), ["migrate_versions", "x1", "y1"]);
+}
