@@ -97,8 +97,10 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
             .path
             .as_ref()
             .map(|p| if p.is_absolute() { p.clone() } else { relative_to(&manifest_dir, &cwd.join(p)) });
-        edited |= add_dependency(&mut doc, "build-dependencies", "migrate-build", repo.as_deref());
-        edited |= add_dependency(&mut doc, "dependencies", "migrate-core", repo.as_deref());
+        edited |= add_dependency(&mut doc, "build-dependencies", "migrate-build", repo.as_deref(), None);
+        edited |= add_dependency(&mut doc, "dependencies", "migrate-core", repo.as_deref(), None);
+        let driver = driver_feature(&manifest_dir);
+        edited |= add_dependency(&mut doc, "dependencies", "migrate-runtime", repo.as_deref(), Some(driver));
         write_build_rs(shell, &manifest_dir)?;
     }
     if edited {
@@ -204,8 +206,27 @@ fn set_metadata_dir(doc: &mut DocumentMut, dir: &Path) -> bool {
     true
 }
 
-/// Adds a dependency unless the table already has it.
-fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&Path>) -> bool {
+/// The migrate-runtime feature for the database the application will use:
+/// `postgres` when `DATABASE_URL` (in the environment or `.env`) is a
+/// PostgreSQL URL, otherwise `sqlite`, the default database.
+fn driver_feature(package_dir: &Path) -> &'static str {
+    let from_env = std::env::var("DATABASE_URL").ok();
+    let from_dotenv = || {
+        dotenvy::from_path_iter(package_dir.join(".env"))
+            .ok()?
+            .filter_map(Result::ok)
+            .find_map(|(key, value)| (key == "DATABASE_URL").then_some(value))
+    };
+    let url = from_env.filter(|v| !v.trim().is_empty()).or_else(from_dotenv);
+    match url.and_then(|text| migrate_runtime::DatabaseUrl::parse(text.trim()).ok()).map(|u| u.dialect()) {
+        Some(migrate_core::Dialect::Postgres) => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// Adds a dependency unless the table already has it; `feature` replaces
+/// the crate's default features with that one.
+fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&Path>, feature: Option<&str>) -> bool {
     let deps = doc.entry(table).or_insert_with(|| Item::Table(Table::new()));
     let Some(deps) = deps.as_table_like_mut() else {
         return false;
@@ -213,13 +234,18 @@ fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&
     if deps.contains_key(name) {
         return false;
     }
-    let spec = match repo {
-        Some(repo) => {
-            let mut inline = InlineTable::new();
-            inline.insert("path", repo.join(name).to_string_lossy().replace('\\', "/").into());
-            value(inline)
-        }
-        None => value(env!("CARGO_PKG_VERSION")),
+    let mut inline = InlineTable::new();
+    match repo {
+        Some(repo) => inline.insert("path", repo.join(name).to_string_lossy().replace('\\', "/").into()),
+        None => inline.insert("version", env!("CARGO_PKG_VERSION").into()),
+    };
+    if let Some(feature) = feature {
+        inline.insert("default-features", false.into());
+        inline.insert("features", toml_edit::Array::from_iter([feature]).into());
+    }
+    let spec = match (repo, feature) {
+        (None, None) => value(env!("CARGO_PKG_VERSION")),
+        _ => value(inline),
     };
     deps.insert(name, spec);
     true

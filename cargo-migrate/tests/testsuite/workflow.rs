@@ -327,8 +327,25 @@ fn init_build_with_a_relative_path_writes_it_relative_to_the_manifest() {
         format!(
             "# The application.\n[package]\nname = \"init_relative_app\" # keep this comment\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
              [package.metadata.migrate]\ndir = \"migrations\"\n\n\
-             [dependencies]\nmigrate-core = {{ path = \"{from_manifest}/migrate-core\" }}\n\n[workspace]\n\n\
+             [dependencies]\nmigrate-core = {{ path = \"{from_manifest}/migrate-core\" }}\n\
+             migrate-runtime = {{ path = \"{from_manifest}/migrate-runtime\", default-features = false, features = [\"sqlite\"] }}\n\n[workspace]\n\n\
              [build-dependencies]\nmigrate-build = {{ path = \"{from_manifest}/migrate-build\" }}\n"
         )
+    );
+}
+
+#[test]
+fn init_build_picks_the_postgres_driver_for_a_postgres_database_url() {
+    let app = package("init_postgres_app");
+    let dir = app.path();
+    std::fs::write(dir.join(".env"), "DATABASE_URL=postgresql+psycopg2://app:secret@db.example.com/app\n").unwrap();
+    assert_exit(&cargo_migrate(dir, &["init", "--build"]), 0);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        manifest.contains(&format!(
+            "migrate-runtime = {{ version = \"{version}\", default-features = false, features = [\"postgres\"] }}\n"
+        )),
+        "{manifest}"
     );
 }
