@@ -269,7 +269,7 @@ pub struct ResolveArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Also add the build script (build.rs) and the migrate-build/migrate-core dependencies
+    /// Also add the build script (build.rs) and the migrate-build/migrate-history dependencies
     #[arg(long)]
     pub build: bool,
     /// With --build: depend on the cargo-migrate repository at this path instead of crates.io

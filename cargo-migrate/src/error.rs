@@ -44,8 +44,8 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<migrate_core::TargetError> for CliError {
-    fn from(error: migrate_core::TargetError) -> CliError {
+impl From<migrate_history::TargetError> for CliError {
+    fn from(error: migrate_history::TargetError) -> CliError {
         let help = error.help();
         let mut cli = CliError::usage(error.to_string());
         cli.help = help.map(str::to_owned);

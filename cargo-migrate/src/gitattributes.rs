@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use migrate_core::LOCK_FILE_NAME;
+use migrate_history::LOCK_FILE_NAME;
 
 use crate::error::CliError;
 

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use migrate_core::config::{Config, ConfigSource};
-use migrate_core::load::find_config;
-use migrate_core::{Analysis, Diagnostic, Options};
+use migrate_history::config::{Config, ConfigSource};
+use migrate_history::load::find_config;
+use migrate_history::{Analysis, Diagnostic, Options};
 
 use crate::error::CliError;
 
@@ -83,9 +83,9 @@ impl Project {
 
     /// Reads and validates the history.
     pub fn analyze(&self, options: Options) -> Analysis {
-        let (sources, mut problems) = migrate_core::load::read_dir(&self.dir, &self.shown_dir);
+        let (sources, mut problems) = migrate_history::load::read_dir(&self.dir, &self.shown_dir);
         problems.extend(self.diagnostics.iter().cloned());
-        migrate_core::analyze_with(sources, problems, options)
+        migrate_history::analyze_with(sources, problems, options)
     }
 
     /// The path of a file in the migrations directory, as shown in messages.

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
-use migrate_core::Diagnostic;
+use migrate_history::Diagnostic;
 
 const STATUS: Style = AnsiColor::Green.on_default().bold();
 const ERROR: Style = AnsiColor::Red.on_default().bold();

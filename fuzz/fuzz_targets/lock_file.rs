@@ -1,8 +1,8 @@
-//! `LockFile::parse` on arbitrary text; the checks are `migrate_core::fuzzing::lock_file`.
+//! `LockFile::parse` on arbitrary text; the checks are `migrate_history::fuzzing::lock_file`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use migrate_core::fuzzing;
+use migrate_history::fuzzing;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(text) = fuzzing::text(data) {

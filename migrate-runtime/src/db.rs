@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder};
 
-pub use migrate_core::Dialect;
+pub use migrate_history::Dialect;
 
 /// Rendering sea-query statements in a dialect.
 pub(crate) trait SeaQueryDialect {

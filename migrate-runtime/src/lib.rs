@@ -4,7 +4,7 @@
 //! migrates at startup:
 //!
 //! ```no_run
-//! # #[cfg(feature = "sqlite")] fn demo(history: &migrate_core::embed::EmbeddedHistory) -> Result<(), Box<dyn std::error::Error>> {
+//! # #[cfg(feature = "sqlite")] fn demo(history: &migrate_history::embed::EmbeddedHistory) -> Result<(), Box<dyn std::error::Error>> {
 //! use migrate_runtime::{Migrator, RunOptions, Target};
 //! let mut db = rusqlite::Connection::open("app.db")?;
 //! let migrator = Migrator::from_embedded(history)?;
@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Features: `sqlite` (rusqlite, bundled) and `postgres` (postgres with
-//! native-tls); both on by default. Drivers live here, not in migrate-core,
+//! native-tls); both on by default. Drivers live here, not in migrate-history,
 //! so the build-time crates stay free of them.
 
 mod connect;
@@ -26,7 +26,7 @@ pub mod version_table;
 pub use connect::{ConnectError, Connection, Encryption, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
 pub use engine::{DbState, Drift, Error, Event, FailureKind, Migrator, Outcome, RunOptions, TransactionMode};
-pub use migrate_core::{Direction, Target};
+pub use migrate_history::{Direction, Target};
 #[cfg(feature = "postgres")]
 pub use postgres;
 #[cfg(feature = "sqlite")]

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use migrate_core::did_you_mean;
+use migrate_history::did_you_mean;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 /// libpq's `sslmode`.

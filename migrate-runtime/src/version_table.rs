@@ -4,7 +4,7 @@
 
 use sea_query::{Alias, ColumnDef, Expr, Iden, IntoTableRef, Order, Query, SimpleExpr, Table, TableRef};
 
-use migrate_core::MAX_REVISION_ID_LEN;
+use migrate_history::MAX_REVISION_ID_LEN;
 
 use crate::Dialect;
 use crate::db::SeaQueryDialect;

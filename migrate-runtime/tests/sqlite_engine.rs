@@ -5,22 +5,22 @@
 
 use std::path::Path;
 
-use migrate_core::{Options, SourceFile};
+use migrate_history::{Options, SourceFile};
 use migrate_runtime::{Database, Error, Migrator, RunOptions, Target, TransactionMode};
 
 fn example() -> Migrator {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-    let analysis = migrate_core::analyze_dir(&dir, Path::new("migrations"), Options::default());
+    let analysis = migrate_history::analyze_dir(&dir, Path::new("migrations"), Options::default());
     assert!(!analysis.has_errors());
     Migrator::new(analysis.history)
 }
 
 fn history_of(files: &[(&str, &str)]) -> Migrator {
-    let sources = migrate_core::load::Sources {
+    let sources = migrate_history::load::Sources {
         revisions: files.iter().map(|(name, text)| SourceFile::new(format!("m/{name}"), *text)).collect(),
         ..Default::default()
     };
-    let analysis = migrate_core::analyze(sources, Options { allow_multiple_heads: true, ..Options::default() });
+    let analysis = migrate_history::analyze(sources, Options { allow_multiple_heads: true, ..Options::default() });
     assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
     Migrator::new(analysis.history)
 }

@@ -5,10 +5,10 @@
 
 pub mod support;
 
-use migrate_core::embed::EmbeddedHistory;
+use migrate_history::embed::EmbeddedHistory;
 
 /// The example history of a small startup-directory application.
-pub static EXAMPLE_HISTORY: EmbeddedHistory = migrate_core::include_history!();
+pub static EXAMPLE_HISTORY: EmbeddedHistory = migrate_history::include_history!();
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use migrate_core::{LOCK_FILE_NAME, Options};
+use migrate_history::{LOCK_FILE_NAME, Options};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -47,9 +47,9 @@ impl FixtureCrate {
             "Cargo.toml",
             &format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
-                 [dependencies]\nmigrate-core = {{ path = {core:?} }}\n{extra}\n\n\
+                 [dependencies]\nmigrate-history = {{ path = {core:?} }}\n{extra}\n\n\
                  [build-dependencies]\nmigrate-build = {{ path = {build:?} }}\n\n[workspace]\n",
-                core = repo.join("migrate-core"),
+                core = repo.join("migrate-history"),
                 build = repo.join("migrate-build"),
                 extra = extra.replace("{repo}", &repo.display().to_string()),
             ),
@@ -57,7 +57,7 @@ impl FixtureCrate {
         fixture.write("build.rs", "fn main() {\n    migrate_build::embed();\n}\n");
         fixture.write(
             "src/main.rs",
-            "static HISTORY: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();\n\n\
+            "static HISTORY: migrate_history::embed::EmbeddedHistory = migrate_history::include_history!();\n\n\
              fn main() {\n    for rev in HISTORY.revisions() {\n        \
              println!(\"{} pinned={} up={}\", rev.id, rev.pinned, rev.up_sql().trim());\n    }\n}\n",
         );
@@ -92,7 +92,7 @@ impl FixtureCrate {
     /// Pins every revision in `migrations/` as `cargo migrate lock` would.
     pub fn pin_all(&self) {
         let dir = self.path().join("migrations");
-        let analysis = migrate_core::analyze_dir(&dir, Path::new("migrations"), Options::default());
+        let analysis = migrate_history::analyze_dir(&dir, Path::new("migrations"), Options::default());
         let mut lock = analysis.lock;
         for rev in analysis.history.revisions() {
             lock.pin(&rev.id, rev.checksum);

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use migrate_core::{Options, Problem, Target};
+use migrate_history::{Options, Problem, Target};
 use tests::support::repo_root;
 
 const ALEMBIC: &str = "alembic==1.20.1";
@@ -144,7 +144,7 @@ fn alembic_view(dir: &Path, spec: &[&str], queries: &[&str]) -> Vec<String> {
 
 fn our_view(dir: &Path, spec: &[&str], queries: &[&str]) -> Vec<String> {
     let migrations = write_ours(dir, spec);
-    let analysis = migrate_core::analyze_dir(
+    let analysis = migrate_history::analyze_dir(
         &migrations,
         Path::new("migrations"),
         Options { allow_multiple_heads: true, ..Options::default() },
@@ -276,7 +276,7 @@ struct OurLine {
 /// in `alembic_plans`' format.
 fn our_plans(dir: &Path, spec: &[&str], ops: &[&str]) -> Vec<OurLine> {
     let migrations = write_ours(dir, spec);
-    let analysis = migrate_core::analyze_dir(
+    let analysis = migrate_history::analyze_dir(
         &migrations,
         Path::new("migrations"),
         Options { allow_multiple_heads: true, ..Options::default() },

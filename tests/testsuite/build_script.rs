@@ -170,13 +170,13 @@ fn build_script_reruns_when_revisions_change_and_only_then() {
 #[test]
 fn revision_id_longer_than_the_version_table_column_fails_the_build() {
     let fixture = FixtureCrate::new("fixture_long_id");
-    let long = "a".repeat(migrate_core::MAX_REVISION_ID_LEN + 1);
+    let long = "a".repeat(migrate_history::MAX_REVISION_ID_LEN + 1);
     fixture.write("migrations/a.sql", &revision(&long, "", "SELECT 1;"));
     assert_build_fails(
         &fixture,
         &[&format!(
             "migrations/a.sql:1: revision id `{long}` is 65 characters long, more than the 64 a version table holds \
-             (help: shorten it to at most 64 characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and \
+             (help: shorten it to at most 64 characters (migrate_history::MAX_REVISION_ID_LEN), and the `parents` and \
              `depends-on` lines that name it)"
         )],
     );

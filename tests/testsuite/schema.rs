@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use migrate_core::Options;
+use migrate_history::Options;
 use migrate_runtime::schema::{Change, diff, introspect};
 use migrate_runtime::{Database, Migrator, RunOptions, Target};
 use tests::support::{TestDatabase, repo_root};
@@ -45,7 +45,7 @@ CREATE TABLE user_preferences (
 
 fn example() -> Migrator {
     let analysis =
-        migrate_core::analyze_dir(&repo_root().join("migrations"), Path::new("migrations"), Options::default());
+        migrate_history::analyze_dir(&repo_root().join("migrations"), Path::new("migrations"), Options::default());
     Migrator::new(analysis.history)
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use migrate_core::{LockFile, Options};
+use migrate_history::{LockFile, Options};
 
 use crate::{cargo, run as run_step, workspace_root};
 
@@ -158,15 +158,15 @@ fn generate_crate(krate: &Path, size: usize) -> Result<(), String> {
     let root = workspace_root();
     let manifest = format!(
         "[package]\nname = \"history_bench_{size}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
-         [dependencies]\nmigrate-core = {{ path = {:?} }}\n\n[build-dependencies]\nmigrate-build = {{ path = {:?} }}\n\n[workspace]\n",
-        root.join("migrate-core"),
+         [dependencies]\nmigrate-history = {{ path = {:?} }}\n\n[build-dependencies]\nmigrate-build = {{ path = {:?} }}\n\n[workspace]\n",
+        root.join("migrate-history"),
         root.join("migrate-build"),
     );
     write_if_changed(&krate.join("Cargo.toml"), &manifest)?;
     write_if_changed(&krate.join("build.rs"), "fn main() {\n    migrate_build::embed();\n}\n")?;
     write_if_changed(
         &krate.join("src/main.rs"),
-        "static HISTORY: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();\n\n\
+        "static HISTORY: migrate_history::embed::EmbeddedHistory = migrate_history::include_history!();\n\n\
          fn main() {\n    println!(\"{}\", HISTORY.revisions().len());\n}\n",
     )?;
 
@@ -195,7 +195,7 @@ fn generate_crate(krate: &Path, size: usize) -> Result<(), String> {
     }
 
     // Pin everything but the head, as `cargo migrate lock` would have.
-    let analysis = migrate_core::analyze_dir(&migrations, Path::new("migrations"), Options::default());
+    let analysis = migrate_history::analyze_dir(&migrations, Path::new("migrations"), Options::default());
     if analysis.has_errors() {
         return Err(format!("generated history is invalid: {:?}", analysis.errors().next()));
     }

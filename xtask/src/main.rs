@@ -65,7 +65,8 @@ fn test() -> Result<(), String> {
     )?;
     let (url, _cluster) = postgres::ensure()?;
     let mut command = cargo(&root);
-    command.args(["test", "--workspace"]);
+    // Every test binary runs, so one failure does not hide the rest.
+    command.args(["test", "--workspace", "--no-fail-fast"]);
     if let Some(url) = url {
         command.env("MIGRATE_TEST_POSTGRES", url);
     }

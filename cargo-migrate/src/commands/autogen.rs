@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use migrate_core::{Diagnostic, History, Problem, Target};
+use migrate_history::{Diagnostic, History, Problem, Target};
 use migrate_runtime::schema::{Change, Schema, diff, generate, introspect};
 use migrate_runtime::url::PostgresUrl;
 use migrate_runtime::{Connection, DatabaseUrl, Migrator, RunOptions};
@@ -125,15 +125,15 @@ fn models(project: &Project, dev: &DatabaseUrl, exclude: &str) -> Result<Schema,
         )
     })?;
     // A byte-order mark is not SQL; it has no newline, so lines stay right.
-    let text = migrate_core::strip_bom(&text);
+    let text = migrate_history::strip_bom(&text);
     let mut scratch = Scratch::create(dev, "models")?;
-    let statements = migrate_core::sql::split(text, dev.dialect()).map_err(|e| {
-        let line = migrate_core::sql::line_at(text, e.offset);
+    let statements = migrate_history::sql::split(text, dev.dialect()).map_err(|e| {
+        let line = migrate_history::sql::line_at(text, e.offset);
         CliError::usage(format!("{}:{line}: {e}", shown.display())).with_help("close it, or remove it")
     })?;
     for statement in statements {
         scratch.connection.database().execute_batch(statement.text).map_err(|e| {
-            let line = migrate_core::sql::line_at(text, statement.offset + e.offset.unwrap_or(0));
+            let line = migrate_history::sql::line_at(text, statement.offset + e.offset.unwrap_or(0));
             CliError::usage(format!("{}:{line}: {}", shown.display(), e.message))
                 .with_help("the models must be valid SQL for the database's dialect")
         })?;

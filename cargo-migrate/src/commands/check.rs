@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use migrate_core::Options;
+use migrate_history::Options;
 use serde_json::json;
 
 use crate::cli::{CheckArgs, MessageFormat};
@@ -16,14 +16,15 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
         Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: !args.allow_drafts };
     let mut analysis = project.analyze(options);
     // An edited pinned revision that the configured database never applied can be re-pinned.
-    if analysis.diagnostics.iter().any(|d| matches!(d.problem, migrate_core::Problem::PinnedRevisionChanged { .. })) {
+    if analysis.diagnostics.iter().any(|d| matches!(d.problem, migrate_history::Problem::PinnedRevisionChanged { .. }))
+    {
         if let Some(Ok(database)) = super::Configured::open(project, &analysis.history, &args.db)? {
             database.annotate(&mut analysis.diagnostics);
         }
     }
     // Drafts and several heads do not stop the history from being replayed.
     let replayable = !analysis.errors().any(|d| {
-        !matches!(d.problem, migrate_core::Problem::Draft { .. } | migrate_core::Problem::MultipleHeads { .. })
+        !matches!(d.problem, migrate_history::Problem::Draft { .. } | migrate_history::Problem::MultipleHeads { .. })
     });
     if replayable {
         let resolved = super::database::resolve_url(project, &args.db)?;
@@ -81,13 +82,13 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
             let drafts = analysis
                 .diagnostics
                 .iter()
-                .filter(|d| d.is_error() && matches!(d.problem, migrate_core::Problem::Draft { .. }))
+                .filter(|d| d.is_error() && matches!(d.problem, migrate_history::Problem::Draft { .. }))
                 .count();
             if drafts > 0 {
                 shell.help(format!(
                     "run `cargo migrate lock` to pin the {drafts} draft{} and commit {} with {}; `cargo migrate check --allow-drafts` accepts drafts for local use",
                     plural(drafts),
-                    project.shown(migrate_core::LOCK_FILE_NAME).display(),
+                    project.shown(migrate_history::LOCK_FILE_NAME).display(),
                     if drafts == 1 { "it" } else { "them" },
                 ))?;
             }

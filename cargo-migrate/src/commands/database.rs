@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use migrate_core::{Direction, History, Options, Problem, Range, Target};
+use migrate_history::{Direction, History, Options, Problem, Range, Target};
 use migrate_runtime::{Connection, DatabaseUrl, Dialect, Event, Migrator, RunOptions, TransactionMode};
 use serde_json::json;
 
@@ -784,7 +784,7 @@ pub(super) fn check_database(
     project: &Project,
     history: History,
     resolved: &ResolvedUrl,
-) -> Result<Vec<migrate_core::Diagnostic>, CliError> {
+) -> Result<Vec<migrate_history::Diagnostic>, CliError> {
     if !resolved.explicit {
         return Ok(Vec::new());
     }
@@ -793,7 +793,7 @@ pub(super) fn check_database(
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
     let database = resolved.url.redacted();
-    let error = |path: &str, problem: Problem| migrate_core::Diagnostic::error(path, None, problem);
+    let error = |path: &str, problem: Problem| migrate_history::Diagnostic::error(path, None, problem);
     let mut problems = Vec::new();
     for i in state.pending(history) {
         let rev = history.revision(i);

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use migrate_core::config::{ConfigSource, DEFAULT_DIR};
-use migrate_core::load::find_config;
-use migrate_core::template::DEFAULT_TEMPLATE;
-use migrate_core::{LOCK_FILE_NAME, LockFile, TEMPLATE_FILE_NAME};
+use migrate_history::config::{ConfigSource, DEFAULT_DIR};
+use migrate_history::load::find_config;
+use migrate_history::template::DEFAULT_TEMPLATE;
+use migrate_history::{LOCK_FILE_NAME, LockFile, TEMPLATE_FILE_NAME};
 use toml_edit::{DocumentMut, InlineTable, Item, Table, value};
 
 use crate::cli::InitArgs;
@@ -98,20 +98,20 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
             .as_ref()
             .map(|p| if p.is_absolute() { p.clone() } else { relative_to(&manifest_dir, &cwd.join(p)) });
         edited |= add_dependency(&mut doc, "build-dependencies", "migrate-build", repo.as_deref(), None);
-        edited |= add_dependency(&mut doc, "dependencies", "migrate-core", repo.as_deref(), None);
+        edited |= add_dependency(&mut doc, "dependencies", "migrate-history", repo.as_deref(), None);
         let driver = driver_feature(&manifest_dir);
         edited |= add_dependency(&mut doc, "dependencies", "migrate-runtime", repo.as_deref(), Some(driver));
         write_build_rs(shell, &manifest_dir)?;
     }
     if edited {
         // toml_edit drops a byte-order mark; put it back, keeping the file as it was.
-        let bom = if text.starts_with(migrate_core::BOM) { "\u{feff}" } else { "" };
+        let bom = if text.starts_with(migrate_history::BOM) { "\u{feff}" } else { "" };
         crate::fs::write_atomic(&manifest, &format!("{bom}{doc}"))?;
         shell.status("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest).display())?;
     }
     if args.build {
         shell.note(
-            "embed the history with `pub static MIGRATIONS: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();`",
+            "embed the history with `pub static MIGRATIONS: migrate_history::embed::EmbeddedHistory = migrate_history::include_history!();`",
         )?;
     }
     first_revision_note(shell, &dir)?;
@@ -120,7 +120,7 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
 
 /// The note about `new`, only while the directory holds no revision.
 fn first_revision_note(shell: &mut Shell, dir: &Path) -> Result<(), CliError> {
-    let (sources, _) = migrate_core::load::read_dir(dir, dir);
+    let (sources, _) = migrate_history::load::read_dir(dir, dir);
     if sources.revisions.is_empty() {
         shell.note("create the first revision with `cargo migrate new \"create users\"`")?;
     }
@@ -165,7 +165,7 @@ fn relative_to(from: &Path, to: &Path) -> PathBuf {
 /// Creates the directory, template and lock file; leaves existing ones alone.
 fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliError> {
     if dir.exists() && !dir.is_dir() {
-        let problem = migrate_core::Problem::NotADirectory;
+        let problem = migrate_history::Problem::NotADirectory;
         let mut error = CliError::usage(format!("{}: {problem}", shown.display()));
         error.help = problem.help();
         return Err(error);
@@ -219,7 +219,7 @@ fn driver_feature(package_dir: &Path) -> &'static str {
     };
     let url = from_env.filter(|v| !v.trim().is_empty()).or_else(from_dotenv);
     match url.and_then(|text| migrate_runtime::DatabaseUrl::parse(text.trim()).ok()).map(|u| u.dialect()) {
-        Some(migrate_core::Dialect::Postgres) => "postgres",
+        Some(migrate_history::Dialect::Postgres) => "postgres",
         _ => "sqlite",
     }
 }

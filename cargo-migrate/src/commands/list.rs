@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use migrate_core::{Analysis, Options, Range, Target};
+use migrate_history::{Analysis, Options, Range, Target};
 use serde_json::json;
 
 use super::{report_problems, revision_block, revision_json, revision_line};

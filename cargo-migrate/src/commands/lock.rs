@@ -4,7 +4,7 @@
 //! both sides of a git merge conflict in the file. Every write leaves the
 //! file sorted and `.gitattributes` asking git for a union merge.
 
-use migrate_core::{Diagnostic, LOCK_FILE_NAME, LockFile, Options, Problem};
+use migrate_history::{Diagnostic, LOCK_FILE_NAME, LockFile, Options, Problem};
 
 use super::check::plural;
 use super::{Configured, Recorded, analyze_for_writing};
@@ -126,7 +126,7 @@ fn write(shell: &mut Shell, project: &Project, lock: &LockFile, say_fresh: bool)
     let rendered = lock.render();
     let existing = std::fs::read_to_string(&path).ok();
     match &existing {
-        Some(text) if migrate_core::strip_bom(text) == rendered => {
+        Some(text) if migrate_history::strip_bom(text) == rendered => {
             if say_fresh {
                 shell.status("Fresh", format!("{} is up to date", shown.display()))?;
             }

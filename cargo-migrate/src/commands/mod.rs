@@ -10,7 +10,7 @@ mod new;
 
 use std::io::Write;
 
-use migrate_core::{Analysis, History, Options, Problem, Revision};
+use migrate_history::{Analysis, History, Options, Problem, Revision};
 use serde_json::json;
 
 use crate::cli::{Command, MigrateArgs};
@@ -251,7 +251,7 @@ impl Configured {
 
     /// Fills in `safe_to_repin` of edited pinned revisions it never applied
     /// (or recorded as failed).
-    pub(crate) fn annotate(&self, diagnostics: &mut [migrate_core::Diagnostic]) {
+    pub(crate) fn annotate(&self, diagnostics: &mut [migrate_history::Diagnostic]) {
         for d in diagnostics {
             if let Problem::PinnedRevisionChanged { id, safe_to_repin, .. } = &mut d.problem {
                 *safe_to_repin = match self.recorded(id) {

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use migrate_core::template::{DEFAULT_TEMPLATE, NewRevision, render, slug};
-use migrate_core::{
+use migrate_history::template::{DEFAULT_TEMPLATE, NewRevision, render, slug};
+use migrate_history::{
     Checksum, History, Problem, SourceFile, TEMPLATE_FILE_NAME, Target, header_control_character,
     is_valid_branch_label, parse_revision, revision_id_problem,
 };

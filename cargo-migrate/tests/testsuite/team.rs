@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use migrate_core::Checksum;
+use migrate_history::Checksum;
 use tests::support::{FixtureCrate, TestDatabase, revision, text};
 
 use crate::{assert_exit, cargo_migrate, transcript};

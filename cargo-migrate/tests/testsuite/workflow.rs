@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use migrate_core::{SourceFile, parse_revision};
+use migrate_history::{SourceFile, parse_revision};
 use tests::support::{fixture_target_dir, repo_root, text};
 
 use crate::{assert_exit, cargo_migrate, transcript};
@@ -23,7 +23,7 @@ fn package(name: &str) -> tempfile::TempDir {
     dir
 }
 
-fn read_revision(path: &Path) -> migrate_core::Revision {
+fn read_revision(path: &Path) -> migrate_history::Revision {
     let text = std::fs::read_to_string(path).unwrap();
     parse_revision(SourceFile::new(path, text)).expect("a valid revision")
 }
@@ -151,7 +151,7 @@ fn init_build_then_cargo_build_validates_the_history() {
     assert!(manifest.contains("[build-dependencies]\nmigrate-build = { path = "), "{manifest}");
     std::fs::write(
         dir.join("src/main.rs"),
-        "static MIGRATIONS: migrate_core::embed::EmbeddedHistory = migrate_core::include_history!();\n\
+        "static MIGRATIONS: migrate_history::embed::EmbeddedHistory = migrate_history::include_history!();\n\
          fn main() { println!(\"{}\", MIGRATIONS.revisions().len()); }\n",
     )
     .unwrap();
@@ -183,17 +183,17 @@ fn new_refuses_a_rev_id_longer_than_the_version_table_column() {
     let project = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| cargo_migrate(project.path(), &[args, &["--dir", "db"]].concat());
     assert_exit(&run(&["init"]), 0);
-    let long = "a".repeat(migrate_core::MAX_REVISION_ID_LEN + 1);
+    let long = "a".repeat(migrate_history::MAX_REVISION_ID_LEN + 1);
     let (stdout, stderr) = assert_exit(&run(&["new", "x", "--rev-id", &long]), 2);
     assert_eq!(stdout, "");
     assert_eq!(
         stderr,
         format!(
             "error: `--rev-id`: revision id `{long}` is 65 characters long, more than the 64 a version table holds\n  \
-             help: shorten it to at most 64 characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it\n"
+             help: shorten it to at most 64 characters (migrate_history::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it\n"
         )
     );
-    let longest = "a".repeat(migrate_core::MAX_REVISION_ID_LEN);
+    let longest = "a".repeat(migrate_history::MAX_REVISION_ID_LEN);
     assert_exit(&run(&["new", "x", "--rev-id", &longest]), 0);
     assert_eq!(std::fs::read_dir(project.path().join("db")).unwrap().count(), 3);
 }
@@ -320,14 +320,19 @@ fn init_build_with_a_relative_path_writes_it_relative_to_the_manifest() {
     let depth = src.components().count() - 1;
     let from_src = format!("{}{}", "../".repeat(depth), repo_root().strip_prefix("/").unwrap().display());
     assert_exit(&cargo_migrate(&src, &["init", "--build", "--path", &from_src]), 0);
-    let from_manifest = format!("{}{}", "../".repeat(depth - 1), repo_root().strip_prefix("/").unwrap().display());
+    // The shortest relative path: up to the deepest common directory, then down.
+    let repo = repo_root().canonicalize().unwrap();
+    let common = dir.components().zip(repo.components()).take_while(|(a, b)| a == b).count();
+    let ups = dir.components().count() - common;
+    let down: std::path::PathBuf = repo.components().skip(common).collect();
+    let from_manifest = format!("{}{}", "../".repeat(ups), down.display());
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert_eq!(
         manifest,
         format!(
             "# The application.\n[package]\nname = \"init_relative_app\" # keep this comment\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
              [package.metadata.migrate]\ndir = \"migrations\"\n\n\
-             [dependencies]\nmigrate-core = {{ path = \"{from_manifest}/migrate-core\" }}\n\
+             [dependencies]\nmigrate-history = {{ path = \"{from_manifest}/migrate-history\" }}\n\
              migrate-runtime = {{ path = \"{from_manifest}/migrate-runtime\", default-features = false, features = [\"sqlite\"] }}\n\n[workspace]\n\n\
              [build-dependencies]\nmigrate-build = {{ path = \"{from_manifest}/migrate-build\" }}\n"
         )

@@ -557,7 +557,7 @@ mod tests {
         let line = |n: usize| {
             format!(
                 "m/r.sql:{n}: revision id `{long}` is 65 characters long, more than the 64 a version table holds \
-                 (help: shorten it to at most 64 characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` \
+                 (help: shorten it to at most 64 characters (migrate_history::MAX_REVISION_ID_LEN), and the `parents` \
                  and `depends-on` lines that name it)"
             )
         };

@@ -5,7 +5,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use migrate_core::fuzzing;
+use migrate_history::fuzzing;
 
 /// The files of `fuzz/<kind>/<target>/`, sorted; none when the folder does not exist.
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {

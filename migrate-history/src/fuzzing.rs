@@ -2,7 +2,7 @@
 //!
 //! Each function panics, naming the broken invariant, when its input breaks
 //! one. The fuzz targets call them with generated inputs, and
-//! `migrate-core/tests/fuzz_corpus.rs` calls them with every file of the
+//! `migrate-history/tests/fuzz_corpus.rs` calls them with every file of the
 //! checked-in corpus, so the checks live here once. Not a public API.
 
 use sha2::{Digest, Sha256};

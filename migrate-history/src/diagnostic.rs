@@ -146,7 +146,7 @@ impl Problem {
                 "revision ids use lowercase letters, digits and `_` only, like `3f2a9c1b7e4d`".into()
             }
             Problem::RevisionIdTooLong { .. } => format!(
-                "shorten it to at most {} characters (migrate_core::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it",
+                "shorten it to at most {} characters (migrate_history::MAX_REVISION_ID_LEN), and the `parents` and `depends-on` lines that name it",
                 crate::MAX_REVISION_ID_LEN
             ),
             Problem::ControlCharacterInHeader { .. } => "a header value is one line of text: remove the character (a lone carriage return is an old Mac line ending: save the file with `\\n` or `\\r\\n` line endings)".into(),

@@ -342,7 +342,7 @@ impl Current {
 /// The non-empty statements of `sql`, in order, under `dialect`'s rules.
 ///
 /// ```
-/// use migrate_core::sql::{Dialect, split};
+/// use migrate_history::sql::{Dialect, split};
 /// let sql = "CREATE TABLE t (note TEXT DEFAULT ';'); -- done\nINSERT INTO t VALUES ('x')";
 /// let texts: Vec<&str> = split(sql, Dialect::Sqlite).unwrap().iter().map(|s| s.text).collect();
 /// assert_eq!(texts, ["CREATE TABLE t (note TEXT DEFAULT ';')", "INSERT INTO t VALUES ('x')"]);
@@ -477,7 +477,7 @@ pub fn line_at(text: &str, offset: usize) -> usize {
 /// (which could end the comment) are written as escapes, like `\r`.
 ///
 /// ```
-/// assert_eq!(migrate_core::sql::comment_safe("a\rDROP TABLE t"), "a\\rDROP TABLE t");
+/// assert_eq!(migrate_history::sql::comment_safe("a\rDROP TABLE t"), "a\\rDROP TABLE t");
 /// ```
 pub fn comment_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
