@@ -16,8 +16,14 @@ use tests::support::repo_root;
 
 const ALEMBIC: &str = "alembic==1.20.1";
 
-/// Python with Alembic: `MIGRATE_TEST_ALEMBIC_PYTHON`, or a venv made on demand.
+/// Python with Alembic: `MIGRATE_TEST_ALEMBIC_PYTHON`, or a venv made on
+/// demand, once for all the tests of this process (they run in parallel).
 fn alembic_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_alembic).clone()
+}
+
+fn install_alembic() -> PathBuf {
     if let Some(python) = std::env::var_os("MIGRATE_TEST_ALEMBIC_PYTHON") {
         return python.into();
     }
