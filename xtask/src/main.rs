@@ -17,7 +17,8 @@ const USAGE: &str = "\
 usage: cargo xtask <TASK>
 
 tasks:
-  test              formatting, clippy with warnings denied, and every test
+  test              formatting, clippy with warnings denied, `cargo package` of the
+                    published crates, and every test
   bench history     time the build script, incremental builds and the listing
                     commands on generated histories of 1,000 and 10,000 revisions
   bench apply       apply 1,000 table-creating revisions to SQLite and PostgreSQL,
@@ -55,6 +56,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// The crates published to crates.io, in dependency order.
+const PUBLISHED: [&str; 4] = ["migrate-history", "migrate-build", "migrate-runtime", "cargo-migrate"];
+
 /// The whole gate CI runs: fmt, clippy -D warnings, every test.
 fn test() -> Result<(), String> {
     let root = workspace_root();
@@ -62,6 +66,11 @@ fn test() -> Result<(), String> {
     run(
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         "cargo clippy --workspace --all-targets -- -D warnings",
+    )?;
+    // Every publishable crate packages and builds from its package alone.
+    run(
+        cargo(&root).args(["package", "--allow-dirty", "--quiet"]).args(PUBLISHED.iter().flat_map(|c| ["-p", c])),
+        "cargo package (the published crates, verified)",
     )?;
     let (url, _cluster) = postgres::ensure()?;
     let mut command = cargo(&root);
