@@ -273,8 +273,11 @@ pub struct InitArgs {
     #[arg(long)]
     pub build: bool,
     /// With --build: depend on the cargo-migrate repository at this path instead of crates.io
-    #[arg(long, value_name = "REPO", requires = "build")]
+    #[arg(long, value_name = "REPO", requires = "build", conflicts_with = "git")]
     pub path: Option<PathBuf>,
+    /// With --build: depend on the cargo-migrate repository at this git URL instead of crates.io
+    #[arg(long, value_name = "URL", requires = "build")]
+    pub git: Option<String>,
 }
 
 #[derive(Debug, Args)]

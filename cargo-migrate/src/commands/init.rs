@@ -93,14 +93,17 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
         }
         // A relative path is written relative to the manifest (not to where
         // `init` ran), so the line holds for everyone who clones the project.
-        let repo = args
-            .path
-            .as_ref()
-            .map(|p| if p.is_absolute() { p.clone() } else { relative_to(&manifest_dir, &cwd.join(p)) });
-        edited |= add_dependency(&mut doc, "build-dependencies", "migrate-build", repo.as_deref(), None);
-        edited |= add_dependency(&mut doc, "dependencies", "migrate-history", repo.as_deref(), None);
+        let source = match (&args.path, &args.git) {
+            (Some(p), _) => {
+                Source::Path(if p.is_absolute() { p.clone() } else { relative_to(&manifest_dir, &cwd.join(p)) })
+            }
+            (None, Some(url)) => Source::Git(url.clone()),
+            (None, None) => Source::CratesIo,
+        };
+        edited |= add_dependency(&mut doc, "build-dependencies", "migrate-build", &source, None);
+        edited |= add_dependency(&mut doc, "dependencies", "migrate-history", &source, None);
         let driver = driver_feature(&manifest_dir);
-        edited |= add_dependency(&mut doc, "dependencies", "migrate-runtime", repo.as_deref(), Some(driver));
+        edited |= add_dependency(&mut doc, "dependencies", "migrate-runtime", &source, Some(driver));
         write_build_rs(shell, &manifest_dir)?;
     }
     if edited {
@@ -226,7 +229,17 @@ fn driver_feature(package_dir: &Path) -> &'static str {
 
 /// Adds a dependency unless the table already has it; `feature` replaces
 /// the crate's default features with that one.
-fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&Path>, feature: Option<&str>) -> bool {
+/// Where `init --build` points the dependencies.
+enum Source {
+    /// crates.io, this binary's version.
+    CratesIo,
+    /// A checkout of this repository (`--path`).
+    Path(PathBuf),
+    /// A git repository (`--git`): cargo finds each crate in it by name.
+    Git(String),
+}
+
+fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, source: &Source, feature: Option<&str>) -> bool {
     let deps = doc.entry(table).or_insert_with(|| Item::Table(Table::new()));
     let Some(deps) = deps.as_table_like_mut() else {
         return false;
@@ -235,16 +248,17 @@ fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, repo: Option<&
         return false;
     }
     let mut inline = InlineTable::new();
-    match repo {
-        Some(repo) => inline.insert("path", repo.join(name).to_string_lossy().replace('\\', "/").into()),
-        None => inline.insert("version", env!("CARGO_PKG_VERSION").into()),
+    match source {
+        Source::Path(repo) => inline.insert("path", repo.join(name).to_string_lossy().replace('\\', "/").into()),
+        Source::Git(url) => inline.insert("git", url.as_str().into()),
+        Source::CratesIo => inline.insert("version", env!("CARGO_PKG_VERSION").into()),
     };
     if let Some(feature) = feature {
         inline.insert("default-features", false.into());
         inline.insert("features", toml_edit::Array::from_iter([feature]).into());
     }
-    let spec = match (repo, feature) {
-        (None, None) => value(env!("CARGO_PKG_VERSION")),
+    let spec = match (source, feature) {
+        (Source::CratesIo, None) => value(env!("CARGO_PKG_VERSION")),
         _ => value(inline),
     };
     deps.insert(name, spec);

@@ -354,3 +354,20 @@ fn init_build_picks_the_postgres_driver_for_a_postgres_database_url() {
         "{manifest}"
     );
 }
+
+#[test]
+fn init_build_with_git_depends_on_the_repository() {
+    let app = package("init_git_app");
+    let dir = app.path();
+    assert_exit(&cargo_migrate(dir, &["init", "--build", "--git", "https://example.invalid/cargo-migrate.git"]), 0);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let dependencies = manifest.split("\n[").filter(|t| t.contains("dependencies]")).collect::<Vec<_>>().join("\n[");
+    insta::assert_snapshot!(dependencies, @r#"
+    dependencies]
+    migrate-history = { git = "https://example.invalid/cargo-migrate.git" }
+    migrate-runtime = { git = "https://example.invalid/cargo-migrate.git", default-features = false, features = ["sqlite"] }
+
+    [build-dependencies]
+    migrate-build = { git = "https://example.invalid/cargo-migrate.git" }
+    "#);
+}
