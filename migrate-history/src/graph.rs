@@ -210,51 +210,19 @@ impl History {
     /// Marks `from` and everything they need first (parents and dependencies,
     /// transitively).
     pub fn ancestors(&self, from: &[usize]) -> Vec<bool> {
-        let mut marked = vec![false; self.len()];
-        for &i in from {
-            marked[i] = true;
-        }
-        // Topological order: walking backwards visits a node before its ancestors.
-        for i in (0..self.len()).rev() {
-            if marked[i] {
-                for &p in self.parents[i].iter().chain(&self.dependencies[i]) {
-                    marked[p] = true;
-                }
-            }
-        }
-        marked
+        self.walk_up(from, true)
     }
 
     /// Marks `from` and everything that needs them (children and dependents,
     /// transitively).
     pub fn descendants(&self, from: &[usize]) -> Vec<bool> {
-        let mut marked = vec![false; self.len()];
-        for &i in from {
-            marked[i] = true;
-        }
-        for i in 0..self.len() {
-            if !marked[i] && self.parents[i].iter().chain(&self.dependencies[i]).any(|&p| marked[p]) {
-                marked[i] = true;
-            }
-        }
-        marked
+        self.walk_down(from, true)
     }
 
     /// `from` and what it is built on by parent links only (a branch's own
     /// history), leaving `depends-on` links out.
     pub fn branch_ancestors(&self, from: &[usize]) -> Vec<bool> {
-        let mut marked = vec![false; self.len()];
-        for &i in from {
-            marked[i] = true;
-        }
-        for i in (0..self.len()).rev() {
-            if marked[i] {
-                for &p in &self.parents[i] {
-                    marked[p] = true;
-                }
-            }
-        }
-        marked
+        self.walk_up(from, false)
     }
 
     /// Marks `from` and everything built on them by parent links alone: the
@@ -262,14 +230,42 @@ impl History {
     /// making one part of the other's branch (as in Alembic), so this is
     /// what `label@head` and "what a downgrade steps back over" follow.
     pub fn branch_descendants(&self, from: &[usize]) -> Vec<bool> {
+        self.walk_down(from, false)
+    }
+
+    /// The links a walk follows from revision `i` towards what it needs.
+    fn links(&self, i: usize, dependencies: bool) -> impl Iterator<Item = usize> + '_ {
+        let needed: &[usize] = if dependencies { &self.dependencies[i] } else { &[] };
+        self.parents[i].iter().chain(needed).copied()
+    }
+
+    fn walk_up(&self, from: &[usize], dependencies: bool) -> Vec<bool> {
+        let mut marked = self.marks(from);
+        // Topological order: walking backwards visits a node before its ancestors.
+        for i in (0..self.len()).rev() {
+            if marked[i] {
+                for p in self.links(i, dependencies) {
+                    marked[p] = true;
+                }
+            }
+        }
+        marked
+    }
+
+    fn walk_down(&self, from: &[usize], dependencies: bool) -> Vec<bool> {
+        let mut marked = self.marks(from);
+        for i in 0..self.len() {
+            if !marked[i] && self.links(i, dependencies).any(|p| marked[p]) {
+                marked[i] = true;
+            }
+        }
+        marked
+    }
+
+    fn marks(&self, from: &[usize]) -> Vec<bool> {
         let mut marked = vec![false; self.len()];
         for &i in from {
             marked[i] = true;
-        }
-        for i in 0..self.len() {
-            if !marked[i] && self.parents[i].iter().any(|&p| marked[p]) {
-                marked[i] = true;
-            }
         }
         marked
     }
