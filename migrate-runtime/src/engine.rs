@@ -169,8 +169,8 @@ pub struct Drift {
 /// What the database has applied, compared with the history.
 #[derive(Debug, Clone, Default)]
 pub struct DbState {
-    /// Whether the version table exists yet.
-    pub table_exists: bool,
+    /// The version table's columns (name, type), `None` while it does not exist.
+    pub columns: Option<Vec<(String, String)>>,
     pub rows: Vec<Row>,
     /// Per history position: applied or stamped.
     pub applied: Vec<bool>,
@@ -183,6 +183,11 @@ pub struct DbState {
 }
 
 impl DbState {
+    /// Whether the version table exists yet.
+    pub fn table_exists(&self) -> bool {
+        self.columns.is_some()
+    }
+
     /// The revisions the database is at.
     pub fn heads(&self, history: &History) -> Vec<usize> {
         history.applied_heads(&self.applied)
@@ -363,11 +368,11 @@ impl Migrator {
         let columns = db
             .table_columns(table.schema.as_deref(), &table.name)
             .map_err(|source| Error::Database { context: context(), source })?;
-        let mut state =
-            DbState { table_exists: columns.is_some(), applied: vec![false; self.history.len()], ..DbState::default() };
+        let mut state = DbState { applied: vec![false; self.history.len()], ..DbState::default() };
         let Some(columns) = columns else { return Ok(state) };
         let rows =
             db.query_text(&table.select(&columns)).map_err(|source| Error::Database { context: context(), source })?;
+        state.columns = Some(columns);
         for row in rows {
             let text = |i: usize| crate::db::cell(&row, i);
             let row = Row {
@@ -415,7 +420,7 @@ impl Migrator {
             let state = this.checked_state(db, table, options.allow_modified, options.allow_newer)?;
             let goal = this.history.resolve(target, &state.heads(&this.history))?;
             let plan = this.history.plan_upgrade(&state.applied, &goal);
-            this.run(db, table, &plan, options, events)
+            this.run(db, table, &state, &plan, options, events)
         })
     }
 
@@ -448,7 +453,7 @@ impl Migrator {
                 }
                 _ => this.history.plan_downgrade(&state.applied, &goal)?,
             };
-            this.run(db, table, &plan, options, events)
+            this.run(db, table, &state, &plan, options, events)
         })
     }
 
@@ -474,7 +479,7 @@ impl Migrator {
                 (0..this.history.len()).map(|i| keep[i] || above[i]).collect()
             };
             let user = applied_by(db);
-            let mut sql = this.ensure_table(db, table)?;
+            let mut sql = Self::ensure_table(table, &state);
             sql.push(db.dialect().begin().to_owned());
             let (mut added, mut removed) = (0, 0);
             if purge {
@@ -518,7 +523,7 @@ impl Migrator {
             let Some(row) = state.failed.iter().find(|r| r.revision == revision) else {
                 return Err(Error::NotFailed { id: revision.to_owned() });
             };
-            let mut sql = this.ensure_table(db, table)?;
+            let mut sql = Self::ensure_table(table, &state);
             sql.push(if applied { table.mark_applied(&row.revision, None) } else { table.delete(&row.revision) });
             db.execute_batch(&sql.join(";\n")).map_err(|source| Error::Database { context: "resolving".into(), source })
         })
@@ -729,16 +734,13 @@ impl Migrator {
     }
 
     /// Statements that create the version table, or bring one an earlier
-    /// version made up to date (only when needed: `CREATE ... IF NOT EXISTS`
-    /// still needs the CREATE privilege).
-    fn ensure_table(&self, db: &mut dyn Database, table: &VersionTable) -> Result<Vec<String>, Error> {
-        let columns = db
-            .table_columns(table.schema.as_deref(), &table.name)
-            .map_err(|source| Error::Database { context: "reading the version table".into(), source })?;
-        Ok(match columns {
+    /// version made up to date, from the layout `state` read (only when
+    /// needed: `CREATE ... IF NOT EXISTS` still needs the CREATE privilege).
+    fn ensure_table(table: &VersionTable, state: &DbState) -> Vec<String> {
+        match &state.columns {
             None => vec![table.create()],
-            Some(columns) => table.upgrade_layout(&columns),
-        })
+            Some(columns) => table.upgrade_layout(columns),
+        }
     }
 
     fn stop_requested(&self) -> bool {
@@ -749,6 +751,7 @@ impl Migrator {
         &self,
         db: &mut dyn Database,
         table: &VersionTable,
+        state: &DbState,
         plan: &Plan,
         options: RunOptions,
         events: &mut dyn FnMut(Event<'_>),
@@ -771,7 +774,7 @@ impl Migrator {
             db.execute_batch(dialect.begin()).map_err(|e| database_error("starting the transaction", e))?;
         }
         let result = (|| -> Result<(), Error> {
-            for statement in self.ensure_table(db, table)? {
+            for statement in Self::ensure_table(table, state) {
                 db.execute_batch(&statement).map_err(|e| database_error("creating the version table", e))?;
             }
             // Per history position: why a dry run did not execute it.

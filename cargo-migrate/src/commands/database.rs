@@ -706,7 +706,7 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
         out,
         "version table: {}{}",
         table.display_name(),
-        if state.table_exists { "" } else { " (not created yet: nothing applied)" }
+        if state.table_exists() { "" } else { " (not created yet: nothing applied)" }
     )?;
     writeln!(out, "current:       {}", describe_heads(history, &state.heads(history)))?;
     let pending = state.pending(history);
