@@ -797,7 +797,8 @@ impl Migrator {
                         continue;
                     }
                 }
-                if self.step(db, table, rev, statements, plan.direction, !one_transaction, &user, events)? {
+                let step = Step { table, rev, statements, direction: plan.direction, user: &user };
+                if self.step(db, step, !one_transaction, events)? {
                     outcome.done.push(i);
                 }
             }
@@ -835,26 +836,22 @@ impl Migrator {
     }
 
     /// One revision. Returns `false` when another migrator did it meanwhile.
-    #[allow(clippy::too_many_arguments)]
     fn step(
         &self,
         db: &mut dyn Database,
-        table: &VersionTable,
-        rev: &Revision,
-        statements: &[Statement<'_>],
-        direction: migrate_history::Direction,
+        step: Step<'_>,
         own_transaction: bool,
-        user: &str,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<bool, Error> {
+        let Step { table, rev, statements, direction, user } = step;
         if !rev.transaction {
-            return self.step_outside_transaction(db, table, rev, statements, direction, user, events);
+            return self.step_outside_transaction(db, step, events);
         }
         if own_transaction
             && db.dialect() == Dialect::Postgres
             && !statements.iter().any(|st| needs_plain_transaction(st.text))
         {
-            return self.step_in_one_round_trip(db, table, rev, statements, direction, user, events);
+            return self.step_in_one_round_trip(db, step, events);
         }
         let upgrade = direction == migrate_history::Direction::Upgrade;
         let database_error = |context: String, source: DbError| Error::Database { context, source };
@@ -910,17 +907,13 @@ impl Migrator {
     /// (or `reverting`) row is written before the first statement and
     /// updated after each one; a process killed part-way leaves it behind,
     /// and it blocks upgrades until `resolve`, exactly like a `failed` row.
-    #[allow(clippy::too_many_arguments)]
     fn step_outside_transaction(
         &self,
         db: &mut dyn Database,
-        table: &VersionTable,
-        rev: &Revision,
-        statements: &[Statement<'_>],
-        direction: migrate_history::Direction,
-        user: &str,
+        step: Step<'_>,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<bool, Error> {
+        let Step { table, rev, statements, direction, user } = step;
         let upgrade = direction == migrate_history::Direction::Upgrade;
         let record = |db: &mut dyn Database, sql: String| {
             db.execute_batch(&sql)
@@ -975,17 +968,13 @@ impl Migrator {
     /// otherwise each statement of a multi-statement revision ran inside its
     /// own savepoint (released right after it), so the one savepoint still
     /// there in the aborted transaction names the statement that failed.
-    #[allow(clippy::too_many_arguments)]
     fn step_in_one_round_trip(
         &self,
         db: &mut dyn Database,
-        table: &VersionTable,
-        rev: &Revision,
-        statements: &[Statement<'_>],
-        direction: migrate_history::Direction,
-        user: &str,
+        step: Step<'_>,
         events: &mut dyn FnMut(Event<'_>),
     ) -> Result<bool, Error> {
+        let Step { table, rev, statements, direction, user } = step;
         let upgrade = direction == migrate_history::Direction::Upgrade;
         events(Event::Started { revision: rev, direction });
         let start = Instant::now();
@@ -1044,6 +1033,17 @@ impl Migrator {
             }),
         }
     }
+}
+
+/// One revision to run: what the step functions share.
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    table: &'a VersionTable,
+    rev: &'a Revision,
+    statements: &'a [Statement<'a>],
+    direction: migrate_history::Direction,
+    /// `user@client-host`, for the version table.
+    user: &'a str,
 }
 
 /// A statement that cannot run inside the engine's own savepoints: one that
