@@ -56,6 +56,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Cargo verifies a package against the others through a temporary local
+/// registry, and unpacks that registry's crates under `$CARGO_HOME/registry/src/-HASH/`
+/// once per path, and registry crates of one version are never rebuilt: a
+/// second run at the same version would build against the first run's
+/// sources. Our own crates are removed from there, and the verification
+/// builds start afresh in a target directory of their own.
+fn clear_unpacked_packages(root: &Path) {
+    let _ = std::fs::remove_dir_all(root.join("target/package-check"));
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(Ok(registries)) = home.map(|h| std::fs::read_dir(h.join("registry/src"))) else { return };
+    for registry in registries.flatten().filter(|r| r.file_name().to_string_lossy().starts_with('-')) {
+        for unpacked in std::fs::read_dir(registry.path()).into_iter().flatten().flatten() {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            if PUBLISHED.iter().any(|c| name.strip_prefix(c).is_some_and(|v| v.starts_with('-'))) {
+                let _ = std::fs::remove_dir_all(unpacked.path());
+            }
+        }
+    }
+}
+
 /// The crates published to crates.io, in dependency order.
 const PUBLISHED: [&str; 4] = ["migrate-history", "migrate-build", "migrate-runtime", "cargo-migrate"];
 
@@ -68,8 +90,12 @@ fn test() -> Result<(), String> {
         "cargo clippy --workspace --all-targets -- -D warnings",
     )?;
     // Every publishable crate packages and builds from its package alone.
+    clear_unpacked_packages(&root);
     run(
-        cargo(&root).args(["package", "--allow-dirty", "--quiet"]).args(PUBLISHED.iter().flat_map(|c| ["-p", c])),
+        cargo(&root)
+            .env("CARGO_TARGET_DIR", root.join("target/package-check"))
+            .args(["package", "--allow-dirty", "--quiet"])
+            .args(PUBLISHED.iter().flat_map(|c| ["-p", c])),
         "cargo package (the published crates, verified)",
     )?;
     let (url, _cluster) = postgres::ensure()?;
