@@ -51,13 +51,18 @@ impl Scratch {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let name = format!("cargo_migrate_scratch_{}_{label}_{nanos}", std::process::id());
         let mut admin = connect(dev)?;
-        admin.database().execute_batch(&format!("CREATE DATABASE \"{name}\"")).map_err(|e| {
-            CliError::failure(format!("could not create a scratch database on {}: {e}", server.describe()))
-                .with_help("the user needs CREATEDB on the development server; pass `--dev-url` to use another server")
-        })?;
+        // Listed before it exists: a Ctrl-C while it is being created still
+        // drops it (the drop says IF EXISTS).
         if let Ok(mut list) = SCRATCH.lock() {
             list.push((server.clone(), name.clone()));
         }
+        admin.database().execute_batch(&format!("CREATE DATABASE \"{name}\"")).map_err(|e| {
+            if let Ok(mut list) = SCRATCH.lock() {
+                list.retain(|(_, n)| *n != name);
+            }
+            CliError::failure(format!("could not create a scratch database on {}: {e}", server.describe()))
+                .with_help("the user needs CREATEDB on the development server; pass `--dev-url` to use another server")
+        })?;
         // Owned by a Scratch before connecting, so a failure still drops it.
         let mut scratch = Scratch { connection: placeholder(), dropped_with: Some((server.clone(), name.clone())) };
         scratch.connection = connect(&DatabaseUrl::Postgres(server.with_database(&name)))?;
