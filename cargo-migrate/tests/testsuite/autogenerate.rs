@@ -155,5 +155,10 @@ fn postgres_scratch_databases_are_dropped_after_success_error_and_ctrl_c() {
     assert!(sent.success());
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    // The server may take a moment to finish the forced drop of a busy database.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scratch_databases(&db, pid) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(scratch_databases(&db, pid), 0, "after Ctrl-C");
 }
