@@ -5,10 +5,10 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "sqlite")] fn demo(history: &migrate_history::embed::EmbeddedHistory) -> Result<(), Box<dyn std::error::Error>> {
-//! use migrate_runtime::{Migrator, RunOptions, Target};
+//! use migrate_runtime::Migrator;
 //! let mut db = rusqlite::Connection::open("app.db")?;
 //! let migrator = Migrator::from_embedded(history)?;
-//! migrator.upgrade(&mut db, &Target::Heads, RunOptions::default(), &mut |_| {})?;
+//! migrator.run(&mut db)?;
 //! # Ok(()) }
 //! ```
 //!
@@ -16,6 +16,7 @@
 //! native-tls); both on by default. Drivers live here, not in migrate-history,
 //! so the build-time crates stay free of them.
 
+mod conn;
 mod connect;
 mod db;
 mod engine;
@@ -25,8 +26,11 @@ pub mod version_table;
 
 pub use connect::{ConnectError, Connection, Encryption, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
-pub use engine::{DbState, Drift, Error, Event, FailureKind, Migrator, Outcome, RunOptions, TransactionMode};
-pub use migrate_history::{Direction, Target};
+pub use engine::{
+    AppliedRevision, DbState, Drift, Error, Event, FailureKind, Migrator, NotExecuted, Observer, Report, Resolution,
+    Run, RunOptions, SqlProblem, StampReport, TransactionMode,
+};
+pub use migrate_history::{Direction, Range, Target};
 #[cfg(feature = "postgres")]
 pub use postgres;
 #[cfg(feature = "sqlite")]

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use migrate_history::{Options, SourceFile};
-use migrate_runtime::{Database, Error, Migrator, RunOptions, Target, TransactionMode};
+use migrate_runtime::{Database, Error, Migrator, Resolution, RunOptions, StampReport, Target, TransactionMode};
 
 fn example() -> Migrator {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
@@ -37,11 +37,11 @@ fn tables(db: &mut rusqlite::Connection) -> Vec<String> {
 }
 
 fn up(m: &Migrator, db: &mut rusqlite::Connection, t: &str) -> Result<Vec<String>, Error> {
-    m.upgrade(db, &target(t), RunOptions::default(), &mut |_| {}).map(|o| m.history().ids(&o.done))
+    m.run_to(db, &target(t)).map(|r| r.ran().iter().map(|a| a.id.clone()).collect())
 }
 
 fn down(m: &Migrator, db: &mut rusqlite::Connection, t: &str) -> Result<Vec<String>, Error> {
-    m.downgrade(db, &target(t), RunOptions::default(), &mut |_| {}).map(|o| m.history().ids(&o.done))
+    m.undo_to(db, &target(t)).map(|r| r.ran().iter().map(|a| a.id.clone()).collect())
 }
 
 #[test]
@@ -55,12 +55,12 @@ fn example_history_up_and_down_through_branch_and_merge() {
     assert!(up(&m, &mut db, "head").unwrap().is_empty(), "nothing left to do");
     assert_eq!(tables(&mut db), ["migrate_versions", "startups", "user_preferences", "user_profile", "users"]);
     let state = m.state(&mut db).unwrap();
-    assert_eq!(m.history().ids(&state.heads(m.history())), ["0a9d4e6b2c31"]);
+    assert_eq!(state.heads, ["0a9d4e6b2c31"]);
     assert!(state.rows.iter().all(|r| r.applied_by.as_deref().is_some_and(|who| who.contains('@'))));
 
     assert_eq!(down(&m, &mut db, "-1").unwrap(), ["0a9d4e6b2c31"]);
     assert_eq!(down(&m, &mut db, "b7a20c4e6f13").unwrap(), ["f60d2c8b1e47", "e12b7f3a8c95"]);
-    assert_eq!(m.history().ids(&m.state(&mut db).unwrap().heads(m.history())), ["b7a20c4e6f13", "c58e1d9f0a64"]);
+    assert_eq!(m.state(&mut db).unwrap().heads, ["b7a20c4e6f13", "c58e1d9f0a64"]);
     assert!(down(&m, &mut db, "-1").unwrap_err().to_string().contains("several revisions"));
     down(&m, &mut db, "base").unwrap();
     assert_eq!(tables(&mut db), ["migrate_versions"]);
@@ -99,7 +99,7 @@ fn drift_is_refused_unless_allowed() {
     assert!(matches!(error, Error::Drift { .. }));
     assert!(error.to_string().contains("revision `a` was applied with sha256:"), "{error}");
     let allowed = RunOptions { allow_modified: true, ..RunOptions::default() };
-    assert_eq!(edited.upgrade(&mut db, &target("head"), allowed, &mut |_| {}).unwrap().done.len(), 1);
+    assert_eq!(edited.upgrade(&target("head")).options(allowed).apply(&mut db).unwrap().applied.len(), 1);
 }
 
 #[test]
@@ -107,15 +107,16 @@ fn dry_run_executes_and_leaves_nothing_behind() {
     let m = example();
     let mut db = rusqlite::Connection::open_in_memory().unwrap();
     let dry = RunOptions { dry_run: true, ..RunOptions::default() };
-    let outcome = m.upgrade(&mut db, &target("head"), dry, &mut |_| {}).unwrap();
-    assert_eq!(outcome.done.len(), 7);
+    let report = m.upgrade(&target("head")).options(dry).apply(&mut db).unwrap();
+    assert_eq!(report.applied.len(), 7);
+    assert!(report.dry_run);
     assert!(tables(&mut db).is_empty(), "not even the version table");
 
     let broken = history_of(&[(
         "a.sql",
         "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id INT);\nSELEC 1;\n",
     )]);
-    let error = broken.upgrade(&mut db, &target("head"), dry, &mut |_| {}).unwrap_err();
+    let error = broken.upgrade(&target("head")).dry_run(true).apply(&mut db).unwrap_err();
     assert!(error.to_string().contains("m/a.sql:7"), "the failing statement's line: {error}");
     assert!(tables(&mut db).is_empty());
 }
@@ -128,7 +129,7 @@ fn transaction_all_is_all_or_nothing() {
     ]);
     let mut db = rusqlite::Connection::open_in_memory().unwrap();
     let all = RunOptions { transaction: TransactionMode::All, ..RunOptions::default() };
-    assert!(m.upgrade(&mut db, &target("head"), all, &mut |_| {}).is_err());
+    assert!(m.upgrade(&target("head")).options(all).apply(&mut db).is_err());
     assert!(tables(&mut db).is_empty(), "a was rolled back with b");
 }
 
@@ -144,7 +145,7 @@ fn failed_no_transaction_revision_is_recorded_and_blocks_until_resolved() {
     let mut db = rusqlite::Connection::open_in_memory().unwrap();
     let error = up(&m, &mut db, "head").unwrap_err();
     assert!(matches!(error, Error::Statement { recorded_failure: true, .. }), "{error}");
-    assert!(error.help().unwrap().contains("cargo migrate resolve a --applied"));
+    assert!(error.help().unwrap().contains("settle `a` with `Migrator::resolve`"), "{:?}", error.help());
     assert_eq!(tables(&mut db), ["a", "migrate_versions"], "the first statement stays: no transaction");
     let state = m.state(&mut db).unwrap();
     assert_eq!(state.failed.len(), 1);
@@ -152,28 +153,34 @@ fn failed_no_transaction_revision_is_recorded_and_blocks_until_resolved() {
 
     let blocked = up(&m, &mut db, "head").unwrap_err();
     assert!(matches!(blocked, Error::Unsettled { .. }), "{blocked}");
-    m.resolve(&mut db, "a", true, &mut |_| {}).unwrap();
+    m.resolve(&mut db, "a", Resolution::Applied).unwrap();
     assert_eq!(up(&m, &mut db, "head").unwrap(), ["b"]);
-    assert!(matches!(m.resolve(&mut db, "a", true, &mut |_| {}), Err(Error::NotFailed { .. })));
+    assert!(matches!(m.resolve(&mut db, "a", Resolution::Applied), Err(Error::NotFailed { .. })));
 }
 
 #[test]
 fn stamp_records_without_running() {
     let m = example();
     let mut db = rusqlite::Connection::open_in_memory().unwrap();
-    assert_eq!(m.stamp(&mut db, &target("e12b7f3a8c95"), false, &mut |_| {}).unwrap(), (5, 0));
+    let counts = |r: StampReport| (r.added.join(" "), r.removed.join(" "));
+    let first = m.stamp(&mut db, &target("e12b7f3a8c95"), false).unwrap();
+    assert_eq!(
+        counts(first),
+        ("4d1c8e2a9b07 9e3f5a71c2d8 b7a20c4e6f13 c58e1d9f0a64 e12b7f3a8c95".into(), String::new())
+    );
     assert_eq!(tables(&mut db), ["migrate_versions"]);
-    assert_eq!(m.stamp(&mut db, &target("9e3f5a71c2d8"), false, &mut |_| {}).unwrap(), (0, 3));
-    assert_eq!(m.stamp(&mut db, &target("head"), true, &mut |_| {}).unwrap(), (7, 2));
+    let back = m.stamp(&mut db, &target("9e3f5a71c2d8"), false).unwrap();
+    assert_eq!(counts(back), (String::new(), "b7a20c4e6f13 c58e1d9f0a64 e12b7f3a8c95".into()));
+    let purged = m.stamp(&mut db, &target("head"), true).unwrap();
+    assert_eq!((purged.added.len(), purged.removed.join(" ")), (7, "4d1c8e2a9b07 9e3f5a71c2d8".into()));
     assert!(up(&m, &mut db, "head").unwrap().is_empty());
 }
 
 #[test]
 fn offline_script_applied_by_sqlite_matches_online() {
     let m = example();
-    let none = vec![false; m.history().len()];
-    let plan = m.history().plan_upgrade(&none, &m.history().heads());
-    let script = m.script(migrate_runtime::Dialect::Sqlite, &plan).unwrap();
+    let script =
+        m.script(&migrate_runtime::Range::parse("base:heads").unwrap(), migrate_runtime::Dialect::Sqlite).unwrap();
     let mut offline = rusqlite::Connection::open_in_memory().unwrap();
     offline.execute_batch(&script).unwrap();
     let mut online = rusqlite::Connection::open_in_memory().unwrap();
@@ -199,7 +206,7 @@ fn other_branches_are_left_alone_by_downgrade_and_stamp() {
     assert_eq!(down(&m, &mut db, "b1-2").unwrap(), ["b1", "a1"], "only the a-branch");
     assert_eq!(tables(&mut db), ["migrate_versions", "s1", "s2"]);
     up(&m, &mut db, "heads").unwrap();
-    m.stamp(&mut db, &target("a1"), false, &mut |_| {}).unwrap();
+    m.stamp(&mut db, &target("a1"), false).unwrap();
     let recorded: Vec<String> = m.state(&mut db).unwrap().rows.into_iter().map(|r| r.revision).collect();
     assert_eq!(recorded.len(), 3, "s1 and s2 stay recorded: {recorded:?}");
     assert!(!recorded.contains(&"b1".to_owned()));
@@ -218,7 +225,7 @@ fn concurrent_migrators_on_a_sqlite_file_take_turns_even_without_transactions() 
             let (m, path) = (m.clone(), path.clone());
             std::thread::spawn(move || {
                 let mut db = rusqlite::Connection::open(path).unwrap();
-                m.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |_| {}).map(|o| o.done.len())
+                m.run(&mut db).map(|r| r.applied.len())
             })
         })
         .collect();
@@ -233,15 +240,14 @@ fn a_panic_during_a_run_releases_the_lock() {
     let m = std::sync::Arc::new(example());
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut db = rusqlite::Connection::open(&path).unwrap();
-        let _ = m.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |_| panic!("a callback fails"));
+        let _ = m.upgrade(&target("head")).observe(&mut |_| panic!("an observer fails")).apply(&mut db);
     }));
     assert!(panicked.is_err());
     let (done, finished) = std::sync::mpsc::channel();
     let (m2, path2) = (m.clone(), path.clone());
     std::thread::spawn(move || {
         let mut db = rusqlite::Connection::open(path2).unwrap();
-        let _ =
-            done.send(m2.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |_| {}).map(|o| o.done.len()));
+        let _ = done.send(m2.run(&mut db).map(|r| r.applied.len()));
     });
     let applied = finished.recv_timeout(std::time::Duration::from_secs(20)).expect("the lock was released");
     assert_eq!(applied.unwrap(), 7, "the panicked run's first revision was rolled back");
@@ -277,15 +283,15 @@ fn unknown_revisions_newer_than_the_history_refuse_unless_allow_newer() {
         "the database is ahead of this build: deploy the build that has them, or set `RunOptions::allow_newer` to run against revisions applied after everything this history has (as when rolling an application back)"
     );
     let allow = RunOptions { allow_newer: true, ..RunOptions::default() };
-    let outcome = older.upgrade(&mut db, &target("head"), allow, &mut |_| {}).unwrap();
-    assert!(outcome.done.is_empty());
+    let report = older.upgrade(&target("head")).options(allow).apply(&mut db).unwrap();
+    assert!(report.applied.is_empty());
 }
 
 #[test]
 fn unknown_revisions_older_than_a_known_one_refuse_even_with_allow_newer() {
     let (older, mut db) = rolled_back(["2026-01-01 10:00:00", "2026-01-03 10:00:00", "2026-01-02 09:00:00"]);
     let allow = RunOptions { allow_newer: true, ..RunOptions::default() };
-    let error = older.upgrade(&mut db, &target("head"), allow, &mut |_| {}).unwrap_err();
+    let error = older.upgrade(&target("head")).options(allow).apply(&mut db).unwrap_err();
     assert_eq!(
         error.to_string(),
         "the database has applied a revision that this history does not have: c (applied before `b`, which this history has)"
@@ -298,13 +304,12 @@ fn a_statement_creating_what_exists_is_an_already_exists_failure_and_statements_
     let mut db = rusqlite::Connection::open_in_memory().unwrap();
     db.execute_batch("CREATE TABLE t (id INT)").unwrap();
     let mut statements = Vec::new();
-    let error = m
-        .upgrade(&mut db, &target("head"), RunOptions::default(), &mut |event| {
-            if let migrate_runtime::Event::Statement { sql, .. } = event {
-                statements.push(sql.to_owned());
-            }
-        })
-        .unwrap_err();
+    let mut observer = |event: migrate_runtime::Event<'_>| {
+        if let migrate_runtime::Event::Statement { sql, .. } = event {
+            statements.push(sql.to_owned());
+        }
+    };
+    let error = m.upgrade(&target("head")).observe(&mut observer).apply(&mut db).unwrap_err();
     assert!(
         matches!(
             &error,
@@ -315,12 +320,12 @@ fn a_statement_creating_what_exists_is_an_already_exists_failure_and_statements_
     assert_eq!(statements, ["CREATE TABLE t (id INT)"]);
     db.execute_batch("DROP TABLE t").unwrap();
     statements.clear();
-    m.upgrade(&mut db, &target("head"), RunOptions::default(), &mut |event| {
+    let mut observer = |event: migrate_runtime::Event<'_>| {
         if let migrate_runtime::Event::Statement { sql, .. } = event {
             statements.push(sql.to_owned());
         }
-    })
-    .unwrap();
+    };
+    m.upgrade(&target("head")).observe(&mut observer).apply(&mut db).unwrap();
     assert_eq!(statements, ["CREATE TABLE t (id INT)", "CREATE INDEX t_id ON t (id)"]);
 }
 

@@ -300,12 +300,13 @@ fn our_plans(dir: &Path, spec: &[&str], ops: &[&str]) -> Vec<OurLine> {
     for op in ops {
         let (verb, text) = op.split_once(' ').expect("VERB TARGET");
         let target = Target::parse(text).unwrap();
-        let events = &mut |_: migrate_runtime::Event<'_>| {};
-        let options = migrate_runtime::RunOptions::default();
+        let positions = |report: migrate_runtime::Report| -> Vec<usize> {
+            report.ran().iter().map(|r| h.index_of(&r.id).expect("a revision of the history")).collect()
+        };
         let steps = match verb {
-            "upgrade" => migrator.upgrade(&mut db, &target, options, events).map(|o| (o.done, "+")),
-            "downgrade" => migrator.downgrade(&mut db, &target, options, events).map(|o| (o.done, "-")),
-            "stamp" => migrator.stamp(&mut db, &target, false, events).map(|_| (Vec::new(), "")),
+            "upgrade" => migrator.run_to(&mut db, &target).map(|r| (positions(r), "+")),
+            "downgrade" => migrator.undo_to(&mut db, &target).map(|r| (positions(r), "-")),
+            "stamp" => migrator.stamp(&mut db, &target, false).map(|_| (Vec::new(), "")),
             _ => panic!("unknown command {verb}"),
         };
         let steps = match steps {
@@ -327,8 +328,9 @@ fn our_plans(dir: &Path, spec: &[&str], ops: &[&str]) -> Vec<OurLine> {
             }
         };
         let state = migrator.state(&mut db).unwrap();
-        let applied: Vec<usize> = (0..h.len()).filter(|&i| state.applied[i]).collect();
-        let heads = state.heads(&h);
+        let position = |id: &String| h.index_of(id).expect("a revision of the history");
+        let applied: Vec<usize> = state.applied.iter().map(position).collect();
+        let heads: Vec<usize> = state.heads.iter().map(position).collect();
         let implied: Vec<usize> =
             heads.iter().copied().filter(|&x| heads.iter().any(|&o| o != x && h.ancestors(&[o])[x])).collect();
         let line = format!("{op}: {steps} | applied {} | current {}", sorted(&applied), sorted(&heads));

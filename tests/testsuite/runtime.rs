@@ -42,8 +42,8 @@ fn application_applies_its_embedded_history_at_startup_with_the_readme_snippet()
         format!("exit: {}\n{}", output.status.code().unwrap_or(-1), text(&output).1)
     };
 
-    assert_eq!(run(), "exit: 0\napplied 2 revision(s)\n");
-    assert_eq!(run(), "exit: 0\napplied 0 revision(s)\n", "a second start finds nothing to do");
+    assert_eq!(run(), "exit: 0\napplied 2 revision(s): a, b\n");
+    assert_eq!(run(), "exit: 0\napplied 0 revision(s): \n", "a second start finds nothing to do");
     let connection = migrate_runtime::rusqlite::Connection::open(&db).unwrap();
     let count: i64 = connection.query_row("SELECT count(*) FROM migrate_versions", [], |r| r.get(0)).unwrap();
     assert_eq!(count, 2, "the CLI's version table");

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use migrate_history::Options;
 use migrate_runtime::schema::{Change, diff, introspect};
-use migrate_runtime::{Database, Migrator, RunOptions, Target};
+use migrate_runtime::{Database, Migrator, Target};
 use tests::support::{TestDatabase, repo_root};
 
 /// The example history's final schema, declared the way a models file would.
@@ -50,7 +50,7 @@ fn example() -> Migrator {
 }
 
 fn check_equivalence(history_db: &mut dyn Database, schema_db: &mut dyn Database) {
-    example().upgrade(history_db, &Target::Head, RunOptions::default(), &mut |_| {}).unwrap();
+    example().run_to(history_db, &Target::Head).unwrap();
     schema_db.execute_batch(SCHEMA).unwrap();
     let from_history = introspect(history_db, "migrate_versions").unwrap();
     let from_models = introspect(schema_db, "migrate_versions").unwrap();

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use migrate_history::{Diagnostic, History, Problem, Target};
 use migrate_runtime::schema::{Change, Schema, diff, generate, introspect};
 use migrate_runtime::url::PostgresUrl;
-use migrate_runtime::{Connection, DatabaseUrl, Migrator, RunOptions};
+use migrate_runtime::{Connection, DatabaseUrl, Migrator};
 
 use super::database::{chosen_url, configured, connect, connect_to_read, url_error};
 use crate::cli::{DbArgs, DiffArgs};
@@ -148,13 +148,11 @@ fn models(project: &Project, dev: &DatabaseUrl, exclude: &str) -> Result<Schema,
 }
 
 /// What the history produces when `targets` (history positions) are applied.
-fn replayed(migrator: &Migrator, dev: &DatabaseUrl, targets: &[usize]) -> Result<Schema, CliError> {
+fn replayed(migrator: &Migrator, dev: &DatabaseUrl, targets: &[String]) -> Result<Schema, CliError> {
     let mut scratch = Scratch::create(dev, "history")?;
-    let history = migrator.history();
-    for &target in targets {
-        let target = Target::Revision(history.revision(target).id.clone());
+    for target in targets {
         migrator
-            .upgrade(scratch.connection.database(), &target, RunOptions::default(), &mut |_| {})
+            .run_to(scratch.connection.database(), &Target::Revision(target.clone()))
             .map_err(|e| CliError::failure(format!("replaying the history on a scratch database: {e}")))?;
     }
     let exclude = migrator.table(scratch.connection.dialect()).name;
@@ -174,7 +172,7 @@ pub fn autogenerate(
     let migrator = configured(project, history);
     let dialect = dev.dialect();
     let exclude = migrator.table(dialect).name;
-    let heads = migrator.history().heads();
+    let heads = migrator.history().ids(&migrator.history().heads());
     let current = replayed(&migrator, &dev, &heads)?;
     let target = models(project, &dev, &exclude)?;
     let Some(generated) = generate(&current, &target, dialect) else {
@@ -198,7 +196,7 @@ pub fn check_models(project: &Project, history: History, database: &DatabaseUrl)
     let dev = scratch_server(None, database)?;
     let migrator = configured(project, history);
     let exclude = migrator.table(dev.dialect()).name;
-    let heads = migrator.history().heads();
+    let heads = migrator.history().ids(&migrator.history().heads());
     let current = replayed(&migrator, &dev, &heads)?;
     let target = models(project, &dev, &exclude)?;
     Ok(diff(&current, &target)
@@ -214,14 +212,14 @@ pub fn run_diff(shell: &mut Shell, project: &Project, history: History, args: &D
     let migrator = configured(project, history);
     let (mut live, _) = connect_to_read(&resolved.url)?;
     let state = migrator.state(live.database()).map_err(|e| CliError::failure(e.to_string()))?;
-    let heads = state.heads(migrator.history());
+    let heads = state.heads;
     let dev = scratch_server(args.dev_url.as_deref(), &resolved.url)?;
     let exclude = migrator.table(live.dialect()).name;
     let expected = replayed(&migrator, &dev, &heads)?;
     let actual = introspect(live.database(), &exclude)
         .map_err(|e| CliError::failure(format!("introspecting {}: {e}", resolved.url.redacted())))?;
     let changes: Vec<Change> = diff(&expected, &actual);
-    let at = if heads.is_empty() { "base".to_owned() } else { migrator.history().ids(&heads).join(", ") };
+    let at = if heads.is_empty() { "base".to_owned() } else { heads.join(", ") };
     if changes.is_empty() {
         shell.status("Matches", format!("{} is exactly what the history produces at {at}", resolved.url.redacted()))?;
         return Ok(exit::OK);

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use migrate_history::{Direction, History, Options, Problem, Range, Target};
-use migrate_runtime::{Connection, DatabaseUrl, Dialect, Event, Migrator, RunOptions, TransactionMode};
+use migrate_runtime::{Connection, DatabaseUrl, Dialect, Event, Migrator, Resolution, RunOptions, TransactionMode};
 use serde_json::json;
 
 use super::check::plural;
@@ -257,6 +257,29 @@ fn engine_error(error: migrate_runtime::Error) -> CliError {
                 "nothing of this revision was applied; if the database already has what it creates (made by hand or by another tool), check with `cargo migrate diff` that its schema matches the history, then record the revision without running it: `cargo migrate stamp {id}`; otherwise fix the revision"
             ))
         }
+        Error::Statement { recorded_failure: true, id, downgrade: false, .. } => Some(format!(
+            "the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --applied` or `--rolled-back`"
+        )),
+        Error::Statement { recorded_failure: true, id, downgrade: true, .. } => Some(format!(
+            "the down section ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --rolled-back` (the revision is reverted) or `--applied` (it is not)"
+        )),
+        Error::Unsettled { id, state, .. } => Some(format!(
+            "{} in an earlier run, outside a transaction; finish or undo its statements by hand, then `cargo migrate resolve {id} --applied` (it is in effect) or `--rolled-back` (it is not)",
+            if *state == migrate_runtime::version_table::State::Failed {
+                "it failed part-way"
+            } else {
+                "it was interrupted part-way (the process died or was killed)"
+            }
+        )),
+        Error::NotTransactional { .. } => Some("use the default `--transaction per-revision`".into()),
+        Error::NotFailed { .. } => Some("`cargo migrate status` lists failed revisions".into()),
+        Error::LockTimeout { .. } => {
+            Some("another migration is running; wait for it, or raise `--lock-timeout`".into())
+        }
+        Error::Interrupted { .. } => Some("what ran before the stop is committed (or, in one transaction, rolled back); run the same command again to go on".into()),
+        Error::NoSchema => {
+            Some("set `version-schema` in [package.metadata.migrate], or fix the role's search_path".into())
+        }
         _ => error.help(),
     };
     let mut cli = match &error {
@@ -266,6 +289,9 @@ fn engine_error(error: migrate_runtime::Error) -> CliError {
         migrate_runtime::Error::Interrupted { .. } => {
             CliError { message: error.to_string(), help: None, exit_code: exit::INTERRUPTED }
         }
+        migrate_runtime::Error::NotTransactional { id, path } => CliError::failure(format!(
+            "revision `{id}` ({path}) has `transaction: false`, so it cannot run inside `--transaction all`"
+        )),
         _ => CliError::failure(error.to_string()),
     };
     cli.help = help;
@@ -424,17 +450,17 @@ fn run(
             output_error.get_or_insert(e);
         }
     };
-    let result = match direction {
-        Direction::Upgrade => migrator.upgrade(connection.database(), target, options, &mut events),
-        Direction::Downgrade => migrator.downgrade(connection.database(), target, options, &mut events),
+    let run = match direction {
+        Direction::Upgrade => migrator.upgrade(target),
+        Direction::Downgrade => migrator.downgrade(target),
     };
+    let result = run.options(options).observe(&mut events).apply(connection.database());
     if let Some(bar) = spinner.take() {
         bar.finish_and_clear();
     }
-    let history = migrator.history();
     if let Err(migrate_runtime::Error::Interrupted { done }) = &result {
         let state = migrator.state(connection.database()).map_err(engine_error)?;
-        let at = describe_heads(history, &state.heads(history));
+        let at = describe_heads(&state.heads);
         let verb = if direction == Direction::Upgrade { "applied" } else { "reverted" };
         let rolled_back = if options.dry_run || options.transaction == TransactionMode::All {
             "; everything was rolled back (one transaction)"
@@ -451,39 +477,31 @@ fn run(
         return Ok(exit::INTERRUPTED);
     }
     // The migration's own failure matters more than a closed stdout.
-    let outcome = result.map_err(engine_error)?;
+    let report = result.map_err(engine_error)?;
     if let Some(e) = output_error {
         return Err(e.into());
     }
     let elapsed = started.elapsed();
-    let count = outcome.done.len();
-    let skipped = outcome.not_executed.len();
+    let count = report.ran().len();
+    let skipped = report.not_executed.len();
     let state = migrator.state(connection.database()).map_err(engine_error)?;
-    let at = describe_heads(history, &state.heads(history));
+    let at = describe_heads(&state.heads);
     match format {
         MessageFormat::Json => {
-            let not_executed: Vec<_> = outcome
-                .not_executed
-                .iter()
-                .map(|n| {
-                    json!({
-                        "id": history.revision(n.position).id,
-                        "because_of": n.because_of.map(|b| &history.revision(b).id),
-                    })
-                })
-                .collect();
+            let not_executed: Vec<_> =
+                report.not_executed.iter().map(|n| json!({ "id": n.id, "because_of": n.because_of })).collect();
             let summary = json!({
                 "reason": "migration-finished",
                 "direction": if direction == Direction::Upgrade { "upgrade" } else { "downgrade" },
                 "revisions": count,
-                "dry_run": outcome.dry_run,
+                "dry_run": report.dry_run,
                 "not_executed": not_executed,
-                "current": history.ids(&state.heads(history)),
+                "current": state.heads,
                 "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
             });
             writeln!(shell.out(), "{summary}")?;
         }
-        MessageFormat::Human if outcome.dry_run => {
+        MessageFormat::Human if report.dry_run => {
             let not_executed = if skipped == 0 {
                 String::new()
             } else {
@@ -522,8 +540,8 @@ fn run(
     Ok(exit::OK)
 }
 
-fn describe_heads(history: &History, heads: &[usize]) -> String {
-    if heads.is_empty() { "base".to_owned() } else { history.ids(heads).join(", ") }
+fn describe_heads(heads: &[String]) -> String {
+    if heads.is_empty() { "base".to_owned() } else { heads.join(", ") }
 }
 
 /// An offline script's dialect: a URL's the user chose, else the `dialect`
@@ -546,38 +564,31 @@ fn offline(
     text: &str,
     database: Option<&ResolvedUrl>,
 ) -> CliResult {
-    let history = migrator.history();
     let range = Range::parse(text)?;
-    let from = match &range.from {
-        Some(Target::Revision(word)) if word == "current" && history.index_of("current").is_none() => {
-            let Some(resolved) = database else {
-                return Err(CliError::usage(format!("`{text}` starts at `current`, which needs a database"))
-                    .with_help("drop --dialect, so that the database URL says both the dialect and where it is"));
-            };
+    let script = match direction {
+        Direction::Upgrade => migrator.script(&range, dialect),
+        Direction::Downgrade => migrator.undo_script(&range, dialect),
+    };
+    let script = match (script, database) {
+        (Err(migrate_runtime::Error::ScriptNeedsDatabase), Some(resolved)) => {
             let (mut connection, _) = connect_to_read(&resolved.url)?;
-            let state = migrator.state(connection.database()).map_err(engine_error)?;
-            state.heads(history)
+            migrator.script_from(connection.database(), direction, &range)
         }
-        Some(from) => history.resolve(from, &[])?,
-        None if direction == Direction::Downgrade => {
-            return Err(CliError::usage(format!("`downgrade --sql {text}` needs a starting point")).with_help(
-                "offline, the database is not asked where it is: write FROM:TO, such as `head:base` or `head:-1`",
-            ));
+        (script, _) => script,
+    };
+    let script = script.map_err(|error| match error {
+        migrate_runtime::Error::ScriptNeedsDatabase => {
+            CliError::usage(format!("`{text}` starts at `current`, which needs a database"))
+                .with_help("drop --dialect, so that the database URL says both the dialect and where it is")
         }
-        None => Vec::new(),
-    };
-    let applied = history.ancestors(&from);
-    let to = match &range.to {
-        Some(to) => history.resolve(to, &history.applied_heads(&applied))?,
-        None => history.heads(),
-    };
-    let plan = match direction {
-        Direction::Upgrade => history.plan_upgrade(&applied, &to),
-        Direction::Downgrade => {
-            history.plan_downgrade(&applied, &to).map_err(|e| CliError::usage(e.to_string()).with_help(e.help()))?
-        }
-    };
-    let script = migrator.script(dialect, &plan).map_err(engine_error)?;
+        migrate_runtime::Error::ScriptNeedsStart => CliError::usage(format!(
+            "`downgrade --sql {text}` needs a starting point"
+        ))
+        .with_help("offline, the database is not asked where it is: write FROM:TO, such as `head:base` or `head:-1`"),
+        migrate_runtime::Error::Target(e) => e.into(),
+        migrate_runtime::Error::Plan(e) => CliError::usage(e.to_string()).with_help(e.help()),
+        other => engine_error(other),
+    })?;
     write!(shell.out(), "{script}")?;
     Ok(exit::OK)
 }
@@ -617,7 +628,8 @@ pub fn current(shell: &mut Shell, project: &Project, args: &CurrentArgs) -> CliR
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     let history = migrator.history();
     let out = shell.out();
-    for index in state.heads(history) {
+    for id in &state.heads {
+        let index = history.index_of(id).expect("a head the state names is in the history");
         let rev = history.revision(index);
         let head = if history.is_head(index) { " (head)" } else { "" };
         match args.format.message_format {
@@ -708,8 +720,8 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
         table.display_name(),
         if state.table_exists() { "" } else { " (not created yet: nothing applied)" }
     )?;
-    writeln!(out, "current:       {}", describe_heads(history, &state.heads(history)))?;
-    let pending = state.pending(history);
+    writeln!(out, "current:       {}", describe_heads(&state.heads))?;
+    let pending = &state.pending;
     writeln!(
         out,
         "pending:       {}",
@@ -719,8 +731,8 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
             format!("{} revision{}", pending.len(), plural(pending.len()))
         }
     )?;
-    for &i in &pending {
-        let rev = history.revision(i);
+    for id in pending {
+        let rev = history.revision(history.index_of(id).expect("a pending revision is in the history"));
         writeln!(out, "  {} {}", rev.id, rev.message)?;
     }
     writeln!(out, "drifted:       {}", if state.drift.is_empty() { "none" } else { "" })?;
@@ -749,15 +761,16 @@ pub fn stamp(shell: &mut Shell, project: &Project, args: &StampArgs) -> CliResul
             let _ = waiting(shell, holder, timeout);
         }
     };
-    let (added, removed) =
-        migrator.stamp(connection.database(), &target(&args.target)?, args.purge, &mut events).map_err(engine_error)?;
-    let history = migrator.history();
+    let stamped = migrator
+        .stamp_observed(connection.database(), &target(&args.target)?, args.purge, &mut events)
+        .map_err(engine_error)?;
+    let (added, removed) = (stamped.added.len(), stamped.removed.len());
     let state = migrator.state(connection.database()).map_err(engine_error)?;
     shell.status(
         "Stamped",
         format!(
             "the database is at {} (recorded {added}, removed {removed}; nothing was executed)",
-            describe_heads(history, &state.heads(history))
+            describe_heads(&state.heads)
         ),
     )?;
     Ok(exit::OK)
@@ -772,7 +785,8 @@ pub fn resolve(shell: &mut Shell, project: &Project, args: &ResolveArgs) -> CliR
             let _ = waiting(shell, holder, timeout);
         }
     };
-    migrator.resolve(connection.database(), &args.rev, args.applied, &mut events).map_err(engine_error)?;
+    let resolution = if args.applied { Resolution::Applied } else { Resolution::RolledBack };
+    migrator.resolve_observed(connection.database(), &args.rev, resolution, &mut events).map_err(engine_error)?;
     let what = if args.applied { "recorded as applied" } else { "forgotten (rolled back by hand)" };
     shell.status("Resolved", format!("{} {what}", args.rev))?;
     Ok(exit::OK)
@@ -795,8 +809,8 @@ pub(super) fn check_database(
     let database = resolved.url.redacted();
     let error = |path: &str, problem: Problem| migrate_history::Diagnostic::error(path, None, problem);
     let mut problems = Vec::new();
-    for i in state.pending(history) {
-        let rev = history.revision(i);
+    for id in &state.pending {
+        let rev = history.revision(history.index_of(id).expect("a pending revision is in the history"));
         let problem = Problem::PendingInDatabase { id: rev.id.clone(), database: database.clone() };
         problems.push(error(&rev.file.path.display().to_string(), problem));
     }

@@ -210,7 +210,6 @@ pub(crate) enum Recorded {
 pub(crate) struct Configured {
     pub database: String,
     state: migrate_runtime::DbState,
-    history: History,
 }
 
 impl Configured {
@@ -230,7 +229,7 @@ impl Configured {
         };
         let migrator = database::configured(project, history.clone());
         Ok(Some(match migrator.state(connection.database()) {
-            Ok(state) => Ok(Configured { database, state, history: history.clone() }),
+            Ok(state) => Ok(Configured { database, state }),
             Err(error) => Err(format!("{database}: {error}")),
         }))
     }
@@ -241,7 +240,7 @@ impl Configured {
         if self.state.failed.iter().any(|row| row.revision == id && row.state == State::Failed) {
             return Recorded::Failed;
         }
-        let applied = self.history.index_of(id).is_some_and(|i| self.state.applied[i]);
+        let applied = self.state.is_applied(id);
         if applied || self.state.failed.iter().any(|row| row.revision == id) {
             Recorded::Applied
         } else {

@@ -1,0 +1,186 @@
+//! Why a run stopped, as data: each variant carries what an application or a
+//! CLI needs to explain it, and [`Error::help`] says what to do in terms of
+//! this library (the CLI replaces it with its flags and commands).
+
+use std::time::Duration;
+
+use migrate_history::{Diagnostic, PlanError, TargetError};
+
+use super::state::Drift;
+use crate::DbError;
+use crate::version_table::State;
+
+/// Why a run stopped. Nothing is recorded as applied that did not commit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{context}: {source}")]
+    Database { context: String, source: DbError },
+    #[error("{path}:{line}: revision `{id}` failed: {message}")]
+    Statement {
+        id: String,
+        path: String,
+        line: usize,
+        message: String,
+        /// SQLSTATE on PostgreSQL.
+        code: Option<String>,
+        kind: FailureKind,
+        recorded_failure: bool,
+        downgrade: bool,
+    },
+    #[error("{}", drift.iter().map(|d| format!("{}: revision `{}` was applied with {} but its file now has {}", d.path, d.id, d.recorded, d.actual)).collect::<Vec<_>>().join("; "))]
+    Drift { drift: Vec<Drift> },
+    #[error("revision `{id}` is marked {}{} in the version table{}", state.as_str(), progress(*statements_done, *state), error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Unsettled { id: String, state: State, statements_done: Option<i64>, error: Option<String> },
+    #[error("the database has applied {} that this history does not have: {}{}", if ids.len() == 1 { "a revision" } else { "revisions" }, ids.join(", "), older_than.as_deref().map(unknown_before).unwrap_or_default())]
+    UnknownRevisions {
+        ids: Vec<String>,
+        /// A known applied revision recorded after an unknown one: then the
+        /// unknown ones are not simply newer, and `allow_newer` does not apply.
+        older_than: Option<String>,
+    },
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(
+        "revision `{id}` ({path}) has `transaction: false`, so it cannot run inside one transaction with the rest of the run"
+    )]
+    NotTransactional { id: String, path: String },
+    #[error("revision `{id}` is not marked failed, running or reverting")]
+    NotFailed { id: String },
+    #[error("the embedded history is invalid: {}", .0.iter().map(|d| d.message()).collect::<Vec<_>>().join("; "))]
+    InvalidHistory(Vec<Diagnostic>),
+    #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    InvalidSql { problems: Vec<SqlProblem> },
+    #[error("the migration lock was not free within {}{}", humanize(*timeout), holder.as_deref().map(|h| format!("; it is held by {h}")).unwrap_or_default())]
+    LockTimeout { timeout: Duration, holder: Option<String> },
+    #[error("interrupted: stopped between revisions after {done} revision(s)")]
+    Interrupted { done: usize },
+    #[error(
+        "the PostgreSQL session has no current schema (its search_path names no existing schema), so there is nowhere to keep the version table"
+    )]
+    NoSchema,
+    /// An offline script's range starts at `current`, which only a database can say.
+    #[error("the range starts at `current`, which needs a database")]
+    ScriptNeedsDatabase,
+    /// An offline downgrade script's range does not say where it starts.
+    #[error("an offline downgrade needs a starting point: the database is not asked where it is")]
+    ScriptNeedsStart,
+}
+
+/// What kind of failure a statement met, as far as the database says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The object it creates exists already (PostgreSQL 42P07, 42710,
+    /// 42701, 42P06, 42723; SQLite's "already exists").
+    AlreadyExists,
+    Other,
+}
+
+impl FailureKind {
+    pub(crate) fn of(error: &DbError) -> FailureKind {
+        let exists = match error.code.as_deref() {
+            Some(code) => matches!(code, "42P07" | "42710" | "42701" | "42P06" | "42723"),
+            None => error.message.contains("already exists"),
+        };
+        if exists { FailureKind::AlreadyExists } else { FailureKind::Other }
+    }
+}
+
+/// A section that cannot be run as written: found before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}: revision `{id}`: {message}")]
+pub struct SqlProblem {
+    pub id: String,
+    pub path: String,
+    pub line: usize,
+    pub message: String,
+    pub help: &'static str,
+}
+
+/// Why unknown revisions are not simply newer than the history's.
+fn unknown_before(known: &str) -> String {
+    if known == BASE {
+        " (and none that it has)".to_owned()
+    } else {
+        format!(" (applied before `{known}`, which this history has)")
+    }
+}
+
+/// [`DbState::newest_known_after_unknown`] when no known revision is applied.
+pub(super) const BASE: &str = "base";
+
+/// ` after statement 2` for an interrupted or failed `transaction: false` revision.
+fn progress(statements_done: Option<i64>, state: State) -> String {
+    match (statements_done, state) {
+        (Some(done), State::Running | State::Reverting) => {
+            format!(" (interrupted: {done} statement(s) finished, the next one may have run in part)")
+        }
+        (Some(done), _) => format!(" ({done} statement(s) finished before the failure)"),
+        (None, _) => String::new(),
+    }
+}
+
+fn humanize(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 { format!("{} s", duration.as_secs()) } else { format!("{duration:?}") }
+}
+
+impl Error {
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        Some(match self {
+            Error::Statement { recorded_failure: true, id, downgrade: false, .. } => format!(
+                "the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then settle `{id}` with `Migrator::resolve` (`Resolution::Applied` or `Resolution::RolledBack`)"
+            ),
+            Error::Statement { recorded_failure: true, id, downgrade: true, .. } => format!(
+                "the down section ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then settle `{id}` with `Migrator::resolve`: `Resolution::RolledBack` (the revision is reverted) or `Resolution::Applied` (it is not)"
+            ),
+            Error::Statement { downgrade: true, .. } => {
+                "the revision's down section failed and was rolled back; fix it and run the downgrade again".into()
+            }
+            Error::Statement { kind: FailureKind::AlreadyExists, .. } => "nothing of this revision was applied; if the database already has what it creates (made by hand or by another tool), compare the schema with the history and record the revision as applied without running it (`Migrator::stamp`); otherwise fix the revision".into(),
+            Error::Statement { .. } => "nothing of this revision was applied; fix it and run the upgrade again".into(),
+            Error::Drift { .. } => "an applied revision must not change: restore the file, or set `RunOptions::allow_modified` if the change is deliberate and harmless".into(),
+            Error::Unsettled { id, state, .. } => format!(
+                "{} in an earlier run, outside a transaction; finish or undo its statements by hand, then settle `{id}` with `Migrator::resolve`: `Resolution::Applied` (it is in effect) or `Resolution::RolledBack` (it is not)",
+                if *state == State::Failed { "it failed part-way" } else { "it was interrupted part-way (the process died or was killed)" }
+            ),
+            Error::UnknownRevisions { older_than: None, .. } => "the database is ahead of this build: deploy the build that has them, or set `RunOptions::allow_newer` to run against revisions applied after everything this history has (as when rolling an application back)".into(),
+            Error::UnknownRevisions { older_than: Some(_), .. } => "the database's history differs from this one: pull the missing revisions, or `stamp` the database if they were removed on purpose".into(),
+            Error::Target(e) => return e.help().map(str::to_owned),
+            Error::Plan(e) => e.help().to_owned(),
+            Error::NotTransactional { .. } => "use `TransactionMode::PerRevision` (the default)".into(),
+            Error::NotFailed { .. } => "`DbState::failed` lists the revisions that need settling".into(),
+            Error::InvalidSql { problems } => problems.first().map_or("", |p| p.help).to_owned(),
+            Error::LockTimeout { .. } => {
+                "another migration is running; wait for it, or raise `Migrator::lock_timeout`".into()
+            }
+            Error::Interrupted { .. } => "what ran before the stop is committed (or, in one transaction, rolled back); run again to go on".into(),
+            Error::NoSchema => "set `Migrator::version_schema`, or fix the role's search_path".into(),
+            Error::ScriptNeedsDatabase => "use `Migrator::script_from` with a connection, or name the starting revision".into(),
+            Error::ScriptNeedsStart => "write FROM:TO, such as `head:base` or `head:-1`".into(),
+            Error::Database { .. } | Error::InvalidHistory(_) => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn already_exists_by_sqlstate_or_sqlite_message() {
+        let pg = |code: &str| FailureKind::of(&DbError { code: Some(code.into()), ..DbError::new("x") });
+        for code in ["42P07", "42710", "42701", "42P06", "42723"] {
+            assert_eq!(pg(code), FailureKind::AlreadyExists, "{code}");
+        }
+        assert_eq!(pg("42601"), FailureKind::Other);
+        // A PostgreSQL message is not read: the SQLSTATE decides.
+        let worded = DbError { code: Some("P0001".into()), ..DbError::new("table already exists") };
+        assert_eq!(FailureKind::of(&worded), FailureKind::Other);
+        assert_eq!(FailureKind::of(&DbError::new("index t_id already exists")), FailureKind::AlreadyExists);
+        assert_eq!(FailureKind::of(&DbError::new("no such table: t")), FailureKind::Other);
+    }
+}

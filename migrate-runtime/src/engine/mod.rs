@@ -1,0 +1,313 @@
+//! The engine: upgrade, downgrade, stamp and resolve against a database,
+//! and offline scripts of the same statements.
+//!
+//! One engine serves blocking connections ([`Database`]: rusqlite,
+//! postgres) and, with the `tokio-postgres` feature, async ones: it is
+//! written as futures over an internal connection trait, and a blocking
+//! connection's futures are ready at once (`conn::now`).
+
+mod error;
+mod report;
+mod run;
+mod script;
+mod state;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use migrate_history::{Checksum, Direction, History, Revision, Target};
+
+pub use self::error::{Error, FailureKind, SqlProblem};
+pub use self::report::{
+    AppliedRevision, Event, NotExecuted, Report, Resolution, RunOptions, StampReport, TransactionMode,
+};
+pub use self::state::{DbState, Drift};
+use crate::conn::{Blocking, now};
+use crate::version_table::VersionTable;
+use crate::{Database, Dialect};
+
+/// An observer of a run's progress (see [`Event`]).
+pub type Observer<'o> = dyn FnMut(Event<'_>) + Send + 'o;
+
+/// Applies a history to databases.
+///
+/// The short calls cover an application's startup; [`Migrator::upgrade`]
+/// and [`Migrator::downgrade`] set up a run with options and an observer.
+///
+/// ```
+/// use migrate_runtime::{Migrator, Target};
+/// # fn demo(history: migrate_history::History) -> Result<(), migrate_runtime::Error> {
+/// let migrator = Migrator::new(history).lock_timeout(std::time::Duration::from_secs(60));
+/// let mut db = rusqlite::Connection::open_in_memory().expect("in memory");
+/// let report = migrator.run(&mut db)?; // everything, to the heads
+/// println!("{} revision(s) applied", report.applied.len());
+/// migrator.undo_to(&mut db, &Target::Base)?; // and back
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Migrator {
+    history: History,
+    schema: Option<String>,
+    table: Option<String>,
+    lock_timeout: Option<Duration>,
+    stop: Option<Arc<AtomicBool>>,
+}
+
+impl Migrator {
+    /// A migrator for `history`, with the default version table
+    /// (`migrate_versions`) and no lock timeout.
+    pub fn new(history: History) -> Migrator {
+        Migrator { history, schema: None, table: None, lock_timeout: None, stop: None }
+    }
+
+    /// From a history embedded with migrate-build (`include_history!()`).
+    ///
+    /// ```
+    /// # fn demo(embedded: &migrate_history::embed::EmbeddedHistory) -> Result<(), migrate_runtime::Error> {
+    /// let migrator = migrate_runtime::Migrator::from_embedded(embedded)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_embedded(embedded: &migrate_history::embed::EmbeddedHistory) -> Result<Migrator, Error> {
+        embedded.to_history().map(Migrator::new).map_err(Error::InvalidHistory)
+    }
+
+    /// Gives up when the migration lock is not free within `timeout`
+    /// ([`Error::LockTimeout`]); by default a run waits as long as it takes.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Migrator {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Stops a run cleanly once `flag` is set (say, by a Ctrl-C handler):
+    /// the revision in progress finishes and is recorded, the lock is
+    /// released, and the run ends with [`Error::Interrupted`].
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Migrator {
+        self.stop = Some(flag);
+        self
+    }
+
+    /// The version table's name (default `migrate_versions`).
+    pub fn version_table(mut self, name: impl Into<String>) -> Migrator {
+        self.table = Some(name.into());
+        self
+    }
+
+    /// The version table's PostgreSQL schema (default: the session's
+    /// current schema, the first existing one of its search path).
+    pub fn version_schema(mut self, schema: impl Into<String>) -> Migrator {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// The history this migrator applies.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The version table's statements for a dialect.
+    pub fn table(&self, dialect: Dialect) -> VersionTable {
+        let schema = if dialect == Dialect::Postgres { self.schema.clone() } else { None };
+        VersionTable::new(dialect, schema, self.table.clone())
+    }
+
+    fn lock_key(&self, dialect: Dialect) -> i64 {
+        let sum = Checksum::of(&format!("cargo-migrate:{}", self.table(dialect).display_name()));
+        let bytes: [u8; 8] = sum.as_bytes()[..8].try_into().expect("8 bytes");
+        i64::from_be_bytes(bytes)
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+
+    /// Reads the version table (without creating or changing it) and
+    /// compares it with the history.
+    pub fn state(&self, db: &mut dyn Database) -> Result<DbState, Error> {
+        now(self.read_state(&mut Blocking(db)))
+    }
+
+    /// The revisions an upgrade to the heads would apply, in order. Reads
+    /// only; refuses what a run would refuse (failed, unknown or changed
+    /// applied revisions).
+    ///
+    /// ```
+    /// # fn demo(migrator: &migrate_runtime::Migrator) -> Result<(), migrate_runtime::Error> {
+    /// let mut db = rusqlite::Connection::open_in_memory().expect("in memory");
+    /// for revision in migrator.pending(&mut db)? {
+    ///     println!("pending: {} {}", revision.id, revision.message);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn pending(&self, db: &mut dyn Database) -> Result<Vec<&Revision>, Error> {
+        self.plan(db, Direction::Upgrade, &Target::Heads)
+    }
+
+    /// The revisions a run to `target` would apply (upgrade) or revert
+    /// (downgrade), in the order it would, without running anything.
+    pub fn plan(&self, db: &mut dyn Database, direction: Direction, target: &Target) -> Result<Vec<&Revision>, Error> {
+        let state = self.state(db)?;
+        self.refuse_unsettled(&state, RunOptions::default())?;
+        let plan = self.plan_from(&state, direction, target)?;
+        Ok(plan.steps.iter().map(|&i| self.history.revision(i)).collect())
+    }
+
+    /// Applies every pending revision (an upgrade to the heads, default
+    /// options).
+    pub fn run(&self, db: &mut dyn Database) -> Result<Report, Error> {
+        self.upgrade(&Target::Heads).apply(db)
+    }
+
+    /// Applies what `target` needs (`Target::parse("v0.3.0")`, `+2`, an id).
+    pub fn run_to(&self, db: &mut dyn Database, target: &Target) -> Result<Report, Error> {
+        self.upgrade(target).apply(db)
+    }
+
+    /// Reverts what is built on `target` (`Target::Base` reverts everything).
+    pub fn undo_to(&self, db: &mut dyn Database, target: &Target) -> Result<Report, Error> {
+        self.downgrade(target).apply(db)
+    }
+
+    /// Sets up an upgrade to `target`, to run with [`Run::apply`].
+    ///
+    /// ```
+    /// use migrate_runtime::{Event, Target};
+    /// # fn demo(migrator: &migrate_runtime::Migrator) -> Result<(), migrate_runtime::Error> {
+    /// let mut db = rusqlite::Connection::open_in_memory().expect("in memory");
+    /// let mut log = Vec::new();
+    /// let mut observer = |event: Event<'_>| {
+    ///     if let Event::Finished { revision, elapsed, .. } = event {
+    ///         log.push(format!("{} in {elapsed:?}", revision.id));
+    ///     }
+    /// };
+    /// let report = migrator.upgrade(&Target::Heads).dry_run(true).observe(&mut observer).apply(&mut db)?;
+    /// assert!(report.dry_run);
+    /// # Ok(()) }
+    /// ```
+    pub fn upgrade(&self, target: &Target) -> Run<'_, '_> {
+        Run::new(self, Direction::Upgrade, target.clone())
+    }
+
+    /// Sets up a downgrade to `target` (what is built on it is reverted), to
+    /// run with [`Run::apply`].
+    pub fn downgrade(&self, target: &Target) -> Run<'_, '_> {
+        Run::new(self, Direction::Downgrade, target.clone())
+    }
+
+    /// Records the database as being at `target` without running anything,
+    /// for a database whose schema was made by hand or by another tool.
+    /// Other branches stay as they are; `purge` first empties the version
+    /// table (also of unknown and failed rows).
+    pub fn stamp(&self, db: &mut dyn Database, target: &Target, purge: bool) -> Result<StampReport, Error> {
+        self.stamp_observed(db, target, purge, &mut |_| {})
+    }
+
+    /// [`Migrator::stamp`], telling `observer` when it waits for the lock.
+    pub fn stamp_observed(
+        &self,
+        db: &mut dyn Database,
+        target: &Target,
+        purge: bool,
+        observer: &mut Observer<'_>,
+    ) -> Result<StampReport, Error> {
+        now(self.stamp_in(&mut Blocking(db), target, purge, observer))
+    }
+
+    /// Settles a revision left failed, running or reverting by a
+    /// `transaction: false` revision that stopped part-way, once an
+    /// operator has finished or undone its statements by hand.
+    pub fn resolve(&self, db: &mut dyn Database, id: &str, resolution: Resolution) -> Result<(), Error> {
+        self.resolve_observed(db, id, resolution, &mut |_| {})
+    }
+
+    /// [`Migrator::resolve`], telling `observer` when it waits for the lock.
+    pub fn resolve_observed(
+        &self,
+        db: &mut dyn Database,
+        id: &str,
+        resolution: Resolution,
+        observer: &mut Observer<'_>,
+    ) -> Result<(), Error> {
+        now(self.resolve_in(&mut Blocking(db), id, resolution, observer))
+    }
+}
+
+/// An upgrade or downgrade being set up: options and an observer, then
+/// [`Run::apply`] (or, with the `tokio-postgres` feature, `apply_async`).
+#[must_use = "a run does nothing until it is applied"]
+pub struct Run<'m, 'o> {
+    migrator: &'m Migrator,
+    direction: Direction,
+    target: Target,
+    options: RunOptions,
+    observer: Option<&'o mut Observer<'o>>,
+}
+
+impl std::fmt::Debug for Run<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("direction", &self.direction)
+            .field("target", &self.target)
+            .field("options", &self.options)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl<'m, 'o> Run<'m, 'o> {
+    fn new(migrator: &'m Migrator, direction: Direction, target: Target) -> Run<'m, 'o> {
+        Run { migrator, direction, target, options: RunOptions::default(), observer: None }
+    }
+
+    /// All options at once.
+    pub fn options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Executes everything inside one transaction and rolls it back
+    /// ([`RunOptions::dry_run`]).
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.options.dry_run = yes;
+        self
+    }
+
+    /// How revisions are grouped into transactions.
+    pub fn transaction(mut self, mode: TransactionMode) -> Self {
+        self.options.transaction = mode;
+        self
+    }
+
+    /// See [`RunOptions::allow_modified`].
+    pub fn allow_modified(mut self, yes: bool) -> Self {
+        self.options.allow_modified = yes;
+        self
+    }
+
+    /// See [`RunOptions::allow_newer`].
+    pub fn allow_newer(mut self, yes: bool) -> Self {
+        self.options.allow_newer = yes;
+        self
+    }
+
+    /// Calls `observer` with each [`Event`] as the run goes.
+    pub fn observe(mut self, observer: &'o mut Observer<'o>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Runs it on a blocking connection (`rusqlite::Connection`,
+    /// `postgres::Client`, or any [`Database`]).
+    pub fn apply(self, db: &mut dyn Database) -> Result<Report, Error> {
+        now(self.apply_to(&mut Blocking(db)))
+    }
+
+    async fn apply_to<C: crate::conn::Conn>(self, db: &mut C) -> Result<Report, Error> {
+        let mut silent = |_: Event<'_>| {};
+        let observer: &mut Observer<'_> = match self.observer {
+            Some(observer) => observer,
+            None => &mut silent,
+        };
+        self.migrator.run_in(db, self.direction, &self.target, self.options, observer).await
+    }
+}

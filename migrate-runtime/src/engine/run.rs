@@ -1,0 +1,674 @@
+//! The engine's body: one async implementation over [`Conn`], which the
+//! blocking API drives with `conn::now` and the tokio API awaits.
+
+use std::time::{Duration, Instant};
+
+use migrate_history::sql::{Statement, line_at};
+use migrate_history::{Direction, Plan, Revision, Target};
+
+use super::error::{Error, FailureKind};
+use super::report::{
+    AppliedRevision, Event, NotExecuted, Report, Resolution, RunOptions, StampReport, TransactionMode,
+};
+use super::state::{DbState, Drift};
+use super::{Migrator, Observer};
+use crate::conn::{Conn, caught};
+use crate::version_table::{NewRow, Row, State, VersionTable};
+use crate::{DbError, Dialect};
+
+impl Migrator {
+    /// Reads the version table through the table name as configured.
+    pub(crate) async fn read_state<C: Conn>(&self, db: &mut C) -> Result<DbState, Error> {
+        let table = self.table(db.dialect());
+        self.state_in(db, &table).await
+    }
+
+    async fn state_in<C: Conn>(&self, db: &mut C, table: &VersionTable) -> Result<DbState, Error> {
+        let context = || format!("reading the version table {}", table.display_name());
+        let columns = db
+            .table_columns(table.schema.as_deref(), &table.name)
+            .await
+            .map_err(|source| Error::Database { context: context(), source })?;
+        let mut state = DbState { mask: vec![false; self.history.len()], ..DbState::default() };
+        let Some(columns) = columns else { return Ok(state.finish(&self.history)) };
+        let rows = db
+            .query_text(&table.select(&columns))
+            .await
+            .map_err(|source| Error::Database { context: context(), source })?;
+        state.columns = Some(columns);
+        for row in rows {
+            let text = |i: usize| crate::db::cell(&row, i);
+            let row = Row {
+                revision: text(0),
+                checksum: text(1),
+                message: text(2),
+                state: State::parse(&text(3)).unwrap_or(State::Failed),
+                applied_at: text(4),
+                execution_ms: text(5).parse().ok(),
+                applied_by: row.get(6).cloned().flatten(),
+                error: row.get(7).cloned().flatten(),
+                statements_done: text(8).parse().ok(),
+            };
+            match self.history.index_of(&row.revision) {
+                None => state.unknown.push(row.clone()),
+                Some(_) if row.state.is_unsettled() => state.failed.push(row.clone()),
+                Some(i) => {
+                    state.mask[i] = true;
+                    let rev = self.history.revision(i);
+                    let actual = rev.checksum.to_string();
+                    if row.checksum != actual {
+                        state.drift.push(Drift {
+                            id: rev.id.clone(),
+                            path: rev.file.path.display().to_string(),
+                            recorded: row.checksum.clone(),
+                            actual,
+                        });
+                    }
+                }
+            }
+            state.rows.push(row);
+        }
+        Ok(state.finish(&self.history))
+    }
+
+    /// What a run in `direction` to `target` would do from `state`.
+    pub(crate) fn plan_from(&self, state: &DbState, direction: Direction, target: &Target) -> Result<Plan, Error> {
+        let history = &self.history;
+        let current = state.head_positions(history);
+        let goal = history.resolve(target, &current)?;
+        Ok(match (direction, target) {
+            (Direction::Upgrade, _) => history.plan_upgrade(&state.mask, &goal),
+            // Stepping back past a branch's first revision reverts that
+            // branch only, as Alembic does, not every branch.
+            (Direction::Downgrade, Target::Relative { anchor, steps }) if goal.is_empty() && *steps < 0 => {
+                let first = Target::Relative { anchor: anchor.clone(), steps: steps + 1 };
+                let root = history.resolve(&first, &current)?;
+                let root = if root.is_empty() { current.clone() } else { root };
+                let first_of_branch: Vec<usize> = root
+                    .iter()
+                    .flat_map(|&r| history.branch_ancestors(&[r]).into_iter().enumerate())
+                    .filter(|&(i, is_ancestor)| is_ancestor && history.parents(i).is_empty())
+                    .map(|(i, _)| i)
+                    .collect();
+                history.plan_revert(&state.mask, &first_of_branch)?
+            }
+            (Direction::Downgrade, _) => history.plan_downgrade(&state.mask, &goal)?,
+        })
+    }
+
+    /// An upgrade or downgrade, holding the migration lock.
+    pub(crate) async fn run_in<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
+        &self,
+        db: &mut C,
+        direction: Direction,
+        target: &Target,
+        options: RunOptions,
+        events: &mut E,
+    ) -> Result<Report, Error> {
+        let key = self.acquire(db, events).await?;
+        let result = caught(async {
+            let table = self.resolved_table(db).await?;
+            let state = self.state_in(db, &table).await?;
+            let options = match direction {
+                Direction::Upgrade => options,
+                Direction::Downgrade => RunOptions { allow_newer: false, ..options },
+            };
+            self.refuse_unsettled(&state, options)?;
+            let plan = self.plan_from(&state, direction, target)?;
+            self.execute(db, &table, &state, &plan, options, events).await
+        })
+        .await;
+        self.release(db, key, result).await
+    }
+
+    pub(crate) async fn stamp_in<C: Conn>(
+        &self,
+        db: &mut C,
+        target: &Target,
+        purge: bool,
+        events: &mut Observer<'_>,
+    ) -> Result<StampReport, Error> {
+        let key = self.acquire(db, events).await?;
+        let result = caught(async {
+            let table = self.resolved_table(db).await?;
+            let state = self.state_in(db, &table).await?;
+            let history = &self.history;
+            let goal = history.resolve(target, &state.head_positions(history))?;
+            let keep = history.ancestors(&goal);
+            // Other branches stay as they are (as in Alembic); `base` and `purge` clear all.
+            let affected = if goal.is_empty() {
+                vec![true; history.len()]
+            } else {
+                let above = history.descendants(&goal);
+                (0..history.len()).map(|i| keep[i] || above[i]).collect()
+            };
+            let user = applied_by(db).await;
+            let mut sql = Self::ensure_table(&table, &state);
+            sql.push(db.dialect().begin().to_owned());
+            let mut report = StampReport::default();
+            if purge {
+                sql.push(table.delete_all());
+                report.removed = state.rows.iter().map(|r| r.revision.clone()).collect();
+            }
+            for (i, rev) in history.revisions().iter().enumerate() {
+                let recorded = !purge && state.rows.iter().any(|r| r.revision == rev.id && !r.state.is_unsettled());
+                if keep[i] && !recorded {
+                    if !purge && state.failed.iter().any(|r| r.revision == rev.id) {
+                        sql.push(table.delete(&rev.id));
+                    }
+                    sql.push(table.insert(&new_row(rev, State::Stamped, None, Some(&user), None)));
+                    report.added.push(rev.id.clone());
+                } else if !keep[i] && affected[i] && !purge && state.rows.iter().any(|r| r.revision == rev.id) {
+                    sql.push(table.delete(&rev.id));
+                    report.removed.push(rev.id.clone());
+                }
+            }
+            sql.push("COMMIT".to_owned());
+            if let Err(source) = db.execute_batch(&sql.join(";\n")).await {
+                let _ = db.execute_batch("ROLLBACK").await;
+                return Err(Error::Database { context: "stamping".into(), source });
+            }
+            Ok(report)
+        })
+        .await;
+        self.release(db, key, result).await
+    }
+
+    pub(crate) async fn resolve_in<C: Conn>(
+        &self,
+        db: &mut C,
+        id: &str,
+        resolution: Resolution,
+        events: &mut Observer<'_>,
+    ) -> Result<(), Error> {
+        let key = self.acquire(db, events).await?;
+        let result = caught(async {
+            let table = self.resolved_table(db).await?;
+            let state = self.state_in(db, &table).await?;
+            let Some(row) = state.failed.iter().find(|r| r.revision == id) else {
+                return Err(Error::NotFailed { id: id.to_owned() });
+            };
+            let mut sql = Self::ensure_table(&table, &state);
+            sql.push(match resolution {
+                Resolution::Applied => table.mark_applied(&row.revision, None),
+                Resolution::RolledBack => table.delete(&row.revision),
+            });
+            db.execute_batch(&sql.join(";\n"))
+                .await
+                .map_err(|source| Error::Database { context: "resolving".into(), source })
+        })
+        .await;
+        self.release(db, key, result).await
+    }
+
+    /// Takes the migration lock, waiting for it (at most `lock_timeout`)
+    /// with an [`Event::WaitingForLock`]. Returns its key.
+    async fn acquire<C: Conn, E: FnMut(Event<'_>) + ?Sized>(&self, db: &mut C, events: &mut E) -> Result<i64, Error> {
+        let key = self.lock_key(db.dialect());
+        let lock_error = |source| Error::Database { context: "taking the migration lock".into(), source };
+        if !db.try_lock(key).await.map_err(lock_error)? {
+            let holder = db.lock_holder(key).await;
+            events(Event::WaitingForLock { holder: holder.as_deref(), timeout: self.lock_timeout });
+            if !db.lock(key, self.lock_timeout).await.map_err(lock_error)? {
+                let timeout = self.lock_timeout.unwrap_or_default();
+                return Err(Error::LockTimeout { timeout, holder: db.lock_holder(key).await.or(holder) });
+            }
+        }
+        Ok(key)
+    }
+
+    /// Releases the lock on every path. A failure may leave a transaction
+    /// open (a revision's own `BEGIN`, say): it is ended first, or unlocking
+    /// fails on PostgreSQL. Even a panic (say, in an observer) must not
+    /// leave the lock held or a transaction open on a connection that may be
+    /// pooled: it goes on after both.
+    async fn release<C: Conn, T>(
+        &self,
+        db: &mut C,
+        key: i64,
+        result: Result<Result<T, Error>, Box<dyn std::any::Any + Send>>,
+    ) -> Result<T, Error> {
+        let result = match result {
+            Ok(result @ Err(_)) => {
+                let _ = db.execute_batch("ROLLBACK").await;
+                result
+            }
+            Ok(result) => result,
+            Err(panic) => {
+                let _ = db.execute_batch("ROLLBACK").await;
+                let _ = db.unlock(key).await;
+                std::panic::resume_unwind(panic);
+            }
+        };
+        let unlocked = db.unlock(key).await;
+        let value = result?;
+        unlocked.map_err(|source| Error::Database { context: "releasing the migration lock".into(), source })?;
+        Ok(value)
+    }
+
+    /// The version table a run writes to: on PostgreSQL without a configured
+    /// schema, the session's current schema, named explicitly, so that a
+    /// revision that changes `search_path` (as pg_dump output does) cannot
+    /// send the version-table statements elsewhere.
+    async fn resolved_table<C: Conn>(&self, db: &mut C) -> Result<VersionTable, Error> {
+        let mut table = self.table(db.dialect());
+        if table.dialect == Dialect::Postgres && table.schema.is_none() {
+            let rows = db
+                .query_text("SELECT current_schema()")
+                .await
+                .map_err(|source| Error::Database { context: "reading the current schema".into(), source })?;
+            let schema = rows.into_iter().next().and_then(|row| row.into_iter().next().flatten());
+            table.schema = Some(schema.ok_or(Error::NoSchema)?);
+        }
+        Ok(table)
+    }
+
+    /// Refuses unsettled, unknown or drifted revisions.
+    pub(crate) fn refuse_unsettled(&self, state: &DbState, options: RunOptions) -> Result<(), Error> {
+        if let Some(row) = state.failed.first() {
+            return Err(Error::Unsettled {
+                id: row.revision.clone(),
+                state: row.state,
+                statements_done: row.statements_done,
+                error: row.error.clone(),
+            });
+        }
+        if !state.unknown.is_empty() {
+            let older_than = state.newest_known_after_unknown();
+            if !(options.allow_newer && older_than.is_none()) {
+                let ids = state.unknown.iter().map(|r| r.revision.clone()).collect();
+                return Err(Error::UnknownRevisions { ids, older_than });
+            }
+        }
+        if !state.drift.is_empty() && !options.allow_modified {
+            return Err(Error::Drift { drift: state.drift.clone() });
+        }
+        Ok(())
+    }
+
+    /// Statements that create the version table, or bring one an earlier
+    /// version made up to date, from the layout `state` read (only when
+    /// needed: `CREATE ... IF NOT EXISTS` still needs the CREATE privilege).
+    fn ensure_table(table: &VersionTable, state: &DbState) -> Vec<String> {
+        match &state.columns {
+            None => vec![table.create()],
+            Some(columns) => table.upgrade_layout(columns),
+        }
+    }
+
+    async fn execute<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
+        &self,
+        db: &mut C,
+        table: &VersionTable,
+        state: &DbState,
+        plan: &Plan,
+        options: RunOptions,
+        events: &mut E,
+    ) -> Result<Report, Error> {
+        let dialect = db.dialect();
+        let prepared = self.prepare(dialect, plan)?;
+        let mut report = Report::new(plan.direction, options.dry_run);
+        let one_transaction = options.dry_run || options.transaction == TransactionMode::All;
+        if options.transaction == TransactionMode::All
+            && !options.dry_run
+            && let Some(&i) = plan.steps.iter().find(|&&i| !self.history.revision(i).transaction)
+        {
+            let rev = self.history.revision(i);
+            return Err(Error::NotTransactional { id: rev.id.clone(), path: rev.file.path.display().to_string() });
+        }
+        let user = applied_by(db).await;
+        let database_error = |context: &str, source: DbError| Error::Database { context: context.to_owned(), source };
+
+        if one_transaction {
+            db.execute_batch(dialect.begin()).await.map_err(|e| database_error("starting the transaction", e))?;
+        }
+        let result = async {
+            for statement in Self::ensure_table(table, state) {
+                db.execute_batch(&statement).await.map_err(|e| database_error("creating the version table", e))?;
+            }
+            // Per history position: why a dry run did not execute it.
+            let mut skipped: Vec<Option<Option<usize>>> = vec![None; self.history.len()];
+            for (&i, statements) in plan.steps.iter().zip(&prepared) {
+                if self.stop_requested() {
+                    return Err(Error::Interrupted { done: report.ran().len() });
+                }
+                let rev = self.history.revision(i);
+                if options.dry_run {
+                    let because_of =
+                        if rev.transaction { self.skipped_neighbour(i, plan.direction, &skipped) } else { None };
+                    if !rev.transaction || because_of.is_some() {
+                        skipped[i] = Some(because_of);
+                        let because_of = because_of.map(|b| self.history.revision(b));
+                        events(Event::NotExecuted { revision: rev, because_of });
+                        report
+                            .not_executed
+                            .push(NotExecuted { id: rev.id.clone(), because_of: because_of.map(|b| b.id.clone()) });
+                        continue;
+                    }
+                }
+                let step = Step { table, rev, statements, direction: plan.direction, user: &user };
+                if let Some(elapsed) = self.step(db, step, !one_transaction, events).await? {
+                    report.push(AppliedRevision { id: rev.id.clone(), message: rev.message.clone(), elapsed });
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if one_transaction {
+            let end = if options.dry_run || result.is_err() { "ROLLBACK" } else { "COMMIT" };
+            let ended = db.execute_batch(end).await;
+            result?;
+            ended.map_err(|e| database_error("ending the transaction", e))?;
+        } else {
+            result?;
+        }
+        Ok(report)
+    }
+
+    /// The `transaction: false` revision that a dry run skipped and that
+    /// revision `i` builds on (upgrade: a parent or dependency; downgrade: a
+    /// child or dependant, which is reverted first).
+    fn skipped_neighbour(&self, i: usize, direction: Direction, skipped: &[Option<Option<usize>>]) -> Option<usize> {
+        let root = |s: usize| skipped[s].map(|because| because.unwrap_or(s));
+        let h = &self.history;
+        match direction {
+            Direction::Upgrade => h.parents(i).iter().chain(h.dependencies(i)).find_map(|&p| root(p)),
+            Direction::Downgrade => (0..h.len())
+                .filter(|&s| skipped[s].is_some())
+                .find(|&s| h.parents(s).contains(&i) || h.dependencies(s).contains(&i))
+                .and_then(root),
+        }
+    }
+
+    /// One revision. Returns how long it took, or `None` when another
+    /// migrator did it meanwhile.
+    async fn step<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
+        &self,
+        db: &mut C,
+        step: Step<'_>,
+        own_transaction: bool,
+        events: &mut E,
+    ) -> Result<Option<Duration>, Error> {
+        let Step { table, rev, statements, direction, user } = step;
+        if !rev.transaction {
+            return self.step_outside_transaction(db, step, events).await;
+        }
+        if own_transaction
+            && db.dialect() == Dialect::Postgres
+            && !statements.iter().any(|st| needs_plain_transaction(st.text))
+        {
+            return self.step_in_one_round_trip(db, step, events).await;
+        }
+        let upgrade = direction == Direction::Upgrade;
+        let database_error = |context: String, source: DbError| Error::Database { context, source };
+        // Re-check under the lock, before the revision's transaction begins
+        // (its first statement may be `SET TRANSACTION`): a concurrent
+        // migrator may have done it.
+        let recorded = db
+            .query_text(&table.select_revision(&rev.id))
+            .await
+            .map_err(|e| database_error("reading the version table".into(), e))?;
+        if recorded.is_empty() != upgrade {
+            events(Event::AlreadyDone { revision: rev });
+            return Ok(None);
+        }
+        if own_transaction {
+            db.execute_batch(db.dialect().begin())
+                .await
+                .map_err(|e| database_error("starting a transaction".into(), e))?;
+        }
+        events(Event::Started { revision: rev, direction });
+        let start = Instant::now();
+        let (sql, section) = section_of(rev, direction);
+        let mut failure = None;
+        for statement in statements {
+            events(Event::Statement { revision: rev, sql: statement.text });
+            if let Err(e) = db.execute_batch(statement.text).await {
+                let line = section.marker_line + line_at(sql, statement.offset + e.offset.unwrap_or(0));
+                failure = Some(statement_error(rev, line, e, false, !upgrade));
+                break;
+            }
+        }
+        let elapsed = start.elapsed();
+        if failure.is_none() {
+            let record = if upgrade {
+                table.insert(&new_row(rev, State::Applied, Some(millis(elapsed)), Some(user), None))
+            } else {
+                table.delete(&rev.id)
+            };
+            if let Err(e) = db.execute_batch(&record).await {
+                failure = Some(database_error(format!("recording {}", rev.id), e));
+            } else if own_transaction && let Err(e) = db.execute_batch("COMMIT").await {
+                failure = Some(database_error(format!("committing {}", rev.id), e));
+            }
+        }
+        if let Some(error) = failure {
+            // After BEGIN, every error path rolls back: never leave a
+            // connection (maybe the application's own) inside an open transaction.
+            if own_transaction {
+                let _ = db.execute_batch("ROLLBACK").await;
+            }
+            return Err(error);
+        }
+        events(Event::Finished { revision: rev, direction, elapsed });
+        Ok(Some(elapsed))
+    }
+
+    /// A `transaction: false` revision: each statement commits on its own,
+    /// so the version table says at every moment how far it got. A `running`
+    /// (or `reverting`) row is written before the first statement and
+    /// updated after each one; a process killed part-way leaves it behind,
+    /// and it blocks upgrades until `resolve`, exactly like a `failed` row.
+    async fn step_outside_transaction<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
+        &self,
+        db: &mut C,
+        step: Step<'_>,
+        events: &mut E,
+    ) -> Result<Option<Duration>, Error> {
+        let Step { table, rev, statements, direction, user } = step;
+        let upgrade = direction == Direction::Upgrade;
+        let recording = |source| Error::Database { context: format!("recording {}", rev.id), source };
+        let recorded = db
+            .query_text(&table.select_revision(&rev.id))
+            .await
+            .map_err(|source| Error::Database { context: "reading the version table".into(), source })?;
+        if recorded.is_empty() != upgrade {
+            events(Event::AlreadyDone { revision: rev });
+            return Ok(None);
+        }
+        events(Event::Started { revision: rev, direction });
+        let start = Instant::now();
+        let state = if upgrade { State::Running } else { State::Reverting };
+        let first = if upgrade {
+            table.insert(&new_row(rev, State::Running, None, Some(user), None))
+        } else {
+            table.mark_progress(&rev.id, state, 0, None)
+        };
+        db.execute_batch(&first).await.map_err(recording)?;
+        let (sql, section) = section_of(rev, direction);
+        for (done, statement) in statements.iter().enumerate() {
+            events(Event::Statement { revision: rev, sql: statement.text });
+            if let Err(e) = db.execute_batch(statement.text).await {
+                let line = section.marker_line + line_at(sql, statement.offset + e.offset.unwrap_or(0));
+                let section_name = if upgrade { "" } else { "down section, " };
+                let message = format!("{section_name}line {line}: {}", e.message);
+                // The revision may have opened a transaction of its own: end
+                // it, or the failure would be recorded inside it and lost.
+                let _ = db.execute_batch("ROLLBACK").await;
+                let failed = table.mark_progress(&rev.id, State::Failed, done as i64, Some(&message));
+                db.execute_batch(&failed).await.map_err(recording)?;
+                return Err(statement_error(rev, line, e, true, !upgrade));
+            }
+            db.execute_batch(&table.mark_progress(&rev.id, state, done as i64 + 1, None)).await.map_err(recording)?;
+        }
+        let elapsed = start.elapsed();
+        let last = if upgrade { table.mark_applied(&rev.id, Some(millis(elapsed))) } else { table.delete(&rev.id) };
+        db.execute_batch(&last).await.map_err(recording)?;
+        events(Event::Finished { revision: rev, direction, elapsed });
+        Ok(Some(elapsed))
+    }
+
+    /// A transactional revision on PostgreSQL: `BEGIN`, its statements, its
+    /// version-table statement and `COMMIT` in one round trip, as fast as
+    /// psql running the same SQL. The advisory lock makes re-checking the
+    /// version table unnecessary.
+    ///
+    /// When it fails, nothing is executed again to find the failing
+    /// statement: the server points into the batch for syntax errors, and
+    /// otherwise each statement of a multi-statement revision ran inside its
+    /// own savepoint (released right after it), so the one savepoint still
+    /// there in the aborted transaction names the statement that failed.
+    async fn step_in_one_round_trip<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
+        &self,
+        db: &mut C,
+        step: Step<'_>,
+        events: &mut E,
+    ) -> Result<Option<Duration>, Error> {
+        let Step { table, rev, statements, direction, user } = step;
+        let upgrade = direction == Direction::Upgrade;
+        events(Event::Started { revision: rev, direction });
+        let start = Instant::now();
+        let record = if upgrade {
+            let row = NewRow { timed_by_server: true, ..new_row(rev, State::Applied, None, Some(user), None) };
+            table.insert(&row)
+        } else {
+            table.delete(&rev.id)
+        };
+        for statement in statements {
+            events(Event::Statement { revision: rev, sql: statement.text });
+        }
+        let savepoints = statements.len() > 1;
+        let mut batch = String::from("BEGIN;\n");
+        let mut starts = Vec::with_capacity(statements.len());
+        for (k, statement) in statements.iter().enumerate() {
+            if savepoints {
+                batch.push_str(&format!("SAVEPOINT cargo_migrate_{k};\n"));
+            }
+            starts.push(batch.len());
+            batch.push_str(statement.text);
+            batch.push_str(";\n");
+            if savepoints {
+                batch.push_str(&format!("RELEASE SAVEPOINT cargo_migrate_{k};\n"));
+            }
+        }
+        batch.push_str(&record);
+        batch.push_str(";\nCOMMIT;");
+        let Err(error) = db.execute_batch(&batch).await else {
+            let elapsed = start.elapsed();
+            events(Event::Finished { revision: rev, direction, elapsed });
+            return Ok(Some(elapsed));
+        };
+        let (sql, section) = section_of(rev, direction);
+        let located = error.offset.and_then(|o| {
+            let k = starts.iter().rposition(|&s| s <= o)?;
+            (o - starts[k] <= statements[k].text.len()).then(|| statements[k].offset + o - starts[k])
+        });
+        let failed_at = match (located, statements) {
+            (Some(offset), _) => Some(offset),
+            (None, []) => None,
+            (None, [only]) => Some(only.offset),
+            (None, _) => {
+                let mut found = None;
+                for k in (0..statements.len()).rev() {
+                    if db.execute_batch(&format!("ROLLBACK TO SAVEPOINT cargo_migrate_{k}")).await.is_ok() {
+                        found = Some(statements[k].offset);
+                        break;
+                    }
+                }
+                found
+            }
+        };
+        let _ = db.execute_batch("ROLLBACK").await;
+        match failed_at {
+            Some(offset) => {
+                let line = section.marker_line + line_at(sql, offset);
+                Err(statement_error(rev, line, error, false, !upgrade))
+            }
+            // Every statement ran: recording it or committing failed (a deferred constraint, say).
+            None => Err(Error::Database {
+                context: format!("recording {} in {} or committing it", rev.id, table.display_name()),
+                source: error,
+            }),
+        }
+    }
+}
+
+/// One revision to run: what the step functions share.
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    table: &'a VersionTable,
+    rev: &'a Revision,
+    statements: &'a [Statement<'a>],
+    direction: Direction,
+    /// `user@client-host`, for the version table.
+    user: &'a str,
+}
+
+/// A statement that cannot run inside the engine's own savepoints: one that
+/// manages savepoints itself, or `SET TRANSACTION` (not allowed in a
+/// subtransaction). Its revision runs statement by statement instead.
+fn needs_plain_transaction(statement: &str) -> bool {
+    let mut words = statement.split_whitespace().map(str::to_ascii_uppercase);
+    match words.next().as_deref() {
+        Some("SAVEPOINT" | "RELEASE") => true,
+        Some("ROLLBACK") => words.any(|w| w == "TO"),
+        Some("SET") => words.next().as_deref() == Some("TRANSACTION"),
+        _ => false,
+    }
+}
+
+fn statement_error(rev: &Revision, line: usize, error: DbError, recorded_failure: bool, downgrade: bool) -> Error {
+    Error::Statement {
+        id: rev.id.clone(),
+        path: rev.file.path.display().to_string(),
+        line,
+        kind: FailureKind::of(&error),
+        message: error.message,
+        code: error.code,
+        recorded_failure,
+        downgrade,
+    }
+}
+
+fn millis(elapsed: Duration) -> i64 {
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The SQL a step runs and the section it comes from (for line numbers).
+pub(super) fn section_of(rev: &Revision, direction: Direction) -> (&str, &migrate_history::Section) {
+    match direction {
+        Direction::Upgrade => (rev.up_sql(), &rev.up),
+        Direction::Downgrade => (rev.down_sql().unwrap_or_default(), rev.down.as_ref().unwrap_or(&rev.up)),
+    }
+}
+
+pub(super) fn new_row<'a>(
+    rev: &'a Revision,
+    state: State,
+    execution_ms: Option<i64>,
+    applied_by: Option<&'a str>,
+    error: Option<&'a str>,
+) -> NewRow<'a> {
+    NewRow {
+        revision: &rev.id,
+        checksum: rev.checksum.to_string(),
+        message: &rev.message,
+        state,
+        execution_ms,
+        timed_by_server: false,
+        applied_by,
+        error,
+    }
+}
+
+/// `user@client-host`, for the version table.
+async fn applied_by<C: Conn>(db: &mut C) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "unknown".into());
+    format!("{}@{host}", db.user().await)
+}

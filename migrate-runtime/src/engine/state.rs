@@ -1,0 +1,96 @@
+//! What a database has applied, compared with the history.
+
+use migrate_history::History;
+
+use super::error::BASE;
+use crate::version_table::Row;
+
+/// An applied revision whose file changed since it was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The revision's id.
+    pub id: String,
+    /// Its file, as the history names it.
+    pub path: String,
+    /// The checksum recorded when it was applied.
+    pub recorded: String,
+    /// The checksum of the file now.
+    pub actual: String,
+}
+
+/// What the database has applied, compared with the history: read by
+/// [`Migrator::state`](crate::Migrator::state), which changes nothing.
+///
+/// ```
+/// # fn demo(history: migrate_history::History) -> Result<(), migrate_runtime::Error> {
+/// let migrator = migrate_runtime::Migrator::new(history);
+/// let mut db = rusqlite::Connection::open_in_memory().expect("in memory");
+/// let state = migrator.state(&mut db)?;
+/// assert!(!state.table_exists());
+/// assert!(state.heads.is_empty(), "nothing applied: at base");
+/// assert_eq!(state.pending.len(), migrator.history().len());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DbState {
+    /// The version table's columns (name, type), `None` while it does not exist.
+    pub columns: Option<Vec<(String, String)>>,
+    /// Every row of the version table, in the order it returns them.
+    pub rows: Vec<Row>,
+    /// Ids of the revisions applied or stamped, in upgrade order.
+    pub applied: Vec<String>,
+    /// Ids of the revisions the database is at (none: at base).
+    pub heads: Vec<String>,
+    /// Ids of the revisions not applied yet, in upgrade order.
+    pub pending: Vec<String>,
+    /// Rows naming revisions the history does not have.
+    pub unknown: Vec<Row>,
+    /// Applied revisions whose files changed.
+    pub drift: Vec<Drift>,
+    /// Rows an operator must settle with [`Migrator::resolve`](crate::Migrator::resolve):
+    /// failed, running (an interrupted `transaction: false` revision) or reverting.
+    pub failed: Vec<Row>,
+    /// Per history position: applied or stamped.
+    pub(crate) mask: Vec<bool>,
+}
+
+impl DbState {
+    /// Whether the version table exists yet.
+    pub fn table_exists(&self) -> bool {
+        self.columns.is_some()
+    }
+
+    /// Whether the revision `id` is applied (or stamped).
+    pub fn is_applied(&self, id: &str) -> bool {
+        self.applied.iter().any(|a| a == id)
+    }
+
+    /// Fills in the id lists from `mask`, once the rows are read.
+    pub(crate) fn finish(mut self, history: &History) -> DbState {
+        let applied: Vec<usize> = (0..history.len()).filter(|&i| self.mask[i]).collect();
+        let pending: Vec<usize> = (0..history.len()).filter(|&i| !self.mask[i]).collect();
+        self.applied = history.ids(&applied);
+        self.pending = history.ids(&pending);
+        self.heads = history.ids(&history.applied_heads(&self.mask));
+        self
+    }
+
+    /// History positions of the heads, for planning.
+    pub(crate) fn head_positions(&self, history: &History) -> Vec<usize> {
+        history.applied_heads(&self.mask)
+    }
+
+    /// The newest known applied revision recorded after the oldest unknown
+    /// one (timestamps in the version table's `applied_at`), or, when no
+    /// known revision is applied, `"base"`: `None` when every unknown
+    /// revision is newer than everything the history has applied.
+    pub fn newest_known_after_unknown(&self) -> Option<String> {
+        let oldest_unknown = self.unknown.iter().map(|r| r.applied_at.as_str()).min()?;
+        let known = self.rows.iter().filter(|r| !self.unknown.iter().any(|u| u.revision == r.revision));
+        match known.max_by(|a, b| a.applied_at.cmp(&b.applied_at)) {
+            None => Some(BASE.to_owned()),
+            Some(newest) => (newest.applied_at.as_str() > oldest_unknown).then(|| newest.revision.clone()),
+        }
+    }
+}
