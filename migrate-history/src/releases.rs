@@ -100,10 +100,9 @@ impl ReleaseFile {
                 item.as_array().and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect());
             match heads {
                 Some(heads) => releases.tags.push(Tag { name: name.to_owned(), heads, line }),
-                None => problem(
-                    line,
-                    format!("tag `{name}` must list revision ids: `\"{name}\" = [\"3f2a9c1b7e4d\"]`"),
-                ),
+                None => {
+                    problem(line, format!("tag `{name}` must list revision ids: `\"{name}\" = [\"3f2a9c1b7e4d\"]`"))
+                }
             }
         }
         (releases, diagnostics)
@@ -136,9 +135,9 @@ pub fn add_tag(text: Option<&str>, name: &str, heads: &[String]) -> Result<Strin
         return Err(problem);
     }
     let mut doc: DocumentMut = match text {
-        Some(text) => crate::strip_bom(text)
-            .parse()
-            .map_err(|e: toml_edit::TomlError| Problem::InvalidReleasesFile { message: e.message().trim().to_owned() })?,
+        Some(text) => crate::strip_bom(text).parse().map_err(|e: toml_edit::TomlError| {
+            Problem::InvalidReleasesFile { message: e.message().trim().to_owned() }
+        })?,
         None => format!("{HEADER}version = {FORMAT_VERSION}\n\n[tags]\n").parse().expect("a valid document"),
     };
     let tags = doc.entry("tags").or_insert_with(|| Item::Table(Table::new()));
@@ -255,8 +254,11 @@ mod tests {
         let dir = root.path().join("migrations");
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("a.sql"), "-- revision: a1\n-- parents:\n-- message: m\n\n-- migrate:up\n").unwrap();
-        std::fs::write(dir.join(RELEASES_FILE_NAME), "version = 1\n[tags]\n\"v0.1.0\" = [\"a1\"]\n\"v0.2.0\" = [\"b1\"]\n")
-            .unwrap();
+        std::fs::write(
+            dir.join(RELEASES_FILE_NAME),
+            "version = 1\n[tags]\n\"v0.1.0\" = [\"a1\"]\n\"v0.2.0\" = [\"b1\"]\n",
+        )
+        .unwrap();
         let analysis = crate::analyze_dir(&dir, std::path::Path::new("migrations"), crate::Options::default());
         let errors: Vec<String> = analysis.errors().map(Diagnostic::message).collect();
         assert_eq!(

@@ -73,7 +73,9 @@ impl TargetError {
                 "targets are `head`, `heads`, `base`, a revision id or unique prefix, `LABEL@head`, `+N`, `-N`, `REV+N`, `REV-N` or a release tag like `v0.3.0`"
             }
             TargetError::NotFound { .. } => "see `cargo migrate history` for the revision ids",
-            TargetError::UnknownTag { .. } => "tags are the releases listed in releases.toml in the migrations directory",
+            TargetError::UnknownTag { .. } => {
+                "tags are the releases listed in releases.toml in the migrations directory"
+            }
             TargetError::PrefixTooShort { .. } => "type at least four characters of the id, as Alembic requires",
             TargetError::Ambiguous { .. } => "type more characters of the id",
             TargetError::MultipleHeads { .. } => {
@@ -447,7 +449,10 @@ mod tests {
     fn tag_ranges_run_from_one_release_to_the_next() {
         let h = tagged();
         let range = Range::parse("v0.1.0:v0.2.0").unwrap();
-        assert_eq!((range.from.clone(), range.to.clone()), (Some(Target::Tag("v0.1.0".into())), Some(Target::Tag("v0.2.0".into()))));
+        assert_eq!(
+            (range.from.clone(), range.to.clone()),
+            (Some(Target::Tag("v0.1.0".into())), Some(Target::Tag("v0.2.0".into())))
+        );
         assert_eq!(h.ids(&h.resolve_range(&range, &[]).unwrap()), ["b", "c", "d"]);
         // What a script from one release to the next applies: the plan above the first.
         let from = h.resolve(range.from.as_ref().unwrap(), &[]).unwrap();

@@ -65,7 +65,8 @@ fn an_unknown_tag_lists_the_tags() {
 
 #[test]
 fn check_refuses_a_tag_naming_a_missing_revision() {
-    let project = tagged_example("version = 1\n\n[tags]\n\"v0.1.0\" = [\"e12b7f3a8c95\"]\n\"v0.2.0\" = [\"0a9d4e6b2c99\"]\n");
+    let project =
+        tagged_example("version = 1\n\n[tags]\n\"v0.1.0\" = [\"e12b7f3a8c95\"]\n\"v0.2.0\" = [\"0a9d4e6b2c99\"]\n");
     let output = cargo_migrate(project.path(), &["check", "--dir", "migrations"]);
     insta::assert_snapshot!(redacted(&output, &[]));
 }
