@@ -240,7 +240,7 @@ fn members(root: &Path, manifest: &str) -> Result<Vec<String>, String> {
     let listed = doc.get("workspace").and_then(|w| w.get("members")).and_then(|m| m.as_array());
     let mut names = Vec::new();
     for member in listed.into_iter().flatten().filter_map(|m| m.as_str()) {
-        let text = read(root, &Path::new(member).join("Cargo.toml"))?;
+        let text = read(root, Path::new(member).join("Cargo.toml"))?;
         let doc: toml_edit::DocumentMut =
             text.parse().map_err(|e| format!("{member}/Cargo.toml does not parse: {e}"))?;
         let package = doc.get("package");
