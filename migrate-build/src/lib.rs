@@ -358,6 +358,26 @@ mod tests {
     }
 
     #[test]
+    fn release_tags_are_embedded_after_the_revisions_and_checked() {
+        let dir = crate_dir();
+        write(dir.path(), "migrations/a.sql", &revision("a", ""));
+        write(dir.path(), "migrations/releases.toml", "version = 1\n[tags]\n\"v0.1.0\" = [\"a\"]\n");
+        let report = build(dir.path()).unwrap();
+        let code = std::fs::read_to_string(&report.output).unwrap();
+        assert!(code.contains("\nv0.1.0\u{1f}a\n\"#)"), "the tag line ends the index:\n{code}");
+
+        write(dir.path(), "migrations/releases.toml", "version = 1\n[tags]\n\"v0.1.0\" = [\"zz\"]\n");
+        let errors: Vec<String> =
+            directives(&build(dir.path())).into_iter().filter(|l| l.starts_with("cargo::error=")).collect();
+        assert_eq!(
+            errors,
+            [
+                "cargo::error=migrations/releases.toml:3: tag `v0.1.0` names revision `zz`, which no revision file defines (help: fix the tag's list of revisions, or restore the revision file)"
+            ]
+        );
+    }
+
+    #[test]
     fn many_drafts_are_summarised() {
         let dir = crate_dir();
         let mut parent = String::new();
