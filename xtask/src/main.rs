@@ -51,6 +51,10 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["test"] => test(),
+        ["release", "-h" | "--help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
         ["release", rest @ ..] => release::run(rest),
         ["bench", rest @ ..] => bench::run(rest),
         ["fuzz", rest @ ..] => fuzz::run_fuzz(rest),
