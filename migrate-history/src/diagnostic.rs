@@ -100,6 +100,16 @@ pub enum Problem {
     ConflictingPins { id: String, first_line: usize },
     #[error("invalid lock file: {message}")]
     InvalidLockFile { message: String },
+    #[error("invalid releases file: {message}")]
+    InvalidReleasesFile { message: String },
+    #[error("`{name}` is not a valid tag name")]
+    InvalidTagName { name: String },
+    #[error("tag `{name}` names the same release as tag `{other}`")]
+    DuplicateTag { name: String, other: String },
+    #[error("tag `{tag}` names no revision")]
+    EmptyTag { tag: String },
+    #[error("tag `{tag}` names revision `{id}`, which no revision file defines")]
+    UnknownTagRevision { tag: String, id: String },
     #[error("invalid configuration: {message}")]
     InvalidConfig { message: String },
     #[error("unknown configuration key `{key}`")]
@@ -187,6 +197,11 @@ impl Problem {
             Problem::InvalidLockFile { .. } => {
                 "fix the line: entries look like `3f2a9c1b7e4d = \"sha256:<64 hex digits>\"` under `[revisions]`; `cargo migrate lock` then rewrites the file in order (keep the file: it holds the pins of released revisions)".into()
             }
+            Problem::InvalidReleasesFile { .. } => "entries look like `\"v0.3.0\" = [\"3f2a9c1b7e4d\"]` under `[tags]`: the tag, then the revisions that were the release's heads".into(),
+            Problem::InvalidTagName { .. } => "a tag is a release's name, like `v0.3.0`: letters, digits, `.`, `-`, `+` and `_`, with at least one `.`, which keeps it apart from revision ids and labels".into(),
+            Problem::DuplicateTag { .. } => "a target may leave out or add the leading `v`, so the two would be one target: remove or rename one".into(),
+            Problem::EmptyTag { .. } => "list the revisions that were the release's heads: `cargo migrate heads` at the release".into(),
+            Problem::UnknownTagRevision { .. } => "fix the tag's list of revisions, or restore the revision file".into(),
             Problem::InvalidConfig { .. } => "see the configuration section of the README".into(),
             Problem::UnknownConfigKey { .. } => format!("known keys are {}", crate::config::CONFIG_KEYS.join(", ")),
             Problem::PendingInDatabase { .. } => "run `cargo migrate upgrade` (try `--dry-run` first)".into(),

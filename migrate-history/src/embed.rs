@@ -9,7 +9,7 @@ use crate::{Diagnostic, History, SourceFile, parse_revision};
 /// Version of the generated code's shape. `migrate-build` writes it and
 /// [`EmbeddedHistory::new`] checks it at compile time, so a version skew
 /// between the two crates fails with a sentence.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Separates the fields of one revision in the index.
 pub const FIELD_SEPARATOR: char = '\u{1f}';
@@ -57,11 +57,15 @@ impl EmbeddedRevision {
     }
 }
 
-/// Every revision of a history, in topological order.
+/// Every revision of a history, in topological order, and its release tags.
 ///
 /// The generated code is two statics: the files, each through `include_str!`,
-/// and one index string with a line of fields per revision. Struct literals
-/// would cost rustc seconds on large histories; this costs milliseconds.
+/// and one index string with a line of fields per revision, followed by one
+/// line per tag (`name`, separator, comma-separated head ids; see
+/// [`encode_tag`]). Struct literals would cost rustc seconds on large
+/// histories; this costs milliseconds. The tags ride in the index so that
+/// [`EmbeddedHistory::new`] keeps its signature and a version skew still
+/// fails with the sentence rather than an argument-count error.
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedHistory {
     sources: &'static [&'static str],
@@ -94,6 +98,18 @@ impl EmbeddedHistory {
         self.index.lines().zip(self.sources).map(|(line, source)| decode(line, source)).collect()
     }
 
+    /// The release tags and their head revision ids, sorted by name.
+    pub fn tags(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        self.index
+            .lines()
+            .skip(self.len())
+            .map(|line| {
+                let (name, heads) = line.split_once(FIELD_SEPARATOR).unwrap_or((line, ""));
+                (name, heads.split(',').filter(|s| !s.is_empty()).collect())
+            })
+            .collect()
+    }
+
     /// Rebuilds the full [`History`] (the graph, targets, plans) from the
     /// embedded files. The build script validated them, so this returns no
     /// error unless the files were tampered with between build and run.
@@ -106,8 +122,14 @@ impl EmbeddedHistory {
                 Err(mut p) => problems.append(&mut p),
             }
         }
-        let (history, mut graph_problems) = History::build(revisions);
+        let (mut history, mut graph_problems) = History::build(revisions);
         problems.append(&mut graph_problems);
+        for (name, heads) in self.tags() {
+            let heads: Vec<String> = heads.into_iter().map(str::to_owned).collect();
+            for problem in history.add_tag(name, &heads) {
+                problems.push(Diagnostic::error(crate::RELEASES_FILE_NAME, None, problem));
+            }
+        }
         if problems.is_empty() { Ok(history) } else { Err(problems) }
     }
 }
@@ -192,6 +214,15 @@ pub fn encode(rev: &crate::Revision, pinned: bool, out: &mut String) {
     clean(&rev.message, out);
 }
 
+/// Appends the index line of a release tag (without the newline), after
+/// every revision's line; `migrate-build` writes one per tag. Tag names
+/// and ids hold neither the separator nor a line break.
+pub fn encode_tag(name: &str, heads: &[String], out: &mut String) {
+    out.push_str(name);
+    out.push(FIELD_SEPARATOR);
+    out.push_str(&heads.join(","));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +249,28 @@ mod tests {
         assert_eq!(embedded.down_sql(), Some("SELECT 2;\n"));
         let history = EmbeddedHistory::new(FORMAT_VERSION, Box::leak(Box::new([text])), line);
         assert_eq!(history.len(), 1);
+        assert!(history.tags().is_empty());
+    }
+
+    #[test]
+    fn tags_follow_the_revision_lines_and_reach_the_history() {
+        let a: &'static str = "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nSELECT 1;\n";
+        let b: &'static str = "-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\nSELECT 2;\n";
+        let mut index = String::new();
+        for text in [a, b] {
+            encode(&parse_revision(SourceFile::new("m/x.sql", text)).unwrap(), true, &mut index);
+            index.push('\n');
+        }
+        encode_tag("v0.1.0", &["a".into()], &mut index);
+        index.push('\n');
+        encode_tag("v0.2.0", &["b".into()], &mut index);
+        index.push('\n');
+        let index: &'static str = Box::leak(index.into_boxed_str());
+        let embedded = EmbeddedHistory::new(FORMAT_VERSION, Box::leak(Box::new([a, b])), index);
+        assert_eq!(embedded.revisions().len(), 2);
+        assert_eq!(embedded.tags(), [("v0.1.0", vec!["a"]), ("v0.2.0", vec!["b"])]);
+        let history = embedded.to_history().unwrap();
+        let target = crate::Target::parse("0.1.0").unwrap();
+        assert_eq!(history.ids(&history.resolve(&target, &[]).unwrap()), ["a"]);
     }
 }

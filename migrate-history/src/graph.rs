@@ -2,7 +2,7 @@
 //! topological order.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use crate::{Diagnostic, Problem, Revision};
 
@@ -20,6 +20,8 @@ pub struct History {
     children: Vec<Vec<usize>>,
     dependencies: Vec<Vec<usize>>,
     labels: HashMap<String, usize>,
+    /// Release tags (`releases.toml`) and their heads, in topological order.
+    tags: BTreeMap<String, Vec<usize>>,
 }
 
 impl History {
@@ -129,7 +131,7 @@ impl History {
             }
         }
 
-        (History { revisions, index, parents, children, dependencies, labels }, diagnostics)
+        (History { revisions, index, parents, children, dependencies, labels, tags: BTreeMap::new() }, diagnostics)
     }
 
     /// Number of revisions.
@@ -165,6 +167,48 @@ impl History {
     /// The revision carrying a branch label.
     pub fn labelled(&self, label: &str) -> Option<usize> {
         self.labels.get(label).copied()
+    }
+
+    /// Tags this history as a release whose heads were `heads` (revision
+    /// ids). Returns the problems instead when the name is not a tag name,
+    /// names the same release as a tag it has, or the list is empty or names
+    /// a revision the history does not have.
+    pub fn add_tag(&mut self, name: &str, heads: &[String]) -> Vec<Problem> {
+        let mut problems: Vec<Problem> = crate::releases::tag_name_problem(name).into_iter().collect();
+        if let Some(other) = self.tags.keys().find(|other| crate::releases::same_release(other, name)) {
+            problems.push(Problem::DuplicateTag { name: name.to_owned(), other: other.clone() });
+        }
+        if heads.is_empty() {
+            problems.push(Problem::EmptyTag { tag: name.to_owned() });
+        }
+        let mut found = Vec::with_capacity(heads.len());
+        for id in heads {
+            match self.index_of(id) {
+                Some(i) => found.push(i),
+                None => problems.push(Problem::UnknownTagRevision { tag: name.to_owned(), id: id.clone() }),
+            }
+        }
+        if problems.is_empty() {
+            found.sort_unstable();
+            found.dedup();
+            self.tags.insert(name.to_owned(), found);
+        }
+        problems
+    }
+
+    /// Every tag with its heads, sorted by name.
+    pub fn tags(&self) -> impl Iterator<Item = (&str, &[usize])> {
+        self.tags.iter().map(|(name, heads)| (name.as_str(), heads.as_slice()))
+    }
+
+    /// The heads of a tag: the one named exactly so, else the one that
+    /// differs by a leading `v` (`0.3.0` finds `v0.3.0`, and `v0.3.0` finds `0.3.0`).
+    pub fn tag_heads(&self, name: &str) -> Option<&[usize]> {
+        let toggled = match name.strip_prefix('v') {
+            Some(bare) => bare.to_owned(),
+            None => format!("v{name}"),
+        };
+        self.tags.get(name).or_else(|| self.tags.get(&toggled)).map(Vec::as_slice)
     }
 
     /// Parents of a revision, in header order.

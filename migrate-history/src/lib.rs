@@ -16,6 +16,7 @@ pub mod load;
 mod lock;
 mod parallel;
 mod plan;
+pub mod releases;
 mod revision;
 pub mod sql;
 mod target;
@@ -29,6 +30,7 @@ pub use diagnostic::{Diagnostic, Problem, Severity, sort as sort_diagnostics};
 pub use graph::History;
 pub use lock::{LOCK_FILE_NAME, LockFile};
 pub use plan::{Direction, Plan, PlanError};
+pub use releases::{RELEASES_FILE_NAME, ReleaseFile, Tag};
 pub use revision::{
     HEADER_KEYS, HeaderLines, MAX_REVISION_ID_LEN, Revision, Section, SourceFile, did_you_mean,
     header_control_character, is_valid_branch_label, is_valid_revision_id, parse_revision, revision_id_problem,
@@ -61,6 +63,8 @@ pub struct Options {
 pub struct Analysis {
     pub history: History,
     pub lock: LockFile,
+    /// `releases.toml`, when the directory has one; its valid tags are also in `history`.
+    pub releases: Option<ReleaseFile>,
     /// Sorted by file and line.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -105,8 +109,14 @@ pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
         }
     }
     diagnostics.append(&mut lock_problems);
-    let (history, mut problems) = History::build(revisions);
+    let (mut history, mut problems) = History::build(revisions);
     diagnostics.append(&mut problems);
+    let releases = sources.releases.map(|file| {
+        let (releases, mut problems) = ReleaseFile::parse(&file);
+        diagnostics.append(&mut problems);
+        diagnostics.append(&mut releases.apply(&mut history));
+        releases
+    });
     if !options.allow_multiple_heads {
         diagnostics.extend(history.multiple_heads());
     }
@@ -117,7 +127,7 @@ pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
         diagnostics.push(diagnostic);
     }
     sort_diagnostics(&mut diagnostics);
-    Analysis { history, lock, diagnostics }
+    Analysis { history, lock, releases, diagnostics }
 }
 
 /// Reads and analyzes a migrations directory in one call.

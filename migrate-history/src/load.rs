@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigSource};
-use crate::{Diagnostic, LOCK_FILE_NAME, Problem, SourceFile, TEMPLATE_FILE_NAME};
+use crate::{Diagnostic, LOCK_FILE_NAME, Problem, RELEASES_FILE_NAME, SourceFile, TEMPLATE_FILE_NAME};
 
 /// The files of a migrations directory.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,8 @@ pub struct Sources {
     pub lock: Option<SourceFile>,
     /// Path of the lock file as shown to the user, present or not.
     pub lock_path: PathBuf,
+    /// `releases.toml` (the release tags), when present.
+    pub releases: Option<SourceFile>,
 }
 
 /// Reads `dir` recursively. Paths in messages start with `shown_dir`
@@ -56,8 +58,9 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         }
         let top_level = entry.depth() == 1;
         let is_lock = top_level && entry.file_name() == LOCK_FILE_NAME;
+        let is_releases = top_level && entry.file_name() == RELEASES_FILE_NAME;
         let is_sql = entry.path().extension().is_some_and(|e| e == "sql");
-        if !is_lock && !is_sql {
+        if !is_lock && !is_releases && !is_sql {
             continue;
         }
         let file_type = entry.file_type();
@@ -75,7 +78,12 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
             diagnostics.push(Diagnostic::error(shown(entry.path(), dir, shown_dir), None, Problem::NonUtf8Name));
             continue;
         }
-        found.push((if is_lock { Kind::Lock } else { Kind::Revision }, entry.into_path()));
+        let kind = match (is_lock, is_releases) {
+            (true, _) => Kind::Lock,
+            (_, true) => Kind::Releases,
+            _ => Kind::Revision,
+        };
+        found.push((kind, entry.into_path()));
     }
     // Byte order of the paths: deterministic, and far cheaper than comparing
     // path components (walkdir's sort_by_file_name was 17% of `heads`).
@@ -90,6 +98,7 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     for result in read {
         match result {
             Ok((Kind::Lock, file)) => sources.lock = Some(file),
+            Ok((Kind::Releases, file)) => sources.releases = Some(file),
             Ok((Kind::Revision, file)) => sources.revisions.push(file),
             Err(diagnostic) => diagnostics.push(*diagnostic),
         }
@@ -137,6 +146,7 @@ fn read_small_file(path: &Path) -> Result<String, (Option<usize>, Problem)> {
 
 enum Kind {
     Lock,
+    Releases,
     Revision,
 }
 

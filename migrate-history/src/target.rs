@@ -1,5 +1,12 @@
 //! Targets: `head`, `heads`, `base`, ids and unique prefixes, branch labels,
-//! `label@head`, relative `+N`/`-N`/`REV+N`/`REV-N`, and `FROM:TO` ranges.
+//! `label@head`, relative `+N`/`-N`/`REV+N`/`REV-N`, release tags
+//! (`v0.3.0`, from `releases.toml`), and `FROM:TO` ranges.
+//!
+//! A target with a `.` is a tag: ids and labels never have one, so a tag
+//! can never be read as an id prefix, and no arithmetic applies to it
+//! (`v1.0.0-1` is the tag of that name, as in semver). A tag is found by its
+//! exact name, else by the name that differs by a leading `v`: `0.3.0` and
+//! `v0.3.0` name one release, and `releases.toml` refuses two tags that would.
 
 use std::fmt;
 
@@ -24,6 +31,8 @@ pub enum Target {
     /// `steps` revisions from `anchor` (a revision or `head`), or from the
     /// current revision when `anchor` is `None`: `+2`, `-1`, `ae10+2`, `head-1`.
     Relative { anchor: Option<String>, steps: i64 },
+    /// A release tag of `releases.toml`: its heads. `0.3.0` also finds `v0.3.0`.
+    Tag(String),
 }
 
 /// Why a target could not be parsed or resolved.
@@ -40,6 +49,8 @@ pub enum TargetError {
     Ambiguous { prefix: String, candidates: Vec<String> },
     #[error("`head` is ambiguous: the history has {} heads ({})", heads.len(), heads.join(", "))]
     MultipleHeads { heads: Vec<String> },
+    #[error("no release is tagged `{text}`{}", if known.is_empty() { " (the history has no tags)".to_owned() } else { format!(" (tags: {})", known.join(", ")) })]
+    UnknownTag { text: String, known: Vec<String> },
     #[error("`head` names nothing: the history is empty")]
     EmptyHistory,
     #[error("`{label}@head` is ambiguous: the branch has {} heads ({})", heads.len(), heads.join(", "))]
@@ -59,9 +70,12 @@ impl TargetError {
     pub fn help(&self) -> Option<&'static str> {
         Some(match self {
             TargetError::Invalid { .. } => {
-                "targets are `head`, `heads`, `base`, a revision id or unique prefix, `LABEL@head`, `+N`, `-N`, `REV+N` or `REV-N`"
+                "targets are `head`, `heads`, `base`, a revision id or unique prefix, `LABEL@head`, `+N`, `-N`, `REV+N`, `REV-N` or a release tag like `v0.3.0`"
             }
             TargetError::NotFound { .. } => "see `cargo migrate history` for the revision ids",
+            TargetError::UnknownTag { .. } => {
+                "tags are the releases listed in releases.toml in the migrations directory"
+            }
             TargetError::PrefixTooShort { .. } => "type at least four characters of the id, as Alembic requires",
             TargetError::Ambiguous { .. } => "type more characters of the id",
             TargetError::MultipleHeads { .. } => {
@@ -88,6 +102,12 @@ impl Target {
             "heads" => return Ok(Target::Heads),
             "base" => return Ok(Target::Base),
             _ => {}
+        }
+        if text.contains('.') {
+            return match crate::releases::tag_name_problem(text) {
+                None => Ok(Target::Tag(text.to_owned())),
+                Some(_) => Err(invalid()),
+            };
         }
         if let Some(label) = text.strip_suffix("@head") {
             return if word(label) { Ok(Target::BranchHead(label.to_owned())) } else { Err(invalid()) };
@@ -119,6 +139,7 @@ impl fmt::Display for Target {
             Target::Base => f.write_str("base"),
             Target::Revision(r) => f.write_str(r),
             Target::BranchHead(l) => write!(f, "{l}@head"),
+            Target::Tag(t) => f.write_str(t),
             Target::Relative { anchor, steps } => {
                 write!(f, "{}{}{}", anchor.as_deref().unwrap_or(""), if *steps < 0 { "-" } else { "+" }, steps.abs())
             }
@@ -163,6 +184,13 @@ impl History {
             }
             Target::Head => self.single_head().map(|h| vec![h]),
             Target::Revision(text) => self.lookup(text).map(|i| vec![i]),
+            Target::Tag(text) => match self.tag_heads(text) {
+                Some(heads) => Ok(heads.to_vec()),
+                None => Err(TargetError::UnknownTag {
+                    text: text.clone(),
+                    known: self.tags().map(|(name, _)| name.to_owned()).collect(),
+                }),
+            },
             // A branch is its parent links: a revision elsewhere that
             // merely depends on this branch is not one of its heads.
             Target::BranchHead(label) => {
@@ -393,9 +421,49 @@ mod tests {
         assert_eq!(ids("c"), "a b c");
     }
 
+    /// `a -> b -> c -> d`, tagged `v0.1.0` at `b` and `v0.2.0` at `d`.
+    fn tagged() -> History {
+        let (mut h, _) = history_of(&["a:", "b:a", "c:b", "d:c"]);
+        assert!(h.add_tag("v0.1.0", &["b".into()]).is_empty());
+        assert!(h.add_tag("v0.2.0", &["d".into()]).is_empty());
+        h
+    }
+
+    #[test]
+    fn tags_resolve_to_their_heads_with_or_without_the_v() {
+        let h = tagged();
+        let resolve = |text: &str| {
+            Target::parse(text).and_then(|t| h.resolve(&t, &[])).map(|found| h.ids(&found)).map_err(|e| e.to_string())
+        };
+        assert_eq!(resolve("v0.1.0"), Ok(vec!["b".to_owned()]));
+        assert_eq!(resolve("0.2.0"), Ok(vec!["d".to_owned()]));
+        assert_eq!(resolve("v0.3.0"), Err("no release is tagged `v0.3.0` (tags: v0.1.0, v0.2.0)".into()));
+        assert_eq!(resolve("v0.1.0-1"), Err("no release is tagged `v0.1.0-1` (tags: v0.1.0, v0.2.0)".into()));
+        assert_eq!(resolve("v0.1.0@head"), Err("`v0.1.0@head` is not a valid target".into()));
+        let (h, _) = history_of(&["a:"]);
+        let none = Target::parse("v1.0").and_then(|t| h.resolve(&t, &[])).unwrap_err();
+        assert_eq!(none.to_string(), "no release is tagged `v1.0` (the history has no tags)");
+    }
+
+    #[test]
+    fn tag_ranges_run_from_one_release_to_the_next() {
+        let h = tagged();
+        let range = Range::parse("v0.1.0:v0.2.0").unwrap();
+        assert_eq!(
+            (range.from.clone(), range.to.clone()),
+            (Some(Target::Tag("v0.1.0".into())), Some(Target::Tag("v0.2.0".into())))
+        );
+        assert_eq!(h.ids(&h.resolve_range(&range, &[]).unwrap()), ["b", "c", "d"]);
+        // What a script from one release to the next applies: the plan above the first.
+        let from = h.resolve(range.from.as_ref().unwrap(), &[]).unwrap();
+        let to = h.resolve(range.to.as_ref().unwrap(), &[]).unwrap();
+        let plan = h.plan_upgrade(&h.ancestors(&from), &to);
+        assert_eq!(h.ids(&plan.steps), ["c", "d"]);
+    }
+
     #[test]
     fn display_round_trips() {
-        for text in ["head", "heads", "base", "ab12", "lbl@head", "+3", "-1", "ab+2", "ab-2"] {
+        for text in ["head", "heads", "base", "ab12", "lbl@head", "+3", "-1", "ab+2", "ab-2", "v0.3.0"] {
             assert_eq!(Target::parse(text).unwrap().to_string(), text);
         }
     }

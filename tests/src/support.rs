@@ -177,6 +177,21 @@ impl TestDatabase {
         self.connect().database().query_text(sql).expect("query")
     }
 
+    /// `pg_dump --schema-only` of the database, without its comments and
+    /// session lines: the database's own account of its schema.
+    pub fn schema_dump(&self) -> String {
+        let output = std::process::Command::new("pg_dump")
+            .args(["--schema-only", "--no-owner", "-d", &self.url])
+            .output()
+            .expect("pg_dump is installed");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Names of the tables in `public`, sorted.
     pub fn tables(&self) -> Vec<String> {
         self.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")

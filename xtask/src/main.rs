@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask test`, `cargo xtask bench history`, `cargo xtask fuzz`.
+//! Project automation: `cargo xtask test`, `cargo xtask release`, `cargo xtask bench history`, `cargo xtask fuzz`.
 //!
 //! Child cargo calls go through `$CARGO`, so the toolchain that runs xtask
 //! runs everything else.
@@ -8,6 +8,7 @@ mod autogen;
 mod bench;
 mod fuzz;
 mod postgres;
+mod release;
 mod split;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,17 @@ usage: cargo xtask <TASK>
 tasks:
   test              formatting, clippy with warnings denied, `cargo package` of the
                     published crates, and every test
+  release VERSION [--dry-run] [--no-package] [--root DIR]
+                    release this repository: refuses a dirty tree, drafts, several
+                    heads or models that differ from the history; bumps the version,
+                    moves CHANGELOG.md's Unreleased section under it, tags the history
+                    in migrations/releases.toml, writes dist/VERSION/ (full and
+                    incremental scripts for PostgreSQL and SQLite, manifest.toml), runs
+                    `cargo package` (verified), and prints the `git tag` and
+                    `cargo publish` commands. --dry-run prints the diffs and the files
+                    it would write and writes nothing; --no-package skips `cargo
+                    package` (tests do: `cargo xtask test` packages on its own); --root
+                    releases the repository at DIR instead of this one
   bench history     time the build script, incremental builds and the listing
                     commands on generated histories of 1,000 and 10,000 revisions
   bench apply       apply 1,000 table-creating revisions to SQLite and PostgreSQL,
@@ -39,6 +51,11 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["test"] => test(),
+        ["release", "-h" | "--help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        ["release", rest @ ..] => release::run(rest),
         ["bench", rest @ ..] => bench::run(rest),
         ["fuzz", rest @ ..] => fuzz::run_fuzz(rest),
         ["-h" | "--help" | "help"] => {
@@ -79,7 +96,20 @@ fn clear_unpacked_packages(root: &Path) {
 }
 
 /// The crates published to crates.io, in dependency order.
-const PUBLISHED: [&str; 4] = ["migrate-history", "migrate-build", "migrate-runtime", "cargo-migrate"];
+pub const PUBLISHED: [&str; 4] = ["migrate-history", "migrate-build", "migrate-runtime", "cargo-migrate"];
+
+/// Every publishable crate packages and builds from its package alone:
+/// `cargo package` of [`PUBLISHED`], verified, in a target directory of its own.
+pub fn package(root: &Path) -> Result<(), String> {
+    clear_unpacked_packages(root);
+    run(
+        cargo(root)
+            .env("CARGO_TARGET_DIR", root.join("target/package-check"))
+            .args(["package", "--allow-dirty", "--quiet"])
+            .args(PUBLISHED.iter().flat_map(|c| ["-p", c])),
+        "cargo package (the published crates, verified)",
+    )
+}
 
 /// The whole gate CI runs: fmt, clippy -D warnings, every test.
 fn test() -> Result<(), String> {
@@ -89,15 +119,7 @@ fn test() -> Result<(), String> {
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         "cargo clippy --workspace --all-targets -- -D warnings",
     )?;
-    // Every publishable crate packages and builds from its package alone.
-    clear_unpacked_packages(&root);
-    run(
-        cargo(&root)
-            .env("CARGO_TARGET_DIR", root.join("target/package-check"))
-            .args(["package", "--allow-dirty", "--quiet"])
-            .args(PUBLISHED.iter().flat_map(|c| ["-p", c])),
-        "cargo package (the published crates, verified)",
-    )?;
+    package(&root)?;
     let (url, _cluster) = postgres::ensure()?;
     let mut command = cargo(&root);
     // Every test binary runs, so one failure does not hide the rest.

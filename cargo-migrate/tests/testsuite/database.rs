@@ -102,17 +102,7 @@ fn postgres_offline_script_applied_with_psql_equals_online_upgrade() {
         .output()
         .expect("psql is installed");
     assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
-    let dump = |db: &TestDatabase| {
-        let output =
-            Command::new("pg_dump").args(["--schema-only", "--no-owner", "-d", &db.url]).output().expect("pg_dump");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|l| !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(dump(&offline), dump(&online), "same schema");
+    assert_eq!(offline.schema_dump(), online.schema_dump(), "same schema");
     let rows = |db: &TestDatabase| db.query("SELECT revision, checksum, state FROM migrate_versions ORDER BY revision");
     assert_eq!(rows(&offline), rows(&online), "same version table");
     // Partial ranges: a FROM:TO script applies on top.

@@ -9,6 +9,7 @@ mod hardening;
 mod help;
 mod listing;
 mod secrets;
+mod tags;
 mod team;
 mod workflow;
 
