@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use migrate_history::{Checksum, LockFile, Options, Range, Target};
-use migrate_runtime::{Dialect, Migrator, RunOptions};
+use migrate_runtime::{Dialect, Migrator};
 use tests::support::TestDatabase;
 
 /// Runs `xtask release ARGS --no-package --root ROOT`.
@@ -286,18 +286,16 @@ fn a_release_of_a_clone_writes_scripts_that_match_an_online_upgrade() {
     // `sql v0.0.1:v99.0.0` through the library is the incremental script.
     let range = Range::parse("v0.0.1:v99.0.0").unwrap();
     let from = history.resolve(range.from.as_ref().unwrap(), &[]).unwrap();
-    let to = history.resolve(range.to.as_ref().unwrap(), &[]).unwrap();
-    let plan = history.plan_upgrade(&history.ancestors(&from), &to);
     for (dialect, token) in [(Dialect::Postgres, "postgres"), (Dialect::Sqlite, "sqlite")] {
         let written = std::fs::read_to_string(dist.join(format!("upgrade-from-v0.0.1-{token}.sql"))).unwrap();
-        assert_eq!(written, migrator.script(dialect, &plan).unwrap(), "{token}");
+        assert_eq!(written, migrator.script(&range, dialect).unwrap(), "{token}");
     }
     let run = |db: &mut dyn migrate_runtime::Database, target: &str, down: bool| {
         let target = Target::parse(target).unwrap();
         if down {
-            migrator.downgrade(db, &target, RunOptions::default(), &mut |_| {}).unwrap();
+            migrator.undo_to(db, &target).unwrap();
         } else {
-            migrator.upgrade(db, &target, RunOptions::default(), &mut |_| {}).unwrap();
+            migrator.run_to(db, &target).unwrap();
         }
     };
 

@@ -7,7 +7,7 @@
 //! - `manifest.toml`: the version, the tag and its heads, each revision's
 //!   id, file and checksum, and each script's range and checksum.
 
-use migrate_history::{Checksum, Config, Dialect, History, Plan};
+use migrate_history::{Checksum, Config, Dialect, History, Plan, Range, Target};
 use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Table, value};
 
 use super::runtime;
@@ -39,16 +39,19 @@ const DIALECTS: [(Dialect, &str); 2] = [(Dialect::Postgres, "postgres"), (Dialec
 pub fn files(history: &History, config: &Config, release: &Release<'_>) -> Result<Vec<DistFile>, String> {
     let nothing = vec![false; history.len()];
     let full = history.plan_upgrade(&nothing, release.heads);
-    let mut ranges = vec![("base".to_owned(), "upgrade".to_owned(), full)];
+    // The release's heads by id: its tag is not in the history yet.
+    let to = || Some(Target::Revision(history.revision(release.heads[0]).id.clone()));
+    let mut ranges = vec![("base".to_owned(), "upgrade".to_owned(), full, Range { from: None, to: to() })];
     if let Some((name, heads)) = release.previous {
         let plan = history.plan_upgrade(&history.ancestors(heads), release.heads);
-        ranges.push((name.clone(), format!("upgrade-from-{name}"), plan));
+        let range = Range { from: Some(Target::Tag(name.clone())), to: to() };
+        ranges.push((name.clone(), format!("upgrade-from-{name}"), plan, range));
     }
     let mut files = Vec::new();
     let mut scripts = Table::new();
-    for (from, stem, plan) in &ranges {
+    for (from, stem, plan, range) in &ranges {
         for (dialect, token) in DIALECTS {
-            let text = runtime::script(history, config, dialect, plan)?;
+            let text = runtime::script(history, config, dialect, range)?;
             let name = format!("{stem}-{token}.sql");
             let mut entry = InlineTable::new();
             entry.insert("dialect", token.into());

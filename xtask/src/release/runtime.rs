@@ -1,10 +1,8 @@
-//! Every use `release` makes of migrate-runtime, kept in one place so that
-//! the coming Migrator API (`script(range, dialect)`, `run_to`, the models
-//! check moving into the runtime) changes this module only.
+//! Every use `release` makes of migrate-runtime, kept in one place.
 
-use migrate_history::{Config, Dialect, History, Plan, Target};
+use migrate_history::{Config, Dialect, History, Range};
 use migrate_runtime::schema::{diff, introspect};
-use migrate_runtime::{Database, Migrator, RunOptions, rusqlite};
+use migrate_runtime::{Database, Migrator, rusqlite};
 
 /// A migrator with the project's version-table settings, as the CLI makes it.
 fn migrator(history: &History, config: &Config) -> Migrator {
@@ -18,9 +16,9 @@ fn migrator(history: &History, config: &Config) -> Migrator {
     migrator
 }
 
-/// The offline script of `plan` for `dialect`, as `cargo migrate sql` writes it.
-pub fn script(history: &History, config: &Config, dialect: Dialect, plan: &Plan) -> Result<String, String> {
-    migrator(history, config).script(dialect, plan).map_err(|e| format!("writing the {} script: {e}", dialect.name()))
+/// The offline upgrade script of `range` for `dialect`, as `cargo migrate sql` writes it.
+pub fn script(history: &History, config: &Config, dialect: Dialect, range: &Range) -> Result<String, String> {
+    migrator(history, config).script(range, dialect).map_err(|e| format!("writing the {} script: {e}", dialect.name()))
 }
 
 /// What differs between the models (`schema.sql`, its text) and what the
@@ -28,16 +26,14 @@ pub fn script(history: &History, config: &Config, dialect: Dialect, plan: &Plan)
 /// `cargo migrate check` does: one line per difference, none when they agree.
 ///
 /// This is the models half of `check`, built from migrate-runtime's public
-/// pieces (`Migrator::upgrade`, `schema::introspect`, `schema::diff`) until
+/// pieces (`Migrator::run`, `schema::introspect`, `schema::diff`) until
 /// it moves into the runtime as a function of its own.
 pub fn models_differences(history: &History, config: &Config, models: &str) -> Result<Vec<String>, String> {
     let memory = || rusqlite::Connection::open_in_memory().map_err(|e| format!("an in-memory SQLite database: {e}"));
     let migrator = migrator(history, config);
     let exclude = migrator.table(Dialect::Sqlite).name;
     let mut replayed = memory()?;
-    migrator
-        .upgrade(&mut replayed, &Target::Heads, RunOptions::default(), &mut |_| {})
-        .map_err(|e| format!("replaying the history on SQLite: {e}"))?;
+    migrator.run(&mut replayed).map_err(|e| format!("replaying the history on SQLite: {e}"))?;
     let produced = introspect(&mut replayed, &exclude).map_err(|e| format!("introspecting the history: {e}"))?;
     let mut loaded = memory()?;
     let statements = migrate_history::sql::split(models, Dialect::Sqlite)
