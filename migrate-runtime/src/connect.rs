@@ -172,7 +172,21 @@ fn open_sqlite(
 
 #[cfg(feature = "postgres")]
 fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, ConnectError> {
-    use postgres::config::SslMode as PgSslMode;
+    let (config, tls) = postgres_config(pg)?;
+    let config = postgres::Config::from(config);
+    match tls {
+        None => config.connect(postgres::NoTls),
+        Some(tls) => config.connect(tls),
+    }
+    .map_err(|e| connect_failure(pg, &e))
+}
+
+/// The driver's configuration for `pg` and its TLS connector (`None`: `sslmode=disable`).
+#[cfg(feature = "postgres")]
+fn postgres_config(
+    pg: &crate::url::PostgresUrl,
+) -> Result<(tokio_postgres::Config, Option<postgres_native_tls::MakeTlsConnector>), ConnectError> {
+    use tokio_postgres::config::SslMode as PgSslMode;
     let fail = |what: String, help: Option<String>| ConnectError {
         message: format!("could not connect to PostgreSQL at {}: {what}", pg.describe()),
         help,
@@ -184,63 +198,102 @@ fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, Co
     if config.get_application_name().is_none() {
         config.application_name("cargo-migrate");
     }
-    let result = if pg.ssl_mode == SslMode::Disable {
+    if pg.ssl_mode == SslMode::Disable {
         config.ssl_mode(PgSslMode::Disable);
-        config.connect(postgres::NoTls)
+        return Ok((config, None));
+    }
+    config.ssl_mode(if pg.ssl_mode == SslMode::Prefer { PgSslMode::Prefer } else { PgSslMode::Require });
+    let mut builder = native_tls::TlsConnector::builder();
+    // As libpq: `require` with a root certificate verifies the chain, like `verify-ca`.
+    let mode =
+        if pg.ssl_mode == SslMode::Require && pg.ssl_root_cert.is_some() { SslMode::VerifyCa } else { pg.ssl_mode };
+    match mode {
+        SslMode::Prefer | SslMode::Require => {
+            builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
+        }
+        SslMode::VerifyCa => {
+            builder.danger_accept_invalid_hostnames(true);
+        }
+        SslMode::VerifyFull | SslMode::Disable => {}
+    }
+    if let Some(path) = &pg.ssl_root_cert {
+        let pem = std::fs::read(path).map_err(|e| {
+            fail(
+                format!("could not read sslrootcert {}: {e}", path.display()),
+                Some("point sslrootcert at a PEM file".into()),
+            )
+        })?;
+        let cert = native_tls::Certificate::from_pem(&pem)
+            .map_err(|e| fail(format!("sslrootcert {} is not a PEM certificate: {e}", path.display()), None))?;
+        builder.add_root_certificate(cert);
+    }
+    let connector = builder.build().map_err(|e| fail(format!("TLS setup failed: {e}"), None))?;
+    Ok((config, Some(postgres_native_tls::MakeTlsConnector::new(connector))))
+}
+
+/// A failed connection attempt, with the likely cause.
+#[cfg(feature = "postgres")]
+fn connect_failure(pg: &crate::url::PostgresUrl, e: &tokio_postgres::Error) -> ConnectError {
+    let text = e.to_string();
+    let detail = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| {
+        let source = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default();
+        if source.is_empty() { text.clone() } else { format!("{text}: {source}") }
+    });
+    let lower = detail.to_lowercase();
+    let help = if lower.contains("refused") {
+        Some(format!(
+            "is PostgreSQL running and listening on {}:{}? On this machine: `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+            pg.host, pg.port
+        ))
+    } else if lower.contains("password") || lower.contains("authentication") || lower.starts_with("role ") {
+        Some("check the user name and password in the URL".into())
+    } else if lower.contains("does not exist") {
+        Some(format!("create the database first: `createdb -h {} -p {} {}`", pg.host, pg.port, pg.database))
+    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
+        Some("check `sslmode` (disable, prefer, require, verify-ca, verify-full) and `sslrootcert` in the URL".into())
+    } else if lower.contains("timed out") || lower.contains("lookup") || lower.contains("resolve") {
+        Some(format!("check the host name `{}` and that this machine can reach it", pg.host))
     } else {
-        config.ssl_mode(if pg.ssl_mode == SslMode::Prefer { PgSslMode::Prefer } else { PgSslMode::Require });
-        let mut builder = native_tls::TlsConnector::builder();
-        // As libpq: `require` with a root certificate verifies the chain, like `verify-ca`.
-        let mode =
-            if pg.ssl_mode == SslMode::Require && pg.ssl_root_cert.is_some() { SslMode::VerifyCa } else { pg.ssl_mode };
-        match mode {
-            SslMode::Prefer | SslMode::Require => {
-                builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
-            }
-            SslMode::VerifyCa => {
-                builder.danger_accept_invalid_hostnames(true);
-            }
-            SslMode::VerifyFull | SslMode::Disable => {}
-        }
-        if let Some(path) = &pg.ssl_root_cert {
-            let pem = std::fs::read(path).map_err(|e| {
-                fail(
-                    format!("could not read sslrootcert {}: {e}", path.display()),
-                    Some("point sslrootcert at a PEM file".into()),
-                )
-            })?;
-            let cert = native_tls::Certificate::from_pem(&pem)
-                .map_err(|e| fail(format!("sslrootcert {} is not a PEM certificate: {e}", path.display()), None))?;
-            builder.add_root_certificate(cert);
-        }
-        let connector = builder.build().map_err(|e| fail(format!("TLS setup failed: {e}"), None))?;
-        config.connect(postgres_native_tls::MakeTlsConnector::new(connector))
+        None
     };
-    result.map_err(|e| {
-        let text = e.to_string();
-        let detail = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| {
-            let source = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
-            if source.is_empty() { text.clone() } else { format!("{text}: {source}") }
+    ConnectError { message: format!("could not connect to PostgreSQL at {}: {detail}", pg.describe()), help }
+}
+
+/// Opens a tokio-postgres connection from a PostgreSQL URL, read as
+/// [`connect`] reads it (libpq's `sslmode` and `sslrootcert` over
+/// native-tls), and spawns its connection task on the current tokio runtime.
+/// For the `*_async` calls of [`Migrator`](crate::Migrator).
+///
+/// ```no_run
+/// # async fn demo(history: migrate_history::History) -> Result<(), Box<dyn std::error::Error>> {
+/// let url = migrate_runtime::DatabaseUrl::parse("postgres://app@db.example.com/app?sslmode=require")?;
+/// let mut client = migrate_runtime::connect_async(&url).await?;
+/// let report = migrate_runtime::Migrator::new(history).run_async(&mut client).await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "tokio-postgres")]
+pub async fn connect_async(url: &DatabaseUrl) -> Result<tokio_postgres::Client, ConnectError> {
+    let DatabaseUrl::Postgres(pg) = url else {
+        return Err(ConnectError {
+            message: format!("{} is not a PostgreSQL database: the async path speaks tokio-postgres", url.redacted()),
+            help: Some("use `connect` for SQLite".into()),
         });
-        let lower = detail.to_lowercase();
-        let help = if lower.contains("refused") {
-            Some(format!(
-                "is PostgreSQL running and listening on {}:{}? On this machine: `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
-                pg.host, pg.port
-            ))
-        } else if lower.contains("password") || lower.contains("authentication") || lower.starts_with("role ") {
-            Some("check the user name and password in the URL".into())
-        } else if lower.contains("does not exist") {
-            Some(format!("create the database first: `createdb -h {} -p {} {}`", pg.host, pg.port, pg.database))
-        } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
-            Some("check `sslmode` (disable, prefer, require, verify-ca, verify-full) and `sslrootcert` in the URL".into())
-        } else if lower.contains("timed out") || lower.contains("lookup") || lower.contains("resolve") {
-            Some(format!("check the host name `{}` and that this machine can reach it", pg.host))
-        } else {
-            None
-        };
-        fail(detail, help)
-    })
+    };
+    let (config, tls) = postgres_config(pg)?;
+    let client = match tls {
+        None => {
+            let (client, connection) =
+                config.connect(tokio_postgres::NoTls).await.map_err(|e| connect_failure(pg, &e))?;
+            tokio::spawn(connection);
+            client
+        }
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await.map_err(|e| connect_failure(pg, &e))?;
+            tokio::spawn(connection);
+            client
+        }
+    };
+    Ok(client)
 }
 
 #[cfg(all(test, feature = "sqlite"))]

@@ -20,10 +20,14 @@ mod conn;
 mod connect;
 mod db;
 mod engine;
+#[cfg(feature = "postgres")]
+mod pg;
 pub mod schema;
 pub mod url;
 pub mod version_table;
 
+#[cfg(feature = "tokio-postgres")]
+pub use connect::connect_async;
 pub use connect::{ConnectError, Connection, Encryption, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
 pub use engine::{
@@ -35,4 +39,6 @@ pub use migrate_history::{Direction, Range, Target};
 pub use postgres;
 #[cfg(feature = "sqlite")]
 pub use rusqlite;
+#[cfg(feature = "tokio-postgres")]
+pub use tokio_postgres;
 pub use url::{DatabaseUrl, SslMode, UrlError, UrlProblem, sqlalchemy_driver};

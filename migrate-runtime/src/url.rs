@@ -358,10 +358,10 @@ impl PostgresUrl {
 
     /// The driver's configuration, from the parts (TLS is set by `connect`).
     #[cfg(feature = "postgres")]
-    pub(crate) fn config(&self) -> postgres::Config {
+    pub(crate) fn config(&self) -> tokio_postgres::Config {
         // Only the checked driver parameters go through text, each quoted;
         // the host and the credentials are set as values.
-        let mut config: postgres::Config = key_value_string(&self.options).parse().unwrap_or_default();
+        let mut config: tokio_postgres::Config = key_value_string(&self.options).parse().unwrap_or_default();
         config.host(&self.host).port(self.port).user(&self.user).dbname(&self.database);
         if let Some(password) = &self.password {
             config.password(password);
@@ -817,7 +817,7 @@ mod tests {
     fn the_connection_config_is_the_parts_shown() {
         let url = pg("postgres://al%40ice:p%40ss@db.example.com:6543/my%2Fdb?connect_timeout=3&options=-c%20x%3Dy");
         let config = url.config();
-        assert_eq!(config.get_hosts(), [postgres::config::Host::Tcp("db.example.com".into())]);
+        assert_eq!(config.get_hosts(), [tokio_postgres::config::Host::Tcp("db.example.com".into())]);
         assert_eq!(config.get_ports(), [6543]);
         assert_eq!(config.get_user(), Some("al@ice"));
         assert_eq!(config.get_password(), Some(&b"p@ss"[..]));

@@ -6,10 +6,10 @@
 
 use tests::support::{FixtureCrate, repo_root, revision, text};
 
-/// The README's "Migrating at startup" snippet, as written there.
-fn readme_snippet() -> String {
+/// The first Rust block of the README's section `heading`, as written there.
+fn readme_snippet(heading: &str) -> String {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let section = &readme[readme.find("## Migrating at startup").expect("the section")..];
+    let section = &readme[readme.find(heading).expect("the section")..];
     let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
     section[start..start + section[start..].find("```").unwrap()].to_owned()
 }
@@ -33,7 +33,7 @@ fn application_applies_its_embedded_history_at_startup_with_the_readme_snippet()
         "fixture_runtime",
         "migrate-runtime = { path = \"{repo}/migrate-runtime\", default-features = false, features = [\"sqlite\"] }",
     );
-    fixture.write("src/main.rs", &format!("{}{MAIN}", readme_snippet()));
+    fixture.write("src/main.rs", &format!("{}{MAIN}", readme_snippet("## Migrating at startup")));
     fixture.write("migrations/a.sql", &revision("a", "", "CREATE TABLE a (id INT);"));
     fixture.write("migrations/b.sql", &revision("b", "a", "CREATE TABLE b (id INT);"));
     let db = fixture.path().join("app.db");
@@ -66,4 +66,52 @@ fn application_applies_its_embedded_history_at_startup_with_the_readme_snippet()
     error: the database has applied a revision that this history does not have: b
     help: the database is ahead of this build: deploy the build that has them, or set `RunOptions::allow_newer` to run against revisions applied after everything this history has (as when rolling an application back)
     ");
+}
+
+/// A tokio application: the migration runs in a spawned task (so its future
+/// must be `Send`) inside `#[tokio::main]`, where `postgres::Client` would panic.
+const TOKIO_MAIN: &str = r#"
+#[tokio::main]
+async fn main() {
+    let url = std::env::args().nth(1).expect("a database URL");
+    let task = tokio::spawn(async move { migrate(&url).await });
+    if let Err(error) = task.await.expect("the task ran") {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+"#;
+
+#[test]
+fn a_tokio_application_applies_its_history_with_the_readme_snippet() {
+    let database = tests::support::TestDatabase::create("tokio_app");
+    let fixture = FixtureCrate::with_dependencies(
+        "fixture_tokio",
+        "migrate-runtime = { path = \"{repo}/migrate-runtime\", default-features = false, features = [\"tokio-postgres\"] }\n\
+         tokio = { version = \"1\", features = [\"rt-multi-thread\", \"macros\"] }",
+    );
+    fixture.write("src/main.rs", &format!("{}{TOKIO_MAIN}", readme_snippet("### On tokio")));
+    fixture.write("migrations/a.sql", &revision("a", "", "CREATE TABLE a (id INT);"));
+    fixture.write("migrations/b.sql", &revision("b", "a", "CREATE TABLE b (id INT);"));
+    let run = |url: &str| {
+        let output = fixture.cargo(&["run", "--quiet", "--", url]);
+        format!("exit: {}\n{}", output.status.code().unwrap_or(-1), text(&output).1)
+    };
+    let tls = format!("{}?sslmode=require", database.url);
+    assert_eq!(run(&tls), "exit: 0\napplied 2 revision(s): a, b\n");
+    assert_eq!(run(&tls), "exit: 0\napplied 0 revision(s): \n", "a second start finds nothing to do");
+    let rows = database.query("SELECT revision, state FROM migrate_versions ORDER BY revision");
+    let rows: Vec<String> = rows.into_iter().map(|r| format!("{} {}", cell(&r, 0), cell(&r, 1))).collect();
+    assert_eq!(rows, ["a applied", "b applied"], "the CLI's version table");
+
+    fixture.write("migrations/c.sql", &revision("c", "b", "CREATE TABLE c (id INT);\nSELEC 1;"));
+    insta::assert_snapshot!(run(&tls).replace(&fixture.path().display().to_string(), "[DIR]"), @r#"
+    exit: 1
+    error: migrations/c.sql:7: revision `c` failed: syntax error at or near "SELEC"
+    "#);
+    assert_eq!(database.tables(), ["a", "b", "migrate_versions"], "the failed revision left nothing");
+}
+
+fn cell(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
 }

@@ -119,6 +119,20 @@ fn test() -> Result<(), String> {
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
         "cargo clippy --workspace --all-targets -- -D warnings",
     )?;
+    // The runtime's optional async path is not in the workspace's default build.
+    run(
+        cargo(&root).args([
+            "clippy",
+            "-p",
+            "migrate-runtime",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "cargo clippy -p migrate-runtime --all-targets --all-features -- -D warnings",
+    )?;
     package(&root)?;
     let (url, _cluster) = postgres::ensure()?;
     let mut command = cargo(&root);

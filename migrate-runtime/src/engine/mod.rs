@@ -232,6 +232,49 @@ impl Migrator {
     }
 }
 
+/// The same calls over tokio-postgres, for applications on tokio: a
+/// `postgres::Client` blocks, and panics inside a tokio runtime. The
+/// futures are `Send`, so a run may be spawned.
+///
+/// ```no_run
+/// # async fn demo(migrator: migrate_runtime::Migrator) -> Result<(), Box<dyn std::error::Error>> {
+/// let url = migrate_runtime::DatabaseUrl::parse(&std::env::var("DATABASE_URL")?)?;
+/// let mut client = migrate_runtime::connect_async(&url).await?;
+/// let report = migrator.run_async(&mut client).await?;
+/// println!("{} revision(s) applied", report.applied.len());
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "tokio-postgres")]
+impl Migrator {
+    /// [`Migrator::state`] over tokio-postgres.
+    pub async fn state_async(&self, client: &mut tokio_postgres::Client) -> Result<DbState, Error> {
+        self.read_state(client).await
+    }
+
+    /// [`Migrator::pending`] over tokio-postgres.
+    pub async fn pending_async(&self, client: &mut tokio_postgres::Client) -> Result<Vec<&Revision>, Error> {
+        let state = self.read_state(client).await?;
+        self.refuse_unsettled(&state, RunOptions::default())?;
+        let plan = self.plan_from(&state, Direction::Upgrade, &Target::Heads)?;
+        Ok(plan.steps.iter().map(|&i| self.history.revision(i)).collect())
+    }
+
+    /// [`Migrator::run`] over tokio-postgres.
+    pub async fn run_async(&self, client: &mut tokio_postgres::Client) -> Result<Report, Error> {
+        self.upgrade(&Target::Heads).apply_async(client).await
+    }
+
+    /// [`Migrator::run_to`] over tokio-postgres.
+    pub async fn run_to_async(&self, client: &mut tokio_postgres::Client, target: &Target) -> Result<Report, Error> {
+        self.upgrade(target).apply_async(client).await
+    }
+
+    /// [`Migrator::undo_to`] over tokio-postgres.
+    pub async fn undo_to_async(&self, client: &mut tokio_postgres::Client, target: &Target) -> Result<Report, Error> {
+        self.downgrade(target).apply_async(client).await
+    }
+}
+
 /// An upgrade or downgrade being set up: options and an observer, then
 /// [`Run::apply`] (or, with the `tokio-postgres` feature, `apply_async`).
 #[must_use = "a run does nothing until it is applied"]
@@ -300,6 +343,12 @@ impl<'m, 'o> Run<'m, 'o> {
     /// `postgres::Client`, or any [`Database`]).
     pub fn apply(self, db: &mut dyn Database) -> Result<Report, Error> {
         now(self.apply_to(&mut Blocking(db)))
+    }
+
+    /// Runs it over tokio-postgres (feature `tokio-postgres`).
+    #[cfg(feature = "tokio-postgres")]
+    pub async fn apply_async(self, client: &mut tokio_postgres::Client) -> Result<Report, Error> {
+        self.apply_to(client).await
     }
 
     async fn apply_to<C: crate::conn::Conn>(self, db: &mut C) -> Result<Report, Error> {
