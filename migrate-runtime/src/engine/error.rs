@@ -14,49 +14,118 @@ use crate::version_table::State;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The database refused a statement of the engine's own (the version
+    /// table, the lock, a transaction).
     #[error("{context}: {source}")]
-    Database { context: String, source: DbError },
+    Database {
+        /// What the engine was doing.
+        context: String,
+        /// What the database said.
+        source: DbError,
+    },
+    /// A statement of a revision failed.
     #[error("{path}:{line}: revision `{id}` failed: {message}")]
     Statement {
+        /// The revision's id.
         id: String,
+        /// Its file.
         path: String,
+        /// The line of the failing statement (or of the error inside it) in the file.
         line: usize,
+        /// What the database said.
         message: String,
         /// SQLSTATE on PostgreSQL.
         code: Option<String>,
+        /// What kind of failure it was.
         kind: FailureKind,
+        /// The revision ran outside a transaction (`transaction: false`), so
+        /// the statements before the failing one are in effect, and it is
+        /// recorded as `failed` until [`Migrator::resolve`](crate::Migrator::resolve).
         recorded_failure: bool,
+        /// It was the down section.
         downgrade: bool,
     },
+    /// Applied revisions whose files changed (refused unless
+    /// [`RunOptions::allow_modified`](crate::RunOptions::allow_modified)).
     #[error("{}", drift.iter().map(|d| format!("{}: revision `{}` was applied with {} but its file now has {}", d.path, d.id, d.recorded, d.actual)).collect::<Vec<_>>().join("; "))]
-    Drift { drift: Vec<Drift> },
+    Drift {
+        /// Each changed revision.
+        drift: Vec<Drift>,
+    },
+    /// A `transaction: false` revision failed or was interrupted in an
+    /// earlier run: nothing runs until it is settled.
     #[error("revision `{id}` is marked {}{} in the version table{}", state.as_str(), progress(*statements_done, *state), error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
-    Unsettled { id: String, state: State, statements_done: Option<i64>, error: Option<String> },
+    Unsettled {
+        /// The revision's id.
+        id: String,
+        /// `failed`, `running` or `reverting`.
+        state: State,
+        /// How many of its statements finished.
+        statements_done: Option<i64>,
+        /// The recorded error, for a failed one.
+        error: Option<String>,
+    },
+    /// The database applied revisions this history does not have.
     #[error("the database has applied {} that this history does not have: {}{}", if ids.len() == 1 { "a revision" } else { "revisions" }, ids.join(", "), older_than.as_deref().map(unknown_before).unwrap_or_default())]
     UnknownRevisions {
+        /// Their ids.
         ids: Vec<String>,
         /// A known applied revision recorded after an unknown one: then the
         /// unknown ones are not simply newer, and `allow_newer` does not apply.
         older_than: Option<String>,
     },
+    /// A target that does not resolve.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A plan that cannot be made (a downgrade through a revision without a
+    /// down section, a target not applied).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A `transaction: false` revision in a run that is one transaction
+    /// ([`TransactionMode::All`](crate::TransactionMode::All)).
     #[error(
         "revision `{id}` ({path}) has `transaction: false`, so it cannot run inside one transaction with the rest of the run"
     )]
-    NotTransactional { id: String, path: String },
+    NotTransactional {
+        /// The revision's id.
+        id: String,
+        /// Its file.
+        path: String,
+    },
+    /// [`Migrator::resolve`](crate::Migrator::resolve) of a revision that
+    /// needs no settling.
     #[error("revision `{id}` is not marked failed, running or reverting")]
-    NotFailed { id: String },
+    NotFailed {
+        /// The revision's id.
+        id: String,
+    },
+    /// An embedded history that does not hold together (a version skew
+    /// between migrate-build and the runtime, say).
     #[error("the embedded history is invalid: {}", .0.iter().map(|d| d.message()).collect::<Vec<_>>().join("; "))]
     InvalidHistory(Vec<Diagnostic>),
+    /// SQL that cannot run as written, found before anything ran.
     #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    InvalidSql { problems: Vec<SqlProblem> },
+    InvalidSql {
+        /// Every problem found.
+        problems: Vec<SqlProblem>,
+    },
+    /// The migration lock was not free within
+    /// [`Migrator::lock_timeout`](crate::Migrator::lock_timeout).
     #[error("the migration lock was not free within {}{}", humanize(*timeout), holder.as_deref().map(|h| format!("; it is held by {h}")).unwrap_or_default())]
-    LockTimeout { timeout: Duration, holder: Option<String> },
+    LockTimeout {
+        /// How long it waited.
+        timeout: Duration,
+        /// Who holds it, as far as the database can tell.
+        holder: Option<String>,
+    },
+    /// The run stopped between revisions because
+    /// [`Migrator::stop_when`](crate::Migrator::stop_when)'s flag was set.
     #[error("interrupted: stopped between revisions after {done} revision(s)")]
-    Interrupted { done: usize },
+    Interrupted {
+        /// How many revisions ran before the stop.
+        done: usize,
+    },
+    /// The PostgreSQL session has no current schema for the version table.
     #[error(
         "the PostgreSQL session has no current schema (its search_path names no existing schema), so there is nowhere to keep the version table"
     )]
@@ -76,6 +145,7 @@ pub enum FailureKind {
     /// The object it creates exists already (PostgreSQL 42P07, 42710,
     /// 42701, 42P06, 42723; SQLite's "already exists").
     AlreadyExists,
+    /// Anything else.
     Other,
 }
 
@@ -93,10 +163,15 @@ impl FailureKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}:{line}: revision `{id}`: {message}")]
 pub struct SqlProblem {
+    /// The revision's id.
     pub id: String,
+    /// Its file.
     pub path: String,
+    /// The line in the file.
     pub line: usize,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it.
     pub help: &'static str,
 }
 

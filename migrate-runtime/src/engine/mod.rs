@@ -36,14 +36,30 @@ pub type Observer<'o> = dyn FnMut(Event<'_>) + Send + 'o;
 /// and [`Migrator::downgrade`] set up a run with options and an observer.
 ///
 /// ```
+/// use migrate_history::{Options, SourceFile, load::Sources};
 /// use migrate_runtime::{Migrator, Target};
-/// # fn demo(history: migrate_history::History) -> Result<(), migrate_runtime::Error> {
+///
+/// let file = |name: &str, text: &str| SourceFile::new(format!("migrations/{name}"), text);
+/// let sources = Sources {
+///     revisions: vec![
+///         file("a.sql", "-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n-- migrate:down\nDROP TABLE users;\n"),
+///         file("b.sql", "-- revision: b\n-- parents: a\n-- message: email\n\n-- migrate:up\nALTER TABLE users ADD email TEXT;\n-- migrate:down\nALTER TABLE users DROP COLUMN email;\n"),
+///     ],
+///     ..Sources::default()
+/// };
+/// let history = migrate_history::analyze(sources, Options::default()).history;
 /// let migrator = Migrator::new(history).lock_timeout(std::time::Duration::from_secs(60));
-/// let mut db = rusqlite::Connection::open_in_memory().expect("in memory");
+/// let mut db = rusqlite::Connection::open_in_memory()?;
+///
+/// assert_eq!(migrator.pending(&mut db)?.len(), 2);
 /// let report = migrator.run(&mut db)?; // everything, to the heads
-/// println!("{} revision(s) applied", report.applied.len());
-/// migrator.undo_to(&mut db, &Target::Base)?; // and back
-/// # Ok(()) }
+/// let applied: Vec<&str> = report.applied.iter().map(|r| r.id.as_str()).collect();
+/// assert_eq!(applied, ["a", "b"]);
+/// assert_eq!(migrator.state(&mut db)?.heads, ["b"]);
+///
+/// let report = migrator.undo_to(&mut db, &Target::parse("a")?)?; // one step back
+/// assert_eq!(report.reverted[0].id, "b");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Migrator {
