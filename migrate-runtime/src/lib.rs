@@ -23,16 +23,18 @@ mod engine;
 #[cfg(feature = "postgres")]
 mod pg;
 pub mod schema;
+pub mod source;
 pub mod url;
 pub mod version_table;
+pub mod workbench;
 
 #[cfg(feature = "tokio-postgres")]
 pub use connect::connect_async;
 pub use connect::{ConnectError, Connection, Encryption, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
 pub use engine::{
-    AppliedRevision, DbState, Drift, Error, Event, FailureKind, Migrator, NotExecuted, Observer, Report, Resolution,
-    Run, RunOptions, SqlProblem, StampReport, TransactionMode,
+    AppliedRevision, DbState, Drift, Error, Event, FailureKind, Migrator, NotExecuted, Observer, Recorded, Report,
+    Resolution, Run, RunOptions, SqlProblem, StampReport, TransactionMode,
 };
 pub use migrate_history::{Direction, Range, Target};
 #[cfg(feature = "postgres")]

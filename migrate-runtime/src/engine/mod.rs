@@ -22,7 +22,7 @@ pub use self::error::{Error, FailureKind, SqlProblem};
 pub use self::report::{
     AppliedRevision, Event, NotExecuted, Report, Resolution, RunOptions, StampReport, TransactionMode,
 };
-pub use self::state::{DbState, Drift};
+pub use self::state::{DbState, Drift, Recorded};
 use crate::conn::{Blocking, now};
 use crate::version_table::VersionTable;
 use crate::{Database, Dialect};
@@ -113,6 +113,25 @@ impl Migrator {
     /// current schema, the first existing one of its search path).
     pub fn version_schema(mut self, schema: impl Into<String>) -> Migrator {
         self.schema = Some(schema.into());
+        self
+    }
+
+    /// The version table settings of a project's configuration
+    /// (`version-table`, `version-schema` in `[package.metadata.migrate]`),
+    /// so that an application or script shares the CLI's version table.
+    ///
+    /// ```
+    /// let config = migrate_history::Config { version_table: Some("schema_history".into()), ..Default::default() };
+    /// let migrator = migrate_runtime::Migrator::new(migrate_history::History::default()).configured(&config);
+    /// assert_eq!(migrator.table(migrate_runtime::Dialect::Sqlite).name, "schema_history");
+    /// ```
+    pub fn configured(mut self, config: &migrate_history::Config) -> Migrator {
+        if let Some(table) = &config.version_table {
+            self = self.version_table(table);
+        }
+        if let Some(schema) = &config.version_schema {
+            self = self.version_schema(schema);
+        }
         self
     }
 

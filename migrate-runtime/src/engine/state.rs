@@ -1,6 +1,6 @@
 //! What a database has applied, compared with the history.
 
-use migrate_history::History;
+use migrate_history::{Diagnostic, History, Problem};
 
 use super::error::BASE;
 use crate::version_table::Row;
@@ -93,4 +93,75 @@ impl DbState {
             Some(newest) => (newest.applied_at.as_str() > oldest_unknown).then(|| newest.revision.clone()),
         }
     }
+
+    /// What this database recorded about the revision `id`.
+    pub fn recorded(&self, id: &str) -> Recorded {
+        use crate::version_table::State;
+        if self.failed.iter().any(|row| row.revision == id && row.state == State::Failed) {
+            return Recorded::Failed;
+        }
+        if self.is_applied(id) || self.failed.iter().any(|row| row.revision == id) {
+            Recorded::Applied
+        } else {
+            Recorded::Absent
+        }
+    }
+
+    /// What keeps the database `database` (its name in messages, such as a
+    /// redacted URL) from being at the history's heads, as errors: pending,
+    /// drifted, failed and unknown revisions. The database half of
+    /// `cargo migrate check`; empty when it is up to date.
+    ///
+    /// ```
+    /// # fn demo(migrator: migrate_runtime::Migrator) -> Result<(), migrate_runtime::Error> {
+    /// let mut db = rusqlite::Connection::open_in_memory().expect("in memory");
+    /// let state = migrator.state(&mut db)?;
+    /// for problem in state.problems(migrator.history(), "the test database") {
+    ///     eprintln!("{problem}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn problems(&self, history: &History, database: &str) -> Vec<Diagnostic> {
+        let error = |path: &str, problem: Problem| Diagnostic::error(path, None, problem);
+        let database = database.to_owned();
+        let mut problems = Vec::new();
+        for id in &self.pending {
+            let rev = history.get(id).expect("a pending revision is in the history");
+            let problem = Problem::PendingInDatabase { id: rev.id.clone(), database: database.clone() };
+            problems.push(error(&rev.file.path.display().to_string(), problem));
+        }
+        for d in &self.drift {
+            let problem = Problem::DriftedInDatabase {
+                id: d.id.clone(),
+                database: database.clone(),
+                recorded: d.recorded.clone(),
+                actual: d.actual.clone(),
+            };
+            problems.push(error(&d.path, problem));
+        }
+        for row in &self.failed {
+            let problem = Problem::FailedInDatabase {
+                id: row.revision.clone(),
+                database: database.clone(),
+                error: row.error.clone().unwrap_or_default(),
+            };
+            problems.push(error(&database, problem));
+        }
+        for row in &self.unknown {
+            let problem = Problem::UnknownInDatabase { id: row.revision.clone(), database: database.clone() };
+            problems.push(error(&database, problem));
+        }
+        problems
+    }
+}
+
+/// What a database recorded about one revision: [`DbState::recorded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Applied or stamped, or running or reverting (interrupted part-way).
+    Applied,
+    /// Recorded as failed part-way: its statements did not all run.
+    Failed,
+    /// Not there at all.
+    Absent,
 }

@@ -1,0 +1,312 @@
+//! Schemas compared through scratch databases: the models loaded, the
+//! history replayed, a live database read. What `cargo migrate generate`,
+//! the models half of `check` and `diff` do, as calls.
+//!
+//! A [`Workbench`] names the server scratch databases are made on: SQLite
+//! ones live in memory, PostgreSQL ones are created on the server and
+//! dropped when done, on error, and by [`drop_every_scratch`] (for a Ctrl-C
+//! handler).
+//!
+//! ```
+//! use migrate_history::{Options, SourceFile, load::Sources};
+//! use migrate_runtime::{DatabaseUrl, Migrator, workbench::Workbench};
+//!
+//! let revision = "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id INTEGER);\n";
+//! let sources = Sources { revisions: vec![SourceFile::new("migrations/a.sql", revision)], ..Sources::default() };
+//! let migrator = Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+//! let bench = Workbench::new(&DatabaseUrl::parse("sqlite::memory:")?);
+//! let models = "CREATE TABLE a (id INTEGER);\nCREATE TABLE b (id INTEGER);\n";
+//!
+//! let changes = bench.check_models(&migrator, models)?;
+//! assert_eq!(changes.len(), 1, "table b is new: {changes:?}");
+//! let generated = bench.generate(&migrator, models)?.expect("a change");
+//! assert!(generated.up.contains("CREATE TABLE"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::Mutex;
+
+use migrate_history::sql::{line_at, split};
+use migrate_history::{Dialect, Target};
+
+use crate::schema::{Change, Generated, Schema, diff, generate, introspect};
+use crate::url::{DatabaseUrl, PostgresUrl};
+use crate::{ConnectError, Connection, Database, DbError, Error, Migrator};
+
+/// Why a schema could not be read or compared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkbenchError {
+    /// The scratch server (or the live database) did not answer.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// `CREATE DATABASE` failed on the scratch server.
+    #[error("could not create a scratch database on {server}: {message}")]
+    CreateScratch {
+        /// The server, without its password.
+        server: String,
+        /// What the server said.
+        message: String,
+    },
+    /// The models are not valid SQL for the dialect, at `line` (1-based).
+    #[error("line {line}: {message}")]
+    Models {
+        /// The line of the models text.
+        line: usize,
+        /// What is wrong there.
+        message: String,
+        /// Whether a string, comment or body was left open (else the
+        /// database refused the statement).
+        unclosed: bool,
+    },
+    /// The history did not replay on a scratch database.
+    #[error("replaying the history on a scratch database: {0}")]
+    Replay(#[source] Box<Error>),
+    /// A schema could not be read.
+    #[error("introspecting {what}: {source}")]
+    Introspect {
+        /// `the models`, `the history's schema`, or the live database.
+        what: String,
+        /// What the database said.
+        source: DbError,
+    },
+}
+
+impl WorkbenchError {
+    /// A hint for the person who can fix it, where there is one.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            WorkbenchError::Connect(e) => e.help.clone(),
+            WorkbenchError::CreateScratch { .. } => Some(
+                "the user needs CREATEDB on the development server; use another server for scratch databases".into(),
+            ),
+            WorkbenchError::Models { unclosed: true, .. } => Some("close it, or remove it".into()),
+            WorkbenchError::Models { unclosed: false, .. } => {
+                Some("the models must be valid SQL for the database's dialect".into())
+            }
+            WorkbenchError::Replay(e) => e.help(),
+            WorkbenchError::Introspect { .. } => None,
+        }
+    }
+}
+
+/// The server scratch databases are made on.
+#[derive(Debug, Clone)]
+pub struct Workbench {
+    server: DatabaseUrl,
+}
+
+/// A live database compared with what the history produces at the
+/// revisions it has applied: the result of [`Workbench::drift`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaDrift {
+    /// The revisions the database is at (empty: base).
+    pub at: Vec<String>,
+    /// What turns the expected schema into the live one; empty when they match.
+    pub changes: Vec<Change>,
+}
+
+impl Workbench {
+    /// Scratch databases on `server`: any SQLite URL means in-memory
+    /// databases, a PostgreSQL URL new databases on that server (the
+    /// user needs `CREATEDB`).
+    pub fn new(server: &DatabaseUrl) -> Workbench {
+        let server = match server {
+            DatabaseUrl::Sqlite { .. } => DatabaseUrl::Sqlite { path: None },
+            postgres => postgres.clone(),
+        };
+        Workbench { server }
+    }
+
+    /// The dialect of the scratch databases.
+    pub fn dialect(&self) -> Dialect {
+        self.server.dialect()
+    }
+
+    /// A new empty scratch database; `label` goes into a PostgreSQL one's name.
+    pub fn scratch(&self, label: &str) -> Result<Scratch, WorkbenchError> {
+        Scratch::create(&self.server, label)
+    }
+
+    /// The schema the history produces with every revision up to `at`
+    /// applied (none: an empty schema), leaving out the version table.
+    pub fn history_schema(&self, migrator: &Migrator, at: &[String]) -> Result<Schema, WorkbenchError> {
+        let mut scratch = self.scratch("history")?;
+        for id in at {
+            migrator
+                .run_to(scratch.database(), &Target::Revision(id.clone()))
+                .map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
+        }
+        let exclude = migrator.table(self.dialect()).name;
+        introspect(scratch.database(), &exclude)
+            .map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })
+    }
+
+    /// The schema the models (`schema.sql`'s text) create, run statement
+    /// by statement so that an error names its line; a table named like the
+    /// version table `exclude` is left out.
+    pub fn models_schema(&self, models: &str, exclude: &str) -> Result<Schema, WorkbenchError> {
+        // A byte-order mark is not SQL; it has no newline, so lines stay right.
+        let models = migrate_history::strip_bom(models);
+        let mut scratch = self.scratch("models")?;
+        let statements = split(models, self.dialect()).map_err(|e| WorkbenchError::Models {
+            line: line_at(models, e.offset),
+            message: e.to_string(),
+            unclosed: true,
+        })?;
+        for statement in statements {
+            scratch.database().execute_batch(statement.text).map_err(|e| WorkbenchError::Models {
+                line: line_at(models, statement.offset + e.offset.unwrap_or(0)),
+                message: e.message,
+                unclosed: false,
+            })?;
+        }
+        introspect(scratch.database(), exclude)
+            .map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })
+    }
+
+    /// Every difference between what the history produces at its heads and
+    /// the models: empty when they agree (what `cargo migrate check` asks).
+    pub fn check_models(&self, migrator: &Migrator, models: &str) -> Result<Vec<Change>, WorkbenchError> {
+        let (current, target) = self.history_and_models(migrator, models)?;
+        Ok(diff(&current, &target))
+    }
+
+    /// The up and down SQL of a revision that turns the history's schema at
+    /// its heads into the models', or `None` when they agree.
+    pub fn generate(&self, migrator: &Migrator, models: &str) -> Result<Option<Generated>, WorkbenchError> {
+        let (current, target) = self.history_and_models(migrator, models)?;
+        Ok(generate(&current, &target, self.dialect()))
+    }
+
+    /// A live database against what the history produces at the revisions
+    /// that database has applied: changes made by hand, or left by a
+    /// failed migration.
+    pub fn drift(&self, migrator: &Migrator, live: &mut dyn Database) -> Result<SchemaDrift, WorkbenchError> {
+        let state = migrator.state(live).map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
+        let expected = self.history_schema(migrator, &state.heads)?;
+        let exclude = migrator.table(live.dialect()).name;
+        let actual = introspect(live, &exclude)
+            .map_err(|source| WorkbenchError::Introspect { what: "the database".into(), source })?;
+        Ok(SchemaDrift { at: state.heads, changes: diff(&expected, &actual) })
+    }
+
+    fn history_and_models(&self, migrator: &Migrator, models: &str) -> Result<(Schema, Schema), WorkbenchError> {
+        let heads = migrator.history().ids(&migrator.history().heads());
+        let current = self.history_schema(migrator, &heads)?;
+        let target = self.models_schema(models, &migrator.table(self.dialect()).name)?;
+        Ok((current, target))
+    }
+}
+
+/// PostgreSQL scratch databases that exist now, to drop if the process is interrupted.
+static LIVE: Mutex<Vec<(PostgresUrl, String)>> = Mutex::new(Vec::new());
+
+/// Drops every PostgreSQL scratch database of this process that is not
+/// dropped yet, for a signal handler that exits without unwinding.
+/// Returns the ones that could not be dropped, with why.
+pub fn drop_every_scratch() -> Vec<ScratchLeft> {
+    let live = LIVE.lock().map(|list| list.clone()).unwrap_or_default();
+    live.iter().filter_map(|(server, name)| drop_database(server, name).err()).collect()
+}
+
+/// Scratch databases whose drop failed, since the last call: dropping
+/// happens in `Drop`, which cannot return an error, so a caller asks here.
+pub fn scratch_left_behind() -> Vec<ScratchLeft> {
+    LEFT.lock().map(|mut list| std::mem::take(&mut *list)).unwrap_or_default()
+}
+
+static LEFT: Mutex<Vec<ScratchLeft>> = Mutex::new(Vec::new());
+
+/// A scratch database that could not be dropped: drop it by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScratchLeft {
+    /// The database's name.
+    pub name: String,
+    /// Its server, without a password.
+    pub server: String,
+    /// What the server said.
+    pub message: String,
+}
+
+impl std::fmt::Display for ScratchLeft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not drop the scratch database {} on {}: {}", self.name, self.server, self.message)
+    }
+}
+
+/// A database to replay a history or load the models into; a PostgreSQL one
+/// is dropped when this goes out of scope.
+pub struct Scratch {
+    connection: Option<Connection>,
+    dropped_with: Option<(PostgresUrl, String)>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scratch({:?})", self.dropped_with.as_ref().map(|(_, name)| name))
+    }
+}
+
+impl Scratch {
+    fn create(server: &DatabaseUrl, label: &str) -> Result<Scratch, WorkbenchError> {
+        let DatabaseUrl::Postgres(pg) = server else {
+            return Ok(Scratch { connection: Some(crate::connect(server)?), dropped_with: None });
+        };
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let name = format!("cargo_migrate_scratch_{}_{label}_{nanos}", std::process::id());
+        let mut admin = crate::connect(server)?;
+        // Listed before it exists: an interrupt while it is being created
+        // still drops it (the drop says IF EXISTS).
+        if let Ok(mut list) = LIVE.lock() {
+            list.push((pg.clone(), name.clone()));
+        }
+        // Owned before it is created, so that every failure below drops it.
+        let mut scratch = Scratch { connection: None, dropped_with: Some((pg.clone(), name.clone())) };
+        if let Err(e) = admin.database().execute_batch(&format!("CREATE DATABASE \"{name}\"")) {
+            // Nothing was created: nothing to drop.
+            scratch.dropped_with = None;
+            if let Ok(mut list) = LIVE.lock() {
+                list.retain(|(_, n)| *n != name);
+            }
+            return Err(WorkbenchError::CreateScratch { server: pg.describe(), message: e.message });
+        }
+        scratch.connection = Some(crate::connect(&DatabaseUrl::Postgres(pg.with_database(&name)))?);
+        Ok(scratch)
+    }
+
+    /// The scratch database, as the engine uses it.
+    pub fn database(&mut self) -> &mut dyn Database {
+        self.connection.as_mut().expect("a scratch database is connected once created").database()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.dropped_with.take() {
+            // Close our own connection first: a database in use cannot be dropped.
+            drop(self.connection.take());
+            if let Err(left) = drop_database(&server, &name)
+                && let Ok(mut list) = LEFT.lock()
+            {
+                list.push(left);
+            }
+        }
+    }
+}
+
+/// Drops `name` on `server` and takes it off the live list.
+fn drop_database(server: &PostgresUrl, name: &str) -> Result<(), ScratchLeft> {
+    let dropped =
+        crate::connect(&DatabaseUrl::Postgres(server.clone())).map_err(|e| e.message).and_then(|mut admin| {
+            let db = admin.database();
+            // WITH (FORCE) needs PostgreSQL 13; older servers take the plain form.
+            db.execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .or_else(|_| db.execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\"")))
+                .map_err(|e| e.message)
+        });
+    if let Ok(mut list) = LIVE.lock() {
+        list.retain(|(_, n)| n != name);
+    }
+    dropped.map_err(|message| ScratchLeft { name: name.to_owned(), server: server.describe(), message })
+}
