@@ -2,11 +2,13 @@
 
 mod cli;
 mod commands;
+mod db;
 mod error;
 mod exit;
 mod fs;
 mod gitattributes;
 mod interrupt;
+mod models;
 mod project;
 mod shell;
 

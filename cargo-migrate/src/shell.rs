@@ -94,3 +94,8 @@ impl Shell {
         }
     }
 }
+
+/// `s` for any count but one.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -3,13 +3,10 @@
 //! Child cargo calls go through `$CARGO`, so the toolchain that runs xtask
 //! runs everything else.
 
-mod apply;
-mod autogen;
 mod bench;
 mod fuzz;
 mod postgres;
 mod release;
-mod split;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -6,10 +6,11 @@ use migrate_history::Options;
 use serde_json::json;
 
 use crate::cli::{CheckArgs, MessageFormat};
+use crate::db::{Configured, configured, connect_to_read, engine_error, resolve_url};
 use crate::error::CliResult;
 use crate::exit;
 use crate::project::Project;
-use crate::shell::Shell;
+use crate::shell::{Shell, plural};
 
 pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult {
     let options =
@@ -18,7 +19,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
     // An edited pinned revision that the configured database never applied can be re-pinned.
     if analysis.diagnostics.iter().any(|d| matches!(d.problem, migrate_history::Problem::PinnedRevisionChanged { .. }))
     {
-        if let Some(Ok(database)) = super::Configured::open(project, &analysis.history, &args.db)? {
+        if let Some(Ok(database)) = Configured::open(project, &analysis.history, &args.db)? {
             database.annotate(&mut analysis.diagnostics);
         }
     }
@@ -27,12 +28,16 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
         !matches!(d.problem, migrate_history::Problem::Draft { .. } | migrate_history::Problem::MultipleHeads { .. })
     });
     if replayable {
-        let resolved = super::database::resolve_url(project, &args.db)?;
+        let resolved = resolve_url(project, &args.db)?;
+        let migrator = configured(project, analysis.history.clone());
         // With a database the user chose, also what it has applied.
-        let mut problems = super::database::check_database(project, analysis.history.clone(), &resolved)?;
+        if resolved.source.is_explicit() {
+            let (mut connection, _) = connect_to_read(&resolved.url)?;
+            let state = migrator.state(connection.database()).map_err(engine_error)?;
+            analysis.diagnostics.append(&mut state.problems(migrator.history(), &resolved.url.redacted()));
+        }
         // The models (schema.sql) against what the history produces.
-        problems.append(&mut super::autogen::check_models(project, analysis.history.clone(), &resolved.url)?);
-        analysis.diagnostics.append(&mut problems);
+        analysis.diagnostics.append(&mut crate::models::check(shell, project, &migrator, &resolved.url)?);
     }
     let errors = analysis.errors().count();
     let warnings = analysis.warnings().count();
@@ -95,8 +100,4 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
         }
     }
     Ok(if errors == 0 { exit::OK } else { exit::CHECK_FAILED })
-}
-
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

@@ -1,192 +1,23 @@
 //! Commands that talk to a database: upgrade, downgrade, current, status,
-//! stamp, sql, resolve; and the URL they use.
+//! stamp, sql, resolve.
 
 use std::io::Write;
 use std::time::Instant;
 
-use migrate_history::{Direction, History, Options, Problem, Range, Target};
-use migrate_runtime::{Connection, DatabaseUrl, Dialect, Event, Migrator, Resolution, RunOptions, TransactionMode};
+use migrate_history::{Direction, Range, Target};
+use migrate_runtime::source::ResolvedUrl;
+use migrate_runtime::{DatabaseUrl, Dialect, Event, Migrator, Resolution, RunOptions, TransactionMode};
 use serde_json::json;
 
-use super::check::plural;
 use crate::cli::{
     CurrentArgs, DbArgs, DialectArg, DowngradeArgs, MessageFormat, MigrationLockArgs, ResolveArgs, SqlArgs, StampArgs,
     TransactionArg, UpgradeArgs,
 };
+use crate::db::{chosen_url, connect, connect_to_read, describe_heads, engine_error, migrator};
 use crate::error::{CliError, CliResult};
 use crate::exit;
-use crate::project::{Project, shown_path};
-use crate::shell::{Shell, Verbosity};
-
-/// A database URL and where it came from.
-#[derive(Debug)]
-pub struct ResolvedUrl {
-    pub url: DatabaseUrl,
-    /// `--database-url`, `DATABASE_URL`, `.env (DATABASE_URL)`, or the default.
-    pub source: String,
-    /// Whether the user chose it (anything but the embedded default).
-    pub explicit: bool,
-    /// For the default: other `*_DATABASE_URL` variables found in the
-    /// environment or `.env`, which the user may have meant.
-    pub others: Vec<String>,
-    /// The SQLAlchemy driver dropped from the scheme (`psycopg2`).
-    pub dropped_driver: Option<String>,
-}
-
-/// `--database-url`, else the configured environment variable, else `.env`
-/// at the project root, else a SQLite file under `target/`.
-pub(super) fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUrl, CliError> {
-    let var = &project.config.database_url_env;
-    let parse = |text: &str, source: String| -> Result<ResolvedUrl, CliError> {
-        let url = DatabaseUrl::parse(text.trim()).map_err(|e| url_error(&e, &source))?;
-        let dropped_driver = migrate_runtime::sqlalchemy_driver(text.trim()).map(str::to_owned);
-        Ok(ResolvedUrl { url, source, explicit: true, others: Vec::new(), dropped_driver })
-    };
-    let other = |key: &str, value: &str| key != var && key.ends_with("DATABASE_URL") && !value.trim().is_empty();
-    let mut others: Vec<String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, v)| other(k, v))
-        .map(|(k, _)| format!("the environment variable {k}"))
-        .collect();
-    others.sort();
-    if let Some(text) = &args.database_url {
-        return parse(text, "--database-url".into());
-    }
-    if let Some(text) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
-        return parse(&text, format!("the environment variable {var}"));
-    }
-    let dotenv = project.base.join(".env");
-    if dotenv.is_file() {
-        let entries = dotenvy::from_path_iter(&dotenv).map_err(|e| {
-            CliError::usage(format!("could not read {}: {e}", dotenv.display()))
-                .with_help("lines of .env look like KEY=value")
-        })?;
-        for (index, entry) in entries.enumerate() {
-            // dotenvy's error quotes the line, which may hold a secret: say where, not what.
-            let (key, value) = entry.map_err(|_| {
-                CliError::usage(format!("{}: entry {} is not KEY=VALUE", shown_path(&dotenv).display(), index + 1))
-                    .with_help("quote values with spaces or special characters: KEY=\"value\"")
-            })?;
-            if &key == var && !value.trim().is_empty() {
-                return parse(&value, format!("{var} in {}", shown_path(&dotenv).display()));
-            }
-            if other(&key, &value) {
-                others.push(format!("{key} in {}", shown_path(&dotenv).display()));
-            }
-        }
-    }
-    let path = project.base.join("target").join("cargo-migrate").join("dev.sqlite3");
-    Ok(ResolvedUrl {
-        url: DatabaseUrl::Sqlite { path: Some(shown_path(&path)) },
-        source: format!("the default: no --database-url, and no {var} in the environment or .env"),
-        explicit: false,
-        others,
-        dropped_driver: None,
-    })
-}
-
-/// The URL of a command that uses a database, refusing what the user cannot
-/// have meant: the SQLite default while another `*_DATABASE_URL` is set, or
-/// a database of another dialect than the history's `dialect` setting (not
-/// checked for an offline script from the default URL, whose dialect is then
-/// the setting's). With `-v`, says that a SQLAlchemy driver was dropped.
-pub(super) fn chosen_url(
-    shell: &mut Shell,
-    project: &Project,
-    args: &DbArgs,
-    offline: bool,
-) -> Result<ResolvedUrl, CliError> {
-    let resolved = resolve_url(project, args)?;
-    let var = &project.config.database_url_env;
-    if let Some(first) = resolved.others.first() {
-        let name = first.split_whitespace().find(|w| w.ends_with("DATABASE_URL")).unwrap_or(first);
-        return Err(CliError::usage(format!(
-            "no database URL is configured ({var} is not set), but {} holds one",
-            resolved.others.join(" and ")
-        ))
-        .with_help(format!(
-            "to use it, add `database-url-env = \"{name}\"` to [package.metadata.migrate] in Cargo.toml (or pass --database-url); for the SQLite default, pass --database-url {}",
-            resolved.url.redacted()
-        )));
-    }
-    if let Some(driver) = &resolved.dropped_driver
-        && shell.verbosity() >= Verbosity::Verbose
-    {
-        shell.note(format!(
-            "{} names the SQLAlchemy driver `{driver}`; cargo-migrate uses its own driver and reads the URL as {}",
-            resolved.source,
-            resolved.url.redacted()
-        ))?;
-    }
-    if let Some(dialect) = project.config.dialect
-        && dialect != resolved.url.dialect()
-        && (resolved.explicit || !offline)
-    {
-        return Err(wrong_dialect(project, &resolved, dialect));
-    }
-    Ok(resolved)
-}
-
-/// A database of another kind than the history's `dialect` setting.
-fn wrong_dialect(project: &Project, resolved: &ResolvedUrl, dialect: Dialect) -> CliError {
-    let setting = match dialect {
-        Dialect::Postgres => "postgres",
-        Dialect::Sqlite => "sqlite",
-    };
-    let example = match dialect {
-        Dialect::Postgres => "postgres://user@host:5432/db",
-        Dialect::Sqlite => "sqlite:path/to/file.db",
-    };
-    CliError::usage(format!(
-        "the history is written for {} (`dialect = \"{setting}\"` in [package.metadata.migrate]), but the database is {}: {} (from {})",
-        dialect.name(),
-        resolved.url.dialect().name(),
-        resolved.url.redacted(),
-        resolved.source
-    ))
-    .with_help(format!(
-        "set {} to a {} URL, or pass --database-url {example}",
-        project.config.database_url_env,
-        dialect.name()
-    ))
-}
-
-/// A URL that does not parse, with where it came from and the fix.
-pub(super) fn url_error(error: &migrate_runtime::UrlError, source: &str) -> CliError {
-    CliError::usage(format!("{error} (from {source})")).with_help(error.help().unwrap_or_else(|| {
-        "URLs look like postgres://user:password@host:5432/db?sslmode=require or sqlite:path/to/file.db".into()
-    }))
-}
-
-/// The history, refusing one with problems (drafts are fine here).
-fn migrator(shell: &mut Shell, project: &Project) -> Result<Migrator, CliError> {
-    let options = Options { allow_multiple_heads: project.config.allow_multiple_heads, require_pinned: false };
-    let analysis = project.analyze(options);
-    let errors: Vec<_> = analysis.errors().collect();
-    if !errors.is_empty() {
-        for d in &errors {
-            shell.diagnostic(d)?;
-        }
-        return Err(CliError {
-            message: format!("the history has {} problem(s); fix them before touching a database", errors.len()),
-            help: Some("`cargo migrate check` lists them".into()),
-            exit_code: exit::CHECK_FAILED,
-        });
-    }
-    Ok(configured(project, analysis.history))
-}
-
-/// A migrator with the project's version-table settings.
-pub(super) fn configured(project: &Project, history: History) -> Migrator {
-    let mut migrator = Migrator::new(history);
-    if let Some(table) = &project.config.version_table {
-        migrator = migrator.version_table(table);
-    }
-    if let Some(schema) = &project.config.version_schema {
-        migrator = migrator.version_schema(schema);
-    }
-    migrator
-}
+use crate::project::Project;
+use crate::shell::{Shell, Verbosity, plural};
 
 /// The migrator with the lock settings of a command that takes the lock.
 fn locking(migrator: Migrator, lock: &MigrationLockArgs) -> Migrator {
@@ -204,98 +35,6 @@ fn waiting(shell: &mut Shell, holder: Option<&str>, timeout: Option<std::time::D
         |t| format!(" (at most {})", humantime::format_duration(t)),
     );
     shell.status("Waiting", format!("for the migration lock, held by {holder}{limit}"))
-}
-
-/// Connects, refusing transaction poolers where session locks do not hold.
-pub(super) fn connect(url: &DatabaseUrl) -> Result<Connection, CliError> {
-    refuse_pooler(url)?;
-    migrate_runtime::connect(url).map_err(connect_error)
-}
-
-/// Connects for a command that only reads, creating nothing: a SQLite file
-/// that does not exist yet reads as an empty database (`false`).
-pub(super) fn connect_to_read(url: &DatabaseUrl) -> Result<(Connection, bool), CliError> {
-    refuse_pooler(url)?;
-    match migrate_runtime::connect_existing(url).map_err(connect_error)? {
-        Some(connection) => Ok((connection, true)),
-        None => Ok((connect(&DatabaseUrl::Sqlite { path: None })?, false)),
-    }
-}
-
-fn refuse_pooler(url: &DatabaseUrl) -> Result<(), CliError> {
-    match url {
-        DatabaseUrl::Postgres(pg) if pg.is_transaction_pooler() => Err(CliError::usage(format!(
-            "{} is a connection pooler in transaction mode, where the migration lock (a session advisory lock) does not hold",
-            pg.host
-        ))
-        .with_help(format!("migrate through the direct endpoint: replace the host with {}", pg.direct_host()))),
-        _ => Ok(()),
-    }
-}
-
-fn connect_error(error: migrate_runtime::ConnectError) -> CliError {
-    let mut cli = CliError::failure(error.message);
-    cli.help = error.help;
-    cli
-}
-
-fn engine_error(error: migrate_runtime::Error) -> CliError {
-    use migrate_runtime::{Error, FailureKind};
-    // The library's help names `RunOptions` fields; here the flags and commands.
-    let help = match &error {
-        Error::Drift { .. } => Some(
-            "an applied revision must not change: restore the file, or pass `--allow-modified` if the change is deliberate and harmless".into(),
-        ),
-        Error::UnknownRevisions { older_than: None, .. } => Some(
-            "the database is ahead of this checkout: pull the missing revisions, or pass `--allow-newer` to upgrade anyway (they were all applied after every revision this history has)".into(),
-        ),
-        Error::UnknownRevisions { older_than: Some(_), .. } => Some(
-            "the database's history differs from this checkout's: pull the missing revisions, or `cargo migrate stamp` the database if they were removed on purpose".into(),
-        ),
-        Error::Statement { kind: FailureKind::AlreadyExists, recorded_failure: false, downgrade: false, id, .. } => {
-            Some(format!(
-                "nothing of this revision was applied; if the database already has what it creates (made by hand or by another tool), check with `cargo migrate diff` that its schema matches the history, then record the revision without running it: `cargo migrate stamp {id}`; otherwise fix the revision"
-            ))
-        }
-        Error::Statement { recorded_failure: true, id, downgrade: false, .. } => Some(format!(
-            "the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --applied` or `--rolled-back`"
-        )),
-        Error::Statement { recorded_failure: true, id, downgrade: true, .. } => Some(format!(
-            "the down section ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --rolled-back` (the revision is reverted) or `--applied` (it is not)"
-        )),
-        Error::Unsettled { id, state, .. } => Some(format!(
-            "{} in an earlier run, outside a transaction; finish or undo its statements by hand, then `cargo migrate resolve {id} --applied` (it is in effect) or `--rolled-back` (it is not)",
-            if *state == migrate_runtime::version_table::State::Failed {
-                "it failed part-way"
-            } else {
-                "it was interrupted part-way (the process died or was killed)"
-            }
-        )),
-        Error::NotTransactional { .. } => Some("use the default `--transaction per-revision`".into()),
-        Error::NotFailed { .. } => Some("`cargo migrate status` lists failed revisions".into()),
-        Error::LockTimeout { .. } => {
-            Some("another migration is running; wait for it, or raise `--lock-timeout`".into())
-        }
-        Error::Interrupted { .. } => Some("what ran before the stop is committed (or, in one transaction, rolled back); run the same command again to go on".into()),
-        Error::NoSchema => {
-            Some("set `version-schema` in [package.metadata.migrate], or fix the role's search_path".into())
-        }
-        _ => error.help(),
-    };
-    let mut cli = match &error {
-        migrate_runtime::Error::Target(_) | migrate_runtime::Error::NotFailed { .. } => {
-            CliError::usage(error.to_string())
-        }
-        migrate_runtime::Error::Interrupted { .. } => {
-            CliError { message: error.to_string(), help: None, exit_code: exit::INTERRUPTED }
-        }
-        migrate_runtime::Error::NotTransactional { id, path } => CliError::failure(format!(
-            "revision `{id}` ({path}) has `transaction: false`, so it cannot run inside `--transaction all`"
-        )),
-        _ => CliError::failure(error.to_string()),
-    };
-    cli.help = help;
-    cli
 }
 
 fn target(text: &str) -> Result<Target, CliError> {
@@ -540,15 +279,11 @@ fn run(
     Ok(exit::OK)
 }
 
-fn describe_heads(heads: &[String]) -> String {
-    if heads.is_empty() { "base".to_owned() } else { heads.join(", ") }
-}
-
 /// An offline script's dialect: a URL's the user chose, else the `dialect`
 /// setting, else the default URL's.
 fn offline_dialect(project: &Project, resolved: &ResolvedUrl) -> Dialect {
     match project.config.dialect {
-        Some(dialect) if !resolved.explicit => dialect,
+        Some(dialect) if !resolved.source.is_explicit() => dialect,
         _ => resolved.url.dialect(),
     }
 }
@@ -790,52 +525,4 @@ pub fn resolve(shell: &mut Shell, project: &Project, args: &ResolveArgs) -> CliR
     let what = if args.applied { "recorded as applied" } else { "forgotten (rolled back by hand)" };
     shell.status("Resolved", format!("{} {what}", args.rev))?;
     Ok(exit::OK)
-}
-
-/// The database part of `check`: pending, drifted, failed or unknown
-/// revisions, as diagnostics. Only for a URL the user chose, not the default.
-pub(super) fn check_database(
-    project: &Project,
-    history: History,
-    resolved: &ResolvedUrl,
-) -> Result<Vec<migrate_history::Diagnostic>, CliError> {
-    if !resolved.explicit {
-        return Ok(Vec::new());
-    }
-    let migrator = configured(project, history);
-    let (mut connection, _) = connect_to_read(&resolved.url)?;
-    let state = migrator.state(connection.database()).map_err(engine_error)?;
-    let history = migrator.history();
-    let database = resolved.url.redacted();
-    let error = |path: &str, problem: Problem| migrate_history::Diagnostic::error(path, None, problem);
-    let mut problems = Vec::new();
-    for id in &state.pending {
-        let rev = history.revision(history.index_of(id).expect("a pending revision is in the history"));
-        let problem = Problem::PendingInDatabase { id: rev.id.clone(), database: database.clone() };
-        problems.push(error(&rev.file.path.display().to_string(), problem));
-    }
-    for d in &state.drift {
-        let problem = Problem::DriftedInDatabase {
-            id: d.id.clone(),
-            database: database.clone(),
-            recorded: d.recorded.clone(),
-            actual: d.actual.clone(),
-        };
-        problems.push(error(&d.path, problem));
-    }
-    for row in &state.failed {
-        let problem = Problem::FailedInDatabase {
-            id: row.revision.clone(),
-            database: database.clone(),
-            error: row.error.clone().unwrap_or_default(),
-        };
-        problems.push(error(&database, problem));
-    }
-    for row in &state.unknown {
-        problems.push(error(
-            &database,
-            Problem::UnknownInDatabase { id: row.revision.clone(), database: database.clone() },
-        ));
-    }
-    Ok(problems)
 }

@@ -6,13 +6,13 @@
 
 use migrate_history::{Diagnostic, LOCK_FILE_NAME, LockFile, Options, Problem};
 
-use super::check::plural;
-use super::{Configured, Recorded, analyze_for_writing};
+use super::analyze_for_writing;
 use crate::cli::LockArgs;
+use crate::db::Configured;
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::project::Project;
-use crate::shell::Shell;
+use crate::shell::{Shell, plural};
 
 pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
     if args.resolve {
@@ -99,7 +99,7 @@ fn refuse_if_applied(
         }
         None => return Ok(()),
     };
-    if database.recorded(id) != Recorded::Applied {
+    if database.recorded(id) != migrate_runtime::Recorded::Applied {
         return Ok(());
     }
     if force {

@@ -1,8 +1,8 @@
 //! One module per command; shared rendering of revisions.
 
-mod autogen;
 mod check;
 mod database;
+mod diff;
 mod init;
 mod list;
 mod lock;
@@ -49,7 +49,7 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
             if analysis.has_errors() {
                 return report_problems(shell, &analysis);
             }
-            autogen::run_diff(shell, &project, analysis.history, args)
+            diff::run(shell, &project, analysis.history, args)
         }
     }
 }
@@ -191,74 +191,4 @@ pub(crate) fn analyze_for_writing(shell: &mut Shell, project: &Project) -> Resul
         });
     }
     Ok(analysis)
-}
-
-/// What the configured database says about one revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Recorded {
-    /// Applied or stamped there, or running or reverting (interrupted).
-    Applied,
-    /// Recorded as failed part-way: its statements did not all run.
-    Failed,
-    /// Not there at all.
-    Absent,
-}
-
-/// The configured database, when the user chose one and it answers: its
-/// redacted URL and a way to ask what it recorded about a revision. `Err`
-/// says why it could not be asked (not reachable, no version table to read).
-pub(crate) struct Configured {
-    pub database: String,
-    state: migrate_runtime::DbState,
-}
-
-impl Configured {
-    pub(crate) fn open(
-        project: &Project,
-        history: &History,
-        db: &crate::cli::DbArgs,
-    ) -> Result<Option<Result<Configured, String>>, CliError> {
-        let resolved = database::resolve_url(project, db)?;
-        if !resolved.explicit {
-            return Ok(None);
-        }
-        let database = resolved.url.redacted();
-        let (mut connection, _) = match database::connect_to_read(&resolved.url) {
-            Ok(connection) => connection,
-            Err(error) => return Ok(Some(Err(format!("{database} (from {}): {}", resolved.source, error.message)))),
-        };
-        let migrator = database::configured(project, history.clone());
-        Ok(Some(match migrator.state(connection.database()) {
-            Ok(state) => Ok(Configured { database, state }),
-            Err(error) => Err(format!("{database}: {error}")),
-        }))
-    }
-
-    /// What it recorded about revision `id`.
-    pub(crate) fn recorded(&self, id: &str) -> Recorded {
-        use migrate_runtime::version_table::State;
-        if self.state.failed.iter().any(|row| row.revision == id && row.state == State::Failed) {
-            return Recorded::Failed;
-        }
-        let applied = self.state.is_applied(id);
-        if applied || self.state.failed.iter().any(|row| row.revision == id) {
-            Recorded::Applied
-        } else {
-            Recorded::Absent
-        }
-    }
-
-    /// Fills in `safe_to_repin` of edited pinned revisions it never applied
-    /// (or recorded as failed).
-    pub(crate) fn annotate(&self, diagnostics: &mut [migrate_history::Diagnostic]) {
-        for d in diagnostics {
-            if let Problem::PinnedRevisionChanged { id, safe_to_repin, .. } = &mut d.problem {
-                *safe_to_repin = match self.recorded(id) {
-                    Recorded::Applied => None,
-                    Recorded::Failed => Some(format!("{} recorded it as failed", self.database).into()),
-                    Recorded::Absent => Some(format!("{} has not applied it", self.database).into()),
-                };
-            }
-        }
-    }
 }

@@ -46,8 +46,11 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
         depends_on.push(history.revision(history.lookup(text)?).id.clone());
     }
     let (up, down) = if autogenerate {
-        match super::autogen::autogenerate(shell, project, history.clone(), args.dev_url.as_deref(), &args.db)? {
-            Some(sql) => sql,
+        let database = crate::db::chosen_url(shell, project, &args.db, false)?;
+        let bench = crate::models::workbench(args.dev_url.as_deref(), &database.url)?;
+        let migrator = crate::db::configured(project, history.clone());
+        match crate::models::autogenerate(shell, project, &migrator, &bench)? {
+            Some(generated) => (generated.up, generated.down),
             None => {
                 shell.status("Fresh", "no changes: the models match what the history produces; nothing written")?;
                 return Ok(exit::OK);

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::bench::median;
+use super::{median, timed};
 use crate::workspace_root;
 
 const REVISIONS: usize = 1_000;
@@ -16,7 +16,7 @@ const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 pub fn run() -> Result<(), String> {
     let root = workspace_root();
-    let binary = crate::bench::release_binary()?;
+    let binary = super::release_binary()?;
     let dir = root.join("target/bench/apply");
     let migrations = dir.join("migrations");
     let _ = std::fs::remove_dir_all(&dir);
@@ -207,17 +207,6 @@ pub fn run() -> Result<(), String> {
 
 fn file(path: &Path) -> Result<Stdio, String> {
     std::fs::File::open(path).map(Stdio::from).map_err(|e| e.to_string())
-}
-
-/// The wall time of a command that must succeed.
-pub fn timed(command: &mut Command) -> Result<Duration, String> {
-    let start = Instant::now();
-    let output = command.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| e.to_string())?;
-    let elapsed = start.elapsed();
-    if !output.status.success() {
-        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr)));
-    }
-    Ok(elapsed)
 }
 
 /// `alembic upgrade head`; `per_migration` chooses Alembic's

@@ -6,14 +6,14 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bench::median;
+use super::median;
 use crate::workspace_root;
 
 const TABLES: usize = 200;
 
 pub fn run() -> Result<(), String> {
     let root = workspace_root();
-    let binary = crate::bench::release_binary()?;
+    let binary = super::release_binary()?;
     let dir = root.join("target/bench/autogenerate");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("migrations")).map_err(|e| e.to_string())?;

@@ -9,24 +9,15 @@ use std::time::{Duration, Instant};
 
 use migrate_history::{LockFile, Options};
 
-use crate::{cargo, run as run_step, workspace_root};
+use super::median;
+use crate::{cargo, workspace_root};
 
 const SIZES: [usize; 2] = [1_000, 10_000];
 
-pub fn run(args: &[&str]) -> Result<(), String> {
-    match args {
-        ["history"] => history(),
-        ["apply"] => crate::apply::run(),
-        ["autogenerate"] => crate::autogen::run(),
-        ["split"] => crate::split::run(),
-        _ => Err(format!("unknown benchmark `{}`; available: history, apply, autogenerate, split", args.join(" "))),
-    }
-}
-
-fn history() -> Result<(), String> {
+pub fn run() -> Result<(), String> {
     let root = workspace_root();
     let bench_dir = root.join("target").join("bench");
-    let binary = crate::bench::release_binary()?;
+    let binary = super::release_binary()?;
 
     let mut rows = Vec::new();
     for size in SIZES {
@@ -122,23 +113,6 @@ fn history() -> Result<(), String> {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// Builds the release `cargo-migrate` that benchmarks time, and returns its path.
-pub fn release_binary() -> Result<std::path::PathBuf, String> {
-    let root = workspace_root();
-    run_step(
-        cargo(&root).args(["build", "--release", "--quiet", "-p", "cargo-migrate"]),
-        "cargo build --release -p cargo-migrate",
-    )?;
-    Ok(root.join("target/release/cargo-migrate"))
-}
-
-/// The median of `n` runs.
-pub fn median(n: usize, mut f: impl FnMut() -> Result<Duration, String>) -> Result<Duration, String> {
-    let mut times = (0..n).map(|_| f()).collect::<Result<Vec<_>, _>>()?;
-    times.sort();
-    Ok(times[n / 2])
 }
 
 fn revision_id(i: usize) -> String {

@@ -6,15 +6,14 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::apply::timed;
-use crate::bench::median;
+use super::{median, timed};
 use crate::workspace_root;
 
 const STATEMENTS: usize = 20_000;
 const RUNS: usize = 5;
 
 pub fn run() -> Result<(), String> {
-    let binary = crate::bench::release_binary()?;
+    let binary = super::release_binary()?;
     let dir = workspace_root().join("target/bench/split");
     let body: String = (0..STATEMENTS).map(|i| format!("  INSERT INTO log VALUES ({i}, 'the end');\n")).collect();
     let trigger = format!(

@@ -1,0 +1,94 @@
+//! The models (`schema.sql`) and the scratch databases they are compared
+//! on, for `generate`, `check` and `diff`: reading the file and rendering
+//! the workbench's results; the comparing is migrate-runtime's.
+
+use std::path::PathBuf;
+
+use migrate_history::{Diagnostic, Problem};
+use migrate_runtime::schema::Generated;
+use migrate_runtime::workbench::{Workbench, drop_every_scratch, scratch_left_behind};
+use migrate_runtime::{DatabaseUrl, Migrator};
+
+use crate::db::{parse_url, workbench_error};
+use crate::error::CliError;
+use crate::project::{Project, shown_path};
+use crate::shell::Shell;
+
+/// The workbench on `--dev-url`, else on the database's own server (SQLite:
+/// in memory), with scratch databases dropped on Ctrl-C.
+pub fn workbench(dev: Option<&str>, database: &DatabaseUrl) -> Result<Workbench, CliError> {
+    crate::interrupt::on_exit(drop_scratch_on_exit);
+    let server = match dev {
+        Some(text) => parse_url(text, "--dev-url")?,
+        None => database.clone(),
+    };
+    Ok(Workbench::new(&server))
+}
+
+/// Run by the Ctrl-C handler before the process exits.
+fn drop_scratch_on_exit() {
+    for left in drop_every_scratch() {
+        eprintln!("warning: {left}; drop it by hand");
+    }
+    eprintln!("interrupted: scratch databases dropped");
+}
+
+/// Warns about scratch databases that could not be dropped.
+pub fn warn_left_behind(shell: &mut Shell) -> std::io::Result<()> {
+    for left in scratch_left_behind() {
+        shell.warn(format!("{left}; drop it by hand"))?;
+    }
+    Ok(())
+}
+
+/// The models file as shown, and its text.
+fn read(project: &Project) -> (PathBuf, Result<String, CliError>) {
+    let shown = shown_path(&project.base.join(&project.config.schema));
+    let text = std::fs::read_to_string(&shown).map_err(|e| {
+        CliError::usage(format!("could not read the models {}: {e}", shown.display())).with_help(
+            "write the CREATE TABLE, CREATE INDEX and CREATE TYPE statements the application expects there, or set `schema` in [package.metadata.migrate]",
+        )
+    });
+    (shown, text)
+}
+
+/// Up and down SQL for a new revision, or `None` when the models match the history.
+pub fn autogenerate(
+    shell: &mut Shell,
+    project: &Project,
+    migrator: &Migrator,
+    bench: &Workbench,
+) -> Result<Option<Generated>, CliError> {
+    let (shown, text) = read(project);
+    let text = text?;
+    let generated = bench.generate(migrator, &text).map_err(|e| workbench_error(e, &shown));
+    warn_left_behind(shell)?;
+    let Some(generated) = generated? else { return Ok(None) };
+    for change in &generated.changes {
+        let verb = if change.is_destructive() { "Destructive" } else { "Detected" };
+        shell.status(verb, change)?;
+    }
+    Ok(Some(generated))
+}
+
+/// The models half of `check`: every difference between `schema.sql` and the
+/// history, or nothing when there is no `schema.sql`.
+pub fn check(
+    shell: &mut Shell,
+    project: &Project,
+    migrator: &Migrator,
+    database: &DatabaseUrl,
+) -> Result<Vec<Diagnostic>, CliError> {
+    if !project.base.join(&project.config.schema).is_file() {
+        return Ok(Vec::new());
+    }
+    let (shown, text) = read(project);
+    let text = text?;
+    let bench = workbench(None, database)?;
+    let changes = bench.check_models(migrator, &text).map_err(|e| workbench_error(e, &shown));
+    warn_left_behind(shell)?;
+    Ok(changes?
+        .iter()
+        .map(|change| Diagnostic::error(&shown, None, Problem::ModelsDiffer { change: change.to_string() }))
+        .collect())
+}
