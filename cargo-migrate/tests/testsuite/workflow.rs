@@ -371,3 +371,82 @@ fn init_build_with_git_depends_on_the_repository() {
     migrate-build = { git = "https://example.invalid/cargo-migrate.git" }
     "#);
 }
+
+/// The sh block of the README after the line `marker`, as written there.
+fn readme_block(marker: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let after = &readme[readme.find(marker).unwrap_or_else(|| panic!("README has `{marker}`"))..];
+    let start = after.find("```sh\n").expect("an sh block follows") + "```sh\n".len();
+    let end = start + after[start..].find("```").expect("the block ends");
+    after[start..end].to_owned()
+}
+
+/// README, "In your own crate": a user who cloned this repository and has a
+/// crate beside it runs the block line by line in one shell, with real
+/// `cargo migrate` (found on PATH, as cargo finds subcommands) and a real
+/// `cargo build`. The one line not run is `cargo install`, which would build
+/// the binary this test already has; it is put on PATH instead.
+#[test]
+fn readme_in_your_own_crate_works_word_for_word() {
+    let block = readme_block("In your own crate, from a clone of this repository");
+    let install = "cargo install --path cargo-migrate";
+    assert!(block.starts_with(install), "the block starts by installing the binary:\n{block}");
+    let script = block.replacen(install, ": installed by the test", 1);
+
+    let place = tempfile::tempdir().unwrap();
+    let clone = place.path().join("cargo-migrate");
+    std::os::unix::fs::symlink(repo_root(), &clone).unwrap();
+    let app = place.path().join("my-app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        "[package]\nname = \"my-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(app.join("src/main.rs"), "fn main() {\n    println!(\"Hello, world!\");\n}\n").unwrap();
+    let bin = place.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_cargo-migrate"), bin.join("cargo-migrate")).unwrap();
+    // $EDITOR writes the revision's SQL into the up and down sections.
+    let editor = bin.join("editor");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i -e 's/^-- migrate:up$/&\\nCREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);/' \
+         -e 's/^-- migrate:down$/&\\nDROP TABLE users;/' \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let output = std::process::Command::new("sh")
+        .args(["-e", "-x", "-c", &script])
+        .current_dir(&clone)
+        .env("PWD", &clone)
+        .env("PATH", path)
+        .env("EDITOR", &editor)
+        .env("CARGO_TARGET_DIR", fixture_target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("DATABASE_URL")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", transcript(&output));
+    let (_, trace) = text(&output);
+    for step in ["+ cargo migrate upgrade\n", "+ cargo build\n", "+ cargo migrate lock\n"] {
+        assert!(trace.contains(step), "`{step}` ran:\n{trace}");
+    }
+    assert!(trace.contains("Applying") && trace.contains("create users"), "{trace}");
+
+    // The revision was applied, built in and pinned: `check` passes.
+    let (_, stderr) = assert_exit(&cargo_migrate(&app, &["check"]), 0);
+    assert_eq!(stderr, "     Checked 1 revision in migrations, 1 head, 1 pinned\n");
+    let (stdout, _) = assert_exit(&cargo_migrate(&app, &["status"]), 0);
+    assert!(stdout.contains("\npending:       none\n"), "{stdout}");
+    let manifest = std::fs::read_to_string(app.join("Cargo.toml")).unwrap();
+    // The path names the clone (through the link, as init resolves it).
+    let written = manifest.split("migrate-build = { path = \"").nth(1).and_then(|t| t.split('"').next()).unwrap();
+    assert_eq!(
+        app.join(written).canonicalize().unwrap(),
+        repo_root().join("migrate-build").canonicalize().unwrap(),
+        "{manifest}"
+    );
+}
