@@ -15,7 +15,8 @@ const USAGE: &str = "\
 usage: cargo xtask <TASK>
 
 tasks:
-  test              formatting, clippy with warnings denied, `cargo package` of the
+  test              formatting, clippy with warnings denied, the libraries' docs
+                    (missing docs and broken links denied), `cargo package` of the
                     published crates, and every test
   release VERSION [--dry-run] [--no-package] [--root DIR]
                     release this repository: refuses a dirty tree, drafts, several
@@ -129,6 +130,13 @@ fn test() -> Result<(), String> {
             "warnings",
         ]),
         "cargo clippy -p migrate-runtime --all-targets --all-features -- -D warnings",
+    )?;
+    // Every public item of the libraries is documented, and links resolve.
+    run(
+        cargo(&root)
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .args(["doc", "--no-deps", "--all-features", "-p", "migrate-history", "-p", "migrate-build", "-p", "migrate-runtime"]),
+        "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps --all-features -p migrate-history -p migrate-build -p migrate-runtime",
     )?;
     package(&root)?;
     let (url, _cluster) = postgres::ensure()?;
