@@ -18,6 +18,8 @@
 //! fix. The directory comes from `[package.metadata.migrate] dir` in the
 //! crate's Cargo.toml (or `[workspace.metadata.migrate]`), default `migrations`.
 
+#![warn(missing_docs)]
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,10 +40,20 @@ pub enum Error {
     MissingEnv(&'static str),
     /// The history or its configuration has problems; every one is listed.
     #[error("the migration history has problems:{}", list_errors(diagnostics))]
-    Invalid { diagnostics: Vec<Diagnostic>, rerun_paths: Vec<PathBuf> },
+    Invalid {
+        /// Every problem found in the configuration and the history, warnings included.
+        diagnostics: Vec<Diagnostic>,
+        /// Paths whose change must re-run the build script, as in [`Report::rerun_paths`].
+        rerun_paths: Vec<PathBuf>,
+    },
     /// The generated file could not be written.
     #[error("could not write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        /// The generated file's path.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
 }
 
 fn list_errors(diagnostics: &[Diagnostic]) -> String {
@@ -64,6 +76,28 @@ pub struct Report {
 }
 
 /// Options for embedding a history. [`embed`] is `Builder::new().embed()`.
+///
+/// ```
+/// use migrate_build::Builder;
+///
+/// let dir = tempfile::tempdir()?;
+/// let manifest = "[package]\nname = \"app\"\n\n[package.metadata.migrate]\ndir = \"migrations\"\n";
+/// std::fs::write(dir.path().join("Cargo.toml"), manifest)?;
+/// std::fs::create_dir(dir.path().join("migrations"))?;
+/// std::fs::write(
+///     dir.path().join("migrations/a.sql"),
+///     "-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n",
+/// )?;
+///
+/// // In build.rs both directories come from cargo's environment.
+/// let report = Builder::new().manifest_dir(dir.path()).out_dir(dir.path()).try_build()?;
+/// assert_eq!(report.revisions, 1);
+/// assert_eq!(report.output, dir.path().join(migrate_build::OUTPUT_FILE_NAME));
+/// assert!(report.changed);
+/// // `a` is not pinned in migrate.lock: a draft, which is a warning.
+/// assert_eq!(report.warnings.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     dir: Option<PathBuf>,

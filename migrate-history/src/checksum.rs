@@ -8,6 +8,19 @@ use sha2::{Digest, Sha256};
 /// leading UTF-8 byte-order mark dropped, so that a Windows checkout (`\r\n`),
 /// an editor that adds a BOM, and a Unix checkout agree. A file with neither
 /// hashes as its bytes.
+///
+/// ```
+/// use migrate_history::Checksum;
+///
+/// let unix = Checksum::of("-- revision: a\nSELECT 1;\n");
+/// let windows = Checksum::of("-- revision: a\r\nSELECT 1;\r\n");
+/// assert_eq!(unix, windows);
+///
+/// let text = unix.to_string(); // as migrate.lock holds it
+/// assert!(text.starts_with(Checksum::PREFIX) && text.len() == Checksum::PREFIX.len() + 64);
+/// assert_eq!(Checksum::parse(&text), Some(unix));
+/// assert_eq!(unix.short(), text[Checksum::PREFIX.len()..][..12]);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Checksum([u8; 32]);
 

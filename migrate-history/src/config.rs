@@ -21,6 +21,22 @@ pub const DEFAULT_DATABASE_URL_ENV: &str = "DATABASE_URL";
 pub const DEFAULT_DIR: &str = "migrations";
 
 /// Settings for one migration history.
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+///
+/// use migrate_history::config::{Config, ConfigSource};
+/// use migrate_history::sql::Dialect;
+///
+/// let manifest = "[package]\nname = \"app\"\n\n\
+///                 [package.metadata.migrate]\ndir = \"db/migrations\"\ndialect = \"postgres\"\n";
+/// let (config, source, problems) = Config::from_manifest(Path::new("Cargo.toml"), manifest);
+/// assert!(problems.is_empty());
+/// assert_eq!(source, ConfigSource::Package);
+/// assert_eq!(config.dir, PathBuf::from("db/migrations"));
+/// assert_eq!(config.dialect, Some(Dialect::Postgres));
+/// assert_eq!(config.database_url_env, "DATABASE_URL"); // the default
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The migrations directory, relative to the manifest that configured it.
@@ -57,8 +73,11 @@ impl Default for Config {
 /// Where a configuration was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSource {
+    /// `[package.metadata.migrate]` of the package's Cargo.toml.
     Package,
+    /// `[workspace.metadata.migrate]` of the workspace's Cargo.toml.
     Workspace,
+    /// Neither table exists: the defaults.
     Default,
 }
 

@@ -21,109 +21,318 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Problem {
+    /// A file or directory could not be read.
     #[error("could not read the file: {error}")]
-    Unreadable { error: String },
+    Unreadable {
+        /// The IO error's message.
+        error: String,
+    },
+    /// The migrations directory does not exist.
     #[error("the migrations directory does not exist")]
     MissingDirectory,
+    /// The configured migrations directory is a file.
     #[error("the migrations directory is a file, not a directory")]
     NotADirectory,
+    /// An entry that would be read (a `*.sql` file, `migrate.lock` or
+    /// `releases.toml`) is a directory or a special file.
     #[error("this is {kind}, not a file")]
-    NotAFile { kind: &'static str },
+    NotAFile {
+        /// What it is instead: `a directory` or `a special file (a FIFO, socket or device)`.
+        kind: &'static str,
+    },
+    /// A symbolic link points at a path that does not exist.
     #[error("this is a symbolic link to `{target}`, which does not exist")]
-    BrokenLink { target: String },
+    BrokenLink {
+        /// The path the link points at, as stored in the link.
+        target: String,
+    },
+    /// A file's name is not valid UTF-8, so it can be neither shown nor embedded.
     #[error("the file name is not valid UTF-8")]
     NonUtf8Name,
+    /// A file's text is not valid UTF-8.
     #[error("{}", match encoding { Some(e) => format!("the file is {e} text, not UTF-8"), None => "the file is not UTF-8 text (an invalid byte on this line)".to_owned() })]
-    NotUtf8 { encoding: Option<&'static str> },
+    NotUtf8 {
+        /// The encoding its byte-order mark names (`UTF-16`), or `None` when
+        /// an invalid byte was found on the diagnostic's line.
+        encoding: Option<&'static str>,
+    },
+    /// A `--` comment in the header that is not of the form `-- key: value`.
     #[error("header line `{text}` is not of the form `-- key: value`")]
-    MalformedHeaderLine { text: String },
+    MalformedHeaderLine {
+        /// The line, without its line ending.
+        text: String,
+    },
+    /// A header key that is neither in [`HEADER_KEYS`](crate::HEADER_KEYS)
+    /// nor one of the team's own `x-` keys.
     #[error("unknown header key `{key}`")]
-    UnknownHeaderKey { key: String, suggestion: Option<&'static str> },
+    UnknownHeaderKey {
+        /// The key as written.
+        key: String,
+        /// The known key it was probably meant to be, offered as "did you mean".
+        suggestion: Option<&'static str>,
+    },
+    /// A header key that appears twice.
     #[error("header key `{key}` is given twice (first on line {first_line})")]
-    DuplicateHeaderKey { key: String, first_line: usize },
+    DuplicateHeaderKey {
+        /// The repeated key.
+        key: String,
+        /// The 1-based line where the key first appears.
+        first_line: usize,
+    },
+    /// One of the required header keys (`revision`, `parents`, `message`) is absent.
     #[error("missing required header key `{key}`")]
-    MissingHeaderKey { key: &'static str },
+    MissingHeaderKey {
+        /// The missing key.
+        key: &'static str,
+    },
+    /// A revision id, or a branch label, that is not made of `[a-z0-9_]`.
     #[error("`{value}` is not a valid revision id")]
-    InvalidRevisionId { value: String },
+    InvalidRevisionId {
+        /// The id or label as written.
+        value: String,
+    },
+    /// A revision id longer than [`MAX_REVISION_ID_LEN`](crate::MAX_REVISION_ID_LEN),
+    /// which the version table could not store.
     #[error(
         "revision id `{value}` is {len} characters long, more than the {} a version table holds",
         crate::MAX_REVISION_ID_LEN
     )]
-    RevisionIdTooLong { value: String, len: usize },
+    RevisionIdTooLong {
+        /// The id as written.
+        value: String,
+        /// Its length in characters.
+        len: usize,
+    },
+    /// A header value holds a line break or another control character.
     #[error("the `{key}` header contains {}", describe_control(*character))]
-    ControlCharacterInHeader { key: String, character: char },
+    ControlCharacterInHeader {
+        /// The key whose value holds the character.
+        key: String,
+        /// The first such character in the value.
+        character: char,
+    },
+    /// A `transaction` header whose value is not `true` or `false`.
     #[error("`transaction: {value}` must be `true` or `false`")]
-    InvalidTransaction { value: String },
+    InvalidTransaction {
+        /// The value as written.
+        value: String,
+    },
+    /// The file has no `-- migrate:up` marker.
     #[error("no `-- migrate:up` section")]
     MissingUpSection,
+    /// A section marker that appears twice.
     #[error("section `-- migrate:{section}` appears twice (first on line {first_line})")]
-    DuplicateSection { section: &'static str, first_line: usize },
+    DuplicateSection {
+        /// `up` or `down`.
+        section: &'static str,
+        /// The 1-based line of the first marker.
+        first_line: usize,
+    },
+    /// A `-- migrate:NAME` marker whose name is neither `up` nor `down`.
     #[error("unknown section marker `-- migrate:{name}`")]
-    UnknownSection { name: String },
+    UnknownSection {
+        /// The name after `migrate:`.
+        name: String,
+    },
+    /// The `-- migrate:down` marker comes before `-- migrate:up`.
     #[error("the `-- migrate:down` section comes before `-- migrate:up`")]
     DownBeforeUp,
+    /// Two files define the same revision id; each file gets one.
     #[error("revision id `{id}` is also defined in {other}")]
-    DuplicateRevision { id: String, other: String },
+    DuplicateRevision {
+        /// The shared id.
+        id: String,
+        /// The path of the other file, as shown to the user.
+        other: String,
+    },
+    /// A `parents` entry names a revision no file defines.
     #[error("revision `{id}` names parent `{parent}`, which no revision file defines")]
-    MissingParent { id: String, parent: String },
+    MissingParent {
+        /// The revision whose header names the parent.
+        id: String,
+        /// The missing parent's id.
+        parent: String,
+    },
+    /// A `depends-on` entry names a revision no file defines.
     #[error("revision `{id}` depends on `{dependency}`, which no revision file defines")]
-    MissingDependency { id: String, dependency: String },
+    MissingDependency {
+        /// The revision whose header names the dependency.
+        id: String,
+        /// The missing dependency's id.
+        dependency: String,
+    },
+    /// A revision lists the same revision twice in its `parents` or `depends-on`.
     #[error("revision `{id}` lists `{other}` twice")]
-    RepeatedReference { id: String, other: String },
+    RepeatedReference {
+        /// The revision whose header repeats it.
+        id: String,
+        /// The repeated id.
+        other: String,
+    },
+    /// Parent and dependency links that lead back to where they started.
     #[error("the revisions form a cycle: {}", cycle.join(" -> "))]
-    Cycle { cycle: Vec<String> },
+    Cycle {
+        /// The ids along the cycle from child to parent, starting at the
+        /// smallest id and ending with it again.
+        cycle: Vec<String>,
+    },
+    /// The history has several heads and
+    /// [`Options::allow_multiple_heads`](crate::Options::allow_multiple_heads) is off.
     #[error("the history has {} heads: {}", heads.len(), heads.join(", "))]
-    MultipleHeads { heads: Vec<String> },
+    MultipleHeads {
+        /// Each head as `id (path)`, in topological order.
+        heads: Vec<String>,
+    },
+    /// Two revisions carry the same branch label.
     #[error("branch label `{label}` is also given in {other}")]
-    DuplicateBranchLabel { label: String, other: String },
+    DuplicateBranchLabel {
+        /// The shared label.
+        label: String,
+        /// The path of the file that gave the label first, as shown to the user.
+        other: String,
+    },
+    /// A branch label that is also a revision id.
     #[error("branch label `{label}` is also a revision id")]
-    BranchLabelIsRevisionId { label: String },
+    BranchLabelIsRevisionId {
+        /// The label.
+        label: String,
+    },
+    /// A revision pinned in `migrate.lock` whose file no longer has the pinned checksum.
     #[error("pinned revision `{id}` was edited: migrate.lock has {pinned}, the file now has {actual}")]
     PinnedRevisionChanged {
+        /// The revision's id.
         id: String,
+        /// The checksum in `migrate.lock`.
         pinned: Checksum,
+        /// The checksum of the file now.
         actual: Checksum,
         /// Why re-pinning is known to be safe, when a database was asked:
         /// "postgres://... has not applied it", "... recorded it as failed".
         /// Boxed: it keeps `Problem` small.
         safe_to_repin: Option<Box<str>>,
     },
+    /// A revision pinned in `migrate.lock` that no file defines any more.
     #[error("pinned revision `{id}` has no file any more")]
-    PinnedRevisionMissing { id: String },
+    PinnedRevisionMissing {
+        /// The pinned id.
+        id: String,
+    },
+    /// A revision not pinned in `migrate.lock`: a warning, or an error with
+    /// [`Options::require_pinned`](crate::Options::require_pinned).
     #[error("revision `{id}` is a draft: it is not pinned in migrate.lock")]
-    Draft { id: String },
+    Draft {
+        /// The revision's id.
+        id: String,
+    },
+    /// `migrate.lock` holds git's conflict markers; both sides' entries are read.
     #[error(
         "migrate.lock has a git merge conflict: both sides' entries are independent; `cargo migrate lock --resolve` keeps both"
     )]
     LockFileConflict,
+    /// `migrate.lock` pins one revision twice with different checksums.
     #[error("revision `{id}` is pinned twice with different checksums (also on line {first_line})")]
-    ConflictingPins { id: String, first_line: usize },
+    ConflictingPins {
+        /// The revision's id.
+        id: String,
+        /// The 1-based line of its first entry.
+        first_line: usize,
+    },
+    /// `migrate.lock` is not a lock file this version can read.
     #[error("invalid lock file: {message}")]
-    InvalidLockFile { message: String },
+    InvalidLockFile {
+        /// What is wrong, such as the TOML parser's message.
+        message: String,
+    },
+    /// `releases.toml` is malformed.
     #[error("invalid releases file: {message}")]
-    InvalidReleasesFile { message: String },
+    InvalidReleasesFile {
+        /// What is wrong, such as the TOML parser's message.
+        message: String,
+    },
+    /// A tag name that breaks the rules of [`releases::tag_name_problem`](crate::releases::tag_name_problem).
     #[error("`{name}` is not a valid tag name")]
-    InvalidTagName { name: String },
+    InvalidTagName {
+        /// The name as written.
+        name: String,
+    },
+    /// Two tags that name one release: equal, or equal but for a leading `v`.
     #[error("tag `{name}` names the same release as tag `{other}`")]
-    DuplicateTag { name: String, other: String },
+    DuplicateTag {
+        /// The tag being added.
+        name: String,
+        /// The tag already there.
+        other: String,
+    },
+    /// A tag with an empty list of revisions.
     #[error("tag `{tag}` names no revision")]
-    EmptyTag { tag: String },
+    EmptyTag {
+        /// The tag's name.
+        tag: String,
+    },
+    /// A tag naming a revision no file defines.
     #[error("tag `{tag}` names revision `{id}`, which no revision file defines")]
-    UnknownTagRevision { tag: String, id: String },
+    UnknownTagRevision {
+        /// The tag's name.
+        tag: String,
+        /// The unknown revision id.
+        id: String,
+    },
+    /// A `[package.metadata.migrate]` value of the wrong type, or a manifest that is not TOML.
     #[error("invalid configuration: {message}")]
-    InvalidConfig { message: String },
+    InvalidConfig {
+        /// What is wrong.
+        message: String,
+    },
+    /// A key `[package.metadata.migrate]` does not know: a warning.
     #[error("unknown configuration key `{key}`")]
-    UnknownConfigKey { key: String },
+    UnknownConfigKey {
+        /// The key as written.
+        key: String,
+    },
+    /// A revision the database has not applied yet.
     #[error("revision `{id}` is not applied to {database}")]
-    PendingInDatabase { id: String, database: String },
+    PendingInDatabase {
+        /// The revision's id.
+        id: String,
+        /// The database's name in messages, such as a redacted URL.
+        database: String,
+    },
+    /// An applied revision whose file changed since the database applied it.
     #[error("revision `{id}` was applied to {database} with {recorded}, but the file now has {actual}")]
-    DriftedInDatabase { id: String, database: String, recorded: String, actual: String },
+    DriftedInDatabase {
+        /// The revision's id.
+        id: String,
+        /// The database's name in messages, such as a redacted URL.
+        database: String,
+        /// The checksum the database recorded when it applied the revision.
+        recorded: String,
+        /// The checksum of the file now.
+        actual: String,
+    },
+    /// A revision the database recorded as failed part-way.
     #[error("revision `{id}` failed part-way in {database}: {error}")]
-    FailedInDatabase { id: String, database: String, error: String },
+    FailedInDatabase {
+        /// The revision's id.
+        id: String,
+        /// The database's name in messages, such as a redacted URL.
+        database: String,
+        /// The error the database recorded (empty when none was).
+        error: String,
+    },
+    /// A revision the database has applied but the history does not have.
     #[error("{database} has applied revision `{id}`, which this history does not have")]
-    UnknownInDatabase { id: String, database: String },
+    UnknownInDatabase {
+        /// The revision's id, as the version table holds it.
+        id: String,
+        /// The database's name in messages, such as a redacted URL.
+        database: String,
+    },
+    /// The declarative schema (the models) differs from what the history builds.
     #[error("the models differ from what the history produces: {change}")]
-    ModelsDiffer { change: String },
+    ModelsDiffer {
+        /// One difference, described.
+        change: String,
+    },
 }
 
 impl Problem {
@@ -234,11 +443,13 @@ fn describe_control(c: char) -> String {
 /// A [`Problem`] located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Whether it is an error or a warning.
     pub severity: Severity,
     /// The file, as shown to the user (relative to the project root when it can be).
     pub path: Option<PathBuf>,
     /// 1-based line in `path`.
     pub line: Option<usize>,
+    /// What is wrong.
     pub problem: Problem,
 }
 

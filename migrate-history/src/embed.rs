@@ -26,10 +26,15 @@ macro_rules! include_history {
 /// file (included with `include_str!`, so rustc tracks it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddedRevision {
+    /// The revision's id.
     pub id: &'static str,
+    /// Its parents' ids, in header order; empty for a base.
     pub parents: Vec<&'static str>,
+    /// The ids of its `depends-on` header.
     pub depends_on: Vec<&'static str>,
+    /// Its branch labels.
     pub branch_labels: Vec<&'static str>,
+    /// Its `message` header.
     pub message: &'static str,
     /// Whether it runs inside a transaction.
     pub transaction: bool,
@@ -66,6 +71,26 @@ impl EmbeddedRevision {
 /// histories; this costs milliseconds. The tags ride in the index so that
 /// [`EmbeddedHistory::new`] keeps its signature and a version skew still
 /// fails with the sentence rather than an argument-count error.
+///
+/// ```
+/// use migrate_history::embed::{EmbeddedHistory, FORMAT_VERSION, encode};
+/// use migrate_history::{SourceFile, parse_revision};
+///
+/// // What `include_history!()` expands to, built by hand: the files and their index.
+/// static FILES: [&str; 1] =
+///     ["-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n"];
+/// let mut index = String::new();
+/// encode(&parse_revision(SourceFile::new("migrations/a.sql", FILES[0])).unwrap(), false, &mut index);
+/// index.push('\n');
+/// let embedded = EmbeddedHistory::new(FORMAT_VERSION, &FILES, index.leak());
+///
+/// let revisions = embedded.revisions();
+/// assert_eq!((revisions[0].id, revisions[0].path, revisions[0].pinned), ("a", "migrations/a.sql", false));
+/// assert_eq!(revisions[0].up_sql(), "CREATE TABLE users (id INT);\n");
+/// assert_eq!(revisions[0].down_sql(), None);
+/// let history = embedded.to_history().unwrap();
+/// assert_eq!(history.ids(&history.heads()), ["a"]);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedHistory {
     sources: &'static [&'static str],

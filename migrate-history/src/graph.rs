@@ -11,6 +11,30 @@ use crate::{Diagnostic, Problem, Revision};
 /// Built from whatever revisions parsed; problems in the graph are returned
 /// beside it by [`History::build`], so callers can still list and inspect a
 /// broken history.
+///
+/// ```
+/// use migrate_history::{Options, SourceFile, load::Sources};
+///
+/// let file = |id: &str, parents: &str| {
+///     let text = format!("-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n\n\
+///                         -- migrate:up\nSELECT 1;\n");
+///     SourceFile::new(format!("migrations/{id}.sql"), text)
+/// };
+/// // `a`, two branches `b` and `c`, and `m`, which merges them.
+/// let revisions = vec![file("m", "b, c"), file("c", "a"), file("b", "a"), file("a", "")];
+/// let history = migrate_history::analyze(Sources { revisions, ..Sources::default() }, Options::default()).history;
+///
+/// // Positions follow the topological order, whatever the files' order.
+/// let order: Vec<&str> = history.revisions().iter().map(|r| r.id.as_str()).collect();
+/// assert_eq!(order, ["a", "b", "c", "m"]);
+/// assert_eq!(history.ids(&history.heads()), ["m"]);
+/// assert_eq!(history.ids(&history.bases()), ["a"]);
+/// let m = history.index_of("m").unwrap();
+/// assert!(history.is_merge_point(m));
+/// assert_eq!(history.ids(history.parents(m)), ["b", "c"]);
+/// assert_eq!(history.get("b").map(|r| r.parents.clone()), Some(vec!["a".to_owned()]));
+/// assert!(history.get("zz").is_none());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct History {
     /// Topological order: every revision comes after its parents and dependencies.

@@ -5,6 +5,8 @@
 //! code is [`load::read_dir`]; everything else works on text, so the CLI, the
 //! build script and the runtime share one implementation.
 
+#![warn(missing_docs)]
+
 mod checksum;
 pub mod config;
 mod diagnostic;
@@ -50,6 +52,28 @@ pub fn strip_bom(text: &str) -> &str {
 }
 
 /// What validation allows.
+///
+/// ```
+/// use migrate_history::{Options, Problem, SourceFile, load::Sources};
+///
+/// let file = |id: &str, parents: &str| {
+///     let text = format!("-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n\n\
+///                         -- migrate:up\nSELECT 1;\n");
+///     SourceFile::new(format!("migrations/{id}.sql"), text)
+/// };
+/// // Two branches from `a`: two heads.
+/// let sources = Sources { revisions: vec![file("a", ""), file("b", "a"), file("c", "a")], ..Sources::default() };
+///
+/// let strict = migrate_history::analyze(sources.clone(), Options::default());
+/// assert!(strict.errors().any(|d| matches!(d.problem, Problem::MultipleHeads { .. })));
+///
+/// let branches = Options { allow_multiple_heads: true, ..Options::default() };
+/// assert!(!migrate_history::analyze(sources.clone(), branches).has_errors());
+///
+/// // Revisions not pinned in migrate.lock are drafts: warnings, unless pinning is required.
+/// let release = Options { allow_multiple_heads: true, require_pinned: true };
+/// assert_eq!(migrate_history::analyze(sources, release).errors().count(), 3);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
     /// Several heads are allowed (Alembic's independent branches).
@@ -59,9 +83,26 @@ pub struct Options {
 }
 
 /// A history with its lock file and every problem found in them.
+///
+/// ```
+/// use migrate_history::{Options, SourceFile, load::Sources};
+///
+/// let text = "-- revision: b\n-- parents: a\n-- message: email\n\n-- migrate:up\nALTER TABLE users ADD email TEXT;\n";
+/// let sources = Sources { revisions: vec![SourceFile::new("migrations/b.sql", text)], ..Sources::default() };
+/// let analysis = migrate_history::analyze(sources, Options::default());
+///
+/// assert!(analysis.has_errors());
+/// let errors: Vec<String> = analysis.errors().map(|d| d.message()).collect();
+/// assert_eq!(errors, ["migrations/b.sql:2: revision `b` names parent `a`, which no revision file defines"]);
+/// assert_eq!(analysis.warnings().count(), 1); // `b` is a draft
+/// // A broken history can still be listed.
+/// assert_eq!(analysis.history.len(), 1);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Analysis {
+    /// The revisions that parsed, as a graph, with the valid release tags.
     pub history: History,
+    /// The lock file; empty when the directory has none.
     pub lock: LockFile,
     /// `releases.toml`, when the directory has one; its valid tags are also in `history`.
     pub releases: Option<ReleaseFile>,
@@ -88,6 +129,24 @@ impl Analysis {
 
 /// Parses and validates a history: every revision file, the graph, the
 /// heads and the lock file. Never stops at the first problem.
+///
+/// ```
+/// use migrate_history::{Options, SourceFile, load::Sources};
+///
+/// let sources = Sources {
+///     revisions: vec![SourceFile::new(
+///         "migrations/a.sql",
+///         "-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n",
+///     )],
+///     ..Sources::default()
+/// };
+/// let analysis = migrate_history::analyze(sources, Options::default());
+///
+/// assert!(!analysis.has_errors());
+/// assert_eq!(analysis.history.ids(&analysis.history.heads()), ["a"]);
+/// let warnings: Vec<String> = analysis.warnings().map(|d| d.message()).collect();
+/// assert_eq!(warnings, ["migrations/a.sql:1: revision `a` is a draft: it is not pinned in migrate.lock"]);
+/// ```
 pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
     let mut diagnostics = Vec::new();
     let lock_path = sources.lock_path;

@@ -160,12 +160,15 @@ fn shown(path: &Path, dir: &Path, shown_dir: &Path) -> PathBuf {
 /// A configuration and where it was found.
 #[derive(Debug, Clone)]
 pub struct FoundConfig {
+    /// The configuration, or the defaults when no manifest has one.
     pub config: Config,
+    /// Which table it came from.
     pub source: ConfigSource,
     /// The directory `config.dir` is relative to: the package or the workspace root.
     pub base: PathBuf,
     /// The manifests read, to watch for changes.
     pub manifests: Vec<PathBuf>,
+    /// Problems in the configuration: invalid values are errors, unknown keys warnings.
     pub diagnostics: Vec<Diagnostic>,
 }
 

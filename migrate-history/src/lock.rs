@@ -26,6 +26,27 @@ const HEADER: &str = "# Checksums of released revisions, written by `cargo migra
 # A build fails when a pinned revision's file changes. Do not edit by hand.\n";
 
 /// Pinned revisions and their checksums.
+///
+/// ```
+/// use migrate_history::{Checksum, History, LockFile, Problem, SourceFile, parse_revision};
+///
+/// let text = "-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n";
+/// let mut lock = LockFile::empty("migrations/migrate.lock");
+/// lock.pin("a", Checksum::of(text));
+/// let rendered = lock.render();
+/// assert!(rendered.contains(&format!("a = \"{}\"", Checksum::of(text))));
+///
+/// let (read, problems) = LockFile::parse(&SourceFile::new("migrations/migrate.lock", rendered));
+/// assert!(problems.is_empty());
+/// assert_eq!(read.get("a"), Some(Checksum::of(text)));
+/// assert!(read.is_pinned("a") && !read.is_pinned("b"));
+///
+/// // A pinned revision whose file changed is an error.
+/// let edited = parse_revision(SourceFile::new("migrations/a.sql", text.replace("INT", "BIGINT"))).unwrap();
+/// let (history, _) = History::build(vec![edited]);
+/// let problems = read.check(&history);
+/// assert!(matches!(problems[..], [ref d] if matches!(d.problem, Problem::PinnedRevisionChanged { .. })));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockFile {
     /// Where it was read from, as shown to the user.

@@ -6,13 +6,16 @@ use crate::History;
 /// Which way a plan goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
+    /// Applies revisions, oldest first.
     Upgrade,
+    /// Reverts revisions, newest first.
     Downgrade,
 }
 
 /// Revisions to apply (topological order) or revert (reverse order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// Whether the steps are applied or reverted.
     pub direction: Direction,
     /// Positions in the history, in execution order.
     pub steps: Vec<usize>,
@@ -29,10 +32,20 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
+    /// The downgrade's target is not applied.
     #[error("`{id}` is not applied, so the database cannot be downgraded to it")]
-    NotApplied { id: String },
+    NotApplied {
+        /// The target revision's id.
+        id: String,
+    },
+    /// A revision the plan would revert has no down section.
     #[error("revision `{id}` ({path}) has no `-- migrate:down` section: it cannot be reverted")]
-    Irreversible { id: String, path: String },
+    Irreversible {
+        /// The revision's id.
+        id: String,
+        /// Its file, as shown to the user.
+        path: String,
+    },
 }
 
 impl PlanError {

@@ -49,6 +49,7 @@ pub struct Tag {
 pub struct ReleaseFile {
     /// Where it was read from, as shown to the user.
     pub path: PathBuf,
+    /// The tags, in file order.
     pub tags: Vec<Tag>,
 }
 

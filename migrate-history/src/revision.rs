@@ -28,6 +28,7 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The absolute path it was read from, when it came from disk.
     pub origin: Option<PathBuf>,
+    /// The file's whole text.
     pub text: String,
 }
 
@@ -50,30 +51,42 @@ pub struct Section {
 /// Lines of the header, for pointing at them in messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderLines {
+    /// 1-based line of the `revision` key.
     pub revision: usize,
+    /// 1-based line of the `parents` key.
     pub parents: usize,
+    /// 1-based line of the `branch-labels` key; 0 when the header has none.
     pub branch_labels: usize,
+    /// 1-based line of the `depends-on` key; 0 when the header has none.
     pub depends_on: usize,
 }
 
 /// A parsed revision file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
+    /// The revision's id, from the `revision` header.
     pub id: String,
     /// Alembic's `down_revision`: empty for a base, several for a merge.
     pub parents: Vec<String>,
+    /// The `message` header: what the revision does.
     pub message: String,
+    /// The `created` header as written, when present and not empty.
     pub created: Option<String>,
+    /// The `branch-labels` header: names that resolve to this revision.
     pub branch_labels: Vec<String>,
     /// Revisions that must be applied first although they are not parents.
     pub depends_on: Vec<String>,
     /// Whether the revision runs inside a transaction (the default).
     pub transaction: bool,
+    /// The `-- migrate:up` section.
     pub up: Section,
     /// `None` when the file has no `-- migrate:down` section: irreversible.
     pub down: Option<Section>,
+    /// The file it was parsed from.
     pub file: SourceFile,
+    /// The checksum of the file's text, as pinned in `migrate.lock`.
     pub checksum: Checksum,
+    /// Where the main header keys are, for messages.
     pub lines: HeaderLines,
     /// The team's own header lines, kept as written: keys starting with
     /// `x-` (such as `-- x-jira: STARTUP-101`), in file order.
@@ -140,6 +153,30 @@ fn is_valid_name(name: &str) -> bool {
 }
 
 /// Parses a revision file, collecting every problem it has.
+///
+/// ```
+/// use migrate_history::{SourceFile, parse_revision};
+///
+/// let text = "-- revision: 3f2a9c1b7e4d\n-- parents: a1b2c3d4e5f6\n-- message: add users\n\n\
+///             -- migrate:up\nCREATE TABLE users (id INT);\n\n-- migrate:down\nDROP TABLE users;\n";
+/// let rev = parse_revision(SourceFile::new("migrations/3f2a9c1b7e4d_add_users.sql", text)).unwrap();
+/// assert_eq!(rev.id, "3f2a9c1b7e4d");
+/// assert_eq!(rev.parents, ["a1b2c3d4e5f6"]);
+/// assert_eq!(rev.up_sql(), "CREATE TABLE users (id INT);\n\n");
+/// assert_eq!(rev.down_sql(), Some("DROP TABLE users;\n"));
+///
+/// let problems = parse_revision(SourceFile::new("migrations/b.sql", "-- revision: b\n-- parent: a\n")).unwrap_err();
+/// let messages: Vec<String> = problems.iter().map(|d| d.message()).collect();
+/// assert_eq!(
+///     messages,
+///     [
+///         "migrations/b.sql:2: unknown header key `parent`",
+///         "migrations/b.sql:2: missing required header key `parents`",
+///         "migrations/b.sql:2: missing required header key `message`",
+///         "migrations/b.sql: no `-- migrate:up` section",
+///     ]
+/// );
+/// ```
 pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let mut push = |line: usize, problem: Problem| problems.push(Diagnostic::error(&file.path, Some(line), problem));

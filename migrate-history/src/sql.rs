@@ -27,7 +27,9 @@ use std::fmt;
 /// The SQL dialect of a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
+    /// SQLite.
     Sqlite,
+    /// PostgreSQL.
     Postgres,
 }
 
@@ -55,7 +57,9 @@ impl Dialect {
 /// appending `;` always terminates it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Statement<'a> {
+    /// Where the statement starts, in bytes from the start of the input.
     pub offset: usize,
+    /// The statement's text, from its first token to its last (without the `;` that ends it).
     pub text: &'a str,
 }
 
@@ -64,15 +68,20 @@ pub struct Statement<'a> {
 pub struct SplitError {
     /// Byte offset of what was opened.
     pub offset: usize,
+    /// What was left open.
     pub kind: Unclosed,
 }
 
 /// What was left open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unclosed {
+    /// A `/*` comment without its `*/`.
     Comment,
+    /// A string literal without its closing `'`.
     String,
+    /// A quoted identifier (`"..."`, and in SQLite `` `...` `` or `[...]`) without its closing quote.
     Identifier,
+    /// A PostgreSQL `$tag$` string without the same `$tag$` to close it.
     DollarQuote,
     /// A trigger or `BEGIN ATOMIC` body without its `END`.
     Body,

@@ -16,6 +16,9 @@ use crate::History;
 pub const MIN_PREFIX: usize = 4;
 
 /// A revision target as typed by a user.
+///
+/// [`Target::parse`] reads one without looking at a history;
+/// [`History::resolve`] then finds the revisions it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// The single head; an error when there are several.
@@ -30,7 +33,13 @@ pub enum Target {
     BranchHead(String),
     /// `steps` revisions from `anchor` (a revision or `head`), or from the
     /// current revision when `anchor` is `None`: `+2`, `-1`, `ae10+2`, `head-1`.
-    Relative { anchor: Option<String>, steps: i64 },
+    Relative {
+        /// The revision (an id, a unique prefix or a label) or `head` to count
+        /// from; `None` counts from the revisions the database is at.
+        anchor: Option<String>,
+        /// How many revisions to move: forward when positive, back when negative.
+        steps: i64,
+    },
     /// A release tag of `releases.toml`: its heads. `0.3.0` also finds `v0.3.0`.
     Tag(String),
 }
@@ -39,30 +48,95 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TargetError {
+    /// The text has none of the forms a target takes.
     #[error("`{text}` is not a valid target")]
-    Invalid { text: String },
+    Invalid {
+        /// The text as typed.
+        text: String,
+    },
+    /// No revision id, branch label or id prefix matches.
     #[error("no revision matches `{text}`")]
-    NotFound { text: String },
+    NotFound {
+        /// The text as typed.
+        text: String,
+    },
+    /// No id or label matches exactly, and the text is too short to be
+    /// matched as a prefix ([`MIN_PREFIX`]).
     #[error("no revision is `{text}`, and a partial id needs at least {MIN_PREFIX} characters")]
-    PrefixTooShort { text: String },
+    PrefixTooShort {
+        /// The text as typed.
+        text: String,
+    },
+    /// A partial id that starts several revision ids.
     #[error("`{prefix}` is ambiguous: it matches {}", candidates.join(", "))]
-    Ambiguous { prefix: String, candidates: Vec<String> },
+    Ambiguous {
+        /// The partial id as typed.
+        prefix: String,
+        /// The ids it starts, sorted.
+        candidates: Vec<String>,
+    },
+    /// `head` (or a count from it) in a history with several heads.
     #[error("`head` is ambiguous: the history has {} heads ({})", heads.len(), heads.join(", "))]
-    MultipleHeads { heads: Vec<String> },
+    MultipleHeads {
+        /// The ids of the heads.
+        heads: Vec<String>,
+    },
+    /// A tag that `releases.toml` does not define, with or without a leading `v`.
     #[error("no release is tagged `{text}`{}", if known.is_empty() { " (the history has no tags)".to_owned() } else { format!(" (tags: {})", known.join(", ")) })]
-    UnknownTag { text: String, known: Vec<String> },
+    UnknownTag {
+        /// The tag as typed.
+        text: String,
+        /// Every tag the history has, sorted by name.
+        known: Vec<String>,
+    },
+    /// `head` (or a count from it) in a history without revisions.
     #[error("`head` names nothing: the history is empty")]
     EmptyHistory,
+    /// `LABEL@head` on a branch that has several heads.
     #[error("`{label}@head` is ambiguous: the branch has {} heads ({})", heads.len(), heads.join(", "))]
-    BranchHeads { label: String, heads: Vec<String> },
+    BranchHeads {
+        /// The label or revision written before `@head`.
+        label: String,
+        /// The ids of the branch's heads.
+        heads: Vec<String>,
+    },
+    /// A relative target without an anchor (`+N`, `-N`) while the database
+    /// is at several revisions.
     #[error("relative target `{text}` starts from several revisions ({})", current.join(", "))]
-    SeveralStartingPoints { text: String, current: Vec<String> },
+    SeveralStartingPoints {
+        /// The target, as written.
+        text: String,
+        /// The ids of the revisions the database is at.
+        current: Vec<String>,
+    },
+    /// Counting forward reached a revision with several children.
     #[error("relative target `{text}` reaches branch point `{at}`, which has several children ({})", children.join(", "))]
-    BranchPoint { text: String, at: String, children: Vec<String> },
+    BranchPoint {
+        /// The target, as written.
+        text: String,
+        /// The revision with several children, or `base` when the history has several bases.
+        at: String,
+        /// The ids of its children.
+        children: Vec<String>,
+    },
+    /// Counting back reached a revision with several parents.
     #[error("relative target `{text}` reaches merge point `{at}`, which has several parents ({})", parents.join(", "))]
-    MergePoint { text: String, at: String, parents: Vec<String> },
+    MergePoint {
+        /// The target, as written.
+        text: String,
+        /// The merge revision.
+        at: String,
+        /// The ids of its parents.
+        parents: Vec<String>,
+    },
+    /// Counting ran past a head, or back past base.
     #[error("relative target `{text}` goes {steps} past the end of the history")]
-    PastTheEnd { text: String, steps: i64 },
+    PastTheEnd {
+        /// The target, as written.
+        text: String,
+        /// How many steps were left when the history ended.
+        steps: i64,
+    },
 }
 
 impl TargetError {
@@ -93,6 +167,19 @@ impl TargetError {
 
 impl Target {
     /// Parses a target. Does not look at any history.
+    ///
+    /// ```
+    /// use migrate_history::Target;
+    ///
+    /// assert_eq!(Target::parse("head")?, Target::Head);
+    /// assert_eq!(Target::parse("3f2a")?, Target::Revision("3f2a".into()));
+    /// assert_eq!(Target::parse("users@head")?, Target::BranchHead("users".into()));
+    /// assert_eq!(Target::parse("-1")?, Target::Relative { anchor: None, steps: -1 });
+    /// assert_eq!(Target::parse("3f2a+2")?, Target::Relative { anchor: Some("3f2a".into()), steps: 2 });
+    /// assert_eq!(Target::parse("v0.3.0")?, Target::Tag("v0.3.0".into()));
+    /// assert_eq!(Target::parse("3F2A").unwrap_err().to_string(), "`3F2A` is not a valid target");
+    /// # Ok::<(), migrate_history::TargetError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Target, TargetError> {
         let invalid = || TargetError::Invalid { text: text.to_owned() };
         let word =
@@ -150,12 +237,26 @@ impl fmt::Display for Target {
 /// A `FROM:TO` range; either side may be left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Range {
+    /// The lower end, included; `None` leaves the range open below.
     pub from: Option<Target>,
+    /// The upper end, included; `None` leaves the range open above.
     pub to: Option<Target>,
 }
 
 impl Range {
     /// Parses `FROM:TO`, `FROM:`, `:TO`, or a lone `TO`.
+    ///
+    /// ```
+    /// use migrate_history::{Range, Target};
+    ///
+    /// let range = Range::parse("v0.1.0:head")?;
+    /// assert_eq!(range.from, Some(Target::Tag("v0.1.0".into())));
+    /// assert_eq!(range.to, Some(Target::Head));
+    /// // A lone target is the upper end.
+    /// assert_eq!(Range::parse("3f2a")?, Range { from: None, to: Some(Target::Revision("3f2a".into())) });
+    /// assert_eq!(Range::parse("3f2a:")?.to, None);
+    /// # Ok::<(), migrate_history::TargetError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Range, TargetError> {
         let side = |s: &str| {
             if s.is_empty() { Ok(None) } else { Target::parse(s).map(Some) }
@@ -173,6 +274,33 @@ impl History {
     ///
     /// `current` is the set the database has applied (its heads), used by
     /// relative targets without an anchor.
+    ///
+    /// ```
+    /// use migrate_history::{Options, SourceFile, Target, load::Sources};
+    ///
+    /// let file = |id: &str, parents: &str| {
+    ///     let text = format!("-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n\n\
+    ///                         -- migrate:up\nSELECT 1;\n");
+    ///     SourceFile::new(format!("migrations/{id}.sql"), text)
+    /// };
+    /// let sources = Sources {
+    ///     revisions: vec![file("a1b2", ""), file("c3d4", "a1b2"), file("e5f6", "c3d4")],
+    ///     ..Sources::default()
+    /// };
+    /// let history = migrate_history::analyze(sources, Options::default()).history;
+    /// let resolve = |text: &str, current: &[usize]| -> Result<Vec<String>, migrate_history::TargetError> {
+    ///     Ok(history.ids(&history.resolve(&Target::parse(text)?, current)?))
+    /// };
+    ///
+    /// assert_eq!(resolve("head", &[])?, ["e5f6"]);
+    /// assert_eq!(resolve("c3d4", &[])?, ["c3d4"]);
+    /// assert!(resolve("base", &[])?.is_empty());
+    /// // Relative targets without an anchor count from `current`.
+    /// let at_a1b2 = [history.index_of("a1b2").unwrap()];
+    /// assert_eq!(resolve("+2", &at_a1b2)?, ["e5f6"]);
+    /// assert_eq!(resolve("head-1", &[])?, ["c3d4"]);
+    /// # Ok::<(), migrate_history::TargetError>(())
+    /// ```
     pub fn resolve(&self, target: &Target, current: &[usize]) -> Result<Vec<usize>, TargetError> {
         match target {
             Target::Base => Ok(Vec::new()),

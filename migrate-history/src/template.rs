@@ -22,11 +22,17 @@ ${down}
 /// The values a new revision is rendered with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewRevision {
+    /// The new revision's id (`${revision}`).
     pub id: String,
+    /// Its parents' ids, written comma-separated (`${parents}`); empty for a base.
     pub parents: Vec<String>,
+    /// What the revision does (`${message}`).
     pub message: String,
+    /// When it was created, as written into the header (`${created}`).
     pub created: String,
+    /// Its branch labels (`${branch_labels}`).
     pub branch_labels: Vec<String>,
+    /// Revisions it depends on without being their child (`${depends_on}`).
     pub depends_on: Vec<String>,
     /// SQL for the up section (empty for a hand-written revision).
     pub up: String,
