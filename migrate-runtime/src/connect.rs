@@ -7,8 +7,10 @@ use crate::{Database, Dialect};
 
 /// A connection opened by [`connect`].
 pub enum Connection {
+    /// A SQLite database, a file or in memory.
     #[cfg(feature = "sqlite")]
     Sqlite(rusqlite::Connection),
+    /// A PostgreSQL session on the blocking driver.
     #[cfg(feature = "postgres")]
     Postgres(Box<postgres::Client>),
 }
@@ -21,6 +23,19 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// The connection as the engine uses it.
+    ///
+    /// ```
+    /// use migrate_runtime::{DatabaseUrl, Migrator, connect};
+    ///
+    /// let mut connection = connect(&DatabaseUrl::parse("sqlite::memory:")?)?;
+    /// let db = connection.database();
+    /// db.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42);")?;
+    /// assert_eq!(db.query_text("SELECT x FROM t")?, [[Some("42".to_owned())]]);
+    ///
+    /// let migrator = Migrator::new(migrate_history::History::default());
+    /// assert!(migrator.run(connection.database())?.applied.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn database(&mut self) -> &mut dyn Database {
         match self {
             #[cfg(feature = "sqlite")]
@@ -30,6 +45,7 @@ impl Connection {
         }
     }
 
+    /// The SQL dialect of the database.
     pub fn dialect(&self) -> Dialect {
         match self {
             #[cfg(feature = "sqlite")]
@@ -57,9 +73,11 @@ impl Connection {
 /// Whether a PostgreSQL session is encrypted, as the server sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encryption {
+    /// Whether the session runs over TLS.
     pub encrypted: bool,
     /// `TLSv1.3`, when encrypted.
     pub protocol: Option<String>,
+    /// The cipher suite, such as `TLS_AES_256_GCM_SHA384`, when encrypted.
     pub cipher: Option<String>,
 }
 
@@ -84,11 +102,27 @@ impl Connection {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConnectError {
+    /// What failed, naming the database by its redacted URL or its host.
     pub message: String,
+    /// How to fix it, when the cause is clear enough to say.
     pub help: Option<String>,
 }
 
 /// Opens a connection. A SQLite file is created, with its directory, when missing.
+///
+/// ```
+/// use migrate_runtime::{DatabaseUrl, Dialect, connect};
+///
+/// let mut connection = connect(&DatabaseUrl::parse("sqlite::memory:")?)?;
+/// assert_eq!(connection.dialect(), Dialect::Sqlite);
+/// assert!(connection.server_version().starts_with("SQLite "));
+///
+/// let dir = tempfile::tempdir()?;
+/// let url = DatabaseUrl::parse(&format!("sqlite:{}", dir.path().join("data/app.db").display()))?;
+/// connect(&url)?;
+/// assert!(dir.path().join("data/app.db").is_file());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn connect(url: &DatabaseUrl) -> Result<Connection, ConnectError> {
     open(url, true)?.ok_or_else(|| ConnectError { message: format!("{} was not created", url.redacted()), help: None })
 }
@@ -96,6 +130,20 @@ pub fn connect(url: &DatabaseUrl) -> Result<Connection, ConnectError> {
 /// Opens a connection without creating anything, for commands that only
 /// read: a SQLite file is opened read-only, and `Ok(None)` says it does not
 /// exist (so nothing is applied to it).
+///
+/// ```
+/// use migrate_runtime::{DatabaseUrl, connect_existing};
+///
+/// let dir = tempfile::tempdir()?;
+/// let url = DatabaseUrl::parse(&format!("sqlite:{}", dir.path().join("app.db").display()))?;
+/// assert!(connect_existing(&url)?.is_none());
+/// assert!(!dir.path().join("app.db").exists(), "nothing was created");
+///
+/// // In memory, there always is a database: a new, empty one.
+/// let mut memory = connect_existing(&DatabaseUrl::parse("sqlite::memory:")?)?.expect("in memory");
+/// assert!(memory.database().query_text("SELECT name FROM sqlite_master")?.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn connect_existing(url: &DatabaseUrl) -> Result<Option<Connection>, ConnectError> {
     open(url, false)
 }

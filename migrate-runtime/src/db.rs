@@ -39,6 +39,7 @@ pub(crate) fn cell(row: &[Option<String>], i: usize) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct DbError {
+    /// What the database said.
     pub message: String,
     /// Byte offset into the executed SQL, when the database points at one.
     pub offset: Option<usize>,
@@ -47,13 +48,37 @@ pub struct DbError {
 }
 
 impl DbError {
+    /// An error with only a message.
     pub fn new(message: impl Into<String>) -> DbError {
         DbError { message: message.into(), offset: None, code: None }
     }
 }
 
-/// What the engine needs from a connection.
+/// What the engine needs from a connection. Implemented for
+/// `rusqlite::Connection` (feature `sqlite`) and `postgres::Client`
+/// (feature `postgres`); every blocking call of the crate takes a
+/// `&mut dyn Database`.
+///
+/// ```
+/// use migrate_runtime::{Database, DbError};
+///
+/// /// The rows of a table, on any database the engine takes.
+/// fn count(db: &mut dyn Database, table: &str) -> Result<u64, DbError> {
+///     let rows = db.query_text(&format!("SELECT count(*) FROM {table}"))?;
+///     Ok(rows[0][0].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0))
+/// }
+///
+/// let mut db = rusqlite::Connection::open_in_memory()?;
+/// Database::execute_batch(&mut db, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (NULL);")?;
+/// assert_eq!(count(&mut db, "t")?, 2);
+/// assert_eq!(db.query_text("SELECT x FROM t ORDER BY x")?, [[None], [Some("1".to_owned())]]);
+/// assert_eq!(db.table_columns(None, "t")?, Some(vec![("x".to_owned(), "INTEGER".to_owned())]));
+/// assert_eq!(db.table_columns(None, "missing")?, None);
+/// assert!(count(&mut db, "missing").unwrap_err().message.contains("no such table"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Database {
+    /// The SQL dialect it speaks.
     fn dialect(&self) -> Dialect;
     /// Runs one or more statements.
     fn execute_batch(&mut self, sql: &str) -> Result<(), DbError>;
@@ -67,6 +92,8 @@ pub trait Database {
     /// Waits for the migration lock, at most `timeout` (`None`: as long as
     /// it takes); `Ok(false)` when the time ran out.
     fn lock(&mut self, key: i64, timeout: Option<Duration>) -> Result<bool, DbError>;
+    /// Releases the migration lock taken with [`try_lock`](Database::try_lock)
+    /// or [`lock`](Database::lock).
     fn unlock(&mut self, key: i64) -> Result<(), DbError>;
     /// Who holds the migration lock, as far as the database can tell.
     fn lock_holder(&mut self, key: i64) -> Option<String>;

@@ -16,6 +16,8 @@
 //! native-tls); both on by default. Drivers live here, not in migrate-history,
 //! so the build-time crates stay free of them.
 
+#![warn(missing_docs)]
+
 mod conn;
 mod connect;
 mod db;

@@ -146,8 +146,8 @@ impl UrlSources<'_> {
     pub fn resolve(&self) -> Result<ResolvedUrl, SourceError> {
         let variable = self.variable;
         let parse = |text: &str, source: UrlSource| -> Result<ResolvedUrl, SourceError> {
-            let url =
-                DatabaseUrl::parse(text.trim()).map_err(|error| SourceError::Url { error: Box::new(error), from: source.clone() })?;
+            let url = DatabaseUrl::parse(text.trim())
+                .map_err(|error| SourceError::Url { error: Box::new(error), from: source.clone() })?;
             let dropped_driver = sqlalchemy_driver(text.trim()).map(str::to_owned);
             Ok(ResolvedUrl { url, source, others: Vec::new(), dropped_driver })
         };

@@ -104,8 +104,11 @@ fn is_known_parameter(key: &str) -> bool {
 pub enum DatabaseUrl {
     /// A SQLite file, or `None` for `sqlite::memory:`.
     Sqlite {
+        /// The database file, as written (a relative path is relative to the
+        /// working directory); `None` for a database in memory.
         path: Option<PathBuf>,
     },
+    /// A PostgreSQL database.
     Postgres(PostgresUrl),
 }
 
@@ -114,14 +117,20 @@ pub enum DatabaseUrl {
 pub struct PostgresUrl {
     /// A host name, an IP address, or a Unix socket directory (starts with `/`).
     pub host: String,
+    /// The server's port; 5432 unless given.
     pub port: u16,
+    /// The database's name; the user name unless given.
     pub database: String,
+    /// The user to connect as; `postgres` unless given.
     pub user: String,
     /// Percent-decoded; never shown.
     password: Option<Vec<u8>>,
     /// Checked parameters from [`DRIVER_PARAMETERS`], in the order given.
     options: Vec<(String, String)>,
+    /// Whether and how TLS is used (`sslmode`); [`SslMode::Prefer`] unless given.
     pub ssl_mode: SslMode,
+    /// A PEM file of the certificate authorities that the server's
+    /// certificate is verified against (`sslrootcert`); the system's when `None`.
     pub ssl_root_cert: Option<PathBuf>,
 }
 
@@ -131,52 +140,103 @@ pub struct PostgresUrl {
 pub struct UrlError {
     /// The URL as given, with anything that may be a password masked.
     pub redacted: String,
+    /// What is wrong with it.
     pub problem: UrlProblem,
 }
 
 /// What is wrong with a URL. Never holds any part of a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlProblem {
+    /// The scheme is not `postgres`, `postgresql` or `sqlite`.
     #[error("unknown scheme `{scheme}`{}", suggest(*.suggestion))]
-    UnknownScheme { scheme: String, suggestion: Option<&'static str> },
+    UnknownScheme {
+        /// The scheme as written.
+        scheme: String,
+        /// The known scheme it is close to, if any.
+        suggestion: Option<&'static str>,
+    },
+    /// No `scheme://`, and not a `key=value` string either.
     #[error("it is neither a URL nor a libpq `key=value` string")]
     NotAUrl,
+    /// A SQLite URL without a path.
     #[error("no SQLite file")]
     NoSqliteFile,
+    /// A SQLite URL with a `?query`; holds the first parameter's name.
     #[error("SQLite URLs take no parameters (`{0}`)")]
     SqliteParameter(String),
+    /// A PostgreSQL URL names no host, neither before the path nor as `host=`.
     #[error("no host")]
     NoHost,
+    /// A comma-separated list of hosts (libpq's failover); holds the list.
     #[error("several hosts (`{0}`) are not supported")]
     SeveralHosts(String),
+    /// A host with a character host names cannot have; holds the host.
     #[error("the host `{0}` holds a character host names cannot have")]
     InvalidHost(String),
+    /// A port of digits that is 0 or above 65535; holds the port.
     #[error("port {0} is out of range (1-65535)")]
     PortOutOfRange(String),
+    /// A port that is not all digits; holds the port.
     #[error("port `{0}` is not a number")]
     PortNotNumber(String),
+    /// An `@` after the host part: most likely a password holding an
+    /// unencoded `/`, `?` or `#`. Nothing of the URL is echoed.
     #[error("an `@` follows the first `/`, `?` or `#`, so where the password ends is ambiguous")]
     Ambiguous,
+    /// A `#fragment`, most likely an unencoded `#` in a password or value.
     #[error("URLs of databases have no `#fragment`")]
     Fragment,
+    /// A `%` that does not start an escape of two hex digits.
     #[error("bad percent escape{} in the {part}", escape.as_ref().map(|e| format!(" `{e}`")).unwrap_or_default())]
-    BadEscape { part: String, escape: Option<String> },
+    BadEscape {
+        /// The part of the URL it is in: `host`, `user name`, `password`,
+        /// `database name`, `parameter name` or `` value of `key` ``.
+        part: String,
+        /// The escape as written (`%` and up to two characters); `None` in a
+        /// password, which is never shown.
+        escape: Option<String>,
+    },
+    /// A part that is not UTF-8 once percent-decoded; holds the part's name,
+    /// as [`UrlProblem::BadEscape`]'s `part`.
     #[error("the {0} is not UTF-8 once percent-decoded")]
     NotUtf8(String),
+    /// A parameter libpq does not have.
     #[error("unknown parameter `{key}`{}", suggest(*.suggestion))]
-    UnknownParameter { key: String, suggestion: Option<&'static str> },
+    UnknownParameter {
+        /// The parameter's name.
+        key: String,
+        /// The known parameter it is close to, if any.
+        suggestion: Option<&'static str>,
+    },
+    /// A libpq parameter the postgres driver does not have, such as
+    /// `sslcert`; holds its name.
     #[error("the libpq parameter `{0}` is not supported by the PostgreSQL driver")]
     UnsupportedParameter(String),
+    /// A value the parameter does not take.
     #[error("`{key}={value}`: {key} must be {expected}")]
-    InvalidValue { key: String, value: String, expected: &'static str },
+    InvalidValue {
+        /// The parameter's name.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What the parameter takes, such as `a number of seconds`.
+        expected: &'static str,
+    },
+    /// A parameter without `=value`; holds what was written.
     #[error("`{0}` has no value")]
     MissingValue(String),
+    /// A `'`-quoted value of a `key=value` string that does not end; holds
+    /// the key.
     #[error("the quoted value of `{0}` is not closed")]
     UnclosedQuote(String),
+    /// What follows a password is not a parameter: most likely a password
+    /// holding an unencoded `&` or an unquoted space. Nothing is echoed.
     #[error("what follows `password=` is not a parameter")]
     PasswordSplit,
+    /// Any other problem the URL parser reports; holds its message.
     #[error("{0}")]
     Other(String),
+    /// A PostgreSQL URL in a build without the `postgres` feature.
     #[error("this build has no PostgreSQL support (feature `postgres` of migrate-runtime)")]
     NoPostgres,
 }
@@ -245,6 +305,27 @@ impl DatabaseUrl {
     /// SQLAlchemy: `///app.db` is relative, `////srv/app.db` absolute. A plain
     /// `sqlite:///path` is absolute, as in sqlx, unless it starts with `./`
     /// or `../` (SQLAlchemy's `sqlite:///./app.db`).
+    ///
+    /// ```
+    /// use migrate_runtime::{DatabaseUrl, SslMode, UrlProblem};
+    ///
+    /// let url = DatabaseUrl::parse("sqlite:data/app.db")?;
+    /// assert_eq!(url, DatabaseUrl::Sqlite { path: Some("data/app.db".into()) });
+    /// assert_eq!(DatabaseUrl::parse("sqlite::memory:")?, DatabaseUrl::Sqlite { path: None });
+    ///
+    /// let url = DatabaseUrl::parse("postgresql+psycopg2://app:s3cret@db.example.com/shop?sslmode=require")?;
+    /// let DatabaseUrl::Postgres(pg) = &url else { panic!("{url:?}") };
+    /// assert_eq!((pg.host.as_str(), pg.port, pg.database.as_str()), ("db.example.com", 5432, "shop"));
+    /// assert_eq!(pg.ssl_mode, SslMode::Require);
+    /// // libpq's key=value form reads the same.
+    /// let same = DatabaseUrl::parse("host=db.example.com user=app password=s3cret dbname=shop sslmode=require")?;
+    /// assert_eq!(same, url);
+    ///
+    /// let error = DatabaseUrl::parse("postgress://app:s3cret@localhost/shop").unwrap_err();
+    /// assert!(matches!(error.problem, UrlProblem::UnknownScheme { suggestion: Some("postgres"), .. }));
+    /// assert_eq!(error.redacted, "postgress://app:****@localhost/shop");
+    /// # Ok::<(), migrate_runtime::UrlError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<DatabaseUrl, UrlError> {
         let fail = |problem| UrlError { redacted: redact(text), problem };
         let driver = sqlalchemy_driver(text);
@@ -286,7 +367,18 @@ impl DatabaseUrl {
         }
     }
 
-    /// The URL with any password replaced by `****`.
+    /// The URL with any password replaced by `****`: the one form to show.
+    /// The `Debug` output is the same.
+    ///
+    /// ```
+    /// use migrate_runtime::DatabaseUrl;
+    ///
+    /// let url = DatabaseUrl::parse("postgres://app:s3cret@db.example.com/shop?connect_timeout=5")?;
+    /// assert_eq!(url.redacted(), "postgres://app:****@db.example.com:5432/shop?connect_timeout=5");
+    /// assert_eq!(format!("{url:?}"), url.redacted());
+    /// assert_eq!(DatabaseUrl::parse("sqlite::memory:")?.redacted(), "sqlite::memory:");
+    /// # Ok::<(), migrate_runtime::UrlError>(())
+    /// ```
     pub fn redacted(&self) -> String {
         match self {
             DatabaseUrl::Sqlite { path: None } => "sqlite::memory:".to_owned(),

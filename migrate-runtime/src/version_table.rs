@@ -30,6 +30,7 @@ pub enum State {
 }
 
 impl State {
+    /// Its spelling in the `state` column.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -46,6 +47,7 @@ impl State {
         matches!(self, State::Failed | State::Running | State::Reverting)
     }
 
+    /// The state a `state` column spells; `None` for an unknown spelling.
     pub fn parse(text: &str) -> Option<State> {
         match text {
             "applied" => Some(State::Applied),
@@ -61,13 +63,24 @@ impl State {
 /// One row of the version table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
+    /// The revision's id.
     pub revision: String,
+    /// Its file's checksum when it was recorded (`sha256:` and 64 hex digits).
     pub checksum: String,
+    /// Its message when it was recorded.
     pub message: String,
+    /// How it came to be recorded.
     pub state: State,
+    /// When it was recorded, as the database prints the timestamp.
     pub applied_at: String,
+    /// How long its statements took, in milliseconds; `None` when not
+    /// measured: stamped, running, failed, resolved by hand, or recorded by
+    /// an offline script.
     pub execution_ms: Option<i64>,
+    /// Who recorded it: `user@host` (the database user on PostgreSQL, the
+    /// system user on SQLite), or `offline script` from a SQLite script.
     pub applied_by: Option<String>,
+    /// The database's error, for a revision that failed part-way.
     pub error: Option<String>,
     /// How many statements of a `transaction: false` revision had finished
     /// when it was last recorded (`running`, `reverting`, `failed`).
@@ -88,10 +101,46 @@ enum Col {
 }
 
 /// The version table's location and its statements for one dialect.
+/// [`Migrator::table`](crate::Migrator::table) gives the one a migrator uses.
+///
+/// ```
+/// use migrate_runtime::version_table::{NewRow, State, VersionTable};
+/// use migrate_runtime::{Database, Dialect};
+///
+/// let table = VersionTable::new(Dialect::Sqlite, None, None);
+/// assert_eq!(table.display_name(), "migrate_versions");
+/// let mut db = rusqlite::Connection::open_in_memory()?;
+/// db.execute_batch(&table.create())?;
+/// let row = NewRow {
+///     revision: "a1",
+///     checksum: format!("sha256:{}", "0".repeat(64)),
+///     message: "users",
+///     state: State::Stamped,
+///     execution_ms: None,
+///     timed_by_server: false,
+///     applied_by: Some("me@laptop"),
+///     error: None,
+/// };
+/// db.execute_batch(&table.insert(&row))?;
+///
+/// let columns = db.table_columns(None, &table.name)?.expect("created");
+/// assert!(table.upgrade_layout(&columns).is_empty(), "the current layout");
+/// let rows = db.query_text(&table.select(&columns))?;
+/// assert_eq!((rows[0][0].as_deref(), rows[0][3].as_deref()), (Some("a1"), Some("stamped")));
+///
+/// let pg = VersionTable::new(Dialect::Postgres, Some("ops".into()), Some("schema_history".into()));
+/// assert_eq!(pg.display_name(), "ops.schema_history");
+/// assert!(pg.create().starts_with("CREATE SCHEMA IF NOT EXISTS \"ops\";"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct VersionTable {
+    /// The dialect its statements are written in.
     pub dialect: Dialect,
+    /// The PostgreSQL schema that holds it; `None`: the session's current
+    /// schema (and always on SQLite).
     pub schema: Option<String>,
+    /// The table's name.
     pub name: String,
     /// Whether statements write `statements_done` (true). Offline SQLite
     /// scripts leave it out: SQLite cannot add the column to a table an
@@ -102,20 +151,29 @@ pub struct VersionTable {
 /// What goes into a new row.
 #[derive(Debug, Clone)]
 pub struct NewRow<'a> {
+    /// The revision's id.
     pub revision: &'a str,
+    /// Its file's checksum, as [`Row::checksum`].
     pub checksum: String,
+    /// Its message.
     pub message: &'a str,
+    /// The state it is recorded in.
     pub state: State,
+    /// How long its statements took, in milliseconds, unless
+    /// `timed_by_server` measures it.
     pub execution_ms: Option<i64>,
     /// On PostgreSQL, measure the execution time in the database: the time
     /// since the current query (a batch that began with the revision) arrived.
     pub timed_by_server: bool,
     /// `None` lets the database say who (its current user), as offline scripts do.
     pub applied_by: Option<&'a str>,
+    /// The database's error, for a revision that failed part-way.
     pub error: Option<&'a str>,
 }
 
 impl VersionTable {
+    /// The table `name` (default [`DEFAULT_TABLE`]) in `schema`, with
+    /// statements that record progress.
     pub fn new(dialect: Dialect, schema: Option<String>, name: Option<String>) -> VersionTable {
         VersionTable { dialect, schema, name: name.unwrap_or_else(|| DEFAULT_TABLE.to_owned()), progress: true }
     }

@@ -233,6 +233,30 @@ impl Migrator {
     /// for a database whose schema was made by hand or by another tool.
     /// Other branches stay as they are; `purge` first empties the version
     /// table (also of unknown and failed rows).
+    ///
+    /// ```
+    /// use migrate_history::{Options, SourceFile, load::Sources};
+    /// use migrate_runtime::{Migrator, Target};
+    ///
+    /// let file = |name: &str, text: &str| SourceFile::new(format!("migrations/{name}"), text);
+    /// let sources = Sources {
+    ///     revisions: vec![
+    ///         file("a.sql", "-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n"),
+    ///         file("b.sql", "-- revision: b\n-- parents: a\n-- message: email\n\n-- migrate:up\nALTER TABLE users ADD email TEXT;\n"),
+    ///     ],
+    ///     ..Sources::default()
+    /// };
+    /// let migrator = Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    /// let mut db = rusqlite::Connection::open_in_memory()?;
+    /// db.execute_batch("CREATE TABLE users (id INT);")?; // what `a` makes, made by hand
+    ///
+    /// let report = migrator.stamp(&mut db, &Target::parse("a")?, false)?;
+    /// assert_eq!(report.added, ["a"]);
+    /// let report = migrator.run(&mut db)?;
+    /// assert_eq!(report.applied.len(), 1, "only b runs");
+    /// assert_eq!(report.applied[0].id, "b");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stamp(&self, db: &mut dyn Database, target: &Target, purge: bool) -> Result<StampReport, Error> {
         self.stamp_observed(db, target, purge, &mut |_| {})
     }
@@ -251,6 +275,26 @@ impl Migrator {
     /// Settles a revision left failed, running or reverting by a
     /// `transaction: false` revision that stopped part-way, once an
     /// operator has finished or undone its statements by hand.
+    ///
+    /// ```
+    /// use migrate_history::{Options, SourceFile, load::Sources};
+    /// use migrate_runtime::{Migrator, Resolution};
+    ///
+    /// let revision = "-- revision: a\n-- parents:\n-- message: t\n-- transaction: false\n\n-- migrate:up\nCREATE TABLE t (x INT);\nCREATE INDEX t_x ON t (y);\n";
+    /// let sources = Sources { revisions: vec![SourceFile::new("migrations/a.sql", revision)], ..Sources::default() };
+    /// let migrator = Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    /// let mut db = rusqlite::Connection::open_in_memory()?;
+    ///
+    /// assert!(migrator.run(&mut db).is_err(), "no column y: a stops after its first statement");
+    /// assert_eq!(migrator.state(&mut db)?.failed[0].revision, "a");
+    /// assert!(migrator.run(&mut db).is_err(), "nothing runs until a is settled");
+    ///
+    /// db.execute_batch("CREATE INDEX t_x ON t (x);")?; // the rest of a, by hand
+    /// migrator.resolve(&mut db, "a", Resolution::Applied)?;
+    /// let state = migrator.state(&mut db)?;
+    /// assert!(state.failed.is_empty() && state.is_applied("a"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resolve(&self, db: &mut dyn Database, id: &str, resolution: Resolution) -> Result<(), Error> {
         self.resolve_observed(db, id, resolution, &mut |_| {})
     }
@@ -345,6 +389,23 @@ impl<'m, 'o> Run<'m, 'o> {
 
     /// Executes everything inside one transaction and rolls it back
     /// ([`RunOptions::dry_run`]).
+    ///
+    /// ```
+    /// # use migrate_history::{Options, SourceFile, load::Sources};
+    /// # let revision = "-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n";
+    /// # let sources = Sources { revisions: vec![SourceFile::new("migrations/a.sql", revision)], ..Sources::default() };
+    /// # let migrator = migrate_runtime::Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    /// use migrate_runtime::{Database, Target};
+    ///
+    /// // `migrator` applies one revision, `a`, which creates the table `users`.
+    /// let mut db = rusqlite::Connection::open_in_memory()?;
+    /// let report = migrator.upgrade(&Target::Heads).dry_run(true).apply(&mut db)?;
+    /// assert!(report.dry_run);
+    /// assert_eq!(report.applied[0].id, "a", "its SQL ran");
+    /// assert_eq!(db.table_columns(None, "users")?, None, "and was rolled back");
+    /// assert_eq!(migrator.pending(&mut db)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dry_run(mut self, yes: bool) -> Self {
         self.options.dry_run = yes;
         self
@@ -369,6 +430,27 @@ impl<'m, 'o> Run<'m, 'o> {
     }
 
     /// Calls `observer` with each [`Event`] as the run goes.
+    ///
+    /// ```
+    /// # use migrate_history::{Options, SourceFile, load::Sources};
+    /// # let revision = "-- revision: a\n-- parents:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INT);\n";
+    /// # let sources = Sources { revisions: vec![SourceFile::new("migrations/a.sql", revision)], ..Sources::default() };
+    /// # let migrator = migrate_runtime::Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    /// use migrate_runtime::{Event, Target};
+    ///
+    /// // `migrator` applies one revision, `a`, which creates the table `users`.
+    /// let mut db = rusqlite::Connection::open_in_memory()?;
+    /// let mut seen = Vec::new();
+    /// let mut observer = |event: Event<'_>| match event {
+    ///     Event::Started { revision, .. } => seen.push(format!("started {}", revision.id)),
+    ///     Event::Statement { sql, .. } => seen.push(sql.to_owned()),
+    ///     Event::Finished { revision, .. } => seen.push(format!("finished {}", revision.id)),
+    ///     _ => {}
+    /// };
+    /// migrator.upgrade(&Target::Heads).observe(&mut observer).apply(&mut db)?;
+    /// assert_eq!(seen, ["started a", "CREATE TABLE users (id INT)", "finished a"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn observe(mut self, observer: &'o mut Observer<'o>) -> Self {
         self.observer = Some(observer);
         self

@@ -8,76 +8,135 @@ use super::{Check, Column, ForeignKey, Index, Schema, Table, Unique};
 /// says so in a comment, as Alembic does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
+    /// A new PostgreSQL enum type.
     CreateEnum {
+        /// The type's name.
         name: String,
+        /// Its labels, in order.
         labels: Vec<String>,
     },
+    /// A label added to an enum type whose existing labels keep their order.
     AddEnumValue {
+        /// The type's name.
         name: String,
+        /// The new label.
         label: String,
+        /// The label it follows in the new order; `None` when it comes first.
         after: Option<String>,
     },
     /// Values removed or reordered: PostgreSQL can only recreate the type.
     RecreateEnum {
+        /// The type's name.
         name: String,
+        /// Its labels before the change.
         from: Vec<String>,
+        /// Its labels after the change.
         to: Vec<String>,
     },
+    /// An enum type removed.
     DropEnum {
+        /// The type's name.
         name: String,
+        /// The labels it had.
         labels: Vec<String>,
     },
+    /// A new table, without its indexes and foreign keys: those follow as
+    /// [`Change::CreateIndex`] and [`Change::AddForeignKey`].
     CreateTable(Table),
+    /// A table removed, as it was, less its foreign keys: those are dropped
+    /// first as [`Change::DropForeignKey`].
     DropTable(Table),
+    /// A column added to an existing table.
     AddColumn {
+        /// The table's name.
         table: String,
+        /// The new column.
         column: Column,
     },
+    /// A column removed from a table that stays.
     DropColumn {
+        /// The table's name.
         table: String,
+        /// The column as it was.
         column: Column,
     },
+    /// A column whose type, nullability or default changed, or whether the
+    /// database fills it (identity, serial).
     AlterColumn {
+        /// The table's name.
         table: String,
+        /// The column before the change.
         from: Column,
+        /// The column after the change.
         to: Column,
     },
+    /// A table's primary key columns changed (or it gained or lost one).
     AlterPrimaryKey {
+        /// The table's name.
         table: String,
+        /// The name of the current primary key constraint, which is dropped;
+        /// `None` when the database names none.
         name: Option<String>,
+        /// The key's columns before the change; empty for no key.
         from: Vec<String>,
+        /// The key's columns after the change; empty for no key.
         to: Vec<String>,
     },
+    /// A unique constraint added to a table that exists.
     AddUnique {
+        /// The table's name.
         table: String,
+        /// The new constraint.
         unique: Unique,
     },
+    /// A unique constraint removed from a table that stays.
     DropUnique {
+        /// The table's name.
         table: String,
+        /// The constraint as it was.
         unique: Unique,
     },
+    /// A new index, on a new or an existing table.
     CreateIndex {
+        /// The table's name.
         table: String,
+        /// The new index.
         index: Index,
     },
+    /// An index removed from a table that stays (a dropped table takes its
+    /// indexes along).
     DropIndex {
+        /// The table's name.
         table: String,
+        /// The index as it was.
         index: Index,
     },
+    /// A new foreign key; it comes after every table is created.
     AddForeignKey {
+        /// The name of the table that holds the key.
         table: String,
+        /// The new foreign key.
         foreign_key: ForeignKey,
     },
+    /// A foreign key removed; it comes before any table is dropped.
     DropForeignKey {
+        /// The name of the table that holds the key.
         table: String,
+        /// The foreign key as it was.
         foreign_key: ForeignKey,
     },
+    /// A check constraint added to a table that exists.
     AddCheck {
+        /// The table's name.
         table: String,
+        /// The new constraint.
         check: Check,
     },
+    /// A check constraint removed from a table that stays.
     DropCheck {
+        /// The table's name.
         table: String,
+        /// The constraint as it was.
         check: Check,
     },
 }
@@ -157,6 +216,29 @@ impl std::fmt::Display for Change {
 }
 
 /// What turns `from` into `to`. Empty when they are the same.
+///
+/// ```
+/// use migrate_runtime::schema::{Change, Column, Schema, Table, diff};
+///
+/// let column = |name: &str, data_type: &str| Column {
+///     name: name.into(),
+///     data_type: data_type.into(),
+///     nullable: true,
+///     default: None,
+///     generated: false,
+/// };
+/// let users = Table { name: "users".into(), columns: vec![column("id", "integer")], ..Table::default() };
+/// let before = Schema { tables: [("users".to_owned(), users)].into(), ..Schema::default() };
+/// let mut after = before.clone();
+/// after.tables.get_mut("users").expect("users").columns.push(column("email", "text"));
+///
+/// let changes = diff(&before, &after);
+/// assert!(matches!(&changes[..], [Change::AddColumn { table, column }] if table == "users" && column.name == "email"));
+/// assert_eq!(changes[0].to_string(), "new column users.email (text)");
+/// assert!(!changes[0].is_destructive(), "dropping the column would be");
+/// assert!(diff(&after, &before)[0].is_destructive());
+/// assert!(diff(&after, &after).is_empty());
+/// ```
 pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
     let mut drop_keys = Vec::new();
     let mut drops = Vec::new();
