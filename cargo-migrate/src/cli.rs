@@ -7,9 +7,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  1    a check found something: problems in the history, drafts, several heads
-  2    usage error: a bad argument, target or package
-  101  any other failure";
+  1    a check found something: problems in the history, drafts, several heads, a database
+       not up to date, models that differ
+  2    usage error: a bad argument, URL, target or package
+  3    could not connect to the database or authenticate
+  4    the database refused the run: an applied revision changed, a failed or interrupted
+       revision, revisions this history lacks, the migration lock not free in time
+  101  any other failure (a revision's statement failed, an IO error)
+  130  interrupted (Ctrl-C)";
 
 /// Cargo's view: `cargo migrate ...` runs `cargo-migrate migrate ...`.
 #[derive(Debug, Parser)]
@@ -49,6 +54,9 @@ pub struct GlobalArgs {
     /// Do not print status messages
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Output format on stdout: `json` prints one object per line, ending with a `finished` one
+    #[arg(long, value_name = "FMT", value_enum, default_value_t, global = true)]
+    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,21 +66,15 @@ pub enum Color {
     Never,
 }
 
-/// Output format of listing commands.
+/// Output format of the command's data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum MessageFormat {
-    /// Text for people
+    // Text for people.
     #[default]
     Human,
-    /// One JSON object per line on stdout, with a `reason` field
+    // One JSON object per line on stdout, with `reason` and `format-version`,
+    // ending with `{"reason":"finished",...}` (docs/json.md).
     Json,
-}
-
-#[derive(Debug, Args)]
-pub struct FormatArgs {
-    /// Output format
-    #[arg(long, value_name = "FMT", value_enum, default_value_t)]
-    pub message_format: MessageFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,8 +179,6 @@ pub struct UpgradeArgs {
     pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -203,8 +203,6 @@ pub struct DowngradeArgs {
     pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -214,8 +212,6 @@ pub struct CurrentArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub db: DbArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -327,8 +323,6 @@ pub struct HistoryArgs {
     /// Show every header field and the file of each revision
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -336,16 +330,12 @@ pub struct ListArgs {
     /// Show every header field and the file of each revision
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A revision id, unique prefix, label or target such as `head`
     pub rev: String,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -386,8 +376,6 @@ pub struct CheckArgs {
     /// Accept draft revisions (not pinned yet) as warnings, for local use; CI should not pass it
     #[arg(long)]
     pub allow_drafts: bool,
-    #[command(flatten)]
-    pub format: FormatArgs,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -96,7 +96,10 @@ fn wrong_dialect(project: &Project, resolved: &ResolvedUrl, dialect: Dialect) ->
 /// A URL given by an argument other than `--database-url` (`--dev-url`).
 pub fn parse_url(text: &str, argument: &str) -> Result<DatabaseUrl, CliError> {
     DatabaseUrl::parse(text).map_err(|error| {
-        let error = migrate_runtime::source::SourceError::Url { error: Box::new(error), from: UrlSource::Argument(argument.into()) };
+        let error = migrate_runtime::source::SourceError::Url {
+            error: Box::new(error),
+            from: UrlSource::Argument(argument.into()),
+        };
         CliError::usage(error.to_string()).with_help(error.help())
     })
 }
@@ -122,6 +125,24 @@ pub fn migrator(shell: &mut Shell, project: &Project) -> Result<Migrator, CliErr
 /// A migrator with the project's version-table settings.
 pub fn configured(project: &Project, history: History) -> Migrator {
     Migrator::new(history).configured(&project.config)
+}
+
+/// The migrator with the lock settings of a command that takes the lock.
+pub fn locking(migrator: Migrator, lock: &crate::cli::MigrationLockArgs) -> Migrator {
+    match lock.lock_timeout {
+        Some(timeout) => migrator.lock_timeout(timeout),
+        None => migrator,
+    }
+}
+
+/// Says that the run waits for another migrator.
+pub fn waiting(shell: &mut Shell, holder: Option<&str>, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
+    let holder = holder.map_or_else(|| "another process".to_owned(), |h| format!("`{h}`"));
+    let limit = timeout.map_or_else(
+        || " (as long as it takes; `--lock-timeout` sets a limit)".to_owned(),
+        |t| format!(" (at most {})", humantime::format_duration(t)),
+    );
+    shell.status("Waiting", format!("for the migration lock, held by {holder}{limit}"))
 }
 
 /// Connects, refusing transaction poolers where session locks do not hold.
@@ -151,10 +172,9 @@ fn refuse_pooler(url: &DatabaseUrl) -> Result<(), CliError> {
     }
 }
 
+/// Could not connect or authenticate: exit code 3.
 fn connect_error(error: migrate_runtime::ConnectError) -> CliError {
-    let mut cli = CliError::failure(error.message);
-    cli.help = error.help;
-    cli
+    CliError { message: error.message, help: error.help, exit_code: exit::CONNECT }
 }
 
 /// `base`, or the revisions a database is at.
@@ -208,6 +228,10 @@ pub fn engine_error(error: migrate_runtime::Error) -> CliError {
     };
     let mut cli = match &error {
         Error::Target(_) | Error::NotFailed { .. } => CliError::usage(error.to_string()),
+        // The database refused the run: exit code 4.
+        Error::Drift { .. } | Error::Unsettled { .. } | Error::UnknownRevisions { .. } | Error::LockTimeout { .. } => {
+            CliError { message: error.to_string(), help: None, exit_code: exit::REFUSED }
+        }
         Error::Interrupted { .. } => CliError { message: error.to_string(), help: None, exit_code: exit::INTERRUPTED },
         Error::NotTransactional { id, path } => CliError::failure(format!(
             "revision `{id}` ({path}) has `transaction: false`, so it cannot run inside `--transaction all`"

@@ -2,10 +2,17 @@
 
 /// Everything went fine.
 pub const OK: i32 = 0;
-/// A check found something: problems in the history, drafts, several heads.
+/// A check found something: problems in the history, drafts, several heads,
+/// a database not up to date, models that differ.
 pub const CHECK_FAILED: i32 = 1;
-/// The command line was wrong: an unknown flag, a bad target, a missing package.
+/// The command line was wrong: an unknown flag, a bad URL or target, a missing package.
 pub const USAGE: i32 = 2;
+/// The database could not be reached, or refused the credentials.
+pub const CONNECT: i32 = 3;
+/// The database refused the run: an applied revision changed, a failed or
+/// interrupted revision waits to be resolved, it has revisions the history
+/// lacks, or the migration lock was not free in time.
+pub const REFUSED: i32 = 4;
 /// Anything else went wrong (cargo's code for internal failures).
 pub const FAILURE: i32 = 101;
 /// Ctrl-C stopped the command (the shell's code for SIGINT).

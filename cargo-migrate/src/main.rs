@@ -7,9 +7,11 @@ mod error;
 mod exit;
 mod fs;
 mod gitattributes;
+mod github;
 mod interrupt;
 mod models;
 mod project;
+mod report;
 mod shell;
 
 use clap::Parser;
@@ -36,18 +38,20 @@ fn main() {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
-    let mut shell = Shell::new(color, verbosity);
+    let mut shell = Shell::new(color, verbosity, args.global.message_format);
     let result = commands::run(&mut shell, args);
     if interrupt::exiting() {
         // The Ctrl-C handler is cleaning up and ends the process (130).
         std::thread::sleep(std::time::Duration::from_secs(30));
         std::process::exit(130);
     }
-    let code = match result {
-        Ok(code) => code,
+    let code = match &result {
+        Ok(code) => *code,
         Err(error) if error.message.is_empty() => error.exit_code,
-        Err(error) => report(&mut shell, &error),
+        Err(error) => report(&mut shell, error),
     };
+    let error = result.as_ref().err().filter(|e| !e.message.is_empty());
+    let _ = shell.finish(code, error.map(|e| (e.message.as_str(), e.help.as_deref())));
     std::process::exit(code);
 }
 

@@ -8,6 +8,10 @@ use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
 use migrate_history::Diagnostic;
 
+use crate::cli::MessageFormat;
+use crate::github::Annotations;
+use crate::report::{DiagnosticInfo, Message};
+
 const STATUS: Style = AnsiColor::Green.on_default().bold();
 const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
@@ -28,11 +32,33 @@ pub struct Shell {
     out: AutoStream<io::Stdout>,
     err: AutoStream<io::Stderr>,
     verbosity: Verbosity,
+    format: MessageFormat,
+    /// Inside GitHub Actions: diagnostics become workflow annotations too.
+    annotations: Option<Annotations>,
 }
 
 impl Shell {
-    pub fn new(color: ColorChoice, verbosity: Verbosity) -> Shell {
-        Shell { out: AutoStream::new(io::stdout(), color), err: AutoStream::new(io::stderr(), color), verbosity }
+    pub fn new(color: ColorChoice, verbosity: Verbosity, format: MessageFormat) -> Shell {
+        Shell {
+            out: AutoStream::new(io::stdout(), color),
+            err: AutoStream::new(io::stderr(), color),
+            verbosity,
+            format,
+            annotations: Annotations::enabled().then(Annotations::default),
+        }
+    }
+
+    /// Whether `--message-format json` was given: data goes out as [`Message`]s.
+    pub fn json(&self) -> bool {
+        self.format == MessageFormat::Json
+    }
+
+    /// One JSON line on stdout; nothing unless `--message-format json`.
+    pub fn emit(&mut self, message: &Message) -> io::Result<()> {
+        if self.json() {
+            writeln!(self.out, "{}", crate::report::to_line(message))?;
+        }
+        Ok(())
     }
 
     /// How much to say.
@@ -79,8 +105,14 @@ impl Shell {
         writeln!(self.err, "{BOLD}note:{BOLD:#} {message}")
     }
 
-    /// A diagnostic, with the same text the build script prints.
+    /// A diagnostic, with the same text the build script prints; with
+    /// `--message-format json` also as a JSON line, and inside GitHub
+    /// Actions also as a workflow annotation on its file and line.
     pub fn diagnostic(&mut self, diagnostic: &Diagnostic) -> io::Result<()> {
+        self.emit(&Message::Diagnostic(DiagnosticInfo::of(diagnostic)))?;
+        if let Some(line) = self.annotations.as_mut().and_then(|a| a.line(diagnostic)) {
+            writeln!(self.err, "{line}")?;
+        }
         if diagnostic.is_error() {
             self.error(diagnostic.message())?;
         } else if self.verbosity == Verbosity::Quiet {
@@ -92,6 +124,22 @@ impl Shell {
             Some(help) => self.help(help),
             None => Ok(()),
         }
+    }
+
+    /// The end of the command: the count of diagnostics that were not
+    /// annotated, and with `--message-format json` a final `finished` line
+    /// (after an `error` line when it failed).
+    pub fn finish(&mut self, exit_code: i32, error: Option<(&str, Option<&str>)>) -> io::Result<()> {
+        if let Some(annotations) = &self.annotations {
+            for line in annotations.rest() {
+                writeln!(self.err, "{line}")?;
+            }
+        }
+        if let Some((message, help)) = error {
+            self.emit(&Message::Error { message: message.to_owned(), help: help.map(str::to_owned) })?;
+        }
+        self.emit(&Message::Finished { success: exit_code == 0, exit_code })?;
+        self.out.flush()
     }
 }
 

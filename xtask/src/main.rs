@@ -133,9 +133,17 @@ fn test() -> Result<(), String> {
     )?;
     // Every public item of the libraries is documented, and links resolve.
     run(
-        cargo(&root)
-            .env("RUSTDOCFLAGS", "-D warnings")
-            .args(["doc", "--no-deps", "--all-features", "-p", "migrate-history", "-p", "migrate-build", "-p", "migrate-runtime"]),
+        cargo(&root).env("RUSTDOCFLAGS", "-D warnings").args([
+            "doc",
+            "--no-deps",
+            "--all-features",
+            "-p",
+            "migrate-history",
+            "-p",
+            "migrate-build",
+            "-p",
+            "migrate-runtime",
+        ]),
         "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps --all-features -p migrate-history -p migrate-build -p migrate-runtime",
     )?;
     package(&root)?;

@@ -1,15 +1,14 @@
 //! `check`: everything the build checks, and that every revision is pinned.
 
-use std::io::Write;
-
 use migrate_history::Options;
-use serde_json::json;
 
-use crate::cli::{CheckArgs, MessageFormat};
+use crate::cli::CheckArgs;
 use crate::db::{Configured, configured, connect_to_read, engine_error, resolve_url};
 use crate::error::CliResult;
 use crate::exit;
+use crate::github::{Summary, cell, environment_note};
 use crate::project::Project;
+use crate::report::Message;
 use crate::shell::{Shell, plural};
 
 pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult {
@@ -27,6 +26,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
     let replayable = !analysis.errors().any(|d| {
         !matches!(d.problem, migrate_history::Problem::Draft { .. } | migrate_history::Problem::MultipleHeads { .. })
     });
+    let mut database = None;
     if replayable {
         let resolved = resolve_url(project, &args.db)?;
         let migrator = configured(project, analysis.history.clone());
@@ -35,69 +35,81 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
             let (mut connection, _) = connect_to_read(&resolved.url)?;
             let state = migrator.state(connection.database()).map_err(engine_error)?;
             analysis.diagnostics.append(&mut state.problems(migrator.history(), &resolved.url.redacted()));
+            database = Some(resolved.url.redacted());
         }
         // The models (schema.sql) against what the history produces.
         analysis.diagnostics.append(&mut crate::models::check(shell, project, &migrator, &resolved.url)?);
     }
     let errors = analysis.errors().count();
     let warnings = analysis.warnings().count();
-    match args.format.message_format {
-        MessageFormat::Json => {
-            let out = shell.out();
-            for d in &analysis.diagnostics {
-                let object = json!({
-                    "reason": "diagnostic",
-                    "severity": if d.is_error() { "error" } else { "warning" },
-                    "path": d.path,
-                    "line": d.line,
-                    "message": d.problem.to_string(),
-                    "help": d.help(),
-                    "rendered": d.to_string(),
-                });
-                writeln!(out, "{object}")?;
-            }
-            let summary = json!({
-                "reason": "check-finished",
-                "success": errors == 0,
-                "revisions": analysis.history.len(),
-                "heads": analysis.history.ids(&analysis.history.heads()),
-                "errors": errors,
-                "warnings": warnings,
-            });
-            writeln!(out, "{summary}")?;
+    let heads = analysis.history.heads().len();
+    for d in &analysis.diagnostics {
+        shell.diagnostic(d)?;
+    }
+    let summary = format!(
+        "{} revision{} in {}, {heads} head{}, {} pinned",
+        analysis.history.len(),
+        plural(analysis.history.len()),
+        project.shown_dir.display(),
+        plural(heads),
+        analysis.lock.len(),
+    );
+    let drafts = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && matches!(d.problem, migrate_history::Problem::Draft { .. }))
+        .count();
+    let drafts_help = (drafts > 0).then(|| {
+        format!(
+            "run `cargo migrate lock` to pin the {drafts} draft{} and commit {} with {}; `cargo migrate check --allow-drafts` accepts drafts for local use",
+            plural(drafts),
+            project.shown(migrate_history::LOCK_FILE_NAME).display(),
+            if drafts == 1 { "it" } else { "them" },
+        )
+    });
+    if errors == 0 {
+        shell.status("Checked", &summary)?;
+    } else {
+        shell.error(format!("check failed with {errors} problem{}: {summary}", plural(errors)))?;
+    }
+    if let Some(help) = &drafts_help {
+        shell.help(help)?;
+    }
+    shell.emit(&Message::CheckFinished {
+        success: errors == 0,
+        revisions: analysis.history.len(),
+        heads: analysis.history.ids(&analysis.history.heads()),
+        errors,
+        warnings,
+    })?;
+    if let Some(mut md) = Summary::start("cargo migrate check") {
+        let verdict = if errors == 0 { "passed" } else { "failed" };
+        md.line(format_args!(
+            "**Check {verdict}**: {summary}; {errors} error{}, {warnings} warning{}.\n",
+            plural(errors),
+            plural(warnings)
+        ));
+        if let Some(database) = database {
+            md.line(format_args!("Database: `{database}`{}\n", environment_note()));
         }
-        MessageFormat::Human => {
+        if !analysis.diagnostics.is_empty() {
+            md.line("| | where | problem |").line("|---|---|---|");
             for d in &analysis.diagnostics {
-                shell.diagnostic(d)?;
+                let icon = if d.is_error() { "❌" } else { "⚠️" };
+                let place = match (&d.path, d.line) {
+                    (Some(path), Some(line)) => format!("`{}:{line}`", path.display()),
+                    (Some(path), None) => format!("`{}`", path.display()),
+                    _ => String::new(),
+                };
+                let help = d.help().map(|h| format!("<br>help: {}", cell(&h))).unwrap_or_default();
+                md.line(format_args!("| {icon} | {place} | {}{help} |", cell(&d.problem.to_string())));
             }
-            let heads = analysis.history.heads().len();
-            let summary = format!(
-                "{} revision{} in {}, {heads} head{}, {} pinned",
-                analysis.history.len(),
-                plural(analysis.history.len()),
-                project.shown_dir.display(),
-                plural(heads),
-                analysis.lock.len(),
-            );
-            if errors == 0 {
-                shell.status("Checked", summary)?;
-            } else {
-                shell.error(format!("check failed with {errors} problem{}: {summary}", plural(errors)))?;
-            }
-            let drafts = analysis
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error() && matches!(d.problem, migrate_history::Problem::Draft { .. }))
-                .count();
-            if drafts > 0 {
-                shell.help(format!(
-                    "run `cargo migrate lock` to pin the {drafts} draft{} and commit {} with {}; `cargo migrate check --allow-drafts` accepts drafts for local use",
-                    plural(drafts),
-                    project.shown(migrate_history::LOCK_FILE_NAME).display(),
-                    if drafts == 1 { "it" } else { "them" },
-                ))?;
-            }
+            md.line("");
         }
+        if let Some(help) = &drafts_help {
+            md.line(format_args!("{help}\n"));
+        }
+        md.write()?;
     }
     Ok(if errors == 0 { exit::OK } else { exit::CHECK_FAILED })
 }

@@ -10,6 +10,7 @@ use crate::db::{chosen_url, configured, connect_to_read, workbench_error};
 use crate::error::CliResult;
 use crate::exit;
 use crate::project::Project;
+use crate::report::{Message, SchemaChangeInfo};
 use crate::shell::{Shell, plural};
 
 pub fn run(shell: &mut Shell, project: &Project, history: History, args: &DiffArgs) -> CliResult {
@@ -22,15 +23,20 @@ pub fn run(shell: &mut Shell, project: &Project, history: History, args: &DiffAr
     let drift = drift.map_err(|e| workbench_error(e, &project.config.schema))?;
     let database = resolved.url.redacted();
     let at = crate::db::describe_heads(&drift.at);
+    let count = drift.changes.len();
+    for change in &drift.changes {
+        if shell.json() {
+            let info = SchemaChangeInfo { change: change.to_string(), destructive: change.is_destructive() };
+            shell.emit(&Message::SchemaChange(info))?;
+        } else {
+            writeln!(shell.out(), "{change}")?;
+        }
+    }
+    shell.emit(&Message::DiffFinished { database: database.clone(), at: drift.at.clone(), differences: count })?;
     if drift.changes.is_empty() {
         shell.status("Matches", format!("{database} is exactly what the history produces at {at}"))?;
         return Ok(exit::OK);
     }
-    let out = shell.out();
-    for change in &drift.changes {
-        writeln!(out, "{change}")?;
-    }
-    let count = drift.changes.len();
     shell.error(format!(
         "{database} differs from what the history produces at {at}: {count} difference{}",
         plural(count)

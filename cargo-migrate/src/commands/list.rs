@@ -3,12 +3,12 @@
 use std::io::Write;
 
 use migrate_history::{Analysis, Options, Range, Target};
-use serde_json::json;
 
-use super::{report_problems, revision_block, revision_json, revision_line};
-use crate::cli::{HistoryArgs, ListArgs, MessageFormat, ShowArgs};
+use super::{report_problems, revision_block, revision_line, revision_message};
+use crate::cli::{HistoryArgs, ListArgs, ShowArgs};
 use crate::error::{CliError, CliResult};
 use crate::project::Project;
+use crate::report::Message;
 use crate::shell::Shell;
 
 /// Listing commands show several heads as data, not as an error.
@@ -26,12 +26,11 @@ pub fn history(shell: &mut Shell, project: &Project, args: &HistoryArgs) -> CliR
         }
         None => (0..history.len()).collect(),
     };
-    let out = shell.out();
     for &index in selected.iter().rev() {
-        match (args.format.message_format, args.verbose) {
-            (MessageFormat::Json, _) => writeln!(out, "{}", revision_json(&analysis, index))?,
-            (MessageFormat::Human, true) => revision_block(out, &analysis, index)?,
-            (MessageFormat::Human, false) => writeln!(out, "{}", revision_line(history, index))?,
+        match (shell.json(), args.verbose) {
+            (true, _) => shell.emit(&revision_message(&analysis, index))?,
+            (false, true) => revision_block(shell.out(), &analysis, index)?,
+            (false, false) => writeln!(shell.out(), "{}", revision_line(history, index))?,
         }
     }
     report_problems(shell, &analysis)
@@ -40,15 +39,14 @@ pub fn history(shell: &mut Shell, project: &Project, args: &HistoryArgs) -> CliR
 pub fn heads(shell: &mut Shell, project: &Project, args: &ListArgs) -> CliResult {
     let analysis = analyze(project);
     let history = &analysis.history;
-    let out = shell.out();
     for index in history.heads() {
         let rev = history.revision(index);
-        match (args.format.message_format, args.verbose) {
-            (MessageFormat::Json, _) => writeln!(out, "{}", revision_json(&analysis, index))?,
-            (MessageFormat::Human, true) => revision_block(out, &analysis, index)?,
-            (MessageFormat::Human, false) => {
+        match (shell.json(), args.verbose) {
+            (true, _) => shell.emit(&revision_message(&analysis, index))?,
+            (false, true) => revision_block(shell.out(), &analysis, index)?,
+            (false, false) => {
                 let labels: String = rev.branch_labels.iter().map(|l| format!(" ({l})")).collect();
-                writeln!(out, "{}{labels} (head), {}", rev.id, rev.message)?
+                writeln!(shell.out(), "{}{labels} (head), {}", rev.id, rev.message)?
             }
         }
     }
@@ -58,20 +56,16 @@ pub fn heads(shell: &mut Shell, project: &Project, args: &ListArgs) -> CliResult
 pub fn branches(shell: &mut Shell, project: &Project, args: &ListArgs) -> CliResult {
     let analysis = analyze(project);
     let history = &analysis.history;
-    let out = shell.out();
     for index in (0..history.len()).filter(|&i| history.is_branch_point(i)) {
         let children = history.children(index);
-        match args.format.message_format {
-            MessageFormat::Json => {
-                let object = json!({
-                    "reason": "branch-point",
-                    "id": history.revision(index).id,
-                    "message": history.revision(index).message,
-                    "children": history.ids(children),
-                });
-                writeln!(out, "{object}")?
-            }
-            MessageFormat::Human => {
+        match shell.json() {
+            true => shell.emit(&Message::BranchPoint {
+                id: history.revision(index).id.clone(),
+                message: history.revision(index).message.clone(),
+                children: history.ids(children),
+            })?,
+            false => {
+                let out = shell.out();
                 if args.verbose {
                     revision_block(out, &analysis, index)?;
                 } else {
@@ -97,9 +91,9 @@ pub fn show(shell: &mut Shell, project: &Project, args: &ShowArgs) -> CliResult 
             .with_help("`show` takes a revision id, prefix, label or `head`"));
     }
     for index in found {
-        match args.format.message_format {
-            MessageFormat::Json => writeln!(shell.out(), "{}", revision_json(&analysis, index))?,
-            MessageFormat::Human => {
+        match shell.json() {
+            true => shell.emit(&revision_message(&analysis, index))?,
+            false => {
                 let out = shell.out();
                 revision_block(out, &analysis, index)?;
                 let rev = history.revision(index);

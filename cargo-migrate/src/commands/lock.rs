@@ -12,6 +12,7 @@ use crate::db::Configured;
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::project::Project;
+use crate::report::Message;
 use crate::shell::{Shell, plural};
 
 pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
@@ -29,6 +30,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
         for rev in history.revisions() {
             if !lock.is_pinned(&rev.id) {
                 lock.pin(&rev.id, rev.checksum);
+                shell.emit(&Message::Pinned { id: rev.id.clone(), checksum: rev.checksum.to_string() })?;
                 pinned += 1;
             }
         }
@@ -57,6 +59,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LockArgs) -> CliResult {
                 None => shell.status("Pinned", &rev.id)?,
             }
             lock.pin(&rev.id, rev.checksum);
+            shell.emit(&Message::Pinned { id: rev.id.clone(), checksum: rev.checksum.to_string() })?;
         }
     }
 
@@ -133,6 +136,7 @@ fn write(shell: &mut Shell, project: &Project, lock: &LockFile, say_fresh: bool)
         }
         _ => crate::fs::write_atomic(&path, &rendered)?,
     }
+    shell.emit(&Message::LockWritten { path: shown.display().to_string(), pinned: lock.len() })?;
     if let Some(added) = crate::gitattributes::ensure(&project.base, &project.dir)? {
         let file = crate::project::shown_path(&added.file);
         shell.status(

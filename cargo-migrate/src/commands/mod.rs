@@ -1,21 +1,23 @@
 //! One module per command; shared rendering of revisions.
 
 mod check;
-mod database;
 mod diff;
 mod init;
+mod inspect;
 mod list;
 mod lock;
+mod migrate;
 mod new;
+mod settle;
 
 use std::io::Write;
 
 use migrate_history::{Analysis, History, Options, Problem, Revision};
-use serde_json::json;
 
 use crate::cli::{Command, MigrateArgs};
 use crate::error::{CliError, CliResult};
 use crate::project::{Project, Selection};
+use crate::report::{Message, RevisionInfo};
 use crate::shell::{Shell, Verbosity};
 
 /// Runs a command; `Ok` carries the exit code.
@@ -37,13 +39,13 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         Command::Show(show) => list::show(shell, &project, show),
         Command::Lock(lock) => lock::run(shell, &project, lock),
         Command::Check(check) => check::run(shell, &project, check),
-        Command::Upgrade(args) => database::upgrade(shell, &project, args),
-        Command::Downgrade(args) => database::downgrade(shell, &project, args),
-        Command::Current(args) => database::current(shell, &project, args),
-        Command::Status(args) => database::status(shell, &project, args),
-        Command::Stamp(args) => database::stamp(shell, &project, args),
-        Command::Sql(args) => database::sql(shell, &project, args),
-        Command::Resolve(args) => database::resolve(shell, &project, args),
+        Command::Upgrade(args) => migrate::upgrade(shell, &project, args),
+        Command::Downgrade(args) => migrate::downgrade(shell, &project, args),
+        Command::Sql(args) => migrate::sql(shell, &project, args),
+        Command::Current(args) => inspect::current(shell, &project, args),
+        Command::Status(args) => inspect::status(shell, &project, args),
+        Command::Stamp(args) => settle::stamp(shell, &project, args),
+        Command::Resolve(args) => settle::resolve(shell, &project, args),
         Command::Diff(args) => {
             let analysis = project.analyze(Options { allow_multiple_heads: true, require_pinned: false });
             if analysis.has_errors() {
@@ -54,29 +56,28 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
     }
 }
 
-/// A revision as one JSON object (`reason: "revision"`).
-fn revision_json(analysis: &Analysis, index: usize) -> serde_json::Value {
+/// A revision as one JSON message (`reason: "revision"`).
+fn revision_message(analysis: &Analysis, index: usize) -> Message {
     let history = &analysis.history;
     let rev = history.revision(index);
-    json!({
-        "reason": "revision",
-        "id": rev.id,
-        "parents": rev.parents,
-        "children": history.ids(history.children(index)),
-        "message": rev.message,
-        "created": rev.created,
-        "branch_labels": rev.branch_labels,
-        "depends_on": rev.depends_on,
-        "path": rev.file.path,
-        "checksum": rev.checksum.to_string(),
-        "pinned": analysis.lock.is_pinned(&rev.id),
-        "transaction": rev.transaction,
-        "reversible": rev.is_reversible(),
-        "head": history.is_head(index),
-        "branch_point": history.is_branch_point(index),
-        "merge_point": history.is_merge_point(index),
-        "extra": rev.extra.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>(),
-    })
+    Message::Revision(Box::new(RevisionInfo {
+        id: rev.id.clone(),
+        parents: rev.parents.clone(),
+        children: history.ids(history.children(index)),
+        message: rev.message.clone(),
+        created: rev.created.clone(),
+        branch_labels: rev.branch_labels.clone(),
+        depends_on: rev.depends_on.clone(),
+        path: rev.file.path.display().to_string(),
+        checksum: rev.checksum.to_string(),
+        pinned: analysis.lock.is_pinned(&rev.id),
+        transaction: rev.transaction,
+        reversible: rev.is_reversible(),
+        head: history.is_head(index),
+        branch_point: history.is_branch_point(index),
+        merge_point: history.is_merge_point(index),
+        extra: rev.extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }))
 }
 
 /// Alembic's one-line form: `parent -> id (head), message`.

@@ -15,6 +15,7 @@ use crate::cli::{MergeArgs, NewArgs};
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::project::Project;
+use crate::report::{Message, SchemaChangeInfo};
 use crate::shell::Shell;
 
 pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: bool) -> CliResult {
@@ -45,14 +46,23 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
     for text in &args.depends_on {
         depends_on.push(history.revision(history.lookup(text)?).id.clone());
     }
+    let mut changes = Vec::new();
     let (up, down) = if autogenerate {
         let database = crate::db::chosen_url(shell, project, &args.db, false)?;
         let bench = crate::models::workbench(args.dev_url.as_deref(), &database.url)?;
         let migrator = crate::db::configured(project, history.clone());
         match crate::models::autogenerate(shell, project, &migrator, &bench)? {
-            Some(generated) => (generated.up, generated.down),
+            Some(generated) => {
+                changes = generated
+                    .changes
+                    .iter()
+                    .map(|c| SchemaChangeInfo { change: c.to_string(), destructive: c.is_destructive() })
+                    .collect();
+                (generated.up, generated.down)
+            }
             None => {
                 shell.status("Fresh", "no changes: the models match what the history produces; nothing written")?;
+                shell.emit(&Message::NoChanges {})?;
                 return Ok(exit::OK);
             }
         }
@@ -69,7 +79,7 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
         up,
         down,
     };
-    write_revision(shell, project, &new)
+    write_revision(shell, project, &new, changes)
 }
 
 pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResult {
@@ -119,7 +129,7 @@ pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResul
         up: String::new(),
         down: String::new(),
     };
-    write_revision(shell, project, &new)
+    write_revision(shell, project, &new, Vec::new())
 }
 
 /// The `--rev-id`, checked, or a new 12-hex-digit id like Alembic's.
@@ -180,7 +190,12 @@ fn check_labels(history: &History, labels: &[String]) -> Result<Vec<String>, Cli
 
 /// Renders the template, checks the result parses, and creates the file
 /// without ever overwriting one.
-fn write_revision(shell: &mut Shell, project: &Project, new: &NewRevision) -> CliResult {
+fn write_revision(
+    shell: &mut Shell,
+    project: &Project,
+    new: &NewRevision,
+    changes: Vec<SchemaChangeInfo>,
+) -> CliResult {
     let template_path = project.dir.join(TEMPLATE_FILE_NAME);
     let template = match std::fs::read_to_string(&template_path) {
         Ok(text) => text,
@@ -213,6 +228,16 @@ fn write_revision(shell: &mut Shell, project: &Project, new: &NewRevision) -> Cl
     }
     shell.status("Created", format!("{} ({})", shown.display(), new.message))?;
     shell.note("the revision is a draft: edit it freely, then pin it with `cargo migrate lock`")?;
-    writeln!(shell.out(), "{}", shown.display())?;
+    if shell.json() {
+        shell.emit(&Message::RevisionCreated {
+            id: new.id.clone(),
+            path: shown.display().to_string(),
+            parents: new.parents.clone(),
+            message: new.message.clone(),
+            changes,
+        })?;
+    } else {
+        writeln!(shell.out(), "{}", shown.display())?;
+    }
     Ok(exit::OK)
 }

@@ -83,7 +83,7 @@ fn postgres_stamp_check_and_status() {
     db.query("UPDATE migrate_versions SET checksum = 'sha256:0' WHERE revision = '4d1c8e2a9b07'");
     let (_, stderr) = assert_exit(&on_example(url, &["check"]), 1);
     assert!(stderr.contains("revision `4d1c8e2a9b07` was applied to"), "{stderr}");
-    let (_, stderr) = assert_exit(&on_example(url, &["upgrade"]), 101);
+    let (_, stderr) = assert_exit(&on_example(url, &["upgrade"]), 4);
     assert!(stderr.contains("was applied with sha256:0 but its file now has sha256:"), "{stderr}");
     assert!(stderr.contains("--allow-modified"), "{stderr}");
 }
@@ -165,7 +165,7 @@ fn postgres_failed_no_transaction_revision_blocks_until_resolved() {
     assert_eq!(db.query("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_a'")[0][0].as_deref(), Some("1"));
     let (stdout, _) = assert_exit(&run(&["status"]), 0);
     assert!(stdout.contains("failed:") && stdout.contains("cccc line 8:"), "{stdout}");
-    let (_, stderr) = assert_exit(&run(&["upgrade"]), 101);
+    let (_, stderr) = assert_exit(&run(&["upgrade"]), 4);
     assert!(
         stderr.contains("revision `cccc` is marked failed (1 statement(s) finished before the failure)"),
         "{stderr}"
@@ -219,7 +219,7 @@ fn tls_with_sslmode_require_and_no_password_in_output() {
     let (stdout, _) = assert_exit(&on_example(&url, &["status"]), 0);
     assert!(stdout.contains("postgres:****@") && stdout.contains("connection:    ok"), "{stdout}");
     let unreachable = "postgres://postgres:hunter2@127.0.0.1:1/nowhere";
-    let (stdout, stderr) = assert_exit(&on_example(unreachable, &["status"]), 101);
+    let (stdout, stderr) = assert_exit(&on_example(unreachable, &["status"]), 3);
     assert!(stderr.contains("could not connect to PostgreSQL at 127.0.0.1:1/nowhere as postgres"), "{stderr}");
     assert!(!format!("{stdout}{stderr}").contains("hunter2"));
     let (_, stderr) = assert_exit(

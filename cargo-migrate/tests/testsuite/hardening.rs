@@ -251,7 +251,7 @@ fn a_transaction_false_revision_killed_between_statements_leaves_a_running_row()
     assert_eq!(rows(&db, "SELECT state, statements_done FROM migrate_versions"), [["running", "1"]]);
     assert_eq!(db.tables(), ["k1", "migrate_versions"]);
     insta::assert_snapshot!(redacted(&run(dir.path(), &db.url, &["upgrade"]), &[]), @r"
-    exit: 101
+    exit: 4
     --- stdout
     --- stderr
     error: revision `kkkk` is marked running (interrupted: 1 statement(s) finished, the next one may have run in part) in the version table
@@ -339,7 +339,7 @@ fn lock_timeout_gives_up_and_names_the_holder() {
     let text = redacted(&output, &[(&pid[0][0], "[PID]")]);
     let text = text.split(", active for ").next().unwrap().to_owned();
     insta::assert_snapshot!(text, @r"
-    exit: 101
+    exit: 4
     --- stdout
     --- stderr
          Waiting for the migration lock, held by `server process [PID] (cargo-migrate as postgres from 127.0.0.1)

@@ -24,17 +24,22 @@ fn example_history_listings() {
 fn json_listings_are_one_object_per_line() {
     let (stdout, _) = assert_exit(&run(&["history", "--message-format", "json"]), 0);
     let objects: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
-    assert_eq!(objects.len(), 7);
-    assert!(objects.iter().all(|o| o["reason"] == "revision"));
-    assert_eq!(objects[0]["head"], true, "newest first");
-    assert_eq!(objects.iter().filter(|o| o["merge_point"] == true).count(), 1);
+    assert_eq!(objects.len(), 8);
+    let (revisions, last) = objects.split_at(7);
+    assert!(revisions.iter().all(|o| o["reason"] == "revision" && o["format-version"] == 1));
+    assert_eq!(revisions[0]["head"], true, "newest first");
+    assert_eq!(revisions.iter().filter(|o| o["merge-point"] == true).count(), 1);
+    assert_eq!(
+        last[0],
+        serde_json::json!({"reason": "finished", "success": true, "exit-code": 0, "format-version": 1})
+    );
 
-    let (stdout, _) = assert_exit(&run(&["heads", "--message-format", "json"]), 0);
-    let head: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let (stdout, _) = assert_exit(&run(&["--message-format", "json", "heads"]), 0);
+    let head: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(head["id"], "0a9d4e6b2c31");
 
     let (stdout, _) = assert_exit(&run(&["check", "--message-format", "json"]), 0);
-    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().nth_back(1).unwrap()).unwrap();
     assert_eq!(summary["reason"], "check-finished");
     assert_eq!(summary["success"], true);
 }

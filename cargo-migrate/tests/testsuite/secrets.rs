@@ -448,7 +448,7 @@ fn the_audit_url() {
     assert_hidden(&transcript(&output), &role.password);
     assert_eq!(
         normalize(&transcript(&output), &[(&db.name, "[DB]"), (&role.name, "[ROLE]")]),
-        "exit: 101\n--- stdout\n\
+        "exit: 3\n--- stdout\n\
          database:      postgres://[ROLE]:****@[HOST]:1/[DB] (from [SOURCE])\n\
          --- stderr\n\
          error: could not connect to PostgreSQL at [HOST]:1/[DB] as [ROLE]: error connecting to server: Connection refused (os error 111)\n  \

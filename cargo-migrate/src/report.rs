@@ -1,0 +1,228 @@
+//! `--message-format json`: one object per line on stdout, each with a
+//! `reason` naming its kind and the `format-version`, ending with
+//! `finished`. Every kind is a struct here; `docs/json.md` documents them.
+
+use serde::Serialize;
+
+/// Bumped when a field changes meaning or goes away (new fields and new
+/// reasons do not bump it).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One line of JSON output.
+#[derive(Debug, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case", rename_all_fields = "kebab-case")]
+pub enum Message {
+    /// A revision of the history (`history`, `heads`, `show`).
+    Revision(Box<RevisionInfo>),
+    /// A branch point and the revisions leaving it (`branches`).
+    BranchPoint { id: String, message: String, children: Vec<String> },
+    /// A problem found in the history, the lock file, the models or a database.
+    Diagnostic(DiagnosticInfo),
+    /// The end of `check`.
+    CheckFinished { success: bool, revisions: usize, heads: Vec<String>, errors: usize, warnings: usize },
+    /// A revision file written by `new`, `generate` or `merge`.
+    RevisionCreated {
+        id: String,
+        path: String,
+        parents: Vec<String>,
+        message: String,
+        /// What autogenerate found (empty for `new` and `merge`).
+        changes: Vec<SchemaChangeInfo>,
+    },
+    /// `generate` found nothing to do.
+    NoChanges {},
+    /// A revision pinned in the lock file by `lock`.
+    Pinned { id: String, checksum: String },
+    /// The lock file written by `lock`.
+    LockWritten { path: String, pinned: usize },
+    /// A revision the database is at (`current`).
+    Current {
+        id: String,
+        message: String,
+        /// Whether it is a head of the history (`null` for a revision the history lacks).
+        head: Option<bool>,
+        in_history: bool,
+        state: Option<String>,
+        applied_at: Option<String>,
+        applied_by: Option<String>,
+    },
+    /// Everything `status` shows.
+    Status(Box<StatusInfo>),
+    /// A revision applied (in a dry run: executed, to be rolled back).
+    RevisionApplied(RanInfo),
+    /// A revision reverted.
+    RevisionReverted(RanInfo),
+    /// A revision a dry run could not execute.
+    RevisionNotExecuted { id: String, path: String, because_of: Option<String> },
+    /// Another process holds the migration lock.
+    WaitingForLock { holder: Option<String>, timeout_ms: Option<u128> },
+    /// The end of `upgrade` or `downgrade`.
+    MigrationFinished {
+        direction: &'static str,
+        revisions: usize,
+        dry_run: bool,
+        not_executed: Vec<NotExecutedInfo>,
+        /// Where the database was before the run.
+        before: Vec<String>,
+        /// Where it is now.
+        current: Vec<String>,
+        elapsed_ms: f64,
+    },
+    /// `stamp`.
+    Stamped { added: Vec<String>, removed: Vec<String>, current: Vec<String> },
+    /// `resolve`.
+    Resolved { id: String, resolution: &'static str },
+    /// An offline script (`sql`, `upgrade --sql`, `downgrade --sql`).
+    Script { dialect: &'static str, range: String, sql: String },
+    /// A difference between a live database and the history (`diff`).
+    SchemaChange(SchemaChangeInfo),
+    /// The end of `diff`.
+    DiffFinished { database: String, at: Vec<String>, differences: usize },
+    /// What ended the command, when it failed.
+    Error { message: String, help: Option<String> },
+    /// Always the last line: whether the command succeeded, and its exit code.
+    Finished { success: bool, exit_code: i32 },
+}
+
+/// Every field of a revision.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RevisionInfo {
+    pub id: String,
+    pub parents: Vec<String>,
+    pub children: Vec<String>,
+    pub message: String,
+    pub created: Option<String>,
+    pub branch_labels: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub path: String,
+    pub checksum: String,
+    pub pinned: bool,
+    pub transaction: bool,
+    pub reversible: bool,
+    pub head: bool,
+    pub branch_point: bool,
+    pub merge_point: bool,
+    /// `x-` header keys and their values.
+    pub extra: std::collections::BTreeMap<String, String>,
+}
+
+/// A problem, as the build script and `check` print it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DiagnosticInfo {
+    pub severity: &'static str,
+    pub path: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+    pub help: Option<String>,
+    /// `path:line: message`, as printed for people.
+    pub rendered: String,
+}
+
+impl DiagnosticInfo {
+    pub fn of(diagnostic: &migrate_history::Diagnostic) -> DiagnosticInfo {
+        DiagnosticInfo {
+            severity: if diagnostic.is_error() { "error" } else { "warning" },
+            path: diagnostic.path.as_ref().map(|p| p.display().to_string()),
+            line: diagnostic.line,
+            message: diagnostic.problem.to_string(),
+            help: diagnostic.help(),
+            rendered: diagnostic.to_string(),
+        }
+    }
+}
+
+/// A revision that ran, and how long it took.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RanInfo {
+    pub id: String,
+    pub message: String,
+    pub path: String,
+    pub elapsed_ms: f64,
+    pub dry_run: bool,
+}
+
+/// A revision a dry run did not execute.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct NotExecutedInfo {
+    pub id: String,
+    pub because_of: Option<String>,
+}
+
+/// A schema difference.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SchemaChangeInfo {
+    /// In words: `new table users`.
+    pub change: String,
+    /// Whether it can lose data.
+    pub destructive: bool,
+}
+
+/// `status`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StatusInfo {
+    /// The database, without its password.
+    pub database: String,
+    /// Where its URL came from.
+    pub source: String,
+    /// Whether a SQLite file exists (always true for PostgreSQL).
+    pub exists: bool,
+    pub server_version: String,
+    pub sslmode: Option<&'static str>,
+    pub encrypted: Option<bool>,
+    pub version_table: String,
+    pub version_table_exists: bool,
+    pub current: Vec<String>,
+    pub pending: Vec<PendingInfo>,
+    pub drifted: Vec<DriftInfo>,
+    pub failed: Vec<FailedInfo>,
+    pub unknown: Vec<String>,
+}
+
+/// A revision not applied yet.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PendingInfo {
+    pub id: String,
+    pub message: String,
+    pub path: String,
+}
+
+/// An applied revision whose file changed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DriftInfo {
+    pub id: String,
+    pub path: String,
+    pub recorded: String,
+    pub actual: String,
+}
+
+/// A revision recorded as failed, running or reverting.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FailedInfo {
+    pub id: String,
+    pub state: String,
+    pub error: Option<String>,
+}
+
+/// What goes on the line: the message and the format version.
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    message: &'a Message,
+    #[serde(rename = "format-version")]
+    format_version: u32,
+}
+
+/// The message as one line of JSON, without the newline.
+pub fn to_line(message: &Message) -> String {
+    serde_json::to_string(&Line { message, format_version: FORMAT_VERSION })
+        .expect("messages serialize: strings, numbers and lists only")
+}
