@@ -264,16 +264,47 @@ pub struct ResolveArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("installs").args(["build", "ci"]).multiple(true)))]
 pub struct InitArgs {
     /// Also add the build script (build.rs) and the migrate-build/migrate-history dependencies
     #[arg(long)]
     pub build: bool,
-    /// With --build: depend on the cargo-migrate repository at this path instead of crates.io
-    #[arg(long, value_name = "REPO", requires = "build", conflicts_with = "git")]
+    /// With --build: depend on the cargo-migrate repository at this path instead of crates.io;
+    /// with --ci: the workflows install cargo-migrate from it (a directory of the repository)
+    #[arg(long, value_name = "REPO", requires = "installs", conflicts_with = "git")]
     pub path: Option<PathBuf>,
-    /// With --build: depend on the cargo-migrate repository at this git URL instead of crates.io
-    #[arg(long, value_name = "URL", requires = "build")]
+    /// With --build: depend on the cargo-migrate repository at this git URL instead of crates.io;
+    /// with --ci: the workflows install cargo-migrate from it
+    #[arg(long, value_name = "URL", requires = "installs")]
     pub git: Option<String>,
+    /// Also write CI workflows: `github` writes .github/workflows/migrate.yml (run migrations by
+    /// hand), deploy.yml (migrate, then deploy, on push to main) and migrations-pr.yml (pull requests)
+    #[arg(long, value_name = "PROVIDER", value_enum)]
+    pub ci: Option<CiProvider>,
+    /// With --ci: what deploy.yml deploys after migrating: `none` (placeholder jobs to fill in) or
+    /// `cloud-run` (Docker images to Artifact Registry, then Google Cloud Run)
+    #[arg(long, value_name = "TARGET", value_enum, requires = "ci", default_value_t)]
+    pub deploy: DeployTarget,
+    /// With --ci: replace workflow files that differ from what init writes
+    #[arg(long, requires = "ci")]
+    pub force: bool,
+}
+
+/// Where `init --ci` writes workflows for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiProvider {
+    /// GitHub Actions
+    Github,
+}
+
+/// What the generated deploy workflow deploys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum DeployTarget {
+    /// Placeholder deploy jobs, to fill in with your own commands
+    #[default]
+    None,
+    /// Google Cloud Run: build and push Docker images to Artifact Registry, then deploy
+    CloudRun,
 }
 
 #[derive(Debug, Args)]

@@ -32,13 +32,17 @@ pub fn environment_note() -> String {
 #[derive(Debug, Default)]
 pub struct Summary {
     text: String,
+    /// Bytes the file can still take under GitHub's limit.
+    room: usize,
 }
 
 impl Summary {
     /// A summary starting with a `### title` heading, or `None` outside Actions.
     pub fn start(title: &str) -> Option<Summary> {
-        std::env::var_os("GITHUB_STEP_SUMMARY")?;
-        let mut summary = Summary::default();
+        let path = std::env::var_os("GITHUB_STEP_SUMMARY")?;
+        let used = std::fs::metadata(path).map_or(0, |m| m.len());
+        let room = usize::try_from(SUMMARY_LIMIT.saturating_sub(used)).unwrap_or(0);
+        let mut summary = Summary { text: String::new(), room };
         let _ = writeln!(summary.text, "### {title}\n");
         Some(summary)
     }
@@ -58,9 +62,11 @@ impl Summary {
         self.line("")
     }
 
-    /// A fenced block (` ```sql `), cut to `budget` bytes with a note when longer.
+    /// A fenced block (` ```sql `), cut to `budget` bytes (and to what the
+    /// summary file can still take) with a note when longer.
     pub fn code(&mut self, language: &str, code: &str, budget: usize) -> &mut Summary {
         let fence = if code.contains("```") { "~~~~" } else { "```" };
+        let budget = budget.min(self.room.saturating_sub(self.text.len() + 4096));
         let (shown, cut) = cut_at(code, budget);
         self.line(format_args!("{fence}{language}")).line(shown.trim_end()).line(fence);
         if cut > 0 {
@@ -73,9 +79,7 @@ impl Summary {
     /// GitHub's limit. A failure to write is a warning, not the command's failure.
     pub fn write(self) -> std::io::Result<()> {
         let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from) else { return Ok(()) };
-        let used = std::fs::metadata(&path).map_or(0, |m| m.len());
-        let room = usize::try_from(SUMMARY_LIMIT.saturating_sub(used)).unwrap_or(0);
-        let (text, cut) = cut_at(&self.text, room.saturating_sub(200));
+        let (text, cut) = cut_at(&self.text, self.room.saturating_sub(200));
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
         file.write_all(text.as_bytes())?;
         if cut > 0 {

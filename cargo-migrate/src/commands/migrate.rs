@@ -389,12 +389,7 @@ fn offline(
     })?;
     let verb = if direction == Direction::Upgrade { "upgrade" } else { "downgrade" };
     if let Some(mut md) = Summary::start(&format!("cargo migrate {verb} --sql {text}")) {
-        let statements = script.lines().filter(|l| l.trim_end().ends_with(';')).count();
-        md.line(format_args!(
-            "{} script, {} lines, about {statements} statements:\n",
-            dialect.name(),
-            script.lines().count()
-        ));
+        md.line(format_args!("{} script, {} lines:\n", dialect.name(), script.lines().count()));
         md.code("sql", &script, 512 * 1024);
         if let Err(e) = md.write() {
             shell.warn(format!("could not write the job summary: {e}"))?;

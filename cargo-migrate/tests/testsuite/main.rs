@@ -7,8 +7,10 @@ mod dburl;
 mod files;
 mod hardening;
 mod help;
+mod json;
 mod listing;
 mod secrets;
+mod summary;
 mod tags;
 mod team;
 mod workflow;
@@ -56,7 +58,8 @@ pub fn redacted(output: &Output, replacements: &[(&str, &str)]) -> String {
     redact_times(&text)
 }
 
-fn redact_times(text: &str) -> String {
+/// Elapsed times (`12ms`, `1.5s`, `3 s`) in `text` replaced by `[TIME]`.
+pub fn redact_times(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
