@@ -124,26 +124,38 @@ impl Annotations {
     /// The `::error file=...,line=...::message` line for a diagnostic, or
     /// `None` past the tenth of its kind.
     pub fn line(&mut self, diagnostic: &Diagnostic) -> Option<String> {
-        let (kind, count) =
-            if diagnostic.is_error() { ("error", &mut self.errors) } else { ("warning", &mut self.warnings) };
-        *count += 1;
-        if *count > ANNOTATIONS_PER_KIND {
-            return None;
-        }
-        let mut properties = Vec::new();
-        if let Some(path) = &diagnostic.path {
-            properties.push(format!("file={}", property(&path.display().to_string())));
-        }
-        if let Some(line) = diagnostic.line {
-            properties.push(format!("line={line}"));
-        }
         let mut message = diagnostic.problem.to_string();
         if let Some(help) = diagnostic.help() {
             message.push_str("\nhelp: ");
             message.push_str(&help);
         }
+        let path = diagnostic.path.as_ref().map(|p| p.display().to_string());
+        self.annotation(diagnostic.is_error(), path.as_deref(), diagnostic.line, &message)
+    }
+
+    /// An `::error` (or `::warning`) line on `path` and `line`, or `None`
+    /// past the tenth of its kind.
+    pub fn annotation(
+        &mut self,
+        error: bool,
+        path: Option<&str>,
+        line: Option<usize>,
+        message: &str,
+    ) -> Option<String> {
+        let (kind, count) = if error { ("error", &mut self.errors) } else { ("warning", &mut self.warnings) };
+        *count += 1;
+        if *count > ANNOTATIONS_PER_KIND {
+            return None;
+        }
+        let mut properties = Vec::new();
+        if let Some(path) = path {
+            properties.push(format!("file={}", property(path)));
+        }
+        if let Some(line) = line {
+            properties.push(format!("line={line}"));
+        }
         let properties = if properties.is_empty() { String::new() } else { format!(" {}", properties.join(",")) };
-        Some(format!("::{kind}{properties}::{}", data(&message)))
+        Some(format!("::{kind}{properties}::{}", data(message)))
     }
 
     /// The closing count of what was not annotated, if anything.

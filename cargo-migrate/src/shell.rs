@@ -126,6 +126,16 @@ impl Shell {
         }
     }
 
+    /// Inside GitHub Actions, an `::error` annotation on `path:line` (a
+    /// revision's failing statement); nothing elsewhere.
+    pub fn annotate_error(&mut self, path: &str, line: usize, message: &str) -> io::Result<()> {
+        if let Some(line) = self.annotations.as_mut().and_then(|a| a.annotation(true, Some(path), Some(line), message))
+        {
+            writeln!(self.err, "{line}")?;
+        }
+        Ok(())
+    }
+
     /// The end of the command: the count of diagnostics that were not
     /// annotated, and with `--message-format json` a final `finished` line
     /// (after an `error` line when it failed).

@@ -148,6 +148,9 @@ impl Request<'_> {
             )?;
             return Ok(exit::INTERRUPTED);
         }
+        if let Err(migrate_runtime::Error::Statement { path, line, id, message, .. }) = &result {
+            shell.annotate_error(path, *line, &format!("revision `{id}` failed: {message}"))?;
+        }
         let (report, error) = match result {
             Ok(report) => (Some(report), None),
             Err(error) => (None, Some(engine_error(error))),

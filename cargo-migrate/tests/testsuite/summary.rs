@@ -183,6 +183,12 @@ fn a_failing_upgrade_summary_names_the_revision_line_error_and_the_rollback() {
     .unwrap();
     let output = step.run(&["upgrade"]);
     assert_eq!(output.status.code(), Some(101), "{}", crate::transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let annotations: Vec<&str> = stderr.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(
+        annotations,
+        ["::error file=migrations/c_broken.sql,line=7::revision `c` failed: table teams already exists"]
+    );
     insta::assert_snapshot!(step.summary(), @r#"
     ### cargo migrate upgrade
 
