@@ -223,17 +223,32 @@ fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, Co
     let (config, tls) = postgres_config(pg)?;
     let config = postgres::Config::from(config);
     match tls {
-        None => config.connect(postgres::NoTls),
-        Some(tls) => config.connect(tls),
+        Tls::Off => config.connect(postgres::NoTls),
+        Tls::Verified(tls) => config.connect(tls),
+        #[cfg(all(feature = "postgres", not(any(target_os = "windows", target_vendor = "apple"))))]
+        Tls::Unverified(tls) => config.connect(tls),
     }
     .map_err(|e| connect_failure(pg, &e))
 }
 
-/// The driver's configuration for `pg` and its TLS connector (`None`: `sslmode=disable`).
+/// How a session is encrypted, from `sslmode` and `sslrootcert`.
 #[cfg(feature = "postgres")]
-fn postgres_config(
-    pg: &crate::url::PostgresUrl,
-) -> Result<(tokio_postgres::Config, Option<postgres_native_tls::MakeTlsConnector>), ConnectError> {
+enum Tls {
+    /// `sslmode=disable`.
+    Off,
+    /// native-tls with the platform's trust store (plus `sslrootcert`):
+    /// `verify-ca`, `verify-full`, `require` with a root certificate, and
+    /// every mode on Windows and Apple platforms.
+    Verified(postgres_native_tls::MakeTlsConnector),
+    /// `prefer` and `require` without a root certificate, where OpenSSL is
+    /// the platform's TLS: nothing is verified, so no trust store is loaded.
+    #[cfg(all(feature = "postgres", not(any(target_os = "windows", target_vendor = "apple"))))]
+    Unverified(unverified::MakeTlsConnector),
+}
+
+/// The driver's configuration for `pg` and its TLS connector.
+#[cfg(feature = "postgres")]
+fn postgres_config(pg: &crate::url::PostgresUrl) -> Result<(tokio_postgres::Config, Tls), ConnectError> {
     use tokio_postgres::config::SslMode as PgSslMode;
     let fail = |what: String, help: Option<String>| ConnectError {
         message: format!("could not connect to PostgreSQL at {}: {what}", pg.describe()),
@@ -248,13 +263,21 @@ fn postgres_config(
     }
     if pg.ssl_mode == SslMode::Disable {
         config.ssl_mode(PgSslMode::Disable);
-        return Ok((config, None));
+        return Ok((config, Tls::Off));
     }
     config.ssl_mode(if pg.ssl_mode == SslMode::Prefer { PgSslMode::Prefer } else { PgSslMode::Require });
-    let mut builder = native_tls::TlsConnector::builder();
     // As libpq: `require` with a root certificate verifies the chain, like `verify-ca`.
     let mode =
         if pg.ssl_mode == SslMode::Require && pg.ssl_root_cert.is_some() { SslMode::VerifyCa } else { pg.ssl_mode };
+    // native-tls loads the system's trust store (on Linux OpenSSL parses
+    // /etc/ssl/certs/ca-certificates.crt twice: 40 ms, more than the rest of
+    // an up-to-date `upgrade`) even where nothing is verified.
+    #[cfg(all(feature = "postgres", not(any(target_os = "windows", target_vendor = "apple"))))]
+    if matches!(mode, SslMode::Prefer | SslMode::Require) {
+        let tls = unverified::MakeTlsConnector::new().map_err(|e| fail(format!("TLS setup failed: {e}"), None))?;
+        return Ok((config, Tls::Unverified(tls)));
+    }
+    let mut builder = native_tls::TlsConnector::builder();
     match mode {
         SslMode::Prefer | SslMode::Require => {
             builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
@@ -276,7 +299,154 @@ fn postgres_config(
         builder.add_root_certificate(cert);
     }
     let connector = builder.build().map_err(|e| fail(format!("TLS setup failed: {e}"), None))?;
-    Ok((config, Some(postgres_native_tls::MakeTlsConnector::new(connector))))
+    Ok((config, Tls::Verified(postgres_native_tls::MakeTlsConnector::new(connector))))
+}
+
+/// TLS that verifies nothing (`sslmode=prefer` and `require`), straight on
+/// OpenSSL, where native-tls would be OpenSSL too: a context without a
+/// trust store, as libpq makes for these modes. SNI, the cipher list and
+/// the options are those of native-tls (openssl's `SslConnector`), the
+/// stream is buffered as postgres-native-tls buffers it, a failed handshake
+/// reads as native-tls words it, and channel binding
+/// (`tls-server-end-point`) is computed as native-tls computes it.
+#[cfg(all(feature = "postgres", not(any(target_os = "windows", target_vendor = "apple"))))]
+mod unverified {
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use openssl::error::ErrorStack;
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::ssl::{Ssl, SslContext, SslMethod, SslMode, SslOptions, SslRef, SslVerifyMode};
+    use openssl::x509::X509VerifyResult;
+    use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
+    use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
+
+    /// Makes a connector per connection attempt from one context.
+    #[derive(Clone)]
+    pub(super) struct MakeTlsConnector(SslContext);
+
+    impl MakeTlsConnector {
+        pub(super) fn new() -> Result<MakeTlsConnector, ErrorStack> {
+            let mut context = SslContext::builder(SslMethod::tls_client())?;
+            let options = SslOptions::ALL
+                | SslOptions::NO_COMPRESSION
+                | SslOptions::NO_SSLV2
+                | SslOptions::NO_SSLV3
+                | SslOptions::SINGLE_DH_USE
+                | SslOptions::SINGLE_ECDH_USE;
+            context.set_options(options & !SslOptions::DONT_INSERT_EMPTY_FRAGMENTS);
+            context.set_mode(
+                SslMode::AUTO_RETRY
+                    | SslMode::ACCEPT_MOVING_WRITE_BUFFER
+                    | SslMode::ENABLE_PARTIAL_WRITE
+                    | SslMode::RELEASE_BUFFERS,
+            );
+            context.set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")?;
+            context.set_verify(SslVerifyMode::NONE);
+            Ok(MakeTlsConnector(context.build()))
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> MakeTlsConnect<S> for MakeTlsConnector {
+        type Stream = TlsStream<S>;
+        type TlsConnect = TlsConnector;
+        type Error = ErrorStack;
+
+        fn make_tls_connect(&mut self, domain: &str) -> Result<TlsConnector, ErrorStack> {
+            let mut ssl = Ssl::new(&self.0)?;
+            // SNI names a host, never an address (RFC 6066); hosted servers
+            // such as Neon route by it.
+            if domain.parse::<std::net::IpAddr>().is_err() {
+                ssl.set_hostname(domain)?;
+            }
+            Ok(TlsConnector(ssl))
+        }
+    }
+
+    /// One connection's TLS session, before its handshake.
+    pub(super) struct TlsConnector(Ssl);
+
+    impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> TlsConnect<S> for TlsConnector {
+        type Stream = TlsStream<S>;
+        type Error = Box<dyn std::error::Error + Send + Sync>;
+        type Future = Pin<Box<dyn Future<Output = Result<TlsStream<S>, Self::Error>> + Send>>;
+
+        fn connect(self, stream: S) -> Self::Future {
+            Box::pin(async move {
+                let mut stream = tokio_openssl::SslStream::new(self.0, BufReader::with_capacity(8192, stream))?;
+                match Pin::new(&mut stream).connect().await {
+                    Ok(()) => Ok(TlsStream(stream)),
+                    Err(error) => {
+                        let verify = stream.ssl().verify_result();
+                        Err(Box::new(HandshakeError { error, verify }) as Self::Error)
+                    }
+                }
+            })
+        }
+    }
+
+    /// A failed handshake, worded as native-tls words it.
+    #[derive(Debug)]
+    struct HandshakeError {
+        error: openssl::ssl::Error,
+        verify: X509VerifyResult,
+    }
+
+    impl std::fmt::Display for HandshakeError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self.verify {
+                X509VerifyResult::OK => write!(f, "{}", self.error),
+                verify => write!(f, "{} ({verify})", self.error),
+            }
+        }
+    }
+
+    impl std::error::Error for HandshakeError {}
+
+    /// An encrypted session.
+    pub(super) struct TlsStream<S>(tokio_openssl::SslStream<BufReader<S>>);
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> tokio_postgres::tls::TlsStream for TlsStream<S> {
+        fn channel_binding(&self) -> ChannelBinding {
+            match server_end_point(self.0.ssl()) {
+                Some(hash) => ChannelBinding::tls_server_end_point(hash),
+                None => ChannelBinding::none(),
+            }
+        }
+    }
+
+    /// RFC 5929's `tls-server-end-point`: the server certificate hashed with
+    /// its signature's digest, SHA-256 in place of MD5 and SHA-1.
+    fn server_end_point(ssl: &SslRef) -> Option<Vec<u8>> {
+        let cert = ssl.peer_certificate()?;
+        let digest = cert.signature_algorithm().object().nid().signature_algorithms()?.digest;
+        let digest = match digest {
+            Nid::MD5 | Nid::SHA1 => MessageDigest::sha256(),
+            nid => MessageDigest::from_nid(nid)?,
+        };
+        cert.digest(digest).ok().map(|hash| hash.to_vec())
+    }
 }
 
 /// A failed connection attempt, with the likely cause.
@@ -329,13 +499,19 @@ pub async fn connect_async(url: &DatabaseUrl) -> Result<tokio_postgres::Client, 
     };
     let (config, tls) = postgres_config(pg)?;
     let client = match tls {
-        None => {
+        Tls::Off => {
             let (client, connection) =
                 config.connect(tokio_postgres::NoTls).await.map_err(|e| connect_failure(pg, &e))?;
             tokio::spawn(connection);
             client
         }
-        Some(tls) => {
+        Tls::Verified(tls) => {
+            let (client, connection) = config.connect(tls).await.map_err(|e| connect_failure(pg, &e))?;
+            tokio::spawn(connection);
+            client
+        }
+        #[cfg(all(feature = "postgres", not(any(target_os = "windows", target_vendor = "apple"))))]
+        Tls::Unverified(tls) => {
             let (client, connection) = config.connect(tls).await.map_err(|e| connect_failure(pg, &e))?;
             tokio::spawn(connection);
             client
