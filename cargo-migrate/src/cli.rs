@@ -293,17 +293,17 @@ pub struct InitArgs {
 /// Where `init --ci` writes workflows for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CiProvider {
-    /// GitHub Actions
+    // GitHub Actions. (Plain comments: a variant's doc comment switches `init --help` to the long layout.)
     Github,
 }
 
 /// What the generated deploy workflow deploys.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum DeployTarget {
-    /// Placeholder deploy jobs, to fill in with your own commands
+    // Placeholder deploy jobs, to fill in with your own commands.
     #[default]
     None,
-    /// Google Cloud Run: build and push Docker images to Artifact Registry, then deploy
+    // Google Cloud Run: Docker images pushed to Artifact Registry, then deployed.
     CloudRun,
 }
 

@@ -1,5 +1,6 @@
 //! `cargo migrate`: create and manage migration revisions.
 
+mod ci;
 mod cli;
 mod commands;
 mod db;

@@ -8,8 +8,16 @@ use crate::sql::Dialect;
 use crate::{Diagnostic, Problem};
 
 /// Keys understood in `[package.metadata.migrate]`.
-pub const CONFIG_KEYS: [&str; 7] =
-    ["dir", "allow-multiple-heads", "database-url-env", "version-table", "version-schema", "schema", "dialect"];
+pub const CONFIG_KEYS: [&str; 8] = [
+    "dir",
+    "allow-multiple-heads",
+    "database-url-env",
+    "version-table",
+    "version-schema",
+    "schema",
+    "dialect",
+    "environments",
+];
 
 /// The declarative models file, relative to the package root, unless configured.
 pub const DEFAULT_SCHEMA_FILE: &str = "schema.sql";
@@ -139,6 +147,11 @@ impl Config {
                         "`dialect` in [package.metadata.migrate] must be \"postgres\" or \"sqlite\"".into(),
                     )),
                 },
+                // The GitHub environments of `cargo migrate init --ci github`, which reads them itself.
+                "environments" if item.is_table_like() => {}
+                "environments" => diagnostics.push(invalid(
+                    "`environments` in [package.metadata.migrate] must be a table of environments".into(),
+                )),
                 other => diagnostics.push(Diagnostic::warning(
                     path,
                     None,

@@ -93,7 +93,9 @@ impl Layout {
         let relative = |path: &Path, what: &str| relative_to_root(&root, path, what);
         let mut flags = Vec::new();
         match &selection {
-            Selection::Dir => flags.extend(["--dir".to_owned(), shell_word(&relative(request.dir, "the migrations directory")?)]),
+            Selection::Dir => {
+                flags.extend(["--dir".to_owned(), shell_word(&relative(request.dir, "the migrations directory")?)])
+            }
             Selection::Virtual { manifest } => {
                 if manifest.parent() != Some(root.as_path()) {
                     flags.extend(["--manifest-path".to_owned(), shell_word(&relative(manifest, "the manifest")?)]);
@@ -125,10 +127,7 @@ impl Layout {
         let environments = if environments.is_empty() {
             DEFAULT_ENVIRONMENTS
                 .iter()
-                .map(|name| Environment {
-                    name: (*name).to_owned(),
-                    secret: request.config.database_url_env.clone(),
-                })
+                .map(|name| Environment { name: (*name).to_owned(), secret: request.config.database_url_env.clone() })
                 .collect()
         } else {
             environments
@@ -188,10 +187,9 @@ fn select(manifest_dir: &Path) -> Result<Selection, CliError> {
             .with_help("run `cargo metadata --no-deps` to see the problem with the workspace")
     })?;
     let members = metadata.workspace_packages();
-    let package = members
-        .iter()
-        .find(|p| p.manifest_path.as_std_path() == manifest)
-        .ok_or_else(|| CliError::failure(format!("`cargo metadata` does not list the package of {}", manifest.display())))?;
+    let package = members.iter().find(|p| p.manifest_path.as_std_path() == manifest).ok_or_else(|| {
+        CliError::failure(format!("`cargo metadata` does not list the package of {}", manifest.display()))
+    })?;
     Ok(Selection::Package {
         name: package.name.to_string(),
         workspace_root: canonical(metadata.workspace_root.as_std_path())?,
@@ -216,13 +214,15 @@ fn relative_to_root(root: &Path, path: &Path, what: &str) -> Result<String, CliE
         CliError::usage(format!(
             "{what} `{}` is outside the repository `{}`, which is all a GitHub runner checks out",
             shown_path(path).display(),
-            shown_path(root).display()
+            root.display()
         ))
         .with_help("run `cargo migrate init --ci github` for a project inside the repository")
     })?;
     let text = relative.to_string_lossy().replace('\\', "/");
     let text = if text.is_empty() { ".".to_owned() } else { text };
-    if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@' | '+' | ' '))) {
+    if let Some(bad) =
+        text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@' | '+' | ' ')))
+    {
         return Err(CliError::usage(format!(
             "{what} `{text}` has the character `{bad}`, which the workflows' path filters and shell lines would read specially"
         ))
@@ -244,7 +244,10 @@ fn install_path(root: &Path, path: &Path, given: &Path) -> Result<String, CliErr
     }
     let relative = relative_to_root(root, path, "the `--path` checkout of cargo-migrate").map_err(|mut e| {
         if e.help.as_deref().is_some_and(|h| h.starts_with("run `cargo migrate init")) {
-            e.help = Some("a runner has only this repository: install from `--git URL` instead, or from crates.io (neither flag)".into());
+            e.help = Some(
+                "a runner has only this repository: install from `--git URL` instead, or from crates.io (neither flag)"
+                    .into(),
+            );
         }
         e
     })?;
@@ -253,7 +256,11 @@ fn install_path(root: &Path, path: &Path, given: &Path) -> Result<String, CliErr
 
 /// The keys of `[package.metadata.migrate.environments]` (or the workspace's,
 /// as the configuration itself), each with the secret holding its URL.
-fn read_environments(manifest: &Path, source: ConfigSource, default_secret: &str) -> Result<Vec<Environment>, CliError> {
+fn read_environments(
+    manifest: &Path,
+    source: ConfigSource,
+    default_secret: &str,
+) -> Result<Vec<Environment>, CliError> {
     let section = match source {
         ConfigSource::Package => "package",
         ConfigSource::Workspace => "workspace",
@@ -265,14 +272,23 @@ fn read_environments(manifest: &Path, source: ConfigSource, default_secret: &str
         CliError::failure(format!("{} is not valid TOML: {}", shown.display(), e.message().trim()))
     })?;
     let table_name = format!("[{section}.metadata.migrate.environments]");
-    let Some(item) = doc.get(section).and_then(|s| s.get("metadata")).and_then(|m| m.get("migrate")).and_then(|m| m.get("environments")) else {
+    let Some(item) = doc
+        .get(section)
+        .and_then(|s| s.get("metadata"))
+        .and_then(|m| m.get("migrate"))
+        .and_then(|m| m.get("environments"))
+    else {
         return Ok(Vec::new());
     };
     let invalid = |message: String, help: &str| {
         CliError::usage(format!("{}: {message}", shown.display())).with_help(help.to_owned())
     };
-    let example = format!("write one table per GitHub environment, such as `[{section}.metadata.migrate.environments.staging]` with `url-env = \"STAGING_DATABASE_URL\"`");
-    let table = item.as_table_like().ok_or_else(|| invalid(format!("{table_name} must be a table of environments"), &example))?;
+    let example = format!(
+        "write one table per GitHub environment, such as `[{section}.metadata.migrate.environments.staging]` with `url-env = \"STAGING_DATABASE_URL\"`"
+    );
+    let table = item
+        .as_table_like()
+        .ok_or_else(|| invalid(format!("{table_name} must be a table of environments"), &example))?;
     let mut environments = Vec::new();
     for (name, value) in table.iter() {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
@@ -291,7 +307,9 @@ fn read_environments(manifest: &Path, source: ConfigSource, default_secret: &str
                 ("url-env", Some(variable)) if is_variable_name(variable) => secret = variable.to_owned(),
                 ("url-env", _) => {
                     return Err(invalid(
-                        format!("`url-env` of the environment `{name}` must name a secret, such as \"STAGING_DATABASE_URL\""),
+                        format!(
+                            "`url-env` of the environment `{name}` must name a secret, such as \"STAGING_DATABASE_URL\""
+                        ),
                         "GitHub secret names are letters, digits and `_`, not starting with a digit",
                     ));
                 }

@@ -31,7 +31,8 @@ pub fn render(template: &str, values: &Values) -> String {
             out.push_str(&rest[start..end]);
         } else {
             let name = &rest[start + 2..end - 2];
-            let value = values.values.get(name).unwrap_or_else(|| panic!("no value for the placeholder {{{{{name}}}}}"));
+            let value =
+                values.values.get(name).unwrap_or_else(|| panic!("no value for the placeholder {{{{{name}}}}}"));
             out.push_str(value);
         }
         rest = &rest[end..];
@@ -67,7 +68,9 @@ pub fn yaml_quoted(text: &str) -> String {
 /// reads specially, otherwise in single quotes.
 pub fn shell_word(text: &str) -> String {
     let plain = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '+' | '='));
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '+' | '='));
     if plain { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 

@@ -49,8 +49,30 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
                 .with_help("run inside the package, or pass `--manifest-path` or `-p`"));
         }
         let dir = selection.dir.clone().expect("matched above");
+        let config = migrate_history::config::Config::default();
+        let workflows = match args.ci {
+            Some(provider) => Some(crate::ci::Plan::new(
+                provider,
+                args.deploy,
+                &crate::ci::Request {
+                    manifest_dir: None,
+                    config_manifest: None,
+                    config: &config,
+                    base: &cwd,
+                    dir: &cwd.join(&dir),
+                    cwd: &cwd,
+                    path: args.path.as_deref(),
+                    git: args.git.as_deref(),
+                },
+                args.force,
+            )?),
+            None => None,
+        };
         create_files(shell, &cwd.join(&dir), &dir)?;
         add_union_merge(shell, &cwd, &cwd.join(&dir), &cwd)?;
+        if let Some(workflows) = workflows {
+            workflows.write(shell)?;
+        }
         first_revision_note(shell, &cwd.join(&dir))?;
         return Ok(exit::OK);
     };
@@ -83,6 +105,31 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
     };
     let dir = base.join(&configured_dir);
     let shown = dir.strip_prefix(&cwd).map(Path::to_owned).unwrap_or_else(|_| dir.clone());
+    // The workflows are checked before anything is written: all or nothing.
+    let workflows = match args.ci {
+        Some(provider) => {
+            let config_manifest = match found.source {
+                ConfigSource::Package | ConfigSource::Workspace => Some((found.base.join("Cargo.toml"), found.source)),
+                ConfigSource::Default => None,
+            };
+            Some(crate::ci::Plan::new(
+                provider,
+                args.deploy,
+                &crate::ci::Request {
+                    manifest_dir: Some(&manifest_dir),
+                    config_manifest,
+                    config: &found.config,
+                    base: &base,
+                    dir: &dir,
+                    cwd: &cwd,
+                    path: args.path.as_deref(),
+                    git: args.git.as_deref(),
+                },
+                args.force,
+            )?)
+        }
+        None => None,
+    };
     create_files(shell, &dir, &shown)?;
     add_union_merge(shell, &base, &dir, &cwd)?;
 
@@ -111,6 +158,9 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
         let bom = if text.starts_with(migrate_history::BOM) { "\u{feff}" } else { "" };
         crate::fs::write_atomic(&manifest, &format!("{bom}{doc}"))?;
         shell.status("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest).display())?;
+    }
+    if let Some(workflows) = workflows {
+        workflows.write(shell)?;
     }
     if args.build {
         shell.note(
