@@ -5,6 +5,7 @@ mod crash;
 mod database;
 mod dburl;
 mod files;
+mod github;
 mod hardening;
 mod help;
 mod json;
