@@ -389,6 +389,16 @@ fn the_workflows_select_the_package_as_the_repository_runs_cargo_migrate() {
         ));
     }
     insta::assert_snapshot!("conventions", found);
+    // The flags select the project from the repository root, where the runner runs them.
+    for repo in [&repo, &workspace, &nested, &from_git] {
+        let migrate = repo.read(".github/workflows/migrate.yml");
+        let status = migrate_lines(&migrate).into_iter().find(|l| l.ends_with(" status")).unwrap();
+        let flags: Vec<&str> =
+            status.trim_start_matches("cargo migrate").trim_end_matches("status").split_whitespace().collect();
+        let mut args = flags.clone();
+        args.push("history");
+        assert_exit(&cargo_migrate(repo.path(), &args), 0);
+    }
     let nested_migrate = nested.read(".github/workflows/migrate.yml");
     assert!(nested_migrate.contains("hashFiles('vendor/cargo-migrate/Cargo.lock', 'vendor/cargo-migrate/**/Cargo.toml', 'vendor/cargo-migrate/**/*.rs')"), "{nested_migrate}");
 }
@@ -436,6 +446,62 @@ fn actionlint_passes_every_variant_of_the_workflows() {
     }
     assert_eq!(files.len(), 24);
     assert_eq!(actionlint::lint(&files), "", "actionlint found problems");
+    // Every script parses as bash (the runner executes the root package's; actionlint has no shellcheck here).
+    for file in &files {
+        let workflow = yaml(&std::fs::read_to_string(file).unwrap()).unwrap();
+        for (id, job) in workflow["jobs"].as_object().unwrap() {
+            for step in job["steps"].as_array().into_iter().flatten() {
+                if let Some(script) = step["run"].as_str() {
+                    let output = Command::new("bash").args(["-n", "-c", script]).output().unwrap();
+                    assert!(
+                        output.status.success(),
+                        "{}: {id}: {}\n{script}",
+                        file.display(),
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                    assert!(!script.contains("${{"), "{}: {id}: an expression inside a script", file.display());
+                }
+            }
+        }
+    }
+}
+
+/// The step that masks the URL's host and password, run alone on URLs of every form.
+#[test]
+fn the_urls_host_and_password_are_masked_whatever_its_form() {
+    let repo = Repo::with_app();
+    assert_exit(&repo.init(".", &["--ci", "github"]), 0);
+    let workflow = yaml(&repo.read(".github/workflows/migrate.yml")).unwrap();
+    let step = workflow["jobs"]["migrate"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Check the database URL and mask its parts")
+        .unwrap();
+    let script = step["run"].as_str().unwrap();
+    let mut found = String::new();
+    for url in [
+        "postgresql://neondb_owner:npg_S3cr%40t@ep-cool-darkness-a1b2c3d4.eu-central-1.aws.neon.tech/neondb?sslmode=require",
+        "postgres://app@db.internal:6432/app",
+        "postgres://[2001:db8::1]:5432/app",
+        "postgresql+psycopg2://u:p4ss@10.0.0.7/app",
+        "host=db.example.com port=5432 user=app password='s e c' dbname=app",
+        "postgres:///app?host=/var/run/postgresql&password=pw",
+        "",
+    ] {
+        let output = Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .env("DATABASE_URL", url)
+            .env("MIGRATE_ENVIRONMENT", "production")
+            .output()
+            .unwrap();
+        found.push_str(&format!(
+            "{url}\n{}{}\n",
+            String::from_utf8_lossy(&output.stdout),
+            output.status.code().map_or(String::new(), |c| format!("exit {c}"))
+        ));
+    }
+    insta::assert_snapshot!("masks", found);
 }
 
 #[test]

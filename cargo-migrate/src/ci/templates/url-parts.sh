@@ -11,12 +11,19 @@ case "$url" in
       if [[ "$userinfo" == *:* ]]; then parts+=("${userinfo#*:}"); fi
     fi
     hostport="${authority##*@}"
-    if [[ "$hostport" == \[* ]]; then parts+=("${hostport%%]*}]"); else parts+=("${hostport%:*}"); fi
+    if [[ "$hostport" == \[* ]]; then
+      host="${hostport%%]*}"
+      parts+=("$host]" "${host#[}")
+    else
+      parts+=("${hostport%:*}")
+    fi
     ;;
 esac
+# libpq's key=value form and query parameters: host=..., password='...'.
 for key in host hostaddr password; do
-  pattern="(^|[?&[:space:]])$key=['\"]?([^'\"&[:space:]]+)"
-  if [[ "$url" =~ $pattern ]]; then parts+=("${BASH_REMATCH[2]}"); fi
+  quoted="(^|[?&[:space:]])$key='([^']*)'"
+  plain="(^|[?&[:space:]])$key=([^'&[:space:]]+)"
+  if [[ "$url" =~ $quoted ]] || [[ "$url" =~ $plain ]]; then parts+=("${BASH_REMATCH[2]}"); fi
 done
 for part in "${parts[@]}"; do
   if [[ "$part" == *%* ]]; then parts+=("$(printf '%b' "${part//%/\\x}")"); fi
