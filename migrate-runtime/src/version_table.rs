@@ -282,6 +282,70 @@ impl VersionTable {
         self.dialect.build_query(&query)
     }
 
+    /// The columns (name, type, as PostgreSQL's `format_type` names them)
+    /// of the table [`VersionTable::create`] makes there.
+    pub fn postgres_layout() -> Vec<(String, String)> {
+        let varchar = |n: usize| format!("character varying({n})");
+        [
+            ("revision", varchar(MAX_REVISION_ID_LEN)),
+            ("checksum", varchar(80)),
+            ("message", "text".into()),
+            ("state", varchar(16)),
+            ("applied_at", "timestamp with time zone".into()),
+            ("execution_ms", "bigint".into()),
+            ("applied_by", "text".into()),
+            ("error", "text".into()),
+            ("statements_done", "bigint".into()),
+        ]
+        .into_iter()
+        .map(|(name, kind)| (name.to_owned(), kind))
+        .collect()
+    }
+
+    /// On PostgreSQL, everything a run or a state needs to read, in one
+    /// round trip (instead of the session's schema, the columns and the
+    /// rows in turn): two statements, whose rows come back in order. The
+    /// first row is the session's `current_schema()`, then `t` when this is
+    /// the table writes go to (the one in the current schema, when no
+    /// schema is configured) with the layout of
+    /// [`VersionTable::postgres_layout`], else `f`; the rows of
+    /// [`VersionTable::select`] follow. Fails where the table does not exist
+    /// or lacks a column; `None` on SQLite.
+    pub fn select_current(&self) -> Option<String> {
+        self.current_then(&self.select(&Self::postgres_layout()))
+    }
+
+    /// [`VersionTable::select_current`] with only what planning reads
+    /// (revision, checksum, state; the other columns NULL or left out), in
+    /// no particular order: about half the server's time on 1,000 rows.
+    pub(crate) fn select_current_for_planning(&self) -> Option<String> {
+        let rows = format!("SELECT \"revision\", \"checksum\", NULL, \"state\" FROM {}", self.quoted_name());
+        self.current_then(&rows)
+    }
+
+    /// The check of [`VersionTable::select_current`], then `rows`.
+    fn current_then(&self, rows: &str) -> Option<String> {
+        if self.dialect != Dialect::Postgres {
+            return None;
+        }
+        let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let name = literal(&self.quoted_name());
+        let layout: Vec<String> = Self::postgres_layout().iter().map(|(n, t)| format!("{n} {t}")).collect();
+        let mut check = format!(
+            "(SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) \
+             FROM pg_attribute WHERE attrelid = to_regclass({name}) AND attnum > 0 AND NOT attisdropped) = {}",
+            literal(&layout.join(", "))
+        );
+        if self.schema.is_none() {
+            // The search path finds the table in a later schema too; writes go to the current one's.
+            check = format!(
+                "to_regclass({name}) = to_regclass(format('%I.%I', current_schema(), {})) AND {check}",
+                literal(&self.name)
+            );
+        }
+        Some(format!("SELECT current_schema(), coalesce({check}, false);\n{rows}"))
+    }
+
     /// The row of one revision, if recorded (a re-check under the lock).
     pub fn select_revision(&self, revision: &str) -> String {
         let query = Query::select()

@@ -19,8 +19,31 @@ use crate::{DbError, Dialect};
 impl Migrator {
     /// Reads the version table through the table name as configured.
     pub(crate) async fn read_state<C: Conn>(&self, db: &mut C) -> Result<DbState, Error> {
+        if let Some((_, state)) = self.read_current(db, false).await {
+            return Ok(state);
+        }
         let table = self.table(db.dialect());
         self.state_in(db, &table).await
+    }
+
+    /// On PostgreSQL, the version table writes go to and its state, in one
+    /// round trip ([`VersionTable::select_current`]), when that table
+    /// exists with the current layout. `None` otherwise (and on SQLite):
+    /// the caller reads step by step, which also says what is wrong. With
+    /// `for_planning`, the rows hold only what a plan needs.
+    async fn read_current<C: Conn>(&self, db: &mut C, for_planning: bool) -> Option<(VersionTable, DbState)> {
+        let mut table = self.table(db.dialect());
+        let sql = if for_planning { table.select_current_for_planning() } else { table.select_current() };
+        let mut rows = db.query_text(&sql?).await.ok()?.into_iter();
+        let first = rows.next()?;
+        if first.get(1)?.as_deref() != Some("t") {
+            return None;
+        }
+        if table.schema.is_none() {
+            table.schema = Some(first.into_iter().next()??);
+        }
+        let state = self.state_of(Some(VersionTable::postgres_layout()), rows);
+        Some((table, state))
     }
 
     async fn state_in<C: Conn>(&self, db: &mut C, table: &VersionTable) -> Result<DbState, Error> {
@@ -29,13 +52,22 @@ impl Migrator {
             .table_columns(table.schema.as_deref(), &table.name)
             .await
             .map_err(|source| Error::Database { context: context(), source })?;
-        let mut state = DbState { mask: vec![false; self.history.len()], ..DbState::default() };
-        let Some(columns) = columns else { return Ok(state.finish(&self.history)) };
+        let Some(columns) = columns else { return Ok(self.state_of(None, Vec::new())) };
         let rows = db
             .query_text(&table.select(&columns))
             .await
             .map_err(|source| Error::Database { context: context(), source })?;
-        state.columns = Some(columns);
+        Ok(self.state_of(Some(columns), rows))
+    }
+
+    /// The state of a version table with `columns` (`None`: none exists)
+    /// and `rows` (as [`VersionTable::select`] reads them).
+    fn state_of(
+        &self,
+        columns: Option<Vec<(String, String)>>,
+        rows: impl IntoIterator<Item = Vec<Option<String>>>,
+    ) -> DbState {
+        let mut state = DbState { mask: vec![false; self.history.len()], columns, ..DbState::default() };
         for row in rows {
             let text = |i: usize| crate::db::cell(&row, i);
             let row = Row {
@@ -68,7 +100,7 @@ impl Migrator {
             }
             state.rows.push(row);
         }
-        Ok(state.finish(&self.history))
+        state.finish(&self.history)
     }
 
     /// What a run in `direction` to `target` would do from `state`.
@@ -105,10 +137,12 @@ impl Migrator {
         options: RunOptions,
         events: &mut E,
     ) -> Result<Report, Error> {
+        if let Some(report) = self.nothing_to_do(db, direction, target, options).await {
+            return Ok(report);
+        }
         let key = self.acquire(db, events).await?;
         let result = caught(async {
-            let table = self.resolved_table(db).await?;
-            let state = self.state_in(db, &table).await?;
+            let (table, state) = self.read_locked(db).await?;
             let options = match direction {
                 Direction::Upgrade => options,
                 Direction::Downgrade => RunOptions { allow_newer: false, ..options },
@@ -130,8 +164,7 @@ impl Migrator {
     ) -> Result<StampReport, Error> {
         let key = self.acquire(db, events).await?;
         let result = caught(async {
-            let table = self.resolved_table(db).await?;
-            let state = self.state_in(db, &table).await?;
+            let (table, state) = self.read_locked(db).await?;
             let history = &self.history;
             let goal = history.resolve(target, &state.head_positions(history))?;
             let keep = history.ancestors(&goal);
@@ -183,8 +216,7 @@ impl Migrator {
     ) -> Result<(), Error> {
         let key = self.acquire(db, events).await?;
         let result = caught(async {
-            let table = self.resolved_table(db).await?;
-            let state = self.state_in(db, &table).await?;
+            let (table, state) = self.read_locked(db).await?;
             let Some(row) = state.failed.iter().find(|r| r.revision == id) else {
                 return Err(Error::NotFailed { id: id.to_owned() });
             };
@@ -199,6 +231,41 @@ impl Migrator {
         })
         .await;
         self.release(db, key, result).await
+    }
+
+    /// An up-to-date database, on PostgreSQL: one round trip and no lock.
+    /// When the version table (read in one statement, so as of one moment)
+    /// records every revision the run would apply or revert as done, with
+    /// nothing failed, unknown or changed, the run has nothing to do: what
+    /// another migrator may be doing meanwhile has not committed, and a run
+    /// that waited for it would see its outcome later anyway. Anything else
+    /// (`None`) takes the lock and reads again under it.
+    async fn nothing_to_do<C: Conn>(
+        &self,
+        db: &mut C,
+        direction: Direction,
+        target: &Target,
+        options: RunOptions,
+    ) -> Option<Report> {
+        if db.dialect() != Dialect::Postgres {
+            return None;
+        }
+        let (_, state) = self.read_current(db, true).await?;
+        if !(state.failed.is_empty() && state.unknown.is_empty() && state.drift.is_empty()) {
+            return None;
+        }
+        let plan = self.plan_from(&state, direction, target).ok()?;
+        plan.steps.is_empty().then(|| Report::new(direction, options.dry_run))
+    }
+
+    /// The version table a run writes to and its state, under the lock.
+    async fn read_locked<C: Conn>(&self, db: &mut C) -> Result<(VersionTable, DbState), Error> {
+        if let Some(current) = self.read_current(db, false).await {
+            return Ok(current);
+        }
+        let table = self.resolved_table(db).await?;
+        let state = self.state_in(db, &table).await?;
+        Ok((table, state))
     }
 
     /// Takes the migration lock, waiting for it (at most `lock_timeout`)
@@ -316,7 +383,8 @@ impl Migrator {
             let rev = self.history.revision(i);
             return Err(Error::NotTransactional { id: rev.id.clone(), path: rev.file.path.display().to_string() });
         }
-        let user = applied_by(db).await;
+        // Asked only when something will be recorded: one round trip less for an up-to-date database.
+        let user = if plan.steps.is_empty() { String::new() } else { applied_by(db).await };
         let database_error = |context: &str, source: DbError| Error::Database { context: context.to_owned(), source };
 
         if one_transaction {
