@@ -206,6 +206,11 @@ fn canonical(path: &Path) -> Result<PathBuf, CliError> {
 /// path outside it or one the workflows would have to quote in YAML globs
 /// and shell lines alike.
 fn relative_to_root(root: &Path, path: &Path, what: &str) -> Result<String, CliError> {
+    relative_or(root, path, what, "run `cargo migrate init --ci github` for a project inside the repository")
+}
+
+/// [`relative_to_root`] with the help for a path outside the repository.
+fn relative_or(root: &Path, path: &Path, what: &str, outside_help: &str) -> Result<String, CliError> {
     // The migrations directory and the models file may not exist yet.
     let existing = path.ancestors().find(|p| p.exists()).unwrap_or(path);
     let rest = path.strip_prefix(existing).unwrap_or(Path::new(""));
@@ -216,7 +221,7 @@ fn relative_to_root(root: &Path, path: &Path, what: &str) -> Result<String, CliE
             shown_path(path).display(),
             root.display()
         ))
-        .with_help("run `cargo migrate init --ci github` for a project inside the repository")
+        .with_help(outside_help)
     })?;
     let text = relative.to_string_lossy().replace('\\', "/");
     let text = if text.is_empty() { ".".to_owned() } else { text };
@@ -242,16 +247,12 @@ fn install_path(root: &Path, path: &Path, given: &Path) -> Result<String, CliErr
         ))
         .with_help("pass the directory of a clone of the cargo-migrate repository, or `--git URL`"));
     }
-    let relative = relative_to_root(root, path, "the `--path` checkout of cargo-migrate").map_err(|mut e| {
-        if e.help.as_deref().is_some_and(|h| h.starts_with("run `cargo migrate init")) {
-            e.help = Some(
-                "a runner has only this repository: install from `--git URL` instead, or from crates.io (neither flag)"
-                    .into(),
-            );
-        }
-        e
-    })?;
-    Ok(relative)
+    relative_or(
+        root,
+        path,
+        "the `--path` checkout of cargo-migrate",
+        "a runner has only this repository: install from `--git URL` instead, or from crates.io (neither flag)",
+    )
 }
 
 /// The keys of `[package.metadata.migrate.environments]` (or the workspace's,
