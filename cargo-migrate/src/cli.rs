@@ -407,6 +407,10 @@ pub struct CheckArgs {
     /// Accept draft revisions (not pinned yet) as warnings, for local use; CI should not pass it
     #[arg(long)]
     pub allow_drafts: bool,
+    /// Do not compare the models (schema.sql) with the history: that needs scratch databases on
+    /// the database's server (CREATEDB), which a production role should not have
+    #[arg(long)]
+    pub no_models: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }

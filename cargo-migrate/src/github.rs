@@ -27,6 +27,35 @@ pub fn environment_note() -> String {
     environment().map(|e| format!(" (environment `{e}`)")).unwrap_or_default()
 }
 
+/// `cargo migrate` with the project-selecting flags this process was given
+/// (`--manifest-path`, `-p`, `--dir`), for commands a summary tells to run.
+pub fn command_prefix() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let mut prefix = String::from("cargo migrate");
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let (flag, value) = match word.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_owned())),
+            None => (word.as_str(), None),
+        };
+        if matches!(flag, "--manifest-path" | "-p" | "--package" | "--dir") {
+            let Some(value) = value.or_else(|| words.next().cloned()) else { break };
+            prefix.push_str(&format!(" {flag} {}", shell_word(&value)));
+        }
+    }
+    prefix
+}
+
+/// A word as a POSIX shell reads it back: quoted when it holds anything but
+/// letters, digits and `-_./@+:`.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./@+:".contains(c)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// A Markdown summary being built; [`Summary::write`] appends it to the
 /// step summary file, if there is one.
 #[derive(Debug, Default)]

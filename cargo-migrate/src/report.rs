@@ -78,6 +78,9 @@ pub enum Message {
     SchemaChange(SchemaChangeInfo),
     /// The end of `diff`.
     DiffFinished { database: String, at: Vec<String>, differences: usize },
+    /// A file `init` wrote or found: `action` is `created`, `updated`,
+    /// `replaced`, `keeping` or `unchanged`.
+    FileWritten { path: String, action: String },
     /// What ended the command, when it failed.
     Error { message: String, help: Option<String> },
     /// Always the last line: whether the command succeeded, and its exit code.

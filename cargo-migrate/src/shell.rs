@@ -79,6 +79,17 @@ impl Shell {
         writeln!(self.err, "{STATUS}{verb:>12}{STATUS:#} {message}")
     }
 
+    /// A file `init` wrote or kept: a status line (`verb`, the path and a
+    /// note) and a `file-written` message whose `action` is the verb in lowercase.
+    pub fn file(&mut self, verb: &str, path: &std::path::Path, note: Option<&str>) -> io::Result<()> {
+        let shown = path.display();
+        match note {
+            Some(note) => self.status(verb, format!("{shown} ({note})"))?,
+            None => self.status(verb, &shown)?,
+        }
+        self.emit(&Message::FileWritten { path: shown.to_string(), action: verb.to_lowercase() })
+    }
+
     /// `warning: ...`; hidden by `-q`.
     pub fn warn(&mut self, message: impl Display) -> io::Result<()> {
         if self.verbosity == Verbosity::Quiet {

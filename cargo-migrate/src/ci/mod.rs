@@ -97,7 +97,7 @@ impl Plan {
             let shown = shown_path(&file.path);
             match file.state {
                 State::Identical => {
-                    shell.status("Unchanged", format!("{} (as init writes it)", shown.display()))?;
+                    shell.file("Unchanged", &shown, Some("as init writes it"))?;
                     continue;
                 }
                 State::New => {
@@ -108,11 +108,11 @@ impl Plan {
                             shown.display()
                         )));
                     }
-                    shell.status("Created", format!("{} ({})", shown.display(), file.what))?;
+                    shell.file("Created", &shown, Some(file.what))?;
                 }
                 State::Differs => {
                     crate::fs::write_atomic(&file.path, &file.content)?;
-                    shell.status("Replaced", format!("{} ({})", shown.display(), file.what))?;
+                    shell.file("Replaced", &shown, Some(file.what))?;
                 }
             }
         }

@@ -38,7 +38,9 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
             database = Some(resolved.url.redacted());
         }
         // The models (schema.sql) against what the history produces.
-        analysis.diagnostics.append(&mut crate::models::check(shell, project, &migrator, &resolved.url)?);
+        if !args.no_models {
+            analysis.diagnostics.append(&mut crate::models::check(shell, project, &migrator, &resolved.url)?);
+        }
     }
     let errors = analysis.errors().count();
     let warnings = analysis.warnings().count();

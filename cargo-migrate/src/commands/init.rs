@@ -157,7 +157,7 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
         // toml_edit drops a byte-order mark; put it back, keeping the file as it was.
         let bom = if text.starts_with(migrate_history::BOM) { "\u{feff}" } else { "" };
         crate::fs::write_atomic(&manifest, &format!("{bom}{doc}"))?;
-        shell.status("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest).display())?;
+        shell.file("Updated", manifest.strip_prefix(&cwd).unwrap_or(&manifest), None)?;
     }
     if let Some(workflows) = workflows {
         workflows.write(shell)?;
@@ -187,10 +187,7 @@ fn add_union_merge(shell: &mut Shell, base: &Path, dir: &Path, cwd: &Path) -> Re
     if crate::gitattributes::ensure(base, dir)?.is_some() {
         let shown = wanted.file.strip_prefix(cwd).unwrap_or(&wanted.file);
         let verb = if existed { "Updated" } else { "Created" };
-        shell.status(
-            verb,
-            format!("{} (`{}`: git keeps both branches' pins when merging)", shown.display(), wanted.line),
-        )?;
+        shell.file(verb, shown, Some(&format!("`{}`: git keeps both branches' pins when merging", wanted.line)))?;
     }
     Ok(())
 }
@@ -225,13 +222,13 @@ fn create_files(shell: &mut Shell, dir: &Path, shown: &Path) -> Result<(), CliEr
     }
     if !dir.is_dir() {
         std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
-        shell.status("Created", format!("{}/", shown.display()))?;
+        shell.file("Created", &shown.join(""), None)?;
     }
     let files =
         [(TEMPLATE_FILE_NAME, DEFAULT_TEMPLATE.to_owned()), (LOCK_FILE_NAME, LockFile::empty(LOCK_FILE_NAME).render())];
     for (name, content) in files {
         let verb = if crate::fs::create_new(&dir.join(name), &content)? { "Created" } else { "Keeping" };
-        shell.status(verb, shown.join(name).display())?;
+        shell.file(verb, &shown.join(name), None)?;
     }
     Ok(())
 }
@@ -318,12 +315,12 @@ fn add_dependency(doc: &mut DocumentMut, table: &str, name: &str, source: &Sourc
 fn write_build_rs(shell: &mut Shell, package_dir: &Path) -> Result<(), CliError> {
     let path = package_dir.join("build.rs");
     match std::fs::read_to_string(&path) {
-        Ok(existing) if existing.contains("migrate_build::") => shell.status("Keeping", "build.rs")?,
+        Ok(existing) if existing.contains("migrate_build::") => shell.file("Keeping", Path::new("build.rs"), None)?,
         Ok(_) => {
             shell.warn("build.rs exists and does not call migrate-build; it was left as it is")?;
             shell.help("add `migrate_build::embed();` to its `main`")?;
         }
-        Err(_) if crate::fs::create_new(&path, BUILD_RS)? => shell.status("Created", "build.rs")?,
+        Err(_) if crate::fs::create_new(&path, BUILD_RS)? => shell.file("Created", Path::new("build.rs"), None)?,
         Err(error) => return Err(CliError::io("read", &path, error)),
     }
     Ok(())

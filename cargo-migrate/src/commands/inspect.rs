@@ -9,7 +9,7 @@ use crate::cli::{CurrentArgs, DbArgs};
 use crate::db::{chosen_url, connect_to_read, describe_heads, engine_error, migrator};
 use crate::error::CliResult;
 use crate::exit;
-use crate::github::{Summary, cell, environment_note};
+use crate::github::{Summary, cell, command_prefix, environment_note};
 use crate::project::Project;
 use crate::report::{DriftInfo, FailedInfo, Message, PendingInfo, StatusInfo};
 use crate::shell::{Shell, plural};
@@ -210,10 +210,11 @@ fn summarize(md: &mut Summary, info: &StatusInfo) {
     }
     for f in &info.failed {
         md.line(format_args!(
-            "- ❌ `{}` is `{}`{}; settle it with `cargo migrate resolve {} --applied` or `--rolled-back`",
+            "- ❌ `{}` is `{}`{}; settle it with `{} resolve {} --applied` or `--rolled-back`",
             f.id,
             f.state,
             f.error.as_deref().map(|e| format!(": {}", cell(e))).unwrap_or_default(),
+            command_prefix(),
             f.id
         ));
     }

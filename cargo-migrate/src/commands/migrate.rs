@@ -14,7 +14,7 @@ use crate::cli::{DialectArg, DowngradeArgs, SqlArgs, TransactionArg, UpgradeArgs
 use crate::db::{chosen_url, connect, connect_to_read, describe_heads, engine_error, locking, migrator, waiting};
 use crate::error::{CliError, CliResult};
 use crate::exit;
-use crate::github::{Summary, cell, environment_note};
+use crate::github::{Summary, cell, command_prefix, environment_note};
 use crate::project::Project;
 use crate::report::{Message, NotExecutedInfo, RanInfo};
 use crate::shell::{Shell, Verbosity, plural};
@@ -282,14 +282,17 @@ impl Request<'_> {
             let undo = match outcome.before {
                 Some(before) if self.direction == Direction::Upgrade && before != outcome.after => {
                     let to = before.first().map_or("base", String::as_str);
-                    Some(format!("cargo migrate downgrade {to}"))
+                    Some(format!("{} downgrade {to}", command_prefix()))
                 }
                 _ => None,
             };
             if let Some(undo) = undo {
                 md.line(format_args!("To roll back what this run applied before the failure:\n\n```sh\n{undo}\n```\n"));
             } else if self.direction == Direction::Upgrade && outcome.after.iter().any(|id| history.get(id).is_some()) {
-                md.line("Nothing this run applied is left; to go one revision further back:\n\n```sh\ncargo migrate downgrade -1\n```\n");
+                md.line(format_args!(
+                    "Nothing this run applied is left; to go one revision further back:\n\n```sh\n{} downgrade -1\n```\n",
+                    command_prefix()
+                ));
             }
         }
     }

@@ -307,7 +307,7 @@ fn environments_come_from_the_manifest_each_with_its_secret() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["run"] == "cargo migrate check")
+        .find(|s| s["run"] == "cargo migrate check --no-models")
         .unwrap();
     assert_eq!(check["env"]["DATABASE_URL"], "${{ secrets.DATABASE_URL }}", "production's secret");
     assert!(

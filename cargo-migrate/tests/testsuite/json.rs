@@ -118,7 +118,7 @@ fn redact(value: &mut Value, dir: &str) {
 }
 
 /// Every reason a snapshot below shows; `docs/json.md` documents exactly these.
-const REASONS: [&str; 22] = [
+const REASONS: [&str; 23] = [
     "revision",
     "branch-point",
     "diagnostic",
@@ -139,6 +139,7 @@ const REASONS: [&str; 22] = [
     "script",
     "schema-change",
     "diff-finished",
+    "file-written",
     "error",
     "finished",
 ];
@@ -299,6 +300,18 @@ fn reason_diff_finished() {
     let fixture = Fixture::new();
     fixture.run(&["upgrade"]);
     insta::assert_snapshot!(lines(&fixture.run(&["diff"]), "diff-finished", &fixture));
+}
+
+#[test]
+fn reason_file_written() {
+    let fixture = Fixture::new();
+    std::fs::write(
+        fixture.path().join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    let output = cargo_migrate(fixture.path(), &["init", "--message-format", "json"]);
+    insta::assert_snapshot!(lines(&output, "file-written", &fixture));
 }
 
 #[test]

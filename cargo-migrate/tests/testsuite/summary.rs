@@ -208,7 +208,7 @@ fn a_failing_upgrade_summary_names_the_revision_line_error_and_the_rollback() {
     To roll back what this run applied before the failure:
 
     ```sh
-    cargo migrate downgrade base
+    cargo migrate --dir migrations downgrade base
     ```
     "#);
 }
