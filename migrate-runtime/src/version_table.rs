@@ -9,6 +9,10 @@ use migrate_history::MAX_REVISION_ID_LEN;
 use crate::Dialect;
 use crate::db::SeaQueryDialect;
 
+/// On PostgreSQL, the milliseconds since the current query (a batch that
+/// began with the revision) arrived.
+const SERVER_TIMED_MS: &str = "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint";
+
 /// Default name of the version table.
 pub const DEFAULT_TABLE: &str = "migrate_versions";
 
@@ -378,9 +382,7 @@ impl VersionTable {
             row.message.into(),
             row.state.as_str().into(),
             match (row.timed_by_server, self.dialect) {
-                (true, Dialect::Postgres) => {
-                    Expr::cust("(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint")
-                }
+                (true, Dialect::Postgres) => Expr::cust(SERVER_TIMED_MS),
                 _ => row.execution_ms.into(),
             },
             applied_by,
@@ -391,6 +393,35 @@ impl VersionTable {
         }
         let query = Query::insert().into_table(self.table()).columns(columns).values_panic(values).to_owned();
         self.dialect.build_query(&query)
+    }
+
+    /// On PostgreSQL, [`VersionTable::insert`] of an applied revision, timed
+    /// by the server and recorded as `applied_by`, as the prepared statement
+    /// `name` whose parameters are the revision, its checksum and its
+    /// message ([`VersionTable::execute_insert`]): the server parses and
+    /// plans it once a run instead of once a revision (about 35 µs of its
+    /// time a revision).
+    pub(crate) fn prepare_insert(&self, name: &str, applied_by: &str) -> String {
+        let columns = [Col::Revision, Col::Checksum, Col::Message, Col::State, Col::ExecutionMs, Col::AppliedBy];
+        let values: Vec<SimpleExpr> = vec![
+            Expr::cust("$1"),
+            Expr::cust("$2"),
+            Expr::cust("$3"),
+            State::Applied.as_str().into(),
+            Expr::cust(SERVER_TIMED_MS),
+            applied_by.into(),
+        ];
+        let query = Query::insert().into_table(self.table()).columns(columns).values_panic(values).to_owned();
+        format!("PREPARE {name} (text, text, text) AS {}", self.dialect.build_query(&query))
+    }
+
+    /// Runs the statement [`VersionTable::prepare_insert`] prepared as `name`.
+    pub(crate) fn execute_insert(&self, name: &str, revision: &str, checksum: &str, message: &str) -> String {
+        let literal = |text: &str| match text.contains('\\') {
+            false => format!("'{}'", text.replace('\'', "''")),
+            true => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
+        };
+        format!("EXECUTE {name} ({}, {}, {})", literal(revision), literal(checksum), literal(message))
     }
 
     /// For offline scripts on PostgreSQL: adds the columns a table made by an
@@ -476,6 +507,15 @@ mod tests {
             pg.insert(&running),
             "INSERT INTO \"ops\".\"migrate_versions\" (\"revision\", \"checksum\", \"message\", \"state\", \"execution_ms\", \"applied_by\", \"error\", \"statements_done\") VALUES ('a1', 'sha256:00', E'it\\'s', 'running', NULL, 'me@host', NULL, 0)",
             "a running row says no statement has finished yet"
+        );
+        assert_eq!(
+            pg.prepare_insert("rec", "me@host"),
+            "PREPARE rec (text, text, text) AS INSERT INTO \"ops\".\"migrate_versions\" (\"revision\", \"checksum\", \"message\", \"state\", \"execution_ms\", \"applied_by\") VALUES ($1, $2, $3, 'applied', (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint, 'me@host')"
+        );
+        assert_eq!(pg.execute_insert("rec", "a1", "sha256:00", "it's"), "EXECUTE rec ('a1', 'sha256:00', 'it''s')");
+        assert_eq!(
+            pg.execute_insert("rec", "a1", "sha256:00", "a\\b's"),
+            "EXECUTE rec ('a1', 'sha256:00', E'a\\\\b\\'s')"
         );
         let lite = VersionTable::new(Dialect::Sqlite, None, Some("versions".into()));
         assert_eq!(lite.delete("a1"), "DELETE FROM \"versions\" WHERE \"revision\" = 'a1'");

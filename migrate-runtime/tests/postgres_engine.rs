@@ -170,11 +170,50 @@ fn a_pending_run_folds_its_reads() {
     let kinds: Vec<&str> = counting
         .sent
         .iter()
-        .map(|sql| if sql.starts_with("BEGIN;") { "revision" } else { sql.split_whitespace().next().unwrap() })
+        .map(|sql| if sql.contains("BEGIN;\n") { "revision" } else { sql.split_whitespace().next().unwrap() })
         .collect();
     // The read without the lock, the lock, the read under it, the user, one
     // round trip for the revision, the unlock.
     assert_eq!(kinds, ["SELECT", "try_lock", "SELECT", "user", "revision", "unlock"], "{:#?}", counting.sent);
+}
+
+#[test]
+fn the_recording_statement_is_prepared_once_and_never_left_behind() {
+    let db = Scratch::create("prepared");
+    let file = |name: &str, text: &str| SourceFile::new(format!("m/{name}"), text);
+    let header = |id: &str, parents: &str, message: &str| {
+        format!("-- revision: {id}\n-- parents: {parents}\n-- message: {message}\n\n-- migrate:up\n")
+    };
+    let sources = migrate_history::load::Sources {
+        revisions: vec![
+            file("a.sql", &format!("{}CREATE TABLE a (x INT);\n", header("a", "", r"it's a \ quote"))),
+            file("b.sql", &format!("{}CREATE TABLE b (x INT);\nCREATE TABLE b2 (x INT);\n", header("b", "a", "b"))),
+            file("c.sql", &format!("{}CREATE TABLE c (x INT REFERENCES missing);\n", header("c", "b", "c"))),
+        ],
+        ..Default::default()
+    };
+    let migrator = Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    let mut client = open(&db.url);
+    let prepared =
+        |client: &mut postgres::Client| client.query_text("SELECT name FROM pg_prepared_statements").unwrap();
+
+    let mut counting = Counting { client: &mut client, sent: Vec::new() };
+    migrator.run_to(&mut counting, &Target::parse("b").unwrap()).unwrap();
+    let batches: Vec<&String> = counting.sent.iter().filter(|sql| sql.contains("BEGIN;")).collect();
+    assert_eq!(batches.len(), 2, "{:#?}", counting.sent);
+    let name = batches[0].strip_prefix("PREPARE ").and_then(|rest| rest.split(' ').next()).unwrap();
+    assert!(name.starts_with("cargo_migrate_record_") && !batches[0].contains("DEALLOCATE"), "{}", batches[0]);
+    assert!(batches[1].starts_with("BEGIN;\n"), "{}", batches[1]);
+    assert!(batches[1].ends_with(&format!(";\nCOMMIT;\nDEALLOCATE {name};")), "{}", batches[1]);
+    assert!(prepared(&mut client).is_empty());
+    let state = migrator.state(&mut client).unwrap();
+    assert_eq!(state.rows[0].message, r"it's a \ quote");
+    assert!(state.rows.iter().all(|row| row.execution_ms.is_some() && row.applied_by.is_some()));
+
+    // A failing revision rolls back, and the statement goes too.
+    assert!(matches!(migrator.run(&mut client).unwrap_err(), Error::Statement { .. }));
+    assert!(prepared(&mut client).is_empty());
+    assert_eq!(migrator.state(&mut client).unwrap().heads, ["b"]);
 }
 
 /// The migration lock's key, found as the one a run holds.

@@ -390,13 +390,14 @@ impl Migrator {
         if one_transaction {
             db.execute_batch(dialect.begin()).await.map_err(|e| database_error("starting the transaction", e))?;
         }
+        let mut recorder = Recorder::new();
         let result = async {
             for statement in Self::ensure_table(table, state) {
                 db.execute_batch(&statement).await.map_err(|e| database_error("creating the version table", e))?;
             }
             // Per history position: why a dry run did not execute it.
             let mut skipped: Vec<Option<Option<usize>>> = vec![None; self.history.len()];
-            for (&i, statements) in plan.steps.iter().zip(&prepared) {
+            for (position, (&i, statements)) in plan.steps.iter().zip(&prepared).enumerate() {
                 if self.stop_requested() {
                     return Err(Error::Interrupted { done: report.ran().len() });
                 }
@@ -415,13 +416,18 @@ impl Migrator {
                     }
                 }
                 let step = Step { table, rev, statements, direction: plan.direction, user: &user };
-                if let Some(elapsed) = self.step(db, step, !one_transaction, events).await? {
+                let last = position + 1 == plan.steps.len();
+                if let Some(elapsed) = self.step(db, step, !one_transaction, (&mut recorder, last), events).await? {
                     report.push(AppliedRevision { id: rev.id.clone(), message: rev.message.clone(), elapsed });
                 }
             }
             Ok(())
         }
         .await;
+        if recorder.prepared {
+            // The last revision did not end the statement (it failed, or ran step by step).
+            let _ = db.execute_batch(&format!("DEALLOCATE {}", recorder.name)).await;
+        }
         if one_transaction {
             let end = if options.dry_run || result.is_err() { "ROLLBACK" } else { "COMMIT" };
             let ended = db.execute_batch(end).await;
@@ -455,6 +461,7 @@ impl Migrator {
         db: &mut C,
         step: Step<'_>,
         own_transaction: bool,
+        (recorder, last): (&mut Recorder, bool),
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
         let Step { table, rev, statements, direction, user } = step;
@@ -465,7 +472,7 @@ impl Migrator {
             && db.dialect() == Dialect::Postgres
             && !statements.iter().any(|st| needs_plain_transaction(st.text))
         {
-            return self.step_in_one_round_trip(db, step, events).await;
+            return self.step_in_one_round_trip(db, step, recorder, last, events).await;
         }
         let upgrade = direction == Direction::Upgrade;
         let database_error = |context: String, source: DbError| Error::Database { context, source };
@@ -590,15 +597,22 @@ impl Migrator {
         &self,
         db: &mut C,
         step: Step<'_>,
+        recorder: &mut Recorder,
+        last: bool,
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
         let Step { table, rev, statements, direction, user } = step;
         let upgrade = direction == Direction::Upgrade;
         events(Event::Started { revision: rev, direction });
         let start = Instant::now();
+        let mut batch = String::with_capacity(256 + statements.iter().map(|st| st.text.len() + 2).sum::<usize>());
         let record = if upgrade {
-            let row = NewRow { timed_by_server: true, ..new_row(rev, State::Applied, None, Some(user), None) };
-            table.insert(&row)
+            if !recorder.prepared {
+                batch.push_str(&table.prepare_insert(&recorder.name, user));
+                batch.push_str(";\n");
+                recorder.prepared = true;
+            }
+            table.execute_insert(&recorder.name, &rev.id, &rev.checksum.to_string(), &rev.message)
         } else {
             table.delete(&rev.id)
         };
@@ -606,7 +620,7 @@ impl Migrator {
             events(Event::Statement { revision: rev, sql: statement.text });
         }
         let savepoints = statements.len() > 1;
-        let mut batch = String::from("BEGIN;\n");
+        batch.push_str("BEGIN;\n");
         let mut starts = Vec::with_capacity(statements.len());
         for (k, statement) in statements.iter().enumerate() {
             if savepoints {
@@ -621,7 +635,12 @@ impl Migrator {
         }
         batch.push_str(&record);
         batch.push_str(";\nCOMMIT;");
+        let deallocate = last && recorder.prepared;
+        if deallocate {
+            batch.push_str(&format!("\nDEALLOCATE {};", recorder.name));
+        }
         let Err(error) = db.execute_batch(&batch).await else {
+            recorder.prepared &= !deallocate;
             let elapsed = start.elapsed();
             events(Event::Finished { revision: rev, direction, elapsed });
             return Ok(Some(elapsed));
@@ -658,6 +677,25 @@ impl Migrator {
                 source: error,
             }),
         }
+    }
+}
+
+/// The prepared statement that records applied revisions on PostgreSQL
+/// ([`VersionTable::prepare_insert`]): prepared in the batch of a run's
+/// first revision applied in one round trip, deallocated in the batch of its
+/// last (or after the run, when that one failed or ran otherwise). Named
+/// per run, so a statement left behind by a panic never collides.
+struct Recorder {
+    name: String,
+    /// Whether the statement may exist in the session.
+    prepared: bool,
+}
+
+impl Recorder {
+    fn new() -> Recorder {
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Recorder { name: format!("cargo_migrate_record_{}_{run}", std::process::id()), prepared: false }
     }
 }
 
