@@ -31,8 +31,13 @@ tasks:
                     releases the repository at DIR instead of this one
   bench history     time the build script, incremental builds and the listing
                     commands on generated histories of 1,000 and 10,000 revisions
-  bench apply       apply 1,000 table-creating revisions to SQLite and PostgreSQL,
-                    against sqlite3/psql running the same SQL and against Alembic
+  bench apply [--peers] [--baseline BINARY]
+                    apply 1,000 table-creating revisions to SQLite and PostgreSQL,
+                    against sqlite3/psql running the same SQL and against Alembic,
+                    and an up-to-date `upgrade` over TLS and without, against
+                    `psql -c 'select 1'`; side by side, round by round. --peers
+                    adds sqlx-cli (installed into target/tools on first use: minutes);
+                    --baseline adds another cargo-migrate build (an earlier commit's)
   bench autogenerate  `cargo migrate generate` for 200-table models on SQLite and PostgreSQL
   bench split       a revision with a 20,000-statement trigger body, and one of 20,000
                     statements, applied to SQLite against sqlite3 running the same SQL

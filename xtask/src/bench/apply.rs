@@ -1,26 +1,48 @@
-//! `cargo xtask bench apply`: 1,000 revisions, each creating a table, applied
-//! to SQLite and PostgreSQL by cargo-migrate, by the database's own client
-//! running the same SQL in one session (the floor), and by Alembic 1.20.1
-//! (installed into a virtual environment under target/tools).
+//! `cargo xtask bench apply [--peers]`: 1,000 revisions, each creating a
+//! table, applied to SQLite and PostgreSQL by cargo-migrate, by the
+//! database's own client running the same SQL in one session (the floor),
+//! and by Alembic 1.20.1 (installed into a virtual environment under
+//! target/tools); with `--peers`, also by sqlx-cli (installed into
+//! target/tools). Then the no-op: an up-to-date `upgrade` over TLS and
+//! without, next to `psql -c 'select 1'` over the same URL. Every table's
+//! commands run side by side, round by round.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use super::{median, timed};
-use crate::workspace_root;
+use super::{Contender, Times, interleaved};
+use crate::{cargo, run as run_step, workspace_root};
 
 const REVISIONS: usize = 1_000;
-const RUNS: usize = 5;
+const ROUNDS: usize = 5;
+const NOOP_ROUNDS: usize = 21;
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+/// Builds with the toolchain of the repository (sqlx-cli 0.9.0 needs Rust 1.94).
+const SQLX_VERSION: &str = "0.9.0";
+const USAGE: &str = "cargo xtask bench apply [--peers] [--baseline BINARY]";
 
-pub fn run() -> Result<(), String> {
+pub fn run(args: &[&str]) -> Result<(), String> {
+    let (mut peers, mut baseline) = (false, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i] {
+            "--peers" => peers = true,
+            "--baseline" if i + 1 < args.len() => {
+                baseline = Some(PathBuf::from(args[i + 1]));
+                i += 1;
+            }
+            _ => return Err(format!("unknown arguments `{}`; usage: {USAGE}", args.join(" "))),
+        }
+        i += 1;
+    }
     let root = workspace_root();
     let binary = super::release_binary()?;
+    let sqlx = if peers { Some(sqlx_cli(&root)?) } else { None };
     let dir = root.join("target/bench/apply");
     let migrations = dir.join("migrations");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&migrations).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir.join("sqlx")).map_err(|e| e.to_string())?;
     let mut floor_sql = String::new();
     for i in 0..REVISIONS {
         let parents = if i == 0 { String::new() } else { format!("r{:04}", i - 1) };
@@ -29,158 +51,204 @@ pub fn run() -> Result<(), String> {
             "-- revision: r{i:04}\n-- parents: {parents}\n-- message: create table t{i}\n\n-- migrate:up\n{create}\n\n-- migrate:down\nDROP TABLE t{i};\n"
         );
         std::fs::write(migrations.join(format!("r{i:04}.sql")), text).map_err(|e| e.to_string())?;
+        // sqlx's layout: <version>_<description>.sql, applied in version order.
+        std::fs::write(dir.join(format!("sqlx/{:04}_create_table_t{i}.sql", i + 1)), format!("{create}\n"))
+            .map_err(|e| e.to_string())?;
         floor_sql.push_str(&create);
         floor_sql.push('\n');
     }
     std::fs::write(dir.join("floor.sql"), &floor_sql).map_err(|e| e.to_string())?;
+    let one_txn_floor = dir.join("floor-one-transaction.sql");
+    std::fs::write(&one_txn_floor, format!("BEGIN;\n{floor_sql}COMMIT;\n")).map_err(|e| e.to_string())?;
     let alembic = alembic_project(&dir)?;
-
-    let sqlite_file = dir.join("bench.sqlite3");
-    let fresh_sqlite = || {
-        let _ = std::fs::remove_file(&sqlite_file);
-    };
-    let ours = |url: &str| -> Result<Duration, String> {
-        timed(
-            Command::new(&binary)
-                .args(["migrate", "upgrade", "-q", "--dir"])
-                .arg(&migrations)
-                .args(["--database-url", url]),
-        )
-    };
-
-    eprintln!("\nSQLite");
-    let sqlite_url = format!("sqlite:{}", sqlite_file.display());
-    let sqlite_floor = median(RUNS, || {
-        fresh_sqlite();
-        timed(Command::new("sqlite3").arg(&sqlite_file).stdin(file(&dir.join("floor.sql"))?))
-    })?;
-    let sqlite_ours = median(RUNS, || {
-        fresh_sqlite();
-        ours(&sqlite_url)
-    })?;
-    let sqlite_alembic = match &alembic {
-        Some(python) => Some(median(RUNS, || {
-            fresh_sqlite();
-            timed(&mut alembic_upgrade(python, &dir, &format!("sqlite:///{}", sqlite_file.display()), true))
-        })?),
-        None => None,
-    };
-
-    eprintln!("PostgreSQL");
-    let fresh_pg = || -> Result<String, String> {
-        let admin = format!("{SERVER}/postgres");
-        for sql in ["DROP DATABASE IF EXISTS cm_bench_apply WITH (FORCE)", "CREATE DATABASE cm_bench_apply"] {
-            let status =
-                Command::new("psql").args(["-X", "-q", "-d", &admin, "-c", sql]).status().map_err(|e| e.to_string())?;
-            if !status.success() {
-                return Err(format!("psql could not run `{sql}`: is PostgreSQL running on 127.0.0.1:5432?"));
-            }
-        }
-        Ok(format!("{SERVER}/cm_bench_apply"))
-    };
-    let pg_floor = median(RUNS, || {
-        let url = fresh_pg()?;
-        timed(
-            Command::new("psql")
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"])
-                .arg(dir.join("floor.sql")),
-        )
-    })?;
-    let pg_ours = median(RUNS, || ours(&fresh_pg()?))?;
     // The same statements cargo-migrate sends (each revision in a transaction
     // with its version-table row), run by the database's own client: what
     // recording state costs, apart from cargo-migrate itself.
-    let script_of = |dialect: &str, name: &str| -> Result<PathBuf, String> {
+    let script_of = |dialect: &str| -> Result<PathBuf, String> {
         let output = Command::new(&binary)
             .args(["migrate", "sql", "--dialect", dialect, "--dir"])
             .arg(&migrations)
             .output()
             .map_err(|e| e.to_string())?;
-        let path = dir.join(name);
+        let path = dir.join(format!("script-{dialect}.sql"));
         std::fs::write(&path, &output.stdout).map_err(|e| e.to_string())?;
         Ok(path)
     };
-    let pg_script_file = script_of("postgres", "script-postgres.sql")?;
-    let pg_script = median(RUNS, || {
-        let url = fresh_pg()?;
-        timed(Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"]).arg(&pg_script_file))
-    })?;
-    let sqlite_script_file = script_of("sqlite", "script-sqlite.sql")?;
-    let sqlite_script = median(RUNS, || {
-        fresh_sqlite();
-        timed(Command::new("sqlite3").arg(&sqlite_file).stdin(file(&sqlite_script_file)?))
-    })?;
-    let pg_alembic = match &alembic {
-        Some(python) => Some(median(RUNS, || {
-            let url = fresh_pg()?.replace("postgres://", "postgresql+psycopg2://");
-            timed(&mut alembic_upgrade(python, &dir, &url, true))
-        })?),
-        None => None,
+    let pg_script = script_of("postgres")?;
+    let sqlite_script = script_of("sqlite")?;
+
+    let sqlite_file = dir.join("bench.sqlite3");
+    let sqlite_url = format!("sqlite:{}", sqlite_file.display());
+    let fresh_sqlite = || {
+        let _ = std::fs::remove_file(&sqlite_file);
+        let _ = std::fs::remove_file(dir.join("bench.sqlite3-migrate.lock"));
     };
+    let ours_with = |binary: &Path, url: &str, all: bool| {
+        let mut command = Command::new(binary);
+        command.args(["migrate", "upgrade", "-q"]);
+        if all {
+            command.args(["--transaction", "all"]);
+        }
+        command.arg("--dir").arg(&migrations).args(["--database-url", url]);
+        command
+    };
+    let ours = |url: &str, all: bool| ours_with(&binary, url, all);
+    let sqlite3 = |input: &Path| -> Result<Command, String> {
+        let mut command = Command::new("sqlite3");
+        command.arg(&sqlite_file).stdin(file(input)?);
+        Ok(command)
+    };
+    let psql = |url: &str, input: &Path| {
+        let mut command = Command::new("psql");
+        command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"]).arg(input);
+        command
+    };
+    let alembic_sqlite = format!("sqlite:///{}", sqlite_file.display());
+
+    eprintln!("\nSQLite, each revision in its own transaction");
+    let mut contenders = vec![
+        Contender::new("sqlite3 floor", || {
+            fresh_sqlite();
+            sqlite3(&dir.join("floor.sql"))
+        }),
+        Contender::new("sqlite3 own script", || {
+            fresh_sqlite();
+            sqlite3(&sqlite_script)
+        }),
+        Contender::new("cargo-migrate", || {
+            fresh_sqlite();
+            Ok(ours(&sqlite_url, false))
+        }),
+    ];
+    if let Some(python) = &alembic {
+        contenders.push(Contender::new("Alembic", || {
+            fresh_sqlite();
+            Ok(alembic_upgrade(python, &dir, &alembic_sqlite, true))
+        }));
+    }
+    if let Some(baseline) = baseline.as_deref() {
+        contenders.push(Contender::new("baseline", || {
+            fresh_sqlite();
+            Ok(ours_with(baseline, &sqlite_url, false))
+        }));
+    }
+    let sqlite = interleaved(ROUNDS, &mut contenders)?;
+
+    eprintln!("PostgreSQL, each revision in its own transaction");
+    let mut contenders = vec![
+        Contender::new("psql floor", || Ok(psql(&fresh_pg()?, &dir.join("floor.sql")))),
+        Contender::new("psql own script", || Ok(psql(&fresh_pg()?, &pg_script))),
+        Contender::new("cargo-migrate", || Ok(ours(&fresh_pg()?, false))),
+    ];
+    if let Some(python) = &alembic {
+        contenders.push(Contender::new("Alembic", || {
+            let url = fresh_pg()?.replace("postgres://", "postgresql+psycopg2://");
+            Ok(alembic_upgrade(python, &dir, &url, true))
+        }));
+    }
+    if let Some(sqlx) = sqlx.as_deref() {
+        let dir = &dir;
+        contenders.push(Contender::new("sqlx-cli", move || {
+            let mut command = Command::new(sqlx);
+            command.current_dir(dir).args(["migrate", "run", "--no-dotenv", "--source", "sqlx", "--database-url"]);
+            command.arg(fresh_pg()?);
+            Ok(command)
+        }));
+    }
+    if let Some(baseline) = baseline.as_deref() {
+        contenders.push(Contender::new("baseline", || Ok(ours_with(baseline, &fresh_pg()?, false))));
+    }
+    let postgres = interleaved(ROUNDS, &mut contenders)?;
 
     // The whole run in one transaction: Alembic's default, `--transaction all`,
     // and the DDL in one transaction as the floor.
     eprintln!("one transaction");
-    let one_txn_floor = dir.join("floor-one-transaction.sql");
-    std::fs::write(&one_txn_floor, format!("BEGIN;\n{floor_sql}COMMIT;\n")).map_err(|e| e.to_string())?;
-    let ours_all = |url: &str| -> Result<Duration, String> {
-        timed(
-            Command::new(&binary)
-                .args(["migrate", "upgrade", "-q", "--transaction", "all", "--dir"])
-                .arg(&migrations)
-                .args(["--database-url", url]),
-        )
-    };
-    let sqlite_floor_1 = median(RUNS, || {
-        fresh_sqlite();
-        timed(Command::new("sqlite3").arg(&sqlite_file).stdin(file(&one_txn_floor)?))
-    })?;
-    let sqlite_ours_1 = median(RUNS, || {
-        fresh_sqlite();
-        ours_all(&sqlite_url)
-    })?;
-    let sqlite_alembic_1 = match &alembic {
-        Some(python) => Some(median(RUNS, || {
+    let mut contenders = vec![
+        Contender::new("sqlite3 floor, one transaction", || {
             fresh_sqlite();
-            timed(&mut alembic_upgrade(python, &dir, &format!("sqlite:///{}", sqlite_file.display()), false))
-        })?),
-        None => None,
-    };
-    let pg_floor_1 = median(RUNS, || {
-        let url = fresh_pg()?;
-        timed(Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"]).arg(&one_txn_floor))
-    })?;
-    let pg_ours_1 = median(RUNS, || ours_all(&fresh_pg()?))?;
-    let pg_alembic_1 = match &alembic {
-        Some(python) => Some(median(RUNS, || {
+            sqlite3(&one_txn_floor)
+        }),
+        Contender::new("cargo-migrate --transaction all, SQLite", || {
+            fresh_sqlite();
+            Ok(ours(&sqlite_url, true))
+        }),
+        Contender::new("psql floor, one transaction", || Ok(psql(&fresh_pg()?, &one_txn_floor))),
+        Contender::new("cargo-migrate --transaction all, PostgreSQL", || Ok(ours(&fresh_pg()?, true))),
+    ];
+    if let Some(python) = &alembic {
+        contenders.push(Contender::new("Alembic (default), SQLite", || {
+            fresh_sqlite();
+            Ok(alembic_upgrade(python, &dir, &alembic_sqlite, false))
+        }));
+        contenders.push(Contender::new("Alembic (default), PostgreSQL", || {
             let url = fresh_pg()?.replace("postgres://", "postgresql+psycopg2://");
-            timed(&mut alembic_upgrade(python, &dir, &url, false))
-        })?),
-        None => None,
-    };
-    let _ = fresh_pg();
+            Ok(alembic_upgrade(python, &dir, &url, false))
+        }));
+    }
+    let one = interleaved(ROUNDS, &mut contenders)?;
 
-    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
-    let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
-    println!("Each revision in its own transaction (the default):");
+    eprintln!("up to date (no-op)");
+    let example = setup_noop(&binary, "cm_bench_noop_example", &root.join("migrations"))?;
+    let thousand = setup_noop(&binary, "cm_bench_noop_1000", &migrations)?;
+    let mut contenders = Vec::new();
+    for sslmode in ["require", "disable"] {
+        let (example, thousand) = (format!("{example}?sslmode={sslmode}"), format!("{thousand}?sslmode={sslmode}"));
+        let psql_url = thousand.clone();
+        contenders.push(Contender::new(format!("psql -c 'select 1', sslmode={sslmode}"), move || {
+            let mut command = Command::new("psql");
+            command.args(["-X", "-q", "-d", &psql_url, "-c", "select 1"]);
+            Ok(command)
+        }));
+        let builds = std::iter::once(("", binary.as_path())).chain(baseline.as_deref().map(|b| ("baseline, ", b)));
+        for (build, binary) in builds {
+            let (root, migrations, example, thousand) = (&root, &migrations, example.clone(), thousand.clone());
+            contenders.push(Contender::new(format!("{build}example history, sslmode={sslmode}"), move || {
+                // As in a project: the history found through Cargo.toml.
+                let mut command = Command::new(binary);
+                command.current_dir(root).args(["migrate", "upgrade", "-q", "--database-url", &example]);
+                Ok(command)
+            }));
+            contenders.push(Contender::new(format!("{build}1,000 revisions, sslmode={sslmode}"), move || {
+                let mut command = Command::new(binary);
+                command.args(["migrate", "upgrade", "-q", "--dir"]).arg(migrations).args(["--database-url", &thousand]);
+                Ok(command)
+            }));
+        }
+    }
+    let noop = interleaved(NOOP_ROUNDS, &mut contenders)?;
+    drop_database("cm_bench_noop_example")?;
+    drop_database("cm_bench_noop_1000")?;
+    drop_database("cm_bench_apply")?;
+
+    let ratio = |a: &Times, b: &Times| format!("{:.2}", a.ratio(b));
+    let missing = |what: &str| format!("{what} not installed");
+    println!(
+        "Each revision in its own transaction (the default); median [min–max] of {ROUNDS} interleaved rounds, ratios the median of the rounds' ratios:"
+    );
     println!();
     println!(
-        "| database | floor: the DDL alone, one session | client running cargo-migrate's own script | cargo-migrate | × floor | × own script | Alembic 1.20.1 | Alembic ÷ cargo-migrate |"
+        "| database | floor: the DDL alone, one session | client running cargo-migrate's own script | cargo-migrate | × floor | × own script | Alembic 1.20.1 | Alembic ÷ cargo-migrate | sqlx-cli {SQLX_VERSION} | × floor | sqlx-cli ÷ cargo-migrate |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (name, floor, script, ours, alembic) in [
-        ("SQLite", sqlite_floor, sqlite_script, sqlite_ours, sqlite_alembic),
-        ("PostgreSQL", pg_floor, pg_script, pg_ours, pg_alembic),
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, times, floor, script) in [
+        ("SQLite", &sqlite, "sqlite3 floor", "sqlite3 own script"),
+        ("PostgreSQL", &postgres, "psql floor", "psql own script"),
     ] {
-        let (alembic_time, speedup) = match alembic {
-            Some(a) => (secs(a), ratio(a, ours)),
-            None => ("not installed".into(), "-".into()),
+        let (floor, script, ours) = (times.of(floor), times.of(script), times.of("cargo-migrate"));
+        let (alembic_time, alembic_ratio) = match times.get("Alembic") {
+            Some(a) => (a.secs(), ratio(a, ours)),
+            None => (missing("Alembic"), "-".into()),
+        };
+        let (sqlx_time, sqlx_floor, sqlx_ratio) = match times.get("sqlx-cli") {
+            Some(x) => (x.secs(), ratio(x, floor), ratio(x, ours)),
+            None if peers => ("PostgreSQL only".into(), "-".into(), "-".into()),
+            None => ("with `--peers`".into(), "-".into(), "-".into()),
         };
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {alembic_time} | {speedup} |",
-            secs(floor),
-            secs(script),
-            secs(ours),
+            "| {name} | {} | {} | {} | {} | {} | {alembic_time} | {alembic_ratio} | {sqlx_time} | {sqlx_floor} | {sqlx_ratio} |",
+            floor.secs(),
+            script.secs(),
+            ours.secs(),
             ratio(ours, floor),
             ratio(ours, script)
         );
@@ -192,17 +260,147 @@ pub fn run() -> Result<(), String> {
         "| database | floor: the DDL in one transaction | cargo-migrate `--transaction all` | × floor | Alembic 1.20.1 (default) | Alembic ÷ cargo-migrate |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, floor, ours, alembic) in [
-        ("SQLite", sqlite_floor_1, sqlite_ours_1, sqlite_alembic_1),
-        ("PostgreSQL", pg_floor_1, pg_ours_1, pg_alembic_1),
-    ] {
-        let (alembic_time, speedup) = match alembic {
-            Some(a) => (secs(a), ratio(a, ours)),
-            None => ("not installed".into(), "-".into()),
+    for name in ["SQLite", "PostgreSQL"] {
+        let floor = one.of(&format!("{} floor, one transaction", if name == "SQLite" { "sqlite3" } else { "psql" }));
+        let ours = one.of(&format!("cargo-migrate --transaction all, {name}"));
+        let (alembic_time, speedup) = match one.get(&format!("Alembic (default), {name}")) {
+            Some(a) => (a.secs(), ratio(a, ours)),
+            None => (missing("Alembic"), "-".into()),
         };
-        println!("| {name} | {} | {} | {} | {alembic_time} | {speedup} |", secs(floor), secs(ours), ratio(ours, floor));
+        println!(
+            "| {name} | {} | {} | {} | {alembic_time} | {speedup} |",
+            floor.secs(),
+            ours.secs(),
+            ratio(ours, floor)
+        );
+    }
+    println!();
+    println!(
+        "Up to date: `cargo-migrate migrate upgrade -q` with nothing to do, next to `psql -X -q -c 'select 1'` on the same URL; median [min–max] of {NOOP_ROUNDS} interleaved rounds:"
+    );
+    println!();
+    println!("| command | sslmode=require | × psql | sslmode=disable | × psql |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut rows = vec![
+        ("psql -c 'select 1'", "psql -c 'select 1'"),
+        ("cargo-migrate, the example history (7 revisions)", "example history"),
+        ("cargo-migrate, 1,000 revisions", "1,000 revisions"),
+    ];
+    if baseline.is_some() {
+        rows.push(("baseline, the example history", "baseline, example history"));
+        rows.push(("baseline, 1,000 revisions", "baseline, 1,000 revisions"));
+    }
+    for (label, name) in rows {
+        let of = |sslmode: &str| noop.of(&format!("{name}, sslmode={sslmode}"));
+        let psql = |sslmode: &str| noop.of(&format!("psql -c 'select 1', sslmode={sslmode}"));
+        let (tls, plain) = (of("require"), of("disable"));
+        println!(
+            "| {label} | {} | {} | {} | {} |",
+            tls.millis(),
+            ratio(tls, psql("require")),
+            plain.millis(),
+            ratio(plain, psql("disable"))
+        );
+    }
+    if let Some(path) = &baseline {
+        println!();
+        println!("This build against the baseline `{}`, in the same rounds:", path.display());
+        println!();
+        println!("| run | baseline | this build | × baseline |");
+        println!("|---|---:|---:|---:|");
+        for (label, results, ours, theirs) in [
+            ("SQLite, 1,000 revisions", &sqlite, "cargo-migrate", "baseline"),
+            ("PostgreSQL, 1,000 revisions", &postgres, "cargo-migrate", "baseline"),
+            (
+                "up to date, example history, sslmode=require",
+                &noop,
+                "example history, sslmode=require",
+                "baseline, example history, sslmode=require",
+            ),
+            (
+                "up to date, 1,000 revisions, sslmode=require",
+                &noop,
+                "1,000 revisions, sslmode=require",
+                "baseline, 1,000 revisions, sslmode=require",
+            ),
+            (
+                "up to date, example history, sslmode=disable",
+                &noop,
+                "example history, sslmode=disable",
+                "baseline, example history, sslmode=disable",
+            ),
+            (
+                "up to date, 1,000 revisions, sslmode=disable",
+                &noop,
+                "1,000 revisions, sslmode=disable",
+                "baseline, 1,000 revisions, sslmode=disable",
+            ),
+        ] {
+            let (ours, theirs) = (results.of(ours), results.of(theirs));
+            let show = |t: &Times| if t.median().as_secs() >= 1 { t.secs() } else { t.millis() };
+            println!("| {label} | {} | {} | {} |", show(theirs), show(ours), ratio(ours, theirs));
+        }
     }
     Ok(())
+}
+
+/// A fresh, empty `cm_bench_apply`; its URL.
+fn fresh_pg() -> Result<String, String> {
+    drop_database("cm_bench_apply")?;
+    psql_admin("CREATE DATABASE cm_bench_apply")?;
+    Ok(format!("{SERVER}/cm_bench_apply"))
+}
+
+fn drop_database(name: &str) -> Result<(), String> {
+    psql_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+}
+
+fn psql_admin(sql: &str) -> Result<(), String> {
+    let status = Command::new("psql")
+        .args(["-X", "-q", "-d", &format!("{SERVER}/postgres"), "-c", sql])
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("psql could not run `{sql}`: is PostgreSQL running on 127.0.0.1:5432?"))
+    }
+}
+
+/// A database `name` with the history in `migrations` applied; its URL.
+fn setup_noop(binary: &Path, name: &str, migrations: &Path) -> Result<String, String> {
+    drop_database(name)?;
+    psql_admin(&format!("CREATE DATABASE {name}"))?;
+    let url = format!("{SERVER}/{name}");
+    super::timed(
+        Command::new(binary).args(["migrate", "upgrade", "-q", "--dir"]).arg(migrations).args(["--database-url", &url]),
+    )?;
+    Ok(url)
+}
+
+/// sqlx-cli, pinned, installed into target/tools on first use (it takes
+/// minutes to compile).
+fn sqlx_cli(root: &Path) -> Result<PathBuf, String> {
+    let tools = root.join("target/tools");
+    let sqlx = tools.join("bin/sqlx");
+    let installed = Command::new(&sqlx)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == format!("sqlx-cli {SQLX_VERSION}"));
+    if !installed {
+        eprintln!("installing sqlx-cli {SQLX_VERSION} into target/tools (once; it compiles for minutes)");
+        run_step(
+            cargo(root)
+                .args(["install", "sqlx-cli", "--version", SQLX_VERSION, "--locked", "--no-default-features"])
+                .args(["--features", "postgres,rustls", "--root"])
+                .arg(&tools),
+            &format!(
+                "cargo install sqlx-cli --version {SQLX_VERSION} --locked --no-default-features --features postgres,rustls --root target/tools"
+            ),
+        )?;
+    }
+    Ok(sqlx)
 }
 
 fn file(path: &Path) -> Result<Stdio, String> {
