@@ -478,8 +478,8 @@ fn connect_failure(pg: &crate::url::PostgresUrl, e: &tokio_postgres::Error) -> C
 }
 
 /// Opens a tokio-postgres connection from a PostgreSQL URL, read as
-/// [`connect`] reads it (libpq's `sslmode` and `sslrootcert` over
-/// native-tls), and spawns its connection task on the current tokio runtime.
+/// [`connect`] reads it (libpq's `sslmode` and `sslrootcert`, with the
+/// same TLS), and spawns its connection task on the current tokio runtime.
 /// For the `*_async` calls of [`Migrator`](crate::Migrator).
 ///
 /// ```no_run
