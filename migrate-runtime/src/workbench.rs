@@ -147,7 +147,8 @@ impl Workbench {
     /// version table `exclude` is left out.
     pub fn models_schema(&self, models: &str, exclude: &str) -> Result<Schema, WorkbenchError> {
         // A byte-order mark is not SQL; it has no newline, so lines stay right.
-        let models = migrate_history::strip_bom(models);
+        let models = without_meta_commands(migrate_history::strip_bom(models));
+        let models = models.as_str();
         let mut scratch = self.scratch("models")?;
         let statements = split(models, self.dialect()).map_err(|e| WorkbenchError::Models {
             line: line_at(models, e.offset),
@@ -160,6 +161,13 @@ impl Workbench {
                 message: e.message,
                 unclosed: false,
             })?;
+        }
+        if self.dialect() == Dialect::Postgres {
+            // pg_dump output empties search_path; the schema is read where the history puts it.
+            scratch
+                .database()
+                .execute_batch("RESET search_path")
+                .map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })?;
         }
         introspect(scratch.database(), exclude)
             .map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })
@@ -197,6 +205,18 @@ impl Workbench {
         let target = self.models_schema(models, &migrator.table(self.dialect()).name)?;
         Ok((current, target))
     }
+}
+
+/// The models with psql's meta-commands (`\\restrict KEY`, which pg_dump
+/// writes first and last, `\\connect`, ...) blanked, keeping every line where it is.
+fn without_meta_commands(models: &str) -> String {
+    models
+        .split_inclusive('\n')
+        .map(|line| {
+            let meta = line.strip_prefix('\\').is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic()));
+            if meta { if line.ends_with('\n') { "\n" } else { "" } } else { line }
+        })
+        .collect()
 }
 
 /// PostgreSQL scratch databases that exist now, to drop if the process is interrupted.

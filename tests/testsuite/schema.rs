@@ -101,7 +101,12 @@ fn postgres_enums_and_checks() {
     let schema = introspect(connection.database(), "migrate_versions").unwrap();
     assert_eq!(schema.enums["mood"], ["sad", "happy"]);
     let t = &schema.tables["t"];
-    assert!(t.columns[0].generated && t.columns[0].default.is_none(), "serial: {:?}", t.columns[0]);
+    assert_eq!(
+        (t.columns[0].filled.clone(), t.columns[0].default.clone()),
+        (Some(migrate_runtime::schema::Filled::Serial), None),
+        "serial: {:?}",
+        t.columns[0]
+    );
     assert_eq!(t.checks[0].expression, "price > 0");
     assert!(t.indexes[0].unique);
     assert_eq!(t.indexes[0].predicate.as_deref(), Some("(price > 10)"), "as PostgreSQL prints it");

@@ -162,3 +162,45 @@ fn postgres_scratch_databases_are_dropped_after_success_error_and_ctrl_c() {
     }
     assert_eq!(scratch_databases(&db, pid), 0, "after Ctrl-C");
 }
+
+/// `pg_dump --schema-only` of an existing database, unedited, as the models
+/// (it empties `search_path` and starts and ends with psql's `\restrict`):
+/// `check` sees the tables, `generate` + `upgrade` converge, and a second
+/// `generate` writes nothing.
+#[test]
+fn pg_dump_schema_only_output_works_as_the_models() {
+    let existing = TestDatabase::create("dumped");
+    existing
+        .connect()
+        .database()
+        .execute_batch(
+            "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE); \
+             CREATE TABLE posts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, author integer REFERENCES users (id), \
+             title varchar(150) NOT NULL, slug text GENERATED ALWAYS AS (lower(title)) STORED); \
+             ALTER TABLE posts ADD CONSTRAINT title_len CHECK (char_length(title) <= 150) NOT VALID;",
+        )
+        .unwrap();
+    let dump = Command::new("pg_dump").args(["--schema-only", "--no-owner", &existing.url]).output().unwrap();
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let target = TestDatabase::create("from_dump");
+    let go = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &target.url]);
+        run(dir, &all)
+    };
+    assert_exit(&run(dir, &["init"]), 0);
+    std::fs::write(dir.join("schema.sql"), &dump.stdout).unwrap();
+    let (_, stderr) = assert_exit(&go(&["check", "--allow-drafts"]), 1);
+    assert!(stderr.contains("new table users") && stderr.contains("new table posts"), "{stderr}");
+    assert_exit(&go(&["generate", "from the dump", "--rev-id", "d1"]), 0);
+    assert_exit(&go(&["upgrade"]), 0);
+    let (_, stderr) = assert_exit(&go(&["check", "--allow-drafts"]), 0);
+    assert!(stderr.contains("Checked 1 revision"), "{stderr}");
+    let (stdout, stderr) = assert_exit(&go(&["generate", "again"]), 0);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("no changes"), "{stderr}");
+    assert_exit(&go(&["downgrade", "base"]), 0);
+    assert_eq!(target.tables(), ["migrate_versions"]);
+}

@@ -1,6 +1,6 @@
 //! PostgreSQL introspection from `pg_catalog`, for the current schema.
 
-use super::{Check, Column, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+use super::{Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique, normalise_action};
 use crate::db::cell as text;
 use crate::{Database, DbError};
 
@@ -59,22 +59,32 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
     let mut table = Table { name: name.to_owned(), ..Table::default() };
     for row in db.query_text(&format!(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
-         a.attidentity <> '' \
+         a.attidentity, a.attgenerated, \
+         EXISTS (SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S' \
+                 WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a') \
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
     ))? {
         let mut default = row.get(3).cloned().flatten();
-        // serial: the sequence's name differs between databases; what matters is that it is filled in.
-        let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
-        if serial {
-            default = None;
-        }
+        let owns_sequence = text(&row, 6) == "t";
+        let filled = match (text(&row, 4).as_str(), text(&row, 5).as_str()) {
+            ("a", _) => Some(Filled::IdentityAlways),
+            ("d", _) => Some(Filled::IdentityByDefault),
+            (_, "s") => default.take().map(Filled::Stored),
+            // serial: a nextval default of a sequence the column owns; the
+            // sequence's name differs between databases, the column's kind does not.
+            _ if owns_sequence && default.as_deref().is_some_and(|d| d.starts_with("nextval(")) => {
+                default = None;
+                Some(Filled::Serial)
+            }
+            _ => None,
+        };
         table.columns.push(Column {
             name: text(&row, 0),
             data_type: text(&row, 1).to_ascii_lowercase(),
             nullable: text(&row, 2) == "t",
             default,
-            generated: serial || text(&row, 4) == "t",
+            filled,
         });
     }
     let names = |column: &str| -> String {
@@ -108,11 +118,15 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
             }),
             "c" => {
                 let definition = text(&row, 7);
+                let (definition, not_valid) = match definition.strip_suffix(" NOT VALID") {
+                    Some(checked) => (checked.to_owned(), true),
+                    None => (definition, false),
+                };
                 let expression = definition
                     .strip_prefix("CHECK ")
                     .map(|e| strip_outer_parens(e.trim()).to_owned())
                     .unwrap_or(definition);
-                table.checks.push(Check { name, expression });
+                table.checks.push(Check { name, expression, not_valid });
             }
             _ => {}
         }

@@ -2,7 +2,7 @@
 //! and the stored `CREATE` statements for what the pragmas do not say (index
 //! expressions, partial-index predicates, check constraints).
 
-use super::{Check, Column, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+use super::{Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique, normalise_action};
 use crate::db::cell as text;
 use crate::{Database, DbError};
 
@@ -43,7 +43,7 @@ fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbErr
             data_type: text(&row, 2).to_ascii_lowercase(),
             nullable: text(&row, 3) == "0" && pk == 0,
             default: row.get(4).cloned().flatten(),
-            generated: false,
+            filled: None,
         });
     }
     keyed.sort();
@@ -51,7 +51,7 @@ fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbErr
     if let [only] = table.primary_key.as_slice() {
         // INTEGER PRIMARY KEY is the rowid: the database fills it.
         if let Some(column) = table.columns.iter_mut().find(|c| &c.name == only && c.data_type == "integer") {
-            column.generated = true;
+            column.filled = Some(Filled::Rowid);
         }
     }
 
@@ -151,7 +151,7 @@ fn checks(create: &str) -> Vec<Check> {
             [name, keyword] if keyword.eq_ignore_ascii_case("constraint") => Some(name.trim_matches('"').to_owned()),
             _ => None,
         };
-        found.push(Check { name, expression: create[open + 1..close].trim().to_owned() });
+        found.push(Check { name, expression: create[open + 1..close].trim().to_owned(), not_valid: false });
         from = close;
     }
     found
@@ -220,8 +220,8 @@ mod tests {
         assert_eq!(
             checks,
             [
-                Check { name: None, expression: "price > 0".into() },
-                Check { name: Some("sane".into()), expression: "price < 1000".into() },
+                Check { name: None, expression: "price > 0".into(), not_valid: false },
+                Check { name: Some("sane".into()), expression: "price < 1000".into(), not_valid: false },
             ]
         );
     }
@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(schema.tables.keys().collect::<Vec<_>>(), ["posts", "users"]);
         let users = &schema.tables["users"];
         assert_eq!(users.primary_key, ["id"]);
-        assert!(users.columns[0].generated);
+        assert_eq!(users.columns[0].filled, Some(Filled::Rowid));
         assert_eq!(users.column("nick").unwrap().default.as_deref(), Some("'x'"));
         assert_eq!(users.uniques, [Unique { name: None, columns: vec!["email".into()] }]);
         let posts = &schema.tables["posts"];
