@@ -166,6 +166,38 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "add named unique",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER, CONSTRAINT a_n_is_unique UNIQUE (n));",
+        true,
+    ),
+    (
+        "new table with a named deferrable unique",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (n INTEGER, CONSTRAINT b_n_once UNIQUE (n) DEFERRABLE);",
+        true,
+    ),
+    (
+        "add deferred foreign key",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER);",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER, \
+         CONSTRAINT p_owner FOREIGN KEY (u_id) REFERENCES u (id) DEFERRABLE INITIALLY DEFERRED);",
+        true,
+    ),
+    (
+        "foreign key becomes deferred",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER REFERENCES u (id));",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER REFERENCES u (id) DEFERRABLE INITIALLY DEFERRED);",
+        true,
+    ),
+    (
+        "add not valid foreign key",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER);",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER); \
+         ALTER TABLE p ADD CONSTRAINT p_u FOREIGN KEY (u_id) REFERENCES u (id) NOT VALID;",
+        true,
+    ),
+    (
         "add enum",
         "CREATE TABLE a (id INTEGER PRIMARY KEY);",
         "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",

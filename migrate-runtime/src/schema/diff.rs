@@ -391,10 +391,10 @@ fn diff_table(
     for index in old.indexes.iter().filter(|i| !new.indexes.contains(i)) {
         alters.push(Change::DropIndex { table: table.clone(), index: index.clone() });
     }
-    for unique in old.uniques.iter().filter(|u| !new.uniques.iter().any(|n| n.columns == u.columns)) {
+    for unique in old.uniques.iter().filter(|u| !new.uniques.iter().any(|n| same_unique(n, u))) {
         alters.push(Change::DropUnique { table: table.clone(), unique: unique.clone() });
     }
-    for check in old.checks.iter().filter(|c| !new.checks.iter().any(|n| n.expression == c.expression)) {
+    for check in old.checks.iter().filter(|c| !new.checks.iter().any(|n| same_check(n, c))) {
         alters.push(Change::DropCheck { table: table.clone(), check: check.clone() });
     }
     for column in &new.columns {
@@ -417,10 +417,10 @@ fn diff_table(
             to: new.primary_key.clone(),
         });
     }
-    for check in new.checks.iter().filter(|c| !old.checks.iter().any(|o| o.expression == c.expression)) {
+    for check in new.checks.iter().filter(|c| !old.checks.iter().any(|o| same_check(o, c))) {
         alters.push(Change::AddCheck { table: table.clone(), check: check.clone() });
     }
-    for unique in new.uniques.iter().filter(|u| !old.uniques.iter().any(|o| o.columns == u.columns)) {
+    for unique in new.uniques.iter().filter(|u| !old.uniques.iter().any(|o| same_unique(o, u))) {
         alters.push(Change::AddUnique { table: table.clone(), unique: unique.clone() });
     }
     for index in new.indexes.iter().filter(|i| !old.indexes.contains(i)) {
@@ -431,13 +431,30 @@ fn diff_table(
     }
 }
 
-/// Foreign keys are the same when they say the same thing, whatever their names.
+/// Foreign keys are the same when they say the same thing under the same
+/// name (where both have one: SQLite reports none).
 fn same_fk(a: &ForeignKey, b: &ForeignKey) -> bool {
     a.columns == b.columns
         && a.referenced_table == b.referenced_table
         && a.referenced_columns == b.referenced_columns
         && a.on_delete == b.on_delete
         && a.on_update == b.on_update
+        && a.deferrable == b.deferrable
+        && a.not_valid == b.not_valid
+        && same_name(&a.name, &b.name)
+}
+
+fn same_unique(a: &Unique, b: &Unique) -> bool {
+    a.columns == b.columns && a.deferrable == b.deferrable && same_name(&a.name, &b.name)
+}
+
+fn same_check(a: &Check, b: &Check) -> bool {
+    a.expression == b.expression && a.not_valid == b.not_valid && same_name(&a.name, &b.name)
+}
+
+/// Names matter where both sides have one.
+fn same_name(a: &Option<String>, b: &Option<String>) -> bool {
+    a.is_none() || b.is_none() || a == b
 }
 
 #[cfg(test)]
@@ -519,6 +536,7 @@ mod tests {
             referenced_columns: vec!["id".into()],
             on_delete: "CASCADE".into(),
             on_update: "NO ACTION".into(),
+            ..ForeignKey::default()
         };
         let mut posts = table("posts", vec![column("id", "integer", false), column("user_id", "integer", false)]);
         posts.foreign_keys.push(fk);

@@ -88,12 +88,38 @@ pub enum Filled {
 }
 
 /// A unique constraint.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Unique {
     /// The constraint's name; `None` on SQLite, which reports none.
     pub name: Option<String>,
     /// The columns whose values together are unique, in order.
     pub columns: Vec<String>,
+    /// When it is checked.
+    pub deferrable: Deferrable,
+}
+
+/// When a constraint is checked: `DEFERRABLE [INITIALLY DEFERRED]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Deferrable {
+    /// At each statement (not deferrable), the default.
+    #[default]
+    No,
+    /// `DEFERRABLE INITIALLY IMMEDIATE`: at each statement unless a
+    /// transaction says `SET CONSTRAINTS ... DEFERRED`.
+    InitiallyImmediate,
+    /// `DEFERRABLE INITIALLY DEFERRED`: at commit.
+    InitiallyDeferred,
+}
+
+impl Deferrable {
+    /// The clause after the constraint: empty, ` DEFERRABLE` or ` DEFERRABLE INITIALLY DEFERRED`.
+    pub fn clause(self) -> &'static str {
+        match self {
+            Deferrable::No => "",
+            Deferrable::InitiallyImmediate => " DEFERRABLE",
+            Deferrable::InitiallyDeferred => " DEFERRABLE INITIALLY DEFERRED",
+        }
+    }
 }
 
 /// An index that is not the implementation of a key.
@@ -110,7 +136,7 @@ pub struct Index {
 }
 
 /// A foreign key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ForeignKey {
     /// The constraint's name; `None` on SQLite, which reports none.
     pub name: Option<String>,
@@ -125,6 +151,10 @@ pub struct ForeignKey {
     pub on_delete: String,
     /// The `ON UPDATE` action, spelled as `on_delete` is.
     pub on_update: String,
+    /// When it is checked.
+    pub deferrable: Deferrable,
+    /// `NOT VALID`: added without checking the rows already there.
+    pub not_valid: bool,
 }
 
 /// A check constraint.

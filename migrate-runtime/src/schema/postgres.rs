@@ -1,6 +1,6 @@
 //! PostgreSQL introspection from `pg_catalog`, for the current schema.
 
-use super::{Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+use super::{Check, Column, Deferrable, Filled, ForeignKey, Index, Schema, Table, Unique, normalise_action};
 use crate::db::cell as text;
 use crate::{Database, DbError};
 
@@ -96,18 +96,23 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
     };
     for row in db.query_text(&format!(
         "SELECT con.conname, con.contype, {}, con.confrelid::regclass::text, {}, con.confdeltype, con.confupdtype, \
-         pg_get_constraintdef(con.oid) FROM pg_constraint con WHERE con.conrelid = {oid} ORDER BY con.conname",
+         pg_get_constraintdef(con.oid), con.condeferrable, con.condeferred, con.convalidated FROM pg_constraint con WHERE con.conrelid = {oid} ORDER BY con.conname",
         names("conkey"),
         names("confkey")
     ))? {
         let name = Some(text(&row, 0));
         let columns = list(&text(&row, 2));
+        let deferrable = match (text(&row, 8).as_str(), text(&row, 9).as_str()) {
+            ("t", "t") => Deferrable::InitiallyDeferred,
+            ("t", _) => Deferrable::InitiallyImmediate,
+            _ => Deferrable::No,
+        };
         match text(&row, 1).as_str() {
             "p" => {
                 table.primary_key = columns;
                 table.primary_key_name = name;
             }
-            "u" => table.uniques.push(Unique { name, columns }),
+            "u" => table.uniques.push(Unique { name, columns, deferrable }),
             "f" => table.foreign_keys.push(ForeignKey {
                 name,
                 columns,
@@ -115,6 +120,8 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
                 referenced_columns: list(&text(&row, 4)),
                 on_delete: normalise_action(&text(&row, 5)),
                 on_update: normalise_action(&text(&row, 6)),
+                deferrable,
+                not_valid: text(&row, 10) == "f",
             }),
             "c" => {
                 let definition = text(&row, 7);

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use sea_query::{Alias, ColumnDef, Expr, Table as SeaTable};
 
-use super::{Change, Check, Column, Filled, ForeignKey, Index, Schema, Table};
+use super::{Change, Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique};
 use crate::Dialect;
 use crate::db::SeaQueryDialect;
 
@@ -165,7 +165,7 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
             sql
         }
         Change::AddUnique { table, unique } => {
-            format!("ALTER TABLE {} ADD UNIQUE ({});", q(table), columns(&unique.columns))
+            format!("ALTER TABLE {} ADD {};", q(table), unique_clause(unique))
         }
         Change::DropUnique { table, unique } => drop_constraint(table, unique.name.as_deref()),
         Change::CreateIndex { table, index } => create_index(table, index),
@@ -307,9 +307,16 @@ fn create_index(table: &str, index: &Index) -> String {
     format!("CREATE {unique}INDEX {} ON {} ({}){predicate};", q(&index.name), q(table), columns.join(", "))
 }
 
+/// `CONSTRAINT name UNIQUE (columns) DEFERRABLE ...`.
+fn unique_clause(unique: &Unique) -> String {
+    let name = unique.name.as_ref().map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default();
+    format!("{name}UNIQUE ({}){}", columns(&unique.columns), unique.deferrable.clause())
+}
+
 fn foreign_key_clause(key: &ForeignKey) -> String {
+    let name = key.name.as_ref().map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default();
     let mut clause = format!(
-        "FOREIGN KEY ({}) REFERENCES {} ({})",
+        "{name}FOREIGN KEY ({}) REFERENCES {} ({})",
         columns(&key.columns),
         q(&key.referenced_table),
         columns(&key.referenced_columns)
@@ -319,6 +326,10 @@ fn foreign_key_clause(key: &ForeignKey) -> String {
     }
     if key.on_update != "NO ACTION" {
         clause.push_str(&format!(" ON UPDATE {}", key.on_update));
+    }
+    clause.push_str(key.deferrable.clause());
+    if key.not_valid {
+        clause.push_str(" NOT VALID");
     }
     clause
 }
@@ -344,7 +355,7 @@ fn create_table(table: &Table, name: &str, dialect: Dialect) -> String {
         lines.push(format!("    PRIMARY KEY ({})", columns(&table.primary_key)));
     }
     for unique in &table.uniques {
-        lines.push(format!("    UNIQUE ({})", columns(&unique.columns)));
+        lines.push(format!("    {}", unique_clause(unique)));
     }
     for check in &table.checks {
         lines.push(format!("    {}", check_clause(check, false)));

@@ -66,7 +66,7 @@ fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbErr
                     .iter()
                     .map(|r| text(r, 2))
                     .collect();
-                table.uniques.push(Unique { name: None, columns });
+                table.uniques.push(Unique { name: None, columns, ..Unique::default() });
             }
             _ => {
                 let sql = db.query_text(&format!(
@@ -98,6 +98,7 @@ fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbErr
                         referenced_columns: Vec::new(),
                         on_update: normalise_action(&text(&row, 5)),
                         on_delete: normalise_action(&text(&row, 6)),
+                        ..ForeignKey::default()
                     },
                 ));
                 &mut keys.last_mut().expect("just pushed").1
@@ -243,7 +244,7 @@ mod tests {
         assert_eq!(users.primary_key, ["id"]);
         assert_eq!(users.columns[0].filled, Some(Filled::Rowid));
         assert_eq!(users.column("nick").unwrap().default.as_deref(), Some("'x'"));
-        assert_eq!(users.uniques, [Unique { name: None, columns: vec!["email".into()] }]);
+        assert_eq!(users.uniques, [Unique { name: None, columns: vec!["email".into()], ..Unique::default() }]);
         let posts = &schema.tables["posts"];
         assert_eq!(posts.foreign_keys[0].referenced_table, "users");
         assert_eq!(posts.foreign_keys[0].on_delete, "CASCADE");
