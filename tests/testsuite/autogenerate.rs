@@ -198,6 +198,21 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "indexes with methods, operator classes, order, nulls, include and collation",
+        "CREATE TABLE d (id INTEGER PRIMARY KEY, tags text[], at timestamptz, code text, n int);",
+        "CREATE TABLE d (id INTEGER PRIMARY KEY, tags text[], at timestamptz, code text, n int); \
+         CREATE INDEX d_tags ON d USING gin (tags); CREATE INDEX d_at ON d USING brin (at); \
+         CREATE INDEX d_code_hash ON d USING hash (code); CREATE INDEX d_code_prefix ON d (code text_pattern_ops); \
+         CREATE INDEX d_n_desc ON d (n DESC NULLS LAST) INCLUDE (code); CREATE INDEX d_code_c ON d (code COLLATE \"C\");",
+        true,
+    ),
+    (
+        "an index changes method",
+        "CREATE TABLE d (id INTEGER PRIMARY KEY, code text); CREATE INDEX d_code ON d (code);",
+        "CREATE TABLE d (id INTEGER PRIMARY KEY, code text); CREATE INDEX d_code ON d USING hash (code);",
+        true,
+    ),
+    (
         "add enum",
         "CREATE TABLE a (id INTEGER PRIMARY KEY);",
         "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",

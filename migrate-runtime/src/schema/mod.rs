@@ -133,6 +133,11 @@ pub struct Index {
     pub unique: bool,
     /// The `WHERE` of a partial index.
     pub predicate: Option<String>,
+    /// PostgreSQL's whole definition (`pg_get_indexdef`, the table's schema
+    /// left out): access method, operator classes, order, `NULLS` placement,
+    /// `INCLUDE` columns and collations, compared and rendered as the server
+    /// prints them. `None` on SQLite.
+    pub definition: Option<String>,
 }
 
 /// A foreign key.

@@ -140,16 +140,23 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
     }
     for row in db.query_text(&format!(
         "SELECT i.relname, ix.indisunique, pg_get_expr(ix.indpred, ix.indrelid), \
-         (SELECT string_agg(pg_get_indexdef(ix.indexrelid, k, true), E'\\x1f' ORDER BY k) FROM generate_series(1, ix.indnkeyatts) k) \
-         FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid \
+         (SELECT string_agg(pg_get_indexdef(ix.indexrelid, k, true), E'\\x1f' ORDER BY k) FROM generate_series(1, ix.indnkeyatts) k), \
+         pg_get_indexdef(ix.indexrelid), quote_ident(n.nspname) \
+         FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_class i ON i.oid = ix.indexrelid \
          WHERE ix.indrelid = {oid} AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid) \
          ORDER BY i.relname"
     ))? {
+        // The table's schema is where the revision runs, not part of the index.
+        let (definition, schema) = (text(&row, 4), text(&row, 5));
+        let definition = definition
+            .replacen(&format!(" ON ONLY {schema}."), " ON ONLY ", 1)
+            .replacen(&format!(" ON {schema}."), " ON ", 1);
         table.indexes.push(Index {
             name: text(&row, 0),
             unique: text(&row, 1) == "t",
             predicate: row.get(2).cloned().flatten(),
             columns: list(&text(&row, 3)),
+            definition: Some(definition),
         });
     }
     table.uniques.sort();

@@ -297,6 +297,9 @@ fn alter_column(table: &str, from: &Column, to: &Column) -> String {
 }
 
 fn create_index(table: &str, index: &Index) -> String {
+    if let Some(definition) = &index.definition {
+        return format!("{definition};");
+    }
     let unique = if index.unique { "UNIQUE " } else { "" };
     let columns: Vec<String> = index
         .columns

@@ -75,7 +75,7 @@ fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbErr
                 ))?;
                 let sql = sql.first().map(|r| text(r, 0)).unwrap_or_default();
                 let (columns, predicate) = index_parts(&sql);
-                table.indexes.push(Index { name: index_name, columns, unique, predicate });
+                table.indexes.push(Index { name: index_name, columns, unique, predicate, definition: None });
             }
         }
     }
