@@ -213,6 +213,25 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "an extension and a trigram index",
+        "CREATE TABLE l (id INTEGER PRIMARY KEY, name text);",
+        "CREATE EXTENSION pg_trgm; CREATE TABLE l (id INTEGER PRIMARY KEY, name text); \
+         CREATE INDEX l_name_trgm ON l USING gin (name gin_trgm_ops);",
+        true,
+    ),
+    (
+        "a column of an extension's type",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        "CREATE EXTENSION ltree; CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE l (path ltree);",
+        true,
+    ),
+    (
+        "a new enum value that comes first",
+        "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",
+        "CREATE TYPE mood AS ENUM ('angry', 'calm', 'sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",
+        true,
+    ),
+    (
         "add enum",
         "CREATE TABLE a (id INTEGER PRIMARY KEY);",
         "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",

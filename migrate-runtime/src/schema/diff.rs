@@ -8,6 +8,16 @@ use super::{Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique};
 /// says so in a comment, as Alembic does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
+    /// A PostgreSQL extension the models create (`CREATE EXTENSION`).
+    CreateExtension {
+        /// The extension's name.
+        name: String,
+    },
+    /// An extension the models no longer create.
+    DropExtension {
+        /// The extension's name.
+        name: String,
+    },
     /// A new PostgreSQL enum type.
     CreateEnum {
         /// The type's name.
@@ -23,6 +33,9 @@ pub enum Change {
         label: String,
         /// The label it follows in the new order; `None` when it comes first.
         after: Option<String>,
+        /// When it comes first: the first label the type already had, which
+        /// it goes before.
+        before: Option<String>,
     },
     /// Values removed or reordered: PostgreSQL can only recreate the type.
     RecreateEnum {
@@ -219,6 +232,8 @@ fn filled(filled: Option<&Filled>) -> String {
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Change::CreateExtension { name } => write!(f, "new extension {name}"),
+            Change::DropExtension { name } => write!(f, "extension {name} removed"),
             Change::CreateEnum { name, labels } => write!(f, "new enum {name} ({})", labels.join(", ")),
             Change::AddEnumValue { name, label, .. } => write!(f, "new value '{label}' in enum {name}"),
             Change::RecreateEnum { name, to, .. } => write!(f, "enum {name} now ({})", to.join(", ")),
@@ -313,6 +328,9 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
     let mut alters = Vec::new();
     let mut add_keys = Vec::new();
 
+    for name in to.extensions.difference(&from.extensions) {
+        creates.push(Change::CreateExtension { name: name.clone() });
+    }
     for (name, labels) in &to.enums {
         match from.enums.get(name) {
             None => creates.push(Change::CreateEnum { name: name.clone(), labels: labels.clone() }),
@@ -325,7 +343,8 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
                 for (i, label) in labels.iter().enumerate() {
                     if !old.contains(label) {
                         let after = i.checked_sub(1).map(|j| labels[j].clone());
-                        creates.push(Change::AddEnumValue { name: name.clone(), label: label.clone(), after });
+                        let before = if after.is_none() { old.first().cloned() } else { None };
+                        creates.push(Change::AddEnumValue { name: name.clone(), label: label.clone(), after, before });
                     }
                 }
             }
@@ -368,6 +387,10 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
         if !to.enums.contains_key(name) {
             drops.push(Change::DropEnum { name: name.clone(), labels: labels.clone() });
         }
+    }
+    // Extensions go after what may use them.
+    for name in from.extensions.difference(&to.extensions) {
+        drops.push(Change::DropExtension { name: name.clone() });
     }
     let mut changes = drop_keys;
     changes.extend(creates);

@@ -24,6 +24,8 @@ pub struct Schema {
     pub tables: BTreeMap<String, Table>,
     /// PostgreSQL enum types and their labels, in order.
     pub enums: BTreeMap<String, Vec<String>>,
+    /// PostgreSQL extensions (`plpgsql`, always there, left out).
+    pub extensions: std::collections::BTreeSet<String>,
 }
 
 /// One table.

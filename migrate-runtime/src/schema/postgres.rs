@@ -19,6 +19,9 @@ pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema,
     )? {
         schema.enums.insert(text(&row, 0), list(&text(&row, 1)));
     }
+    for row in db.query_text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")? {
+        schema.extensions.insert(text(&row, 0));
+    }
     let tables = db.query_text(
         "SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname",

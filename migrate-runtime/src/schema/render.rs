@@ -132,10 +132,15 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
                 labels.iter().map(|l| literal(l)).collect::<Vec<_>>().join(", ")
             )
         }
-        Change::AddEnumValue { name, label, after } => match after {
-            Some(after) => format!("ALTER TYPE {} ADD VALUE {} AFTER {};", q(name), literal(label), literal(after)),
-            None => format!("ALTER TYPE {} ADD VALUE {};", q(name), literal(label)),
+        Change::AddEnumValue { name, label, after, before } => match (after, before) {
+            (Some(after), _) => format!("ALTER TYPE {} ADD VALUE {} AFTER {};", q(name), literal(label), literal(after)),
+            (None, Some(before)) => {
+                format!("ALTER TYPE {} ADD VALUE {} BEFORE {};", q(name), literal(label), literal(before))
+            }
+            (None, None) => format!("ALTER TYPE {} ADD VALUE {};", q(name), literal(label)),
         },
+        Change::CreateExtension { name } => format!("CREATE EXTENSION IF NOT EXISTS {};", q(name)),
+        Change::DropExtension { name } => format!("DROP EXTENSION IF EXISTS {};", q(name)),
         Change::DropEnum { name, .. } => format!("DROP TYPE {};", q(name)),
         Change::RecreateEnum { name, to, .. } => recreate_enum(name, to, &Schema::default()),
         Change::CreateTable(table) => create_table(table, &table.name, dialect),
