@@ -18,6 +18,15 @@ pub enum Change {
         /// The extension's name.
         name: String,
     },
+    /// An object autogenerate does not model (a view, function, trigger,
+    /// ...) that one side has and the other does not: rendered as a warning
+    /// for a person to write by hand.
+    Unmodelled {
+        /// `view active_users`, `function touch()`, ...
+        object: String,
+        /// Whether the target has it (else only the current schema does).
+        added: bool,
+    },
     /// A new PostgreSQL enum type.
     CreateEnum {
         /// The type's name.
@@ -232,6 +241,12 @@ fn filled(filled: Option<&Filled>) -> String {
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Change::Unmodelled { object, added: true } => {
+                write!(f, "new {object}, which autogenerate cannot write: add it to the revision by hand")
+            }
+            Change::Unmodelled { object, added: false } => {
+                write!(f, "{object} removed, which autogenerate cannot write: drop it in the revision by hand")
+            }
             Change::CreateExtension { name } => write!(f, "new extension {name}"),
             Change::DropExtension { name } => write!(f, "extension {name} removed"),
             Change::CreateEnum { name, labels } => write!(f, "new enum {name} ({})", labels.join(", ")),
@@ -328,6 +343,12 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
     let mut alters = Vec::new();
     let mut add_keys = Vec::new();
 
+    for object in to.unmodelled.difference(&from.unmodelled) {
+        creates.push(Change::Unmodelled { object: object.clone(), added: true });
+    }
+    for object in from.unmodelled.difference(&to.unmodelled) {
+        creates.push(Change::Unmodelled { object: object.clone(), added: false });
+    }
     for name in to.extensions.difference(&from.extensions) {
         creates.push(Change::CreateExtension { name: name.clone() });
     }
@@ -528,7 +549,7 @@ mod tests {
     }
 
     fn schema(tables: Vec<Table>) -> Schema {
-        Schema { tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(), enums: Default::default() }
+        Schema { tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(), ..Schema::default() }
     }
 
     #[test]
@@ -586,7 +607,7 @@ mod tests {
         after.enums.insert("mood".into(), vec!["sad".into(), "ok".into(), "happy".into()]);
         assert_eq!(
             diff(&before, &after),
-            [Change::AddEnumValue { name: "mood".into(), label: "ok".into(), after: Some("sad".into()) }]
+            [Change::AddEnumValue { name: "mood".into(), label: "ok".into(), after: Some("sad".into()), before: None }]
         );
     }
 }

@@ -26,6 +26,10 @@ pub struct Schema {
     pub enums: BTreeMap<String, Vec<String>>,
     /// PostgreSQL extensions (`plpgsql`, always there, left out).
     pub extensions: std::collections::BTreeSet<String>,
+    /// Objects the schema has that autogenerate does not model yet (views,
+    /// functions, triggers, domains, ...), as `kind name`: compared by name
+    /// only, so that a difference is reported instead of passing unseen.
+    pub unmodelled: std::collections::BTreeSet<String>,
 }
 
 /// One table.

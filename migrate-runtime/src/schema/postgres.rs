@@ -22,6 +22,34 @@ pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema,
     for row in db.query_text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")? {
         schema.extensions.insert(text(&row, 0));
     }
+    // What autogenerate does not model yet, by kind and name; objects an
+    // extension made are the extension's.
+    let not_from_extension = |class: &str, oid: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{class}'::regclass AND e.objid = {oid} AND e.deptype = 'e')"
+        )
+    };
+    for row in db.query_text(&format!(
+        "SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' ELSE 'sequence ' END || c.relname \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND {} AND (c.relkind IN ('v', 'm') OR (c.relkind = 'S' AND NOT EXISTS \
+           (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))) \
+         UNION ALL \
+         SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() AND {} \
+         UNION ALL \
+         SELECT 'trigger ' || t.tgname || ' on ' || c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT t.tgisinternal \
+         UNION ALL \
+         SELECT CASE t.typtype WHEN 'd' THEN 'domain ' ELSE 'type ' END || t.typname FROM pg_type t \
+         JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() AND {} \
+           AND (t.typtype = 'd' OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))",
+        not_from_extension("pg_class", "c.oid"),
+        not_from_extension("pg_proc", "p.oid"),
+        not_from_extension("pg_type", "t.oid"),
+    ))? {
+        schema.unmodelled.insert(text(&row, 0));
+    }
     let tables = db.query_text(
         "SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname",

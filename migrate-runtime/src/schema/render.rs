@@ -133,12 +133,15 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
             )
         }
         Change::AddEnumValue { name, label, after, before } => match (after, before) {
-            (Some(after), _) => format!("ALTER TYPE {} ADD VALUE {} AFTER {};", q(name), literal(label), literal(after)),
+            (Some(after), _) => {
+                format!("ALTER TYPE {} ADD VALUE {} AFTER {};", q(name), literal(label), literal(after))
+            }
             (None, Some(before)) => {
                 format!("ALTER TYPE {} ADD VALUE {} BEFORE {};", q(name), literal(label), literal(before))
             }
             (None, None) => format!("ALTER TYPE {} ADD VALUE {};", q(name), literal(label)),
         },
+        Change::Unmodelled { .. } => format!("-- WARNING: {change}."),
         Change::CreateExtension { name } => format!("CREATE EXTENSION IF NOT EXISTS {};", q(name)),
         Change::DropExtension { name } => format!("DROP EXTENSION IF EXISTS {};", q(name)),
         Change::DropEnum { name, .. } => format!("DROP TYPE {};", q(name)),
