@@ -138,8 +138,9 @@ impl Workbench {
                 .map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
         }
         let exclude = migrator.table(self.dialect()).name;
-        introspect(scratch.database(), &exclude)
-            .map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })
+        let introspected = introspect(scratch.database(), &exclude)
+            .and_then(|mut schema| crate::schema::settle(scratch.database(), &mut schema).map(|()| schema));
+        introspected.map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })
     }
 
     /// The schema the models (`schema.sql`'s text) create, run statement
@@ -169,8 +170,9 @@ impl Workbench {
                 .execute_batch("RESET search_path")
                 .map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })?;
         }
-        introspect(scratch.database(), exclude)
-            .map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })
+        let introspected = introspect(scratch.database(), exclude)
+            .and_then(|mut schema| crate::schema::settle(scratch.database(), &mut schema).map(|()| schema));
+        introspected.map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })
     }
 
     /// Every difference between what the history produces at its heads and

@@ -204,3 +204,33 @@ fn pg_dump_schema_only_output_works_as_the_models() {
     assert_exit(&go(&["downgrade", "base"]), 0);
     assert_eq!(target.tables(), ["migrate_versions"]);
 }
+
+/// A check PostgreSQL prints in a form it parses back into another
+/// (`IN (...)` on a varchar column) converges: after `generate` and
+/// `upgrade`, `check` passes and a second `generate` writes nothing.
+#[test]
+fn a_check_postgres_reprints_differently_converges() {
+    let target = TestDatabase::create("settle");
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let go = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &target.url]);
+        run(dir, &all)
+    };
+    assert_exit(&run(dir, &["init"]), 0);
+    std::fs::write(
+        dir.join("schema.sql"),
+        "CREATE TABLE prefs (id INTEGER PRIMARY KEY, theme VARCHAR(10) NOT NULL CHECK (theme IN ('light', 'dark', 'system')));\n",
+    )
+    .unwrap();
+    assert_exit(&go(&["generate", "prefs", "--rev-id", "p1"]), 0);
+    assert_exit(&go(&["upgrade"]), 0);
+    let (_, stderr) = assert_exit(&go(&["check", "--allow-drafts"]), 0);
+    assert!(stderr.contains("Checked 1 revision"), "{stderr}");
+    let (stdout, stderr) = assert_exit(&go(&["generate", "again"]), 0);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("no changes"), "{stderr}");
+    let (_, stderr) = assert_exit(&go(&["diff"]), 0);
+    assert!(stderr.contains("Matches"), "{stderr}");
+}

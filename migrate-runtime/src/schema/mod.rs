@@ -258,6 +258,17 @@ pub fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbErro
 }
 
 /// Normalises what databases print for the same thing differently.
+/// On a scratch database: expressions brought to the form the server prints
+/// back as itself (PostgreSQL checks; nothing to do on SQLite, which keeps
+/// the text as written).
+pub(crate) fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
+    match db.dialect() {
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres => postgres::settle_checks(db, schema),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn normalise_action(action: &str) -> String {
     match action.trim().to_ascii_uppercase().as_str() {
         "" | "NO ACTION" | "A" => "NO ACTION".into(),

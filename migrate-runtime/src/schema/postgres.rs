@@ -65,6 +65,51 @@ pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema,
     Ok(schema)
 }
 
+/// The condition of `pg_get_constraintdef`'s `CHECK (...) [NOT VALID]`, and
+/// whether it is `NOT VALID`.
+fn check_expression(definition: &str) -> (String, bool) {
+    let (definition, not_valid) = match definition.strip_suffix(" NOT VALID") {
+        Some(checked) => (checked, true),
+        None => (definition, false),
+    };
+    let expression = definition.strip_prefix("CHECK ").map_or(definition, |e| strip_outer_parens(e.trim()));
+    (expression.to_owned(), not_valid)
+}
+
+/// PostgreSQL prints some conditions in a form that it parses back into
+/// another (`theme IN ('a', 'b')` on a varchar column prints as
+/// `... = ANY ((ARRAY[...])::text[])`, which prints back as
+/// `... = ANY (ARRAY[(...)::text, ...])`). On a scratch database `db`
+/// holding `schema`, brings each check to the form that prints as itself,
+/// so that both sides of a comparison, and a revision written from either,
+/// agree. Adds and drops a `NOT VALID` constraint per round: scratch only.
+pub(crate) fn settle_checks(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
+    const PROBE: &str = "cargo_migrate_settle";
+    for table in schema.tables.values_mut() {
+        let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
+        for check in &mut table.checks {
+            for _ in 0..4 {
+                db.execute_batch(&format!(
+                    "ALTER TABLE {quoted} ADD CONSTRAINT {PROBE} CHECK ({}) NOT VALID",
+                    check.expression
+                ))?;
+                let rows = db.query_text(&format!(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '{}'::regclass AND conname = '{PROBE}'",
+                    quoted.replace('\'', "''")
+                ))?;
+                db.execute_batch(&format!("ALTER TABLE {quoted} DROP CONSTRAINT {PROBE}"))?;
+                let (settled, _) = check_expression(&text(rows.first().map_or(&Vec::new(), |r| r), 0));
+                if settled == check.expression {
+                    break;
+                }
+                check.expression = settled;
+            }
+        }
+        table.checks.sort();
+    }
+    Ok(())
+}
+
 /// `((a > 0) AND (b > 0))` is `(a > 0) AND (b > 0)`: strips parentheses
 /// only while the first one closes at the very end.
 fn strip_outer_parens(mut text: &str) -> &str {
@@ -155,15 +200,7 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
                 not_valid: text(&row, 10) == "f",
             }),
             "c" => {
-                let definition = text(&row, 7);
-                let (definition, not_valid) = match definition.strip_suffix(" NOT VALID") {
-                    Some(checked) => (checked.to_owned(), true),
-                    None => (definition, false),
-                };
-                let expression = definition
-                    .strip_prefix("CHECK ")
-                    .map(|e| strip_outer_parens(e.trim()).to_owned())
-                    .unwrap_or(definition);
+                let (expression, not_valid) = check_expression(&text(&row, 7));
                 table.checks.push(Check { name, expression, not_valid });
             }
             _ => {}
