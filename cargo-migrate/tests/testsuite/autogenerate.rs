@@ -205,8 +205,8 @@ fn pg_dump_schema_only_output_works_as_the_models() {
     assert_eq!(target.tables(), ["migrate_versions"]);
 }
 
-/// A check PostgreSQL prints in a form it parses back into another
-/// (`IN (...)` on a varchar column) converges: after `generate` and
+/// A check and a partial index PostgreSQL prints in a form it parses back
+/// into another (`IN (...)` on a varchar column) converge: after `generate` and
 /// `upgrade`, `check` passes and a second `generate` writes nothing.
 #[test]
 fn a_check_postgres_reprints_differently_converges() {
@@ -221,7 +221,8 @@ fn a_check_postgres_reprints_differently_converges() {
     assert_exit(&run(dir, &["init"]), 0);
     std::fs::write(
         dir.join("schema.sql"),
-        "CREATE TABLE prefs (id INTEGER PRIMARY KEY, theme VARCHAR(10) NOT NULL CHECK (theme IN ('light', 'dark', 'system')));\n",
+        "CREATE TABLE prefs (id INTEGER PRIMARY KEY, theme VARCHAR(10) NOT NULL CHECK (theme IN ('light', 'dark', 'system')));\n\
+         CREATE INDEX prefs_dark ON prefs (id) WHERE theme IN ('dark', 'system');\n",
     )
     .unwrap();
     assert_exit(&go(&["generate", "prefs", "--rev-id", "p1"]), 0);

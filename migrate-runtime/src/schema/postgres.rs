@@ -106,8 +106,50 @@ pub(crate) fn settle_checks(db: &mut dyn Database, schema: &mut Schema) -> Resul
             }
         }
         table.checks.sort();
+        for index in &mut table.indexes {
+            if let Some(definition) = &index.definition {
+                let settled = settle_index(db, definition)?;
+                // The predicate as the settled definition has it.
+                if let Some((_, predicate)) = settled.rsplit_once(" WHERE ") {
+                    index.predicate = Some(predicate.to_owned());
+                }
+                index.definition = Some(settled);
+            }
+        }
     }
     Ok(())
+}
+
+/// An index definition brought to the form that prints as itself, as
+/// [`settle_checks`] does for checks (a partial index's `IN` list, an
+/// expression's casts): created under a probe name and printed back.
+fn settle_index(db: &mut dyn Database, definition: &str) -> Result<String, DbError> {
+    const PROBE: &str = "cargo_migrate_settle_index";
+    // "CREATE [UNIQUE] INDEX name ON rest"
+    let Some((head, rest)) = definition.split_once(" INDEX ") else { return Ok(definition.to_owned()) };
+    let Some((name, rest)) = rest.split_once(" ON ") else { return Ok(definition.to_owned()) };
+    let mut rest = rest.to_owned();
+    for _ in 0..4 {
+        db.execute_batch(&format!("{head} INDEX {PROBE} ON {rest}"))?;
+        let rows = db.query_text(&format!(
+            "SELECT pg_get_indexdef('{PROBE}'::regclass), quote_ident(n.nspname) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = '{PROBE}'::regclass"
+        ))?;
+        db.execute_batch(&format!("DROP INDEX {PROBE}"))?;
+        let row = rows.first().map_or(&[][..], Vec::as_slice);
+        let (printed, schema) = (text(row, 0), text(row, 1));
+        let Some((_, printed_rest)) = printed.split_once(&format!(" INDEX {PROBE} ON ")) else { break };
+        let printed_rest = printed_rest
+            .strip_prefix(&format!("ONLY {schema}."))
+            .map(|r| format!("ONLY {r}"))
+            .or_else(|| printed_rest.strip_prefix(&format!("{schema}.")).map(str::to_owned))
+            .unwrap_or_else(|| printed_rest.to_owned());
+        if printed_rest == rest {
+            break;
+        }
+        rest = printed_rest;
+    }
+    Ok(format!("{head} INDEX {name} ON {rest}"))
 }
 
 /// `((a > 0) AND (b > 0))` is `(a > 0) AND (b > 0)`: strips parentheses
