@@ -265,7 +265,10 @@ pub(crate) fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), D
     match db.dialect() {
         #[cfg(feature = "postgres")]
         Dialect::Postgres => postgres::settle_checks(db, schema),
-        _ => Ok(()),
+        _ => {
+            let _ = schema;
+            Ok(())
+        }
     }
 }
 
