@@ -129,10 +129,14 @@ impl Request<'_> {
             bar.finish_and_clear();
         }
         let elapsed = started.elapsed();
-        // Where the database is now; after a failure too, for the summary.
-        let after = migrator.state(connection.database()).map(|s| s.heads);
+        // Where the database is now: the report says it; after a failure
+        // it is asked (the failure matters more than a state that cannot be read).
+        let after = match &result {
+            Ok(report) => report.heads.clone(),
+            Err(_) => migrator.state(connection.database()).map(|s| s.heads).unwrap_or_default(),
+        };
         if let Err(migrate_runtime::Error::Interrupted { done }) = &result {
-            let at = describe_heads(after.as_deref().unwrap_or_default());
+            let at = describe_heads(&after);
             let verb = if self.direction == Direction::Upgrade { "applied" } else { "reverted" };
             let rolled_back = if options.dry_run || options.transaction == TransactionMode::All {
                 "; everything was rolled back (one transaction)"
@@ -154,12 +158,6 @@ impl Request<'_> {
         let (report, error) = match result {
             Ok(report) => (Some(report), None),
             Err(error) => (None, Some(engine_error(error))),
-        };
-        // After a failure the state may not be readable either; the failure matters more.
-        let after = match (after, &error) {
-            (Ok(after), _) => after,
-            (Err(_), Some(_)) => Vec::new(),
-            (Err(e), None) => return Err(engine_error(e)),
         };
         let outcome = Outcome {
             report: report.as_ref(),
@@ -204,29 +202,29 @@ impl Request<'_> {
             current: outcome.after.to_vec(),
             elapsed_ms: elapsed.as_secs_f64() * 1000.0,
         })?;
-        if shell.json() {
-            // The `migration-finished` message above says it all.
-        } else if report.dry_run {
-            let not_executed = if skipped == 0 {
-                String::new()
-            } else {
-                format!("; {skipped} revision{} not executed (see the warnings above)", plural(skipped))
-            };
-            shell.status(
-                "Dry run",
-                format!(
+        // With JSON, the `migration-finished` message above says it all.
+        if !shell.json() {
+            let (verb, line) = if report.dry_run {
+                let not_executed = if skipped == 0 {
+                    String::new()
+                } else {
+                    format!("; {skipped} revision{} not executed (see the warnings above)", plural(skipped))
+                };
+                let line = format!(
                     "executed {count} revision{} in {elapsed:.0?} and rolled everything back: nothing was committed{not_executed}",
                     plural(count),
-                ),
-            )?;
-        } else if count == 0 {
-            shell.status("Fresh", format!("nothing to do; the database is at {at}"))?;
-        } else {
-            let verb = if self.direction == Direction::Upgrade { "applied" } else { "reverted" };
-            shell.status(
-                "Finished",
-                format!("{count} revision{} {verb} in {elapsed:.0?}; the database is at {at}", plural(count)),
-            )?;
+                );
+                ("Dry run", line)
+            } else if count == 0 {
+                ("Fresh", format!("nothing to do; the database is at {at}"))
+            } else {
+                let verb = if self.direction == Direction::Upgrade { "applied" } else { "reverted" };
+                (
+                    "Finished",
+                    format!("{count} revision{} {verb} in {elapsed:.0?}; the database is at {at}", plural(count)),
+                )
+            };
+            shell.status(verb, line)?;
         }
         if self.strict && skipped > 0 {
             return Err(CliError {

@@ -136,11 +136,22 @@ pub struct Report {
     pub not_executed: Vec<NotExecuted>,
     /// Whether everything was rolled back at the end.
     pub dry_run: bool,
+    /// Ids of the revisions the database is at after the run (a dry run:
+    /// where it was), as [`DbState::heads`](crate::DbState::heads) would
+    /// read them, without another query.
+    pub heads: Vec<String>,
 }
 
 impl Report {
     pub(crate) fn new(direction: Direction, dry_run: bool) -> Report {
-        Report { direction, applied: Vec::new(), reverted: Vec::new(), not_executed: Vec::new(), dry_run }
+        Report {
+            direction,
+            applied: Vec::new(),
+            reverted: Vec::new(),
+            not_executed: Vec::new(),
+            dry_run,
+            heads: Vec::new(),
+        }
     }
 
     /// The revisions that ran, applied or reverted, in order.

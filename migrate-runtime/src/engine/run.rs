@@ -149,7 +149,9 @@ impl Migrator {
             };
             self.refuse_unsettled(&state, options)?;
             let plan = self.plan_from(&state, direction, target)?;
-            self.execute(db, &table, &state, &plan, options, events).await
+            let mut report = self.execute(db, &table, &state, &plan, options, events).await?;
+            report.heads = self.heads_after(&state, &plan, report.dry_run);
+            Ok(report)
         })
         .await;
         self.release(db, key, result).await
@@ -255,7 +257,21 @@ impl Migrator {
             return None;
         }
         let plan = self.plan_from(&state, direction, target).ok()?;
-        plan.steps.is_empty().then(|| Report::new(direction, options.dry_run))
+        plan.steps.is_empty().then(|| Report { heads: state.heads, ..Report::new(direction, options.dry_run) })
+    }
+
+    /// Where the database is once a run of `plan` from `state` succeeded:
+    /// every step is done, by this run or by another migrator meanwhile
+    /// (a dry run: where it was).
+    fn heads_after(&self, state: &DbState, plan: &Plan, dry_run: bool) -> Vec<String> {
+        if dry_run {
+            return state.heads.clone();
+        }
+        let mut mask = state.mask.clone();
+        for &i in &plan.steps {
+            mask[i] = plan.direction == Direction::Upgrade;
+        }
+        self.history.ids(&self.history.applied_heads(&mask))
     }
 
     /// The version table a run writes to and its state, under the lock.

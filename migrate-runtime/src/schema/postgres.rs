@@ -98,7 +98,7 @@ pub(crate) fn settle_checks(db: &mut dyn Database, schema: &mut Schema) -> Resul
                     quoted.replace('\'', "''")
                 ))?;
                 db.execute_batch(&format!("ALTER TABLE {quoted} DROP CONSTRAINT {PROBE}"))?;
-                let (settled, _) = check_expression(&text(rows.first().map_or(&Vec::new(), |r| r), 0));
+                let (settled, _) = check_expression(&text(rows.first().map_or(&[][..], Vec::as_slice), 0));
                 if settled == check.expression {
                     break;
                 }

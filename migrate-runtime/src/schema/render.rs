@@ -221,10 +221,15 @@ fn drop_constraint(table: &str, name: Option<&str>) -> String {
     }
 }
 
+/// `CONSTRAINT name ` before a constraint that has a name; nothing otherwise.
+fn constraint_name(name: Option<&str>) -> String {
+    name.map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default()
+}
+
 /// `CONSTRAINT name CHECK (expression)`, with ` NOT VALID` where it can
 /// stand (`ALTER TABLE ... ADD`, not `CREATE TABLE`, which checks the rows anyway).
 fn check_clause(check: &Check, in_alter: bool) -> String {
-    let name = check.name.as_ref().map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default();
+    let name = constraint_name(check.name.as_deref());
     let not_valid = if check.not_valid && in_alter { " NOT VALID" } else { "" };
     format!("{name}CHECK ({}){not_valid}", check.expression)
 }
@@ -320,12 +325,12 @@ fn create_index(table: &str, index: &Index) -> String {
 
 /// `CONSTRAINT name UNIQUE (columns) DEFERRABLE ...`.
 fn unique_clause(unique: &Unique) -> String {
-    let name = unique.name.as_ref().map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default();
+    let name = constraint_name(unique.name.as_deref());
     format!("{name}UNIQUE ({}){}", columns(&unique.columns), unique.deferrable.clause())
 }
 
 fn foreign_key_clause(key: &ForeignKey) -> String {
-    let name = key.name.as_ref().map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default();
+    let name = constraint_name(key.name.as_deref());
     let mut clause = format!(
         "{name}FOREIGN KEY ({}) REFERENCES {} ({})",
         columns(&key.columns),
