@@ -333,6 +333,10 @@ pub struct NewArgs {
     /// Server for the scratch databases of --autogenerate [default: the database URL's; SQLite in memory]
     #[arg(long, value_name = "URL")]
     pub dev_url: Option<String>,
+    /// Run the revision outside a transaction (`-- transaction: false`); with --autogenerate,
+    /// indexes on existing PostgreSQL tables are created and dropped CONCURRENTLY
+    #[arg(long)]
+    pub no_transaction: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use migrate_history::{Diagnostic, Problem};
-use migrate_runtime::schema::Generated;
+use migrate_runtime::schema::{Generated, RenderOptions};
 use migrate_runtime::workbench::{Workbench, drop_every_scratch, scratch_left_behind};
 use migrate_runtime::{DatabaseUrl, Migrator};
 
@@ -58,10 +58,12 @@ pub fn autogenerate(
     project: &Project,
     migrator: &Migrator,
     bench: &Workbench,
+    options: &RenderOptions,
 ) -> Result<Option<Generated>, CliError> {
     let (shown, text) = read(project);
     let text = text?;
-    let generated = bench.generate(migrator, &text).map_err(|e| workbench_error(e, &shown));
+    let bench = bench.clone().models_name(shown.display().to_string());
+    let generated = bench.generate_with(migrator, &text, options).map_err(|e| workbench_error(e, &shown));
     warn_left_behind(shell)?;
     let Some(generated) = generated? else { return Ok(None) };
     for change in &generated.changes {
@@ -84,7 +86,7 @@ pub fn check(
     }
     let (shown, text) = read(project);
     let text = text?;
-    let bench = workbench(None, database)?;
+    let bench = workbench(None, database)?.models_name(shown.display().to_string());
     let changes = bench.check_models(migrator, &text).map_err(|e| workbench_error(e, &shown));
     warn_left_behind(shell)?;
     Ok(changes?

@@ -38,6 +38,8 @@ pub struct NewRevision {
     pub up: String,
     /// SQL for the down section.
     pub down: String,
+    /// Runs outside a transaction: a `-- transaction: false` header line.
+    pub no_transaction: bool,
 }
 
 /// Fills a template: each `${name}` placeholder of the template is replaced
@@ -71,6 +73,9 @@ pub fn render(template: &str, new: &NewRevision) -> String {
     }
     if !new.depends_on.is_empty() && !template.contains("${depends_on}") {
         extra.push_str(&format!("-- depends-on: {}\n", values[5].1));
+    }
+    if new.no_transaction {
+        extra.push_str("-- transaction: false\n");
     }
     let header_end: usize = template
         .split_inclusive('\n')
@@ -141,6 +146,7 @@ mod tests {
             depends_on: vec!["c3".into()],
             up: String::new(),
             down: String::new(),
+            no_transaction: false,
         }
     }
 

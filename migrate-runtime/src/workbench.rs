@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use migrate_history::sql::{line_at, split};
 use migrate_history::{Dialect, Target};
 
-use crate::schema::{Change, Generated, Schema, diff, generate, introspect};
+use crate::schema::{Change, Generated, RenderOptions, Schema, diff, introspect, render_with};
 use crate::url::{DatabaseUrl, PostgresUrl};
 use crate::{ConnectError, Connection, Database, DbError, Error, Migrator};
 
@@ -94,6 +94,7 @@ impl WorkbenchError {
 #[derive(Debug, Clone)]
 pub struct Workbench {
     server: DatabaseUrl,
+    models_name: String,
 }
 
 /// A live database compared with what the history produces at the
@@ -115,7 +116,14 @@ impl Workbench {
             DatabaseUrl::Sqlite { .. } => DatabaseUrl::Sqlite { path: None },
             postgres => postgres.clone(),
         };
-        Workbench { server }
+        Workbench { server, models_name: "schema.sql".into() }
+    }
+
+    /// What the models are called where a change names their line
+    /// (`schema.sql:12`); `schema.sql` unless said.
+    pub fn models_name(mut self, name: impl Into<String>) -> Workbench {
+        self.models_name = name.into();
+        self
     }
 
     /// The dialect of the scratch databases.
@@ -179,14 +187,48 @@ impl Workbench {
     /// the models: empty when they agree (what `cargo migrate check` asks).
     pub fn check_models(&self, migrator: &Migrator, models: &str) -> Result<Vec<Change>, WorkbenchError> {
         let (current, target) = self.history_and_models(migrator, models)?;
-        Ok(diff(&current, &target))
+        let mut changes = diff(&current, &target);
+        self.locate(&mut changes, models);
+        Ok(changes)
     }
 
     /// The up and down SQL of a revision that turns the history's schema at
     /// its heads into the models', or `None` when they agree.
     pub fn generate(&self, migrator: &Migrator, models: &str) -> Result<Option<Generated>, WorkbenchError> {
+        self.generate_with(migrator, models, &RenderOptions::default())
+    }
+
+    /// [`Workbench::generate`], the SQL written as `options` say (for a
+    /// revision that runs outside a transaction, say).
+    pub fn generate_with(
+        &self,
+        migrator: &Migrator,
+        models: &str,
+        options: &RenderOptions,
+    ) -> Result<Option<Generated>, WorkbenchError> {
         let (current, target) = self.history_and_models(migrator, models)?;
-        Ok(generate(&current, &target, self.dialect()))
+        let mut changes = diff(&current, &target);
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        self.locate(&mut changes, models);
+        let back = diff(&target, &current);
+        Ok(Some(Generated {
+            up: render_with(&changes, &current, &target, self.dialect(), options),
+            down: render_with(&back, &target, &current, self.dialect(), options),
+            changes,
+        }))
+    }
+
+    /// Names the models' line of each object autogenerate cannot write.
+    fn locate(&self, changes: &mut [Change], models: &str) {
+        for change in changes {
+            if let Change::Unmodelled { object, added: true, source } = change
+                && let Some(line) = line_creating(models, object, self.dialect())
+            {
+                *source = Some(format!("{}:{line}", self.models_name));
+            }
+        }
     }
 
     /// A live database against what the history produces at the revisions
@@ -207,6 +249,36 @@ impl Workbench {
         let target = self.models_schema(models, &migrator.table(self.dialect()).name)?;
         Ok((current, target))
     }
+}
+
+/// The line of the statement in `models` that creates `object` (`aggregate
+/// total(integer)`, `rule protect on users`): the first `CREATE` statement
+/// that names its kind and its name.
+fn line_creating(models: &str, object: &str, dialect: Dialect) -> Option<usize> {
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    // "aggregate total(integer)" -> kind ["aggregate"], name "total"
+    let head = object.split(['(', ' ']).collect::<Vec<_>>();
+    let (kind, name) = match head.as_slice() {
+        [first, second, third, ..] if ["foreign", "text", "window"].contains(first) => {
+            (vec![first.to_lowercase(), second.to_lowercase()], third.to_lowercase())
+        }
+        [kind, name, ..] => (vec![kind.to_lowercase()], name.to_lowercase()),
+        _ => return None,
+    };
+    let kind = if kind == ["window", "function"] { vec!["function".to_owned()] } else { kind };
+    let statements = split(models, dialect).ok()?;
+    statements.iter().find_map(|statement| {
+        let words = words(statement.text);
+        let creates = words.first().is_some_and(|w| w == "create");
+        let names = words.windows(kind.len()).any(|w| w == kind.as_slice()) && words.contains(&name);
+        let leading = statement.text.len() - statement.text.trim_start().len();
+        (creates && names).then(|| line_at(models, statement.offset + leading))
+    })
 }
 
 /// The models with psql's meta-commands (`\\restrict KEY`, which pg_dump

@@ -3,7 +3,7 @@
 //! section to the history database and find the models' schema, apply its
 //! down section and find the previous schema again.
 
-use migrate_runtime::schema::{diff, generate, introspect};
+use migrate_runtime::schema::{Schema, diff, generate, introspect, settle};
 use migrate_runtime::{Database, Dialect};
 use tests::support::TestDatabase;
 
@@ -237,6 +237,119 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",
         true,
     ),
+    (
+        "views, functions, a trigger, a domain, a composite type, a sequence, a materialized view with an index",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER, touched timestamptz);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER, touched timestamptz); \
+         CREATE VIEW big_a AS SELECT id, n FROM a WHERE n > 10; CREATE VIEW bigger_a AS SELECT id FROM big_a WHERE n > 20; \
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := now(); RETURN NEW; END $$; \
+         CREATE TRIGGER a_touch BEFORE UPDATE ON a FOR EACH ROW EXECUTE FUNCTION touch(); \
+         CREATE DOMAIN positive AS integer CHECK (VALUE > 0); CREATE DOMAIN small_positive AS positive CHECK (VALUE < 100); \
+         CREATE TYPE pair AS (x int, y positive); CREATE SEQUENCE tickets START 100 INCREMENT 5; \
+         CREATE MATERIALIZED VIEW a_count AS SELECT count(*) AS n FROM a; CREATE UNIQUE INDEX a_count_n ON a_count (n); \
+         CREATE PROCEDURE reset_a() LANGUAGE sql AS $$ UPDATE a SET n = 0 $$;",
+        true,
+    ),
+    (
+        "a column under a view changes type",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER); CREATE VIEW big_a AS SELECT id, n FROM a WHERE n > 10; \
+         CREATE VIEW bigger_a AS SELECT id FROM big_a WHERE n > 20; COMMENT ON VIEW bigger_a IS 'the biggest';",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n BIGINT); CREATE VIEW big_a AS SELECT id, n FROM a WHERE n > 10; \
+         CREATE VIEW bigger_a AS SELECT id FROM big_a WHERE n > 20; COMMENT ON VIEW bigger_a IS 'the biggest';",
+        true,
+    ),
+    (
+        "a function body changes under a trigger and a default",
+        "CREATE FUNCTION next_code() RETURNS text LANGUAGE sql AS $$ SELECT 'a' $$; \
+         CREATE TABLE a (id INTEGER PRIMARY KEY, code text DEFAULT next_code());",
+        "CREATE FUNCTION next_code() RETURNS text LANGUAGE sql AS $$ SELECT 'b' $$; \
+         CREATE TABLE a (id INTEGER PRIMARY KEY, code text DEFAULT next_code());",
+        true,
+    ),
+    (
+        "a new table whose default calls a new function, and a function reading a new table",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE FUNCTION next_code() RETURNS text LANGUAGE sql AS $$ SELECT 'x' $$; \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, code text NOT NULL DEFAULT next_code()); \
+         CREATE FUNCTION b_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM b $$; \
+         CREATE FUNCTION all_b() RETURNS SETOF b LANGUAGE sql AS $$ SELECT * FROM b $$;",
+        true,
+    ),
+    (
+        "comments on a table, a column, a view, a function, a constraint and an index",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER CONSTRAINT n_positive CHECK (n > 0)); CREATE INDEX a_n ON a (n); \
+         CREATE VIEW v AS SELECT id FROM a; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; \
+         COMMENT ON TABLE a IS 'old';",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER CONSTRAINT n_positive CHECK (n > 0)); CREATE INDEX a_n ON a (n); \
+         CREATE VIEW v AS SELECT id FROM a; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; \
+         COMMENT ON TABLE a IS 'the a''s'; COMMENT ON COLUMN a.n IS 'how many'; COMMENT ON VIEW v IS 'ids'; \
+         COMMENT ON FUNCTION f() IS 'one'; COMMENT ON CONSTRAINT n_positive ON a IS 'never zero'; COMMENT ON INDEX a_n IS 'by n';",
+        true,
+    ),
+    (
+        "grants to a role and a revoke from PUBLIC",
+        "DO $$ BEGIN CREATE ROLE cargo_migrate_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+         CREATE TABLE a (id serial PRIMARY KEY); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+        "DO $$ BEGIN CREATE ROLE cargo_migrate_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+         CREATE TABLE a (id serial PRIMARY KEY); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; \
+         GRANT SELECT, INSERT ON a TO cargo_migrate_reader; GRANT USAGE ON SEQUENCE a_id_seq TO cargo_migrate_reader; \
+         REVOKE EXECUTE ON FUNCTION f() FROM PUBLIC; GRANT EXECUTE ON FUNCTION f() TO cargo_migrate_reader WITH GRANT OPTION;",
+        true,
+    ),
+    (
+        "row level security and policies",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, owner text);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, owner text); ALTER TABLE a ENABLE ROW LEVEL SECURITY; \
+         CREATE POLICY own ON a FOR SELECT USING (owner = current_user); \
+         CREATE POLICY insert_own ON a AS RESTRICTIVE FOR INSERT TO PUBLIC WITH CHECK (owner = current_user);",
+        true,
+    ),
+    (
+        "a partitioned table and its partitions",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY); \
+         CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, body text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at); \
+         CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); \
+         CREATE TABLE events_rest PARTITION OF events DEFAULT; CREATE INDEX events_at ON events (at);",
+        true,
+    ),
+    (
+        "a partition bound changes",
+        "CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at); \
+         CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');",
+        "CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at); \
+         CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');",
+        true,
+    ),
+    (
+        "a table becomes unlogged, another is new and unlogged",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        "CREATE UNLOGGED TABLE a (id INTEGER PRIMARY KEY); CREATE UNLOGGED TABLE cache (k text PRIMARY KEY, v text);",
+        true,
+    ),
+    (
+        "an exclusion constraint",
+        "CREATE TABLE booking (id INTEGER PRIMARY KEY, during tsrange);",
+        "CREATE TABLE booking (id INTEGER PRIMARY KEY, during tsrange, \
+         CONSTRAINT no_overlap EXCLUDE USING gist (during WITH &&) WHERE (id > 0));",
+        true,
+    ),
+    (
+        "unique nulls not distinct, and column collations",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, code text, name text);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, code text COLLATE \"C\", name text, \
+         CONSTRAINT a_name UNIQUE NULLS NOT DISTINCT (name));",
+        true,
+    ),
+    (
+        "a default with an IN list, a generated column and a view that print differently than written",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, theme varchar(10));",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, theme varchar(10) DEFAULT 'light', \
+         dark boolean DEFAULT ('x'::varchar IN ('light', 'dark')), \
+         is_light boolean GENERATED ALWAYS AS (theme IN ('light', 'system')) STORED); \
+         CREATE VIEW lights AS SELECT id FROM a WHERE theme IN ('light', 'system');",
+        true,
+    ),
 ];
 
 fn round_trip(
@@ -249,19 +362,25 @@ fn round_trip(
 ) {
     history.execute_batch(before).unwrap_or_else(|e| panic!("{name}: history DDL: {e}"));
     models.execute_batch(after).unwrap_or_else(|e| panic!("{name}: models DDL: {e}"));
-    let start = introspect(history, "migrate_versions").unwrap();
-    let target = introspect(models, "migrate_versions").unwrap();
+    // As the workbench reads its scratch databases.
+    let read = |db: &mut dyn Database| -> Schema {
+        let mut schema = introspect(db, "migrate_versions").unwrap();
+        settle(db, &mut schema).unwrap();
+        schema
+    };
+    let start = read(history);
+    let target = read(models);
     let generated = generate(&start, &target, dialect).unwrap_or_else(|| panic!("{name}: no change found"));
     history
         .execute_batch(&generated.up)
         .unwrap_or_else(|e| panic!("{name} ({dialect:?}) up failed: {e}\n{}", generated.up));
-    let upgraded = introspect(history, "migrate_versions").unwrap();
+    let upgraded = read(history);
     let left = diff(&upgraded, &target);
     assert!(left.is_empty(), "{name} ({dialect:?}): after up\n{}\nstill differs: {left:#?}", generated.up);
     history
         .execute_batch(&generated.down)
         .unwrap_or_else(|e| panic!("{name} ({dialect:?}) down failed: {e}\n{}", generated.down));
-    let downgraded = introspect(history, "migrate_versions").unwrap();
+    let downgraded = read(history);
     let left = diff(&downgraded, &start);
     assert!(left.is_empty(), "{name} ({dialect:?}): after down\n{}\nstill differs: {left:#?}", generated.down);
     if generated.changes.iter().any(|c| c.is_destructive()) {
@@ -316,41 +435,52 @@ fn widening_a_type_is_not_flagged_as_losing_data() {
     );
 }
 
-/// What autogenerate does not model yet (views, functions, triggers,
-/// domains, composite types, sequences of their own) is not passed over: each
-/// object one side has and the other lacks is a change, written into the
-/// revision as a warning for a person; once both sides have it, nothing differs.
+/// What autogenerate cannot write (an aggregate, a rule, an operator) is not
+/// passed over: each object one side has and the other lacks is a change,
+/// written at the top of the revision as a warning naming the models' line,
+/// and reported by `check`; once both sides have it, nothing differs.
 #[test]
 fn objects_autogenerate_cannot_write_are_named_not_skipped() {
+    use migrate_history::{Options, SourceFile, load::Sources};
+    use migrate_runtime::workbench::Workbench;
+    use migrate_runtime::{DatabaseUrl, Migrator};
+
     const TABLE: &str = "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER);";
-    const MORE: &str = "CREATE VIEW big_a AS SELECT id FROM a WHERE n > 10; \
-         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$; \
-         CREATE TRIGGER a_touch BEFORE UPDATE ON a FOR EACH ROW EXECUTE FUNCTION touch(); \
-         CREATE DOMAIN positive AS integer CHECK (VALUE > 0); CREATE TYPE pair AS (x int, y int); \
-         CREATE SEQUENCE tickets; CREATE MATERIALIZED VIEW a_count AS SELECT count(*) FROM a;";
-    let history = TestDatabase::create("unmodelled_h");
-    let models = TestDatabase::create("unmodelled_m");
-    let (mut h, mut m) = (history.connect(), models.connect());
-    h.database().execute_batch(TABLE).unwrap();
-    m.database().execute_batch(&format!("{TABLE} {MORE}")).unwrap();
-    let start = introspect(h.database(), "migrate_versions").unwrap();
-    let target = introspect(m.database(), "migrate_versions").unwrap();
-    let generated = generate(&start, &target, Dialect::Postgres).expect("the models have more");
-    let warnings: Vec<&str> = generated.up.lines().filter(|l| l.starts_with("-- WARNING")).collect();
+    const MORE: &str = "CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer);\n\
+         CREATE VIEW big_a AS SELECT id FROM a WHERE n > 10;\n\
+         CREATE RULE\n    keep_a AS ON DELETE TO a DO INSTEAD NOTHING;\n";
+    let revision = format!("-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\n{TABLE}\n");
+    let sources = Sources { revisions: vec![SourceFile::new("migrations/a.sql", &revision)], ..Sources::default() };
+    let migrator = Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    let server = DatabaseUrl::parse(&tests::support::postgres_server_url()).unwrap();
+    let bench = Workbench::new(&server).models_name("db/schema.sql");
+    let models = format!("{TABLE}\n{MORE}");
+
+    let generated = bench.generate(&migrator, &models).unwrap().expect("the models have more");
+    let head: Vec<&str> = generated.up.lines().take(3).collect();
     assert_eq!(
-        warnings,
+        head,
         [
-            "-- WARNING: new domain positive, which autogenerate cannot write: add it to the revision by hand.",
-            "-- WARNING: new function touch(), which autogenerate cannot write: add it to the revision by hand.",
-            "-- WARNING: new materialized view a_count, which autogenerate cannot write: add it to the revision by hand.",
-            "-- WARNING: new sequence tickets, which autogenerate cannot write: add it to the revision by hand.",
-            "-- WARNING: new trigger a_touch on a, which autogenerate cannot write: add it to the revision by hand.",
-            "-- WARNING: new type pair, which autogenerate cannot write: add it to the revision by hand.",
-            "-- WARNING: new view big_a, which autogenerate cannot write: add it to the revision by hand.",
+            "-- WARNING: new aggregate total(integer) (db/schema.sql:2), which autogenerate cannot write: add it to the revision by hand.",
+            "-- WARNING: new rule keep_a on a (db/schema.sql:4), which autogenerate cannot write: add it to the revision by hand.",
+            "CREATE VIEW \"big_a\" AS",
+        ]
+    );
+    let reported: Vec<String> = bench.check_models(&migrator, &models).unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        reported,
+        [
+            "new aggregate total(integer) (db/schema.sql:2), which autogenerate cannot write: add it to the revision by hand",
+            "new rule keep_a on a (db/schema.sql:4), which autogenerate cannot write: add it to the revision by hand",
+            "new view big_a",
         ]
     );
     // Written by hand into the history, they no longer differ.
-    h.database().execute_batch(MORE).unwrap();
-    let written = introspect(h.database(), "migrate_versions").unwrap();
-    assert_eq!(diff(&written, &target), []);
+    let by_hand = format!("-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\n{MORE}\n");
+    let sources = Sources {
+        revisions: vec![SourceFile::new("migrations/a.sql", &revision), SourceFile::new("migrations/b.sql", &by_hand)],
+        ..Sources::default()
+    };
+    let migrator = Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    assert_eq!(bench.check_models(&migrator, &models).unwrap(), []);
 }

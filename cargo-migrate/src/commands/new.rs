@@ -17,6 +17,7 @@ use crate::exit;
 use crate::project::Project;
 use crate::report::{Message, SchemaChangeInfo};
 use crate::shell::Shell;
+use migrate_runtime::schema::RenderOptions;
 
 pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: bool) -> CliResult {
     let analysis = analyze_for_writing(shell, project)?;
@@ -51,7 +52,8 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
         let database = crate::db::chosen_url(shell, project, &args.db, false)?;
         let bench = crate::models::workbench(args.dev_url.as_deref(), &database.url)?;
         let migrator = crate::db::configured(project, history.clone());
-        match crate::models::autogenerate(shell, project, &migrator, &bench)? {
+        let options = RenderOptions::default().concurrently(args.no_transaction);
+        match crate::models::autogenerate(shell, project, &migrator, &bench, &options)? {
             Some(generated) => {
                 changes = generated
                     .changes
@@ -78,6 +80,7 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
         depends_on,
         up,
         down,
+        no_transaction: args.no_transaction,
     };
     write_revision(shell, project, &new, changes)
 }
@@ -128,6 +131,7 @@ pub fn merge(shell: &mut Shell, project: &Project, args: &MergeArgs) -> CliResul
         depends_on: Vec::new(),
         up: String::new(),
         down: String::new(),
+        no_transaction: false,
     };
     write_revision(shell, project, &new, Vec::new())
 }

@@ -22,6 +22,13 @@ fn run(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// Scratch databases left by the process `pid`.
+/// `cargo migrate ARGS --database-url URL` in `dir`.
+fn on(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(["--database-url", url]);
+    run(dir, &all)
+}
+
 fn scratch_databases(db: &TestDatabase, pid: u32) -> usize {
     db.query(&format!("SELECT count(*) FROM pg_database WHERE datname LIKE 'cargo_migrate_scratch_{pid}_%'"))[0][0]
         .as_deref()
@@ -213,11 +220,7 @@ fn a_check_postgres_reprints_differently_converges() {
     let target = TestDatabase::create("settle");
     let project = tempfile::tempdir().unwrap();
     let dir = project.path();
-    let go = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--database-url", &target.url]);
-        run(dir, &all)
-    };
+    let go = |args: &[&str]| on(dir, &target.url, args);
     assert_exit(&run(dir, &["init"]), 0);
     std::fs::write(
         dir.join("schema.sql"),
@@ -234,4 +237,47 @@ fn a_check_postgres_reprints_differently_converges() {
     assert!(stderr.contains("no changes"), "{stderr}");
     let (_, stderr) = assert_exit(&go(&["diff"]), 0);
     assert!(stderr.contains("Matches"), "{stderr}");
+}
+
+/// `generate --no-transaction` writes a `transaction: false` revision whose
+/// indexes on tables that exist are built and dropped CONCURRENTLY, which
+/// only runs outside a transaction; it applies and reverts.
+#[test]
+fn a_revision_outside_a_transaction_builds_indexes_concurrently() {
+    let target = TestDatabase::create("concurrently");
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let go = |args: &[&str]| on(dir, &target.url, args);
+    assert_exit(&run(dir, &["init"]), 0);
+    std::fs::write(dir.join("schema.sql"), "CREATE TABLE posts (id INTEGER PRIMARY KEY, title text);\n").unwrap();
+    assert_exit(&go(&["generate", "posts", "--rev-id", "p1"]), 0);
+    assert_exit(&go(&["upgrade"]), 0);
+    std::fs::write(
+        dir.join("schema.sql"),
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, title text);\nCREATE INDEX posts_title ON posts (title);\n",
+    )
+    .unwrap();
+    assert_exit(&go(&["generate", "index titles", "--rev-id", "p2", "--no-transaction"]), 0);
+    let written = std::fs::read_to_string(dir.join("migrations/p2_index_titles.sql")).unwrap();
+    let body: Vec<&str> = written.lines().filter(|l| !l.starts_with("-- created:")).collect();
+    assert_eq!(
+        body,
+        [
+            "-- revision: p2",
+            "-- parents: p1",
+            "-- message: index titles",
+            "-- transaction: false",
+            "",
+            "-- migrate:up",
+            "CREATE INDEX CONCURRENTLY posts_title ON posts USING btree (title);",
+            "",
+            "-- migrate:down",
+            "DROP INDEX CONCURRENTLY \"posts_title\";",
+        ]
+    );
+    assert_exit(&go(&["upgrade"]), 0);
+    let (_, stderr) = assert_exit(&go(&["check", "--allow-drafts"]), 0);
+    assert!(stderr.contains("Checked 2 revisions"), "{stderr}");
+    assert_exit(&go(&["downgrade", "-1"]), 0);
+    assert_eq!(target.query("SELECT count(*) FROM pg_indexes WHERE indexname = 'posts_title'"), [[Some("0".to_owned())]]);
 }

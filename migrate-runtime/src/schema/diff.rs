@@ -2,7 +2,12 @@
 //! foreign keys: new tables before the keys that point at them, dropped keys
 //! before the tables they point at.
 
-use super::{Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    Check, Column, Exclusion, Filled, ForeignKey, Index, Object, ObjectKind, PartitionOf, Schema, Table, Unique,
+    table_key,
+};
 
 /// One change. Renames cannot be told from a drop and an add; the renderer
 /// says so in a comment, as Alembic does.
@@ -18,14 +23,79 @@ pub enum Change {
         /// The extension's name.
         name: String,
     },
-    /// An object autogenerate does not model (a view, function, trigger,
-    /// ...) that one side has and the other does not: rendered as a warning
-    /// for a person to write by hand.
+    /// An object autogenerate cannot write (an aggregate, an operator, a
+    /// rule, ...) that one side has and the other does not: rendered as a
+    /// warning at the top of the revision, for a person to write by hand.
     Unmodelled {
-        /// `view active_users`, `function touch()`, ...
+        /// `aggregate total(integer)`, `rule protect on users`, ...
         object: String,
         /// Whether the target has it (else only the current schema does).
         added: bool,
+        /// Where the models create it (`schema.sql:12`), where known.
+        source: Option<String>,
+    },
+    /// A view, function, trigger, comment, ... ([`Object`]) created.
+    CreateObject {
+        /// The object, with the definition that creates it.
+        object: Object,
+        /// Why it is created.
+        why: Why,
+    },
+    /// An object dropped.
+    DropObject {
+        /// The object as it was.
+        object: Object,
+        /// Why it is dropped.
+        why: Why,
+    },
+    /// An object given its new definition in place (`CREATE OR REPLACE
+    /// FUNCTION`, `COMMENT ON`), so that what depends on it stays.
+    ReplaceObject {
+        /// The object before.
+        from: Object,
+        /// The object after.
+        to: Object,
+    },
+    /// A table made `UNLOGGED` or logged again.
+    SetUnlogged {
+        /// The table's name.
+        table: String,
+        /// Whether it is unlogged after the change.
+        unlogged: bool,
+    },
+    /// A partition detached from its table, attached to one, or given
+    /// another bound.
+    AlterPartition {
+        /// The partition's name.
+        table: String,
+        /// Where it was attached; `None`: it was a table of its own.
+        from: Option<PartitionOf>,
+        /// Where it is attached after; `None`: a table of its own.
+        to: Option<PartitionOf>,
+    },
+    /// A partitioned table's partition key changed, which only recreating
+    /// the table can do: rendered as a warning.
+    AlterPartitionKey {
+        /// The table's name.
+        table: String,
+        /// The key before (`None`: not partitioned).
+        from: Option<String>,
+        /// The key after.
+        to: Option<String>,
+    },
+    /// An exclusion constraint added to a table that exists.
+    AddExclusion {
+        /// The table's name.
+        table: String,
+        /// The new constraint.
+        exclusion: Exclusion,
+    },
+    /// An exclusion constraint removed from a table that stays.
+    DropExclusion {
+        /// The table's name.
+        table: String,
+        /// The constraint as it was.
+        exclusion: Exclusion,
     },
     /// A new PostgreSQL enum type.
     CreateEnum {
@@ -163,11 +233,29 @@ pub enum Change {
     },
 }
 
+/// Why an [`Object`] is created or dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Why {
+    /// Only the target has it.
+    New,
+    /// Only the current schema has it.
+    Removed,
+    /// Its definition changed, and it cannot be replaced in place: dropped,
+    /// then created with the new one.
+    Changed,
+    /// It is the same, but something it depends on changes (a view over a
+    /// column whose type changes): dropped before and created again after.
+    Dependency,
+}
+
 impl Change {
     /// Whether applying it can lose data.
     pub fn is_destructive(&self) -> bool {
         match self {
             Change::DropTable(_) | Change::DropColumn { .. } | Change::DropEnum { .. } => true,
+            // A sequence's position is data.
+            Change::DropObject { object, why: Why::Removed } => object.kind == ObjectKind::Sequence,
             Change::RecreateEnum { from, to, .. } => from.iter().any(|label| !to.contains(label)),
             Change::AlterColumn { from, to, .. } => {
                 from.data_type != to.data_type && !widens(&from.data_type, &to.data_type)
@@ -241,11 +329,46 @@ fn filled(filled: Option<&Filled>) -> String {
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Change::Unmodelled { object, added: true } => {
-                write!(f, "new {object}, which autogenerate cannot write: add it to the revision by hand")
+            Change::Unmodelled { object, added: true, source } => {
+                let at = source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+                write!(f, "new {object}{at}, which autogenerate cannot write: add it to the revision by hand")
             }
-            Change::Unmodelled { object, added: false } => {
+            Change::Unmodelled { object, added: false, .. } => {
                 write!(f, "{object} removed, which autogenerate cannot write: drop it in the revision by hand")
+            }
+            Change::CreateObject { object, why } => match why {
+                Why::New => write!(f, "new {}", object.key()),
+                Why::Changed => write!(f, "{} changed", object.key()),
+                _ => write!(f, "{} created again, after what it depends on changes", object.key()),
+            },
+            Change::DropObject { object, why } => match why {
+                Why::Removed => write!(f, "{} removed", object.key()),
+                Why::Changed => write!(f, "{} dropped, to be created with its new definition", object.key()),
+                _ => write!(f, "{} dropped, to be created again after what it depends on changes", object.key()),
+            },
+            Change::ReplaceObject { to, .. } => write!(f, "{} changed", to.key()),
+            Change::SetUnlogged { table, unlogged } => {
+                write!(f, "table {table} now {}", if *unlogged { "unlogged" } else { "logged" })
+            }
+            Change::AlterPartition { table, to: Some(to), .. } => {
+                write!(f, "table {table} now a partition of {} {}", to.parent, to.bound)
+            }
+            Change::AlterPartition { table, from, to: None } => write!(
+                f,
+                "table {table} no longer a partition of {}",
+                from.as_ref().map_or("its table", |p| p.parent.as_str())
+            ),
+            Change::AlterPartitionKey { table, from, to } => write!(
+                f,
+                "partition key of {table} changed: {} -> {}",
+                from.as_deref().unwrap_or("none"),
+                to.as_deref().unwrap_or("none")
+            ),
+            Change::AddExclusion { table, exclusion } => {
+                write!(f, "new exclusion constraint {} on {table}", exclusion.name)
+            }
+            Change::DropExclusion { table, exclusion } => {
+                write!(f, "exclusion constraint {} on {table} removed", exclusion.name)
             }
             Change::CreateExtension { name } => write!(f, "new extension {name}"),
             Change::DropExtension { name } => write!(f, "extension {name} removed"),
@@ -344,10 +467,10 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
     let mut add_keys = Vec::new();
 
     for object in to.unmodelled.difference(&from.unmodelled) {
-        creates.push(Change::Unmodelled { object: object.clone(), added: true });
+        creates.push(Change::Unmodelled { object: object.clone(), added: true, source: None });
     }
     for object in from.unmodelled.difference(&to.unmodelled) {
-        creates.push(Change::Unmodelled { object: object.clone(), added: false });
+        creates.push(Change::Unmodelled { object: object.clone(), added: false, source: None });
     }
     for name in to.extensions.difference(&from.extensions) {
         creates.push(Change::CreateExtension { name: name.clone() });
@@ -371,39 +494,58 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
             }
         }
     }
+    // Partitions after the tables they belong to.
+    let mut new_tables: Vec<&Table> = to.tables.values().filter(|t| !from.tables.contains_key(&t.name)).collect();
+    new_tables.sort_by_key(|t| t.partition_of.is_some());
+    let mut create_tables = Vec::new();
+    for table in new_tables {
+        let name = &table.name;
+        let mut bare = table.clone();
+        bare.foreign_keys.clear();
+        let indexes = std::mem::take(&mut bare.indexes);
+        // CREATE TABLE checks every row; NOT VALID is for ALTER TABLE ... ADD.
+        let (not_valid, checks) = std::mem::take(&mut bare.checks).into_iter().partition(|c| c.not_valid);
+        bare.checks = checks;
+        create_tables.push(Change::CreateTable(bare));
+        for check in not_valid {
+            alters.push(Change::AddCheck { table: name.clone(), check });
+        }
+        for index in indexes {
+            alters.push(Change::CreateIndex { table: name.clone(), index });
+        }
+        for foreign_key in &table.foreign_keys {
+            add_keys.push(Change::AddForeignKey { table: name.clone(), foreign_key: foreign_key.clone() });
+        }
+    }
     for (name, table) in &to.tables {
-        match from.tables.get(name) {
-            None => {
-                let mut bare = table.clone();
-                bare.foreign_keys.clear();
-                let indexes = std::mem::take(&mut bare.indexes);
-                // CREATE TABLE checks every row; NOT VALID is for ALTER TABLE ... ADD.
-                let (not_valid, checks) = std::mem::take(&mut bare.checks).into_iter().partition(|c| c.not_valid);
-                bare.checks = checks;
-                creates.push(Change::CreateTable(bare));
-                for check in not_valid {
-                    alters.push(Change::AddCheck { table: name.clone(), check });
-                }
-                for index in indexes {
-                    alters.push(Change::CreateIndex { table: name.clone(), index });
-                }
-                for foreign_key in &table.foreign_keys {
-                    add_keys.push(Change::AddForeignKey { table: name.clone(), foreign_key: foreign_key.clone() });
-                }
-            }
-            Some(old) => diff_table(old, table, &mut drop_keys, &mut alters, &mut add_keys),
+        if let Some(old) = from.tables.get(name) {
+            diff_table(old, table, &mut drop_keys, &mut alters, &mut add_keys);
         }
     }
-    for (name, table) in &from.tables {
-        if !to.tables.contains_key(name) {
-            for foreign_key in &table.foreign_keys {
-                drop_keys.push(Change::DropForeignKey { table: name.clone(), foreign_key: foreign_key.clone() });
-            }
-            let mut bare = table.clone();
-            bare.foreign_keys.clear();
-            drops.push(Change::DropTable(bare));
+    // Partitions before the tables they belong to (which would take them along).
+    let mut old_tables: Vec<&Table> = from.tables.values().filter(|t| !to.tables.contains_key(&t.name)).collect();
+    old_tables.sort_by_key(|t| t.partition_of.is_none());
+    for table in old_tables {
+        for foreign_key in &table.foreign_keys {
+            drop_keys.push(Change::DropForeignKey { table: table.name.clone(), foreign_key: foreign_key.clone() });
         }
+        let mut bare = table.clone();
+        bare.foreign_keys.clear();
+        drops.push(Change::DropTable(bare));
     }
+    // Tables whose columns change under what may be built on them.
+    let reshaped: BTreeSet<String> = alters
+        .iter()
+        .filter_map(|change| match change {
+            Change::AlterColumn { table, from, to } if from.data_type != to.data_type => Some(table_key(table)),
+            Change::DropColumn { table, .. } => Some(table_key(table)),
+            _ => None,
+        })
+        .collect();
+    let objects = diff_objects(from, to, &reshaped);
+    creates.extend(objects.before_tables);
+    creates.extend(create_tables);
+    drops.extend(objects.after_tables);
     for (name, labels) in &from.enums {
         if !to.enums.contains_key(name) {
             drops.push(Change::DropEnum { name: name.clone(), labels: labels.clone() });
@@ -413,12 +555,168 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
     for name in from.extensions.difference(&to.extensions) {
         drops.push(Change::DropExtension { name: name.clone() });
     }
-    let mut changes = drop_keys;
+    let mut changes = objects.drop_first;
+    changes.extend(drop_keys);
     changes.extend(creates);
     changes.extend(alters);
     changes.extend(drops);
     changes.extend(add_keys);
+    changes.extend(objects.create_last);
     changes
+}
+
+/// The object changes of a diff, by where they go among the table changes.
+#[derive(Default)]
+struct ObjectChanges {
+    /// Drops of what is built on tables (views, triggers, comments, grants,
+    /// policies): before any table changes.
+    drop_first: Vec<Change>,
+    /// Creations of what tables may use (sequences, domains, types,
+    /// functions): before the tables are created.
+    before_tables: Vec<Change>,
+    /// Drops of what tables may use: after the tables are dropped.
+    after_tables: Vec<Change>,
+    /// Creations of what is built on tables: after every table change.
+    create_last: Vec<Change>,
+}
+
+/// What turns `from`'s objects into `to`'s. `reshaped` holds the keys of
+/// tables whose columns change: views over them are dropped before and
+/// created again after, as PostgreSQL requires.
+fn diff_objects(from: &Schema, to: &Schema, reshaped: &BTreeSet<String>) -> ObjectChanges {
+    let mut dropped: BTreeMap<String, Why> = BTreeMap::new();
+    let mut created: BTreeMap<String, Why> = BTreeMap::new();
+    let mut in_place = Vec::new();
+    for (key, object) in &from.objects {
+        match to.objects.get(key) {
+            None => {
+                dropped.insert(key.clone(), Why::Removed);
+            }
+            Some(new) if new.definition != object.definition => {
+                if object.kind.replaced_in_place() && same_signature(object, new) {
+                    in_place.push(Change::ReplaceObject { from: object.clone(), to: new.clone() });
+                } else {
+                    dropped.insert(key.clone(), Why::Changed);
+                    created.insert(key.clone(), Why::Changed);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for key in to.objects.keys().filter(|k| !from.objects.contains_key(*k)) {
+        created.insert(key.clone(), Why::New);
+    }
+    // What depends on a dropped object, or (for views) on a reshaped table, goes too.
+    loop {
+        let more: Vec<String> = from
+            .objects
+            .iter()
+            .filter(|(key, _)| !dropped.contains_key(*key) && to.objects.contains_key(*key))
+            .filter(|(_, object)| {
+                object.depends_on.iter().any(|d| dropped.contains_key(d))
+                    || (object.kind.follows_columns() && !object.depends_on.is_disjoint(reshaped))
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        for key in more {
+            dropped.insert(key.clone(), Why::Dependency);
+            created.insert(key, Why::Dependency);
+        }
+    }
+    let mut changes = ObjectChanges::default();
+    for key in creation_order(&from.objects, dropped.keys()).into_iter().rev() {
+        let object = from.objects[&key].clone();
+        let change = Change::DropObject { why: dropped[&key], object };
+        if on_tables(&from.objects, &key) {
+            changes.drop_first.push(change);
+        } else {
+            changes.after_tables.push(change);
+        }
+    }
+    for change in in_place {
+        let Change::ReplaceObject { to: object, .. } = &change else { continue };
+        if on_tables(&to.objects, &object.key()) {
+            changes.create_last.push(change);
+        } else {
+            changes.before_tables.push(change);
+        }
+    }
+    for key in creation_order(&to.objects, created.keys()) {
+        let object = to.objects[&key].clone();
+        let change = Change::CreateObject { why: created[&key], object };
+        if on_tables(&to.objects, &key) {
+            changes.create_last.push(change);
+        } else {
+            changes.before_tables.push(change);
+        }
+    }
+    changes
+}
+
+/// Whether a function's replacement keeps what PostgreSQL's `CREATE OR
+/// REPLACE` must keep: everything before the body but the body's options
+/// (the `RETURNS` line above all). Comments always can be replaced.
+fn same_signature(from: &Object, to: &Object) -> bool {
+    if from.kind == ObjectKind::Comment {
+        return true;
+    }
+    let returns =
+        |definition: &str| definition.lines().find(|l| l.trim_start().starts_with("RETURNS")).map(str::to_owned);
+    returns(&from.definition) == returns(&to.definition)
+}
+
+/// Whether the object `key` is built on a table, directly or through other
+/// objects: such objects are created after the tables and dropped before.
+fn on_tables(objects: &BTreeMap<String, Object>, key: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![key.to_owned()];
+    while let Some(key) = stack.pop() {
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let Some(object) = objects.get(&key) else { continue };
+        if object.depends_on.iter().any(|d| d.starts_with("table ")) {
+            return true;
+        }
+        stack.extend(object.depends_on.iter().cloned());
+    }
+    false
+}
+
+/// `keys` ordered so that each comes after what it depends on, by kind and
+/// name where nothing decides.
+fn creation_order<'a>(objects: &BTreeMap<String, Object>, keys: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let wanted: BTreeSet<&String> = keys.collect();
+    let mut start: Vec<&Object> = wanted.iter().filter_map(|k| objects.get(*k)).collect();
+    start.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    let mut order = Vec::new();
+    let mut done = BTreeSet::new();
+    fn visit(
+        key: &str,
+        objects: &BTreeMap<String, Object>,
+        wanted: &BTreeSet<&String>,
+        done: &mut BTreeSet<String>,
+        order: &mut Vec<String>,
+    ) {
+        if !done.insert(key.to_owned()) {
+            return;
+        }
+        if let Some(object) = objects.get(key) {
+            for dependency in &object.depends_on {
+                if wanted.contains(dependency) {
+                    visit(dependency, objects, wanted, done, order);
+                }
+            }
+        }
+        order.push(key.to_owned());
+    }
+    for object in start {
+        visit(&object.key(), objects, &wanted, &mut done, &mut order);
+    }
+    order
 }
 
 fn diff_table(
@@ -429,6 +727,26 @@ fn diff_table(
     add_keys: &mut Vec<Change>,
 ) {
     let table = new.name.clone();
+    if old.unlogged != new.unlogged {
+        alters.push(Change::SetUnlogged { table: table.clone(), unlogged: new.unlogged });
+    }
+    if old.partition_of != new.partition_of {
+        alters.push(Change::AlterPartition {
+            table: table.clone(),
+            from: old.partition_of.clone(),
+            to: new.partition_of.clone(),
+        });
+    }
+    if old.partition_by != new.partition_by {
+        alters.push(Change::AlterPartitionKey {
+            table: table.clone(),
+            from: old.partition_by.clone(),
+            to: new.partition_by.clone(),
+        });
+    }
+    for exclusion in old.exclusions.iter().filter(|x| !new.exclusions.contains(x)) {
+        alters.push(Change::DropExclusion { table: table.clone(), exclusion: exclusion.clone() });
+    }
     for foreign_key in old.foreign_keys.iter().filter(|k| !new.foreign_keys.iter().any(|n| same_fk(n, k))) {
         drop_keys.push(Change::DropForeignKey { table: table.clone(), foreign_key: foreign_key.clone() });
     }
@@ -470,6 +788,9 @@ fn diff_table(
     for index in new.indexes.iter().filter(|i| !old.indexes.contains(i)) {
         alters.push(Change::CreateIndex { table: table.clone(), index: index.clone() });
     }
+    for exclusion in new.exclusions.iter().filter(|x| !old.exclusions.contains(x)) {
+        alters.push(Change::AddExclusion { table: table.clone(), exclusion: exclusion.clone() });
+    }
     for foreign_key in new.foreign_keys.iter().filter(|k| !old.foreign_keys.iter().any(|o| same_fk(o, k))) {
         add_keys.push(Change::AddForeignKey { table: table.clone(), foreign_key: foreign_key.clone() });
     }
@@ -489,7 +810,10 @@ fn same_fk(a: &ForeignKey, b: &ForeignKey) -> bool {
 }
 
 fn same_unique(a: &Unique, b: &Unique) -> bool {
-    a.columns == b.columns && a.deferrable == b.deferrable && same_name(&a.name, &b.name)
+    a.columns == b.columns
+        && a.deferrable == b.deferrable
+        && a.nulls_not_distinct == b.nulls_not_distinct
+        && same_name(&a.name, &b.name)
 }
 
 fn same_check(a: &Check, b: &Check) -> bool {

@@ -1,7 +1,10 @@
 //! A database schema as the autogenerator compares it: tables with their
-//! columns, keys, indexes, foreign keys and checks, and PostgreSQL enums.
-//! Introspected from a live database ([`introspect`]) and compared with
-//! [`diff`], which lists the changes that turn one schema into another.
+//! columns, keys, indexes, foreign keys and checks, PostgreSQL enums and
+//! extensions, and every other object (views, functions, triggers, domains,
+//! sequences, comments, grants, policies) by its whole definition as the
+//! server prints it. Introspected from a live database ([`introspect`]) and
+//! compared with [`diff`], which lists the changes that turn one schema into
+//! another.
 
 mod diff;
 #[cfg(feature = "postgres")]
@@ -10,14 +13,14 @@ mod render;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-pub use diff::{Change, diff};
-pub use render::render;
+pub use diff::{Change, Why, diff};
+pub use render::{RenderOptions, render, render_with};
 
 use crate::{Database, DbError, Dialect};
 
-/// Every table and enum of a schema, by name.
+/// Every table, type and other object of a schema, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
     /// Its tables, by name.
@@ -25,11 +28,111 @@ pub struct Schema {
     /// PostgreSQL enum types and their labels, in order.
     pub enums: BTreeMap<String, Vec<String>>,
     /// PostgreSQL extensions (`plpgsql`, always there, left out).
-    pub extensions: std::collections::BTreeSet<String>,
-    /// Objects the schema has that autogenerate does not model yet (views,
-    /// functions, triggers, domains, ...), as `kind name`: compared by name
-    /// only, so that a difference is reported instead of passing unseen.
-    pub unmodelled: std::collections::BTreeSet<String>,
+    pub extensions: BTreeSet<String>,
+    /// Views, functions, triggers, domains, sequences, comments, grants,
+    /// policies, ...: compared and written by their whole definition, keyed
+    /// by [`Object::key`].
+    pub objects: BTreeMap<String, Object>,
+    /// Objects the schema has that autogenerate cannot write (aggregates,
+    /// operators, casts, rules, ...), as `kind name`: compared by name only,
+    /// so that a difference is reported instead of passing unseen.
+    pub unmodelled: BTreeSet<String>,
+}
+
+/// What kind of thing an [`Object`] is; the order is the order of creation
+/// among objects that do not depend on one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// A sequence that no column owns (`serial` ones belong to their column).
+    Sequence,
+    /// `CREATE DOMAIN`.
+    Domain,
+    /// `CREATE TYPE name AS (...)`.
+    CompositeType,
+    /// `CREATE FUNCTION`.
+    Function,
+    /// `CREATE PROCEDURE`.
+    Procedure,
+    /// `CREATE VIEW`.
+    View,
+    /// `CREATE MATERIALIZED VIEW`.
+    MaterializedView,
+    /// An index on a materialized view (those on tables are [`Index`]es).
+    Index,
+    /// `CREATE TRIGGER`.
+    Trigger,
+    /// `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`.
+    RowSecurity,
+    /// `CREATE POLICY`.
+    Policy,
+    /// `COMMENT ON`.
+    Comment,
+    /// `GRANT` (and `REVOKE` of what the database grants by default).
+    Grant,
+}
+
+impl ObjectKind {
+    /// The kind in words, as in `view active_users`.
+    pub fn word(self) -> &'static str {
+        match self {
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Domain => "domain",
+            ObjectKind::CompositeType => "type",
+            ObjectKind::Function => "function",
+            ObjectKind::Procedure => "procedure",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::Index => "index",
+            ObjectKind::Trigger => "trigger",
+            ObjectKind::RowSecurity => "row level security",
+            ObjectKind::Policy => "policy",
+            ObjectKind::Comment => "comment",
+            ObjectKind::Grant => "grant",
+        }
+    }
+
+    /// Whether it can be replaced in place by its new definition
+    /// (`CREATE OR REPLACE FUNCTION`, `COMMENT ON`), keeping what depends on it.
+    fn replaced_in_place(self) -> bool {
+        matches!(self, ObjectKind::Function | ObjectKind::Procedure | ObjectKind::Comment)
+    }
+
+    /// Whether what depends on a table's columns must be dropped before
+    /// those columns change and created again after.
+    fn follows_columns(self) -> bool {
+        matches!(self, ObjectKind::View | ObjectKind::MaterializedView)
+    }
+}
+
+/// A schema object compared by its whole definition: two are the same when
+/// the server prints the same SQL for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// What it is.
+    pub kind: ObjectKind,
+    /// Its name within its kind: `active_users`, `touch()`,
+    /// `touch_users on users`, `COLUMN users.email`.
+    pub name: String,
+    /// The SQL that creates it, ending with `;`.
+    pub definition: String,
+    /// The SQL that removes it, ending with `;`.
+    pub drop: String,
+    /// The keys of what it needs: other objects' ([`Object::key`]) and
+    /// tables' (`table users`).
+    pub depends_on: BTreeSet<String>,
+}
+
+impl Object {
+    /// `kind name`, unique in a schema: `view active_users`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.kind.word(), self.name)
+    }
+}
+
+/// The key a table has in [`Object::depends_on`].
+pub fn table_key(name: &str) -> String {
+    format!("table {name}")
 }
 
 /// One table.
@@ -52,6 +155,34 @@ pub struct Table {
     pub foreign_keys: Vec<ForeignKey>,
     /// Its check constraints.
     pub checks: Vec<Check>,
+    /// Its exclusion constraints (PostgreSQL).
+    pub exclusions: Vec<Exclusion>,
+    /// `UNLOGGED` (PostgreSQL): not written to the WAL, emptied after a crash.
+    pub unlogged: bool,
+    /// A partitioned table's partition key, as `pg_get_partkeydef` prints
+    /// it: `RANGE (created_at)`.
+    pub partition_by: Option<String>,
+    /// For a partition: its parent and its bound. A partition's columns,
+    /// keys and indexes are its parent's and are not listed again.
+    pub partition_of: Option<PartitionOf>,
+}
+
+/// Where a partition sits in its partitioned table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PartitionOf {
+    /// The partitioned table.
+    pub parent: String,
+    /// `FOR VALUES FROM (...) TO (...)`, `FOR VALUES IN (...)`, `DEFAULT`.
+    pub bound: String,
+}
+
+/// An exclusion constraint: `EXCLUDE USING gist (room WITH =, during WITH &&)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Exclusion {
+    /// The constraint's name.
+    pub name: String,
+    /// Everything after `CONSTRAINT name`, as the server prints it.
+    pub definition: String,
 }
 
 impl Table {
@@ -102,6 +233,8 @@ pub struct Unique {
     pub columns: Vec<String>,
     /// When it is checked.
     pub deferrable: Deferrable,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15): one NULL at most.
+    pub nulls_not_distinct: bool,
 }
 
 /// When a constraint is checked: `DEFERRABLE [INITIALLY DEFERRED]`.
@@ -213,14 +346,24 @@ pub struct Generated {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn generate(current: &Schema, target: &Schema, dialect: Dialect) -> Option<Generated> {
+    generate_with(current, target, dialect, &RenderOptions::default())
+}
+
+/// [`generate`], the SQL written as `options` say.
+pub fn generate_with(
+    current: &Schema,
+    target: &Schema,
+    dialect: Dialect,
+    options: &RenderOptions,
+) -> Option<Generated> {
     let changes = diff(current, target);
     if changes.is_empty() {
         return None;
     }
     let back = diff(target, current);
     Some(Generated {
-        up: render(&changes, current, target, dialect),
-        down: render(&back, target, current, dialect),
+        up: render_with(&changes, current, target, dialect, options),
+        down: render_with(&back, target, current, dialect, options),
         changes,
     })
 }
@@ -257,14 +400,20 @@ pub fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbErro
     }
 }
 
-/// Normalises what databases print for the same thing differently.
-/// On a scratch database: expressions brought to the form the server prints
-/// back as itself (PostgreSQL checks; nothing to do on SQLite, which keeps
-/// the text as written).
-pub(crate) fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
+/// Brings `schema`, introspected from the scratch database `db`, to the
+/// form the server prints back as itself: PostgreSQL prints some
+/// expressions (an `IN` list on a varchar column) in a form it parses back
+/// into another, so a revision written from the printed form would never
+/// converge. Checks, defaults, generated columns, indexes and views are
+/// created under probe names and printed back until they stop changing.
+/// Nothing to do on SQLite, which keeps the text as written.
+///
+/// It adds and drops probes: call it on scratch databases only, as the
+/// [`Workbench`](crate::workbench::Workbench) does.
+pub fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
     match db.dialect() {
         #[cfg(feature = "postgres")]
-        Dialect::Postgres => postgres::settle_checks(db, schema),
+        Dialect::Postgres => postgres::settle(db, schema),
         _ => {
             let _ = schema;
             Ok(())

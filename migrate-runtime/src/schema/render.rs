@@ -8,13 +8,58 @@ use std::collections::BTreeSet;
 
 use sea_query::{Alias, ColumnDef, Expr, Table as SeaTable};
 
-use super::{Change, Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique};
+use super::{Change, Check, Column, Filled, ForeignKey, Index, ObjectKind, Schema, Table, Unique};
 use crate::Dialect;
 use crate::db::SeaQueryDialect;
 
 /// The SQL of `changes`, which turn `from` into `to`.
 pub fn render(changes: &[Change], from: &Schema, to: &Schema, dialect: Dialect) -> String {
+    render_with(changes, from, to, dialect, &RenderOptions::default())
+}
+
+/// How [`render_with`] writes what can be written more than one way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RenderOptions {
+    /// The revision runs outside a transaction (`transaction: false`):
+    /// indexes on tables that exist are created and dropped `CONCURRENTLY`
+    /// (PostgreSQL), without blocking writes.
+    pub concurrently: bool,
+}
+
+impl RenderOptions {
+    /// Indexes created and dropped `CONCURRENTLY`, for a revision that runs
+    /// outside a transaction.
+    pub fn concurrently(mut self, concurrently: bool) -> Self {
+        self.concurrently = concurrently;
+        self
+    }
+}
+
+/// [`render`], written as `options` say.
+pub fn render_with(
+    changes: &[Change],
+    from: &Schema,
+    to: &Schema,
+    dialect: Dialect,
+    options: &RenderOptions,
+) -> String {
     let mut out = Vec::new();
+    // What a person must write comes first, where it cannot be missed.
+    for change in changes.iter().filter(|c| matches!(c, Change::Unmodelled { .. })) {
+        out.push(format!("-- WARNING: {change}."));
+    }
+    // A `LANGUAGE sql` body is checked against tables when it is created,
+    // and the tables it reads may come later in this revision.
+    if changes.iter().any(|c| match c {
+        Change::CreateObject { object, .. } | Change::ReplaceObject { to: object, .. } => {
+            matches!(object.kind, ObjectKind::Function | ObjectKind::Procedure)
+                && object.definition.contains("LANGUAGE sql")
+        }
+        _ => false,
+    }) {
+        out.push("SET LOCAL check_function_bodies = off;".to_owned());
+    }
     let rebuilt: BTreeSet<&str> = match dialect {
         Dialect::Sqlite => changes.iter().filter_map(needs_rebuild).collect(),
         Dialect::Postgres => BTreeSet::new(),
@@ -47,6 +92,18 @@ pub fn render(changes: &[Change], from: &Schema, to: &Schema, dialect: Dialect) 
         if let Change::RecreateEnum { name, to: labels, .. } = change {
             out.push(recreate_enum(name, labels, to));
             continue;
+        }
+        let concurrently = options.concurrently && dialect == Dialect::Postgres;
+        match change {
+            Change::CreateIndex { table, index } if concurrently && from.tables.contains_key(table) => {
+                out.push(create_index(table, index).replacen(" INDEX ", " INDEX CONCURRENTLY ", 1));
+                continue;
+            }
+            Change::DropIndex { table, index } if concurrently && to.tables.contains_key(table) => {
+                out.push(format!("DROP INDEX CONCURRENTLY {};", q(&index.name)));
+                continue;
+            }
+            _ => {}
         }
         if let Some(sql) = statement(change, dialect) {
             out.push(sql);
@@ -141,7 +198,31 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
             }
             (None, None) => format!("ALTER TYPE {} ADD VALUE {};", q(name), literal(label)),
         },
-        Change::Unmodelled { .. } => format!("-- WARNING: {change}."),
+        // Written at the top.
+        Change::Unmodelled { .. } => return None,
+        Change::CreateObject { object, .. } => object.definition.clone(),
+        Change::DropObject { object, .. } => object.drop.clone(),
+        Change::ReplaceObject { to, .. } => to.definition.clone(),
+        Change::SetUnlogged { table, unlogged } => {
+            format!("ALTER TABLE {} SET {};", q(table), if *unlogged { "UNLOGGED" } else { "LOGGED" })
+        }
+        Change::AlterPartition { table, from, to } => {
+            let mut sql = Vec::new();
+            if let Some(from) = from {
+                sql.push(format!("ALTER TABLE {} DETACH PARTITION {};", q(&from.parent), q(table)));
+            }
+            if let Some(to) = to {
+                sql.push(format!("ALTER TABLE {} ATTACH PARTITION {} {};", q(&to.parent), q(table), to.bound));
+            }
+            sql.join("\n")
+        }
+        Change::AlterPartitionKey { .. } => format!(
+            "-- WARNING: {change}: PostgreSQL cannot change a partition key; create the table anew and move its rows by hand."
+        ),
+        Change::AddExclusion { table, exclusion } => {
+            format!("ALTER TABLE {} ADD CONSTRAINT {} {};", q(table), q(&exclusion.name), exclusion.definition)
+        }
+        Change::DropExclusion { table, exclusion } => drop_constraint(table, Some(&exclusion.name)),
         Change::CreateExtension { name } => format!("CREATE EXTENSION IF NOT EXISTS {};", q(name)),
         Change::DropExtension { name } => format!("DROP EXTENSION IF EXISTS {};", q(name)),
         Change::DropEnum { name, .. } => format!("DROP TYPE {};", q(name)),
@@ -326,7 +407,8 @@ fn create_index(table: &str, index: &Index) -> String {
 /// `CONSTRAINT name UNIQUE (columns) DEFERRABLE ...`.
 fn unique_clause(unique: &Unique) -> String {
     let name = constraint_name(unique.name.as_deref());
-    format!("{name}UNIQUE ({}){}", columns(&unique.columns), unique.deferrable.clause())
+    let nulls = if unique.nulls_not_distinct { " NULLS NOT DISTINCT" } else { "" };
+    format!("{name}UNIQUE{nulls} ({}){}", columns(&unique.columns), unique.deferrable.clause())
 }
 
 fn foreign_key_clause(key: &ForeignKey) -> String {
@@ -376,12 +458,28 @@ fn create_table(table: &Table, name: &str, dialect: Dialect) -> String {
     for check in &table.checks {
         lines.push(format!("    {}", check_clause(check, false)));
     }
+    for exclusion in &table.exclusions {
+        lines.push(format!("    CONSTRAINT {} {}", q(&exclusion.name), exclusion.definition));
+    }
     if dialect == Dialect::Sqlite {
         for key in &table.foreign_keys {
             lines.push(format!("    {}", foreign_key_clause(key)));
         }
     }
-    format!("CREATE TABLE {} (\n{}\n);", q(name), lines.join(",\n"))
+    let unlogged = if table.unlogged { "UNLOGGED " } else { "" };
+    if let Some(partition) = &table.partition_of {
+        // Its columns are its parent's; only its own constraints are listed.
+        let own = if table.columns.is_empty() { &lines[..] } else { &[][..] };
+        let own = if own.is_empty() { String::new() } else { format!(" (\n{}\n)", own.join(",\n")) };
+        return format!(
+            "CREATE {unlogged}TABLE {} PARTITION OF {}{own} {};",
+            q(name),
+            q(&partition.parent),
+            partition.bound
+        );
+    }
+    let partition_by = table.partition_by.as_ref().map(|key| format!(" PARTITION BY {key}")).unwrap_or_default();
+    format!("CREATE {unlogged}TABLE {} (\n{}\n){partition_by};", q(name), lines.join(",\n"))
 }
 
 /// SQLite's way to change a table: a new one from the target definition.

@@ -1,6 +1,11 @@
 //! PostgreSQL introspection from `pg_catalog`, for the current schema.
 
-use super::{Check, Column, Deferrable, Filled, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+mod objects;
+
+use super::{
+    Check, Column, Deferrable, Exclusion, Filled, ForeignKey, Index, ObjectKind, PartitionOf, Schema, Table, Unique,
+    normalise_action,
+};
 use crate::db::cell as text;
 use crate::{Database, DbError};
 
@@ -22,36 +27,12 @@ pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema,
     for row in db.query_text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")? {
         schema.extensions.insert(text(&row, 0));
     }
-    // What autogenerate does not model yet, by kind and name; objects an
-    // extension made are the extension's.
-    let not_from_extension = |class: &str, oid: &str| {
-        format!(
-            "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{class}'::regclass AND e.objid = {oid} AND e.deptype = 'e')"
-        )
-    };
-    for row in db.query_text(&format!(
-        "SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' ELSE 'sequence ' END || c.relname \
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = current_schema() AND {} AND (c.relkind IN ('v', 'm') OR (c.relkind = 'S' AND NOT EXISTS \
-           (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))) \
-         UNION ALL \
-         SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' \
-         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() AND {} \
-         UNION ALL \
-         SELECT 'trigger ' || t.tgname || ' on ' || c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT t.tgisinternal \
-         UNION ALL \
-         SELECT CASE t.typtype WHEN 'd' THEN 'domain ' ELSE 'type ' END || t.typname FROM pg_type t \
-         JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() AND {} \
-           AND (t.typtype = 'd' OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))",
-        not_from_extension("pg_class", "c.oid"),
-        not_from_extension("pg_proc", "p.oid"),
-        not_from_extension("pg_type", "t.oid"),
-    ))? {
-        schema.unmodelled.insert(text(&row, 0));
-    }
+    objects::introspect(db, &mut schema, exclude)?;
     let tables = db.query_text(
-        "SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        "SELECT c.oid, c.relname, c.relpersistence = 'u', pg_get_partkeydef(c.oid), \
+           (SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE c.relispartition AND i.inhrelid = c.oid), \
+           pg_get_expr(c.relpartbound, c.oid) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname",
     )?;
     for row in tables {
@@ -59,7 +40,10 @@ pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema,
         if name == exclude || !oid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let table = table(db, &oid, &name)?;
+        let mut table = table(db, &oid, &name)?;
+        table.unlogged = text(&row, 2) == "t";
+        table.partition_by = row.get(3).cloned().flatten();
+        table.partition_of = row.get(4).cloned().flatten().map(|parent| PartitionOf { parent, bound: text(&row, 5) });
         schema.tables.insert(name, table);
     }
     Ok(schema)
@@ -76,36 +60,18 @@ fn check_expression(definition: &str) -> (String, bool) {
     (expression.to_owned(), not_valid)
 }
 
-/// PostgreSQL prints some conditions in a form that it parses back into
+/// PostgreSQL prints some expressions in a form that it parses back into
 /// another (`theme IN ('a', 'b')` on a varchar column prints as
 /// `... = ANY ((ARRAY[...])::text[])`, which prints back as
 /// `... = ANY (ARRAY[(...)::text, ...])`). On a scratch database `db`
-/// holding `schema`, brings each check to the form that prints as itself,
-/// so that both sides of a comparison, and a revision written from either,
-/// agree. Adds and drops a `NOT VALID` constraint per round: scratch only.
-pub(crate) fn settle_checks(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
-    const PROBE: &str = "cargo_migrate_settle";
+/// holding `schema`, brings each check, default, generated column, index
+/// and view to the form that prints as itself, so that both sides of a
+/// comparison, and a revision written from either, agree. Each round adds
+/// probes (a `NOT VALID` constraint, a column, an index, a view) and drops
+/// them: scratch databases only.
+pub(crate) fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
     for table in schema.tables.values_mut() {
-        let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
-        for check in &mut table.checks {
-            for _ in 0..4 {
-                db.execute_batch(&format!(
-                    "ALTER TABLE {quoted} ADD CONSTRAINT {PROBE} CHECK ({}) NOT VALID",
-                    check.expression
-                ))?;
-                let rows = db.query_text(&format!(
-                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '{}'::regclass AND conname = '{PROBE}'",
-                    quoted.replace('\'', "''")
-                ))?;
-                db.execute_batch(&format!("ALTER TABLE {quoted} DROP CONSTRAINT {PROBE}"))?;
-                let (settled, _) = check_expression(&text(rows.first().map_or(&[][..], Vec::as_slice), 0));
-                if settled == check.expression {
-                    break;
-                }
-                check.expression = settled;
-            }
-        }
-        table.checks.sort();
+        settle_expressions(db, table)?;
         for index in &mut table.indexes {
             if let Some(definition) = &index.definition {
                 let settled = settle_index(db, definition)?;
@@ -117,11 +83,115 @@ pub(crate) fn settle_checks(db: &mut dyn Database, schema: &mut Schema) -> Resul
             }
         }
     }
+    for object in schema.objects.values_mut() {
+        let word = match object.kind {
+            ObjectKind::View => "VIEW",
+            ObjectKind::MaterializedView => "MATERIALIZED VIEW",
+            _ => continue,
+        };
+        let Some((head, body)) = object.definition.split_once(" AS\n") else { continue };
+        let settled = settle_view(db, body.trim_end_matches(';'))?;
+        debug_assert!(head.starts_with(&format!("CREATE {word} ")));
+        object.definition = format!("{head} AS\n{settled};");
+    }
     Ok(())
 }
 
+/// The checks, defaults and generated expressions of `table`, each in the
+/// form that prints as itself: all of a table's probes in one `ALTER
+/// TABLE` a round, read back in one query.
+fn settle_expressions(db: &mut dyn Database, table: &mut Table) -> Result<(), DbError> {
+    const PROBE: &str = "cargo_migrate_settle_";
+    let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
+    let regclass = format!("'{}'::regclass", quoted.replace('\'', "''"));
+    for _ in 0..4 {
+        let mut probes = Vec::new();
+        for (i, check) in table.checks.iter().enumerate() {
+            probes.push(format!("ADD CONSTRAINT {PROBE}c{i} CHECK ({}) NOT VALID", check.expression));
+        }
+        for (i, column) in table.columns.iter().enumerate() {
+            if let Some(default) = &column.default {
+                probes.push(format!("ADD COLUMN {PROBE}d{i} {} DEFAULT {default}", column.data_type));
+            }
+            if let Some(Filled::Stored(expression)) = &column.filled {
+                probes.push(format!(
+                    "ADD COLUMN {PROBE}g{i} {} GENERATED ALWAYS AS ({expression}) STORED",
+                    column.data_type
+                ));
+            }
+        }
+        if probes.is_empty() {
+            return Ok(());
+        }
+        db.execute_batch(&format!("ALTER TABLE {quoted} {}", probes.join(", ")))?;
+        let printed = db.query_text(&format!(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = {regclass} AND conname LIKE '{PROBE}%' \
+             UNION ALL \
+             SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE a.attrelid = {regclass} AND a.attname LIKE '{PROBE}%'"
+        ))?;
+        let mut drops: Vec<String> = Vec::new();
+        let mut changed = false;
+        for row in printed {
+            let (probe, printed) = (text(&row, 0), text(&row, 1));
+            let Some(which) = probe.strip_prefix(PROBE) else { continue };
+            let Ok(i) = which[1..].parse::<usize>() else { continue };
+            let slot = match &which[..1] {
+                "c" => {
+                    drops.push(format!("DROP CONSTRAINT {probe}"));
+                    table.checks.get_mut(i).map(|check| &mut check.expression)
+                }
+                "d" => {
+                    drops.push(format!("DROP COLUMN {probe}"));
+                    table.columns.get_mut(i).and_then(|column| column.default.as_mut())
+                }
+                _ => {
+                    drops.push(format!("DROP COLUMN {probe}"));
+                    match table.columns.get_mut(i).and_then(|column| column.filled.as_mut()) {
+                        Some(Filled::Stored(expression)) => Some(expression),
+                        _ => None,
+                    }
+                }
+            };
+            let printed = if which.starts_with('c') { check_expression(&printed).0 } else { printed };
+            if let Some(slot) = slot.filter(|slot| **slot != printed) {
+                *slot = printed;
+                changed = true;
+            }
+        }
+        drops.sort();
+        drops.dedup();
+        if !drops.is_empty() {
+            db.execute_batch(&format!("ALTER TABLE {quoted} {}", drops.join(", ")))?;
+        }
+        if !changed {
+            break;
+        }
+    }
+    table.checks.sort();
+    Ok(())
+}
+
+/// A view's query brought to the form that prints as itself.
+fn settle_view(db: &mut dyn Database, body: &str) -> Result<String, DbError> {
+    const PROBE: &str = "cargo_migrate_settle_view";
+    let mut body = body.to_owned();
+    for _ in 0..4 {
+        db.execute_batch(&format!("CREATE VIEW {PROBE} AS\n{body}"))?;
+        let rows = db.query_text(&format!("SELECT pg_get_viewdef('{PROBE}'::regclass, true)"))?;
+        db.execute_batch(&format!("DROP VIEW {PROBE}"))?;
+        let printed = text(rows.first().map_or(&[][..], Vec::as_slice), 0);
+        let printed = printed.trim_end().trim_end_matches(';').to_owned();
+        if printed == body {
+            break;
+        }
+        body = printed;
+    }
+    Ok(body)
+}
+
 /// An index definition brought to the form that prints as itself, as
-/// [`settle_checks`] does for checks (a partial index's `IN` list, an
+/// [`settle_expressions`] does for checks (a partial index's `IN` list, an
 /// expression's casts): created under a probe name and printed back.
 fn settle_index(db: &mut dyn Database, definition: &str) -> Result<String, DbError> {
     const PROBE: &str = "cargo_migrate_settle_index";
@@ -179,9 +249,13 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
          a.attidentity, a.attgenerated, \
          EXISTS (SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S' \
-                 WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a') \
-         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+                 WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'), \
+         CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT t.typcollation FROM pg_type t WHERE t.oid = a.atttypid) \
+           THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped AND NOT (c.relispartition AND a.attinhcount > 0) \
+         ORDER BY a.attnum"
     ))? {
         let mut default = row.get(3).cloned().flatten();
         let owns_sequence = text(&row, 6) == "t";
@@ -199,7 +273,7 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
         };
         table.columns.push(Column {
             name: text(&row, 0),
-            data_type: text(&row, 1).to_ascii_lowercase(),
+            data_type: format!("{}{}", text(&row, 1).to_ascii_lowercase(), text(&row, 7)),
             nullable: text(&row, 2) == "t",
             default,
             filled,
@@ -214,7 +288,10 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
     };
     for row in db.query_text(&format!(
         "SELECT con.conname, con.contype, {}, con.confrelid::regclass::text, {}, con.confdeltype, con.confupdtype, \
-         pg_get_constraintdef(con.oid), con.condeferrable, con.condeferred, con.convalidated FROM pg_constraint con WHERE con.conrelid = {oid} ORDER BY con.conname",
+         pg_get_constraintdef(con.oid), con.condeferrable, con.condeferred, con.convalidated, \
+         coalesce((SELECT to_jsonb(ix) ->> 'indnullsnotdistinct' FROM pg_index ix WHERE ix.indexrelid = con.conindid), 'false') \
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+         WHERE con.conrelid = {oid} AND con.conparentid = 0 AND NOT (c.relispartition AND con.coninhcount > 0) ORDER BY con.conname",
         names("conkey"),
         names("confkey")
     ))? {
@@ -230,7 +307,14 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
                 table.primary_key = columns;
                 table.primary_key_name = name;
             }
-            "u" => table.uniques.push(Unique { name, columns, deferrable }),
+            "u" => {
+                let nulls_not_distinct = text(&row, 11) == "true";
+                table.uniques.push(Unique { name, columns, deferrable, nulls_not_distinct })
+            }
+            "x" => {
+                let definition = text(&row, 7);
+                table.exclusions.push(Exclusion { name: text(&row, 0), definition });
+            }
             "f" => table.foreign_keys.push(ForeignKey {
                 name,
                 columns,
@@ -254,6 +338,7 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
          pg_get_indexdef(ix.indexrelid), quote_ident(n.nspname) \
          FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_class i ON i.oid = ix.indexrelid \
          WHERE ix.indrelid = {oid} AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid) \
+           AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = ix.indexrelid) \
          ORDER BY i.relname"
     ))? {
         // The table's schema is where the revision runs, not part of the index.
@@ -272,6 +357,7 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
     table.uniques.sort();
     table.foreign_keys.sort();
     table.checks.sort();
+    table.exclusions.sort();
     Ok(table)
 }
 
