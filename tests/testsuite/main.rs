@@ -3,5 +3,6 @@
 mod alembic;
 mod autogenerate;
 mod build_script;
+mod oracle;
 mod runtime;
 mod schema;
