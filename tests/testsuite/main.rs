@@ -3,6 +3,7 @@
 mod alembic;
 mod autogenerate;
 mod build_script;
+mod fixture;
 mod oracle;
 mod runtime;
 mod schema;
