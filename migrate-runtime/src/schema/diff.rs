@@ -323,6 +323,7 @@ fn filled(filled: Option<&Filled>) -> String {
         Some(Filled::IdentityAlways) => "identity (always)".into(),
         Some(Filled::IdentityByDefault) => "identity (by default)".into(),
         Some(Filled::Stored(expression)) => format!("generated from ({expression})"),
+        Some(Filled::Virtual(expression)) => format!("generated when read from ({expression})"),
     }
 }
 

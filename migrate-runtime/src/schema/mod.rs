@@ -204,7 +204,7 @@ pub struct Column {
     /// The default expression as the database reports it.
     pub default: Option<String>,
     /// How the database fills it, when it does: identity, serial, a stored
-    /// generated column, SQLite's rowid alias.
+    /// or virtual generated column, SQLite's rowid alias.
     pub filled: Option<Filled>,
 }
 
@@ -222,6 +222,9 @@ pub enum Filled {
     IdentityByDefault,
     /// `GENERATED ALWAYS AS (expression) STORED`, the expression as the database prints it.
     Stored(String),
+    /// `GENERATED ALWAYS AS (expression) VIRTUAL` (SQLite; PostgreSQL 18):
+    /// computed when read, never stored.
+    Virtual(String),
 }
 
 /// A unique constraint.

@@ -1,8 +1,15 @@
 //! SQLite introspection: `PRAGMA table_xinfo`, `index_list`, `foreign_key_list`,
 //! and the stored `CREATE` statements for what the pragmas do not say (index
-//! expressions, partial-index predicates, check constraints).
+//! expressions, partial-index predicates, check constraints, generated
+//! columns' expressions). Views and triggers are [`Object`]s whose
+//! definition is their stored `CREATE` statement: SQLite keeps it as
+//! written, so comparing the text is exact.
 
-use super::{Check, Column, Filled, ForeignKey, Index, Schema, Table, Unique, normalise_action};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    Check, Column, Filled, ForeignKey, Index, Object, ObjectKind, Schema, Table, Unique, normalise_action, table_key,
+};
 use crate::db::cell as text;
 use crate::{Database, DbError};
 
@@ -26,7 +33,136 @@ pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema,
         let table = table(db, &name, &create)?;
         schema.tables.insert(name, table);
     }
+    objects(db, &mut schema, exclude)?;
     Ok(schema)
+}
+
+/// Views and triggers (those on the version table `exclude` left out), each
+/// with what it names. What a view or trigger body names is found by
+/// matching its identifiers against the schema's table and view names: a
+/// column or alias that shares a table's name adds a dependency that is not
+/// one, which costs at most a needless drop and re-creation. A trigger
+/// depends on its table and on whatever its body names, since SQLite
+/// refuses to rename a table while a view or trigger names a missing one.
+fn objects(db: &mut dyn Database, schema: &mut Schema, exclude: &str) -> Result<(), DbError> {
+    let rows: Rows = db.query_text(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master \
+         WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY type, name",
+    )?;
+    // Lowercase name -> key; SQLite resolves names without regard to ASCII case.
+    let mut known: BTreeMap<String, String> =
+        schema.tables.keys().map(|name| (name.to_ascii_lowercase(), table_key(name))).collect();
+    for row in rows.iter().filter(|row| text(row, 0) == "view") {
+        let name = text(row, 1);
+        known.insert(name.to_ascii_lowercase(), format!("{} {name}", ObjectKind::View.word()));
+    }
+    for row in &rows {
+        let (kind, name, on, sql) = (text(row, 0), text(row, 1), text(row, 2), text(row, 3));
+        if name == exclude || on == exclude {
+            continue;
+        }
+        let mut depends_on = named(&sql, &name, &known);
+        let object = if kind == "view" {
+            Object {
+                kind: ObjectKind::View,
+                definition: format!("{sql};"),
+                drop: format!("DROP VIEW {};", quote(&name)),
+                depends_on: BTreeSet::new(),
+                name,
+            }
+        } else {
+            if let Some(relation) = known.get(&on.to_ascii_lowercase()) {
+                depends_on.insert(relation.clone());
+            }
+            Object {
+                kind: ObjectKind::Trigger,
+                definition: format!("{sql};"),
+                drop: format!("DROP TRIGGER {};", quote(&name)),
+                depends_on: BTreeSet::new(),
+                name: format!("{name} on {on}"),
+            }
+        };
+        depends_on.remove(&object.key());
+        schema.objects.insert(object.key(), Object { depends_on, ..object });
+    }
+    Ok(())
+}
+
+/// The keys in `known` of the names the statement `sql` uses, its own name
+/// (`own`, its first occurrence: `CREATE VIEW own`) left out.
+fn named(sql: &str, own: &str, known: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let mut own_seen = false;
+    let mut found = BTreeSet::new();
+    for word in identifiers(sql) {
+        if !own_seen && word.eq_ignore_ascii_case(own) {
+            own_seen = true;
+            continue;
+        }
+        if let Some(key) = known.get(&word.to_ascii_lowercase()) {
+            found.insert(key.clone());
+        }
+    }
+    found
+}
+
+/// The identifiers and keywords of SQLite SQL, unquoted (`"a"`, `` `a` ``,
+/// `[a]`), with string literals and comments left out.
+fn identifiers(sql: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = sql.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\'' | '"' | '`' | '[' => {
+                let close = if c == '[' { ']' } else { c };
+                let mut word = String::new();
+                while let Some((_, d)) = chars.next() {
+                    if d == close {
+                        // A doubled quote is the quote itself (not inside brackets).
+                        if c != '[' && chars.peek().is_some_and(|&(_, e)| e == close) {
+                            chars.next();
+                            word.push(d);
+                            continue;
+                        }
+                        break;
+                    }
+                    word.push(d);
+                }
+                if c != '\'' {
+                    words.push(word);
+                }
+            }
+            '-' if sql[i..].starts_with("--") => {
+                for (_, d) in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if sql[i..].starts_with("/*") => {
+                chars.next();
+                let mut star = false;
+                for (_, d) in chars.by_ref() {
+                    if star && d == '/' {
+                        break;
+                    }
+                    star = d == '*';
+                }
+            }
+            c if c.is_alphanumeric() || c == '_' || c == '$' || !c.is_ascii() => {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if !(d.is_alphanumeric() || d == '_' || d == '$' || !d.is_ascii()) {
+                        break;
+                    }
+                    end = j + d.len_utf8();
+                    chars.next();
+                }
+                words.push(sql[i..end].to_owned());
+            }
+            _ => {}
+        }
+    }
+    words
 }
 
 fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbError> {
@@ -38,12 +174,19 @@ fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbErr
         if pk > 0 {
             keyed.push((pk, column_name.clone()));
         }
+        // `hidden`: 2 a VIRTUAL generated column, 3 a STORED one; the
+        // expression is only in the stored CREATE TABLE.
+        let filled = match text(&row, 6).as_str() {
+            "2" => Some(Filled::Virtual(generated_expression(create, &column_name).unwrap_or_default())),
+            "3" => Some(Filled::Stored(generated_expression(create, &column_name).unwrap_or_default())),
+            _ => None,
+        };
         table.columns.push(Column {
             name: column_name,
             data_type: text(&row, 2).to_ascii_lowercase(),
             nullable: text(&row, 3) == "0" && pk == 0,
             default: row.get(4).cloned().flatten(),
-            filled: None,
+            filled,
         });
     }
     keyed.sort();
@@ -158,6 +301,52 @@ fn checks(create: &str) -> Vec<Check> {
     found
 }
 
+/// The expression of the generated column `column` in a stored `CREATE
+/// TABLE`: the parenthesised text after the `AS` of its definition
+/// (`[GENERATED ALWAYS] AS (expression) [STORED | VIRTUAL]`), as written.
+fn generated_expression(create: &str, column: &str) -> Option<String> {
+    let open = create.find('(')?;
+    let close = matching_paren(create, open)?;
+    split_top_level(&create[open + 1..close]).into_iter().find_map(|definition| {
+        let name = identifiers(&definition).into_iter().next()?;
+        if !name.eq_ignore_ascii_case(column) {
+            return None;
+        }
+        // The first `AS` outside parentheses and quotes, followed by `(`.
+        let bytes = definition.as_bytes();
+        let (mut depth, mut quote) = (0i32, None);
+        for (i, &b) in bytes.iter().enumerate() {
+            match (quote, b) {
+                (Some(q), _) if b == q => quote = None,
+                (Some(_), _) => {}
+                (None, b'\'' | b'"' | b'`') => quote = Some(b),
+                (None, b'[') => quote = Some(b']'),
+                (None, b'(') => depth += 1,
+                (None, b')') => depth -= 1,
+                (None, b'a' | b'A')
+                    if depth == 0
+                        && bytes.get(i + 1).is_some_and(|n| n.eq_ignore_ascii_case(&b's'))
+                        && (i == 0 || !is_word_byte(bytes[i - 1]))
+                        && bytes.get(i + 2).is_none_or(|&n| !is_word_byte(n)) =>
+                {
+                    let rest = definition[i + 2..].trim_start();
+                    if rest.starts_with('(') {
+                        let at = definition.len() - rest.len();
+                        let end = matching_paren(&definition, at)?;
+                        return Some(definition[at + 1..end].trim().to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    })
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || !b.is_ascii()
+}
+
 /// `"name"` is `name`: a quoted plain identifier reads the same either way.
 fn unquote(item: String) -> String {
     match item.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
@@ -187,15 +376,22 @@ fn matching_paren(text: &str, open: usize) -> Option<usize> {
     None
 }
 
+/// The comma-separated items of `list`, commas inside parentheses, strings
+/// and quoted identifiers left alone.
 fn split_top_level(list: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut depth = 0;
     let mut start = 0;
+    let mut quote: Option<char> = None;
     for (i, c) in list.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '[') => quote = Some(']'),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
                 parts.push(list[start..i].trim().to_owned());
                 start = i + 1;
             }
@@ -225,6 +421,54 @@ mod tests {
                 Check { name: Some("sane".into()), expression: "price < 1000".into(), not_valid: false },
             ]
         );
+    }
+
+    #[test]
+    fn generated_expressions_are_read_as_written() {
+        let create = "CREATE TABLE g (a INT, \"b, as\" TEXT DEFAULT 'as (x)' GENERATED ALWAYS AS (a || ', (') STORED, \
+                      [c] AS ((a + 1) * 2), d INT CHECK (d > 0), alias INT)";
+        assert_eq!(generated_expression(create, "b, as").as_deref(), Some("a || ', ('"));
+        assert_eq!(generated_expression(create, "C").as_deref(), Some("(a + 1) * 2"));
+        assert_eq!(generated_expression(create, "d"), None);
+        assert_eq!(generated_expression(create, "alias"), None);
+        assert_eq!(
+            identifiers("SELECT \"a\"\"b\", [c d], `e` FROM t -- x\n WHERE s = 'it''s' /* y */"),
+            ["SELECT", "a\"b", "c d", "e", "FROM", "t", "WHERE", "s"]
+        );
+    }
+
+    #[test]
+    fn views_triggers_and_generated_columns() {
+        let mut db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE a (id INTEGER PRIMARY KEY, n INT, twice INT AS (n * 2), label TEXT GENERATED ALWAYS AS ('#' || id) STORED);\n\
+             CREATE TABLE \"Log\" (what TEXT);\n\
+             CREATE TABLE migrate_versions (revision TEXT);\n\
+             CREATE VIEW big AS SELECT id FROM A WHERE n > 'log';\n\
+             CREATE VIEW bigger AS SELECT * FROM big;\n\
+             CREATE TRIGGER a_log AFTER INSERT ON a BEGIN INSERT INTO log VALUES (NEW.id); END;\n\
+             CREATE TRIGGER big_insert INSTEAD OF INSERT ON big BEGIN INSERT INTO a (n) VALUES (NEW.id); END;\n\
+             CREATE TRIGGER versions AFTER INSERT ON migrate_versions BEGIN SELECT 1; END;",
+        )
+        .unwrap();
+        let schema = introspect(&mut db, "migrate_versions").unwrap();
+        let a = &schema.tables["a"];
+        assert_eq!(a.column("twice").unwrap().filled, Some(Filled::Virtual("n * 2".into())));
+        assert_eq!(a.column("label").unwrap().filled, Some(Filled::Stored("'#' || id".into())));
+        assert_eq!(
+            schema.objects.keys().collect::<Vec<_>>(),
+            ["trigger a_log on a", "trigger big_insert on big", "view big", "view bigger"],
+            "the version table's trigger is left out"
+        );
+        let depends = |key: &str| schema.objects[key].depends_on.iter().cloned().collect::<Vec<_>>();
+        assert_eq!(depends("view big"), ["table a"], "names match without regard to case, strings do not count");
+        assert_eq!(depends("view bigger"), ["view big"]);
+        assert_eq!(depends("trigger a_log on a"), ["table Log", "table a"]);
+        assert_eq!(depends("trigger big_insert on big"), ["table a", "view big"]);
+        let big = &schema.objects["view big"];
+        assert_eq!(big.definition, "CREATE VIEW big AS SELECT id FROM A WHERE n > 'log';");
+        assert_eq!(big.drop, "DROP VIEW \"big\";");
+        assert_eq!(schema.objects["trigger a_log on a"].drop, "DROP TRIGGER \"a_log\";");
     }
 
     #[test]
