@@ -689,7 +689,10 @@ fn on_tables(objects: &BTreeMap<String, Object>, key: &str) -> bool {
 
 /// `keys` ordered so that each comes after what it depends on, by kind and
 /// name where nothing decides.
-fn creation_order<'a>(objects: &BTreeMap<String, Object>, keys: impl Iterator<Item = &'a String>) -> Vec<String> {
+pub(super) fn creation_order<'a>(
+    objects: &BTreeMap<String, Object>,
+    keys: impl Iterator<Item = &'a String>,
+) -> Vec<String> {
     let wanted: BTreeSet<&String> = keys.collect();
     let mut start: Vec<&Object> = wanted.iter().filter_map(|k| objects.get(*k)).collect();
     start.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));

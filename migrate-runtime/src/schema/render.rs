@@ -1,14 +1,16 @@
 //! SQL for a list of [`Change`]s, per dialect. PostgreSQL takes every change
 //! as an `ALTER`; SQLite cannot alter a column or a constraint, so such a
-//! table is rebuilt from its target definition (Alembic's "batch" mode):
-//! create it under a temporary name, copy the common columns, drop the old
-//! one, rename, recreate its indexes.
+//! table is rebuilt from its target definition (Alembic's "batch" mode, and
+//! SQLite's own procedure): with foreign keys off, create it under a
+//! temporary name, copy the common columns, drop the old one, rename,
+//! recreate its indexes, and the triggers and views built on it.
 
 use std::collections::BTreeSet;
 
 use sea_query::{Alias, ColumnDef, Expr, Table as SeaTable};
 
-use super::{Change, Check, Column, Filled, ForeignKey, Index, ObjectKind, Schema, Table, Unique};
+use super::diff::creation_order;
+use super::{Change, Check, Column, Filled, ForeignKey, Index, ObjectKind, Schema, Table, Unique, table_key};
 use crate::Dialect;
 use crate::db::SeaQueryDialect;
 
@@ -60,17 +62,35 @@ pub fn render_with(
     }) {
         out.push("SET LOCAL check_function_bodies = off;".to_owned());
     }
+    // Tables that stay and change in a way SQLite's ALTER TABLE cannot make
+    // (a new table is created whole, a dropped one dropped).
     let rebuilt: BTreeSet<&str> = match dialect {
-        Dialect::Sqlite => changes.iter().filter_map(needs_rebuild).collect(),
+        Dialect::Sqlite => changes
+            .iter()
+            .filter_map(needs_rebuild)
+            .filter(|t| from.tables.contains_key(*t) && to.tables.contains_key(*t))
+            .collect(),
         Dialect::Postgres => BTreeSet::new(),
     };
-    for table in &rebuilt {
-        if let (Some(old), Some(new)) = (from.tables.get(*table), to.tables.get(*table)) {
-            out.push(rebuild(old, new, dialect));
-        }
+    if !rebuilt.is_empty() {
+        out.push(
+            "-- Tables are rebuilt below, with foreign keys off: DROP TABLE would otherwise delete (ON DELETE CASCADE)\n\
+             -- or refuse the rows that point at a rebuilt table. Inside a transaction this PRAGMA does nothing, so\n\
+             -- cargo-migrate turns foreign keys off before the revision's transaction, runs PRAGMA foreign_key_check\n\
+             -- before it commits, and turns them on again after.\n\
+             PRAGMA foreign_keys = OFF;"
+                .to_owned(),
+        );
     }
+    let mut rebuilds_written = false;
     for change in changes {
         if table_of(change).is_some_and(|t| rebuilt.contains(t)) {
+            // All rebuilds where the first change of a rebuilt table stands:
+            // after the drops of what is built on them, before its re-creation.
+            if !rebuilds_written {
+                out.push(rebuilds(&rebuilt, changes, from, to, dialect));
+                rebuilds_written = true;
+            }
             continue;
         }
         if dialect == Dialect::Sqlite {
@@ -494,18 +514,78 @@ fn create_table(table: &Table, name: &str, dialect: Dialect) -> String {
     format!("CREATE {unlogged}TABLE {} (\n{}\n){partition_by};", q(name), lines.join(",\n"))
 }
 
-/// SQLite's way to change a table: a new one from the target definition.
+/// The SQLite rebuilds of the tables `rebuilt`, together. The views and
+/// triggers built on them (triggers on them, and views and triggers that
+/// name them, directly or through other views) are dropped first and
+/// created again after: `DROP TABLE` takes a table's triggers along, and
+/// the `RENAME` that ends a rebuild fails while a view or trigger names a
+/// table that is missing. What `changes` drop themselves (to create again
+/// with a new definition, or for good) they also place, and is left to them.
+fn rebuilds(rebuilt: &BTreeSet<&str>, changes: &[Change], from: &Schema, to: &Schema, dialect: Dialect) -> String {
+    let handled: BTreeSet<String> = changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::DropObject { object, .. } => Some(object.key()),
+            _ => None,
+        })
+        .collect();
+    let mut on: BTreeSet<String> = rebuilt.iter().map(|t| table_key(t)).collect();
+    loop {
+        let more: Vec<String> = from
+            .objects
+            .iter()
+            .filter(|(key, object)| !on.contains(*key) && !object.depends_on.is_disjoint(&on))
+            .map(|(key, _)| key.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        on.extend(more);
+    }
+    let built_on: Vec<String> = creation_order(&from.objects, on.iter())
+        .into_iter()
+        .filter(|key| !handled.contains(key) && to.objects.contains_key(key))
+        .collect();
+    let mut sql = Vec::new();
+    for key in built_on.iter().rev() {
+        sql.push(from.objects[key].drop.clone());
+    }
+    for table in rebuilt {
+        let (Some(old), Some(new)) = (from.tables.get(*table), to.tables.get(*table)) else { continue };
+        for change in changes.iter().filter(|c| table_of(c) == Some(*table) && c.is_destructive()) {
+            sql.push(format!("-- WARNING: {}: data in it is lost.", describe(change)));
+        }
+        sql.push(rebuild(old, new, dialect));
+    }
+    for key in creation_order(&to.objects, built_on.iter()) {
+        sql.push(to.objects[&key].definition.clone());
+    }
+    sql.join("\n")
+}
+
+/// SQLite's way to change a table: a new one from the target definition,
+/// the rows copied into it (generated columns are computed, not copied).
 fn rebuild(old: &Table, new: &Table, dialect: Dialect) -> String {
     let temporary = format!("_migrate_new_{}", new.name);
+    let generated = |c: &Column| matches!(c.filled, Some(Filled::Stored(_) | Filled::Virtual(_)));
     let common: Vec<String> =
-        new.columns.iter().filter(|c| old.column(&c.name).is_some()).map(|c| c.name.clone()).collect();
+        new.columns.iter().filter(|c| !generated(c) && old.column(&c.name).is_some()).map(|c| c.name.clone()).collect();
     let mut sql = vec![
         format!("-- SQLite cannot alter {} in place: it is rebuilt with its new definition.", new.name),
         create_table(new, &temporary, dialect),
-        format!("INSERT INTO {} ({cols}) SELECT {cols} FROM {};", q(&temporary), q(&old.name), cols = columns(&common)),
-        format!("DROP TABLE {};", q(&old.name)),
-        format!("ALTER TABLE {} RENAME TO {};", q(&temporary), q(&new.name)),
     ];
+    if common.is_empty() {
+        sql.push(format!("-- WARNING: no column of {} is kept: its rows are not copied.", new.name));
+    } else {
+        sql.push(format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {};",
+            q(&temporary),
+            q(&old.name),
+            cols = columns(&common)
+        ));
+    }
+    sql.push(format!("DROP TABLE {};", q(&old.name)));
+    sql.push(format!("ALTER TABLE {} RENAME TO {};", q(&temporary), q(&new.name)));
     for index in &new.indexes {
         sql.push(create_index(&new.name, index));
     }
