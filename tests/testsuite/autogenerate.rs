@@ -351,6 +351,13 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "new table with a foreign key and an index",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY);",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER REFERENCES u (id)); \
+         CREATE INDEX p_u ON p (u_id);",
+        false,
+    ),
+    (
         "a view",
         "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER);",
         "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER); CREATE VIEW big_a AS SELECT id, n FROM a WHERE n > 10;",
