@@ -35,8 +35,8 @@ pub use connect::connect_async;
 pub use connect::{ConnectError, Connection, Encryption, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
 pub use engine::{
-    AppliedRevision, DbState, Drift, Error, Event, FailureKind, Migrator, NotExecuted, Observer, Recorded, Report,
-    Resolution, Run, RunOptions, SqlProblem, StampReport, TransactionMode,
+    AppliedRevision, Dangling, DbState, Drift, Error, Event, FailureKind, Migrator, NotExecuted, Observer, Recorded,
+    Report, Resolution, Run, RunOptions, SqlProblem, StampReport, TransactionMode,
 };
 pub use migrate_history::{Direction, Range, Target};
 #[cfg(feature = "postgres")]

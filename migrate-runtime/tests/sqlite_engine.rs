@@ -355,3 +355,156 @@ fn stepping_back_past_a_branch_root_keeps_the_branch_it_depends_on() {
     assert_eq!(down(&m, &mut db, "b1-2").unwrap(), ["b1", "a1"]);
     assert_eq!(tables(&mut db), ["migrate_versions", "x1", "y1"]);
 }
+
+/// Rows of `table`.
+fn count(db: &mut rusqlite::Connection, table: &str) -> u64 {
+    db.query_text(&format!("SELECT count(*) FROM {table}")).unwrap()[0][0].as_deref().unwrap().parse().unwrap()
+}
+
+fn foreign_keys_on(db: &mut rusqlite::Connection) -> bool {
+    db.query_text("PRAGMA foreign_keys").unwrap()[0][0].as_deref() == Some("1")
+}
+
+const FAMILY: &str = "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent (id) ON DELETE CASCADE);
+CREATE TABLE grandchild (id INTEGER PRIMARY KEY, child_id INTEGER REFERENCES child (id) ON DELETE CASCADE);
+CREATE VIEW named AS SELECT id, name FROM parent WHERE name IS NOT NULL;
+CREATE TRIGGER parent_named AFTER INSERT ON parent BEGIN UPDATE parent SET name = 'p' || NEW.id WHERE id = NEW.id AND name IS NULL; END;";
+
+/// With foreign keys on, as applications run SQLite (and rusqlite's bundled
+/// build by default), a generated rebuild of a table that `ON DELETE
+/// CASCADE` children point at keeps every child row, up and down, in a
+/// revision of its own and in a run that is one transaction; its view and
+/// trigger stay; and foreign keys are on again afterwards.
+#[test]
+fn a_generated_rebuild_of_a_parent_keeps_its_cascading_children_with_foreign_keys_on() {
+    use migrate_runtime::schema::{generate, introspect};
+
+    let models = FAMILY.replace("name TEXT)", "name TEXT NOT NULL CHECK (name <> ''), born INTEGER)");
+    let mut history = rusqlite::Connection::open_in_memory().unwrap();
+    history.execute_batch(FAMILY).unwrap();
+    let mut modelled = rusqlite::Connection::open_in_memory().unwrap();
+    modelled.execute_batch(&models).unwrap();
+    let generated = generate(
+        &introspect(&mut history, "migrate_versions").unwrap(),
+        &introspect(&mut modelled, "migrate_versions").unwrap(),
+        migrate_runtime::Dialect::Sqlite,
+    )
+    .unwrap();
+    assert!(generated.up.contains("PRAGMA foreign_keys = OFF;") && generated.up.contains("DROP TABLE \"parent\";"));
+    assert!(generated.down.contains("PRAGMA foreign_keys = OFF;"), "{}", generated.down);
+    let b = format!(
+        "-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\n{}\n\n-- migrate:down\n{}\n",
+        generated.up, generated.down
+    );
+    let m = history_of(&[("a.sql", &rev("a", "", FAMILY)), ("b.sql", &b)]);
+
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    db.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    up(&m, &mut db, "a").unwrap();
+    db.execute_batch(
+        "INSERT INTO parent (id) VALUES (1), (2); INSERT INTO child VALUES (10, 1), (11, 1), (20, 2);
+         INSERT INTO grandchild VALUES (100, 10), (200, 20);",
+    )
+    .unwrap();
+    let kept = |db: &mut rusqlite::Connection| (count(db, "parent"), count(db, "child"), count(db, "grandchild"));
+
+    assert_eq!(up(&m, &mut db, "head").unwrap(), ["b"]);
+    assert_eq!(kept(&mut db), (2, 3, 2), "no child was deleted by DROP TABLE parent");
+    assert!(foreign_keys_on(&mut db), "turned on again");
+    assert!(db.execute_batch("INSERT INTO parent (id, name) VALUES (3, '')").is_err(), "the new check holds");
+    assert!(db.execute_batch("INSERT INTO child VALUES (30, 99)").is_err(), "foreign keys are enforced");
+    assert_eq!(count(&mut db, "named"), 2, "the view is back");
+    db.execute_batch("INSERT INTO parent (id, name) VALUES (4, 'four')").unwrap();
+
+    assert_eq!(down(&m, &mut db, "a").unwrap(), ["b"]);
+    assert_eq!(kept(&mut db), (3, 3, 2));
+    assert!(foreign_keys_on(&mut db));
+    db.execute_batch("INSERT INTO parent (id) VALUES (5)").unwrap();
+    assert_eq!(
+        db.query_text("SELECT name FROM parent WHERE id = 5").unwrap(),
+        [[Some("p5".to_owned())]],
+        "the trigger"
+    );
+    db.execute_batch("DELETE FROM parent WHERE id = 5").unwrap();
+
+    // The whole run in one transaction, and a dry run.
+    let all = RunOptions { transaction: TransactionMode::All, ..RunOptions::default() };
+    m.upgrade(&target("head")).options(all).apply(&mut db).unwrap();
+    assert_eq!((kept(&mut db), foreign_keys_on(&mut db)), ((3, 3, 2), true));
+    let dry = RunOptions { dry_run: true, ..RunOptions::default() };
+    m.downgrade(&target("a")).options(dry).apply(&mut db).unwrap();
+    assert_eq!((kept(&mut db), foreign_keys_on(&mut db)), ((3, 3, 2), true));
+    assert_eq!(m.state(&mut db).unwrap().heads, ["b"]);
+    // Deleting a parent still cascades.
+    db.execute_batch("DELETE FROM parent WHERE id = 1").unwrap();
+    assert_eq!(kept(&mut db), (2, 1, 1));
+}
+
+/// A revision that turns foreign keys off and leaves rows pointing nowhere
+/// fails at `PRAGMA foreign_key_check`, naming the table and how many rows,
+/// and is rolled back and not recorded; foreign keys are on again after.
+/// Outside a transaction it is recorded as failed instead.
+#[test]
+fn a_revision_that_leaves_rows_pointing_nowhere_fails_and_is_not_recorded() {
+    let a = rev(
+        "a",
+        "",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE);
+INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (10, 1), (11, 1), (20, 2);",
+    );
+    let orphaning = "PRAGMA foreign_keys = OFF;\nDELETE FROM parent WHERE id = 1;";
+    let m = history_of(&[("a.sql", &a), ("b.sql", &rev("b", "a", orphaning))]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    db.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    up(&m, &mut db, "a").unwrap();
+
+    let error = up(&m, &mut db, "head").unwrap_err();
+    let Error::ForeignKeyCheck { id, dangling, recorded_failure: false, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(id, "b");
+    assert_eq!(dangling, &[migrate_runtime::Dangling { table: "child".into(), parent: "parent".into(), rows: 2 }]);
+    assert_eq!(
+        error.to_string(),
+        "m/b.sql: after revision `b`, 2 rows of `child` point at no row of `parent` (PRAGMA foreign_key_check); it was rolled back"
+    );
+    assert!(error.help().unwrap().contains("nothing of this revision was applied"));
+    assert_eq!(m.state(&mut db).unwrap().heads, ["a"], "not recorded");
+    assert_eq!((count(&mut db, "parent"), count(&mut db, "child")), (2, 3), "rolled back");
+    assert!(foreign_keys_on(&mut db), "on again after the failure");
+
+    // In one transaction with the rest of the run: all of it rolled back.
+    let mut fresh = rusqlite::Connection::open_in_memory().unwrap();
+    let all = RunOptions { transaction: TransactionMode::All, ..RunOptions::default() };
+    let error = m.upgrade(&target("head")).options(all).apply(&mut fresh).unwrap_err();
+    assert!(matches!(error, Error::ForeignKeyCheck { .. }), "{error}");
+    assert!(tables(&mut fresh).is_empty());
+    assert!(foreign_keys_on(&mut fresh));
+
+    // Outside a transaction the statements are in effect: recorded as failed.
+    let header = "-- revision: b\n-- parents: a\n-- message: b\n-- transaction: false\n\n-- migrate:up\n";
+    let m = history_of(&[("a.sql", &a), ("b.sql", &format!("{header}{orphaning}\n"))]);
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    let error = up(&m, &mut db, "head").unwrap_err();
+    assert!(matches!(error, Error::ForeignKeyCheck { recorded_failure: true, .. }), "{error}");
+    assert!(error.help().unwrap().contains("settle `b` with `Migrator::resolve`"));
+    let state = m.state(&mut db).unwrap();
+    assert_eq!(state.failed[0].revision, "b");
+    assert!(state.failed[0].error.as_deref().unwrap().contains("2 rows of `child`"));
+    assert!(foreign_keys_on(&mut db));
+}
+
+/// The offline script turns foreign keys off before such a revision's
+/// transaction, where sqlite3 would ignore it.
+#[test]
+fn an_offline_script_turns_foreign_keys_off_before_the_transaction() {
+    let m = history_of(&[
+        ("a.sql", &rev("a", "", "CREATE TABLE parent (id INTEGER PRIMARY KEY);")),
+        ("b.sql", &rev("b", "a", "PRAGMA foreign_keys = OFF;\nDROP TABLE parent;")),
+    ]);
+    let script = m.script(&migrate_runtime::Range::parse("a:b").unwrap(), migrate_runtime::Dialect::Sqlite).unwrap();
+    assert!(
+        script.contains("PRAGMA foreign_keys = OFF;\nBEGIN;\nPRAGMA foreign_keys = OFF;\nDROP TABLE parent;"),
+        "{script}"
+    );
+}

@@ -45,6 +45,29 @@ pub enum Error {
         /// It was the down section.
         downgrade: bool,
     },
+    /// A SQLite revision run with foreign keys off (its section starts with
+    /// `PRAGMA foreign_keys = OFF`, as autogenerate's table rebuilds do, on
+    /// a connection that had them on) after which `PRAGMA
+    /// foreign_key_check` found rows pointing at no row.
+    #[error(
+        "{path}: after revision `{id}`{}, {} (PRAGMA foreign_key_check); {}",
+        if *downgrade { "'s down section" } else { "" },
+        dangling.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        if *recorded_failure { "it ran outside a transaction and is recorded as failed" } else { "it was rolled back" }
+    )]
+    ForeignKeyCheck {
+        /// The revision's id.
+        id: String,
+        /// Its file.
+        path: String,
+        /// The rows pointing nowhere, by table and the table they point at.
+        dangling: Vec<Dangling>,
+        /// The revision ran outside a transaction (`transaction: false`):
+        /// it is in effect and recorded as `failed`.
+        recorded_failure: bool,
+        /// It was the down section.
+        downgrade: bool,
+    },
     /// Applied revisions whose files changed (refused unless
     /// [`RunOptions::allow_modified`](crate::RunOptions::allow_modified)).
     #[error("{}", drift.iter().map(|d| format!("{}: revision `{}` was applied with {} but its file now has {}", d.path, d.id, d.recorded, d.actual)).collect::<Vec<_>>().join("; "))]
@@ -138,6 +161,25 @@ pub enum Error {
     ScriptNeedsStart,
 }
 
+/// Rows of one table whose foreign key points at no row of another, as
+/// `PRAGMA foreign_key_check` reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dangling {
+    /// The table holding the rows.
+    pub table: String,
+    /// The table their foreign key points at.
+    pub parent: String,
+    /// How many rows point nowhere.
+    pub rows: u64,
+}
+
+impl std::fmt::Display for Dangling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (rows, point) = if self.rows == 1 { ("row", "points") } else { ("rows", "point") };
+        write!(f, "{} {rows} of `{}` {point} at no row of `{}`", self.rows, self.table, self.parent)
+    }
+}
+
 /// What kind of failure a statement met, as far as the database says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -217,6 +259,10 @@ impl Error {
             }
             Error::Statement { kind: FailureKind::AlreadyExists, .. } => "nothing of this revision was applied; if the database already has what it creates (made by hand or by another tool), compare the schema with the history and record the revision as applied without running it (`Migrator::stamp`); otherwise fix the revision".into(),
             Error::Statement { .. } => "nothing of this revision was applied; fix it and run the upgrade again".into(),
+            Error::ForeignKeyCheck { recorded_failure: false, .. } => "nothing of this revision was applied: SQLite ran it with foreign keys off, as rebuilding a table needs, and checked them before committing; fix the revision (or the rows) so that every foreign key points at a row, and run it again".into(),
+            Error::ForeignKeyCheck { recorded_failure: true, id, .. } => format!(
+                "the revision ran outside a transaction, so it is in effect; make the rows point at existing rows (or delete them), then settle `{id}` with `Migrator::resolve`"
+            ),
             Error::Drift { .. } => "an applied revision must not change: restore the file, or set `RunOptions::allow_modified` if the change is deliberate and harmless".into(),
             Error::Unsettled { id, state, .. } => format!(
                 "{} in an earlier run, outside a transaction; finish or undo its statements by hand, then settle `{id}` with `Migrator::resolve`: `Resolution::Applied` (it is in effect) or `Resolution::RolledBack` (it is not)",

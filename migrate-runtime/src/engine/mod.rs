@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use migrate_history::{Checksum, Direction, History, Revision, Target};
 
-pub use self::error::{Error, FailureKind, SqlProblem};
+pub use self::error::{Dangling, Error, FailureKind, SqlProblem};
 pub use self::report::{
     AppliedRevision, Event, NotExecuted, Report, Resolution, RunOptions, StampReport, TransactionMode,
 };

@@ -1,12 +1,13 @@
 //! The engine's body: one async implementation over [`Conn`], which the
 //! blocking API drives with `conn::now` and the tokio API awaits.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use migrate_history::sql::{Statement, line_at};
 use migrate_history::{Direction, Plan, Revision, Target};
 
-use super::error::{Error, FailureKind};
+use super::error::{Dangling, Error, FailureKind};
 use super::report::{
     AppliedRevision, Event, NotExecuted, Report, Resolution, RunOptions, StampReport, TransactionMode,
 };
@@ -403,55 +404,74 @@ impl Migrator {
         let user = if plan.steps.is_empty() { String::new() } else { applied_by(db).await };
         let database_error = |context: &str, source: DbError| Error::Database { context: context.to_owned(), source };
 
-        if one_transaction {
-            db.execute_batch(dialect.begin()).await.map_err(|e| database_error("starting the transaction", e))?;
-        }
-        let mut recorder = Recorder::new();
-        let result = async {
-            for statement in Self::ensure_table(table, state) {
-                db.execute_batch(&statement).await.map_err(|e| database_error("creating the version table", e))?;
+        // SQLite ignores `PRAGMA foreign_keys` inside a transaction: a run that
+        // is one transaction turns them off before it, for the revisions
+        // that start by turning them off (table rebuilds), and on after.
+        let foreign_keys_off = one_transaction
+            && dialect == Dialect::Sqlite
+            && prepared.iter().any(|statements| turns_foreign_keys_off(statements))
+            && sqlite_foreign_keys_off(db).await?;
+        let ran = async {
+            if one_transaction {
+                db.execute_batch(dialect.begin()).await.map_err(|e| database_error("starting the transaction", e))?;
             }
-            // Per history position: why a dry run did not execute it.
-            let mut skipped: Vec<Option<Option<usize>>> = vec![None; self.history.len()];
-            for (position, (&i, statements)) in plan.steps.iter().zip(&prepared).enumerate() {
-                if self.stop_requested() {
-                    return Err(Error::Interrupted { done: report.ran().len() });
+            let mut recorder = Recorder::new();
+            let result = async {
+                for statement in Self::ensure_table(table, state) {
+                    db.execute_batch(&statement).await.map_err(|e| database_error("creating the version table", e))?;
                 }
-                let rev = self.history.revision(i);
-                if options.dry_run {
-                    let because_of =
-                        if rev.transaction { self.skipped_neighbour(i, plan.direction, &skipped) } else { None };
-                    if !rev.transaction || because_of.is_some() {
-                        skipped[i] = Some(because_of);
-                        let because_of = because_of.map(|b| self.history.revision(b));
-                        events(Event::NotExecuted { revision: rev, because_of });
-                        report
-                            .not_executed
-                            .push(NotExecuted { id: rev.id.clone(), because_of: because_of.map(|b| b.id.clone()) });
-                        continue;
+                // Per history position: why a dry run did not execute it.
+                let mut skipped: Vec<Option<Option<usize>>> = vec![None; self.history.len()];
+                for (position, (&i, statements)) in plan.steps.iter().zip(&prepared).enumerate() {
+                    if self.stop_requested() {
+                        return Err(Error::Interrupted { done: report.ran().len() });
+                    }
+                    let rev = self.history.revision(i);
+                    if options.dry_run {
+                        let because_of =
+                            if rev.transaction { self.skipped_neighbour(i, plan.direction, &skipped) } else { None };
+                        if !rev.transaction || because_of.is_some() {
+                            skipped[i] = Some(because_of);
+                            let because_of = because_of.map(|b| self.history.revision(b));
+                            events(Event::NotExecuted { revision: rev, because_of });
+                            report
+                                .not_executed
+                                .push(NotExecuted { id: rev.id.clone(), because_of: because_of.map(|b| b.id.clone()) });
+                            continue;
+                        }
+                    }
+                    let step =
+                        Step { table, rev, statements, direction: plan.direction, user: &user, foreign_keys_off };
+                    let last = position + 1 == plan.steps.len();
+                    if let Some(elapsed) = self.step(db, step, !one_transaction, (&mut recorder, last), events).await? {
+                        report.push(AppliedRevision { id: rev.id.clone(), message: rev.message.clone(), elapsed });
                     }
                 }
-                let step = Step { table, rev, statements, direction: plan.direction, user: &user };
-                let last = position + 1 == plan.steps.len();
-                if let Some(elapsed) = self.step(db, step, !one_transaction, (&mut recorder, last), events).await? {
-                    report.push(AppliedRevision { id: rev.id.clone(), message: rev.message.clone(), elapsed });
-                }
+                Ok(())
             }
-            Ok(())
+            .await;
+            if recorder.prepared {
+                // The last revision did not end the statement (it failed, or ran step by step).
+                let _ = db.execute_batch(&format!("DEALLOCATE {}", recorder.name)).await;
+            }
+            if one_transaction {
+                let end = if options.dry_run || result.is_err() { "ROLLBACK" } else { "COMMIT" };
+                let ended = db.execute_batch(end).await;
+                result?;
+                ended.map_err(|e| database_error("ending the transaction", e))?;
+            } else {
+                result?;
+            }
+            Ok::<(), Error>(())
         }
         .await;
-        if recorder.prepared {
-            // The last revision did not end the statement (it failed, or ran step by step).
-            let _ = db.execute_batch(&format!("DEALLOCATE {}", recorder.name)).await;
+        if foreign_keys_off {
+            let on = sqlite_foreign_keys_on(db).await;
+            if ran.is_ok() {
+                on?;
+            }
         }
-        if one_transaction {
-            let end = if options.dry_run || result.is_err() { "ROLLBACK" } else { "COMMIT" };
-            let ended = db.execute_batch(end).await;
-            result?;
-            ended.map_err(|e| database_error("ending the transaction", e))?;
-        } else {
-            result?;
-        }
+        ran?;
         Ok(report)
     }
 
@@ -480,7 +500,7 @@ impl Migrator {
         (recorder, last): (&mut Recorder, bool),
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
-        let Step { table, rev, statements, direction, user } = step;
+        let Step { table, rev, statements, direction, .. } = step;
         if !rev.transaction {
             return self.step_outside_transaction(db, step, events).await;
         }
@@ -503,6 +523,38 @@ impl Migrator {
             events(Event::AlreadyDone { revision: rev });
             return Ok(None);
         }
+        // SQLite ignores `PRAGMA foreign_keys` inside a transaction: a
+        // revision that starts by turning them off (a table rebuild, whose
+        // DROP TABLE would otherwise delete or refuse the rows pointing at
+        // the table) has them turned off before its transaction, checked
+        // before it commits, and turned on again after, also when it fails.
+        let rebuilds = db.dialect() == Dialect::Sqlite && turns_foreign_keys_off(statements);
+        let turned_off = own_transaction && rebuilds && sqlite_foreign_keys_off(db).await?;
+        let check = rebuilds && (turned_off || step.foreign_keys_off);
+        let result = self.step_in_transaction(db, step, own_transaction, check, events).await;
+        if turned_off {
+            let on = sqlite_foreign_keys_on(db).await;
+            if result.is_ok() {
+                on?;
+            }
+        }
+        result
+    }
+
+    /// A transactional revision, statement by statement (in its own
+    /// transaction, or in the run's); with `check_foreign_keys`, `PRAGMA
+    /// foreign_key_check` after its statements.
+    async fn step_in_transaction<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
+        &self,
+        db: &mut C,
+        step: Step<'_>,
+        own_transaction: bool,
+        check_foreign_keys: bool,
+        events: &mut E,
+    ) -> Result<Option<Duration>, Error> {
+        let Step { table, rev, statements, direction, user, .. } = step;
+        let upgrade = direction == Direction::Upgrade;
+        let database_error = |context: String, source: DbError| Error::Database { context, source };
         if own_transaction {
             db.execute_batch(db.dialect().begin())
                 .await
@@ -519,6 +571,13 @@ impl Migrator {
                 failure = Some(statement_error(rev, line, e, false, !upgrade));
                 break;
             }
+        }
+        if failure.is_none() && check_foreign_keys {
+            failure = match dangling(db).await {
+                Ok(dangling) if dangling.is_empty() => None,
+                Ok(dangling) => Some(foreign_key_error(rev, dangling, false, !upgrade)),
+                Err(e) => Some(database_error(format!("checking the foreign keys after {}", rev.id), e)),
+            };
         }
         let elapsed = start.elapsed();
         if failure.is_none() {
@@ -556,7 +615,30 @@ impl Migrator {
         step: Step<'_>,
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
-        let Step { table, rev, statements, direction, user } = step;
+        // Its first statement turns SQLite's foreign keys off by itself
+        // (there is no transaction): they are checked after its last
+        // statement and turned on again, when they were on.
+        let were_on = db.dialect() == Dialect::Sqlite
+            && turns_foreign_keys_off(step.statements)
+            && sqlite_foreign_keys_enabled(db).await?;
+        let result = self.statements_outside_transaction(db, step, were_on, events).await;
+        if were_on {
+            let on = sqlite_foreign_keys_on(db).await;
+            if result.is_ok() {
+                on?;
+            }
+        }
+        result
+    }
+
+    async fn statements_outside_transaction<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
+        &self,
+        db: &mut C,
+        step: Step<'_>,
+        check_foreign_keys: bool,
+        events: &mut E,
+    ) -> Result<Option<Duration>, Error> {
+        let Step { table, rev, statements, direction, user, .. } = step;
         let upgrade = direction == Direction::Upgrade;
         let recording = |source| Error::Database { context: format!("recording {}", rev.id), source };
         let recorded = db
@@ -592,6 +674,19 @@ impl Migrator {
             }
             db.execute_batch(&table.mark_progress(&rev.id, state, done as i64 + 1, None)).await.map_err(recording)?;
         }
+        if check_foreign_keys {
+            let dangling = dangling(db).await.map_err(|source| Error::Database {
+                context: format!("checking the foreign keys after {}", rev.id),
+                source,
+            })?;
+            if !dangling.is_empty() {
+                let error = foreign_key_error(rev, dangling, true, !upgrade);
+                let failed =
+                    table.mark_progress(&rev.id, State::Failed, statements.len() as i64, Some(&error.to_string()));
+                db.execute_batch(&failed).await.map_err(recording)?;
+                return Err(error);
+            }
+        }
         let elapsed = start.elapsed();
         let last = if upgrade { table.mark_applied(&rev.id, Some(millis(elapsed))) } else { table.delete(&rev.id) };
         db.execute_batch(&last).await.map_err(recording)?;
@@ -617,7 +712,7 @@ impl Migrator {
         last: bool,
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
-        let Step { table, rev, statements, direction, user } = step;
+        let Step { table, rev, statements, direction, user, .. } = step;
         let upgrade = direction == Direction::Upgrade;
         events(Event::Started { revision: rev, direction });
         let start = Instant::now();
@@ -724,6 +819,71 @@ struct Step<'a> {
     direction: Direction,
     /// `user@client-host`, for the version table.
     user: &'a str,
+    /// The run turned SQLite's foreign keys off before its one
+    /// transaction: a revision that starts by turning them off has them
+    /// checked after its statements.
+    foreign_keys_off: bool,
+}
+
+/// Whether a SQLite section starts with `PRAGMA foreign_keys = OFF` (or
+/// `0`, `false`, `no`), as autogenerate writes before it rebuilds tables.
+pub(super) fn turns_foreign_keys_off(statements: &[Statement<'_>]) -> bool {
+    let Some(first) = statements.first() else { return false };
+    let compact: String = first
+        .text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '\'' | '"'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let Some(rest) = compact.strip_prefix("pragma") else { return false };
+    let rest = rest.strip_prefix("main.").unwrap_or(rest);
+    matches!(rest, "foreign_keys=off" | "foreign_keys=0" | "foreign_keys=false" | "foreign_keys=no")
+}
+
+async fn sqlite_foreign_keys_enabled<C: Conn>(db: &mut C) -> Result<bool, Error> {
+    let rows = db
+        .query_text("PRAGMA foreign_keys")
+        .await
+        .map_err(|source| Error::Database { context: "reading PRAGMA foreign_keys".into(), source })?;
+    Ok(rows.first().is_some_and(|row| crate::db::cell(row, 0) == "1"))
+}
+
+/// Turns SQLite's foreign keys off when they are on (outside a
+/// transaction: inside one the PRAGMA does nothing); whether they were.
+async fn sqlite_foreign_keys_off<C: Conn>(db: &mut C) -> Result<bool, Error> {
+    if !sqlite_foreign_keys_enabled(db).await? {
+        return Ok(false);
+    }
+    db.execute_batch("PRAGMA foreign_keys = OFF")
+        .await
+        .map_err(|source| Error::Database { context: "turning foreign keys off".into(), source })?;
+    Ok(true)
+}
+
+async fn sqlite_foreign_keys_on<C: Conn>(db: &mut C) -> Result<(), Error> {
+    db.execute_batch("PRAGMA foreign_keys = ON")
+        .await
+        .map_err(|source| Error::Database { context: "turning foreign keys on again".into(), source })
+}
+
+/// `PRAGMA foreign_key_check`: the rows pointing at no row, counted by
+/// table and the table they point at.
+async fn dangling<C: Conn>(db: &mut C) -> Result<Vec<Dangling>, DbError> {
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for row in db.query_text("PRAGMA foreign_key_check").await? {
+        *counts.entry((crate::db::cell(&row, 0), crate::db::cell(&row, 2))).or_default() += 1;
+    }
+    Ok(counts.into_iter().map(|((table, parent), rows)| Dangling { table, parent, rows }).collect())
+}
+
+fn foreign_key_error(rev: &Revision, dangling: Vec<Dangling>, recorded_failure: bool, downgrade: bool) -> Error {
+    Error::ForeignKeyCheck {
+        id: rev.id.clone(),
+        path: rev.file.path.display().to_string(),
+        dangling,
+        recorded_failure,
+        downgrade,
+    }
 }
 
 /// A statement that cannot run inside the engine's own savepoints: one that

@@ -6,7 +6,7 @@ use migrate_history::{Direction, Plan, Range, Target};
 
 use super::Migrator;
 use super::error::{Error, SqlProblem};
-use super::run::{new_row, section_of};
+use super::run::{new_row, section_of, turns_foreign_keys_off};
 use crate::conn::{Blocking, now};
 use crate::version_table::{State, VersionTable};
 use crate::{Database, Dialect};
@@ -121,6 +121,10 @@ impl Migrator {
                 out.push_str(";\n");
             };
             if rev.transaction {
+                // Inside the transaction SQLite would ignore it (a table rebuild's).
+                if dialect == Dialect::Sqlite && turns_foreign_keys_off(statements) {
+                    push(statements[0].text);
+                }
                 push("BEGIN");
                 statements.iter().for_each(|st| push(st.text));
                 push(&if upgrade {
