@@ -16,13 +16,13 @@ use crate::shell::Shell;
 
 /// The workbench on `--dev-url`, else on the database's own server (SQLite:
 /// in memory), with scratch databases dropped on Ctrl-C.
-pub fn workbench(dev: Option<&str>, database: &DatabaseUrl) -> Result<Workbench, CliError> {
+pub fn workbench(project: &Project, dev: Option<&str>, database: &DatabaseUrl) -> Result<Workbench, CliError> {
     crate::interrupt::on_exit(drop_scratch_on_exit);
     let server = match dev {
         Some(text) => parse_url(text, "--dev-url")?,
         None => database.clone(),
     };
-    Ok(Workbench::new(&server))
+    Ok(Workbench::new(&server).schemas(&project.config.schemas))
 }
 
 /// Run by the Ctrl-C handler before the process exits.
@@ -86,7 +86,7 @@ pub fn check(
     }
     let (shown, text) = read(project);
     let text = text?;
-    let bench = workbench(None, database)?.models_name(shown.display().to_string());
+    let bench = workbench(project, None, database)?.models_name(shown.display().to_string());
     let changes = bench.check_models(migrator, &text).map_err(|e| workbench_error(e, &shown));
     warn_left_behind(shell)?;
     Ok(changes?

@@ -62,6 +62,10 @@ pub struct Config {
     /// The SQL dialect the revisions are written in (`dialect = "postgres"`):
     /// a database of another kind is refused.
     pub dialect: Option<Dialect>,
+    /// PostgreSQL schemas (namespaces) that autogenerate, `check` and
+    /// `diff` compare besides the default one (`schemas = ["billing"]`):
+    /// their tables, types and other objects, and the schemas themselves.
+    pub schemas: Vec<String>,
 }
 
 impl Default for Config {
@@ -74,6 +78,7 @@ impl Default for Config {
             version_schema: None,
             schema: PathBuf::from(DEFAULT_SCHEMA_FILE),
             dialect: None,
+            schemas: Vec::new(),
         }
     }
 }
@@ -147,6 +152,15 @@ impl Config {
                         "`dialect` in [package.metadata.migrate] must be \"postgres\" or \"sqlite\"".into(),
                     )),
                 },
+                "schemas" => match item.as_array().map(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<_>>>()) {
+                    Some(Some(names)) if names.iter().all(|n| !n.is_empty()) => {
+                        config.schemas = names.into_iter().map(str::to_owned).collect();
+                    }
+                    _ => diagnostics.push(invalid(
+                        "`schemas` in [package.metadata.migrate] must be a list of schema names, like [\"billing\"]"
+                            .into(),
+                    )),
+                },
                 // The GitHub environments of `cargo migrate init --ci github`, which reads them itself.
                 "environments" if item.is_table_like() => {}
                 "environments" => diagnostics.push(invalid(
@@ -186,6 +200,26 @@ mod tests {
         assert_eq!(
             [read("postgres"), read("postgresql"), read("sqlite")],
             [Some(Dialect::Postgres), Some(Dialect::Postgres), Some(Dialect::Sqlite)]
+        );
+    }
+
+    #[test]
+    fn schemas_to_compare() {
+        let read = |value: &str| {
+            let text = format!("[package.metadata.migrate]\nschemas = {value}\n");
+            let (config, _, problems) = Config::from_manifest(Path::new("Cargo.toml"), &text);
+            (config.schemas, problems.iter().map(Diagnostic::message).collect::<Vec<_>>())
+        };
+        assert_eq!(read("[\"billing\", \"audit\"]"), (vec!["billing".to_owned(), "audit".to_owned()], vec![]));
+        assert_eq!(
+            read("\"billing\""),
+            (
+                vec![],
+                vec![
+                    "Cargo.toml: invalid configuration: `schemas` in [package.metadata.migrate] must be a list of schema names, like [\"billing\"]"
+                        .to_owned()
+                ]
+            )
         );
     }
 

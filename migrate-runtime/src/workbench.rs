@@ -29,7 +29,9 @@ use std::sync::Mutex;
 use migrate_history::sql::{line_at, split};
 use migrate_history::{Dialect, Target};
 
-use crate::schema::{Change, Generated, RenderOptions, Schema, diff, introspect, render_with};
+use crate::schema::{
+    Change, Generated, RenderOptions, Schema, Sources, diff, introspect_schemas, read_scratch, render_with,
+};
 use crate::url::{DatabaseUrl, PostgresUrl};
 use crate::{ConnectError, Connection, Database, DbError, Error, Migrator};
 
@@ -95,6 +97,7 @@ impl WorkbenchError {
 pub struct Workbench {
     server: DatabaseUrl,
     models_name: String,
+    schemas: Vec<String>,
 }
 
 /// A live database compared with what the history produces at the
@@ -116,7 +119,14 @@ impl Workbench {
             DatabaseUrl::Sqlite { .. } => DatabaseUrl::Sqlite { path: None },
             postgres => postgres.clone(),
         };
-        Workbench { server, models_name: "schema.sql".into() }
+        Workbench { server, models_name: "schema.sql".into(), schemas: Vec::new() }
+    }
+
+    /// PostgreSQL schemas compared besides the default one (`schemas` in
+    /// the configuration): see [`introspect_schemas`].
+    pub fn schemas(mut self, schemas: &[String]) -> Workbench {
+        self.schemas = schemas.to_vec();
+        self
     }
 
     /// What the models are called where a change names their line
@@ -139,6 +149,12 @@ impl Workbench {
     /// The schema the history produces with every revision up to `at`
     /// applied (none: an empty schema), leaving out the version table.
     pub fn history_schema(&self, migrator: &Migrator, at: &[String]) -> Result<Schema, WorkbenchError> {
+        Ok(self.history_with_sources(migrator, at)?.0)
+    }
+
+    /// [`Workbench::history_schema`], with the revisions' own text of what
+    /// PostgreSQL prints in another form.
+    fn history_with_sources(&self, migrator: &Migrator, at: &[String]) -> Result<(Schema, Sources), WorkbenchError> {
         let mut scratch = self.scratch("history")?;
         for id in at {
             migrator
@@ -146,15 +162,21 @@ impl Workbench {
                 .map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
         }
         let exclude = migrator.table(self.dialect()).name;
-        let introspected = introspect(scratch.database(), &exclude)
-            .and_then(|mut schema| crate::schema::settle(scratch.database(), &mut schema).map(|()| schema));
-        introspected.map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })
+        let written: String = migrator.history().revisions().iter().map(|r| format!("{}\n;\n", r.up_sql())).collect();
+        read_scratch(scratch.database(), &exclude, &self.schemas, &written)
+            .map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })
     }
 
     /// The schema the models (`schema.sql`'s text) create, run statement
     /// by statement so that an error names its line; a table named like the
     /// version table `exclude` is left out.
     pub fn models_schema(&self, models: &str, exclude: &str) -> Result<Schema, WorkbenchError> {
+        Ok(self.models_with_sources(models, exclude)?.0)
+    }
+
+    /// [`Workbench::models_schema`], with the models' own text of what
+    /// PostgreSQL prints in another form.
+    fn models_with_sources(&self, models: &str, exclude: &str) -> Result<(Schema, Sources), WorkbenchError> {
         // A byte-order mark is not SQL; it has no newline, so lines stay right.
         let models = without_meta_commands(migrate_history::strip_bom(models));
         let models = models.as_str();
@@ -178,9 +200,8 @@ impl Workbench {
                 .execute_batch("RESET search_path")
                 .map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })?;
         }
-        let introspected = introspect(scratch.database(), exclude)
-            .and_then(|mut schema| crate::schema::settle(scratch.database(), &mut schema).map(|()| schema));
-        introspected.map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })
+        read_scratch(scratch.database(), exclude, &self.schemas, models)
+            .map_err(|source| WorkbenchError::Introspect { what: "the models".into(), source })
     }
 
     /// Every difference between what the history produces at its heads and
@@ -206,15 +227,22 @@ impl Workbench {
         models: &str,
         options: &RenderOptions,
     ) -> Result<Option<Generated>, WorkbenchError> {
-        let (current, target) = self.history_and_models(migrator, models)?;
+        let heads = migrator.history().ids(&migrator.history().heads());
+        let (current, written) = self.history_with_sources(migrator, &heads)?;
+        let (target, modelled) = self.models_with_sources(models, &migrator.table(self.dialect()).name)?;
         let mut changes = diff(&current, &target);
         if changes.is_empty() {
             return Ok(None);
         }
         self.locate(&mut changes, models);
-        let back = diff(&target, &current);
+        // Written as the models and the revisions wrote them, where the
+        // server prints them in a form that builds something else.
+        let mut up = changes.clone();
+        modelled.apply(&mut up);
+        let mut back = diff(&target, &current);
+        written.apply(&mut back);
         Ok(Some(Generated {
-            up: render_with(&changes, &current, &target, self.dialect(), options),
+            up: render_with(&up, &current, &target, self.dialect(), options),
             down: render_with(&back, &target, &current, self.dialect(), options),
             changes,
         }))
@@ -238,7 +266,7 @@ impl Workbench {
         let state = migrator.state(live).map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
         let expected = self.history_schema(migrator, &state.heads)?;
         let exclude = migrator.table(live.dialect()).name;
-        let actual = introspect(live, &exclude)
+        let actual = introspect_schemas(live, &exclude, &self.schemas)
             .map_err(|source| WorkbenchError::Introspect { what: "the database".into(), source })?;
         Ok(SchemaDrift { at: state.heads, changes: diff(&expected, &actual) })
     }

@@ -3,7 +3,7 @@
 //! section to the history database and find the models' schema, apply its
 //! down section and find the previous schema again.
 
-use migrate_runtime::schema::{Schema, diff, generate, introspect, settle};
+use migrate_runtime::schema::{Schema, diff, generate, introspect, introspect_schemas, settle};
 use migrate_runtime::{Database, Dialect};
 use tests::support::TestDatabase;
 
@@ -479,12 +479,13 @@ fn round_trip(
     models: &mut dyn Database,
     before: &str,
     after: &str,
+    extra_schemas: &[String],
 ) {
     history.execute_batch(before).unwrap_or_else(|e| panic!("{name}: history DDL: {e}"));
     models.execute_batch(after).unwrap_or_else(|e| panic!("{name}: models DDL: {e}"));
     // As the workbench reads its scratch databases.
     let read = |db: &mut dyn Database| -> Schema {
-        let mut schema = introspect(db, "migrate_versions").unwrap();
+        let mut schema = introspect_schemas(db, "migrate_versions", extra_schemas).unwrap();
         settle(db, &mut schema).unwrap();
         schema
     };
@@ -517,7 +518,7 @@ fn every_kind_of_change_round_trips_on_sqlite() {
         }
         let mut history = migrate_runtime::rusqlite::Connection::open_in_memory().unwrap();
         let mut models = migrate_runtime::rusqlite::Connection::open_in_memory().unwrap();
-        round_trip(name, Dialect::Sqlite, &mut history, &mut models, before, after);
+        round_trip(name, Dialect::Sqlite, &mut history, &mut models, before, after, &[]);
     }
 }
 
@@ -526,7 +527,52 @@ fn every_kind_of_change_round_trips_on_postgres() {
     for (name, before, after, _) in CASES {
         let history = TestDatabase::create("autogen_h");
         let models = TestDatabase::create("autogen_m");
-        round_trip(name, Dialect::Postgres, history.connect().database(), models.connect().database(), before, after);
+        round_trip(
+            name,
+            Dialect::Postgres,
+            history.connect().database(),
+            models.connect().database(),
+            before,
+            after,
+            &[],
+        );
+    }
+}
+
+/// Schemas other than the default one, listed in the configuration, are
+/// compared and written too: the schema itself, and its enums, tables,
+/// keys (one pointing into the default schema), indexes, views, functions
+/// and comments, qualified; and a change in one of its tables under a view.
+#[test]
+fn a_second_schema_round_trips_on_postgres() {
+    const USERS: &str = "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL);";
+    const BILLING: &str = "CREATE SCHEMA billing; CREATE TYPE billing.status AS ENUM ('open', 'paid'); \
+         CREATE TABLE billing.invoices (id serial PRIMARY KEY, user_id int REFERENCES users (id), \
+           status billing.status NOT NULL DEFAULT 'open', total numeric(12,2) CHECK (total >= 0)); \
+         CREATE INDEX invoices_user ON billing.invoices (user_id) WHERE status = 'open'; \
+         CREATE VIEW billing.open_invoices AS SELECT id, total FROM billing.invoices WHERE status = 'open'; \
+         CREATE FUNCTION billing.owed(int) RETURNS numeric LANGUAGE sql AS $$ SELECT sum(total) FROM billing.invoices WHERE user_id = $1 $$; \
+         COMMENT ON TABLE billing.invoices IS 'bills';";
+    let extra = ["billing".to_owned()];
+    for (name, before, after) in [
+        ("a new schema", USERS.to_owned(), format!("{USERS} {BILLING}")),
+        (
+            "a column under a view in it changes type",
+            format!("{USERS} {BILLING}"),
+            format!("{USERS} {}", BILLING.replace("numeric(12,2)", "numeric(14,2)")),
+        ),
+    ] {
+        let history = TestDatabase::create("schemas_h");
+        let models = TestDatabase::create("schemas_m");
+        round_trip(
+            name,
+            Dialect::Postgres,
+            history.connect().database(),
+            models.connect().database(),
+            &before,
+            &after,
+            &extra,
+        );
     }
 }
 

@@ -17,7 +17,7 @@ pub fn run(shell: &mut Shell, project: &Project, history: History, args: &DiffAr
     let resolved = chosen_url(shell, project, &args.db, false)?;
     let migrator = configured(project, history);
     let (mut live, _) = connect_to_read(&resolved.url)?;
-    let bench = crate::models::workbench(args.dev_url.as_deref(), &resolved.url)?;
+    let bench = crate::models::workbench(project, args.dev_url.as_deref(), &resolved.url)?;
     let drift = bench.drift(&migrator, live.database());
     crate::models::warn_left_behind(shell)?;
     let drift = drift.map_err(|e| workbench_error(e, &project.config.schema))?;

@@ -50,7 +50,7 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
     let mut changes = Vec::new();
     let (up, down) = if autogenerate {
         let database = crate::db::chosen_url(shell, project, &args.db, false)?;
-        let bench = crate::models::workbench(args.dev_url.as_deref(), &database.url)?;
+        let bench = crate::models::workbench(project, args.dev_url.as_deref(), &database.url)?;
         let migrator = crate::db::configured(project, history.clone());
         let options = RenderOptions::default().concurrently(args.no_transaction);
         match crate::models::autogenerate(shell, project, &migrator, &bench, &options)? {

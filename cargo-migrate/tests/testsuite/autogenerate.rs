@@ -21,7 +21,6 @@ fn run(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// Scratch databases left by the process `pid`.
 /// `cargo migrate ARGS --database-url URL` in `dir`.
 fn on(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
     let mut all = args.to_vec();
@@ -29,6 +28,7 @@ fn on(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
     run(dir, &all)
 }
 
+/// Scratch databases left by the process `pid`.
 fn scratch_databases(db: &TestDatabase, pid: u32) -> usize {
     db.query(&format!("SELECT count(*) FROM pg_database WHERE datname LIKE 'cargo_migrate_scratch_{pid}_%'"))[0][0]
         .as_deref()
@@ -279,5 +279,42 @@ fn a_revision_outside_a_transaction_builds_indexes_concurrently() {
     let (_, stderr) = assert_exit(&go(&["check", "--allow-drafts"]), 0);
     assert!(stderr.contains("Checked 2 revisions"), "{stderr}");
     assert_exit(&go(&["downgrade", "-1"]), 0);
-    assert_eq!(target.query("SELECT count(*) FROM pg_indexes WHERE indexname = 'posts_title'"), [[Some("0".to_owned())]]);
+    assert_eq!(
+        target.query("SELECT count(*) FROM pg_indexes WHERE indexname = 'posts_title'"),
+        [[Some("0".to_owned())]]
+    );
+}
+
+/// `schemas = ["billing"]` in the package's configuration: `generate`
+/// writes the billing schema's objects, qualified; after `upgrade`, `check`
+/// passes and a second `generate` writes nothing.
+#[test]
+fn a_configured_second_schema_is_generated_and_checked() {
+    let target = TestDatabase::create("schemas");
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"billing\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [package.metadata.migrate]\nschemas = [\"billing\"]\n",
+    )
+    .unwrap();
+    let go = |args: &[&str]| on(dir, &target.url, args);
+    assert_exit(&run(dir, &["init"]), 0);
+    std::fs::write(
+        dir.join("schema.sql"),
+        "CREATE TABLE users (id serial PRIMARY KEY);\nCREATE SCHEMA billing;\n\
+         CREATE TABLE billing.invoices (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES users (id));\n",
+    )
+    .unwrap();
+    assert_exit(&go(&["generate", "billing", "--rev-id", "b1"]), 0);
+    let written = std::fs::read_to_string(dir.join("migrations/b1_billing.sql")).unwrap();
+    assert!(written.contains("CREATE SCHEMA \"billing\";\n"), "{written}");
+    assert!(written.contains("CREATE TABLE \"billing\".\"invoices\" ("), "{written}");
+    assert_exit(&go(&["upgrade"]), 0);
+    assert_eq!(target.query("SELECT count(*) FROM billing.invoices"), [[Some("0".to_owned())]]);
+    let (_, stderr) = assert_exit(&go(&["check", "--allow-drafts"]), 0);
+    assert!(stderr.contains("Checked 1 revision"), "{stderr}");
+    let (_, stderr) = assert_exit(&go(&["generate", "again"]), 0);
+    assert!(stderr.contains("no changes"), "{stderr}");
 }

@@ -543,7 +543,16 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
             _ => None,
         })
         .collect();
-    let objects = diff_objects(from, to, &reshaped);
+    let mut objects = diff_objects(from, to, &reshaped);
+    // Schemas before anything that may live in them, and after, when dropped.
+    let is_schema = |c: &Change| matches!(c, Change::CreateObject { object, .. } | Change::DropObject { object, .. } if object.kind == ObjectKind::Schema);
+    let (new_schemas, before_tables): (Vec<Change>, Vec<Change>) =
+        std::mem::take(&mut objects.before_tables).into_iter().partition(is_schema);
+    let (old_schemas, after_tables): (Vec<Change>, Vec<Change>) =
+        std::mem::take(&mut objects.after_tables).into_iter().partition(is_schema);
+    objects.before_tables = before_tables;
+    objects.after_tables = after_tables;
+    creates.splice(0..0, new_schemas);
     creates.extend(objects.before_tables);
     creates.extend(create_tables);
     drops.extend(objects.after_tables);
@@ -556,6 +565,7 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
     for name in from.extensions.difference(&to.extensions) {
         drops.push(Change::DropExtension { name: name.clone() });
     }
+    drops.extend(old_schemas);
     let mut changes = objects.drop_first;
     changes.extend(drop_keys);
     changes.extend(creates);

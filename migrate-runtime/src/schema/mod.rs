@@ -44,6 +44,8 @@ pub struct Schema {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum ObjectKind {
+    /// A schema other than the default one (`schemas` in the configuration).
+    Schema,
     /// A sequence that no column owns (`serial` ones belong to their column).
     Sequence,
     /// `CREATE DOMAIN`.
@@ -76,6 +78,7 @@ impl ObjectKind {
     /// The kind in words, as in `view active_users`.
     pub fn word(self) -> &'static str {
         match self {
+            ObjectKind::Schema => "schema",
             ObjectKind::Sequence => "sequence",
             ObjectKind::Domain => "domain",
             ObjectKind::CompositeType => "type",
@@ -128,6 +131,43 @@ impl Object {
     pub fn key(&self) -> String {
         format!("{} {}", self.kind.word(), self.name)
     }
+}
+
+/// A name as SQL: quoted, unless it is already a qualified name (the form
+/// names in schemas other than the default one have, `"billing"."invoices"`,
+/// see [`qualified`]).
+pub(crate) fn quote(name: &str) -> String {
+    if split_qualified(name).0.is_some() { name.to_owned() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
+}
+
+/// The name of `local` in the schema `namespace` other than the default
+/// one, as the model writes it: `"billing"."invoices"`, quoted already.
+pub fn qualified(namespace: &str, local: &str) -> String {
+    format!("\"{}\".\"{}\"", namespace.replace('"', "\"\""), local.replace('"', "\"\""))
+}
+
+/// `"billing"."invoices"` -> (`Some("billing")`, `invoices`); a name of the
+/// default schema -> (`None`, the name).
+pub fn split_qualified(name: &str) -> (Option<String>, String) {
+    let unquote = |part: &str| part.replace("\"\"", "\"");
+    let Some(rest) = name.strip_prefix('"') else { return (None, name.to_owned()) };
+    // The namespace's closing quote is the first `"` not doubled.
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'"' {
+            if bytes.get(i + 1) == Some(&b'"') {
+                i += 2;
+                continue;
+            }
+            return match rest[i + 1..].strip_prefix(".\"").and_then(|local| local.strip_suffix('"')) {
+                Some(local) => (Some(unquote(&rest[..i])), unquote(local)),
+                None => (None, name.to_owned()),
+            };
+        }
+        i += 1;
+    }
+    (None, name.to_owned())
 }
 
 /// The key a table has in [`Object::depends_on`].
@@ -393,14 +433,61 @@ pub fn generate_with(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbError> {
+    introspect_schemas(db, exclude, &[])
+}
+
+/// [`introspect`], with the PostgreSQL schemas `extra` read besides the
+/// default one: each as a [`ObjectKind::Schema`] object, the names of what
+/// is in it written qualified (`"billing"."invoices"`, see [`qualified`]).
+/// SQLite has no schemas of this kind: `extra` is ignored there.
+pub fn introspect_schemas(db: &mut dyn Database, exclude: &str, extra: &[String]) -> Result<Schema, DbError> {
     match db.dialect() {
         #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => sqlite::introspect(db, exclude),
+        Dialect::Sqlite => {
+            let _ = extra;
+            sqlite::introspect(db, exclude)
+        }
         #[cfg(feature = "postgres")]
-        Dialect::Postgres => postgres::introspect(db, exclude),
+        Dialect::Postgres => postgres::introspect(db, exclude, extra),
         #[allow(unreachable_patterns)]
         other => Err(DbError::new(format!("this build cannot introspect {}", other.name()))),
     }
+}
+
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::sources::Sources;
+
+/// Nothing to find where PostgreSQL is not built in.
+#[cfg(not(feature = "postgres"))]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sources;
+
+#[cfg(not(feature = "postgres"))]
+impl Sources {
+    pub(crate) fn apply(&self, _changes: &mut [Change]) {}
+}
+
+/// A scratch database built from `sql`: its schema, settled, and the
+/// sources in `sql` of what PostgreSQL prints in a form that builds
+/// something else (see `postgres/sources.rs`).
+pub(crate) fn read_scratch(
+    db: &mut dyn Database,
+    exclude: &str,
+    extra: &[String],
+    sql: &str,
+) -> Result<(Schema, Sources), DbError> {
+    let raw = introspect_schemas(db, exclude, extra)?;
+    let mut settled = raw.clone();
+    settle(db, &mut settled)?;
+    let sources = match db.dialect() {
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres => postgres::sources::find(db, &raw, &settled, sql)?,
+        _ => {
+            let _ = sql;
+            Sources::default()
+        }
+    };
+    Ok((settled, sources))
 }
 
 /// Brings `schema`, introspected from the scratch database `db`, to the

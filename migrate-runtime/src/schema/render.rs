@@ -195,7 +195,16 @@ fn describe(change: &Change) -> String {
 }
 
 fn q(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    super::quote(name)
+}
+
+/// A table's name for sea-query, schema-qualified where the model's name is.
+fn table_ref(name: &str) -> sea_query::TableRef {
+    use sea_query::IntoTableRef;
+    match super::split_qualified(name) {
+        (Some(schema), local) => (Alias::new(schema), Alias::new(local)).into_table_ref(),
+        (None, local) => Alias::new(local).into_table_ref(),
+    }
 }
 
 fn literal(text: &str) -> String {
@@ -255,14 +264,14 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
         Change::RecreateEnum { name, to, .. } => recreate_enum(name, to, &Schema::default()),
         Change::CreateTable(table) => create_table(table, &table.name, dialect),
         Change::DropTable(table) => {
-            format!("{};", dialect.build_schema(&SeaTable::drop().table(Alias::new(&table.name)).to_owned()))
+            format!("{};", dialect.build_schema(&SeaTable::drop().table(table_ref(&table.name)).to_owned()))
         }
         Change::AddColumn { table, column } => {
-            let alter = SeaTable::alter().table(Alias::new(table)).add_column(column_def(column)).to_owned();
+            let alter = SeaTable::alter().table(table_ref(table)).add_column(column_def(column)).to_owned();
             format!("{};", dialect.build_schema(&alter))
         }
         Change::DropColumn { table, column } => {
-            let alter = SeaTable::alter().table(Alias::new(table)).drop_column(Alias::new(&column.name)).to_owned();
+            let alter = SeaTable::alter().table(table_ref(table)).drop_column(Alias::new(&column.name)).to_owned();
             format!("{};", dialect.build_schema(&alter))
         }
         Change::AlterColumn { table, from, to } => alter_column(table, from, to),
@@ -297,9 +306,15 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
 /// PostgreSQL cannot drop or reorder enum values: rename the type, create
 /// it anew, cast every column that uses it, drop the old one.
 fn recreate_enum(name: &str, labels: &[String], schema: &Schema) -> String {
-    let old = format!("{name}_old");
+    // Renamed within its schema; dropped by its whole name.
+    let (namespace, local) = super::split_qualified(name);
+    let renamed = format!("{local}_old");
+    let old = match namespace {
+        Some(namespace) => super::qualified(&namespace, &renamed),
+        None => renamed.clone(),
+    };
     let mut sql = vec![
-        format!("ALTER TYPE {} RENAME TO {};", q(name), q(&old)),
+        format!("ALTER TYPE {} RENAME TO {};", q(name), q(&renamed)),
         format!(
             "CREATE TYPE {} AS ENUM ({});",
             q(name),

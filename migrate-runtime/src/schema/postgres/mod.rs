@@ -1,11 +1,13 @@
 //! PostgreSQL introspection from `pg_catalog`, for the current schema.
 
 mod objects;
+pub(crate) mod sources;
 
 use super::{
     Check, Column, Deferrable, Exclusion, Filled, ForeignKey, Index, ObjectKind, PartitionOf, Schema, Table, Unique,
     normalise_action,
 };
+use super::{qualified, quote, split_qualified};
 use crate::db::cell as text;
 use crate::{Database, DbError};
 
@@ -15,38 +17,105 @@ fn list(value: &str) -> Vec<String> {
     value.split(SEPARATOR).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-pub(super) fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbError> {
-    let mut schema = Schema::default();
-    for row in db.query_text(
-        "SELECT t.typname, string_agg(e.enumlabel, E'\\x1f' ORDER BY e.enumsortorder) \
-         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace \
-         WHERE n.nspname = current_schema() GROUP BY t.typname",
-    )? {
-        schema.enums.insert(text(&row, 0), list(&text(&row, 1)));
+/// One schema (namespace) being read: the default one, `current_schema()`,
+/// whose names are kept as they are (a revision runs in whatever schema it
+/// is given), or a listed one, whose names are written qualified.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Namespace {
+    name: Option<String>,
+}
+
+impl Namespace {
+    /// `query`, its `current_schema()` meaning this namespace.
+    fn sql(&self, query: &str) -> String {
+        match &self.name {
+            None => query.to_owned(),
+            Some(name) => query.replace("current_schema()", &format!("'{}'", name.replace('\'', "''"))),
+        }
     }
+
+    /// The model's name of `local`, an object of this namespace.
+    fn name(&self, local: &str) -> String {
+        match &self.name {
+            None => local.to_owned(),
+            Some(namespace) => qualified(namespace, local),
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        self.name.is_none()
+    }
+}
+
+/// The SQL that gives, for a namespace column and a name column, the
+/// model's name: the name in the default schema (the search path's first,
+/// which [`Namespace::sql`] leaves alone), `"schema"."name"` elsewhere.
+fn model_name(namespace: &str, local: &str) -> String {
+    format!(
+        "CASE WHEN {namespace} = (current_schemas(false))[1] THEN {local} \
+         ELSE '\"' || replace({namespace}, '\"', '\"\"') || '\".\"' || replace({local}, '\"', '\"\"') || '\"' END"
+    )
+}
+
+pub(super) fn introspect(db: &mut dyn Database, exclude: &str, extra: &[String]) -> Result<Schema, DbError> {
+    let mut schema = Schema::default();
     for row in db.query_text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")? {
         schema.extensions.insert(text(&row, 0));
     }
-    objects::introspect(db, &mut schema, exclude)?;
-    let tables = db.query_text(
+    let dependencies = objects::Dependencies::read(db, extra)?;
+    let namespaces =
+        std::iter::once(Namespace::default()).chain(extra.iter().map(|name| Namespace { name: Some(name.clone()) }));
+    for namespace in namespaces {
+        if let Some(name) = &namespace.name {
+            let exists =
+                db.query_text(&format!("SELECT 1 FROM pg_namespace WHERE nspname = '{}'", name.replace('\'', "''")))?;
+            if exists.is_empty() {
+                continue;
+            }
+            objects::add_schema(&mut schema, name);
+        }
+        read_namespace(db, &mut schema, &namespace, &dependencies, exclude)?;
+    }
+    Ok(schema)
+}
+
+fn read_namespace(
+    db: &mut dyn Database,
+    schema: &mut Schema,
+    namespace: &Namespace,
+    dependencies: &objects::Dependencies,
+    exclude: &str,
+) -> Result<(), DbError> {
+    for row in db.query_text(&namespace.sql(
+        "SELECT t.typname, string_agg(e.enumlabel, E'\\x1f' ORDER BY e.enumsortorder) \
+         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE n.nspname = current_schema() GROUP BY t.typname",
+    ))? {
+        schema.enums.insert(namespace.name(&text(&row, 0)), list(&text(&row, 1)));
+    }
+    objects::introspect(db, schema, namespace, dependencies, exclude)?;
+    let tables = db.query_text(&namespace.sql(&format!(
         "SELECT c.oid, c.relname, c.relpersistence = 'u', pg_get_partkeydef(c.oid), \
-           (SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE c.relispartition AND i.inhrelid = c.oid), \
+           (SELECT {} FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+            WHERE c.relispartition AND i.inhrelid = c.oid), \
            pg_get_expr(c.relpartbound, c.oid) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname",
-    )?;
+        model_name("pn.nspname", "p.relname")
+    )))?;
     for row in tables {
-        let (oid, name) = (text(&row, 0), text(&row, 1));
-        if name == exclude || !oid.bytes().all(|b| b.is_ascii_digit()) {
+        let (oid, local) = (text(&row, 0), text(&row, 1));
+        if local == exclude || !oid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let mut table = table(db, &oid, &name)?;
+        let name = namespace.name(&local);
+        let mut table = table(db, &oid, &name, namespace)?;
         table.unlogged = text(&row, 2) == "t";
         table.partition_by = row.get(3).cloned().flatten();
         table.partition_of = row.get(4).cloned().flatten().map(|parent| PartitionOf { parent, bound: text(&row, 5) });
         schema.tables.insert(name, table);
     }
-    Ok(schema)
+    Ok(())
 }
 
 /// The condition of `pg_get_constraintdef`'s `CHECK (...) [NOT VALID]`, and
@@ -74,7 +143,7 @@ pub(crate) fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), D
         settle_expressions(db, table)?;
         for index in &mut table.indexes {
             if let Some(definition) = &index.definition {
-                let settled = settle_index(db, definition)?;
+                let settled = settle_index(db, definition, split_qualified(&table.name).0.as_deref())?;
                 // The predicate as the settled definition has it.
                 if let Some((_, predicate)) = settled.rsplit_once(" WHERE ") {
                     index.predicate = Some(predicate.to_owned());
@@ -102,7 +171,7 @@ pub(crate) fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), D
 /// TABLE` a round, read back in one query.
 fn settle_expressions(db: &mut dyn Database, table: &mut Table) -> Result<(), DbError> {
     const PROBE: &str = "cargo_migrate_settle_";
-    let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
+    let quoted = quote(&table.name);
     let regclass = format!("'{}'::regclass", quoted.replace('\'', "''"));
     for _ in 0..4 {
         let mut probes = Vec::new();
@@ -193,33 +262,55 @@ fn settle_view(db: &mut dyn Database, body: &str) -> Result<String, DbError> {
 /// An index definition brought to the form that prints as itself, as
 /// [`settle_expressions`] does for checks (a partial index's `IN` list, an
 /// expression's casts): created under a probe name and printed back.
-fn settle_index(db: &mut dyn Database, definition: &str) -> Result<String, DbError> {
-    const PROBE: &str = "cargo_migrate_settle_index";
+fn settle_index(db: &mut dyn Database, definition: &str, namespace: Option<&str>) -> Result<String, DbError> {
     // "CREATE [UNIQUE] INDEX name ON rest"
     let Some((head, rest)) = definition.split_once(" INDEX ") else { return Ok(definition.to_owned()) };
     let Some((name, rest)) = rest.split_once(" ON ") else { return Ok(definition.to_owned()) };
     let mut rest = rest.to_owned();
     for _ in 0..4 {
-        db.execute_batch(&format!("{head} INDEX {PROBE} ON {rest}"))?;
-        let rows = db.query_text(&format!(
-            "SELECT pg_get_indexdef('{PROBE}'::regclass), quote_ident(n.nspname) FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = '{PROBE}'::regclass"
-        ))?;
-        db.execute_batch(&format!("DROP INDEX {PROBE}"))?;
-        let row = rows.first().map_or(&[][..], Vec::as_slice);
-        let (printed, schema) = (text(row, 0), text(row, 1));
-        let Some((_, printed_rest)) = printed.split_once(&format!(" INDEX {PROBE} ON ")) else { break };
-        let printed_rest = printed_rest
-            .strip_prefix(&format!("ONLY {schema}."))
-            .map(|r| format!("ONLY {r}"))
-            .or_else(|| printed_rest.strip_prefix(&format!("{schema}.")).map(str::to_owned))
-            .unwrap_or_else(|| printed_rest.to_owned());
-        if printed_rest == rest {
+        let Some(printed) = print_index_rest(db, head, &rest, namespace)? else { break };
+        if printed == rest {
             break;
         }
-        rest = printed_rest;
+        rest = printed;
     }
     Ok(format!("{head} INDEX {name} ON {rest}"))
+}
+
+/// How PostgreSQL prints `{head} INDEX probe ON {rest}`, after `ON`: the
+/// table unqualified in the default schema (`namespace` `None`), as it
+/// must be elsewhere. `None` when the database refuses it.
+pub(super) fn print_index_rest(
+    db: &mut dyn Database,
+    head: &str,
+    rest: &str,
+    namespace: Option<&str>,
+) -> Result<Option<String>, DbError> {
+    const PROBE: &str = "cargo_migrate_settle_index";
+    // An index lives in its table's schema.
+    let probe = match namespace {
+        Some(namespace) => format!("{}.{PROBE}", quote(namespace)),
+        None => PROBE.to_owned(),
+    };
+    if db.execute_batch(&format!("{head} INDEX {PROBE} ON {rest}")).is_err() {
+        return Ok(None);
+    }
+    let regclass = format!("'{}'::regclass", probe.replace('\'', "''"));
+    let rows = db.query_text(&format!(
+        "SELECT pg_get_indexdef({regclass}), quote_ident(n.nspname) FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {regclass}"
+    ));
+    db.execute_batch(&format!("DROP INDEX {probe}"))?;
+    let rows = rows?;
+    let row = rows.first().map_or(&[][..], Vec::as_slice);
+    let (printed, schema) = (text(row, 0), text(row, 1));
+    let Some((_, printed_rest)) = printed.split_once(&format!(" INDEX {PROBE} ON ")) else { return Ok(None) };
+    let printed_rest = printed_rest.strip_prefix("ONLY ").unwrap_or(printed_rest);
+    Ok(Some(match namespace {
+        // Another schema's index names its table qualified, as it must.
+        Some(_) => printed_rest.to_owned(),
+        None => printed_rest.strip_prefix(&format!("{schema}.")).unwrap_or(printed_rest).to_owned(),
+    }))
 }
 
 /// `((a > 0) AND (b > 0))` is `(a > 0) AND (b > 0)`: strips parentheses
@@ -243,7 +334,7 @@ fn strip_outer_parens(mut text: &str) -> &str {
     }
 }
 
-fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError> {
+fn table(db: &mut dyn Database, oid: &str, name: &str, namespace: &Namespace) -> Result<Table, DbError> {
     let mut table = Table { name: name.to_owned(), ..Table::default() };
     for row in db.query_text(&format!(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
@@ -287,12 +378,15 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
         )
     };
     for row in db.query_text(&format!(
-        "SELECT con.conname, con.contype, {}, con.confrelid::regclass::text, {}, con.confdeltype, con.confupdtype, \
+        "SELECT con.conname, con.contype, {}, \
+         (SELECT {} FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE r.oid = con.confrelid), \
+         {}, con.confdeltype, con.confupdtype, \
          pg_get_constraintdef(con.oid), con.condeferrable, con.condeferred, con.convalidated, \
          coalesce((SELECT to_jsonb(ix) ->> 'indnullsnotdistinct' FROM pg_index ix WHERE ix.indexrelid = con.conindid), 'false') \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
          WHERE con.conrelid = {oid} AND con.conparentid = 0 AND NOT (c.relispartition AND con.coninhcount > 0) ORDER BY con.conname",
         names("conkey"),
+        model_name("rn.nspname", "r.relname"),
         names("confkey")
     ))? {
         let name = Some(text(&row, 0));
@@ -341,13 +435,15 @@ fn table(db: &mut dyn Database, oid: &str, name: &str) -> Result<Table, DbError>
            AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = ix.indexrelid) \
          ORDER BY i.relname"
     ))? {
-        // The table's schema is where the revision runs, not part of the index.
-        let (definition, schema) = (text(&row, 4), text(&row, 5));
-        let definition = definition
-            .replacen(&format!(" ON ONLY {schema}."), " ON ONLY ", 1)
-            .replacen(&format!(" ON {schema}."), " ON ", 1);
+        // The default schema is where the revision runs, not part of the
+        // index; an index on a partitioned table is printed `ON ONLY`, which
+        // would leave its partitions without theirs.
+        let (mut definition, schema) = (text(&row, 4).replacen(" ON ONLY ", " ON ", 1), text(&row, 5));
+        if namespace.is_default() {
+            definition = definition.replacen(&format!(" ON {schema}."), " ON ", 1);
+        }
         table.indexes.push(Index {
-            name: text(&row, 0),
+            name: namespace.name(&text(&row, 0)),
             unique: text(&row, 1) == "t",
             predicate: row.get(2).cloned().flatten(),
             columns: list(&text(&row, 3)),
