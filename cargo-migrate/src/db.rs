@@ -207,6 +207,9 @@ pub fn engine_error(error: migrate_runtime::Error) -> CliError {
         Error::Statement { recorded_failure: true, id, downgrade: true, .. } => Some(format!(
             "the down section ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve {id} --rolled-back` (the revision is reverted) or `--applied` (it is not)"
         )),
+        Error::ForeignKeyCheck { recorded_failure: true, id, .. } => Some(format!(
+            "the revision ran outside a transaction, so it is in effect; make the rows point at existing rows (or delete them), then run `cargo migrate resolve {id} --applied`"
+        )),
         Error::Unsettled { id, state, .. } => Some(format!(
             "{} in an earlier run, outside a transaction; finish or undo its statements by hand, then `cargo migrate resolve {id} --applied` (it is in effect) or `--rolled-back` (it is not)",
             if *state == migrate_runtime::version_table::State::Failed {

@@ -253,7 +253,9 @@ impl Change {
     /// Whether applying it can lose data.
     pub fn is_destructive(&self) -> bool {
         match self {
-            Change::DropTable(_) | Change::DropColumn { .. } | Change::DropEnum { .. } => true,
+            // A generated column's values come back from its expression.
+            Change::DropColumn { column, .. } => !matches!(column.filled, Some(Filled::Stored(_) | Filled::Virtual(_))),
+            Change::DropTable(_) | Change::DropEnum { .. } => true,
             // A sequence's position is data.
             Change::DropObject { object, why: Why::Removed } => object.kind == ObjectKind::Sequence,
             Change::RecreateEnum { from, to, .. } => from.iter().any(|label| !to.contains(label)),

@@ -182,9 +182,14 @@ fn settle_expressions(db: &mut dyn Database, table: &mut Table) -> Result<(), Db
             if let Some(default) = &column.default {
                 probes.push(format!("ADD COLUMN {PROBE}d{i} {} DEFAULT {default}", column.data_type));
             }
-            if let Some(Filled::Stored(expression)) = &column.filled {
+            let generated = match &column.filled {
+                Some(Filled::Stored(expression)) => Some((expression, "STORED")),
+                Some(Filled::Virtual(expression)) => Some((expression, "VIRTUAL")),
+                _ => None,
+            };
+            if let Some((expression, kind)) = generated {
                 probes.push(format!(
-                    "ADD COLUMN {PROBE}g{i} {} GENERATED ALWAYS AS ({expression}) STORED",
+                    "ADD COLUMN {PROBE}g{i} {} GENERATED ALWAYS AS ({expression}) {kind}",
                     column.data_type
                 ));
             }
@@ -217,7 +222,7 @@ fn settle_expressions(db: &mut dyn Database, table: &mut Table) -> Result<(), Db
                 _ => {
                     drops.push(format!("DROP COLUMN {probe}"));
                     match table.columns.get_mut(i).and_then(|column| column.filled.as_mut()) {
-                        Some(Filled::Stored(expression)) => Some(expression),
+                        Some(Filled::Stored(expression) | Filled::Virtual(expression)) => Some(expression),
                         _ => None,
                     }
                 }
@@ -354,6 +359,8 @@ fn table(db: &mut dyn Database, oid: &str, name: &str, namespace: &Namespace) ->
             ("a", _) => Some(Filled::IdentityAlways),
             ("d", _) => Some(Filled::IdentityByDefault),
             (_, "s") => default.take().map(Filled::Stored),
+            // PostgreSQL 18: computed when read.
+            (_, "v") => default.take().map(Filled::Virtual),
             // serial: a nextval default of a sequence the column owns; the
             // sequence's name differs between databases, the column's kind does not.
             _ if owns_sequence && default.as_deref().is_some_and(|d| d.starts_with("nextval(")) => {
