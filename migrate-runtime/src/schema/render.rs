@@ -52,15 +52,18 @@ pub fn render_with(
         out.push(format!("-- WARNING: {change}."));
     }
     // A `LANGUAGE sql` body is checked against tables when it is created,
-    // and the tables it reads may come later in this revision.
-    if changes.iter().any(|c| match c {
+    // and the tables it reads may come later in this revision: the check
+    // is off for the revision (a session setting, so that it also holds
+    // outside a transaction; a rolled-back transaction undoes it).
+    let unchecked_bodies = changes.iter().any(|c| match c {
         Change::CreateObject { object, .. } | Change::ReplaceObject { to: object, .. } => {
             matches!(object.kind, ObjectKind::Function | ObjectKind::Procedure)
                 && object.definition.contains("LANGUAGE sql")
         }
         _ => false,
-    }) {
-        out.push("SET LOCAL check_function_bodies = off;".to_owned());
+    });
+    if unchecked_bodies {
+        out.push("SET check_function_bodies = off;".to_owned());
     }
     // Tables that stay and change in a way SQLite's ALTER TABLE cannot make
     // (a new table is created whole, a dropped one dropped).
@@ -128,6 +131,9 @@ pub fn render_with(
         if let Some(sql) = statement(change, dialect) {
             out.push(sql);
         }
+    }
+    if unchecked_bodies {
+        out.push("RESET check_function_bodies;".to_owned());
     }
     let mut text = out.join("\n");
     if changes.iter().any(|c| matches!(c, Change::DropColumn { .. }))
