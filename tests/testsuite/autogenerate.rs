@@ -251,6 +251,13 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "a sequence owned by a column it does not fill",
+        "CREATE TABLE tickets (id INTEGER PRIMARY KEY, number bigint);",
+        "CREATE TABLE tickets (id INTEGER PRIMARY KEY, number bigint); \
+         CREATE SEQUENCE ticket_numbers START 1000 OWNED BY tickets.number;",
+        true,
+    ),
+    (
         "a column under a view changes type",
         "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER); CREATE VIEW big_a AS SELECT id, n FROM a WHERE n > 10; \
          CREATE VIEW bigger_a AS SELECT id FROM big_a WHERE n > 20; COMMENT ON VIEW bigger_a IS 'the biggest';",

@@ -158,33 +158,44 @@ pub(super) fn introspect(
 }
 
 fn sequences(reader: &mut Reader<'_>, schema: &mut Schema) -> Result<(), DbError> {
+    // Identity sequences are their column's; a sequence a column owns and
+    // takes its default from is `serial`, the column's too. Any other
+    // owned sequence is an object that names its owner.
     for row in reader.query(&format!(
-        "SELECT c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache, s.seqcycle \
+        "SELECT c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache, s.seqcycle, \
+           owner.relname, owner.attname \
          FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN LATERAL (SELECT t.relname, a.attname, pg_get_expr(ad.adbin, ad.adrelid) AS fills FROM pg_depend d \
+             JOIN pg_class t ON t.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+             LEFT JOIN pg_attrdef ad ON ad.adrelid = d.refobjid AND ad.adnum = d.refobjsubid \
+           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass \
+             AND d.deptype = 'a' LIMIT 1) owner ON true \
          WHERE n.nspname = current_schema() AND {} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
-           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))",
+           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i') \
+           AND NOT coalesce(owner.fills LIKE 'nextval(%', false)",
         not_from_extension("pg_class", "c.oid")
     ))? {
         let name = reader.name(&text(&row, 0));
         let cycle = if text(&row, 7) == "t" { "CYCLE" } else { "NO CYCLE" };
+        let mut definition = format!(
+            "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {cycle};",
+            q(&name),
+            text(&row, 1),
+            text(&row, 2),
+            text(&row, 3),
+            text(&row, 4),
+            text(&row, 5),
+            text(&row, 6)
+        );
+        let mut depends_on = BTreeSet::new();
+        if let (Some(Some(table)), Some(Some(column))) = (row.get(8), row.get(9)) {
+            let table = reader.name(table);
+            definition.push_str(&format!("\nALTER SEQUENCE {} OWNED BY {}.{};", q(&name), q(&table), q(column)));
+            depends_on.insert(table_key(&table));
+        }
         add(
             schema,
-            Object {
-                kind: ObjectKind::Sequence,
-                definition: format!(
-                    "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {cycle};",
-                    q(&name),
-                    text(&row, 1),
-                    text(&row, 2),
-                    text(&row, 3),
-                    text(&row, 4),
-                    text(&row, 5),
-                    text(&row, 6)
-                ),
-                drop: format!("DROP SEQUENCE {};", q(&name)),
-                depends_on: BTreeSet::new(),
-                name,
-            },
+            Object { kind: ObjectKind::Sequence, definition, drop: format!("DROP SEQUENCE {};", q(&name)), depends_on, name },
         );
     }
     Ok(())
