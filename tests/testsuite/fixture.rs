@@ -264,7 +264,8 @@ const EDITS: &[Edit] = &[
                 "CONSTRAINT polls_status CHECK (status IN ('open', 'closed'))",
                 "CONSTRAINT polls_status CHECK (status IN ('open', 'closed', 'archived'))",
             ),
-            ("CHECK (char_length(title) <= 255) NOT VALID", "CHECK (char_length(title) <= 255)"),
+            // NOT VALID inside CREATE TABLE is a valid check already: the one added by ALTER TABLE is validated.
+            ("CHECK (char_length(raw) <= 65536) NOT VALID;", "CHECK (char_length(raw) <= 65536);"),
         ],
     },
     Edit {
@@ -421,8 +422,10 @@ fn ten_edits_of_forum_each_generate_a_revision_that_converges() {
         match edit_step(&bench, &mut chain, &step, n + 1, &models) {
             Ok((changes, step_failures)) => {
                 failures.extend(step_failures);
-                if failures.len() == failed_before {
-                    insta::assert_snapshot!(format!("forum_edit_{:02}", n + 1), changes, &step);
+                // A changed list is one more failure, not the end of the sequence.
+                let snapshot = || insta::assert_snapshot!(format!("forum_edit_{:02}", n + 1), changes, &step);
+                if failures.len() == failed_before && std::panic::catch_unwind(snapshot).is_err() {
+                    failures.push(format!("{step}: its changes differ from the snapshot forum_edit_{:02}", n + 1));
                 }
             }
             Err(fatal) => {
@@ -494,7 +497,10 @@ fn edit_step(
 /// `pg_dump --schema-only` of a database the history built (forum.sql as
 /// a revision), unedited, works as the models: `check` is clean, and from
 /// an empty history `generate` writes a revision that applies and builds
-/// the same schema.
+/// what loading the dump builds. (Not always the dumped database itself:
+/// PostgreSQL prints `kind IN ('a', 'b')` on a varchar column in a form that
+/// it reads back as another, so pg_dump and psql alone do not give the same
+/// dump back either.)
 #[test]
 fn pg_dump_of_the_forum_works_unedited_as_the_models() {
     let bench = workbench();
@@ -521,5 +527,7 @@ fn pg_dump_of_the_forum_works_unedited_as_the_models() {
         .migrator()
         .run_to(db.connect().database(), &Target::Head)
         .unwrap_or_else(|e| panic!("the revision generated from the dump does not apply: {}", project.explain(&e)));
-    oracle::assert_same_dump(&source.name, &db.name);
+    let loaded = TestDatabase::create("fixture_dump_loaded");
+    oracle::psql(&loaded.name, &dumped).unwrap_or_else(|e| panic!("psql does not load the dump: {e}"));
+    oracle::assert_same_dump(&loaded.name, &db.name);
 }
