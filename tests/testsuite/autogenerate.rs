@@ -226,6 +226,27 @@ const CASES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "an enum value removed under a default, an array, a check, a partial index and a view",
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); \
+         CREATE TABLE a (id INTEGER PRIMARY KEY, m mood NOT NULL DEFAULT 'happy', past mood[] DEFAULT '{sad}', \
+           CONSTRAINT not_sad CHECK (m <> 'sad')); \
+         CREATE INDEX a_happy ON a (id) WHERE m = 'happy'; CREATE VIEW happy AS SELECT id FROM a WHERE m = 'happy';",
+        "CREATE TYPE mood AS ENUM ('sad', 'happy'); \
+         CREATE TABLE a (id INTEGER PRIMARY KEY, m mood NOT NULL DEFAULT 'happy', past mood[] DEFAULT '{sad}', \
+           CONSTRAINT not_sad CHECK (m <> 'sad')); \
+         CREATE INDEX a_happy ON a (id) WHERE m = 'happy'; CREATE VIEW happy AS SELECT id FROM a WHERE m = 'happy';",
+        true,
+    ),
+    (
+        "a NOT VALID check and foreign key validated",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER, n INTEGER); \
+         ALTER TABLE p ADD CONSTRAINT p_u FOREIGN KEY (u_id) REFERENCES u (id) NOT VALID; \
+         ALTER TABLE p ADD CONSTRAINT p_n CHECK (n > 0) NOT VALID;",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY); CREATE TABLE p (id INTEGER PRIMARY KEY, u_id INTEGER, n INTEGER); \
+         ALTER TABLE p ADD CONSTRAINT p_u FOREIGN KEY (u_id) REFERENCES u (id); ALTER TABLE p ADD CONSTRAINT p_n CHECK (n > 0);",
+        true,
+    ),
+    (
         "a new enum value that comes first",
         "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",
         "CREATE TYPE mood AS ENUM ('angry', 'calm', 'sad', 'happy'); CREATE TABLE a (id INTEGER PRIMARY KEY, m mood);",

@@ -8,7 +8,9 @@
 //! `\restrict`/`\unrestrict` lines pg_dump 15.14+ writes with a random key,
 //! blank lines), splits the rest into statements (each ends at a line that
 //! ends in `;` outside quotes, so function bodies in dollar quotes stay
-//! whole), sorts them and joins them. The migration tool's version table
+//! whole), sorts them (and the column and constraint lines of each
+//! `CREATE TABLE`: PostgreSQL appends what `ALTER TABLE` adds, so a column
+//! cannot be put back where it stood) and joins them. The migration tool's version table
 //! (`migrate_versions`, the only object it creates; its primary key goes
 //! with it) is left out of the dump with `--exclude-table`.
 
@@ -96,8 +98,32 @@ pub fn statements(text: &str) -> Vec<String> {
     if !current.trim().is_empty() {
         statements.push(current);
     }
+    let mut statements: Vec<String> = statements.iter().map(|s| columns_in_any_order(s)).collect();
     statements.sort();
     statements
+}
+
+/// A `CREATE TABLE` with the lines between its parentheses (columns and
+/// constraints) sorted: PostgreSQL appends a column that `ALTER TABLE`
+/// adds, so no revision can put a dropped column back where it stood, and
+/// where a table's columns stand is normalised as the order of statements
+/// is. Other statements as they are.
+fn columns_in_any_order(statement: &str) -> String {
+    let lines: Vec<&str> = statement.lines().collect();
+    let is_table = lines.first().is_some_and(|l| {
+        (l.starts_with("CREATE TABLE ") || l.starts_with("CREATE UNLOGGED TABLE ")) && l.ends_with('(')
+    });
+    let Some(close) = lines.iter().rposition(|l| l.starts_with(')')) else { return statement.to_owned() };
+    if !is_table || close < 1 {
+        return statement.to_owned();
+    }
+    let mut body: Vec<&str> = lines[1..close].iter().map(|l| l.trim_end_matches(',')).collect();
+    body.sort_unstable();
+    let mut out = vec![lines[0].to_owned()];
+    let last = body.len().saturating_sub(1);
+    out.extend(body.iter().enumerate().map(|(i, l)| if i < last { format!("{l},") } else { (*l).to_owned() }));
+    out.extend(lines[close..].iter().map(|l| (*l).to_owned()));
+    out.join("\n")
 }
 
 /// Where a scan of SQL text is: inside a string, a quoted identifier or a
@@ -311,6 +337,17 @@ pub fn psql(db_name: &str, sql: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod unit {
+    #[test]
+    fn a_tables_columns_are_compared_in_any_order() {
+        let a = "CREATE TABLE public.t (\n    id integer NOT NULL,\n    b text,\n    a text\n);\n";
+        let b = "CREATE TABLE public.t (\n    id integer NOT NULL,\n    a text,\n    b text\n);\n";
+        assert_eq!(super::normalise(a), super::normalise(b));
+        assert_eq!(
+            super::normalise(a),
+            "CREATE TABLE public.t (\n    a text,\n    b text,\n    id integer NOT NULL\n);"
+        );
+    }
+
     use super::*;
 
     const DUMP: &str = r#"--
@@ -380,7 +417,7 @@ GRANT SELECT ON TABLE public.t TO PUBLIC;
                 "ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);",
                 "COMMENT ON COLUMN public.t.id IS E'the key;\\nsecond line''s;\nthird line';",
                 "CREATE FUNCTION public.touch() RETURNS trigger\n    LANGUAGE plpgsql\n    AS $_$\nBEGIN\n    NEW.note := 'a;';\n\n    -- not a comment line of the dump;\n    NEW.tag := $1;\n    RETURN NEW;\nEND $_$;",
-                "CREATE TABLE public.t (\n    id integer NOT NULL,\n    \"odd;name\" text DEFAULT 'it''s; $x$'::text\n);",
+                "CREATE TABLE public.t (\n    \"odd;name\" text DEFAULT 'it''s; $x$'::text,\n    id integer NOT NULL\n);",
                 "GRANT SELECT ON TABLE public.t TO PUBLIC;",
             ]
         );
@@ -406,8 +443,8 @@ GRANT SELECT ON TABLE public.t TO PUBLIC;
         assert_eq!(
             difference.as_deref(),
             Some(
-                "--- changed (1 statements; - models, + history):\n  CREATE TABLE public.t (\n\
-                 -     id integer NOT NULL,\n+     id bigint NOT NULL,\n      \"odd;name\" text DEFAULT 'it''s; $x$'::text\n  ...\n"
+                "--- changed (1 statements; - models, + history):\n  CREATE TABLE public.t (\n      \
+                 \"odd;name\" text DEFAULT 'it''s; $x$'::text,\n-     id integer NOT NULL\n+     id bigint NOT NULL\n  );\n"
             )
         );
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     Check, Column, Exclusion, Filled, ForeignKey, Index, Object, ObjectKind, PartitionOf, Schema, Table, Unique,
-    table_key,
+    column_key,
 };
 
 /// One change. Renames cannot be told from a drop and an add; the renderer
@@ -82,6 +82,15 @@ pub enum Change {
         from: Option<String>,
         /// The key after.
         to: Option<String>,
+    },
+    /// A `NOT VALID` check or foreign key made valid: `ALTER TABLE ...
+    /// VALIDATE CONSTRAINT`, which checks the rows without blocking writes.
+    /// (The way back, to `NOT VALID`, is a drop and an add.)
+    ValidateConstraint {
+        /// The table's name.
+        table: String,
+        /// The constraint's name.
+        name: String,
     },
     /// An exclusion constraint added to a table that exists.
     AddExclusion {
@@ -370,6 +379,7 @@ impl std::fmt::Display for Change {
             Change::AddExclusion { table, exclusion } => {
                 write!(f, "new exclusion constraint {} on {table}", exclusion.name)
             }
+            Change::ValidateConstraint { table, name } => write!(f, "constraint {name} on {table} validated"),
             Change::DropExclusion { table, exclusion } => {
                 write!(f, "exclusion constraint {} on {table} removed", exclusion.name)
             }
@@ -520,9 +530,16 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
             add_keys.push(Change::AddForeignKey { table: name.clone(), foreign_key: foreign_key.clone() });
         }
     }
+    let recreated: Vec<&String> = creates
+        .iter()
+        .filter_map(|c| match c {
+            Change::RecreateEnum { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect();
     for (name, table) in &to.tables {
         if let Some(old) = from.tables.get(name) {
-            diff_table(old, table, &mut drop_keys, &mut alters, &mut add_keys);
+            diff_table(old, table, &recreated, &mut drop_keys, &mut alters, &mut add_keys);
         }
     }
     // Partitions before the tables they belong to (which would take them along).
@@ -537,14 +554,27 @@ pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
         drops.push(Change::DropTable(bare));
     }
     // Tables whose columns change under what may be built on them.
-    let reshaped: BTreeSet<String> = alters
+    // Columns whose type changes, or that go; a recreated enum changes the
+    // type of every column of it.
+    let mut reshaped: BTreeSet<String> = alters
         .iter()
         .filter_map(|change| match change {
-            Change::AlterColumn { table, from, to } if from.data_type != to.data_type => Some(table_key(table)),
-            Change::DropColumn { table, .. } => Some(table_key(table)),
+            Change::AlterColumn { table, from, to } if from.data_type != to.data_type => {
+                Some(column_key(table, &to.name))
+            }
+            Change::DropColumn { table, column } => Some(column_key(table, &column.name)),
             _ => None,
         })
         .collect();
+    for change in &creates {
+        if let Change::RecreateEnum { name, .. } = change {
+            for table in from.tables.values() {
+                for column in table.columns.iter().filter(|c| super::is_of_type(&c.data_type, name)) {
+                    reshaped.insert(column_key(&table.name, &column.name));
+                }
+            }
+        }
+    }
     let mut objects = diff_objects(from, to, &reshaped);
     // Schemas before anything that may live in them, and after, when dropped.
     let is_schema = |c: &Change| matches!(c, Change::CreateObject { object, .. } | Change::DropObject { object, .. } if object.kind == ObjectKind::Schema);
@@ -594,8 +624,9 @@ struct ObjectChanges {
 }
 
 /// What turns `from`'s objects into `to`'s. `reshaped` holds the keys of
-/// tables whose columns change: views over them are dropped before and
-/// created again after, as PostgreSQL requires.
+/// columns whose type changes or that go: views, triggers and policies
+/// using them are dropped before and created again after, as PostgreSQL
+/// requires.
 fn diff_objects(from: &Schema, to: &Schema, reshaped: &BTreeSet<String>) -> ObjectChanges {
     let mut dropped: BTreeMap<String, Why> = BTreeMap::new();
     let mut created: BTreeMap<String, Why> = BTreeMap::new();
@@ -738,6 +769,7 @@ pub(super) fn creation_order<'a>(
 fn diff_table(
     old: &Table,
     new: &Table,
+    recreated: &[&String],
     drop_keys: &mut Vec<Change>,
     alters: &mut Vec<Change>,
     add_keys: &mut Vec<Change>,
@@ -763,17 +795,37 @@ fn diff_table(
     for exclusion in old.exclusions.iter().filter(|x| !new.exclusions.contains(x)) {
         alters.push(Change::DropExclusion { table: table.clone(), exclusion: exclusion.clone() });
     }
-    for foreign_key in old.foreign_keys.iter().filter(|k| !new.foreign_keys.iter().any(|n| same_fk(n, k))) {
+    // A NOT VALID constraint made valid is validated in place.
+    let validated_fk = |o: &ForeignKey, n: &ForeignKey| {
+        o.not_valid && !n.not_valid && o.name.is_some() && same_fk(o, &ForeignKey { not_valid: true, ..n.clone() })
+    };
+    let validated_check = |o: &Check, n: &Check| {
+        o.not_valid && !n.not_valid && o.name.is_some() && o.name == n.name && o.expression == n.expression
+    };
+    for foreign_key in
+        old.foreign_keys.iter().filter(|k| !new.foreign_keys.iter().any(|n| same_fk(n, k) || validated_fk(k, n)))
+    {
         drop_keys.push(Change::DropForeignKey { table: table.clone(), foreign_key: foreign_key.clone() });
     }
-    for index in old.indexes.iter().filter(|i| !new.indexes.contains(i)) {
-        alters.push(Change::DropIndex { table: table.clone(), index: index.clone() });
+    // An index or check that names a value of an enum being recreated
+    // (`WHERE status = 'paid'::order_status`) would name the old type: it
+    // goes before the enum is recreated and comes back after.
+    let names_recreated =
+        |text: Option<&str>| text.is_some_and(|text| recreated.iter().any(|name| super::mentions_type(text, name)));
+    let kept_index = |i: &Index| new.indexes.contains(i) && !names_recreated(i.definition.as_deref());
+    for index in old.indexes.iter().filter(|i| !kept_index(i)) {
+        let drop = Change::DropIndex { table: table.clone(), index: index.clone() };
+        if names_recreated(index.definition.as_deref()) { drop_keys.push(drop) } else { alters.push(drop) }
     }
     for unique in old.uniques.iter().filter(|u| !new.uniques.iter().any(|n| same_unique(n, u))) {
         alters.push(Change::DropUnique { table: table.clone(), unique: unique.clone() });
     }
-    for check in old.checks.iter().filter(|c| !new.checks.iter().any(|n| same_check(n, c))) {
-        alters.push(Change::DropCheck { table: table.clone(), check: check.clone() });
+    let kept_check = |c: &Check| {
+        new.checks.iter().any(|n| same_check(n, c) || validated_check(c, n)) && !names_recreated(Some(&c.expression))
+    };
+    for check in old.checks.iter().filter(|c| !kept_check(c)) {
+        let drop = Change::DropCheck { table: table.clone(), check: check.clone() };
+        if names_recreated(Some(&check.expression)) { drop_keys.push(drop) } else { alters.push(drop) }
     }
     for column in &new.columns {
         match old.column(&column.name) {
@@ -795,20 +847,28 @@ fn diff_table(
             to: new.primary_key.clone(),
         });
     }
-    for check in new.checks.iter().filter(|c| !old.checks.iter().any(|o| same_check(o, c))) {
-        alters.push(Change::AddCheck { table: table.clone(), check: check.clone() });
+    for check in new.checks.iter().filter(|c| !old.checks.iter().any(|o| kept_check(o) && same_check(o, c))) {
+        match (old.checks.iter().any(|o| validated_check(o, check)), &check.name) {
+            (true, Some(name)) => alters.push(Change::ValidateConstraint { table: table.clone(), name: name.clone() }),
+            _ => alters.push(Change::AddCheck { table: table.clone(), check: check.clone() }),
+        }
     }
     for unique in new.uniques.iter().filter(|u| !old.uniques.iter().any(|o| same_unique(o, u))) {
         alters.push(Change::AddUnique { table: table.clone(), unique: unique.clone() });
     }
-    for index in new.indexes.iter().filter(|i| !old.indexes.contains(i)) {
+    for index in new.indexes.iter().filter(|i| !old.indexes.iter().any(|o| o == *i && kept_index(o))) {
         alters.push(Change::CreateIndex { table: table.clone(), index: index.clone() });
     }
     for exclusion in new.exclusions.iter().filter(|x| !old.exclusions.contains(x)) {
         alters.push(Change::AddExclusion { table: table.clone(), exclusion: exclusion.clone() });
     }
     for foreign_key in new.foreign_keys.iter().filter(|k| !old.foreign_keys.iter().any(|o| same_fk(o, k))) {
-        add_keys.push(Change::AddForeignKey { table: table.clone(), foreign_key: foreign_key.clone() });
+        match (old.foreign_keys.iter().any(|o| validated_fk(o, foreign_key)), &foreign_key.name) {
+            (true, Some(name)) => {
+                add_keys.push(Change::ValidateConstraint { table: table.clone(), name: name.clone() })
+            }
+            _ => add_keys.push(Change::AddForeignKey { table: table.clone(), foreign_key: foreign_key.clone() }),
+        }
     }
 }
 

@@ -101,10 +101,11 @@ impl ObjectKind {
         matches!(self, ObjectKind::Function | ObjectKind::Procedure | ObjectKind::Comment)
     }
 
-    /// Whether what depends on a table's columns must be dropped before
-    /// those columns change and created again after.
+    /// Whether it must be dropped before a column it uses changes type or
+    /// goes, and created again after: PostgreSQL refuses to change a column
+    /// a view, a trigger's `WHEN`/`UPDATE OF` or a policy uses.
     fn follows_columns(self) -> bool {
-        matches!(self, ObjectKind::View | ObjectKind::MaterializedView)
+        matches!(self, ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Trigger | ObjectKind::Policy)
     }
 }
 
@@ -168,6 +169,34 @@ pub fn split_qualified(name: &str) -> (Option<String>, String) {
         i += 1;
     }
     (None, name.to_owned())
+}
+
+/// Whether a column's `data_type` (as `format_type` prints it) is the type
+/// `name` (as the model names it) or an array of it.
+pub(crate) fn is_of_type(data_type: &str, name: &str) -> bool {
+    let printed = match split_qualified(name) {
+        (Some(namespace), local) => format!("{namespace}.{local}"),
+        (None, local) => local,
+    };
+    data_type == printed || data_type.strip_suffix("[]") == Some(printed.as_str())
+}
+
+/// Whether `text` (an expression as the server prints it) casts to the
+/// type `name`: `'paid'::order_status`.
+pub(crate) fn mentions_type(text: &str, name: &str) -> bool {
+    let printed = match split_qualified(name) {
+        (Some(namespace), local) => format!("{namespace}.{local}"),
+        (None, local) => local,
+    };
+    let cast = format!("::{printed}");
+    text.match_indices(&cast)
+        .any(|(at, _)| !text[at + cast.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+}
+
+/// The key a table's column has in [`Object::depends_on`] (PostgreSQL
+/// records which columns a view, trigger or policy uses).
+pub fn column_key(table: &str, column: &str) -> String {
+    format!("column {table}.{column}")
 }
 
 /// The key a table has in [`Object::depends_on`].

@@ -264,6 +264,9 @@ fn statement(change: &Change, dialect: Dialect) -> Option<String> {
             format!("ALTER TABLE {} ADD CONSTRAINT {} {};", q(table), q(&exclusion.name), exclusion.definition)
         }
         Change::DropExclusion { table, exclusion } => drop_constraint(table, Some(&exclusion.name)),
+        Change::ValidateConstraint { table, name } => {
+            format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", q(table), q(name))
+        }
         Change::CreateExtension { name } => format!("CREATE EXTENSION IF NOT EXISTS {};", q(name)),
         Change::DropExtension { name } => format!("DROP EXTENSION IF EXISTS {};", q(name)),
         Change::DropEnum { name, .. } => format!("DROP TYPE {};", q(name)),
@@ -327,15 +330,22 @@ fn recreate_enum(name: &str, labels: &[String], schema: &Schema) -> String {
             labels.iter().map(|l| literal(l)).collect::<Vec<_>>().join(", ")
         ),
     ];
+    // Columns of the type or of arrays of it; a default names the old type,
+    // so it goes before the cast and comes back (as the target has it) after.
     for table in schema.tables.values() {
-        for column in table.columns.iter().filter(|c| c.data_type == name) {
+        for column in table.columns.iter().filter(|c| super::is_of_type(&c.data_type, name)) {
+            let (text_type, new_type) =
+                if column.data_type.ends_with("[]") { ("text[]", format!("{}[]", q(name))) } else { ("text", q(name)) };
+            let (table_name, col) = (q(&table.name), q(&column.name));
+            if column.default.is_some() {
+                sql.push(format!("ALTER TABLE {table_name} ALTER COLUMN {col} DROP DEFAULT;"));
+            }
             sql.push(format!(
-                "ALTER TABLE {} ALTER COLUMN {col} TYPE {} USING {col}::text::{};",
-                q(&table.name),
-                q(name),
-                q(name),
-                col = q(&column.name)
+                "ALTER TABLE {table_name} ALTER COLUMN {col} TYPE {new_type} USING {col}::{text_type}::{new_type};"
             ));
+            if let Some(default) = &column.default {
+                sql.push(format!("ALTER TABLE {table_name} ALTER COLUMN {col} SET DEFAULT {default};"));
+            }
         }
     }
     sql.push(format!("DROP TYPE {};", q(&old)));

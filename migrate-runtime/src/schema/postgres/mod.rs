@@ -1,5 +1,7 @@
 //! PostgreSQL introspection from `pg_catalog`, for the current schema.
 
+use std::collections::BTreeMap;
+
 mod objects;
 pub(crate) mod sources;
 
@@ -103,18 +105,23 @@ fn read_namespace(
          WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname",
         model_name("pn.nspname", "p.relname")
     )))?;
+    let mut by_oid = BTreeMap::new();
     for row in tables {
         let (oid, local) = (text(&row, 0), text(&row, 1));
         if local == exclude || !oid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let name = namespace.name(&local);
-        let mut table = table(db, &oid, &name, namespace)?;
-        table.unlogged = text(&row, 2) == "t";
-        table.partition_by = row.get(3).cloned().flatten();
-        table.partition_of = row.get(4).cloned().flatten().map(|parent| PartitionOf { parent, bound: text(&row, 5) });
-        schema.tables.insert(name, table);
+        let table = Table {
+            name: namespace.name(&local),
+            unlogged: text(&row, 2) == "t",
+            partition_by: row.get(3).cloned().flatten(),
+            partition_of: row.get(4).cloned().flatten().map(|parent| PartitionOf { parent, bound: text(&row, 5) }),
+            ..Table::default()
+        };
+        by_oid.insert(oid, table);
     }
+    read_tables(db, &mut by_oid, namespace)?;
+    schema.tables.extend(by_oid.into_values().map(|table| (table.name.clone(), table)));
     Ok(())
 }
 
@@ -139,6 +146,169 @@ fn check_expression(definition: &str) -> (String, bool) {
 /// probes (a `NOT VALID` constraint, a column, an index, a view) and drops
 /// them: scratch databases only.
 pub(crate) fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
+    // All probes of a round in three round trips (create, read, drop); one
+    // item at a time when the server refuses the batch.
+    for _ in 0..4 {
+        match settle_round(db, schema)? {
+            Some(false) => return Ok(()),
+            Some(true) => {}
+            None => return settle_one_by_one(db, schema),
+        }
+    }
+    Ok(())
+}
+
+/// Where a probe's printed text goes back to.
+enum Slot {
+    Check(String, usize),
+    Default(String, usize),
+    Generated(String, usize),
+    Index(String, usize),
+    View(String),
+}
+
+/// One round of [`settle`] for the whole schema: `Some(true)` when
+/// anything changed, `None` when the batch of probes was refused.
+fn settle_round(db: &mut dyn Database, schema: &mut Schema) -> Result<Option<bool>, DbError> {
+    const PROBE: &str = "cargo_migrate_settle_";
+    let (mut create, mut drop, mut slots) = (Vec::new(), Vec::new(), BTreeMap::new());
+    for (t, table) in schema.tables.values().enumerate() {
+        let quoted = quote(&table.name);
+        let (mut adds, mut drops) = (Vec::new(), Vec::new());
+        for (i, check) in table.checks.iter().enumerate() {
+            let probe = format!("{PROBE}c{t}_{i}");
+            adds.push(format!("ADD CONSTRAINT {probe} CHECK ({}) NOT VALID", check.expression));
+            drops.push(format!("DROP CONSTRAINT {probe}"));
+            slots.insert(probe, Slot::Check(table.name.clone(), i));
+        }
+        for (i, column) in table.columns.iter().enumerate() {
+            if let Some(default) = &column.default {
+                let probe = format!("{PROBE}d{t}_{i}");
+                adds.push(format!("ADD COLUMN {probe} {} DEFAULT {default}", column.data_type));
+                drops.push(format!("DROP COLUMN {probe}"));
+                slots.insert(probe, Slot::Default(table.name.clone(), i));
+            }
+            let generated = match &column.filled {
+                Some(Filled::Stored(expression)) => Some((expression, "STORED")),
+                Some(Filled::Virtual(expression)) => Some((expression, "VIRTUAL")),
+                _ => None,
+            };
+            if let Some((expression, kind)) = generated {
+                let probe = format!("{PROBE}g{t}_{i}");
+                adds.push(format!("ADD COLUMN {probe} {} GENERATED ALWAYS AS ({expression}) {kind}", column.data_type));
+                drops.push(format!("DROP COLUMN {probe}"));
+                slots.insert(probe, Slot::Generated(table.name.clone(), i));
+            }
+        }
+        if !adds.is_empty() {
+            create.push(format!("ALTER TABLE {quoted} {};", adds.join(", ")));
+            drop.push(format!("ALTER TABLE {quoted} {};", drops.join(", ")));
+        }
+        let namespace = split_qualified(&table.name).0;
+        for (i, index) in table.indexes.iter().enumerate() {
+            let Some(definition) = &index.definition else { continue };
+            let Some((head, rest)) = definition.split_once(" INDEX ") else { continue };
+            let Some((_, rest)) = rest.split_once(" ON ") else { continue };
+            let probe = format!("{PROBE}i{t}_{i}");
+            create.push(format!("{head} INDEX {probe} ON {rest};"));
+            let qualified = namespace.as_ref().map(|n| format!("{}.", quote(n))).unwrap_or_default();
+            drop.push(format!("DROP INDEX {qualified}{probe};"));
+            slots.insert(probe, Slot::Index(table.name.clone(), i));
+        }
+    }
+    for (v, (key, object)) in schema.objects.iter().enumerate() {
+        if !matches!(object.kind, ObjectKind::View | ObjectKind::MaterializedView) {
+            continue;
+        }
+        let Some((_, body)) = object.definition.split_once(" AS\n") else { continue };
+        let probe = format!("{PROBE}v{v}");
+        create.push(format!("CREATE VIEW {probe} AS\n{};", body.trim_end_matches(';')));
+        drop.push(format!("DROP VIEW {probe};"));
+        slots.insert(probe, Slot::View(key.clone()));
+    }
+    if create.is_empty() {
+        return Ok(Some(false));
+    }
+    if db.execute_batch(&create.join("\n")).is_err() {
+        return Ok(None);
+    }
+    let printed = db.query_text(&format!(
+        "SELECT conname, pg_get_constraintdef(oid), '' FROM pg_constraint WHERE conname LIKE '{PROBE}%' \
+         UNION ALL \
+         SELECT a.attname, pg_get_expr(d.adbin, d.adrelid), '' FROM pg_attribute a \
+           JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attname LIKE '{PROBE}%' \
+         UNION ALL \
+         SELECT c.relname, pg_get_indexdef(c.oid), quote_ident(n.nspname) FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i', 'I') AND c.relname LIKE '{PROBE}i%' \
+         UNION ALL \
+         SELECT c.relname, pg_get_viewdef(c.oid, true), '' FROM pg_class c WHERE c.relkind = 'v' AND c.relname LIKE '{PROBE}v%'"
+    ));
+    db.execute_batch(&drop.join("\n"))?;
+    let mut changed = false;
+    let mut update = |slot: Option<&mut String>, printed: String| {
+        if let Some(slot) = slot
+            && *slot != printed
+        {
+            *slot = printed;
+            changed = true;
+        }
+    };
+    for row in printed? {
+        let (probe, printed) = (text(&row, 0), text(&row, 1));
+        // A partitioned table's probe column is its partitions' too: the first says it.
+        let Some(slot) = slots.remove(&probe) else { continue };
+        match slot {
+            Slot::Check(table, i) => {
+                let check = schema.tables.get_mut(&table).and_then(|t| t.checks.get_mut(i));
+                update(check.map(|c| &mut c.expression), check_expression(&printed).0);
+            }
+            Slot::Default(table, i) => {
+                let column = schema.tables.get_mut(&table).and_then(|t| t.columns.get_mut(i));
+                update(column.and_then(|c| c.default.as_mut()), printed);
+            }
+            Slot::Generated(table, i) => {
+                let column = schema.tables.get_mut(&table).and_then(|t| t.columns.get_mut(i));
+                let expression = match column.and_then(|c| c.filled.as_mut()) {
+                    Some(Filled::Stored(expression) | Filled::Virtual(expression)) => Some(expression),
+                    _ => None,
+                };
+                update(expression, printed);
+            }
+            Slot::Index(table, i) => {
+                let Some(index) = schema.tables.get_mut(&table).and_then(|t| t.indexes.get_mut(i)) else { continue };
+                let Some(definition) = &index.definition else { continue };
+                let Some((head, rest)) = definition.split_once(" INDEX ") else { continue };
+                let Some((name, _)) = rest.split_once(" ON ") else { continue };
+                let Some((_, printed_rest)) = printed.split_once(&format!(" INDEX {probe} ON ")) else { continue };
+                let printed_rest = printed_rest.strip_prefix("ONLY ").unwrap_or(printed_rest);
+                let schema_name = text(&row, 2);
+                let printed_rest = match split_qualified(&table).0 {
+                    Some(_) => printed_rest,
+                    None => printed_rest.strip_prefix(&format!("{schema_name}.")).unwrap_or(printed_rest),
+                };
+                let settled = format!("{head} INDEX {name} ON {printed_rest}");
+                if let Some((_, predicate)) = settled.rsplit_once(" WHERE ") {
+                    index.predicate = Some(predicate.to_owned());
+                }
+                update(index.definition.as_mut(), settled);
+            }
+            Slot::View(key) => {
+                let Some(object) = schema.objects.get_mut(&key) else { continue };
+                let Some((head, _)) = object.definition.split_once(" AS\n") else { continue };
+                let settled = format!("{head} AS\n{};", printed.trim_end().trim_end_matches(';'));
+                update(Some(&mut object.definition), settled);
+            }
+        }
+    }
+    for table in schema.tables.values_mut() {
+        table.checks.sort();
+    }
+    Ok(Some(changed))
+}
+
+/// [`settle`] one table, index and view at a time, for a schema whose
+/// probes the server refused as one batch.
+fn settle_one_by_one(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError> {
     for table in schema.tables.values_mut() {
         settle_expressions(db, table)?;
         for index in &mut table.indexes {
@@ -339,20 +509,32 @@ fn strip_outer_parens(mut text: &str) -> &str {
     }
 }
 
-fn table(db: &mut dyn Database, oid: &str, name: &str, namespace: &Namespace) -> Result<Table, DbError> {
-    let mut table = Table { name: name.to_owned(), ..Table::default() };
+/// The columns, constraints and indexes of `tables` (by oid), one query
+/// each for all of them.
+fn read_tables(
+    db: &mut dyn Database,
+    tables: &mut BTreeMap<String, Table>,
+    namespace: &Namespace,
+) -> Result<(), DbError> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let oids = format!("'{{{}}}'::oid[]", tables.keys().cloned().collect::<Vec<_>>().join(","));
     for row in db.query_text(&format!(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
+        "SELECT a.attrelid::text, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
          a.attidentity, a.attgenerated, \
          EXISTS (SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S' \
-                 WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'), \
+                 WHERE dep.refclassid = 'pg_class'::regclass AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum \
+                   AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'a'), \
          CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT t.typcollation FROM pg_type t WHERE t.oid = a.atttypid) \
            THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped AND NOT (c.relispartition AND a.attinhcount > 0) \
-         ORDER BY a.attnum"
+         WHERE a.attrelid = ANY ({oids}) AND a.attnum > 0 AND NOT a.attisdropped AND NOT (c.relispartition AND a.attinhcount > 0) \
+         ORDER BY a.attrelid, a.attnum"
     ))? {
+        let Some(table) = tables.get_mut(&text(&row, 0)) else { continue };
+        let row = &row[1..];
         let mut default = row.get(3).cloned().flatten();
         let owns_sequence = text(&row, 6) == "t";
         let filled = match (text(&row, 4).as_str(), text(&row, 5).as_str()) {
@@ -385,17 +567,20 @@ fn table(db: &mut dyn Database, oid: &str, name: &str, namespace: &Namespace) ->
         )
     };
     for row in db.query_text(&format!(
-        "SELECT con.conname, con.contype, {}, \
+        "SELECT con.conrelid::text, con.conname, con.contype, {}, \
          (SELECT {} FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE r.oid = con.confrelid), \
          {}, con.confdeltype, con.confupdtype, \
          pg_get_constraintdef(con.oid), con.condeferrable, con.condeferred, con.convalidated, \
          coalesce((SELECT to_jsonb(ix) ->> 'indnullsnotdistinct' FROM pg_index ix WHERE ix.indexrelid = con.conindid), 'false') \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-         WHERE con.conrelid = {oid} AND con.conparentid = 0 AND NOT (c.relispartition AND con.coninhcount > 0) ORDER BY con.conname",
+         WHERE con.conrelid = ANY ({oids}) AND con.conparentid = 0 AND NOT (c.relispartition AND con.coninhcount > 0) \
+         ORDER BY con.conname",
         names("conkey"),
         model_name("rn.nspname", "r.relname"),
         names("confkey")
     ))? {
+        let Some(table) = tables.get_mut(&text(&row, 0)) else { continue };
+        let row = &row[1..];
         let name = Some(text(&row, 0));
         let columns = list(&text(&row, 2));
         let deferrable = match (text(&row, 8).as_str(), text(&row, 9).as_str()) {
@@ -434,14 +619,16 @@ fn table(db: &mut dyn Database, oid: &str, name: &str, namespace: &Namespace) ->
         }
     }
     for row in db.query_text(&format!(
-        "SELECT i.relname, ix.indisunique, pg_get_expr(ix.indpred, ix.indrelid), \
+        "SELECT ix.indrelid::text, i.relname, ix.indisunique, pg_get_expr(ix.indpred, ix.indrelid), \
          (SELECT string_agg(pg_get_indexdef(ix.indexrelid, k, true), E'\\x1f' ORDER BY k) FROM generate_series(1, ix.indnkeyatts) k), \
          pg_get_indexdef(ix.indexrelid), quote_ident(n.nspname) \
          FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_class i ON i.oid = ix.indexrelid \
-         WHERE ix.indrelid = {oid} AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid) \
+         WHERE ix.indrelid = ANY ({oids}) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid) \
            AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = ix.indexrelid) \
          ORDER BY i.relname"
     ))? {
+        let Some(table) = tables.get_mut(&text(&row, 0)) else { continue };
+        let row = &row[1..];
         // The default schema is where the revision runs, not part of the
         // index; an index on a partitioned table is printed `ON ONLY`, which
         // would leave its partitions without theirs.
@@ -457,11 +644,13 @@ fn table(db: &mut dyn Database, oid: &str, name: &str, namespace: &Namespace) ->
             definition: Some(definition),
         });
     }
-    table.uniques.sort();
-    table.foreign_keys.sort();
-    table.checks.sort();
-    table.exclusions.sort();
-    Ok(table)
+    for table in tables.values_mut() {
+        table.uniques.sort();
+        table.foreign_keys.sort();
+        table.checks.sort();
+        table.exclusions.sort();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,13 +55,21 @@ impl Dependencies {
         let mut map: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         let namespaces: Vec<String> = extra.iter().map(|n| format!(", '{}'", n.replace('\'', "''"))).collect();
         let namespaces = format!("ARRAY[current_schema(){}]::name[]", namespaces.concat());
+        // A column referred to is also named on its own (`column table.name`),
+        // for what must be rebuilt when that column's type changes.
         for row in db.query_text(&format!(
-            "SELECT d.classid::regclass::text, d.objid::text, {} FROM pg_depend d \
+            "SELECT d.classid::regclass::text, d.objid::text, {}, \
+               CASE WHEN d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 THEN \
+                 (SELECT 'column ' || {} || '.' || a.attname FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace \
+                  JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = d.refobjsubid \
+                  WHERE r.oid = d.refobjid AND r.relkind IN ('r', 'p') AND rn.nspname = ANY ({namespaces})) END \
+             FROM pg_depend d \
              WHERE d.deptype = 'n' AND d.classid IN ('pg_proc'::regclass, 'pg_rewrite'::regclass, 'pg_type'::regclass, \
              'pg_trigger'::regclass, 'pg_policy'::regclass, 'pg_class'::regclass)",
-            referenced_key(&namespaces)
+            referenced_key(&namespaces),
+            model_name("rn.nspname", "r.relname"),
         ))? {
-            if let Some(Some(key)) = row.get(2) {
+            for key in [row.get(2), row.get(3)].into_iter().flatten().flatten() {
                 map.entry((text(&row, 0), text(&row, 1))).or_default().insert(key.clone());
             }
         }
