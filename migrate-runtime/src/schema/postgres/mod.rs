@@ -536,8 +536,8 @@ fn read_tables(
         let Some(table) = tables.get_mut(&text(&row, 0)) else { continue };
         let row = &row[1..];
         let mut default = row.get(3).cloned().flatten();
-        let owns_sequence = text(&row, 6) == "t";
-        let filled = match (text(&row, 4).as_str(), text(&row, 5).as_str()) {
+        let owns_sequence = text(row, 6) == "t";
+        let filled = match (text(row, 4).as_str(), text(row, 5).as_str()) {
             ("a", _) => Some(Filled::IdentityAlways),
             ("d", _) => Some(Filled::IdentityByDefault),
             (_, "s") => default.take().map(Filled::Stored),
@@ -552,9 +552,9 @@ fn read_tables(
             _ => None,
         };
         table.columns.push(Column {
-            name: text(&row, 0),
-            data_type: format!("{}{}", text(&row, 1).to_ascii_lowercase(), text(&row, 7)),
-            nullable: text(&row, 2) == "t",
+            name: text(row, 0),
+            data_type: format!("{}{}", text(row, 1).to_ascii_lowercase(), text(row, 7)),
+            nullable: text(row, 2) == "t",
             default,
             filled,
         });
@@ -581,38 +581,38 @@ fn read_tables(
     ))? {
         let Some(table) = tables.get_mut(&text(&row, 0)) else { continue };
         let row = &row[1..];
-        let name = Some(text(&row, 0));
-        let columns = list(&text(&row, 2));
-        let deferrable = match (text(&row, 8).as_str(), text(&row, 9).as_str()) {
+        let name = Some(text(row, 0));
+        let columns = list(&text(row, 2));
+        let deferrable = match (text(row, 8).as_str(), text(row, 9).as_str()) {
             ("t", "t") => Deferrable::InitiallyDeferred,
             ("t", _) => Deferrable::InitiallyImmediate,
             _ => Deferrable::No,
         };
-        match text(&row, 1).as_str() {
+        match text(row, 1).as_str() {
             "p" => {
                 table.primary_key = columns;
                 table.primary_key_name = name;
             }
             "u" => {
-                let nulls_not_distinct = text(&row, 11) == "true";
+                let nulls_not_distinct = text(row, 11) == "true";
                 table.uniques.push(Unique { name, columns, deferrable, nulls_not_distinct })
             }
             "x" => {
-                let definition = text(&row, 7);
-                table.exclusions.push(Exclusion { name: text(&row, 0), definition });
+                let definition = text(row, 7);
+                table.exclusions.push(Exclusion { name: text(row, 0), definition });
             }
             "f" => table.foreign_keys.push(ForeignKey {
                 name,
                 columns,
-                referenced_table: text(&row, 3),
-                referenced_columns: list(&text(&row, 4)),
-                on_delete: normalise_action(&text(&row, 5)),
-                on_update: normalise_action(&text(&row, 6)),
+                referenced_table: text(row, 3),
+                referenced_columns: list(&text(row, 4)),
+                on_delete: normalise_action(&text(row, 5)),
+                on_update: normalise_action(&text(row, 6)),
                 deferrable,
-                not_valid: text(&row, 10) == "f",
+                not_valid: text(row, 10) == "f",
             }),
             "c" => {
-                let (expression, not_valid) = check_expression(&text(&row, 7));
+                let (expression, not_valid) = check_expression(&text(row, 7));
                 table.checks.push(Check { name, expression, not_valid });
             }
             _ => {}
@@ -632,15 +632,15 @@ fn read_tables(
         // The default schema is where the revision runs, not part of the
         // index; an index on a partitioned table is printed `ON ONLY`, which
         // would leave its partitions without theirs.
-        let (mut definition, schema) = (text(&row, 4).replacen(" ON ONLY ", " ON ", 1), text(&row, 5));
+        let (mut definition, schema) = (text(row, 4).replacen(" ON ONLY ", " ON ", 1), text(row, 5));
         if namespace.is_default() {
             definition = definition.replacen(&format!(" ON {schema}."), " ON ", 1);
         }
         table.indexes.push(Index {
-            name: namespace.name(&text(&row, 0)),
-            unique: text(&row, 1) == "t",
+            name: namespace.name(&text(row, 0)),
+            unique: text(row, 1) == "t",
             predicate: row.get(2).cloned().flatten(),
-            columns: list(&text(&row, 3)),
+            columns: list(&text(row, 3)),
             definition: Some(definition),
         });
     }
