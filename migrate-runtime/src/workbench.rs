@@ -155,16 +155,22 @@ impl Workbench {
     /// [`Workbench::history_schema`], with the revisions' own text of what
     /// PostgreSQL prints in another form.
     fn history_with_sources(&self, migrator: &Migrator, at: &[String]) -> Result<(Schema, Sources), WorkbenchError> {
+        let mut scratch = self.replay(migrator, at)?;
+        let exclude = migrator.table(self.dialect()).name;
+        let written: String = migrator.history().revisions().iter().map(|r| format!("{}\n;\n", r.up_sql())).collect();
+        read_scratch(scratch.database(), &exclude, &self.schemas, &written)
+            .map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })
+    }
+
+    /// A scratch database with every revision up to `at` applied.
+    fn replay(&self, migrator: &Migrator, at: &[String]) -> Result<Scratch, WorkbenchError> {
         let mut scratch = self.scratch("history")?;
         for id in at {
             migrator
                 .run_to(scratch.database(), &Target::Revision(id.clone()))
                 .map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
         }
-        let exclude = migrator.table(self.dialect()).name;
-        let written: String = migrator.history().revisions().iter().map(|r| format!("{}\n;\n", r.up_sql())).collect();
-        read_scratch(scratch.database(), &exclude, &self.schemas, &written)
-            .map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })
+        Ok(scratch)
     }
 
     /// The schema the models (`schema.sql`'s text) create, run statement
@@ -264,8 +270,12 @@ impl Workbench {
     /// failed migration.
     pub fn drift(&self, migrator: &Migrator, live: &mut dyn Database) -> Result<SchemaDrift, WorkbenchError> {
         let state = migrator.state(live).map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
-        let expected = self.history_schema(migrator, &state.heads)?;
+        // Both built by the same revisions' text, both read as printed (a
+        // live database takes no probes): what one prints, so does the other.
+        let mut scratch = self.replay(migrator, &state.heads)?;
         let exclude = migrator.table(live.dialect()).name;
+        let expected = introspect_schemas(scratch.database(), &exclude, &self.schemas)
+            .map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })?;
         let actual = introspect_schemas(live, &exclude, &self.schemas)
             .map_err(|source| WorkbenchError::Introspect { what: "the database".into(), source })?;
         Ok(SchemaDrift { at: state.heads, changes: diff(&expected, &actual) })
