@@ -8,7 +8,7 @@ use crate::sql::Dialect;
 use crate::{Diagnostic, Problem};
 
 /// Keys understood in `[package.metadata.migrate]`.
-pub const CONFIG_KEYS: [&str; 8] = [
+pub const CONFIG_KEYS: [&str; 9] = [
     "dir",
     "allow-multiple-heads",
     "database-url-env",
@@ -17,7 +17,11 @@ pub const CONFIG_KEYS: [&str; 8] = [
     "schema",
     "dialect",
     "environments",
+    "lint",
 ];
+
+/// Keys understood in `[package.metadata.migrate.lint]`.
+pub const LINT_CONFIG_KEYS: [&str; 4] = ["allow", "warn", "deny", "postgres-version"];
 
 /// The declarative models file, relative to the package root, unless configured.
 pub const DEFAULT_SCHEMA_FILE: &str = "schema.sql";
@@ -66,6 +70,113 @@ pub struct Config {
     /// `diff` compare besides the default one (`schemas = ["billing"]`):
     /// their tables, types and other objects, and the schemas themselves.
     pub schemas: Vec<String>,
+    /// `[package.metadata.migrate.lint]`: how `cargo migrate lint` and
+    /// `check` treat the lint rules.
+    pub lint: LintConfig,
+}
+
+/// `[package.metadata.migrate.lint]`. Rule names are checked by `cargo
+/// migrate lint`, which knows the rules; here only their form.
+///
+/// ```
+/// use std::path::Path;
+///
+/// use migrate_history::config::Config;
+///
+/// let manifest = "[package.metadata.migrate.lint]\nallow = [\"prefer-robust-stmts\"]\n\
+///                 deny = [\"ban-drop-column\"]\npostgres-version = 15\n";
+/// let (config, _, problems) = Config::from_manifest(Path::new("Cargo.toml"), manifest);
+/// assert!(problems.is_empty());
+/// assert_eq!(config.lint.allow, ["prefer-robust-stmts"]);
+/// assert_eq!(config.lint.deny, ["ban-drop-column"]);
+/// assert_eq!(config.lint.postgres_version.as_deref(), Some("15"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LintConfig {
+    /// Rules that are off: never reported (`allow = ["prefer-robust-stmts"]`).
+    pub allow: Vec<String>,
+    /// Rules reported as warnings, also in drafts; naming an opt-in rule turns it on.
+    pub warn: Vec<String>,
+    /// Rules promoted to errors, also in pinned revisions; naming an opt-in rule turns it on.
+    pub deny: Vec<String>,
+    /// The PostgreSQL version the revisions run on, such as `15` or `16.2`
+    /// (`postgres-version`): some rules depend on it.
+    pub postgres_version: Option<String>,
+}
+
+impl LintConfig {
+    /// Reads a `lint` table, reporting problems against `path`.
+    fn from_item(path: &Path, item: &Item, diagnostics: &mut Vec<Diagnostic>) -> LintConfig {
+        let mut lint = LintConfig::default();
+        let invalid = |message: String| Diagnostic::error(path, None, Problem::InvalidConfig { message });
+        let Some(table) = item.as_table_like() else {
+            diagnostics.push(invalid("`lint` in [package.metadata.migrate] must be a table".into()));
+            return lint;
+        };
+        for (key, item) in table.iter() {
+            match key {
+                "allow" | "warn" | "deny" => {
+                    let names = item.as_array().and_then(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<_>>>());
+                    match names {
+                        Some(names) if names.iter().all(|n| is_rule_name(n)) => {
+                            let list = match key {
+                                "allow" => &mut lint.allow,
+                                "warn" => &mut lint.warn,
+                                _ => &mut lint.deny,
+                            };
+                            list.extend(names.into_iter().map(str::to_owned));
+                        }
+                        _ => diagnostics.push(invalid(format!(
+                            "`{key}` in [package.metadata.migrate.lint] must be a list of rule names, like [\"ban-drop-column\"]"
+                        ))),
+                    }
+                }
+                "postgres-version" => {
+                    let text = match item.as_value() {
+                        Some(toml_edit::Value::String(s)) => Some(s.value().clone()),
+                        Some(toml_edit::Value::Integer(i)) => Some(i.value().to_string()),
+                        _ => None,
+                    };
+                    match text.filter(|t| is_postgres_version(t)) {
+                        Some(text) => lint.postgres_version = Some(text),
+                        None => diagnostics.push(invalid(
+                            "`postgres-version` in [package.metadata.migrate.lint] must be a PostgreSQL version, like 15 or \"16.2\"".into(),
+                        )),
+                    }
+                }
+                other => diagnostics.push(Diagnostic::warning(
+                    path,
+                    None,
+                    Problem::UnknownConfigKey { key: format!("lint.{other}") },
+                )),
+            }
+        }
+        let lists = [("allow", &lint.allow), ("warn", &lint.warn), ("deny", &lint.deny)];
+        for (i, (first, names)) in lists.iter().enumerate() {
+            for (second, others) in &lists[i + 1..] {
+                for name in names.iter().filter(|n| others.contains(n)) {
+                    diagnostics.push(invalid(format!(
+                        "rule `{name}` is in both `{first}` and `{second}` of [package.metadata.migrate.lint]"
+                    )));
+                }
+            }
+        }
+        lint
+    }
+}
+
+/// A lint rule's name: lowercase words joined by `-`.
+fn is_rule_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `15`, `16.2`, `9.6.24`: a major version of 9 or more, then at most two numbers.
+fn is_postgres_version(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() <= 3
+        && parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[0].parse::<u32>().is_ok_and(|major| major >= 9)
 }
 
 impl Default for Config {
@@ -79,6 +190,7 @@ impl Default for Config {
             schema: PathBuf::from(DEFAULT_SCHEMA_FILE),
             dialect: None,
             schemas: Vec::new(),
+            lint: LintConfig::default(),
         }
     }
 }
@@ -161,6 +273,7 @@ impl Config {
                             .into(),
                     )),
                 },
+                "lint" => config.lint = LintConfig::from_item(path, item, &mut diagnostics),
                 // The GitHub environments of `cargo migrate init --ci github`, which reads them itself.
                 "environments" if item.is_table_like() => {}
                 "environments" => diagnostics.push(invalid(
@@ -221,6 +334,50 @@ mod tests {
                 ]
             )
         );
+    }
+
+    #[test]
+    fn lint_settings_and_their_problems() {
+        let read = |table: &str| {
+            let text = format!("[package.metadata.migrate.lint]\n{table}");
+            let (config, _, problems) = Config::from_manifest(Path::new("Cargo.toml"), &text);
+            (config.lint, problems.iter().map(Diagnostic::message).collect::<Vec<_>>())
+        };
+        let (lint, problems) =
+            read("allow = [\"prefer-robust-stmts\"]\nwarn = [\"ban-drop-column\"]\npostgres-version = \"16.2\"\n");
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(
+            lint,
+            LintConfig {
+                allow: vec!["prefer-robust-stmts".into()],
+                warn: vec!["ban-drop-column".into()],
+                deny: vec![],
+                postgres_version: Some("16.2".into()),
+            }
+        );
+        assert_eq!(
+            read("deny = \"ban-drop-column\"\nallow = [\"Ban Drop\"]\npostgres-version = \"fifteen\"\ncolour = 1\n").1,
+            [
+                "Cargo.toml: invalid configuration: `deny` in [package.metadata.migrate.lint] must be a list of rule names, like [\"ban-drop-column\"]",
+                "Cargo.toml: invalid configuration: `allow` in [package.metadata.migrate.lint] must be a list of rule names, like [\"ban-drop-column\"]",
+                "Cargo.toml: invalid configuration: `postgres-version` in [package.metadata.migrate.lint] must be a PostgreSQL version, like 15 or \"16.2\"",
+                "Cargo.toml: unknown configuration key `lint.colour`",
+            ]
+        );
+        assert_eq!(
+            read("allow = [\"ban-drop-column\"]\ndeny = [\"ban-drop-column\"]\npostgres-version = 8\n").1,
+            [
+                "Cargo.toml: invalid configuration: `postgres-version` in [package.metadata.migrate.lint] must be a PostgreSQL version, like 15 or \"16.2\"",
+                "Cargo.toml: invalid configuration: rule `ban-drop-column` is in both `allow` and `deny` of [package.metadata.migrate.lint]",
+            ]
+        );
+        let (_, _, problems) = Config::from_manifest(Path::new("Cargo.toml"), "[package.metadata.migrate]\nlint = 1\n");
+        assert_eq!(
+            problems.iter().map(Diagnostic::message).collect::<Vec<_>>(),
+            ["Cargo.toml: invalid configuration: `lint` in [package.metadata.migrate] must be a table"]
+        );
+        let unknown = read("colour = 1\n").1;
+        assert_eq!(unknown, ["Cargo.toml: unknown configuration key `lint.colour`"]);
     }
 
     #[test]

@@ -117,6 +117,18 @@ pub enum Problem {
         /// The value as written.
         value: String,
     },
+    /// An `allow` header line without a reason: `-- allow: ban-drop-column`.
+    #[error("`allow: {rule}` gives no reason")]
+    AllowWithoutReason {
+        /// The rule it allows.
+        rule: String,
+    },
+    /// An `allow` header line that is not `RULE because REASON`.
+    #[error("`allow: {text}` is not of the form `allow: RULE because REASON`")]
+    MalformedAllow {
+        /// The value as written.
+        text: String,
+    },
     /// The file has no `-- migrate:up` marker.
     #[error("no `-- migrate:up` section")]
     MissingUpSection,
@@ -327,6 +339,28 @@ pub enum Problem {
         /// The database's name in messages, such as a redacted URL.
         database: String,
     },
+    /// A lint rule name (in an `allow` header line or the `lint` configuration)
+    /// that `cargo migrate lint` does not know.
+    #[error("unknown lint rule `{rule}`")]
+    UnknownLintRule {
+        /// The name as written.
+        rule: String,
+        /// The known rule it was probably meant to be, offered as "did you mean".
+        suggestion: Option<String>,
+    },
+    /// A finding of `cargo migrate lint`: a statement that is dangerous to run
+    /// on a database in use, or that will fail there.
+    #[error("{rule}: {message}")]
+    Lint {
+        /// The rule's name, such as `ban-drop-column`, which `-- allow:` names.
+        rule: String,
+        /// Why the statement is dangerous.
+        message: String,
+        /// The safe alternative.
+        help: String,
+        /// The statement, as written in the file.
+        statement: String,
+    },
     /// The declarative schema (the models) differs from what the history builds.
     #[error("the models differ from what the history produces: {change}")]
     ModelsDiffer {
@@ -370,6 +404,12 @@ impl Problem {
             ),
             Problem::ControlCharacterInHeader { .. } => "a header value is one line of text: remove the character (a lone carriage return is an old Mac line ending: save the file with `\\n` or `\\r\\n` line endings)".into(),
             Problem::InvalidTransaction { .. } => "write `-- transaction: false` or remove the line".into(),
+            Problem::AllowWithoutReason { rule } => format!(
+                "say why the rule does not apply to this revision: `-- allow: {rule} because <reason>`; reviewers read the reason"
+            ),
+            Problem::MalformedAllow { .. } => {
+                "one rule per line, then `because` and the reason: `-- allow: ban-drop-column because the column was never read`".into()
+            }
             Problem::MissingUpSection => "add a line `-- migrate:up` followed by the SQL to apply".into(),
             Problem::DuplicateSection { .. } => "keep one marker per section".into(),
             Problem::UnknownSection { .. } => "the sections are `-- migrate:up` and `-- migrate:down`".into(),
@@ -412,6 +452,9 @@ impl Problem {
             Problem::EmptyTag { .. } => "list the revisions that were the release's heads: `cargo migrate heads` at the release".into(),
             Problem::UnknownTagRevision { .. } => "fix the tag's list of revisions, or restore the revision file".into(),
             Problem::InvalidConfig { .. } => "see the configuration section of the README".into(),
+            Problem::UnknownConfigKey { key } if key.starts_with("lint.") => {
+                format!("known keys of [package.metadata.migrate.lint] are {}", crate::config::LINT_CONFIG_KEYS.join(", "))
+            }
             Problem::UnknownConfigKey { .. } => format!("known keys are {}", crate::config::CONFIG_KEYS.join(", ")),
             Problem::PendingInDatabase { .. } => "run `cargo migrate upgrade` (try `--dry-run` first)".into(),
             Problem::DriftedInDatabase { .. } => {
@@ -420,6 +463,11 @@ impl Problem {
             Problem::FailedInDatabase { id, .. } => {
                 format!("finish or undo it by hand, then `cargo migrate resolve {id} --applied` (or `--rolled-back`)")
             }
+            Problem::UnknownLintRule { suggestion: Some(s), .. } => format!("did you mean `{s}`?"),
+            Problem::UnknownLintRule { suggestion: None, .. } => {
+                "`cargo migrate lint --list-rules` lists every rule".into()
+            }
+            Problem::Lint { help, .. } => help.clone(),
             Problem::ModelsDiffer { .. } => {
                 "write a revision for it with `cargo migrate generate \"MESSAGE\"` (review it before committing)".into()
             }
@@ -428,6 +476,25 @@ impl Problem {
             }
         };
         Some(text)
+    }
+}
+
+impl Problem {
+    /// The lint rule of a [`Problem::Lint`] finding.
+    pub fn rule(&self) -> Option<&str> {
+        match self {
+            Problem::Lint { rule, .. } => Some(rule),
+            _ => None,
+        }
+    }
+
+    /// The message without the lint rule's name, which a renderer shows apart
+    /// (`error[ban-drop-column]: ...`); the same as `to_string()` otherwise.
+    pub fn message(&self) -> String {
+        match self {
+            Problem::Lint { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
     }
 }
 
@@ -440,6 +507,61 @@ fn describe_control(c: char) -> String {
     }
 }
 
+/// The text a diagnostic points at: a byte range of its file, with the
+/// 1-based lines and columns (in characters, as rustc counts them) where it
+/// starts and ends. The end is exclusive: `end_column` is the column after
+/// the last character.
+///
+/// ```
+/// use migrate_history::Span;
+///
+/// let text = "-- revision: a\n-- parnets: b\n";
+/// let span = Span::new(text, 18..25);
+/// assert_eq!(&text[span.start..span.end], "parnets");
+/// assert_eq!((span.line, span.column, span.end_line, span.end_column), (2, 4, 2, 11));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset after the last byte.
+    pub end: usize,
+    /// 1-based line of `start`.
+    pub line: usize,
+    /// 1-based column of `start`, in characters.
+    pub column: usize,
+    /// 1-based line of `end`.
+    pub end_line: usize,
+    /// 1-based column of `end`, in characters.
+    pub end_column: usize,
+}
+
+impl Span {
+    /// The span of `range` in `text`, the whole text of its file. A range
+    /// past the end or inside a character is moved to the nearest boundary
+    /// before it.
+    pub fn new(text: &str, range: std::ops::Range<usize>) -> Span {
+        let floor = |mut at: usize| {
+            at = at.min(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        };
+        let start = floor(range.start);
+        let end = floor(range.end).max(start);
+        let (line, column) = line_column(text, start);
+        let (end_line, end_column) = line_column(text, end);
+        Span { start, end, line, column, end_line, end_column }
+    }
+}
+
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+}
+
 /// A [`Problem`] located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -449,6 +571,8 @@ pub struct Diagnostic {
     pub path: Option<PathBuf>,
     /// 1-based line in `path`.
     pub line: Option<usize>,
+    /// The text it points at, when known more precisely than the line.
+    pub span: Option<Span>,
     /// What is wrong.
     pub problem: Problem,
 }
@@ -456,12 +580,19 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `path:line`.
     pub fn error(path: impl Into<PathBuf>, line: Option<usize>, problem: Problem) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, path: Some(path.into()), line, problem }
+        Diagnostic { severity: Severity::Error, path: Some(path.into()), line, span: None, problem }
     }
 
     /// A warning at `path:line`.
     pub fn warning(path: impl Into<PathBuf>, line: Option<usize>, problem: Problem) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, path: Some(path.into()), line, problem }
+        Diagnostic { severity: Severity::Warning, path: Some(path.into()), line, span: None, problem }
+    }
+
+    /// The same diagnostic pointing at `span` (its line becomes the span's).
+    pub fn with_span(mut self, span: Span) -> Diagnostic {
+        self.line = Some(span.line);
+        self.span = Some(span);
+        self
     }
 
     /// Whether this stops the history from being used.
@@ -503,12 +634,14 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Sorts diagnostics by file, line and message, so output is stable.
+/// Sorts diagnostics by file, line, column and message, so output is stable.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
+    let column = |d: &Diagnostic| d.span.map(|s| s.column);
     diagnostics.sort_by(|a, b| {
-        (&a.path, a.line, std::cmp::Reverse(a.severity), a.problem.to_string()).cmp(&(
+        (&a.path, a.line, column(a), std::cmp::Reverse(a.severity), a.problem.to_string()).cmp(&(
             &b.path,
             b.line,
+            column(b),
             std::cmp::Reverse(b.severity),
             b.problem.to_string(),
         ))

@@ -27,6 +27,14 @@ fn check_lines(what: &str, text: &str, diagnostics: &[Diagnostic]) {
         if let Some(line) = d.line {
             assert!((1..=lines).contains(&line), "{what}: diagnostic on line {line} of {lines}: {}", d.message());
         }
+        if let Some(span) = d.span {
+            assert!(
+                span.start <= span.end && text.get(span.start..span.end).is_some(),
+                "{what}: span {span:?} is not a slice of the text: {}",
+                d.message()
+            );
+            assert_eq!(Some(span.line), d.line, "{what}: the span's line is the diagnostic's: {}", d.message());
+        }
         if let Problem::InvalidLockFile { message } = &d.problem {
             assert!(!message.trim().is_empty(), "{what}: a diagnostic without a message");
         }

@@ -15,11 +15,12 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use crate::{Checksum, Diagnostic, Problem};
+use crate::{Checksum, Diagnostic, Problem, Span};
 
-/// The header keys a revision file may use, in the order `new` writes them.
-pub const HEADER_KEYS: [&str; 7] =
-    ["revision", "parents", "message", "created", "branch-labels", "depends-on", "transaction"];
+/// The header keys a revision file may use, in the order `new` writes them
+/// (`allow`, which `new` never writes, last).
+pub const HEADER_KEYS: [&str; 8] =
+    ["revision", "parents", "message", "created", "branch-labels", "depends-on", "transaction", "allow"];
 
 /// A file as read from disk (or from memory, in tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,20 @@ pub struct HeaderLines {
     pub depends_on: usize,
 }
 
+/// An `-- allow: RULE because REASON` header line: the revision allows a
+/// lint rule of `cargo migrate lint` for itself. A header may have several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    /// The rule's name as written, such as `ban-drop-column`.
+    pub rule: String,
+    /// Why the rule does not apply to this revision.
+    pub reason: String,
+    /// 1-based line of the header line.
+    pub line: usize,
+    /// Byte range of the rule's name in the file's text.
+    pub rule_range: Range<usize>,
+}
+
 /// A parsed revision file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
@@ -91,6 +106,8 @@ pub struct Revision {
     /// The team's own header lines, kept as written: keys starting with
     /// `x-` (such as `-- x-jira: STARTUP-101`), in file order.
     pub extra: Vec<(String, String)>,
+    /// The lint rules the revision allows for itself (`-- allow:` lines), in file order.
+    pub allow: Vec<Allow>,
 }
 
 impl Revision {
@@ -179,7 +196,15 @@ fn is_valid_name(name: &str) -> bool {
 /// ```
 pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let mut push = |line: usize, problem: Problem| problems.push(Diagnostic::error(&file.path, Some(line), problem));
+    let text = file.text.as_str();
+    // A problem on a line, pointing at the part of `text` it is about.
+    let mut push = |line: usize, part: &str, problem: Problem| {
+        let diagnostic = Diagnostic::error(&file.path, Some(line), problem);
+        problems.push(match range_in(text, part) {
+            Some(range) if !part.is_empty() => diagnostic.with_span(Span::new(text, range)),
+            _ => diagnostic,
+        });
+    };
 
     let mut seen: Vec<(&'static str, usize)> = Vec::new();
     let mut id = None;
@@ -190,6 +215,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut depends_on = Vec::new();
     let mut transaction = true;
     let mut extra = Vec::new();
+    let mut allow = Vec::new();
     let mut lines = HeaderLines::default();
 
     let mut up: Option<Section> = None;
@@ -199,7 +225,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut last_header_line = 0;
     let mut offset = 0;
 
-    for (index, raw) in file.text.split_inclusive('\n').enumerate() {
+    for (index, raw) in text.split_inclusive('\n').enumerate() {
         let number = index + 1;
         let line_end = offset + raw.len();
         let mut line = raw.trim_end_matches(['\n', '\r']);
@@ -215,12 +241,13 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                 "up" => (&mut up, "up", SectionKind::Up),
                 "down" => (&mut down, "down", SectionKind::Down),
                 other => {
-                    push(number, Problem::UnknownSection { name: other.to_owned() });
+                    push(number, other, Problem::UnknownSection { name: other.to_owned() });
                     continue;
                 }
             };
             if let Some(first) = slot {
-                push(number, Problem::DuplicateSection { section: name_static, first_line: first.marker_line });
+                let problem = Problem::DuplicateSection { section: name_static, first_line: first.marker_line };
+                push(number, line.trim(), problem);
                 continue;
             }
             *slot = Some(Section { range: line_end..line_end, marker_line: number });
@@ -235,23 +262,25 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                     if key.len() > 2 && key.starts_with("x-") {
                         last_header_line = number;
                         if let Some(character) = header_control_character(value) {
-                            push(number, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
+                            push(number, value, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
                         } else {
                             extra.push((key.to_owned(), value.to_owned()));
                         }
                         continue;
                     }
                     let Some(known) = HEADER_KEYS.iter().find(|k| **k == key) else {
-                        push(number, Problem::UnknownHeaderKey { key: key.to_owned(), suggestion: suggest_key(key) });
+                        let problem = Problem::UnknownHeaderKey { key: key.to_owned(), suggestion: suggest_key(key) };
+                        push(number, key, problem);
                         continue;
                     };
-                    if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == known) {
-                        push(number, Problem::DuplicateHeaderKey { key: key.to_owned(), first_line: *first_line });
+                    // `allow` is the one key a header may repeat: one rule per line.
+                    if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == known && *k != "allow") {
+                        push(number, key, Problem::DuplicateHeaderKey { key: key.to_owned(), first_line: *first_line });
                         continue;
                     }
                     seen.push((known, number));
                     if let Some(character) = header_control_character(value) {
-                        push(number, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
+                        push(number, value, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
                         continue;
                     }
                     match *known {
@@ -259,7 +288,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                             lines.revision = number;
                             match revision_id_problem(value) {
                                 None => id = Some(value.to_owned()),
-                                Some(problem) => push(number, problem),
+                                Some(problem) => push(number, value, problem),
                             }
                         }
                         "parents" => {
@@ -279,14 +308,23 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                         "transaction" => match value {
                             "true" => transaction = true,
                             "false" => transaction = false,
-                            other => push(number, Problem::InvalidTransaction { value: other.to_owned() }),
+                            other => push(number, other, Problem::InvalidTransaction { value: other.to_owned() }),
+                        },
+                        "allow" => match parse_allow(value) {
+                            Ok((rule, reason)) => allow.push(Allow {
+                                rule: rule.to_owned(),
+                                reason: reason.to_owned(),
+                                line: number,
+                                rule_range: range_in(text, rule).unwrap_or_default(),
+                            }),
+                            Err((part, problem)) => push(number, part, problem),
                         },
                         _ => unreachable!("every key in HEADER_KEYS is handled"),
                     }
                     continue;
                 }
                 HeaderLine::Malformed if number == 1 || last_header_line == number - 1 => {
-                    push(number, Problem::MalformedHeaderLine { text: line.to_owned() });
+                    push(number, line.trim(), Problem::MalformedHeaderLine { text: line.to_owned() });
                     continue;
                 }
                 HeaderLine::Malformed | HeaderLine::End => in_header = false,
@@ -307,15 +345,17 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let end_line = last_header_line.max(1);
     for key in ["revision", "parents", "message"] {
         if !seen.iter().any(|(k, _)| *k == key) {
-            problems.push(Diagnostic::error(&file.path, Some(end_line), Problem::MissingHeaderKey { key }));
+            push(end_line, "", Problem::MissingHeaderKey { key });
         }
     }
-    match (&up, &down) {
-        (None, _) => problems.push(Diagnostic::error(&file.path, None, Problem::MissingUpSection)),
-        (Some(u), Some(d)) if d.marker_line < u.marker_line => {
-            problems.push(Diagnostic::error(&file.path, Some(d.marker_line), Problem::DownBeforeUp))
+    if let (Some(u), Some(d)) = (&up, &down) {
+        if d.marker_line < u.marker_line {
+            let marker = text.split_inclusive('\n').nth(d.marker_line - 1).unwrap_or_default();
+            push(d.marker_line, marker.trim(), Problem::DownBeforeUp);
         }
-        _ => {}
+    }
+    if up.is_none() {
+        problems.push(Diagnostic::error(&file.path, None, Problem::MissingUpSection));
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -336,7 +376,35 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
         checksum,
         lines,
         extra,
+        allow,
     })
+}
+
+/// `RULE because REASON` → `(RULE, REASON)`; or the part that is wrong and why.
+fn parse_allow(value: &str) -> Result<(&str, &str), (&str, Problem)> {
+    let (rule, rest) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+    let valid_rule = !rule.is_empty()
+        && rule.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && rule.as_bytes()[0].is_ascii_lowercase();
+    if !valid_rule {
+        return Err((value, Problem::MalformedAllow { text: value.to_owned() }));
+    }
+    let rest = rest.trim_start();
+    let reason = match rest.strip_prefix("because") {
+        Some(after) if after.is_empty() || after.starts_with(char::is_whitespace) => after.trim(),
+        _ if rest.is_empty() => "",
+        _ => return Err((value, Problem::MalformedAllow { text: value.to_owned() })),
+    };
+    if reason.is_empty() {
+        return Err((rule, Problem::AllowWithoutReason { rule: rule.to_owned() }));
+    }
+    Ok((rule, reason))
+}
+
+/// The byte range of `part` in `whole`, when `part` is a slice of it.
+fn range_in(whole: &str, part: &str) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start + part.len() <= whole.len()).then(|| start..start + part.len())
 }
 
 #[derive(Clone, Copy)]
@@ -378,17 +446,17 @@ fn section_marker(line: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
 
-fn id_list(
-    value: &str,
+fn id_list<'a>(
+    value: &'a str,
     line: usize,
     check: fn(&str) -> Option<Problem>,
-    push: &mut impl FnMut(usize, Problem),
+    push: &mut impl FnMut(usize, &'a str, Problem),
 ) -> Vec<String> {
     let mut ids = Vec::new();
     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match check(part) {
             None => ids.push(part.to_owned()),
-            Some(problem) => push(line, problem),
+            Some(problem) => push(line, part, problem),
         }
     }
     ids
@@ -442,8 +510,66 @@ mod tests {
         assert_eq!(unknown.len(), 1);
         assert_eq!(
             unknown[0].to_string(),
-            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
+            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction, allow; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
         );
+    }
+
+    #[test]
+    fn allow_lines_name_a_rule_and_a_reason() {
+        let text = "-- revision: a\n-- parents:\n-- message: m\n-- allow: ban-drop-column because the column was never read\n\
+                    -- allow: ban-drop-table   because  nothing reads it \n\n-- migrate:up\nSELECT 1;\n";
+        let rev = parse_revision(SourceFile::new("m/a.sql", text)).unwrap();
+        let allowed: Vec<(&str, &str, usize, &str)> =
+            rev.allow.iter().map(|a| (&*a.rule, &*a.reason, a.line, &text[a.rule_range.clone()])).collect();
+        assert_eq!(
+            allowed,
+            [
+                ("ban-drop-column", "the column was never read", 4, "ban-drop-column"),
+                ("ban-drop-table", "nothing reads it", 5, "ban-drop-table")
+            ]
+        );
+        // The key changes nothing else: the checksum is still the file's.
+        assert_eq!(rev.checksum, Checksum::of(text));
+    }
+
+    #[test]
+    fn an_allow_line_without_a_reason_is_an_error_naming_the_line() {
+        let header = "-- revision: a\n-- parents:\n-- message: m\n";
+        let errors = |allow: &str| {
+            let text = format!("{header}-- allow: {allow}\n\n-- migrate:up\nSELECT 1;\n");
+            parse_revision(SourceFile::new("m/a.sql", text))
+                .unwrap_err()
+                .iter()
+                .map(|d| (d.to_string(), d.span.map(|s| (s.line, s.column, s.end_column))))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            errors("ban-drop-column"),
+            [(
+                "m/a.sql:4: `allow: ban-drop-column` gives no reason (help: say why the rule does not apply to this revision: `-- allow: ban-drop-column because <reason>`; reviewers read the reason)".to_owned(),
+                Some((4, 11, 26))
+            )]
+        );
+        assert_eq!(errors("ban-drop-column because").len(), 1);
+        assert_eq!(
+            errors("ban-drop-column, ban-drop-table because old").iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+            [
+                "m/a.sql:4: `allow: ban-drop-column, ban-drop-table because old` is not of the form `allow: RULE because REASON` (help: one rule per line, then `because` and the reason: `-- allow: ban-drop-column because the column was never read`)"
+            ]
+        );
+        assert_eq!(errors("ban-drop-column since it is old").len(), 1);
+        assert_eq!(errors("").len(), 1);
+    }
+
+    #[test]
+    fn header_problems_point_at_the_key_or_value() {
+        let text = "-- revision: Bad-Id\n-- parnets: a\n-- parents: a, B\n-- message: m\n-- transaction: maybe\n\n-- migrate:up\n";
+        let spans: Vec<(usize, &str)> = parse_revision(SourceFile::new("m/r.sql", text))
+            .unwrap_err()
+            .iter()
+            .filter_map(|d| d.span.map(|s| (s.line, &text[s.start..s.end])))
+            .collect();
+        assert_eq!(spans, [(1, "Bad-Id"), (2, "parnets"), (3, "B"), (5, "maybe")]);
     }
 
     #[test]
