@@ -150,16 +150,28 @@ impl Annotations {
         std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
     }
 
-    /// The `::error file=...,line=...::message` line for a diagnostic, or
-    /// `None` past the tenth of its kind.
+    /// The `::error file=...,line=...::message` line for a diagnostic (with
+    /// its columns when it has a span, and a lint finding's rule as the
+    /// title), or `None` past the tenth of its kind.
     pub fn line(&mut self, diagnostic: &Diagnostic) -> Option<String> {
-        let mut message = diagnostic.problem.to_string();
+        let mut message = diagnostic.problem.message();
         if let Some(help) = diagnostic.help() {
             message.push_str("\nhelp: ");
             message.push_str(&help);
         }
         let path = diagnostic.path.as_ref().map(|p| p.display().to_string());
-        self.annotation(diagnostic.is_error(), path.as_deref(), diagnostic.line, &message)
+        let mut more = Vec::new();
+        if let Some(span) = diagnostic.span {
+            more.push(format!("col={}", span.column));
+            if span.end_line > span.line {
+                more.push(format!("endLine={}", span.end_line));
+            }
+            more.push(format!("endColumn={}", span.end_column));
+        }
+        if let Some(rule) = diagnostic.problem.rule() {
+            more.push(format!("title={}", property(rule)));
+        }
+        self.annotation_with(diagnostic.is_error(), path.as_deref(), diagnostic.line, more, &message)
     }
 
     /// An `::error` (or `::warning`) line on `path` and `line`, or `None`
@@ -169,6 +181,17 @@ impl Annotations {
         error: bool,
         path: Option<&str>,
         line: Option<usize>,
+        message: &str,
+    ) -> Option<String> {
+        self.annotation_with(error, path, line, Vec::new(), message)
+    }
+
+    fn annotation_with(
+        &mut self,
+        error: bool,
+        path: Option<&str>,
+        line: Option<usize>,
+        more: Vec<String>,
         message: &str,
     ) -> Option<String> {
         let (kind, count) = if error { ("error", &mut self.errors) } else { ("warning", &mut self.warnings) };
@@ -182,6 +205,7 @@ impl Annotations {
         }
         if let Some(line) = line {
             properties.push(format!("line={line}"));
+            properties.extend(more);
         }
         let properties = if properties.is_empty() { String::new() } else { format!(" {}", properties.join(",")) };
         Some(format!("::{kind}{properties}::{}", data(message)))
@@ -237,5 +261,22 @@ mod tests {
         }
         assert_eq!(annotations.line(&diagnostic), None);
         assert_eq!(annotations.rest(), ["::error::1 more error not annotated; the log lists them all"]);
+    }
+
+    #[test]
+    fn annotations_carry_a_span_and_a_lint_rule() {
+        let text = "-- migrate:up\nALTER TABLE users DROP COLUMN email;\n";
+        let problem = migrate_history::Problem::Lint {
+            rule: "ban-drop-column".into(),
+            message: "Dropping a column may break existing clients.".into(),
+            help: "stop reading it first".into(),
+            statement: "ALTER TABLE users DROP COLUMN email".into(),
+        };
+        let span = migrate_history::Span::new(text, 32..49);
+        let diagnostic = Diagnostic::warning("m/b.sql", None, problem).with_span(span);
+        assert_eq!(
+            Annotations::default().line(&diagnostic).unwrap(),
+            "::warning file=m/b.sql,line=2,col=19,endColumn=36,title=ban-drop-column::Dropping a column may break existing clients.%0Ahelp: stop reading it first"
+        );
     }
 }

@@ -12,6 +12,7 @@ mod github;
 mod interrupt;
 mod models;
 mod project;
+mod render;
 mod report;
 mod shell;
 
@@ -57,9 +58,6 @@ fn main() {
 }
 
 fn report(shell: &mut Shell, error: &CliError) -> i32 {
-    let _ = shell.error(&error.message);
-    if let Some(help) = &error.help {
-        let _ = shell.help(help);
-    }
+    let _ = shell.final_error(&error.message, error.help.as_deref());
     error.exit_code
 }

@@ -63,7 +63,11 @@ pub fn autogenerate(
     let (shown, text) = read(project);
     let text = text?;
     let bench = bench.clone().models_name(shown.display().to_string());
-    let generated = bench.generate_with(migrator, &text, options).map_err(|e| workbench_error(e, &shown));
+    let generated = bench.generate_with(migrator, &text, options);
+    if let Err(error) = &generated {
+        shell.error_places(crate::render::workbench_error(error, &shown));
+    }
+    let generated = generated.map_err(|e| workbench_error(e, &shown));
     warn_left_behind(shell)?;
     let Some(generated) = generated? else { return Ok(None) };
     for change in &generated.changes {
@@ -87,7 +91,11 @@ pub fn check(
     let (shown, text) = read(project);
     let text = text?;
     let bench = workbench(project, None, database)?.models_name(shown.display().to_string());
-    let changes = bench.check_models(migrator, &text).map_err(|e| workbench_error(e, &shown));
+    let changes = bench.check_models(migrator, &text);
+    if let Err(error) = &changes {
+        shell.error_places(crate::render::workbench_error(error, &shown));
+    }
+    let changes = changes.map_err(|e| workbench_error(e, &shown));
     warn_left_behind(shell)?;
     Ok(changes?
         .iter()

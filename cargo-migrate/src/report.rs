@@ -117,10 +117,29 @@ pub struct DiagnosticInfo {
     pub severity: &'static str,
     pub path: Option<String>,
     pub line: Option<usize>,
+    /// What in the file it points at, when known more precisely than the line.
+    pub span: Option<SpanInfo>,
+    /// A lint finding's rule.
+    pub rule: Option<String>,
+    /// A lint finding's statement.
+    pub statement: Option<String>,
     pub message: String,
     pub help: Option<String>,
-    /// `path:line: message`, as printed for people.
+    /// `path:line: message (help: ...)`, the line the build script prints.
     pub rendered: String,
+}
+
+/// A byte range of a file, with 1-based lines and columns (characters; the
+/// end exclusive), as rustc's JSON has them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SpanInfo {
+    pub byte_start: usize,
+    pub byte_end: usize,
+    pub line_start: usize,
+    pub column_start: usize,
+    pub line_end: usize,
+    pub column_end: usize,
 }
 
 impl DiagnosticInfo {
@@ -129,6 +148,19 @@ impl DiagnosticInfo {
             severity: if diagnostic.is_error() { "error" } else { "warning" },
             path: diagnostic.path.as_ref().map(|p| p.display().to_string()),
             line: diagnostic.line,
+            span: diagnostic.span.map(|s| SpanInfo {
+                byte_start: s.start,
+                byte_end: s.end,
+                line_start: s.line,
+                column_start: s.column,
+                line_end: s.end_line,
+                column_end: s.end_column,
+            }),
+            rule: diagnostic.problem.rule().map(str::to_owned),
+            statement: match &diagnostic.problem {
+                migrate_history::Problem::Lint { statement, .. } => Some(statement.clone()),
+                _ => None,
+            },
             message: diagnostic.problem.to_string(),
             help: diagnostic.help(),
             rendered: diagnostic.to_string(),

@@ -10,6 +10,7 @@ use migrate_history::Diagnostic;
 
 use crate::cli::MessageFormat;
 use crate::github::Annotations;
+use crate::render::{Located, Sources};
 use crate::report::{DiagnosticInfo, Message};
 
 const STATUS: Style = AnsiColor::Green.on_default().bold();
@@ -35,6 +36,11 @@ pub struct Shell {
     format: MessageFormat,
     /// Inside GitHub Actions: diagnostics become workflow annotations too.
     annotations: Option<Annotations>,
+    /// The files diagnostics point into, for their excerpts.
+    sources: Sources,
+    /// Where the error that ends the command is, when a command knows it
+    /// (a failing statement): printed with excerpts instead of its message.
+    error_places: Vec<Located>,
 }
 
 impl Shell {
@@ -45,6 +51,8 @@ impl Shell {
             verbosity,
             format,
             annotations: Annotations::enabled().then(Annotations::default),
+            sources: Sources::default(),
+            error_places: Vec::new(),
         }
     }
 
@@ -116,24 +124,54 @@ impl Shell {
         writeln!(self.err, "{BOLD}note:{BOLD:#} {message}")
     }
 
-    /// A diagnostic, with the same text the build script prints; with
-    /// `--message-format json` also as a JSON line, and inside GitHub
-    /// Actions also as a workflow annotation on its file and line.
+    /// A diagnostic, with the message the build script prints: with its
+    /// file's lines and a caret span under what it points at, as rustc
+    /// does, when it has a line; with `--message-format json` also as a
+    /// JSON line, and inside GitHub Actions also as a workflow annotation
+    /// on its file and line.
     pub fn diagnostic(&mut self, diagnostic: &Diagnostic) -> io::Result<()> {
         self.emit(&Message::Diagnostic(DiagnosticInfo::of(diagnostic)))?;
         if let Some(line) = self.annotations.as_mut().and_then(|a| a.line(diagnostic)) {
             writeln!(self.err, "{line}")?;
         }
+        if !diagnostic.is_error() && self.verbosity == Verbosity::Quiet {
+            return Ok(());
+        }
+        if let Some(rendered) = Located::of(diagnostic).and_then(|l| self.sources.render(&l)) {
+            return writeln!(self.err, "{rendered}\n");
+        }
         if diagnostic.is_error() {
             self.error(diagnostic.message())?;
-        } else if self.verbosity == Verbosity::Quiet {
-            return Ok(());
         } else {
             self.warn(diagnostic.message())?;
         }
         match diagnostic.help() {
             Some(help) => self.help(help),
             None => Ok(()),
+        }
+    }
+
+    /// Where the error the command is about to return is: its message is
+    /// then printed as these places, each with its file's lines (JSON and
+    /// the exit code keep the error's own message).
+    pub fn error_places(&mut self, places: Vec<Located>) {
+        self.error_places = places;
+    }
+
+    /// The error that ends the command: `error: ...` and `help: ...`, or
+    /// the places [`Shell::error_places`] named, with their excerpts.
+    pub fn final_error(&mut self, message: &str, help: Option<&str>) -> io::Result<()> {
+        let mut places = std::mem::take(&mut self.error_places);
+        if let Some(last) = places.last_mut().filter(|last| last.help.is_none()) {
+            last.help = help.map(str::to_owned);
+        }
+        let rendered: Option<Vec<String>> = places.iter().map(|place| self.sources.render(place)).collect();
+        match rendered {
+            Some(blocks) if !blocks.is_empty() => writeln!(self.err, "{}", blocks.join("\n\n")),
+            _ => {
+                self.error(message)?;
+                help.map_or(Ok(()), |help| self.help(help))
+            }
         }
     }
 

@@ -63,14 +63,16 @@ impl History {
         for rev in revisions {
             if let Some(&first) = first_by_id.get(&rev.id) {
                 let first: &Revision = &kept[first];
-                diagnostics.push(Diagnostic::error(
-                    &rev.file.path,
-                    Some(rev.lines.revision),
+                diagnostics.push(at_word(
+                    &rev,
+                    rev.lines.revision,
+                    &rev.id,
                     Problem::DuplicateRevision { id: rev.id.clone(), other: first.file.path.display().to_string() },
                 ));
-                diagnostics.push(Diagnostic::error(
-                    &first.file.path,
-                    Some(first.lines.revision),
+                diagnostics.push(at_word(
+                    first,
+                    first.lines.revision,
+                    &rev.id,
                     Problem::DuplicateRevision { id: rev.id.clone(), other: rev.file.path.display().to_string() },
                 ));
                 continue;
@@ -85,17 +87,14 @@ impl History {
             let mut problems = Vec::new();
             for other in ids {
                 match first_by_id.get(other) {
-                    Some(&i) if found.contains(&i) => problems.push(Diagnostic::error(
-                        &rev.file.path,
-                        Some(line),
+                    Some(&i) if found.contains(&i) => problems.push(at_word(
+                        rev,
+                        line,
+                        other,
                         Problem::RepeatedReference { id: rev.id.clone(), other: other.clone() },
                     )),
                     Some(&i) => found.push(i),
-                    None => problems.push(Diagnostic::error(
-                        &rev.file.path,
-                        Some(line),
-                        missing(rev.id.clone(), other.clone()),
-                    )),
+                    None => problems.push(at_word(rev, line, other, missing(rev.id.clone(), other.clone()))),
                 }
             }
             (found, problems)
@@ -150,7 +149,7 @@ impl History {
                     None
                 };
                 if let Some(problem) = problem {
-                    diagnostics.push(Diagnostic::error(&rev.file.path, Some(rev.lines.branch_labels), problem));
+                    diagnostics.push(at_word(rev, rev.lines.branch_labels, label, problem));
                 }
             }
         }
@@ -354,7 +353,16 @@ impl History {
             .iter()
             .map(|&h| format!("{} ({})", self.revisions[h].id, self.revisions[h].file.path.display()))
             .collect();
-        Some(Diagnostic::error(&first.file.path, Some(first.lines.revision), Problem::MultipleHeads { heads: named }))
+        Some(at_word(first, first.lines.revision, &first.id, Problem::MultipleHeads { heads: named }))
+    }
+}
+
+/// An error on `line` of `rev`'s file, pointing at `word` there when it stands on it.
+pub(crate) fn at_word(rev: &Revision, line: usize, word: &str, problem: Problem) -> Diagnostic {
+    let diagnostic = Diagnostic::error(&rev.file.path, Some(line), problem);
+    match rev.span_of(line, word) {
+        Some(span) => diagnostic.with_span(span),
+        None => diagnostic,
     }
 }
 

@@ -253,9 +253,10 @@ impl LockFile {
         let lock_path = self.path.clone().unwrap_or_else(|| Path::new(LOCK_FILE_NAME).to_owned());
         for rev in history.revisions() {
             match self.get(&rev.id) {
-                Some(pinned) if pinned != rev.checksum => diagnostics.push(Diagnostic::error(
-                    &rev.file.path,
-                    Some(1),
+                Some(pinned) if pinned != rev.checksum => diagnostics.push(crate::graph::at_word(
+                    rev,
+                    rev.lines.revision,
+                    &rev.id,
                     Problem::PinnedRevisionChanged {
                         id: rev.id.clone(),
                         pinned,
@@ -264,11 +265,11 @@ impl LockFile {
                     },
                 )),
                 Some(_) => {}
-                None => diagnostics.push(Diagnostic::warning(
-                    &rev.file.path,
-                    Some(rev.lines.revision),
-                    Problem::Draft { id: rev.id.clone() },
-                )),
+                None => {
+                    let draft =
+                        crate::graph::at_word(rev, rev.lines.revision, &rev.id, Problem::Draft { id: rev.id.clone() });
+                    diagnostics.push(Diagnostic { severity: crate::Severity::Warning, ..draft });
+                }
             }
         }
         for (id, _) in self.iter() {

@@ -130,6 +130,22 @@ impl Revision {
     pub fn is_merge(&self) -> bool {
         self.parents.len() > 1
     }
+
+    /// Where `word` (an id or label) stands on 1-based line `line` of the
+    /// file, as a whole word, for a diagnostic to point at.
+    pub fn span_of(&self, line: usize, word: &str) -> Option<Span> {
+        let text = &self.file.text;
+        let start = text.split_inclusive('\n').take(line.checked_sub(1)?).map(str::len).sum::<usize>();
+        let content = text[start..].split('\n').next()?;
+        let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        let at = content.match_indices(word).map(|(at, _)| at).find(|&at| {
+            let end = at + word.len();
+            !word.is_empty()
+                && (at == 0 || !is_word(content.as_bytes()[at - 1]))
+                && (end == content.len() || !is_word(content.as_bytes()[end]))
+        })?;
+        Some(Span::new(text, start + at..start + at + word.len()))
+    }
 }
 
 /// The longest revision id, in characters: the version table's `revision`
@@ -570,6 +586,17 @@ mod tests {
             .filter_map(|d| d.span.map(|s| (s.line, &text[s.start..s.end])))
             .collect();
         assert_eq!(spans, [(1, "Bad-Id"), (2, "parnets"), (3, "B"), (5, "maybe")]);
+    }
+
+    #[test]
+    fn span_of_finds_a_whole_word_on_a_line() {
+        let rev = parse("-- revision: ab\n-- parents: a_b, ab_c, ab\n-- message: m\n\n-- migrate:up\n").unwrap();
+        let text = &rev.file.text;
+        let found = |line, word| rev.span_of(line, word).map(|s| (s.line, s.column, &text[s.start..s.end]));
+        assert_eq!(found(2, "ab"), Some((2, 24, "ab")));
+        assert_eq!(found(1, "ab"), Some((1, 14, "ab")));
+        assert_eq!(found(2, "zz"), None);
+        assert_eq!(found(9, "ab"), None);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub fn run(shell: &mut Shell, project: &Project, history: History, args: &DiffAr
     let bench = crate::models::workbench(project, args.dev_url.as_deref(), &resolved.url)?;
     let drift = bench.drift(&migrator, live.database());
     crate::models::warn_left_behind(shell)?;
+    if let Err(error) = &drift {
+        shell.error_places(crate::render::workbench_error(error, &project.config.schema));
+    }
     let drift = drift.map_err(|e| workbench_error(e, &project.config.schema))?;
     let database = resolved.url.redacted();
     let at = crate::db::describe_heads(&drift.at);

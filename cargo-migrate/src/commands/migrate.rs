@@ -155,6 +155,9 @@ impl Request<'_> {
         if let Err(migrate_runtime::Error::Statement { path, line, id, message, .. }) = &result {
             shell.annotate_error(path, *line, &format!("revision `{id}` failed: {message}"))?;
         }
+        if let Err(error) = &result {
+            shell.error_places(crate::render::engine_error(error));
+        }
         let (report, error) = match result {
             Ok(report) => (Some(report), None),
             Err(error) => (None, Some(engine_error(error))),
@@ -378,6 +381,9 @@ fn offline(
         }
         (script, _) => script,
     };
+    if let Err(error) = &script {
+        shell.error_places(crate::render::engine_error(error));
+    }
     let script = script.map_err(|error| match error {
         migrate_runtime::Error::ScriptNeedsDatabase => {
             CliError::usage(format!("`{text}` starts at `current`, which needs a database"))

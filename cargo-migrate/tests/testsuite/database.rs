@@ -140,7 +140,8 @@ fn postgres_failing_revision_leaves_the_database_as_before_it_and_names_the_line
         101,
     );
     assert!(
-        stderr.contains("error: migrations/b.sql:7: revision `bbbb` failed: relation \"missing\" does not exist"),
+        stderr
+            .contains("error: revision `bbbb` failed: relation \"missing\" does not exist\n --> migrations/b.sql:7:1"),
         "{stderr}"
     );
     assert_eq!(db.tables(), ["a", "migrate_versions"]);
@@ -160,7 +161,7 @@ fn postgres_failed_no_transaction_revision_blocks_until_resolved() {
         cargo_migrate(project.path(), &all)
     };
     let (_, stderr) = assert_exit(&run(&["upgrade"]), 101);
-    assert!(stderr.contains("migrations/c.sql:8: revision `cccc` failed"), "{stderr}");
+    assert!(stderr.contains("revision `cccc` failed") && stderr.contains(" --> migrations/c.sql:8:1"), "{stderr}");
     assert!(stderr.contains("cargo migrate resolve cccc --applied"), "{stderr}");
     assert_eq!(db.query("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_a'")[0][0].as_deref(), Some("1"));
     let (stdout, _) = assert_exit(&run(&["status"]), 0);

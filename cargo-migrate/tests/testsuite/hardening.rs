@@ -163,16 +163,26 @@ fn sqlite_refuses_an_unclosed_comment_naming_its_line_and_runs_nothing() {
     exit: 101
     --- stdout
     --- stderr
-    error: migrations/b.sql:8: revision `bbbb`: this `/*` comment is never closed with `*/` (SQLite rules)
-      help: close it: otherwise the database would ignore or misread everything after it
+    error: revision `bbbb`: this `/*` comment is never closed with `*/` (SQLite rules)
+     --> migrations/b.sql:8:1
+      |
+    8 | /* the rest is commented out by mistake
+      | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      |
+      = help: close it: otherwise the database would ignore or misread everything after it
     ");
     assert_eq!(sqlite(dir.path(), "SELECT name FROM sqlite_master WHERE type = 'table'"), "");
     insta::assert_snapshot!(redacted(&run(dir.path(), &url, &["upgrade", "--sql"]), &[]), @r"
     exit: 101
     --- stdout
     --- stderr
-    error: migrations/b.sql:8: revision `bbbb`: this `/*` comment is never closed with `*/` (SQLite rules)
-      help: close it: otherwise the database would ignore or misread everything after it
+    error: revision `bbbb`: this `/*` comment is never closed with `*/` (SQLite rules)
+     --> migrations/b.sql:8:1
+      |
+    8 | /* the rest is commented out by mistake
+      | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      |
+      = help: close it: otherwise the database would ignore or misread everything after it
     ");
 }
 
@@ -280,8 +290,13 @@ fn a_failing_postgres_revision_is_executed_once() {
     exit: 101
     --- stdout
     --- stderr
-    error: migrations/b.sql:8: revision `bbbb` failed: relation "missing" does not exist
-      help: nothing of this revision was applied; fix it and run the upgrade again
+    error: revision `bbbb` failed: relation "missing" does not exist
+     --> migrations/b.sql:8:1
+      |
+    8 | INSERT INTO missing VALUES (1);
+      | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+      |
+      = help: nothing of this revision was applied; fix it and run the upgrade again
     "#);
     // Sequences are not rolled back: one call means one execution.
     assert_eq!(rows(&db, "SELECT last_value FROM side_effects"), [["1"]]);
@@ -296,8 +311,13 @@ fn a_failing_postgres_statement_without_a_position_is_named_by_its_line() {
     exit: 101
     --- stdout
     --- stderr
-    error: migrations/a.sql:8: revision `aaaa` failed: duplicate key value violates unique constraint "t_pkey" (Key (x)=(1) already exists.)
-      help: nothing of this revision was applied; fix it and run the upgrade again
+    error: revision `aaaa` failed: duplicate key value violates unique constraint "t_pkey" (Key (x)=(1) already exists.)
+     --> migrations/a.sql:8:1
+      |
+    8 | INSERT INTO t VALUES (1);
+      | ^^^^^^^^^^^^^^^^^^^^^^^^^
+      |
+      = help: nothing of this revision was applied; fix it and run the upgrade again
     "#);
     assert_eq!(db.tables(), ["migrate_versions"]);
 }
@@ -310,8 +330,13 @@ fn transaction_control_inside_a_transactional_revision_is_refused() {
     exit: 101
     --- stdout
     --- stderr
-    error: migrations/a.sql:7: revision `aaaa`: `COMMIT` inside a revision that runs in its own transaction would end that transaction part-way
-      help: remove it; or, if the revision must control its transactions, add `-- transaction: false` to its header
+    error: revision `aaaa`: `COMMIT` inside a revision that runs in its own transaction would end that transaction part-way
+     --> migrations/a.sql:7:1
+      |
+    7 | COMMIT;
+      | ^^^^^^^
+      |
+      = help: remove it; or, if the revision must control its transactions, add `-- transaction: false` to its header
     ");
     assert!(!dir.path().join("app.db").exists() || sqlite(dir.path(), "SELECT name FROM sqlite_master").is_empty());
 }
@@ -458,8 +483,13 @@ fn postgres_failure_inside_a_revisions_own_transaction_is_recorded_with_its_line
     exit: 101
     --- stdout
     --- stderr
-    error: migrations/a.sql:10: revision `aaaa` failed: duplicate key value violates unique constraint "t_pkey" (Key (x)=(1) already exists.)
-      help: the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve aaaa --applied` or `--rolled-back`
+    error: revision `aaaa` failed: duplicate key value violates unique constraint "t_pkey" (Key (x)=(1) already exists.)
+      --> migrations/a.sql:10:1
+       |
+    10 | INSERT INTO t VALUES (1);
+       | ^^^^^^^^^^^^^^^^^^^^^^^^^
+       |
+       = help: the revision ran outside a transaction, so the statements before the failing one are in effect; finish or undo them by hand, then run `cargo migrate resolve aaaa --applied` or `--rolled-back`
     "#);
     assert_eq!(rows(&db, "SELECT state, statements_done FROM migrate_versions"), [["failed", "3"]]);
     assert_eq!(rows(&db, "SELECT count(*) FROM t"), [["0"]], "the revision's own transaction was rolled back");

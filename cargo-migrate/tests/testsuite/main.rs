@@ -4,6 +4,7 @@ mod autogenerate;
 mod crash;
 mod database;
 mod dburl;
+mod diagnostics;
 mod files;
 mod github;
 mod hardening;

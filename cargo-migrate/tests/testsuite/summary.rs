@@ -249,12 +249,12 @@ fn check_summary_and_annotations_name_file_and_line() {
     assert_eq!(output.status.code(), Some(1), "{}", crate::transcript(&output));
     let stderr = redact(&String::from_utf8_lossy(&output.stderr), step.path());
     let annotations: Vec<&str> = stderr.lines().filter(|l| l.starts_with("::")).collect();
-    insta::assert_snapshot!(annotations.join("\n"), @r#"
-    ::error file=migrations/d_draft.sql,line=1::revision `d` is a draft: it is not pinned in migrate.lock%0Ahelp: run `cargo migrate lock` to pin it once it is final
+    insta::assert_snapshot!(annotations.join("\n"), @r"
+    ::error file=migrations/d_draft.sql,line=1,col=14,endColumn=15::revision `d` is a draft: it is not pinned in migrate.lock%0Ahelp: run `cargo migrate lock` to pin it once it is final
     ::error file=migrations/a_users.sql::revision `a` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (try `--dry-run` first)
     ::error file=migrations/b_email.sql::revision `b` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (try `--dry-run` first)
     ::error file=migrations/d_draft.sql::revision `d` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (try `--dry-run` first)
-    "#);
+    ");
     insta::assert_snapshot!(step.summary(), @r#"
     ### cargo migrate check
 

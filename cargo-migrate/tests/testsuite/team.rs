@@ -94,10 +94,22 @@ fn a_conflicted_lock_file_is_named_as_such_by_check() {
     exit: 1
     --- stdout
     --- stderr
-    error: db/b.sql:1: the history has 2 heads: b (db/b.sql), c (db/c.sql)
-      help: run `cargo migrate merge -m "merge heads"` to join them, or set `allow-multiple-heads = true` in `[package.metadata.migrate]` if the branches are meant to stay apart
-    error: db/migrate.lock:7: migrate.lock has a git merge conflict: both sides' entries are independent; `cargo migrate lock --resolve` keeps both
-      help: commit the resolved file; with `migrate.lock merge=union` in .gitattributes (`cargo migrate init` and `lock` add it) git keeps both sides on its own
+    error: the history has 2 heads: b (db/b.sql), c (db/c.sql)
+     --> db/b.sql:1:14
+      |
+    1 | -- revision: b
+      |              ^
+      |
+      = help: run `cargo migrate merge -m "merge heads"` to join them, or set `allow-multiple-heads = true` in `[package.metadata.migrate]` if the branches are meant to stay apart
+
+    error: migrate.lock has a git merge conflict: both sides' entries are independent; `cargo migrate lock --resolve` keeps both
+     --> db/migrate.lock:7:1
+      |
+    7 | <<<<<<< HEAD
+      | ^^^^^^^^^^^^
+      |
+      = help: commit the resolved file; with `migrate.lock merge=union` in .gitattributes (`cargo migrate init` and `lock` add it) git keeps both sides on its own
+
     error: check failed with 2 problems: 3 revisions in db, 2 heads, 3 pinned
     "#);
 }
@@ -107,7 +119,10 @@ fn lock_refuses_a_conflicted_lock_file_and_lock_resolve_keeps_both_sides() {
     let dir = project(&conflicted(&pin_b(), &pin("c", "SELECT 1;", "a")));
     std::fs::write(dir.path().join("db/c.sql"), revision("c", "a", "SELECT 1;")).unwrap();
     let (_, stderr) = assert_exit(&run(dir.path(), &["lock"]), 1);
-    assert!(stderr.starts_with("error: db/migrate.lock:7: migrate.lock has a git merge conflict"), "{stderr}");
+    assert!(
+        stderr.contains("error: migrate.lock has a git merge conflict") && stderr.contains(" --> db/migrate.lock:7:1"),
+        "{stderr}"
+    );
     let output = run(dir.path(), &["lock", "--resolve"]);
     insta::assert_snapshot!(transcript(&output), @r#"
     exit: 0
@@ -131,8 +146,14 @@ fn lock_resolve_refuses_when_both_sides_pin_one_revision_differently() {
     exit: 1
     --- stdout
     --- stderr
-    error: db/migrate.lock:10: revision `b` is pinned twice with different checksums (also on line 8)
-      help: two branches pinned different versions of `b`: keep the line whose checksum matches the file you keep (`cargo migrate show b` prints it), remove the other, then run `cargo migrate lock`
+    error: revision `b` is pinned twice with different checksums (also on line 8)
+      --> db/migrate.lock:10:1
+       |
+    10 | b = "sha256:bd295816442ded3845fa441a0c27cdfd7bd813fbf79e731ae43e79c20b6a82c1"
+       | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+       |
+       = help: two branches pinned different versions of `b`: keep the line whose checksum matches the file you keep (`cargo migrate show b` prints it), remove the other, then run `cargo migrate lock`
+
     error: both sides pin `b` with different checksums; nothing was changed
     "#);
     assert_eq!(read(dir.path(), "db/migrate.lock"), before);
@@ -142,24 +163,36 @@ fn lock_resolve_refuses_when_both_sides_pin_one_revision_differently() {
 fn check_names_the_command_for_drafts_and_allow_drafts_accepts_them() {
     let dir = project(&format!("{TOP}{}", pin_a()));
     let output = run(dir.path(), &["check"]);
-    insta::assert_snapshot!(transcript(&output), @r#"
+    insta::assert_snapshot!(transcript(&output), @r"
     exit: 1
     --- stdout
     --- stderr
-    error: db/b.sql:1: revision `b` is a draft: it is not pinned in migrate.lock
-      help: run `cargo migrate lock` to pin it once it is final
+    error: revision `b` is a draft: it is not pinned in migrate.lock
+     --> db/b.sql:1:14
+      |
+    1 | -- revision: b
+      |              ^
+      |
+      = help: run `cargo migrate lock` to pin it once it is final
+
     error: check failed with 1 problem: 2 revisions in db, 1 head, 1 pinned
       help: run `cargo migrate lock` to pin the 1 draft and commit db/migrate.lock with it; `cargo migrate check --allow-drafts` accepts drafts for local use
-    "#);
+    ");
     let output = run(dir.path(), &["check", "--allow-drafts"]);
-    insta::assert_snapshot!(transcript(&output), @r#"
+    insta::assert_snapshot!(transcript(&output), @r"
     exit: 0
     --- stdout
     --- stderr
-    warning: db/b.sql:1: revision `b` is a draft: it is not pinned in migrate.lock
-      help: run `cargo migrate lock` to pin it once it is final
+    warning: revision `b` is a draft: it is not pinned in migrate.lock
+     --> db/b.sql:1:14
+      |
+    1 | -- revision: b
+      |              ^
+      |
+      = help: run `cargo migrate lock` to pin it once it is final
+
          Checked 2 revisions in db, 1 head, 1 pinned
-    "#);
+    ");
 }
 
 /// `b` is pinned, then edited.
@@ -204,14 +237,20 @@ fn an_edited_revision_the_database_has_not_applied_may_be_re_pinned() {
     let output = run(dir.path(), &["check", "--database-url", &db.url]);
     let new = Checksum::of(&revision("b", "a", "CREATE TABLE b (id BIGINT);")).to_string();
     let old = Checksum::of(&revision("b", "a", "CREATE TABLE b (id INT);")).to_string();
-    insta::assert_snapshot!(redact(&output, &db).replace(&new, "[NEW]").replace(&old, "[OLD]"), @r#"
+    insta::assert_snapshot!(redact(&output, &db).replace(&new, "[NEW]").replace(&old, "[OLD]"), @r"
     exit: 1
     --- stdout
     --- stderr
-    error: db/b.sql:1: pinned revision `b` was edited: migrate.lock has [OLD], the file now has [NEW]
-      help: postgres://postgres@127.0.0.1:5432/[DB] has not applied it, so re-pinning it is safe: `cargo migrate lock --update b`
+    error: pinned revision `b` was edited: migrate.lock has [OLD], the file now has [NEW]
+     --> db/b.sql:1:14
+      |
+    1 | -- revision: b
+      |              ^
+      |
+      = help: postgres://postgres@127.0.0.1:5432/[DB] has not applied it, so re-pinning it is safe: `cargo migrate lock --update b`
+
     error: check failed with 1 problem: 2 revisions in db, 1 head, 2 pinned
-    "#);
+    ");
     let output = run(dir.path(), &["lock", "--update", "b", "--database-url", &db.url]);
     assert_exit(&output, 0);
     assert_exit(&run(dir.path(), &["check"]), 0);
@@ -360,8 +399,14 @@ fn an_edited_revision_the_database_recorded_as_failed_may_be_re_pinned() {
     exit: 1
     --- stdout
     --- stderr
-    error: db/b.sql:1: pinned revision `b` was edited: migrate.lock has [OLD], the file now has [NEW]
-      help: postgres://postgres@127.0.0.1:5432/[DB] recorded it as failed, so re-pinning it is safe: `cargo migrate lock --update b`
+    error: pinned revision `b` was edited: migrate.lock has [OLD], the file now has [NEW]
+     --> db/b.sql:1:14
+      |
+    1 | -- revision: b
+      |              ^
+      |
+      = help: postgres://postgres@127.0.0.1:5432/[DB] recorded it as failed, so re-pinning it is safe: `cargo migrate lock --update b`
+
     error: check failed with 1 problem: 2 revisions in db, 1 head, 2 pinned
     ");
     let output = run(dir.path(), &["lock", "--update", "b", "--database-url", &db.url]);

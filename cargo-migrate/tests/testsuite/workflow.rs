@@ -100,7 +100,11 @@ fn init_new_branch_merge_lock_and_repin() {
         .replace("-- migrate:up\n", "-- migrate:up\nCREATE TABLE posts (id INT);\n");
     std::fs::write(&bbb, edited).unwrap();
     let (_, stderr) = assert_exit(&run(&["check"]), 1);
-    assert!(stderr.contains("migrations/bbb_add_posts.sql:1: pinned revision `bbb` was edited"), "{stderr}");
+    assert!(
+        stderr.contains("error: pinned revision `bbb` was edited")
+            && stderr.contains(" --> migrations/bbb_add_posts.sql:1:14"),
+        "{stderr}"
+    );
     assert_exit(&run(&["lock"]), 1);
     let (_, stderr) = assert_exit(&run(&["lock", "--update", "bbb"]), 0);
     assert!(stderr.contains("Re-pinned bbb"), "{stderr}");
