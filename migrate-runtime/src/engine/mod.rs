@@ -229,6 +229,49 @@ impl Migrator {
         Run::new(self, Direction::Downgrade, target.clone())
     }
 
+    /// Sets up reverting the revisions `ids` themselves, to run with
+    /// [`Run::apply`]: each of them and every applied revision that needs
+    /// it (built on it, or depending on it), newest first, and nothing
+    /// else. Where [`Migrator::downgrade`] steps back to a target, reverting
+    /// every branch above it, this names what goes, so a revision on
+    /// another branch stays applied. A revision that is not applied is
+    /// nothing to do.
+    ///
+    /// ```
+    /// use migrate_history::{Options, SourceFile, load::Sources};
+    /// use migrate_runtime::{Migrator, Target};
+    ///
+    /// let file = |id: &str, parents: &str, up: &str, down: &str| {
+    ///     let text = format!("-- revision: {id}\n-- parents: {parents}\n-- message: {id}\n\n-- migrate:up\n{up}\n-- migrate:down\n{down}\n");
+    ///     SourceFile::new(format!("migrations/{id}.sql"), text)
+    /// };
+    /// let sources = Sources {
+    ///     revisions: vec![
+    ///         file("a", "", "CREATE TABLE a (id INT);", "DROP TABLE a;"),
+    ///         file("b", "a", "CREATE TABLE b (id INT);", "DROP TABLE b;"),
+    ///         file("c", "a", "CREATE TABLE c (id INT);", "DROP TABLE c;"),
+    ///     ],
+    ///     ..Sources::default()
+    /// };
+    /// let options = Options { allow_multiple_heads: true, ..Options::default() };
+    /// let migrator = Migrator::new(migrate_history::analyze(sources, options).history);
+    /// let mut db = rusqlite::Connection::open_in_memory()?;
+    /// migrator.run_to(&mut db, &Target::Heads)?;
+    ///
+    /// let report = migrator.revert(["c"]).apply(&mut db)?;
+    /// assert_eq!(report.reverted.len(), 1, "b, on another branch from a, stays");
+    /// assert_eq!(migrator.state(&mut db)?.heads, ["b"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn revert<I, S>(&self, ids: I) -> Run<'_, '_>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let ids = ids.into_iter().map(Into::into).collect();
+        Run { goal: Goal::Revert(ids), ..Run::new(self, Direction::Downgrade, Target::Base) }
+    }
+
     /// Records the database as being at `target` without running anything,
     /// for a database whose schema was made by hand or by another tool.
     /// Other branches stay as they are; `purge` first empties the version
@@ -354,13 +397,21 @@ impl Migrator {
     }
 }
 
+/// What a run aims at: a target, or revisions reverted by name
+/// ([`Migrator::revert`]).
+#[derive(Debug, Clone)]
+pub(crate) enum Goal {
+    Target(Target),
+    Revert(Vec<String>),
+}
+
 /// An upgrade or downgrade being set up: options and an observer, then
 /// [`Run::apply`] (or, with the `tokio-postgres` feature, `apply_async`).
 #[must_use = "a run does nothing until it is applied"]
 pub struct Run<'m, 'o> {
     migrator: &'m Migrator,
     direction: Direction,
-    target: Target,
+    goal: Goal,
     options: RunOptions,
     observer: Option<&'o mut Observer<'o>>,
 }
@@ -369,7 +420,7 @@ impl std::fmt::Debug for Run<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Run")
             .field("direction", &self.direction)
-            .field("target", &self.target)
+            .field("goal", &self.goal)
             .field("options", &self.options)
             .field("observed", &self.observer.is_some())
             .finish()
@@ -378,7 +429,7 @@ impl std::fmt::Debug for Run<'_, '_> {
 
 impl<'m, 'o> Run<'m, 'o> {
     fn new(migrator: &'m Migrator, direction: Direction, target: Target) -> Run<'m, 'o> {
-        Run { migrator, direction, target, options: RunOptions::default(), observer: None }
+        Run { migrator, direction, goal: Goal::Target(target), options: RunOptions::default(), observer: None }
     }
 
     /// All options at once.
@@ -474,6 +525,6 @@ impl<'m, 'o> Run<'m, 'o> {
             Some(observer) => observer,
             None => &mut silent,
         };
-        self.migrator.run_in(db, self.direction, &self.target, self.options, observer).await
+        self.migrator.run_in(db, self.direction, &self.goal, self.options, observer).await
     }
 }

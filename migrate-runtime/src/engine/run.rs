@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use migrate_history::sql::{Statement, line_at};
-use migrate_history::{Direction, Plan, Revision, Target};
+use migrate_history::{Direction, Plan, Revision, Target, TargetError};
 
 use super::error::{Dangling, Error, FailureKind};
 use super::report::{
     AppliedRevision, Event, NotExecuted, Report, Resolution, RunOptions, StampReport, TransactionMode,
 };
 use super::state::{DbState, Drift};
-use super::{Migrator, Observer};
+use super::{Goal, Migrator, Observer};
 use crate::conn::{Conn, caught};
 use crate::version_table::{NewRow, Row, State, VersionTable};
 use crate::{DbError, Dialect};
@@ -129,16 +129,31 @@ impl Migrator {
         })
     }
 
+    /// [`Migrator::plan_from`] for a run's goal: a target, or revisions to
+    /// revert by name (each with what needs it).
+    fn plan_goal(&self, state: &DbState, direction: Direction, goal: &Goal) -> Result<Plan, Error> {
+        match goal {
+            Goal::Target(target) => self.plan_from(state, direction, target),
+            Goal::Revert(ids) => {
+                let from = ids
+                    .iter()
+                    .map(|id| self.history.index_of(id).ok_or_else(|| TargetError::NotFound { text: id.clone() }))
+                    .collect::<Result<Vec<usize>, TargetError>>()?;
+                Ok(self.history.plan_revert(&state.mask, &from)?)
+            }
+        }
+    }
+
     /// An upgrade or downgrade, holding the migration lock.
     pub(crate) async fn run_in<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
         &self,
         db: &mut C,
         direction: Direction,
-        target: &Target,
+        goal: &Goal,
         options: RunOptions,
         events: &mut E,
     ) -> Result<Report, Error> {
-        if let Some(report) = self.nothing_to_do(db, direction, target, options).await {
+        if let Some(report) = self.nothing_to_do(db, direction, goal, options).await {
             return Ok(report);
         }
         let key = self.acquire(db, events).await?;
@@ -149,7 +164,7 @@ impl Migrator {
                 Direction::Downgrade => RunOptions { allow_newer: false, ..options },
             };
             self.refuse_unsettled(&state, options)?;
-            let plan = self.plan_from(&state, direction, target)?;
+            let plan = self.plan_goal(&state, direction, goal)?;
             let mut report = self.execute(db, &table, &state, &plan, options, events).await?;
             report.heads = self.heads_after(&state, &plan, report.dry_run);
             Ok(report)
@@ -247,7 +262,7 @@ impl Migrator {
         &self,
         db: &mut C,
         direction: Direction,
-        target: &Target,
+        goal: &Goal,
         options: RunOptions,
     ) -> Option<Report> {
         if db.dialect() != Dialect::Postgres {
@@ -257,7 +272,7 @@ impl Migrator {
         if !(state.failed.is_empty() && state.unknown.is_empty() && state.drift.is_empty()) {
             return None;
         }
-        let plan = self.plan_from(&state, direction, target).ok()?;
+        let plan = self.plan_goal(&state, direction, goal).ok()?;
         plan.steps.is_empty().then(|| Report { heads: state.heads, ..Report::new(direction, options.dry_run) })
     }
 
