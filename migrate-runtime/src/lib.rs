@@ -27,6 +27,7 @@ mod pg;
 pub mod schema;
 pub mod source;
 pub mod url;
+pub mod verify;
 pub mod version_table;
 pub mod workbench;
 

@@ -141,6 +141,15 @@ impl Workbench {
         self.server.dialect()
     }
 
+    /// Where scratch databases are made, in words: `SQLite in memory`, or
+    /// `temporary databases on HOST:PORT/DATABASE as USER` (no password).
+    pub fn describe(&self) -> String {
+        match &self.server {
+            DatabaseUrl::Sqlite { .. } => "SQLite in memory".to_owned(),
+            DatabaseUrl::Postgres(pg) => format!("temporary databases on {}", pg.describe()),
+        }
+    }
+
     /// A new empty scratch database; `label` goes into a PostgreSQL one's name.
     pub fn scratch(&self, label: &str) -> Result<Scratch, WorkbenchError> {
         Scratch::create(&self.server, label)
@@ -163,7 +172,7 @@ impl Workbench {
     }
 
     /// A scratch database with every revision up to `at` applied.
-    fn replay(&self, migrator: &Migrator, at: &[String]) -> Result<Scratch, WorkbenchError> {
+    pub(crate) fn replay(&self, migrator: &Migrator, at: &[String]) -> Result<Scratch, WorkbenchError> {
         let mut scratch = self.scratch("history")?;
         for id in at {
             migrator
@@ -171,6 +180,14 @@ impl Workbench {
                 .map_err(|e| WorkbenchError::Replay(Box::new(e)))?;
         }
         Ok(scratch)
+    }
+
+    /// The schema of a scratch database as the server prints it, without
+    /// settling (see [`settle`](crate::schema::settle)), the version table
+    /// `exclude` left out.
+    pub(crate) fn read_raw(&self, db: &mut dyn Database, exclude: &str) -> Result<Schema, WorkbenchError> {
+        introspect_schemas(db, exclude, &self.schemas)
+            .map_err(|source| WorkbenchError::Introspect { what: "a scratch database".into(), source })
     }
 
     /// The schema the models (`schema.sql`'s text) create, run statement
