@@ -8,7 +8,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    a check found something: problems in the history, drafts, several heads, a database
-       not up to date, models that differ
+       not up to date, models that differ, a down section that does not restore its schema
   2    usage error: a bad argument, URL, target or package
   3    could not connect to the database or authenticate
   4    the database refused the run: an applied revision changed, a failed or interrupted
@@ -117,6 +117,9 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Compare a live database with what the history produces at its applied revisions
     Diff(DiffArgs),
+    /// Prove every down section on scratch databases (each revision upgraded, downgraded and
+    /// upgraded again), merges in every order, a full upgrade from base and schema.sql
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +347,19 @@ pub struct NewArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// Server for the scratch database [default: the database's own server; SQLite in memory]
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Verify only the revisions after REV (what a pull request adds), on a scratch database
+    /// upgraded to REV
+    #[arg(long, value_name = "REV")]
+    pub from: Option<String>,
+    /// Server for the scratch databases [default: the database's own server; SQLite in memory]
     #[arg(long, value_name = "URL")]
     pub dev_url: Option<String>,
     #[command(flatten)]

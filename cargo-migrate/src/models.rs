@@ -52,6 +52,15 @@ fn read(project: &Project) -> (PathBuf, Result<String, CliError>) {
     (shown, text)
 }
 
+/// The models file as shown and its text, or `None` when there is none.
+pub fn read_if_present(project: &Project) -> Result<Option<(PathBuf, String)>, CliError> {
+    if !project.base.join(&project.config.schema).is_file() {
+        return Ok(None);
+    }
+    let (shown, text) = read(project);
+    Ok(Some((shown, text?)))
+}
+
 /// Up and down SQL for a new revision, or `None` when the models match the history.
 pub fn autogenerate(
     shell: &mut Shell,

@@ -78,6 +78,12 @@ pub enum Message {
     SchemaChange(SchemaChangeInfo),
     /// The end of `diff`.
     DiffFinished { database: String, at: Vec<String>, differences: usize },
+    /// A revision `verify` checked: `down` is `restored`, `no-down-section` or `not-checked`.
+    RevisionVerified { id: String, message: String, path: String, down: &'static str },
+    /// A check of `verify` that failed.
+    VerifyFailure(VerifyFailureInfo),
+    /// The end of `verify`.
+    VerifyFinished(Box<VerifyFinishedInfo>),
     /// A file `init` wrote or found: `action` is `created`, `updated`,
     /// `replaced`, `keeping` or `unchanged`.
     FileWritten { path: String, action: String },
@@ -195,6 +201,47 @@ pub struct SchemaChangeInfo {
     pub change: String,
     /// Whether it can lose data.
     pub destructive: bool,
+}
+
+/// A check of `verify` that failed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct VerifyFailureInfo {
+    /// Which check: `not-restored`, `upgrade`, `merge-order`, ...
+    pub check: &'static str,
+    /// The revision it is about, if any.
+    pub revision: Option<String>,
+    pub path: Option<String>,
+    pub message: String,
+    /// The schema differences it found.
+    pub changes: Vec<SchemaChangeInfo>,
+    pub help: Option<String>,
+}
+
+/// The end of `verify`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct VerifyFinishedInfo {
+    pub success: bool,
+    /// Where the walk started (`--from`); empty: base.
+    pub from: Vec<String>,
+    pub heads: Vec<String>,
+    /// The revisions walked, the one that failed included.
+    pub revisions: usize,
+    /// How many of them had their down section checked and passed.
+    pub restored: usize,
+    /// The first revision without a down section, where the down check ended.
+    pub down_ended_at: Option<String>,
+    /// Revisions the walk did not reach after a failure.
+    pub not_reached: Vec<String>,
+    /// Merge points whose parents' orders were compared.
+    pub merges: Vec<String>,
+    /// Whether a full upgrade from base was run.
+    pub full_upgrade: bool,
+    /// Whether the models were compared with the head schema.
+    pub models: bool,
+    pub failures: usize,
+    pub elapsed_ms: f64,
 }
 
 /// `status`.

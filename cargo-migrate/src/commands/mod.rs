@@ -9,6 +9,7 @@ mod lock;
 mod migrate;
 mod new;
 mod settle;
+mod verify;
 
 use std::io::Write;
 
@@ -52,6 +53,14 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
                 return report_problems(shell, &analysis);
             }
             diff::run(shell, &project, analysis.history, args)
+        }
+        Command::Verify(args) => {
+            // Several heads are verify's own finding; drafts are `check`'s business.
+            let analysis = project.analyze(Options { allow_multiple_heads: true, require_pinned: false });
+            if analysis.has_errors() {
+                return report_problems(shell, &analysis);
+            }
+            verify::run(shell, &project, analysis.history, args)
         }
     }
 }

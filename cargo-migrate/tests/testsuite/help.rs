@@ -25,6 +25,7 @@ fn help_snapshots() {
         "resolve",
         "generate",
         "diff",
+        "verify",
     ] {
         insta::assert_snapshot!(format!("help_{command}"), transcript(&cargo_migrate(&dir, &[command, "--help"])));
     }

@@ -118,7 +118,7 @@ fn redact(value: &mut Value, dir: &str) {
 }
 
 /// Every reason a snapshot below shows; `docs/json.md` documents exactly these.
-const REASONS: [&str; 23] = [
+const REASONS: [&str; 26] = [
     "revision",
     "branch-point",
     "diagnostic",
@@ -139,6 +139,9 @@ const REASONS: [&str; 23] = [
     "script",
     "schema-change",
     "diff-finished",
+    "revision-verified",
+    "verify-failure",
+    "verify-finished",
     "file-written",
     "error",
     "finished",
@@ -300,6 +303,30 @@ fn reason_diff_finished() {
     let fixture = Fixture::new();
     fixture.run(&["upgrade"]);
     insta::assert_snapshot!(lines(&fixture.run(&["diff"]), "diff-finished", &fixture));
+}
+
+#[test]
+fn reason_revision_verified() {
+    let fixture = Fixture::new();
+    insta::assert_snapshot!(lines(&fixture.run(&["verify"]), "revision-verified", &fixture));
+}
+
+#[test]
+fn reason_verify_failure() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "migrations/n_index.sql",
+        "-- revision: n\n-- parents: m\n-- message: index\n\n-- migrate:up\nCREATE INDEX ix_users_email ON users (email);\n\n-- migrate:down\n",
+    );
+    let output = fixture.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(1), "{}", crate::transcript(&output));
+    insta::assert_snapshot!(lines(&output, "verify-failure", &fixture));
+}
+
+#[test]
+fn reason_verify_finished() {
+    let fixture = Fixture::new();
+    insta::assert_snapshot!(lines(&fixture.run(&["verify"]), "verify-finished", &fixture));
 }
 
 #[test]
