@@ -15,6 +15,7 @@ mod secrets;
 mod summary;
 mod tags;
 mod team;
+mod verify;
 mod workflow;
 
 use std::path::Path;
