@@ -856,6 +856,38 @@ fn deploy_backend_refuses_a_database_that_is_not_at_head() {
     assert!(setup.current().is_empty());
 }
 
+/// A pull request whose revision's down section does not restore the
+/// schema fails at the verify step, which names the revision and the
+/// difference; the steps after it do not run.
+#[test]
+fn pull_request_workflow_fails_on_a_down_section_that_does_not_restore_the_schema() {
+    let repo = Repo::with_app();
+    assert_exit(&repo.init(".", &["--ci", "github"]), 0);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "base"]);
+    let base = repo.git(&["rev-parse", "HEAD"]);
+    repo.revision(
+        ".",
+        "d4d4d4d4d4d4",
+        "c3c3c3c3c3c3",
+        "add startup tagline",
+        "ALTER TABLE startups ADD COLUMN tagline TEXT;|SELECT 1;",
+    );
+    repo.lock(".");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "add a revision whose down forgets its column"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let db = TestDatabase::create("gh_pr_verify");
+    let mut runner = Runner::new(repo.path());
+    runner.services.insert("postgres".into(), [("DATABASE_URL".to_owned(), db.url.clone())].into());
+    let run = runner.run("migrations-pr.yml", Event::PullRequest { base, head });
+    assert_eq!(run.jobs["migrations"].result, "failure", "{}", run.log);
+    let verify =
+        run.log.split("--- Verify the down sections of this pull request's revisions").nth(1).unwrap_or_default();
+    assert!(verify.contains("d4d4d4d4d4d4") && verify.contains("tagline"), "{}", run.log);
+    assert!(run.log.contains("--- The SQL of this pull request's revisions: skipped"), "{}", run.log);
+}
+
 #[test]
 fn pull_request_workflow_upgrades_checks_downgrades_and_shows_the_prs_sql() {
     let repo = Repo::with_app();
