@@ -156,13 +156,30 @@ fn test() -> Result<(), String> {
     let mut command = cargo(&root);
     // Every test binary runs, so one failure does not hide the rest.
     command.args(["test", "--workspace", "--no-fail-fast"]);
+    let server = url.clone().or_else(|| std::env::var("MIGRATE_TEST_POSTGRES").ok());
     if let Some(url) = url {
         command.env("MIGRATE_TEST_POSTGRES", url);
     }
     let (passed, failed, ignored) = run_tests(&mut command)?;
     // One closing line for the whole suite; cargo's last line is one test binary's.
     println!("\ntest: {passed} passed, {failed} failed, {ignored} skipped");
-    if failed > 0 { Err(format!("{failed} test(s) failed")) } else { Ok(()) }
+    if failed > 0 {
+        return Err(format!("{failed} test(s) failed"));
+    }
+    history(&root, server.as_deref().unwrap_or("postgres://postgres@127.0.0.1:5432/postgres"))
+}
+
+/// This repository's own history (`migrations/`), checked as a project's CI
+/// checks its own: every down section proved on scratch databases, on
+/// SQLite and on PostgreSQL (`server`).
+fn history(root: &Path, server: &str) -> Result<(), String> {
+    let migrate = |args: &[&str]| {
+        let mut command = cargo(root);
+        command.args(["run", "--quiet", "-p", "cargo-migrate", "--", "migrate"]).args(args);
+        command
+    };
+    run(&mut migrate(&["verify", "--database-url", "sqlite::memory:"]), "cargo migrate verify (migrations/, SQLite)")?;
+    run(&mut migrate(&["verify", "--database-url", server]), "cargo migrate verify (migrations/, PostgreSQL)")
 }
 
 /// Runs `cargo test`, echoing its output, and adds up its `test result:` lines.
