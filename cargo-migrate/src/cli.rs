@@ -8,7 +8,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    a check found something: problems in the history, drafts, several heads, a database
-       not up to date, models that differ, a down section that does not restore its schema
+       not up to date, models that differ, a down section that does not restore its schema,
+       lint findings that are errors
   2    usage error: a bad argument, URL, target or package
   3    could not connect to the database or authenticate
   4    the database refused the run: an applied revision changed, a failed or interrupted
@@ -101,6 +102,8 @@ pub enum Command {
     /// Check everything the build checks, that every revision is pinned, and
     /// with a database URL that nothing is pending, drifted or failed
     Check(CheckArgs),
+    /// Lint the revisions' SQL for long locks, lost data and statements that fail
+    Lint(LintArgs),
     /// Apply revisions up to a target (default `head`)
     Upgrade(UpgradeArgs),
     /// Revert revisions down to a target (`-1`, `base`, a revision)
@@ -420,6 +423,19 @@ pub struct LockArgs {
     pub resolve: bool,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Revisions to lint: ids, unique prefixes, labels or targets such as `head` [default: every revision]
+    #[arg(value_name = "REV")]
+    pub revs: Vec<String>,
+    /// SQL dialect of the revisions [default: `dialect` in [package.metadata.migrate], else postgres]
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectArg>,
+    /// List the rules, ours and squawk's, and exit
+    #[arg(long, conflicts_with_all = ["revs", "dialect"])]
+    pub list_rules: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,8 @@
 /// Everything went fine.
 pub const OK: i32 = 0;
 /// A check found something: problems in the history, drafts, several heads,
-/// a database not up to date, models that differ, a `verify` failure.
+/// a database not up to date, models that differ, a `verify` failure, lint
+/// findings that are errors.
 pub const CHECK_FAILED: i32 = 1;
 /// The command line was wrong: an unknown flag, a bad URL or target, a missing package.
 pub const USAGE: i32 = 2;

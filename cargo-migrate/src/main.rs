@@ -10,6 +10,8 @@ mod fs;
 mod gitattributes;
 mod github;
 mod interrupt;
+#[cfg(feature = "lint")]
+mod lint;
 mod models;
 mod project;
 mod render;

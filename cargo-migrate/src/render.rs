@@ -22,6 +22,8 @@ pub struct Located {
     pub line: usize,
     /// The byte range of the file's text it points at; the line's text when `None`.
     pub span: Option<Range<usize>>,
+    /// A lint finding's statement, when it holds more than the span: shown around it.
+    pub statement: Option<String>,
     /// The message, without the place.
     pub title: String,
     /// A lint rule's name: `error[ban-drop-column]: ...`.
@@ -37,6 +39,10 @@ impl Located {
             path: diagnostic.path.clone()?,
             line: diagnostic.line?,
             span: diagnostic.span.map(|s| s.start..s.end),
+            statement: match &diagnostic.problem {
+                migrate_history::Problem::Lint { statement, .. } => Some(statement.clone()),
+                _ => None,
+            },
             title: diagnostic.problem.message(),
             rule: diagnostic.problem.rule().map(str::to_owned),
             help: diagnostic.help(),
@@ -45,7 +51,16 @@ impl Located {
 
     /// An error on `path:line`, such as a revision's failing statement.
     pub fn error(path: impl Into<PathBuf>, line: usize, title: impl Into<String>, help: Option<String>) -> Located {
-        Located { error: true, path: path.into(), line, span: None, title: title.into(), rule: None, help }
+        Located {
+            error: true,
+            path: path.into(),
+            line,
+            span: None,
+            statement: None,
+            title: title.into(),
+            rule: None,
+            help,
+        }
     }
 }
 
@@ -78,8 +93,18 @@ impl Sources {
             title = title.id(rule.as_str());
         }
         let path = located.path.display().to_string();
-        let snippet =
-            Snippet::source(text).path(path).line_start(1).fold(true).annotation(AnnotationKind::Primary.span(span));
+        let mut snippet = Snippet::source(text)
+            .path(path)
+            .line_start(1)
+            .fold(true)
+            .annotation(AnnotationKind::Primary.span(span.clone()));
+        // The statement's first line, when the span starts on a later one.
+        let statement = located.statement.as_deref().and_then(|s| statement_range(text, s, &span));
+        if let Some(statement) = statement.filter(|s| text[s.start..span.start].contains('\n')) {
+            let first_line =
+                statement.start..text[statement.start..].find('\n').map_or(text.len(), |n| statement.start + n);
+            snippet = snippet.annotation(AnnotationKind::Context.span(first_line).label("in this statement"));
+        }
         let mut group = title.element(snippet);
         if let Some(help) = &located.help {
             group = group.element(Level::HELP.message(help.as_str()));
@@ -95,6 +120,16 @@ fn renderer() -> Renderer {
     const HELP: Style = AnsiColor::Cyan.on_default().bold();
     const BLUE: Style = AnsiColor::Blue.on_default().bold();
     Renderer::styled().error(ERROR).warning(WARNING).help(HELP).line_num(BLUE).context(BLUE)
+}
+
+/// Where `statement` stands in `text` around `span`.
+fn statement_range(text: &str, statement: &str, span: &Range<usize>) -> Option<Range<usize>> {
+    if statement.is_empty() {
+        return None;
+    }
+    text.match_indices(statement)
+        .map(|(at, _)| at..at + statement.len())
+        .find(|range| range.start <= span.start && span.start < range.end)
 }
 
 /// The text of 1-based line `line`, without its indentation and line

@@ -20,6 +20,17 @@ pub enum Message {
     Diagnostic(DiagnosticInfo),
     /// The end of `check`.
     CheckFinished { success: bool, revisions: usize, heads: Vec<String>, errors: usize, warnings: usize },
+    /// The end of `lint`: the dialect, how many revisions were linted, and
+    /// how many findings were errors, warnings and allowed.
+    #[cfg_attr(not(feature = "lint"), allow(dead_code))]
+    LintFinished {
+        success: bool,
+        dialect: &'static str,
+        revisions: usize,
+        errors: usize,
+        warnings: usize,
+        allowed: usize,
+    },
     /// A revision file written by `new`, `generate` or `merge`.
     RevisionCreated {
         id: String,

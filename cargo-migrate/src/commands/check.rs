@@ -42,6 +42,15 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
             analysis.diagnostics.append(&mut crate::models::check(shell, project, &migrator, &resolved.url)?);
         }
     }
+    // With a dialect configured, the linter's findings: errors in drafts, warnings in pinned revisions.
+    #[cfg(feature = "lint")]
+    if let Some(dialect) = project.config.dialect {
+        let config_path = crate::project::shown_path(&project.base.join("Cargo.toml"));
+        let options = crate::lint::Options { dialect, config: &project.config.lint, config_path: &config_path };
+        let every: Vec<usize> = (0..analysis.history.len()).collect();
+        analysis.diagnostics.extend(crate::lint::lint(&analysis.history, &analysis.lock, &every, &options).diagnostics);
+        migrate_history::sort_diagnostics(&mut analysis.diagnostics);
+    }
     let errors = analysis.errors().count();
     let warnings = analysis.warnings().count();
     let heads = analysis.history.heads().len();

@@ -4,6 +4,7 @@ mod check;
 mod diff;
 mod init;
 mod inspect;
+mod lint;
 mod list;
 mod lock;
 mod migrate;
@@ -40,6 +41,7 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         Command::Show(show) => list::show(shell, &project, show),
         Command::Lock(lock) => lock::run(shell, &project, lock),
         Command::Check(check) => check::run(shell, &project, check),
+        Command::Lint(lint) => lint::run(shell, &project, lint),
         Command::Upgrade(args) => migrate::upgrade(shell, &project, args),
         Command::Downgrade(args) => migrate::downgrade(shell, &project, args),
         Command::Sql(args) => migrate::sql(shell, &project, args),

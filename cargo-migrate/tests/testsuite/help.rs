@@ -16,6 +16,7 @@ fn help_snapshots() {
         "merge",
         "lock",
         "check",
+        "lint",
         "upgrade",
         "downgrade",
         "current",

@@ -118,11 +118,12 @@ fn redact(value: &mut Value, dir: &str) {
 }
 
 /// Every reason a snapshot below shows; `docs/json.md` documents exactly these.
-const REASONS: [&str; 26] = [
+const REASONS: [&str; 27] = [
     "revision",
     "branch-point",
     "diagnostic",
     "check-finished",
+    "lint-finished",
     "revision-created",
     "no-changes",
     "pinned",
@@ -178,6 +179,12 @@ fn reason_diagnostic() {
 fn reason_check_finished() {
     let fixture = Fixture::new();
     insta::assert_snapshot!(lines(&fixture.run(&["check"]), "check-finished", &fixture));
+}
+
+#[test]
+fn reason_lint_finished() {
+    let fixture = Fixture::new();
+    insta::assert_snapshot!(lines(&fixture.offline(&["lint", "--dialect", "sqlite"]), "lint-finished", &fixture));
 }
 
 #[test]

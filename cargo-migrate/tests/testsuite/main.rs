@@ -10,6 +10,7 @@ mod github;
 mod hardening;
 mod help;
 mod json;
+mod lint;
 mod listing;
 mod secrets;
 mod summary;
