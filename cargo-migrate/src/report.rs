@@ -125,6 +125,16 @@ pub struct RevisionInfo {
     pub merge_point: bool,
     /// `x-` header keys and their values.
     pub extra: std::collections::BTreeMap<String, String>,
+    /// The lint rules its `-- allow:` lines allow, each with its reason.
+    pub allow: Vec<AllowInfo>,
+}
+
+/// A lint rule a revision allows, and why.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AllowInfo {
+    pub rule: String,
+    pub reason: String,
 }
 
 /// A problem, as the build script and `check` print it.

@@ -19,7 +19,7 @@ use migrate_history::{Analysis, History, Options, Problem, Revision};
 use crate::cli::{Command, MigrateArgs};
 use crate::error::{CliError, CliResult};
 use crate::project::{Project, Selection};
-use crate::report::{Message, RevisionInfo};
+use crate::report::{AllowInfo, Message, RevisionInfo};
 use crate::shell::{Shell, Verbosity};
 
 /// Runs a command; `Ok` carries the exit code.
@@ -88,6 +88,7 @@ fn revision_message(analysis: &Analysis, index: usize) -> Message {
         branch_point: history.is_branch_point(index),
         merge_point: history.is_merge_point(index),
         extra: rev.extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        allow: rev.allow.iter().map(|a| AllowInfo { rule: a.rule.clone(), reason: a.reason.clone() }).collect(),
     }))
 }
 
@@ -152,6 +153,9 @@ fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> st
     writeln!(out, "Reversible: {reversible}")?;
     for (key, value) in &rev.extra {
         writeln!(out, "{key}: {value}")?;
+    }
+    for allow in &rev.allow {
+        writeln!(out, "Allows: {} because {}", allow.rule, allow.reason)?;
     }
     writeln!(out)?;
     writeln!(out, "    {}", rev.message)?;

@@ -451,3 +451,26 @@ fn list_rules_names_ours_first() {
     );
     assert!(names.contains(&"ban-drop-column") && !names.contains(&"ban-concurrent-index-creation-in-transaction"));
 }
+
+#[test]
+fn show_and_json_list_the_allow_lines() {
+    let project = released_users();
+    let allow = "-- allow: ban-drop-column because no release reads it\n-- allow: irreversible-data-loss because it is a cache\n";
+    project.revision("b2", "a1", allow, "ALTER TABLE users DROP COLUMN name;", None);
+    let (stdout, _) = assert_exit(&project.run(&["show", "b2"]), 0);
+    assert!(
+        stdout.contains(
+            "Allows: ban-drop-column because no release reads it\nAllows: irreversible-data-loss because it is a cache\n"
+        ),
+        "{stdout}"
+    );
+    let (stdout, _) = assert_exit(&project.run(&["show", "b2", "--message-format", "json"]), 0);
+    let revision: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        revision["allow"],
+        serde_json::json!([
+            {"rule": "ban-drop-column", "reason": "no release reads it"},
+            {"rule": "irreversible-data-loss", "reason": "it is a cache"}
+        ])
+    );
+}
