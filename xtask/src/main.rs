@@ -170,14 +170,15 @@ fn test() -> Result<(), String> {
 }
 
 /// This repository's own history (`migrations/`), checked as a project's CI
-/// checks its own: every down section proved on scratch databases, on
-/// SQLite and on PostgreSQL (`server`).
+/// checks its own: linted, and every down section proved on scratch
+/// databases, on SQLite and on PostgreSQL (`server`).
 fn history(root: &Path, server: &str) -> Result<(), String> {
     let migrate = |args: &[&str]| {
         let mut command = cargo(root);
         command.args(["run", "--quiet", "-p", "cargo-migrate", "--", "migrate"]).args(args);
         command
     };
+    run(&mut migrate(&["lint"]), "cargo migrate lint (migrations/)")?;
     run(&mut migrate(&["verify", "--database-url", "sqlite::memory:"]), "cargo migrate verify (migrations/, SQLite)")?;
     run(&mut migrate(&["verify", "--database-url", server]), "cargo migrate verify (migrations/, PostgreSQL)")
 }
