@@ -90,7 +90,6 @@ pub fn facts(text: &str, postgres_major: u32) -> Facts {
                 .creates
                 .extend(create.table_name().and_then(|t| t.path()).and_then(|p| p.segment()).map(|s| s.text()));
         }
-        ast::Stmt::SelectInto(_) => {}
         ast::Stmt::AlterTable(alter) => alter_table(&alter, postgres_major, &mut facts),
         ast::Stmt::CreateIndex(index) => {
             let table = index.table_relation_name().and_then(|r| table_ref(r.table_name_ref()));
