@@ -102,17 +102,21 @@ fn section<'a>(sql: &'a str, start: usize, options: &Options<'_>, postgres_major
 /// `releases.toml` tags any, else pinned in migrate.lock (the record of
 /// what was released), with the tag that released it first.
 fn released(history: &History, lock: &LockFile) -> Vec<Option<Released>> {
-    let tags: Vec<(&str, Vec<bool>)> = history.tags().map(|(name, heads)| (name, history.ancestors(heads))).collect();
+    // Each tag with what it has, the smallest release (the first that had a revision) first.
+    let mut tags: Vec<(usize, &str, Vec<bool>)> = history
+        .tags()
+        .map(|(name, heads)| {
+            let has = history.ancestors(heads);
+            (has.iter().filter(|h| **h).count(), name, has)
+        })
+        .collect();
+    tags.sort();
     (0..history.len())
         .map(|i| {
             if tags.is_empty() {
                 return lock.is_pinned(&history.revision(i).id).then_some(Released::Pinned);
             }
-            // The smallest release that has it: the first that had it.
-            tags.iter()
-                .filter(|(_, has)| has[i])
-                .min_by_key(|(name, has)| (has.iter().filter(|h| **h).count(), *name))
-                .map(|(name, _)| Released::Tag((*name).to_owned()))
+            tags.iter().find(|(_, _, has)| has[i]).map(|(_, name, _)| Released::Tag((*name).to_owned()))
         })
         .collect()
 }
