@@ -861,26 +861,7 @@ fn deploy_backend_refuses_a_database_that_is_not_at_head() {
 /// difference; the steps after it do not run.
 #[test]
 fn pull_request_workflow_fails_on_a_down_section_that_does_not_restore_the_schema() {
-    let repo = Repo::with_app();
-    assert_exit(&repo.init(".", &["--ci", "github"]), 0);
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-q", "-m", "base"]);
-    let base = repo.git(&["rev-parse", "HEAD"]);
-    repo.revision(
-        ".",
-        "d4d4d4d4d4d4",
-        "c3c3c3c3c3c3",
-        "add startup tagline",
-        "ALTER TABLE startups ADD COLUMN tagline TEXT;|SELECT 1;",
-    );
-    repo.lock(".");
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-q", "-m", "add a revision whose down forgets its column"]);
-    let head = repo.git(&["rev-parse", "HEAD"]);
-    let db = TestDatabase::create("gh_pr_verify");
-    let mut runner = Runner::new(repo.path());
-    runner.services.insert("postgres".into(), [("DATABASE_URL".to_owned(), db.url.clone())].into());
-    let run = runner.run("migrations-pr.yml", Event::PullRequest { base, head });
+    let (run, _) = pull_request_adding_a_tagline("SELECT 1;", "gh_pr_verify");
     assert_eq!(run.jobs["migrations"].result, "failure", "{}", run.log);
     let verify =
         run.log.split("--- Verify the down sections of this pull request's revisions").nth(1).unwrap_or_default();
@@ -888,8 +869,9 @@ fn pull_request_workflow_fails_on_a_down_section_that_does_not_restore_the_schem
     assert!(run.log.contains("--- The SQL of this pull request's revisions: skipped"), "{}", run.log);
 }
 
-#[test]
-fn pull_request_workflow_upgrades_checks_downgrades_and_shows_the_prs_sql() {
+/// The pull-request workflow run on a repository whose pull request adds
+/// revision `d4d4d4d4d4d4` (a startup tagline column, reverted by `down`).
+fn pull_request_adding_a_tagline(down: &str, label: &str) -> (Run, Setup) {
     let repo = Repo::with_app();
     assert_exit(&repo.init(".", &["--ci", "github"]), 0);
     repo.git(&["add", "-A"]);
@@ -900,18 +882,24 @@ fn pull_request_workflow_upgrades_checks_downgrades_and_shows_the_prs_sql() {
         "d4d4d4d4d4d4",
         "c3c3c3c3c3c3",
         "add startup tagline",
-        "ALTER TABLE startups ADD COLUMN tagline TEXT;|ALTER TABLE startups DROP COLUMN tagline;",
+        &format!("ALTER TABLE startups ADD COLUMN tagline TEXT;|{down}"),
     );
     repo.lock(".");
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-q", "-m", "add a revision"]);
     let head = repo.git(&["rev-parse", "HEAD"]);
-    let db = TestDatabase::create("gh_pr");
+    let db = TestDatabase::create(label);
     let mut runner = Runner::new(repo.path());
     runner.services.insert("postgres".into(), [("DATABASE_URL".to_owned(), db.url.clone())].into());
     let run = runner.run("migrations-pr.yml", Event::PullRequest { base, head });
+    (run, Setup { repo, db, runner })
+}
+
+#[test]
+fn pull_request_workflow_upgrades_checks_downgrades_and_shows_the_prs_sql() {
+    let (run, setup) = pull_request_adding_a_tagline("ALTER TABLE startups DROP COLUMN tagline;", "gh_pr");
     assert_eq!(run.jobs["migrations"].result, "success", "{}", run.log);
-    let applied = db.query("SELECT count(*) FROM migrate_versions WHERE state = 'applied'");
+    let applied = setup.db.query("SELECT count(*) FROM migrate_versions WHERE state = 'applied'");
     assert_eq!(applied[0][0].as_deref(), Some("4"));
     assert!(
         run.summary.contains("### SQL of this pull request's revisions (`c3c3c3c3c3c3` to head)"),
@@ -920,7 +908,6 @@ fn pull_request_workflow_upgrades_checks_downgrades_and_shows_the_prs_sql() {
     );
     assert!(run.summary.contains("```sql") && run.summary.contains("ADD COLUMN tagline"), "{}", run.summary);
     assert!(!run.summary.contains("CREATE TABLE users"), "only the pull request's revisions:\n{}", run.summary);
-    let setup = Setup { repo, db, runner };
     insta::assert_snapshot!("run_pull_request_log", setup.redact(&run.log));
     insta::assert_snapshot!("run_pull_request_summary", setup.redact(&run.summary));
 }
