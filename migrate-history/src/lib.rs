@@ -14,6 +14,7 @@ pub mod embed;
 #[doc(hidden)]
 pub mod fuzzing;
 mod graph;
+pub mod import;
 pub mod load;
 mod lock;
 mod parallel;

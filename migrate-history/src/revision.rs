@@ -18,9 +18,19 @@ use std::path::PathBuf;
 use crate::{Checksum, Diagnostic, Problem, Span};
 
 /// The header keys a revision file may use, in the order `new` writes them
-/// (`allow`, which `new` never writes, last).
-pub const HEADER_KEYS: [&str; 8] =
-    ["revision", "parents", "message", "created", "branch-labels", "depends-on", "transaction", "allow"];
+/// (`allow`, which `new` never writes, and `imported-from`, which `import`
+/// writes, last).
+pub const HEADER_KEYS: [&str; 9] = [
+    "revision",
+    "parents",
+    "message",
+    "created",
+    "branch-labels",
+    "depends-on",
+    "transaction",
+    "allow",
+    "imported-from",
+];
 
 /// A file as read from disk (or from memory, in tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +118,9 @@ pub struct Revision {
     pub extra: Vec<(String, String)>,
     /// The lint rules the revision allows for itself (`-- allow:` lines), in file order.
     pub allow: Vec<Allow>,
+    /// The `imported-from` header: the tool and version `cargo migrate import`
+    /// converted the revision from, such as `sqlx 20240101120000`.
+    pub imported_from: Option<String>,
 }
 
 impl Revision {
@@ -232,6 +245,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut transaction = true;
     let mut extra = Vec::new();
     let mut allow = Vec::new();
+    let mut imported_from = None;
     let mut lines = HeaderLines::default();
 
     let mut up: Option<Section> = None;
@@ -335,6 +349,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                             }),
                             Err((part, problem)) => push(number, part, problem),
                         },
+                        "imported-from" => imported_from = Some(value.to_owned()).filter(|v| !v.is_empty()),
                         _ => unreachable!("every key in HEADER_KEYS is handled"),
                     }
                     continue;
@@ -393,6 +408,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
         lines,
         extra,
         allow,
+        imported_from,
     })
 }
 
@@ -526,7 +542,7 @@ mod tests {
         assert_eq!(unknown.len(), 1);
         assert_eq!(
             unknown[0].to_string(),
-            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction, allow; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
+            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction, allow, imported-from; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
         );
     }
 
@@ -752,5 +768,20 @@ mod tests {
             )
         };
         assert_eq!(rendered, [line(1), line(2), line(4)]);
+    }
+}
+
+#[cfg(test)]
+mod imported_from_tests {
+    use super::*;
+
+    #[test]
+    fn the_imported_from_key_is_kept_and_the_checksum_is_the_texts() {
+        let text = "-- revision: 1\n-- parents:\n-- message: m\n-- imported-from: sqlx 1\n\n-- migrate:up\nSELECT 1;\n";
+        let rev = parse_revision(SourceFile::new("x.sql", text)).unwrap();
+        assert_eq!(rev.imported_from.as_deref(), Some("sqlx 1"));
+        assert_eq!(rev.checksum, Checksum::of(text));
+        let plain = parse_revision(SourceFile::new("y.sql", text.replace("-- imported-from: sqlx 1\n", ""))).unwrap();
+        assert_eq!(plain.imported_from, None);
     }
 }

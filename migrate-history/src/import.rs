@@ -1,0 +1,635 @@
+//! Histories of other migration tools turned into revisions: `cargo migrate
+//! import --from TOOL`. Pure parsing: the caller reads the source directory
+//! and writes the files; this module takes the source files as (path relative
+//! to the source directory, text) and returns the revisions in the tool's
+//! order, each one's parent being the previous one, with a report per file of
+//! what was converted and what needs a human.
+//!
+//! ```
+//! use migrate_history::import::{Tool, import};
+//!
+//! let files = vec![
+//!     ("20240101120000_create_users.up.sql".to_owned(), "CREATE TABLE users (id INT);\n".to_owned()),
+//!     ("20240101120000_create_users.down.sql".to_owned(), "DROP TABLE users;\n".to_owned()),
+//! ];
+//! let imported = import(Tool::Sqlx, &files).unwrap();
+//! assert_eq!(imported.revisions[0].id, "20240101120000");
+//! assert_eq!(imported.revisions[0].message, "create users");
+//! assert_eq!(imported.revisions[0].down.as_deref(), Some("DROP TABLE users;\n"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::is_valid_revision_id;
+
+/// A migration tool whose history `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// sqlx: `<version>_<name>.sql`, or `.up.sql`/`.down.sql` pairs; `-- no-transaction` first line.
+    Sqlx,
+    /// golang-migrate: `<version>_<name>.up.sql`/`.down.sql`.
+    GolangMigrate,
+    /// dbmate: `-- migrate:up`/`-- migrate:down`, `transaction:false` on the up line.
+    Dbmate,
+    /// goose: `-- +goose Up/Down`, `StatementBegin/End`, `NO TRANSACTION`.
+    Goose,
+}
+
+impl Tool {
+    /// Every tool, in the order the documentation lists them.
+    pub const ALL: [Tool; 4] = [Tool::Sqlx, Tool::GolangMigrate, Tool::Dbmate, Tool::Goose];
+
+    /// The tool's name on the command line and in `imported-from` headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Sqlx => "sqlx",
+            Tool::GolangMigrate => "golang-migrate",
+            Tool::Dbmate => "dbmate",
+            Tool::Goose => "goose",
+        }
+    }
+
+    /// The tool named `name`, if `import` knows it.
+    pub fn from_name(name: &str) -> Option<Tool> {
+        Tool::ALL.into_iter().find(|tool| tool.name() == name)
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One revision made from one migration of the source tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRevision {
+    /// The revision id: the source version, sanitised to `[a-z0-9_]`.
+    pub id: String,
+    /// The version as the source tool wrote it (kept in `imported-from`).
+    pub version: String,
+    /// The message, from the file name (`create_users` → `create users`).
+    pub message: String,
+    /// The SQL of the up section.
+    pub up: String,
+    /// The SQL of the down section; `None` for an irreversible revision.
+    pub down: Option<String>,
+    /// The migration runs outside a transaction.
+    pub no_transaction: bool,
+}
+
+impl ImportedRevision {
+    /// The revision file's name: `<id>_<slug of the message>.sql`.
+    pub fn file_name(&self) -> String {
+        let slug = crate::template::slug(&self.message);
+        if slug.is_empty() { format!("{}.sql", self.id) } else { format!("{}_{slug}.sql", self.id) }
+    }
+
+    /// The revision file's text, with `parent` as its parent (`None` for the base).
+    pub fn render(&self, tool: Tool, parent: Option<&str>) -> String {
+        let message: String = self.message.chars().map(|c| if c.is_control() && c != '\t' { ' ' } else { c }).collect();
+        let mut text = format!(
+            "-- revision: {}\n-- parents: {}\n-- message: {}\n-- imported-from: {} {}\n",
+            self.id,
+            parent.unwrap_or(""),
+            message,
+            tool.name(),
+            self.version
+        );
+        if self.no_transaction {
+            text.push_str("-- transaction: false\n");
+        }
+        text.push_str("\n-- migrate:up\n");
+        push_section(&mut text, &self.up);
+        if let Some(down) = &self.down {
+            text.push_str("\n-- migrate:down\n");
+            push_section(&mut text, down);
+        }
+        text
+    }
+}
+
+fn push_section(text: &mut String, sql: &str) {
+    let sql = sql.trim_matches('\n');
+    if !sql.trim().is_empty() {
+        text.push_str(sql);
+        text.push('\n');
+    }
+}
+
+/// What happened to one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Converted into a revision (or a revision's down section).
+    Converted,
+    /// Converted, but a human should look at it (see the notes).
+    NeedsReview,
+    /// Not a migration of the tool: left out.
+    Skipped,
+}
+
+impl FileStatus {
+    /// The status as one lowercase word with dashes, as JSON shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Converted => "converted",
+            FileStatus::NeedsReview => "needs-review",
+            FileStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// The report on one source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    /// The file's path relative to the source directory.
+    pub path: String,
+    /// The revision it went into, when it went into one.
+    pub revision: Option<String>,
+    /// Converted, needs review or skipped.
+    pub status: FileStatus,
+    /// What was done that a reader should know, one sentence each.
+    pub notes: Vec<String>,
+}
+
+/// A converted history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The tool it came from.
+    pub tool: Tool,
+    /// The revisions in the tool's order: each one's parent is the previous one.
+    pub revisions: Vec<ImportedRevision>,
+    /// One report per source file, in path order.
+    pub files: Vec<FileReport>,
+}
+
+impl Imported {
+    /// Each revision's file name and text, in order, chained.
+    pub fn render(&self) -> Vec<(String, String)> {
+        let mut parent: Option<&str> = None;
+        let mut out = Vec::with_capacity(self.revisions.len());
+        for rev in &self.revisions {
+            out.push((rev.file_name(), rev.render(self.tool, parent)));
+            parent = Some(&rev.id);
+        }
+        out
+    }
+}
+
+/// Why a history cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    /// No file of the source is a migration of the tool.
+    #[error("no {tool} migration found")]
+    Empty {
+        /// The tool.
+        tool: Tool,
+    },
+    /// Two migrations have the same version (or versions that sanitise to one id).
+    #[error("`{first}` and `{second}` both become revision `{id}`")]
+    DuplicateVersion {
+        /// The id both would get.
+        id: String,
+        /// One file.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// A version that cannot become a revision id.
+    #[error("`{path}`: version `{version}` cannot become a revision id (`[a-z0-9_]`, at most 64 characters)")]
+    InvalidVersion {
+        /// The file.
+        path: String,
+        /// Its version.
+        version: String,
+    },
+    /// A down file without its up file.
+    #[error("`{path}` is a down migration without an up migration")]
+    DownWithoutUp {
+        /// The file.
+        path: String,
+    },
+    /// A file of the tool's format that lacks what the tool requires.
+    #[error("`{path}`: {why}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// What is wrong, as a sentence without a final period.
+        why: String,
+    },
+}
+
+/// Converts a tool's history. `files` are the source directory's files as
+/// (path relative to it, with `/` separators, text), in any order.
+pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, ImportError> {
+    let mut sorted: Vec<&(String, String)> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut migrations: BTreeMap<Ordered, Draft> = BTreeMap::new();
+    let mut reports: Vec<FileReport> = Vec::new();
+    for (path, text) in sorted {
+        let text = crate::strip_bom(text);
+        let Some(parsed) = parse_name(tool, path) else {
+            reports.push(FileReport {
+                path: path.clone(),
+                revision: None,
+                status: FileStatus::Skipped,
+                notes: vec![format!("not a {tool} migration file name; left out")],
+            });
+            continue;
+        };
+        let id = sanitise(&parsed.version)
+            .ok_or_else(|| ImportError::InvalidVersion { path: path.clone(), version: parsed.version.clone() })?;
+        let key = Ordered::new(&parsed.version);
+        let draft = migrations.entry(key).or_insert_with(|| Draft {
+            id: id.clone(),
+            version: parsed.version.clone(),
+            message: parsed.name.replace('_', " ").trim().to_owned(),
+            up: None,
+            down: None,
+            no_transaction: false,
+            notes: Vec::new(),
+            paths: Vec::new(),
+        });
+        if draft.version != parsed.version || draft.id != id {
+            return Err(ImportError::DuplicateVersion {
+                id,
+                first: draft.paths.first().cloned().unwrap_or_default(),
+                second: path.clone(),
+            });
+        }
+        let mut notes = Vec::new();
+        match parsed.kind {
+            Kind::Up | Kind::Down => {
+                let (sql, no_transaction) = match tool {
+                    Tool::Sqlx => strip_first_line(text, "-- no-transaction"),
+                    _ => (text.to_owned(), false),
+                };
+                if no_transaction {
+                    notes.push("`-- no-transaction`: runs outside a transaction (`transaction: false`)".to_owned());
+                    draft.no_transaction = true;
+                }
+                let slot = if parsed.kind == Kind::Up { &mut draft.up } else { &mut draft.down };
+                if slot.is_some() {
+                    return Err(ImportError::DuplicateVersion {
+                        id,
+                        first: draft.paths.first().cloned().unwrap_or_default(),
+                        second: path.clone(),
+                    });
+                }
+                *slot = Some(sql);
+            }
+            Kind::Both => {
+                if draft.up.is_some() {
+                    return Err(ImportError::DuplicateVersion {
+                        id,
+                        first: draft.paths.first().cloned().unwrap_or_default(),
+                        second: path.clone(),
+                    });
+                }
+                let sections = match tool {
+                    Tool::Dbmate => split_dbmate(text),
+                    Tool::Goose => split_goose(text),
+                    _ => unreachable!("only dbmate and goose keep both directions in one file"),
+                }
+                .map_err(|why| ImportError::Malformed { path: path.clone(), why })?;
+                draft.up = Some(sections.up);
+                draft.down = sections.down;
+                draft.no_transaction |= sections.no_transaction;
+                notes.extend(sections.notes);
+            }
+        }
+        draft.paths.push(path.clone());
+        draft.notes.push((path.clone(), notes));
+    }
+    if migrations.is_empty() {
+        return Err(ImportError::Empty { tool });
+    }
+    let mut revisions = Vec::new();
+    for draft in migrations.into_values() {
+        let Some(up) = draft.up else {
+            return Err(ImportError::DownWithoutUp { path: draft.paths[0].clone() });
+        };
+        let irreversible = draft.down.is_none();
+        for (index, (path, mut notes)) in draft.notes.into_iter().enumerate() {
+            if irreversible && index == 0 {
+                notes.push("no down migration: the revision is irreversible".to_owned());
+            }
+            let status = if notes.iter().any(|n| n.contains("review")) || irreversible {
+                FileStatus::NeedsReview
+            } else {
+                FileStatus::Converted
+            };
+            reports.push(FileReport { path, revision: Some(draft.id.clone()), status, notes });
+        }
+        revisions.push(ImportedRevision {
+            id: draft.id,
+            version: draft.version,
+            message: draft.message,
+            up,
+            down: draft.down,
+            no_transaction: draft.no_transaction,
+        });
+    }
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Imported { tool, revisions, files: reports })
+}
+
+/// A migration being assembled from its files.
+struct Draft {
+    id: String,
+    version: String,
+    message: String,
+    up: Option<String>,
+    down: Option<String>,
+    no_transaction: bool,
+    notes: Vec<(String, Vec<String>)>,
+    paths: Vec<String>,
+}
+
+/// A version ordered as the tools order them: numerically when it is all
+/// digits (leading zeros aside), else as text after every number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Ordered {
+    Number(usize, String),
+    Text(String),
+}
+
+impl Ordered {
+    fn new(version: &str) -> Ordered {
+        if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) {
+            let digits = version.trim_start_matches('0');
+            Ordered::Number(digits.len(), digits.to_owned())
+        } else {
+            Ordered::Text(version.to_owned())
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Up,
+    Down,
+    Both,
+}
+
+struct Name {
+    version: String,
+    name: String,
+    kind: Kind,
+}
+
+/// `<version>_<name>[.up|.down].sql`, as `tool` names its files.
+fn parse_name(tool: Tool, path: &str) -> Option<Name> {
+    if path.contains('/') {
+        return None;
+    }
+    let stem = path.strip_suffix(".sql")?;
+    let (stem, kind) = if let Some(stem) = stem.strip_suffix(".up") {
+        (stem, Kind::Up)
+    } else if let Some(stem) = stem.strip_suffix(".down") {
+        (stem, Kind::Down)
+    } else {
+        (stem, Kind::Both)
+    };
+    let kind = match (tool, kind) {
+        (Tool::Sqlx, Kind::Both) => Kind::Up,
+        (Tool::GolangMigrate, Kind::Both) => return None,
+        (Tool::Dbmate | Tool::Goose, Kind::Up | Kind::Down) => return None,
+        (_, kind) => kind,
+    };
+    let (version, name) = stem.split_once('_').unwrap_or((stem, ""));
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Name { version: version.to_owned(), name: name.to_owned(), kind })
+}
+
+/// The version as a revision id: lowercase, anything else than `[a-z0-9_]` as `_`.
+fn sanitise(version: &str) -> Option<String> {
+    let id: String = version
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '_' })
+        .collect();
+    is_valid_revision_id(&id).then_some(id)
+}
+
+/// `text` without its first line when that line is `marker`; whether it was.
+fn strip_first_line(text: &str, marker: &str) -> (String, bool) {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    if first.trim_end() == marker { (rest.to_owned(), true) } else { (text.to_owned(), false) }
+}
+
+struct Sections {
+    up: String,
+    down: Option<String>,
+    no_transaction: bool,
+    notes: Vec<String>,
+}
+
+/// dbmate: `-- migrate:up [transaction:false]` and `-- migrate:down`.
+fn split_dbmate(text: &str) -> Result<Sections, String> {
+    let mut up: Option<String> = None;
+    let mut down: Option<String> = None;
+    let mut current: Option<bool> = None; // Some(true): up
+    let mut sections = Sections { up: String::new(), down: None, no_transaction: false, notes: Vec::new() };
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("-- migrate:up") {
+            if up.is_some() {
+                return Err("two `-- migrate:up` lines".into());
+            }
+            for option in rest.split_whitespace() {
+                if option == "transaction:false" {
+                    sections.no_transaction = true;
+                    sections.notes.push("`transaction:false`: runs outside a transaction".to_owned());
+                } else if option != "transaction:true" {
+                    sections.notes.push(format!("unknown option `{option}` left out: review"));
+                }
+            }
+            up = Some(String::new());
+            current = Some(true);
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix("-- migrate:down") {
+            if down.is_some() {
+                return Err("two `-- migrate:down` lines".into());
+            }
+            if rest.split_whitespace().any(|o| o == "transaction:false") {
+                sections.notes.push(
+                    "`transaction:false` on the down line: the revision runs both ways outside a transaction"
+                        .to_owned(),
+                );
+                sections.no_transaction = true;
+            }
+            down = Some(String::new());
+            current = Some(false);
+            continue;
+        }
+        match current {
+            Some(true) => up.as_mut().expect("open").push_str(line),
+            Some(false) => down.as_mut().expect("open").push_str(line),
+            None if trimmed.is_empty() || trimmed.starts_with("--") => {}
+            None => return Err("SQL before the `-- migrate:up` line".into()),
+        }
+    }
+    sections.up = up.ok_or("no `-- migrate:up` line")?;
+    sections.down = down.filter(|d| !d.trim().is_empty());
+    Ok(sections)
+}
+
+/// goose: `-- +goose Up`, `-- +goose Down`, `-- +goose StatementBegin/End`
+/// (dropped: revisions are split by a parser that knows dollar quotes) and
+/// `-- +goose NO TRANSACTION`.
+fn split_goose(text: &str) -> Result<Sections, String> {
+    let mut up: Option<String> = None;
+    let mut down: Option<String> = None;
+    let mut current: Option<bool> = None;
+    let mut blocks = false;
+    let mut sections = Sections { up: String::new(), down: None, no_transaction: false, notes: Vec::new() };
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if let Some(annotation) = trimmed.strip_prefix("-- +goose ") {
+            match annotation.trim().to_ascii_lowercase().as_str() {
+                "up" if up.is_none() => {
+                    up = Some(String::new());
+                    current = Some(true);
+                }
+                "down" if down.is_none() => {
+                    down = Some(String::new());
+                    current = Some(false);
+                }
+                "up" | "down" => return Err(format!("two `-- +goose {}` lines", annotation.trim())),
+                "statementbegin" | "statementend" => blocks = true,
+                "no transaction" => {
+                    sections.no_transaction = true;
+                    sections.notes.push("`NO TRANSACTION`: runs outside a transaction".to_owned());
+                }
+                other => sections.notes.push(format!("unknown annotation `{other}` left out: review")),
+            }
+            continue;
+        }
+        match current {
+            Some(true) => up.as_mut().expect("open").push_str(line),
+            Some(false) => down.as_mut().expect("open").push_str(line),
+            None if trimmed.is_empty() || trimmed.starts_with("--") => {}
+            None => return Err("SQL before the `-- +goose Up` line".into()),
+        }
+    }
+    if blocks {
+        sections.notes.push("`StatementBegin`/`StatementEnd` markers dropped".to_owned());
+    }
+    sections.up = up.ok_or("no `-- +goose Up` line")?;
+    sections.down = down.filter(|d| !d.trim().is_empty());
+    Ok(sections)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SourceFile, parse_revision};
+
+    fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()
+    }
+
+    #[test]
+    fn sqlx_simple_and_reversible_in_numeric_order() {
+        let imported = import(
+            Tool::Sqlx,
+            &files(&[
+                ("10_third.sql", "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n"),
+                ("2_second.up.sql", "ALTER TABLE t ADD b INT;\n"),
+                ("2_second.down.sql", "ALTER TABLE t DROP b;\n"),
+                ("1_first.sql", "CREATE TABLE t (a INT);\n"),
+                ("README.md", "hello"),
+            ]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = imported.revisions.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "10"]);
+        assert!(imported.revisions[2].no_transaction);
+        assert_eq!(imported.revisions[2].up, "CREATE INDEX CONCURRENTLY i ON t (a);\n");
+        assert_eq!(imported.revisions[0].down, None);
+        let statuses: Vec<(&str, FileStatus)> = imported.files.iter().map(|f| (f.path.as_str(), f.status)).collect();
+        assert_eq!(
+            statuses,
+            [
+                ("10_third.sql", FileStatus::NeedsReview),
+                ("1_first.sql", FileStatus::NeedsReview),
+                ("2_second.down.sql", FileStatus::Converted),
+                ("2_second.up.sql", FileStatus::Converted),
+                ("README.md", FileStatus::Skipped),
+            ]
+        );
+    }
+
+    #[test]
+    fn rendered_files_parse_and_chain() {
+        let imported = import(
+            Tool::GolangMigrate,
+            &files(&[
+                ("000001_create_t.up.sql", "CREATE TABLE t (a INT);\n"),
+                ("000001_create_t.down.sql", "DROP TABLE t;\n"),
+                ("000002_add_b.up.sql", "ALTER TABLE t ADD b INT;\n"),
+            ]),
+        )
+        .unwrap();
+        let rendered = imported.render();
+        assert_eq!(rendered[0].0, "000001_create_t.sql");
+        let first = parse_revision(SourceFile::new(&rendered[0].0, rendered[0].1.clone())).unwrap();
+        let second = parse_revision(SourceFile::new(&rendered[1].0, rendered[1].1.clone())).unwrap();
+        assert_eq!(first.id, "000001");
+        assert_eq!(first.imported_from.as_deref(), Some("golang-migrate 000001"));
+        assert_eq!(first.down_sql(), Some("DROP TABLE t;\n"));
+        assert_eq!(second.parents, ["000001"]);
+        assert!(!second.is_reversible());
+        assert_eq!(second.message, "add b");
+    }
+
+    #[test]
+    fn golang_migrate_down_without_up_is_refused() {
+        let error = import(Tool::GolangMigrate, &files(&[("1_x.down.sql", "SELECT 1;")])).unwrap_err();
+        assert_eq!(error, ImportError::DownWithoutUp { path: "1_x.down.sql".into() });
+    }
+
+    #[test]
+    fn duplicate_versions_are_refused() {
+        let error = import(Tool::Sqlx, &files(&[("1_a.sql", "SELECT 1;"), ("01_b.sql", "SELECT 2;")])).unwrap_err();
+        assert!(matches!(error, ImportError::DuplicateVersion { .. }), "{error}");
+    }
+
+    #[test]
+    fn dbmate_sections_and_transaction_option() {
+        let text = "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (a);\n\n-- migrate:down\nDROP INDEX i;\n";
+        let imported = import(Tool::Dbmate, &files(&[("20240101120000_index.sql", text)])).unwrap();
+        let rev = &imported.revisions[0];
+        assert!(rev.no_transaction);
+        assert_eq!(rev.up, "CREATE INDEX CONCURRENTLY i ON t (a);\n\n");
+        assert_eq!(rev.down.as_deref(), Some("DROP INDEX i;\n"));
+        assert_eq!(imported.files[0].status, FileStatus::Converted);
+        let missing = import(Tool::Dbmate, &files(&[("1_x.sql", "SELECT 1;\n")])).unwrap_err();
+        assert!(matches!(missing, ImportError::Malformed { .. }), "{missing}");
+    }
+
+    #[test]
+    fn goose_annotations() {
+        let text = "-- +goose NO TRANSACTION\n-- +goose Up\n-- +goose StatementBegin\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n-- +goose StatementEnd\n\n-- +goose Down\nDROP FUNCTION f();\n";
+        let imported = import(Tool::Goose, &files(&[("00003_f.sql", text)])).unwrap();
+        let rev = &imported.revisions[0];
+        assert!(rev.no_transaction);
+        assert_eq!(rev.id, "00003");
+        assert_eq!(rev.up, "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\n");
+        assert_eq!(rev.down.as_deref(), Some("DROP FUNCTION f();\n"));
+        assert!(imported.files[0].notes.iter().any(|n| n.contains("StatementBegin")));
+    }
+
+    #[test]
+    fn nothing_to_import() {
+        assert_eq!(
+            import(Tool::Goose, &files(&[("notes.txt", "")])).unwrap_err(),
+            ImportError::Empty { tool: Tool::Goose }
+        );
+    }
+}
