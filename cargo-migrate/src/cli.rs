@@ -99,6 +99,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Pin draft revisions in migrate.lock, or re-pin edited ones with --update
     Lock(LockArgs),
+    /// Import another tool's migration history (sqlx, golang-migrate, dbmate, goose) as pinned revisions
+    Import(ImportArgs),
     /// Check everything the build checks, that every revision is pinned, and
     /// with a database URL that nothing is pending, drifted or failed
     Check(CheckArgs),
@@ -423,6 +425,29 @@ pub struct LockArgs {
     pub resolve: bool,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The tool whose migration files SOURCE_DIR holds
+    #[arg(long = "from", value_enum, value_name = "TOOL")]
+    pub from: ImportTool,
+    /// The directory of the tool's migration files
+    #[arg(value_name = "SOURCE_DIR")]
+    pub source: PathBuf,
+    /// Write the revisions (and their migrate.lock) into DIR instead of the configured
+    /// migrations directory; it must be empty or absent
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+}
+
+/// A tool `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportTool {
+    Sqlx,
+    GolangMigrate,
+    Dbmate,
+    Goose,
 }
 
 #[derive(Debug, Args)]

@@ -46,6 +46,9 @@ pub enum Message {
     Pinned { id: String, checksum: String },
     /// The lock file written by `lock`.
     LockWritten { path: String, pinned: usize },
+    /// The end of `import`: the tool, the source and target directories, the
+    /// revisions written (in order) and one report per source file.
+    Imported { from: &'static str, source: String, into: String, revisions: Vec<String>, files: Vec<ImportedFileInfo> },
     /// A revision the database is at (`current`).
     Current {
         id: String,
@@ -328,4 +331,18 @@ struct Line<'a> {
 pub fn to_line(message: &Message) -> String {
     serde_json::to_string(&Line { message, format_version: FORMAT_VERSION })
         .expect("messages serialize: strings, numbers and lists only")
+}
+
+/// What `import` did with one source file.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ImportedFileInfo {
+    /// The file, relative to the source directory.
+    pub path: String,
+    /// The revision it went into, if any.
+    pub revision: Option<String>,
+    /// `converted`, `needs-review` or `skipped`.
+    pub status: &'static str,
+    /// What a reader should know, one sentence each.
+    pub notes: Vec<String>,
 }

@@ -269,6 +269,14 @@ pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, Import
                     notes.push("`-- no-transaction`: runs outside a transaction (`transaction: false`)".to_owned());
                     draft.no_transaction = true;
                 }
+                if tool == Tool::GolangMigrate
+                    && let Some(word) = outside_transaction(&sql)
+                {
+                    notes.push(format!(
+                        "holds `{word}`, which cannot run in a transaction: `transaction: false` (golang-migrate sends a file as it is); review"
+                    ));
+                    draft.no_transaction = true;
+                }
                 let slot = if parsed.kind == Kind::Up { &mut draft.up } else { &mut draft.down };
                 if slot.is_some() {
                     return Err(ImportError::DuplicateVersion {
@@ -413,6 +421,19 @@ fn sanitise(version: &str) -> Option<String> {
         .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '_' })
         .collect();
     is_valid_revision_id(&id).then_some(id)
+}
+
+/// A statement PostgreSQL refuses inside a transaction block, if `sql` has one
+/// (outside `--` comments).
+fn outside_transaction(sql: &str) -> Option<&'static str> {
+    let code: String = sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_ascii_uppercase();
+    let words: Vec<&str> = code.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').collect();
+    ["CONCURRENTLY", "VACUUM"].into_iter().find(|word| words.contains(word))
 }
 
 /// `text` without its first line when that line is `marker`; whether it was.
@@ -586,6 +607,21 @@ mod tests {
         assert_eq!(second.parents, ["000001"]);
         assert!(!second.is_reversible());
         assert_eq!(second.message, "add b");
+    }
+
+    #[test]
+    fn golang_migrate_concurrently_runs_outside_a_transaction() {
+        let imported = import(
+            Tool::GolangMigrate,
+            &files(&[
+                ("1_i.up.sql", "-- not concurrently\nCREATE INDEX CONCURRENTLY i ON t (a);\n"),
+                ("2_j.up.sql", "-- concurrently, only in a comment\nCREATE INDEX j ON t (a);\n"),
+            ]),
+        )
+        .unwrap();
+        assert!(imported.revisions[0].no_transaction);
+        assert!(!imported.revisions[1].no_transaction);
+        assert_eq!(imported.files[0].status, FileStatus::NeedsReview);
     }
 
     #[test]

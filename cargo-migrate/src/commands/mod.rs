@@ -2,6 +2,7 @@
 
 mod check;
 mod diff;
+mod import;
 mod init;
 mod inspect;
 mod lint;
@@ -40,6 +41,7 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         Command::Branches(branches) => list::branches(shell, &project, branches),
         Command::Show(show) => list::show(shell, &project, show),
         Command::Lock(lock) => lock::run(shell, &project, lock),
+        Command::Import(args) => import::run(shell, &project, args),
         Command::Check(check) => check::run(shell, &project, check),
         Command::Lint(lint) => lint::run(shell, &project, lint),
         Command::Upgrade(args) => migrate::upgrade(shell, &project, args),

@@ -15,6 +15,7 @@ fn help_snapshots() {
         "show",
         "merge",
         "lock",
+        "import",
         "check",
         "lint",
         "upgrade",

@@ -118,7 +118,7 @@ fn redact(value: &mut Value, dir: &str) {
 }
 
 /// Every reason a snapshot below shows; `docs/json.md` documents exactly these.
-const REASONS: [&str; 27] = [
+const REASONS: [&str; 28] = [
     "revision",
     "branch-point",
     "diagnostic",
@@ -128,6 +128,7 @@ const REASONS: [&str; 27] = [
     "no-changes",
     "pinned",
     "lock-written",
+    "imported",
     "current",
     "status",
     "revision-applied",
@@ -207,6 +208,19 @@ fn reason_pinned() {
     let fixture = Fixture::new();
     fixture.write("migrations/d_draft.sql", "-- revision: d\n-- parents: m\n-- message: draft\n\n-- migrate:up\n");
     insta::assert_snapshot!(lines(&fixture.run(&["lock"]), "pinned", &fixture));
+}
+
+#[test]
+fn reason_imported() {
+    let fixture = Fixture::new();
+    let source = repo_root().join("tests/fixtures/import/dbmate");
+    std::fs::create_dir(fixture.path().join("dbmate")).unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), fixture.path().join("dbmate").join(entry.file_name())).unwrap();
+    }
+    let output = fixture.offline(&["import", "--from", "dbmate", "dbmate", "--into", "imported"]);
+    insta::assert_snapshot!(lines(&output, "imported", &fixture));
 }
 
 #[test]

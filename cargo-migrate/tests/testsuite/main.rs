@@ -9,6 +9,7 @@ mod files;
 mod github;
 mod hardening;
 mod help;
+mod import;
 mod json;
 mod lint;
 mod listing;

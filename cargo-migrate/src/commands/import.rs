@@ -1,0 +1,168 @@
+//! `import --from TOOL SOURCE_DIR [--into DIR]`: another tool's migration
+//! files become revisions (parsed by `migrate_history::import`), written into
+//! an empty migrations directory and pinned in its migrate.lock.
+
+use std::path::{Path, PathBuf};
+
+use migrate_history::import::{FileStatus, Tool, import};
+use migrate_history::{Checksum, LOCK_FILE_NAME, LockFile, SourceFile, TEMPLATE_FILE_NAME, parse_revision};
+
+use crate::cli::{ImportArgs, ImportTool};
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::project::{Project, shown_path};
+use crate::report::{ImportedFileInfo, Message};
+use crate::shell::{Shell, plural};
+
+pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult {
+    let tool = match args.from {
+        ImportTool::Sqlx => Tool::Sqlx,
+        ImportTool::GolangMigrate => Tool::GolangMigrate,
+        ImportTool::Dbmate => Tool::Dbmate,
+        ImportTool::Goose => Tool::Goose,
+    };
+    let source_shown = shown_path(&args.source);
+    let files = read_source(&args.source)?;
+    let imported = import(tool, &files).map_err(|e| {
+        CliError::usage(format!("cannot import {}: {e}", source_shown.display()))
+            .with_help(format!("`--from {tool}` reads {}", layout(tool)))
+    })?;
+    let (dir, dir_shown) = match &args.into {
+        Some(into) => {
+            (std::env::current_dir().map(|cwd| cwd.join(into)).unwrap_or_else(|_| into.clone()), shown_path(into))
+        }
+        None => (project.dir.clone(), project.shown_dir.clone()),
+    };
+    refuse_unless_empty(&dir, &dir_shown)?;
+    std::fs::create_dir_all(&dir).map_err(|e| CliError::io("create", &dir, e))?;
+
+    let rendered = imported.render();
+    // Every file is checked before the first is written.
+    for (name, text) in &rendered {
+        if let Err(problems) = parse_revision(SourceFile::new(dir_shown.join(name), text.as_str())) {
+            let detail: Vec<String> = problems.iter().map(|p| p.problem.to_string()).collect();
+            return Err(CliError::failure(format!("{name} would not be a valid revision: {}", detail.join("; "))));
+        }
+    }
+    let mut lock = LockFile::empty(dir.join(LOCK_FILE_NAME));
+    for ((name, text), rev) in rendered.iter().zip(&imported.revisions) {
+        let path = dir.join(name);
+        if !crate::fs::create_new(&path, text)? {
+            return Err(CliError::failure(format!(
+                "{} already exists; it was left as it is",
+                dir_shown.join(name).display()
+            )));
+        }
+        lock.pin(&rev.id, Checksum::of(text));
+    }
+    crate::fs::write_atomic(&dir.join(LOCK_FILE_NAME), &lock.render())?;
+
+    for file in &imported.files {
+        let verb = match file.status {
+            FileStatus::Converted => "Converted",
+            FileStatus::NeedsReview => "Review",
+            FileStatus::Skipped => "Skipped",
+        };
+        let target = file.revision.as_deref().map(|id| format!(" -> {id}")).unwrap_or_default();
+        let notes = if file.notes.is_empty() { String::new() } else { format!(" ({})", file.notes.join("; ")) };
+        shell.status(verb, format!("{}{target}{notes}", file.path))?;
+    }
+    let n = imported.revisions.len();
+    shell.status(
+        "Imported",
+        format!(
+            "{n} revision{} from {tool} into {}, pinned in {}",
+            plural(n),
+            dir_shown.display(),
+            dir_shown.join(LOCK_FILE_NAME).display()
+        ),
+    )?;
+    let review = imported.files.iter().filter(|f| f.status == FileStatus::NeedsReview).count();
+    if review > 0 {
+        shell.note(format!(
+            "{review} file{} need{} a human: see `Review` above",
+            plural(review),
+            if review == 1 { "s" } else { "" }
+        ))?;
+    }
+    shell.emit(&Message::Imported {
+        from: tool.name(),
+        source: source_shown.display().to_string(),
+        into: dir_shown.display().to_string(),
+        revisions: imported.revisions.iter().map(|r| r.id.clone()).collect(),
+        files: imported
+            .files
+            .iter()
+            .map(|f| ImportedFileInfo {
+                path: f.path.clone(),
+                revision: f.revision.clone(),
+                status: f.status.as_str(),
+                notes: f.notes.clone(),
+            })
+            .collect(),
+    })?;
+    Ok(exit::OK)
+}
+
+/// How `tool` names its files, for help lines.
+fn layout(tool: Tool) -> &'static str {
+    match tool {
+        Tool::Sqlx => "`<version>_<name>.sql` or `<version>_<name>.up.sql`/`.down.sql` files",
+        Tool::GolangMigrate => "`<version>_<name>.up.sql`/`.down.sql` files",
+        Tool::Dbmate => "`<version>_<name>.sql` files with `-- migrate:up` and `-- migrate:down` sections",
+        Tool::Goose => "`<version>_<name>.sql` files with `-- +goose Up` and `-- +goose Down` sections",
+    }
+}
+
+/// The source directory's files, as (name, text), without descending.
+fn read_source(source: &Path) -> Result<Vec<(String, String)>, CliError> {
+    let shown = shown_path(source);
+    if !source.is_dir() {
+        return Err(CliError::usage(format!("{} is not a directory", shown.display()))
+            .with_help("pass the directory holding the tool's migration files"));
+    }
+    let entries = std::fs::read_dir(source).map_err(|e| CliError::io("read", source, e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| CliError::io("read", source, e))?;
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).map_err(|e| CliError::io("read", &path, e))?;
+        files.push((name, text));
+    }
+    Ok(files)
+}
+
+/// Refuses a target holding anything but what `init` writes: `template.sql`
+/// and a migrate.lock that pins nothing.
+fn refuse_unless_empty(dir: &Path, shown: &Path) -> Result<(), CliError> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let mut found: Vec<PathBuf> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let harmless = name == TEMPLATE_FILE_NAME
+            || (name == LOCK_FILE_NAME
+                && std::fs::read_to_string(entry.path())
+                    .is_ok_and(|text| LockFile::parse(&SourceFile::new(entry.path(), text)).0.is_empty()));
+        if !harmless {
+            found.push(shown.join(name));
+        }
+    }
+    found.sort();
+    match found.first() {
+        None => Ok(()),
+        Some(first) => Err(CliError {
+            message: format!(
+                "{} is not empty (it holds {}{}): import writes a whole history and never mixes it with another",
+                shown.display(),
+                first.display(),
+                if found.len() > 1 { format!(" and {} more", found.len() - 1) } else { String::new() }
+            ),
+            help: Some("move those files away, or pass `--into DIR` with an empty or new directory".into()),
+            exit_code: exit::REFUSED,
+        }),
+    }
+}

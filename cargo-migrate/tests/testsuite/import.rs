@@ -1,0 +1,193 @@
+//! `import --from TOOL`: the fixture histories of tests/fixtures/import/<tool>/
+//! imported, upgraded on a fresh PostgreSQL database and compared with the
+//! source files applied by psql in the tool's order, the way the tool sends
+//! them; then downgraded to base.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use tests::support::{TestDatabase, repo_root};
+
+use crate::{assert_exit, cargo_migrate, redacted};
+
+fn fixture(tool: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/import").join(tool)
+}
+
+/// One migration of a fixture as the tool applies it: its up SQL, whether
+/// the tool wraps it in a transaction, and whether it sends the file as one
+/// query string (golang-migrate) rather than statement by statement.
+struct Step {
+    sql: String,
+    transaction: bool,
+    one_query: bool,
+}
+
+/// The fixture's migrations in the tool's order, read here independently of
+/// the importer: file names sorted by their numeric version.
+fn steps(tool: &str) -> Vec<Step> {
+    let dir = fixture(tool);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".down.sql"))
+        .collect();
+    names.sort_by_key(|n| n.split('_').next().unwrap().parse::<u64>().unwrap());
+    names
+        .into_iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+            match tool {
+                "sqlx" => match text.strip_prefix("-- no-transaction\n") {
+                    Some(rest) => Step { sql: rest.to_owned(), transaction: false, one_query: false },
+                    None => Step { sql: text, transaction: true, one_query: false },
+                },
+                "golang-migrate" => Step { sql: text, transaction: false, one_query: true },
+                "dbmate" => {
+                    let up = text.split("-- migrate:down").next().unwrap();
+                    Step { transaction: !up.contains("transaction:false"), sql: up.to_owned(), one_query: false }
+                }
+                "goose" => {
+                    let up = text.split("-- +goose Down").next().unwrap();
+                    Step { transaction: !up.contains("NO TRANSACTION"), sql: up.to_owned(), one_query: false }
+                }
+                _ => unreachable!(),
+            }
+        })
+        .collect()
+}
+
+fn psql(db: &TestDatabase, step: &Step) {
+    let mut command = Command::new("psql");
+    command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url]);
+    if step.one_query {
+        command.args(["-c", &step.sql]);
+    } else if step.transaction {
+        command.arg("--single-transaction");
+    }
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("psql");
+    if !step.one_query {
+        child.stdin.take().unwrap().write_all(step.sql.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "psql: {}\n{}", String::from_utf8_lossy(&output.stderr), step.sql);
+}
+
+/// The schema of `public` as information_schema and the catalogs tell it,
+/// cargo-migrate's own tables aside: columns with types, defaults and
+/// nullability, indexes with their definitions, functions.
+fn schema(db: &TestDatabase) -> Vec<Vec<Option<String>>> {
+    db.query(
+        "SELECT 'column', table_name || '.' || column_name, data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') \
+         FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE 'migrate%' \
+         UNION ALL SELECT 'index', indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename NOT LIKE 'migrate%' \
+         UNION ALL SELECT 'function', routine_name, data_type FROM information_schema.routines WHERE routine_schema = 'public' \
+         ORDER BY 1, 2",
+    )
+}
+
+fn import_then_upgrade_equals_the_tool(tool: &str) {
+    let project = tempfile::tempdir().unwrap();
+    let source = fixture(tool);
+    let (_, stderr) = assert_exit(
+        &cargo_migrate(project.path(), &["import", "--from", tool, source.to_str().unwrap(), "--dir", "migrations"]),
+        0,
+    );
+    assert!(stderr.contains("Imported 4 revisions"), "{stderr}");
+    assert!(stderr.contains("no down migration: the revision is irreversible"), "{stderr}");
+    let revisions: Vec<String> = std::fs::read_dir(project.path().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    assert_eq!(revisions.len(), 4, "{revisions:?}");
+    let index = revisions.iter().find(|n| n.contains("index_email")).unwrap();
+    let text = std::fs::read_to_string(project.path().join("migrations").join(index)).unwrap();
+    assert!(text.contains("-- transaction: false\n") && text.contains("-- imported-from: "), "{text}");
+    // Pinned: `check` finds no drafts.
+    assert_exit(&cargo_migrate(project.path(), &["check", "--dir", "migrations"]), 0);
+
+    let imported = TestDatabase::create("import_ours");
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--dir", "migrations", "--database-url", &imported.url]);
+        cargo_migrate(project.path(), &all)
+    };
+    assert_exit(&run(&["upgrade"]), 0);
+
+    let oracle = TestDatabase::create("import_tool");
+    for step in steps(tool) {
+        psql(&oracle, &step);
+    }
+    let ours = schema(&imported);
+    assert!(ours.len() > 5, "{ours:?}");
+    assert_eq!(ours, schema(&oracle), "{tool}: import + upgrade differs from the tool's files applied by psql");
+
+    // The last revision has no down section: `downgrade base` stops short of it.
+    let (_, stderr) = assert_exit(&run(&["downgrade", "base"]), 101);
+    assert!(stderr.contains("it cannot be reverted"), "{stderr}");
+    // Below it, every revision reverts.
+    let below = index.split('_').next().unwrap();
+    let down = TestDatabase::create("import_down");
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--dir", "migrations", "--database-url", &down.url]);
+        cargo_migrate(project.path(), &all)
+    };
+    assert_exit(&run(&["upgrade", below]), 0);
+    assert!(!schema(&down).is_empty());
+    assert_exit(&run(&["downgrade", "base"]), 0);
+    assert_eq!(schema(&down), Vec::<Vec<Option<String>>>::new());
+}
+
+#[test]
+fn postgres_import_sqlx_then_upgrade_equals_the_tool() {
+    import_then_upgrade_equals_the_tool("sqlx");
+}
+
+#[test]
+fn postgres_import_golang_migrate_then_upgrade_equals_the_tool() {
+    import_then_upgrade_equals_the_tool("golang-migrate");
+}
+
+#[test]
+fn postgres_import_dbmate_then_upgrade_equals_the_tool() {
+    import_then_upgrade_equals_the_tool("dbmate");
+}
+
+#[test]
+fn postgres_import_goose_then_upgrade_equals_the_tool() {
+    import_then_upgrade_equals_the_tool("goose");
+}
+
+#[test]
+fn import_refuses_a_target_that_holds_revisions() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.sql"), tests::support::revision("a", "", "SELECT 1;")).unwrap();
+    let source = fixture("sqlx");
+    let output =
+        cargo_migrate(project.path(), &["import", "--from", "sqlx", source.to_str().unwrap(), "--dir", "migrations"]);
+    let (_, stderr) = assert_exit(&output, 4);
+    assert!(stderr.contains("migrations is not empty (it holds migrations/a.sql)"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    // `--into` a new directory works.
+    let output = cargo_migrate(
+        project.path(),
+        &["import", "--from", "sqlx", source.to_str().unwrap(), "--dir", "migrations", "--into", "imported"],
+    );
+    assert_exit(&output, 0);
+    assert!(project.path().join("imported/migrate.lock").is_file());
+}
+
+#[test]
+fn import_report() {
+    let project = tempfile::tempdir().unwrap();
+    let source = fixture("goose");
+    let output =
+        cargo_migrate(project.path(), &["import", "--from", "goose", source.to_str().unwrap(), "--dir", "migrations"]);
+    insta::assert_snapshot!(redacted(&output, &[(source.to_str().unwrap(), "[SOURCE]")]));
+}
