@@ -99,7 +99,7 @@ pub enum Command {
     Merge(MergeArgs),
     /// Pin draft revisions in migrate.lock, or re-pin edited ones with --update
     Lock(LockArgs),
-    /// Import another tool's migration history (sqlx, golang-migrate, dbmate, goose) as pinned revisions
+    /// Import another tool's migration history (sqlx, golang-migrate, dbmate, goose, diesel, refinery, flyway) as pinned revisions
     Import(ImportArgs),
     /// Check everything the build checks, that every revision is pinned, and
     /// with a database URL that nothing is pending, drifted or failed
@@ -448,6 +448,9 @@ pub enum ImportTool {
     GolangMigrate,
     Dbmate,
     Goose,
+    Diesel,
+    Refinery,
+    Flyway,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,5 @@
-//! Histories of other migration tools turned into revisions: `cargo migrate
+//! Histories of other migration tools (sqlx, golang-migrate, dbmate, goose,
+//! diesel, refinery, Flyway) turned into revisions: `cargo migrate
 //! import --from TOOL`. Pure parsing: the caller reads the source directory
 //! and writes the files; this module takes the source files as (path relative
 //! to the source directory, text) and returns the revisions in the tool's
@@ -34,11 +35,23 @@ pub enum Tool {
     Dbmate,
     /// goose: `-- +goose Up/Down`, `StatementBegin/End`, `NO TRANSACTION`.
     Goose,
+    /// diesel: `<version>_<name>/up.sql`, `down.sql`, `metadata.toml`
+    /// (`run_in_transaction = false`); ordered by the version without dashes.
+    Diesel,
+    /// refinery: `V<n>__<name>.sql` and `U<n>__<name>.sql` (refinery's
+    /// *unversioned* migrations, not downs: refinery has no down migrations);
+    /// `-- refinery:noTransaction`.
+    Refinery,
+    /// Flyway: `V<version>__<desc>.sql`, `U<version>__<desc>.sql` (undo: the
+    /// down), `V....sql.conf` (`executeInTransaction=false`); repeatable
+    /// `R__` migrations are refused.
+    Flyway,
 }
 
 impl Tool {
     /// Every tool, in the order the documentation lists them.
-    pub const ALL: [Tool; 4] = [Tool::Sqlx, Tool::GolangMigrate, Tool::Dbmate, Tool::Goose];
+    pub const ALL: [Tool; 7] =
+        [Tool::Sqlx, Tool::GolangMigrate, Tool::Dbmate, Tool::Goose, Tool::Diesel, Tool::Refinery, Tool::Flyway];
 
     /// The tool's name on the command line and in `imported-from` headers.
     pub fn name(self) -> &'static str {
@@ -47,6 +60,9 @@ impl Tool {
             Tool::GolangMigrate => "golang-migrate",
             Tool::Dbmate => "dbmate",
             Tool::Goose => "goose",
+            Tool::Diesel => "diesel",
+            Tool::Refinery => "refinery",
+            Tool::Flyway => "flyway",
         }
     }
 
@@ -210,6 +226,14 @@ pub enum ImportError {
         /// The file.
         path: String,
     },
+    /// A Flyway repeatable migration, which has no place in a chain of revisions.
+    #[error(
+        "`{path}` is a repeatable migration (`R__`): it has no version and runs again whenever it changes, which a chain of revisions cannot express; turn it into a versioned migration (or a revision of its own) by hand and import the rest"
+    )]
+    Repeatable {
+        /// The file.
+        path: String,
+    },
     /// A file of the tool's format that lacks what the tool requires.
     #[error("`{path}`: {why}")]
     Malformed {
@@ -229,18 +253,18 @@ pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, Import
     let mut reports: Vec<FileReport> = Vec::new();
     for (path, text) in sorted {
         let text = crate::strip_bom(text);
-        let Some(parsed) = parse_name(tool, path) else {
-            reports.push(FileReport {
-                path: path.clone(),
-                revision: None,
-                status: FileStatus::Skipped,
-                notes: vec![format!("not a {tool} migration file name; left out")],
-            });
+        let Some(parsed) = parse_name(tool, path)? else {
+            let (status, note) = if tool == Tool::Refinery && path.ends_with(".rs") {
+                (FileStatus::NeedsReview, "a Rust migration: not imported; write it as a revision by hand (review)")
+            } else {
+                (FileStatus::Skipped, "not a migration file of the tool; left out")
+            };
+            reports.push(FileReport { path: path.clone(), revision: None, status, notes: vec![note.to_owned()] });
             continue;
         };
-        let id = sanitise(&parsed.version)
+        let id = sanitise(&parsed.ordered)
             .ok_or_else(|| ImportError::InvalidVersion { path: path.clone(), version: parsed.version.clone() })?;
-        let key = Ordered::new(&parsed.version);
+        let key = Ordered::new(&parsed.ordered);
         let draft = migrations.entry(key).or_insert_with(|| Draft {
             id: id.clone(),
             version: parsed.version.clone(),
@@ -260,20 +284,46 @@ pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, Import
         }
         let mut notes = Vec::new();
         match parsed.kind {
+            Kind::Metadata => {
+                let no_transaction = match tool {
+                    Tool::Diesel => setting(text, "run_in_transaction") == Some("false"),
+                    _ => setting(text, "executeInTransaction") == Some("false"),
+                };
+                if no_transaction {
+                    notes.push("runs outside a transaction (`transaction: false`)".to_owned());
+                    draft.no_transaction = true;
+                }
+            }
             Kind::Up | Kind::Down => {
                 let (sql, no_transaction) = match tool {
                     Tool::Sqlx => strip_first_line(text, "-- no-transaction"),
+                    Tool::Refinery => {
+                        let annotated = text.lines().any(|line| {
+                            let rest = line.trim_start_matches('-');
+                            line.len() - rest.len() >= 2
+                                && rest.strip_prefix(' ').unwrap_or(rest).trim_end() == "refinery:noTransaction"
+                        });
+                        (text.to_owned(), annotated)
+                    }
                     _ => (text.to_owned(), false),
                 };
                 if no_transaction {
-                    notes.push("`-- no-transaction`: runs outside a transaction (`transaction: false`)".to_owned());
+                    notes.push("runs outside a transaction (`transaction: false`)".to_owned());
                     draft.no_transaction = true;
                 }
-                if tool == Tool::GolangMigrate
+                if parsed.unversioned {
+                    notes.push(
+                        "a refinery unversioned (`U`) migration: imported in version order like the others".to_owned(),
+                    );
+                }
+                if tool == Tool::Diesel && parsed.kind == Kind::Down && sql.trim().is_empty() {
+                    notes.push("empty down.sql: reverting the revision does nothing".to_owned());
+                }
+                if matches!(tool, Tool::GolangMigrate | Tool::Flyway)
                     && let Some(word) = outside_transaction(&sql)
                 {
                     notes.push(format!(
-                        "holds `{word}`, which cannot run in a transaction: `transaction: false` (golang-migrate sends a file as it is); review"
+                        "holds `{word}`, which cannot run in a transaction: `transaction: false` ({tool} runs such a file outside one); review"
                     ));
                     draft.no_transaction = true;
                 }
@@ -355,19 +405,30 @@ struct Draft {
     paths: Vec<String>,
 }
 
-/// A version ordered as the tools order them: numerically when it is all
-/// digits (leading zeros aside), else as text after every number.
+/// A version ordered as the tools order them: numerically, part by part
+/// for Flyway's dotted versions (leading zeros aside), else as text after
+/// every number.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Ordered {
-    Number(usize, String),
+    Number(Vec<(usize, String)>),
     Text(String),
 }
 
 impl Ordered {
     fn new(version: &str) -> Ordered {
-        if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) {
-            let digits = version.trim_start_matches('0');
-            Ordered::Number(digits.len(), digits.to_owned())
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            let mut numbers: Vec<(usize, String)> = parts
+                .iter()
+                .map(|p| {
+                    let digits = p.trim_start_matches('0');
+                    (digits.len(), digits.to_owned())
+                })
+                .collect();
+            while numbers.len() > 1 && numbers.last().is_some_and(|(len, _)| *len == 0) {
+                numbers.pop();
+            }
+            Ordered::Number(numbers)
         } else {
             Ordered::Text(version.to_owned())
         }
@@ -379,16 +440,105 @@ enum Kind {
     Up,
     Down,
     Both,
+    /// diesel's metadata.toml, Flyway's `.sql.conf`.
+    Metadata,
 }
 
 struct Name {
+    /// As the tool writes it (kept in `imported-from`).
     version: String,
+    /// As the tool orders it (the id is made from it).
+    ordered: String,
     name: String,
     kind: Kind,
+    unversioned: bool,
 }
 
-/// `<version>_<name>[.up|.down].sql`, as `tool` names its files.
-fn parse_name(tool: Tool, path: &str) -> Option<Name> {
+/// diesel's `<version>_<name>/up.sql`, `down.sql`, `metadata.toml`.
+fn parse_diesel(path: &str) -> Option<Name> {
+    let (dir, file) = path.split_once('/')?;
+    let kind = match file {
+        "up.sql" => Kind::Up,
+        "down.sql" => Kind::Down,
+        "metadata.toml" => Kind::Metadata,
+        _ => return None,
+    };
+    let (version, name) = dir.split_once('_').unwrap_or((dir, ""));
+    let ordered: String = version.chars().filter(|&c| c != '-').collect();
+    if ordered.is_empty() || !version.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return None;
+    }
+    Some(Name { version: version.to_owned(), ordered, name: name.to_owned(), kind, unversioned: false })
+}
+
+/// refinery's and Flyway's `V<version>__<name>.sql`, `U...`; Flyway's `R__`
+/// refused, its `.sql.conf` read.
+fn parse_prefixed(tool: Tool, path: &str) -> Result<Option<Name>, ImportError> {
+    if path.contains('/') {
+        return Ok(None);
+    }
+    let (stem, kind_of_file) = match (tool, path.strip_suffix(".sql.conf")) {
+        (Tool::Flyway, Some(stem)) => (stem, Some(Kind::Metadata)),
+        _ => match path.strip_suffix(".sql") {
+            Some(stem) => (stem, None),
+            None => return Ok(None),
+        },
+    };
+    if tool == Tool::Flyway && stem.starts_with("R__") {
+        return Err(ImportError::Repeatable { path: path.to_owned() });
+    }
+    let (prefix, rest) = match stem.split_at_checked(1) {
+        Some((prefix @ ("V" | "U"), rest)) => (prefix, rest),
+        _ => return Ok(None),
+    };
+    let Some((version, name)) = rest.split_once("__") else { return Ok(None) };
+    let ordered = match tool {
+        Tool::Flyway => version.replace('_', "."),
+        _ => version.to_owned(),
+    };
+    let digits_and_dots =
+        |v: &str| !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if !digits_and_dots(&ordered) || (tool == Tool::Refinery && ordered.contains('.')) {
+        return Ok(None);
+    }
+    let kind = match (tool, prefix, kind_of_file) {
+        (_, _, Some(metadata)) => metadata,
+        (Tool::Flyway, "U", None) => Kind::Down,
+        _ => Kind::Up,
+    };
+    if tool == Tool::Flyway && kind == Kind::Metadata && prefix != "V" {
+        return Ok(None);
+    }
+    Ok(Some(Name {
+        version: ordered.clone(),
+        ordered,
+        name: name.to_owned(),
+        kind,
+        unversioned: tool == Tool::Refinery && prefix == "U",
+    }))
+}
+
+/// The value of `key = value` (or `key=value`) in a small TOML or properties
+/// file, quotes aside.
+fn setting<'t>(text: &'t str, key: &str) -> Option<&'t str> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.split('#').next().unwrap_or("").trim().trim_matches('"'))
+    })
+}
+
+/// A migration file's version, name and part, as `tool` names its files;
+/// `None` for a file that is not one.
+fn parse_name(tool: Tool, path: &str) -> Result<Option<Name>, ImportError> {
+    match tool {
+        Tool::Diesel => Ok(parse_diesel(path)),
+        Tool::Refinery | Tool::Flyway => parse_prefixed(tool, path),
+        _ => Ok(parse_suffixed(tool, path)),
+    }
+}
+
+/// `<version>_<name>[.up|.down].sql`, as sqlx, golang-migrate, dbmate and goose name their files.
+fn parse_suffixed(tool: Tool, path: &str) -> Option<Name> {
     if path.contains('/') {
         return None;
     }
@@ -401,6 +551,7 @@ fn parse_name(tool: Tool, path: &str) -> Option<Name> {
         (stem, Kind::Both)
     };
     let kind = match (tool, kind) {
+        (Tool::Diesel | Tool::Refinery | Tool::Flyway, _) => return None,
         (Tool::Sqlx, Kind::Both) => Kind::Up,
         (Tool::GolangMigrate, Kind::Both) => return None,
         (Tool::Dbmate | Tool::Goose, Kind::Up | Kind::Down) => return None,
@@ -410,7 +561,13 @@ fn parse_name(tool: Tool, path: &str) -> Option<Name> {
     if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(Name { version: version.to_owned(), name: name.to_owned(), kind })
+    Some(Name {
+        version: version.to_owned(),
+        ordered: version.to_owned(),
+        name: name.to_owned(),
+        kind,
+        unversioned: false,
+    })
 }
 
 /// The version as a revision id: lowercase, anything else than `[a-z0-9_]` as `_`.
@@ -659,6 +816,76 @@ mod tests {
         assert_eq!(rev.up, "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\n");
         assert_eq!(rev.down.as_deref(), Some("DROP FUNCTION f();\n"));
         assert!(imported.files[0].notes.iter().any(|n| n.contains("StatementBegin")));
+    }
+
+    #[test]
+    fn diesel_directories_metadata_and_empty_down() {
+        let imported = import(
+            Tool::Diesel,
+            &files(&[
+                ("2024-01-10-000000_index/up.sql", "CREATE INDEX CONCURRENTLY i ON t (a);\n"),
+                ("2024-01-10-000000_index/down.sql", "DROP INDEX CONCURRENTLY i;\n"),
+                ("2024-01-10-000000_index/metadata.toml", "run_in_transaction = false\n"),
+                ("2024-01-02-120000_create_t/up.sql", "CREATE TABLE t (a INT);\n"),
+                ("2024-01-02-120000_create_t/down.sql", ""),
+                (".keep", ""),
+            ]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = imported.revisions.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["20240102120000", "20240110000000"]);
+        assert_eq!(imported.revisions[0].version, "2024-01-02-120000");
+        assert_eq!(imported.revisions[0].down.as_deref(), Some(""));
+        assert!(imported.revisions[1].no_transaction);
+        let rendered = imported.render();
+        let first = parse_revision(SourceFile::new("a.sql", rendered[0].1.clone())).unwrap();
+        assert!(first.is_reversible());
+        assert_eq!(first.down_sql(), Some(""));
+        assert_eq!(first.imported_from.as_deref(), Some("diesel 2024-01-02-120000"));
+    }
+
+    #[test]
+    fn refinery_versions_and_no_transaction_annotation() {
+        let imported = import(
+            Tool::Refinery,
+            &files(&[
+                ("V2__index.sql", "-- refinery:noTransaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n"),
+                ("V1__create_t.sql", "CREATE TABLE t (a INT);\n"),
+                ("U3__seed.sql", "INSERT INTO t VALUES (1);\n"),
+                ("V4__code.rs", "fn migration() -> String { String::new() }\n"),
+            ]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = imported.revisions.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3"]);
+        assert!(imported.revisions[1].no_transaction && !imported.revisions[0].no_transaction);
+        assert!(imported.revisions.iter().all(|r| r.down.is_none()));
+        let rust = imported.files.iter().find(|f| f.path == "V4__code.rs").unwrap();
+        assert_eq!((rust.status, rust.revision.as_deref()), (FileStatus::NeedsReview, None));
+    }
+
+    #[test]
+    fn flyway_dotted_versions_undo_and_conf() {
+        let imported = import(
+            Tool::Flyway,
+            &files(&[
+                ("V1_10__later.sql", "SELECT 3;\n"),
+                ("V1_2__index.sql", "CREATE INDEX i ON t (a);\n"),
+                ("V1_2__index.sql.conf", "executeInTransaction=false\n"),
+                ("U1_2__index.sql", "DROP INDEX i;\n"),
+                ("V1__create_t.sql", "CREATE TABLE t (a INT);\n"),
+            ]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = imported.revisions.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["1", "1_2", "1_10"]);
+        assert_eq!(imported.revisions[1].version, "1.2");
+        assert!(imported.revisions[1].no_transaction);
+        assert_eq!(imported.revisions[1].down.as_deref(), Some("DROP INDEX i;\n"));
+        let error =
+            import(Tool::Flyway, &files(&[("V1__a.sql", "SELECT 1;"), ("R__views.sql", "SELECT 1;")])).unwrap_err();
+        assert_eq!(error, ImportError::Repeatable { path: "R__views.sql".into() });
+        assert!(error.to_string().contains("`R__views.sql` is a repeatable migration"), "{error}");
     }
 
     #[test]

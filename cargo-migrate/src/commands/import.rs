@@ -20,6 +20,9 @@ pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult
         ImportTool::GolangMigrate => Tool::GolangMigrate,
         ImportTool::Dbmate => Tool::Dbmate,
         ImportTool::Goose => Tool::Goose,
+        ImportTool::Diesel => Tool::Diesel,
+        ImportTool::Refinery => Tool::Refinery,
+        ImportTool::Flyway => Tool::Flyway,
     };
     let source_shown = shown_path(&args.source);
     let files = read_source(&args.source)?;
@@ -111,29 +114,41 @@ fn layout(tool: Tool) -> &'static str {
         Tool::GolangMigrate => "`<version>_<name>.up.sql`/`.down.sql` files",
         Tool::Dbmate => "`<version>_<name>.sql` files with `-- migrate:up` and `-- migrate:down` sections",
         Tool::Goose => "`<version>_<name>.sql` files with `-- +goose Up` and `-- +goose Down` sections",
+        Tool::Diesel => "`<version>_<name>/` directories with `up.sql`, `down.sql` and `metadata.toml`",
+        Tool::Refinery => "`V<n>__<name>.sql` and `U<n>__<name>.sql` files",
+        Tool::Flyway => "`V<version>__<desc>.sql` files, `U<version>__<desc>.sql` undo files and `.sql.conf` files",
     }
 }
 
-/// The source directory's files, as (name, text), without descending.
+/// The source directory's files, as (relative path with `/`, text): its own
+/// files and those of its subdirectories (diesel's layout), one level deep.
 fn read_source(source: &Path) -> Result<Vec<(String, String)>, CliError> {
     let shown = shown_path(source);
     if !source.is_dir() {
         return Err(CliError::usage(format!("{} is not a directory", shown.display()))
             .with_help("pass the directory holding the tool's migration files"));
     }
-    let entries = std::fs::read_dir(source).map_err(|e| CliError::io("read", source, e))?;
     let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| CliError::io("read", source, e))?;
-        let path = entry.path();
-        if !path.is_file() {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).map_err(|e| CliError::io("read", &path, e))?;
-        files.push((name, text));
-    }
+    read_level(source, "", 1, &mut files)?;
     Ok(files)
+}
+
+fn read_level(dir: &Path, prefix: &str, depth: usize, files: &mut Vec<(String, String)>) -> Result<(), CliError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| CliError::io("read", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| CliError::io("read", dir, e))?;
+        let path = entry.path();
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        if path.is_dir() {
+            if depth > 0 {
+                read_level(&path, &format!("{name}/"), depth - 1, files)?;
+            }
+        } else if path.is_file() {
+            let text = std::fs::read_to_string(&path).map_err(|e| CliError::io("read", &path, e))?;
+            files.push((name, text));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a target holding anything but what `init` writes: `template.sql`

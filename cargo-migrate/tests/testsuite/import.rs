@@ -24,38 +24,82 @@ struct Step {
     one_query: bool,
 }
 
+/// A version as the tools order them: numbers part by part.
+fn order(version: &str) -> Vec<u64> {
+    version.split(['.', '_']).map(|p| p.parse::<u64>().unwrap()).collect()
+}
+
 /// The fixture's migrations in the tool's order, read here independently of
-/// the importer: file names sorted by their numeric version.
+/// the importer: versions compared as numbers.
 fn steps(tool: &str) -> Vec<Step> {
     let dir = fixture(tool);
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !n.ends_with(".down.sql"))
-        .collect();
-    names.sort_by_key(|n| n.split('_').next().unwrap().parse::<u64>().unwrap());
-    names
-        .into_iter()
-        .map(|name| {
-            let text = std::fs::read_to_string(dir.join(&name)).unwrap();
-            match tool {
-                "sqlx" => match text.strip_prefix("-- no-transaction\n") {
-                    Some(rest) => Step { sql: rest.to_owned(), transaction: false, one_query: false },
-                    None => Step { sql: text, transaction: true, one_query: false },
-                },
-                "golang-migrate" => Step { sql: text, transaction: false, one_query: true },
-                "dbmate" => {
-                    let up = text.split("-- migrate:down").next().unwrap();
-                    Step { transaction: !up.contains("transaction:false"), sql: up.to_owned(), one_query: false }
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut steps: Vec<(Vec<u64>, Step)> = Vec::new();
+    names.sort();
+    for name in names {
+        let step = match tool {
+            "sqlx" | "golang-migrate" | "dbmate" | "goose" => {
+                if name.ends_with(".down.sql") {
+                    continue;
                 }
-                "goose" => {
-                    let up = text.split("-- +goose Down").next().unwrap();
-                    Step { transaction: !up.contains("NO TRANSACTION"), sql: up.to_owned(), one_query: false }
-                }
-                _ => unreachable!(),
+                let text = read(&name);
+                let version = order(name.split('_').next().unwrap());
+                let step = match tool {
+                    "sqlx" => match text.strip_prefix("-- no-transaction\n") {
+                        Some(rest) => Step { sql: rest.to_owned(), transaction: false, one_query: false },
+                        None => Step { sql: text, transaction: true, one_query: false },
+                    },
+                    "golang-migrate" => Step { sql: text, transaction: false, one_query: true },
+                    "dbmate" => {
+                        let up = text.split("-- migrate:down").next().unwrap();
+                        Step { transaction: !up.contains("transaction:false"), sql: up.to_owned(), one_query: false }
+                    }
+                    _ => {
+                        let up = text.split("-- +goose Down").next().unwrap();
+                        Step { transaction: !up.contains("NO TRANSACTION"), sql: up.to_owned(), one_query: false }
+                    }
+                };
+                (version, step)
             }
-        })
-        .collect()
+            "diesel" => {
+                let version = order(&name.split('_').next().unwrap().replace('-', ""));
+                let metadata = std::fs::read_to_string(dir.join(&name).join("metadata.toml")).unwrap_or_default();
+                let step = Step {
+                    sql: read(&format!("{name}/up.sql")),
+                    transaction: !metadata.contains("run_in_transaction = false"),
+                    one_query: false,
+                };
+                (version, step)
+            }
+            "refinery" => {
+                let text = read(&name);
+                let version = order(name[1..].split("__").next().unwrap());
+                (
+                    version,
+                    Step { transaction: !text.contains("-- refinery:noTransaction"), sql: text, one_query: false },
+                )
+            }
+            "flyway" => {
+                if !name.starts_with('V') || !name.ends_with(".sql") {
+                    continue;
+                }
+                let conf = std::fs::read_to_string(dir.join(format!("{name}.conf"))).unwrap_or_default();
+                let version = order(name[1..].split("__").next().unwrap());
+                let step = Step {
+                    sql: read(&name),
+                    transaction: !conf.contains("executeInTransaction=false"),
+                    one_query: false,
+                };
+                (version, step)
+            }
+            _ => unreachable!(),
+        };
+        steps.push(step);
+    }
+    steps.sort_by(|a, b| a.0.cmp(&b.0));
+    steps.into_iter().map(|(_, step)| step).collect()
 }
 
 fn psql(db: &TestDatabase, step: &Step) {
@@ -88,7 +132,18 @@ fn schema(db: &TestDatabase) -> Vec<Vec<Option<String>>> {
     )
 }
 
-fn import_then_upgrade_equals_the_tool(tool: &str) {
+/// What the fixture's last migration (`audit`) has for a down migration.
+#[derive(PartialEq)]
+enum Downs {
+    /// Every migration but the last has one.
+    AllButTheLast,
+    /// Every one; the last's is empty (diesel: a no-op revert).
+    AllTheLastEmpty,
+    /// None (refinery has no down migrations).
+    None,
+}
+
+fn import_then_upgrade_equals_the_tool(tool: &str, downs: Downs) {
     let project = tempfile::tempdir().unwrap();
     let source = fixture(tool);
     let (_, stderr) = assert_exit(
@@ -96,7 +151,11 @@ fn import_then_upgrade_equals_the_tool(tool: &str) {
         0,
     );
     assert!(stderr.contains("Imported 4 revisions"), "{stderr}");
-    assert!(stderr.contains("no down migration: the revision is irreversible"), "{stderr}");
+    assert_eq!(
+        stderr.contains("no down migration: the revision is irreversible"),
+        downs != Downs::AllTheLastEmpty,
+        "{stderr}"
+    );
     let revisions: Vec<String> = std::fs::read_dir(project.path().join("migrations"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -125,11 +184,22 @@ fn import_then_upgrade_equals_the_tool(tool: &str) {
     assert!(ours.len() > 5, "{ours:?}");
     assert_eq!(ours, schema(&oracle), "{tool}: import + upgrade differs from the tool's files applied by psql");
 
+    if downs == Downs::AllTheLastEmpty {
+        assert_exit(&run(&["downgrade", "base"]), 0);
+        // Reverting `audit` did nothing, as diesel's empty down.sql does.
+        let left: Vec<_> = schema(&imported).into_iter().filter_map(|row| row[1].clone()).collect();
+        assert_eq!(left, ["audit.at", "audit.what"]);
+        return;
+    }
     // The last revision has no down section: `downgrade base` stops short of it.
     let (_, stderr) = assert_exit(&run(&["downgrade", "base"]), 101);
     assert!(stderr.contains("it cannot be reverted"), "{stderr}");
+    if downs == Downs::None {
+        return;
+    }
     // Below it, every revision reverts.
     let below = index.split('_').next().unwrap();
+    let below = if tool == "flyway" { "1_2" } else { below };
     let down = TestDatabase::create("import_down");
     let run = |args: &[&str]| {
         let mut all = args.to_vec();
@@ -144,22 +214,50 @@ fn import_then_upgrade_equals_the_tool(tool: &str) {
 
 #[test]
 fn postgres_import_sqlx_then_upgrade_equals_the_tool() {
-    import_then_upgrade_equals_the_tool("sqlx");
+    import_then_upgrade_equals_the_tool("sqlx", Downs::AllButTheLast);
 }
 
 #[test]
 fn postgres_import_golang_migrate_then_upgrade_equals_the_tool() {
-    import_then_upgrade_equals_the_tool("golang-migrate");
+    import_then_upgrade_equals_the_tool("golang-migrate", Downs::AllButTheLast);
 }
 
 #[test]
 fn postgres_import_dbmate_then_upgrade_equals_the_tool() {
-    import_then_upgrade_equals_the_tool("dbmate");
+    import_then_upgrade_equals_the_tool("dbmate", Downs::AllButTheLast);
 }
 
 #[test]
 fn postgres_import_goose_then_upgrade_equals_the_tool() {
-    import_then_upgrade_equals_the_tool("goose");
+    import_then_upgrade_equals_the_tool("goose", Downs::AllButTheLast);
+}
+
+#[test]
+fn postgres_import_diesel_then_upgrade_equals_the_tool() {
+    import_then_upgrade_equals_the_tool("diesel", Downs::AllTheLastEmpty);
+}
+
+#[test]
+fn postgres_import_refinery_then_upgrade_equals_the_tool() {
+    import_then_upgrade_equals_the_tool("refinery", Downs::None);
+}
+
+#[test]
+fn postgres_import_flyway_then_upgrade_equals_the_tool() {
+    import_then_upgrade_equals_the_tool("flyway", Downs::AllButTheLast);
+}
+
+#[test]
+fn import_refuses_flyway_repeatable_migrations_naming_the_file() {
+    let project = tempfile::tempdir().unwrap();
+    let source = project.path().join("flyway");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::write(source.join("V1__a.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(source.join("R__views.sql"), "CREATE OR REPLACE VIEW v AS SELECT 1;\n").unwrap();
+    let output = cargo_migrate(project.path(), &["import", "--from", "flyway", "flyway", "--dir", "migrations"]);
+    let (_, stderr) = assert_exit(&output, 2);
+    assert!(stderr.contains("`R__views.sql` is a repeatable migration (`R__`)"), "{stderr}");
+    assert!(!project.path().join("migrations").exists());
 }
 
 #[test]
