@@ -130,6 +130,9 @@ pub struct RevisionInfo {
     pub extra: std::collections::BTreeMap<String, String>,
     /// The lint rules its `-- allow:` lines allow, each with its reason.
     pub allow: Vec<AllowInfo>,
+    /// The `imported-from` header (`import`), left out when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
 }
 
 /// A lint rule a revision allows, and why.

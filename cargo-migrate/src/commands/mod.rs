@@ -91,6 +91,7 @@ fn revision_message(analysis: &Analysis, index: usize) -> Message {
         merge_point: history.is_merge_point(index),
         extra: rev.extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         allow: rev.allow.iter().map(|a| AllowInfo { rule: a.rule.clone(), reason: a.reason.clone() }).collect(),
+        imported_from: rev.imported_from.clone(),
     }))
 }
 
@@ -153,6 +154,9 @@ fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> st
     writeln!(out, "Transaction: {}", rev.transaction)?;
     let reversible = if rev.is_reversible() { "yes" } else { "no (no `-- migrate:down` section)" };
     writeln!(out, "Reversible: {reversible}")?;
+    if let Some(imported_from) = &rev.imported_from {
+        writeln!(out, "Imported from: {imported_from}")?;
+    }
     for (key, value) in &rev.extra {
         writeln!(out, "{key}: {value}")?;
     }

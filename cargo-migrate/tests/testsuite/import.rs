@@ -165,6 +165,15 @@ fn import_then_upgrade_equals_the_tool(tool: &str, downs: Downs) {
     let index = revisions.iter().find(|n| n.contains("index_email")).unwrap();
     let text = std::fs::read_to_string(project.path().join("migrations").join(index)).unwrap();
     assert!(text.contains("-- transaction: false\n") && text.contains("-- imported-from: "), "{text}");
+    let id = index.split('_').next().unwrap();
+    let id = if tool == "flyway" { "1_2" } else { id };
+    let (stdout, _) = assert_exit(&cargo_migrate(project.path(), &["show", id, "--dir", "migrations"]), 0);
+    assert!(stdout.contains(&format!("Imported from: {tool} ")), "{stdout}");
+    let (stdout, _) = assert_exit(
+        &cargo_migrate(project.path(), &["show", id, "--dir", "migrations", "--message-format", "json"]),
+        0,
+    );
+    assert!(stdout.contains(&format!("\"imported-from\":\"{tool} ")), "{stdout}");
     // Pinned: `check` finds no drafts.
     assert_exit(&cargo_migrate(project.path(), &["check", "--dir", "migrations"]), 0);
 
