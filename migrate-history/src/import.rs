@@ -368,6 +368,17 @@ pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, Import
         let Some(up) = draft.up else {
             return Err(ImportError::DownWithoutUp { path: draft.paths[0].clone() });
         };
+        for sql in std::iter::once(&up).chain(draft.down.as_ref()) {
+            if let Some(line) = sql.lines().find(|line| is_section_marker(line)) {
+                return Err(ImportError::Malformed {
+                    path: draft.paths[0].clone(),
+                    why: format!(
+                        "the line `{}` would read as a cargo-migrate section marker; reword that comment and import again",
+                        line.trim()
+                    ),
+                });
+            }
+        }
         let irreversible = draft.down.is_none();
         for (index, (path, mut notes)) in draft.notes.into_iter().enumerate() {
             if irreversible && index == 0 {
@@ -591,6 +602,15 @@ fn outside_transaction(sql: &str) -> Option<&'static str> {
         .to_ascii_uppercase();
     let words: Vec<&str> = code.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').collect();
     ["CONCURRENTLY", "VACUUM"].into_iter().find(|word| words.contains(word))
+}
+
+/// A line a revision file reads as a section marker (`-- migrate:NAME`).
+fn is_section_marker(line: &str) -> bool {
+    let Some(rest) = line.trim().strip_prefix("--").map(str::trim_start) else { return false };
+    rest.strip_prefix("migrate:").is_some_and(|name| {
+        let name = name.trim();
+        !name.is_empty() && !name.contains(char::is_whitespace)
+    })
 }
 
 /// `text` without its first line when that line is `marker`; whether it was.
@@ -886,6 +906,13 @@ mod tests {
             import(Tool::Flyway, &files(&[("V1__a.sql", "SELECT 1;"), ("R__views.sql", "SELECT 1;")])).unwrap_err();
         assert_eq!(error, ImportError::Repeatable { path: "R__views.sql".into() });
         assert!(error.to_string().contains("`R__views.sql` is a repeatable migration"), "{error}");
+    }
+
+    #[test]
+    fn sql_that_would_read_as_a_section_marker_is_refused() {
+        let error = import(Tool::Sqlx, &files(&[("1_a.sql", "SELECT 1;\n  --migrate:down\nSELECT 2;\n")])).unwrap_err();
+        assert!(error.to_string().contains("`--migrate:down` would read as a cargo-migrate section marker"), "{error}");
+        assert!(import(Tool::Sqlx, &files(&[("1_a.sql", "-- migrate: two words\nSELECT 1;\n")])).is_ok());
     }
 
     #[test]
