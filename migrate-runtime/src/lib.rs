@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adopt;
 mod conn;
 mod connect;
 mod db;
