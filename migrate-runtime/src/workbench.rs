@@ -298,6 +298,30 @@ impl Workbench {
         Ok(SchemaDrift { at: state.heads, changes: diff(&expected, &actual) })
     }
 
+    /// A live database against what the history produces at the revisions
+    /// `at` (rather than those its version table records), the tables
+    /// `ignore` (such as another tool's version table) left out of the
+    /// live side: what `cargo migrate adopt` checks before recording `at`.
+    pub fn drift_at(
+        &self,
+        migrator: &Migrator,
+        live: &mut dyn Database,
+        at: &[String],
+        ignore: &[&str],
+    ) -> Result<SchemaDrift, WorkbenchError> {
+        let mut scratch = self.replay(migrator, at)?;
+        let exclude = migrator.table(live.dialect()).name;
+        let expected = introspect_schemas(scratch.database(), &exclude, &self.schemas)
+            .map_err(|source| WorkbenchError::Introspect { what: "the history's schema".into(), source })?;
+        let mut actual = introspect_schemas(live, &exclude, &self.schemas)
+            .map_err(|source| WorkbenchError::Introspect { what: "the database".into(), source })?;
+        actual.tables.retain(|name, _| {
+            let bare = name.rsplit('.').next().unwrap_or(name);
+            !ignore.contains(&bare)
+        });
+        Ok(SchemaDrift { at: at.to_vec(), changes: diff(&expected, &actual) })
+    }
+
     fn history_and_models(&self, migrator: &Migrator, models: &str) -> Result<(Schema, Schema), WorkbenchError> {
         let heads = migrator.history().ids(&migrator.history().heads());
         let current = self.history_schema(migrator, &heads)?;

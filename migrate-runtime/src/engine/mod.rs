@@ -315,6 +315,48 @@ impl Migrator {
         now(self.stamp_in(&mut Blocking(db), target, purge, observer))
     }
 
+    /// Records the revisions `ids` as applied without running them, in one
+    /// transaction, as [`Migrator::stamp`] does, with `provenance` (such as
+    /// `adopted from sqlx`) after the user in their `applied_by`: for a
+    /// database another tool migrated (see [`crate::adopt`]). Revisions
+    /// already recorded are left as they are; `status`, `check` and
+    /// `upgrade` treat the rest as applied.
+    ///
+    /// ```
+    /// use migrate_history::{Options, SourceFile, load::Sources};
+    /// use migrate_runtime::Migrator;
+    ///
+    /// let rev = |id: &str, parent: &str| format!("-- revision: {id}\n-- parents: {parent}\n-- message: t\n\n-- migrate:up\nCREATE TABLE {id} (x INT);\n");
+    /// let sources = Sources {
+    ///     revisions: vec![SourceFile::new("migrations/a.sql", rev("a", "")), SourceFile::new("migrations/b.sql", rev("b", "a"))],
+    ///     ..Sources::default()
+    /// };
+    /// let migrator = Migrator::new(migrate_history::analyze(sources, Options::default()).history);
+    /// let mut db = rusqlite::Connection::open_in_memory()?;
+    /// db.execute_batch("CREATE TABLE a (x INT);")?; // what another tool applied
+    ///
+    /// let report = migrator.adopt(&mut db, &["a".to_owned()], "adopted from sqlx")?;
+    /// assert_eq!(report.added, ["a"]);
+    /// let state = migrator.state(&mut db)?;
+    /// assert!(state.rows[0].applied_by.as_deref().is_some_and(|by| by.ends_with(" (adopted from sqlx)")));
+    /// assert_eq!(migrator.run(&mut db)?.applied[0].id, "b", "only b runs");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn adopt(&self, db: &mut dyn Database, ids: &[String], provenance: &str) -> Result<StampReport, Error> {
+        self.adopt_observed(db, ids, provenance, &mut |_| {})
+    }
+
+    /// [`Migrator::adopt`], telling `observer` when it waits for the lock.
+    pub fn adopt_observed(
+        &self,
+        db: &mut dyn Database,
+        ids: &[String],
+        provenance: &str,
+        observer: &mut Observer<'_>,
+    ) -> Result<StampReport, Error> {
+        now(self.adopt_in(&mut Blocking(db), ids, provenance, observer))
+    }
+
     /// Settles a revision left failed, running or reverting by a
     /// `transaction: false` revision that stopped part-way, once an
     /// operator has finished or undone its statements by hand.

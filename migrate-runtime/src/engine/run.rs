@@ -225,6 +225,39 @@ impl Migrator {
         self.release(db, key, result).await
     }
 
+    pub(crate) async fn adopt_in<C: Conn>(
+        &self,
+        db: &mut C,
+        ids: &[String],
+        provenance: &str,
+        events: &mut Observer<'_>,
+    ) -> Result<StampReport, Error> {
+        let key = self.acquire(db, events).await?;
+        let result = caught(async {
+            let (table, state) = self.read_locked(db).await?;
+            let history = &self.history;
+            let user = format!("{} ({provenance})", applied_by(db).await);
+            let mut sql = Self::ensure_table(&table, &state);
+            sql.push(db.dialect().begin().to_owned());
+            let mut report = StampReport::default();
+            for rev in history.revisions().iter().filter(|rev| ids.contains(&rev.id)) {
+                if state.rows.iter().any(|r| r.revision == rev.id) {
+                    continue;
+                }
+                sql.push(table.insert(&new_row(rev, State::Stamped, None, Some(&user), None)));
+                report.added.push(rev.id.clone());
+            }
+            sql.push("COMMIT".to_owned());
+            if let Err(source) = db.execute_batch(&sql.join(";\n")).await {
+                let _ = db.execute_batch("ROLLBACK").await;
+                return Err(Error::Database { context: "adopting".into(), source });
+            }
+            Ok(report)
+        })
+        .await;
+        self.release(db, key, result).await
+    }
+
     pub(crate) async fn resolve_in<C: Conn>(
         &self,
         db: &mut C,
