@@ -101,6 +101,9 @@ pub enum Command {
     Lock(LockArgs),
     /// Import another tool's migration history (sqlx, golang-migrate, dbmate, goose, diesel, refinery, flyway) as pinned revisions
     Import(ImportArgs),
+    /// Adopt a database another tool migrated: record the imported revisions its table shows applied,
+    /// once the schema matches them
+    Adopt(AdoptArgs),
     /// Check everything the build checks, that every revision is pinned, and
     /// with a database URL that nothing is pending, drifted or failed
     Check(CheckArgs),
@@ -441,6 +444,26 @@ pub struct ImportArgs {
     pub into: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The tool whose version table the database carries (read, never written)
+    #[arg(long = "from", value_name = "TOOL")]
+    pub from: ImportTool,
+    /// Record the revisions even when the schema differs from what they produce
+    #[arg(long)]
+    pub accept_drift: bool,
+    /// Show what would be recorded, and record nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Server for the scratch database [default: the database's own server; SQLite in memory]
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
+    #[command(flatten)]
+    pub lock: MigrationLockArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
 /// A tool `import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ImportTool {
@@ -451,6 +474,22 @@ pub enum ImportTool {
     Diesel,
     Refinery,
     Flyway,
+}
+
+impl ImportTool {
+    /// The library's name for the tool.
+    pub fn tool(self) -> migrate_history::import::Tool {
+        use migrate_history::import::Tool;
+        match self {
+            ImportTool::Sqlx => Tool::Sqlx,
+            ImportTool::GolangMigrate => Tool::GolangMigrate,
+            ImportTool::Dbmate => Tool::Dbmate,
+            ImportTool::Goose => Tool::Goose,
+            ImportTool::Diesel => Tool::Diesel,
+            ImportTool::Refinery => Tool::Refinery,
+            ImportTool::Flyway => Tool::Flyway,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -86,6 +86,9 @@ pub enum Message {
     Stamped { added: Vec<String>, removed: Vec<String>, current: Vec<String> },
     /// `resolve`.
     Resolved { id: String, resolution: &'static str },
+    /// `adopt`: the revisions the other tool's table shows applied, and
+    /// those recorded now (none with `--dry-run`).
+    Adopted { from: &'static str, table: &'static str, revisions: Vec<String>, recorded: Vec<String>, dry_run: bool },
     /// An offline script (`sql`, `upgrade --sql`, `downgrade --sql`).
     Script { dialect: &'static str, range: String, sql: String },
     /// A difference between a live database and the history (`diff`).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use migrate_history::import::{FileStatus, Tool, import};
 use migrate_history::{Checksum, LOCK_FILE_NAME, LockFile, SourceFile, TEMPLATE_FILE_NAME, parse_revision};
 
-use crate::cli::{ImportArgs, ImportTool};
+use crate::cli::ImportArgs;
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::project::{Project, shown_path};
@@ -15,15 +15,7 @@ use crate::report::{ImportedFileInfo, Message};
 use crate::shell::{Shell, plural};
 
 pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult {
-    let tool = match args.from {
-        ImportTool::Sqlx => Tool::Sqlx,
-        ImportTool::GolangMigrate => Tool::GolangMigrate,
-        ImportTool::Dbmate => Tool::Dbmate,
-        ImportTool::Goose => Tool::Goose,
-        ImportTool::Diesel => Tool::Diesel,
-        ImportTool::Refinery => Tool::Refinery,
-        ImportTool::Flyway => Tool::Flyway,
-    };
+    let tool = args.from.tool();
     let source_shown = shown_path(&args.source);
     let files = read_source(&args.source)?;
     let imported = import(tool, &files).map_err(|e| {

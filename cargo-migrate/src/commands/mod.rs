@@ -1,5 +1,6 @@
 //! One module per command; shared rendering of revisions.
 
+mod adopt;
 mod check;
 mod diff;
 mod import;
@@ -42,6 +43,7 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         Command::Show(show) => list::show(shell, &project, show),
         Command::Lock(lock) => lock::run(shell, &project, lock),
         Command::Import(args) => import::run(shell, &project, args),
+        Command::Adopt(args) => adopt::run(shell, &project, args),
         Command::Check(check) => check::run(shell, &project, check),
         Command::Lint(lint) => lint::run(shell, &project, lint),
         Command::Upgrade(args) => migrate::upgrade(shell, &project, args),

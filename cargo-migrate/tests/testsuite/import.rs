@@ -298,3 +298,170 @@ fn import_report() {
         cargo_migrate(project.path(), &["import", "--from", "goose", source.to_str().unwrap(), "--dir", "migrations"]);
     insta::assert_snapshot!(redacted(&output, &[(source.to_str().unwrap(), "[SOURCE]")]));
 }
+
+// `adopt --from TOOL`: a database where the tool applied part of the fixture
+// (its files applied with psql, its table written the way the tool writes it:
+// see migrate-runtime/src/adopt.rs for the sources).
+
+/// The fixture of `tool` imported into a new project's `migrations`.
+fn imported(tool: &str) -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    let source = fixture(tool);
+    let output =
+        cargo_migrate(project.path(), &["import", "--from", tool, source.to_str().unwrap(), "--dir", "migrations"]);
+    assert_exit(&output, 0);
+    project
+}
+
+/// A database with the first `applied` migrations of the fixture applied by
+/// psql, then `table` (the tool's bookkeeping) run.
+fn migrated_by(tool: &str, applied: usize, table: &str) -> TestDatabase {
+    let db = TestDatabase::create("adopt");
+    for step in steps(tool).iter().take(applied) {
+        psql(&db, step);
+    }
+    psql(&db, &Step { sql: table.to_owned(), transaction: true, one_query: false });
+    db
+}
+
+fn run_on(project: &tempfile::TempDir, db: &TestDatabase, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(["--dir", "migrations", "--database-url", &db.url]);
+    cargo_migrate(project.path(), &all)
+}
+
+/// Our version table's rows: revision, state, and whether `applied_by` names the tool.
+fn recorded(db: &TestDatabase, tool: &str) -> Vec<(String, String, bool)> {
+    let exists = db.query("SELECT to_regclass('migrate_versions') IS NOT NULL");
+    if exists[0][0].as_deref() != Some("t") {
+        return Vec::new();
+    }
+    db.query("SELECT revision, state, applied_by FROM migrate_versions ORDER BY applied_at, revision")
+        .into_iter()
+        .map(|row| {
+            let by = row[2].clone().unwrap_or_default();
+            (row[0].clone().unwrap(), row[1].clone().unwrap(), by.ends_with(&format!("(adopted from {tool})")))
+        })
+        .collect()
+}
+
+/// `schema` without the tool's table.
+fn schema_without(db: &TestDatabase, table: &str) -> Vec<Vec<Option<String>>> {
+    schema(db)
+        .into_iter()
+        .filter(|row| !row[1].as_deref().unwrap_or_default().starts_with(&format!("{table}.")))
+        .filter(|row| !row[1].as_deref().unwrap_or_default().starts_with(&format!("{table}_")))
+        .collect()
+}
+
+const SQLX_TABLE: &str = "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, \
+    execution_time BIGINT NOT NULL);\n";
+const GOLANG_TABLE: &str =
+    "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);\n";
+const DBMATE_TABLE: &str = "CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY);\n";
+
+fn sqlx_rows(versions: &[&str]) -> String {
+    let rows: Vec<String> = versions.iter().map(|v| format!("({v}, 'm', true, '\\x00', 1)")).collect();
+    format!(
+        "{SQLX_TABLE}INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES {};\n",
+        rows.join(", ")
+    )
+}
+
+/// Adopting `applied` migrations records exactly those revisions; `upgrade`
+/// then applies the rest and gives what all the tool's files give.
+fn adopt_then_upgrade(tool: &str, applied: usize, table: &str, peer: &str) {
+    let project = imported(tool);
+    let db = migrated_by(tool, applied, table);
+    let peer_rows = db.query(&format!("SELECT * FROM {peer}"));
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["adopt", "--from", tool]), 0);
+    let noun = if applied == 1 { "revision" } else { "revisions" };
+    assert!(stderr.contains(&format!("Adopted {applied} {noun} from {peer}")), "{stderr}");
+    let rows = recorded(&db, tool);
+    assert_eq!(rows.len(), applied, "{rows:?}");
+    assert!(rows.iter().all(|(_, state, adopted)| state == "stamped" && *adopted), "{rows:?}");
+    // check sees them as applied: only the rest is pending.
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["check"]), 1);
+    assert_eq!(stderr.matches("is not applied to").count(), 4 - applied, "{stderr}");
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["upgrade"]), 0);
+    assert!(!stderr.contains("create users"), "nothing applied twice: {stderr}");
+    assert_eq!(recorded(&db, tool).len(), 4);
+    assert_exit(&run_on(&project, &db, &["check"]), 0);
+
+    let oracle = TestDatabase::create("adopt_tool");
+    for step in steps(tool) {
+        psql(&oracle, &step);
+    }
+    assert_eq!(schema_without(&db, peer), schema(&oracle), "{tool}: adopt + upgrade differs from the tool's files");
+    assert_eq!(db.query(&format!("SELECT * FROM {peer}")), peer_rows, "the tool's table is left as it is");
+}
+
+#[test]
+fn postgres_adopt_sqlx_then_upgrade_continues() {
+    adopt_then_upgrade("sqlx", 2, &sqlx_rows(&["20240101120000", "20240102120000"]), "_sqlx_migrations");
+}
+
+#[test]
+fn postgres_adopt_golang_migrate_then_upgrade_continues() {
+    // One row: the latest version (9, the third migration); everything below it is applied.
+    let table = format!("{GOLANG_TABLE}INSERT INTO schema_migrations VALUES (9, false);");
+    adopt_then_upgrade("golang-migrate", 3, &table, "schema_migrations");
+}
+
+#[test]
+fn postgres_adopt_dbmate_then_upgrade_continues() {
+    let table = format!("{DBMATE_TABLE}INSERT INTO schema_migrations VALUES ('20240101120000');");
+    adopt_then_upgrade("dbmate", 1, &table, "schema_migrations");
+}
+
+#[test]
+fn postgres_adopt_refuses_a_dirty_golang_migrate_table() {
+    let project = imported("golang-migrate");
+    let db =
+        migrated_by("golang-migrate", 2, &format!("{GOLANG_TABLE}INSERT INTO schema_migrations VALUES (2, true);"));
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["adopt", "--from", "golang-migrate"]), 4);
+    assert!(stderr.contains("golang-migrate records version 2 as dirty in schema_migrations"), "{stderr}");
+    assert_eq!(recorded(&db, "golang-migrate"), []);
+}
+
+#[test]
+fn postgres_adopt_refuses_a_migration_the_import_lacks() {
+    let project = imported("sqlx");
+    let db = migrated_by("sqlx", 1, &sqlx_rows(&["20240101120000", "20231231000000"]));
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["adopt", "--from", "sqlx"]), 4);
+    assert!(
+        stderr.contains("sqlx records a version applied that the imported history lacks: 20231231000000"),
+        "{stderr}"
+    );
+    assert_eq!(recorded(&db, "sqlx"), []);
+}
+
+#[test]
+fn postgres_adopt_refuses_drift_unless_accepted() {
+    let project = imported("sqlx");
+    let table =
+        format!("{}ALTER TABLE users ADD COLUMN by_hand INT;", sqlx_rows(&["20240101120000", "20240102120000"]));
+    let db = migrated_by("sqlx", 2, &table);
+    let output = run_on(&project, &db, &["adopt", "--from", "sqlx"]);
+    let (stdout, stderr) = assert_exit(&output, 4);
+    assert!(stdout.contains("by_hand"), "the difference is listed: {stdout}");
+    assert!(stderr.contains("differs from what the history produces at 20240102120000: 1 difference"), "{stderr}");
+    assert_eq!(recorded(&db, "sqlx"), []);
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["adopt", "--from", "sqlx", "--accept-drift"]), 0);
+    assert!(stderr.contains("recording anyway (--accept-drift)"), "{stderr}");
+    assert_eq!(recorded(&db, "sqlx").len(), 2);
+}
+
+#[test]
+fn postgres_adopt_dry_run_records_nothing() {
+    let project = imported("sqlx");
+    let db = migrated_by("sqlx", 2, &sqlx_rows(&["20240101120000", "20240102120000"]));
+    let output = run_on(&project, &db, &["adopt", "--from", "sqlx", "--dry-run"]);
+    assert_exit(&output, 0);
+    assert_eq!(recorded(&db, "sqlx"), []);
+    insta::assert_snapshot!(redacted(&output, &[(db.url.as_str(), "[URL]")]));
+    let output = run_on(&project, &db, &["adopt", "--from", "sqlx"]);
+    assert_exit(&output, 0);
+    insta::assert_snapshot!(redacted(&output, &[(db.url.as_str(), "[URL]")]));
+}

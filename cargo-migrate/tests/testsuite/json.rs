@@ -118,7 +118,7 @@ fn redact(value: &mut Value, dir: &str) {
 }
 
 /// Every reason a snapshot below shows; `docs/json.md` documents exactly these.
-const REASONS: [&str; 28] = [
+const REASONS: [&str; 29] = [
     "revision",
     "branch-point",
     "diagnostic",
@@ -138,6 +138,7 @@ const REASONS: [&str; 28] = [
     "migration-finished",
     "stamped",
     "resolved",
+    "adopted",
     "script",
     "schema-change",
     "diff-finished",
@@ -302,6 +303,32 @@ fn reason_resolved() {
     let output = fixture.run(&["upgrade"]);
     assert_eq!(output.status.code(), Some(101), "{}", crate::transcript(&output));
     insta::assert_snapshot!(lines(&fixture.run(&["resolve", "n", "--applied"]), "resolved", &fixture));
+}
+
+#[test]
+fn reason_adopted() {
+    let fixture = Fixture::new();
+    std::fs::remove_dir_all(fixture.path().join("migrations")).unwrap();
+    let source = repo_root().join("tests/fixtures/import/dbmate");
+    let output = fixture.offline(&["import", "--from", "dbmate", source.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", crate::transcript(&output));
+    // dbmate's first migration applied and recorded as dbmate records it.
+    let db = tests::support::TestDatabase::create("json_adopt");
+    let first = std::fs::read_to_string(source.join("20240101120000_create_users.sql")).unwrap();
+    let up = first.split("-- migrate:down").next().unwrap();
+    let sql = format!(
+        "{up}\nCREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY);\nINSERT INTO schema_migrations VALUES ('20240101120000');"
+    );
+    let psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db.url, "-c", &sql])
+        .output()
+        .unwrap();
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    let output = cargo_migrate(
+        fixture.path(),
+        &["adopt", "--from", "dbmate", "--dir", "migrations", "--database-url", &db.url, "--message-format", "json"],
+    );
+    insta::assert_snapshot!(lines(&output, "adopted", &fixture));
 }
 
 #[test]

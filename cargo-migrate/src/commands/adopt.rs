@@ -1,0 +1,111 @@
+//! `adopt --from TOOL`: a database another tool migrated. Reads which of
+//! its migrations the tool's own table records as applied
+//! (`migrate_runtime::adopt`), maps them onto the revisions imported from
+//! it, checks the live schema against what those revisions produce, and
+//! records them as stamped, `applied_by` ending `(adopted from TOOL)`, in
+//! one transaction. The other tool's table is left as it is.
+
+use std::io::Write;
+
+use migrate_runtime::Event;
+use migrate_runtime::adopt::{map_applied, read_peer};
+
+use crate::cli::AdoptArgs;
+use crate::db::{chosen_url, connect, describe_heads, engine_error, locking, migrator, waiting, workbench_error};
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::project::Project;
+use crate::report::{Message, SchemaChangeInfo};
+use crate::shell::{Shell, plural};
+
+pub fn run(shell: &mut Shell, project: &Project, args: &AdoptArgs) -> CliResult {
+    let tool = args.from.tool();
+    let migrator = locking(migrator(shell, project)?, &args.lock);
+    let resolved = chosen_url(shell, project, &args.db, false)?;
+    let mut connection = connect(&resolved.url)?;
+    let refused = |message: String, help: String| CliError { message, help: Some(help), exit_code: exit::REFUSED };
+    let peer = read_peer(connection.database(), tool)
+        .map_err(|e| refused(format!("cannot adopt from {tool}: {e}"), "nothing was recorded".to_owned()))?;
+    let ids = map_applied(migrator.history(), &peer).map_err(|e| {
+        refused(
+            format!("cannot adopt from {tool}: {e}"),
+            format!("nothing was recorded; `import --from {tool}` the history the database was migrated with"),
+        )
+    })?;
+    let at = describe_heads(&ids.last().cloned().into_iter().collect::<Vec<_>>());
+
+    let bench = crate::models::workbench(project, args.dev_url.as_deref(), &resolved.url)?;
+    let drift = bench.drift_at(&migrator, connection.database(), &ids, &[peer.table]);
+    crate::models::warn_left_behind(shell)?;
+    if let Err(error) = &drift {
+        shell.error_places(crate::render::workbench_error(error, &project.config.schema));
+    }
+    let drift = drift.map_err(|e| workbench_error(e, &project.config.schema))?;
+    let database = resolved.url.redacted();
+    for change in &drift.changes {
+        if shell.json() {
+            let info = SchemaChangeInfo { change: change.to_string(), destructive: change.is_destructive() };
+            shell.emit(&Message::SchemaChange(info))?;
+        } else {
+            writeln!(shell.out(), "{change}")?;
+        }
+    }
+    let count = drift.changes.len();
+    if count > 0 {
+        let differs =
+            format!("{database} differs from what the history produces at {at}: {count} difference{}", plural(count));
+        if !args.accept_drift {
+            return Err(refused(
+                format!("cannot adopt from {tool}: {differs}"),
+                "nothing was recorded; undo the differences, or record the revisions anyway with --accept-drift"
+                    .to_owned(),
+            ));
+        }
+        shell.warn(format!("{differs}; recording anyway (--accept-drift)"))?;
+    }
+
+    let n = ids.len();
+    if args.dry_run {
+        shell.status(
+            "Would adopt",
+            format!("{n} revision{} from {} ({at}); nothing was recorded (--dry-run)", plural(n), peer.table),
+        )?;
+        for id in &ids {
+            writeln!(shell.out(), "{id}")?;
+        }
+        shell.emit(&Message::Adopted {
+            from: tool.name(),
+            table: peer.table,
+            revisions: ids,
+            recorded: Vec::new(),
+            dry_run: true,
+        })?;
+        return Ok(exit::OK);
+    }
+    let mut events = |event: Event<'_>| {
+        if let Event::WaitingForLock { holder, timeout } = event {
+            let _ = waiting(shell, holder, timeout);
+        }
+    };
+    let provenance = format!("adopted from {tool}");
+    let report =
+        migrator.adopt_observed(connection.database(), &ids, &provenance, &mut events).map_err(engine_error)?;
+    let recorded = report.added.len();
+    shell.status(
+        "Adopted",
+        format!(
+            "{n} revision{} from {} ({at}): recorded {recorded}, nothing was executed; {} was left as it is",
+            plural(n),
+            peer.table,
+            peer.table
+        ),
+    )?;
+    shell.emit(&Message::Adopted {
+        from: tool.name(),
+        table: peer.table,
+        revisions: ids,
+        recorded: report.added,
+        dry_run: false,
+    })?;
+    Ok(exit::OK)
+}
