@@ -465,3 +465,43 @@ fn postgres_adopt_dry_run_records_nothing() {
     assert_exit(&output, 0);
     insta::assert_snapshot!(redacted(&output, &[(db.url.as_str(), "[URL]")]));
 }
+
+#[test]
+fn postgres_adopt_goose_then_upgrade_continues() {
+    // goose's first row is its own version 0; a down writes an is_applied = false row.
+    let table = "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, is_applied boolean NOT NULL, \
+        tstamp timestamp NULL DEFAULT now(), PRIMARY KEY (id));\n\
+        INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (3, true), (3, false);";
+    // (The third was applied and reverted: its latest row wins, and psql applies only the first two.)
+    adopt_then_upgrade("goose", 2, table, "goose_db_version");
+}
+
+#[test]
+fn postgres_adopt_diesel_then_upgrade_continues() {
+    let table = "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+        run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);\n\
+        INSERT INTO __diesel_schema_migrations (version) VALUES ('20240101120000'), ('20240102120000');";
+    adopt_then_upgrade("diesel", 2, table, "__diesel_schema_migrations");
+}
+
+#[test]
+fn postgres_adopt_refinery_then_upgrade_continues() {
+    let table = "CREATE TABLE refinery_schema_history (version int4 PRIMARY KEY, name VARCHAR(255), \
+        applied_on VARCHAR(255), checksum VARCHAR(255));\n\
+        INSERT INTO refinery_schema_history VALUES (1, 'create_users', '2024-01-01T12:00:00Z', '1'), \
+        (2, 'add_name_and_count', '2024-01-02T12:00:00Z', '2'), (9, 'index_email', '2024-01-03T12:00:00Z', '3');";
+    adopt_then_upgrade("refinery", 3, table, "refinery_schema_history");
+}
+
+#[test]
+fn postgres_adopt_flyway_then_upgrade_continues() {
+    let table = "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), \
+        description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, \
+        installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(), execution_time INT NOT NULL, \
+        success BOOLEAN NOT NULL);\n\
+        CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success);\n\
+        INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, \
+        execution_time, success) VALUES (1, '1', 'create users', 'SQL', 'V1__create_users.sql', 1, 'me', 1, true), \
+        (2, '1.1', 'add name and count', 'SQL', 'V1_1__add_name_and_count.sql', 2, 'me', 1, true);";
+    adopt_then_upgrade("flyway", 2, table, "flyway_schema_history");
+}
