@@ -33,6 +33,27 @@ pub fn run(shell: &mut Shell, project: &Project, args: &AdoptArgs) -> CliResult 
         )
     })?;
     let at = describe_heads(&ids.last().cloned().into_iter().collect::<Vec<_>>());
+    // Adopted before (and perhaps upgraded since): nothing to compare or record.
+    let state = migrator.state(connection.database()).map_err(engine_error)?;
+    if ids.iter().all(|id| state.is_applied(id)) {
+        shell.status(
+            "Adopted",
+            format!(
+                "nothing to record: the {} revision{} {} shows applied ({at}) are recorded already",
+                ids.len(),
+                plural(ids.len()),
+                peer.table
+            ),
+        )?;
+        shell.emit(&Message::Adopted {
+            from: tool.name(),
+            table: peer.table,
+            revisions: ids,
+            recorded: Vec::new(),
+            dry_run: args.dry_run,
+        })?;
+        return Ok(exit::OK);
+    }
 
     let bench = crate::models::workbench(project, args.dev_url.as_deref(), &resolved.url)?;
     let drift = bench.drift_at(&migrator, connection.database(), &ids, &[peer.table]);

@@ -388,6 +388,10 @@ fn adopt_then_upgrade(tool: &str, applied: usize, table: &str, peer: &str) {
     assert!(!stderr.contains("create users"), "nothing applied twice: {stderr}");
     assert_eq!(recorded(&db, tool).len(), 4);
     assert_exit(&run_on(&project, &db, &["check"]), 0);
+    // Adopting again, after the upgrade: nothing to record, nothing compared.
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["adopt", "--from", tool]), 0);
+    assert!(stderr.contains("nothing to record"), "{stderr}");
+    assert_eq!(recorded(&db, tool).len(), 4);
 
     let oracle = TestDatabase::create("adopt_tool");
     for step in steps(tool) {
@@ -504,4 +508,16 @@ fn postgres_adopt_flyway_then_upgrade_continues() {
         execution_time, success) VALUES (1, '1', 'create users', 'SQL', 'V1__create_users.sql', 1, 'me', 1, true), \
         (2, '1.1', 'add name and count', 'SQL', 'V1_1__add_name_and_count.sql', 2, 'me', 1, true);";
     adopt_then_upgrade("flyway", 2, table, "flyway_schema_history");
+}
+
+#[test]
+fn postgres_adopt_refuses_a_gap_and_a_missing_table() {
+    let project = imported("dbmate");
+    let table = format!("{DBMATE_TABLE}INSERT INTO schema_migrations VALUES ('20240101120000'), ('20240103120000');");
+    let db = migrated_by("dbmate", 1, &table);
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["adopt", "--from", "dbmate"]), 4);
+    assert!(stderr.contains("but not 20240102120000 itself"), "{stderr}");
+    assert_eq!(recorded(&db, "dbmate"), []);
+    let (_, stderr) = assert_exit(&run_on(&project, &db, &["adopt", "--from", "goose"]), 4);
+    assert!(stderr.contains("this database has no goose_db_version table"), "{stderr}");
 }
