@@ -91,8 +91,10 @@ pub fn run(shell: &mut Shell, project: &Project, args: &AdoptArgs) -> CliResult 
             "Would adopt",
             format!("{n} revision{} from {} ({at}); nothing was recorded (--dry-run)", plural(n), peer.table),
         )?;
-        for id in &ids {
-            writeln!(shell.out(), "{id}")?;
+        if !shell.json() {
+            for id in &ids {
+                writeln!(shell.out(), "{id}")?;
+            }
         }
         shell.emit(&Message::Adopted {
             from: tool.name(),

@@ -465,6 +465,12 @@ fn postgres_adopt_dry_run_records_nothing() {
     assert_exit(&output, 0);
     assert_eq!(recorded(&db, "sqlx"), []);
     insta::assert_snapshot!(redacted(&output, &[(db.url.as_str(), "[URL]")]));
+    // In JSON, stdout holds only JSON lines: the ids are in the `adopted` message.
+    let output = run_on(&project, &db, &["adopt", "--from", "sqlx", "--dry-run", "--message-format", "json"]);
+    let (stdout, _) = assert_exit(&output, 0);
+    assert!(stdout.lines().all(|line| line.starts_with('{')), "{stdout}");
+    assert!(stdout.contains("\"dry-run\":true") && stdout.contains("\"recorded\":[]"), "{stdout}");
+    assert_eq!(recorded(&db, "sqlx"), []);
     let output = run_on(&project, &db, &["adopt", "--from", "sqlx"]);
     assert_exit(&output, 0);
     insta::assert_snapshot!(redacted(&output, &[(db.url.as_str(), "[URL]")]));
