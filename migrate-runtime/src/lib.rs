@@ -18,6 +18,13 @@
 
 #![warn(missing_docs)]
 
+// Without an engine there is nothing to connect to: say so instead of
+// failing deep inside `Connection`.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "migrate-runtime applies migrations to a database: enable its `sqlite` feature, its `postgres` feature, or both (the default)"
+);
+
 pub mod adopt;
 mod conn;
 mod connect;
