@@ -513,13 +513,7 @@ impl Migrator {
             Ok::<(), Error>(())
         }
         .await;
-        if foreign_keys_off {
-            let on = sqlite_foreign_keys_on(db).await;
-            if ran.is_ok() {
-                on?;
-            }
-        }
-        ran?;
+        foreign_keys_back_on(db, foreign_keys_off, ran).await?;
         Ok(report)
     }
 
@@ -580,13 +574,7 @@ impl Migrator {
         let turned_off = own_transaction && rebuilds && sqlite_foreign_keys_off(db).await?;
         let check = rebuilds && (turned_off || step.foreign_keys_off);
         let result = self.step_in_transaction(db, step, own_transaction, check, events).await;
-        if turned_off {
-            let on = sqlite_foreign_keys_on(db).await;
-            if result.is_ok() {
-                on?;
-            }
-        }
-        result
+        foreign_keys_back_on(db, turned_off, result).await
     }
 
     /// A transactional revision, statement by statement (in its own
@@ -670,13 +658,7 @@ impl Migrator {
             && turns_foreign_keys_off(step.statements)
             && sqlite_foreign_keys_enabled(db).await?;
         let result = self.statements_outside_transaction(db, step, were_on, events).await;
-        if were_on {
-            let on = sqlite_foreign_keys_on(db).await;
-            if result.is_ok() {
-                on?;
-            }
-        }
-        result
+        foreign_keys_back_on(db, were_on, result).await
     }
 
     async fn statements_outside_transaction<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
@@ -906,6 +888,18 @@ async fn sqlite_foreign_keys_off<C: Conn>(db: &mut C) -> Result<bool, Error> {
         .await
         .map_err(|source| Error::Database { context: "turning foreign keys off".into(), source })?;
     Ok(true)
+}
+
+/// `result`, after SQLite's foreign keys are turned on again where `turned_off`:
+/// a failure to turn them on is the error only when `result` is no error.
+async fn foreign_keys_back_on<C: Conn, T>(db: &mut C, turned_off: bool, result: Result<T, Error>) -> Result<T, Error> {
+    if turned_off {
+        let on = sqlite_foreign_keys_on(db).await;
+        if result.is_ok() {
+            on?;
+        }
+    }
+    result
 }
 
 async fn sqlite_foreign_keys_on<C: Conn>(db: &mut C) -> Result<(), Error> {
