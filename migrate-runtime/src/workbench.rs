@@ -230,7 +230,7 @@ impl Workbench {
     /// Every difference between what the history produces at its heads and
     /// the models: empty when they agree (what `cargo migrate check` asks).
     pub fn check_models(&self, migrator: &Migrator, models: &str) -> Result<Vec<Change>, WorkbenchError> {
-        let (current, target) = self.history_and_models(migrator, models)?;
+        let ((current, _), (target, _)) = self.history_and_models(migrator, models)?;
         let mut changes = diff(&current, &target);
         self.locate(&mut changes, models);
         Ok(changes)
@@ -250,9 +250,7 @@ impl Workbench {
         models: &str,
         options: &RenderOptions,
     ) -> Result<Option<Generated>, WorkbenchError> {
-        let heads = migrator.history().ids(&migrator.history().heads());
-        let (current, written) = self.history_with_sources(migrator, &heads)?;
-        let (target, modelled) = self.models_with_sources(models, &migrator.table(self.dialect()).name)?;
+        let ((current, written), (target, modelled)) = self.history_and_models(migrator, models)?;
         let mut changes = diff(&current, &target);
         if changes.is_empty() {
             return Ok(None);
@@ -322,13 +320,18 @@ impl Workbench {
         Ok(SchemaDrift { at: at.to_vec(), changes: diff(&expected, &actual) })
     }
 
-    fn history_and_models(&self, migrator: &Migrator, models: &str) -> Result<(Schema, Schema), WorkbenchError> {
+    /// The history's schema at its heads and the models', each with the
+    /// text that built it.
+    fn history_and_models(&self, migrator: &Migrator, models: &str) -> Result<(Built, Built), WorkbenchError> {
         let heads = migrator.history().ids(&migrator.history().heads());
-        let current = self.history_schema(migrator, &heads)?;
-        let target = self.models_schema(models, &migrator.table(self.dialect()).name)?;
-        Ok((current, target))
+        let history = self.history_with_sources(migrator, &heads)?;
+        let modelled = self.models_with_sources(models, &migrator.table(self.dialect()).name)?;
+        Ok((history, modelled))
     }
 }
+
+/// A scratch database's schema and the text that built it.
+type Built = (Schema, Sources);
 
 /// The line of the statement in `models` that creates `object` (`aggregate
 /// total(integer)`, `rule protect on users`): the first `CREATE` statement
