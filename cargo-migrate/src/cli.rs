@@ -13,8 +13,9 @@ Exit codes:
   2    usage error: a bad argument, URL, target or package
   3    could not connect to the database or authenticate
   4    the database refused the run: an applied revision changed, a failed or interrupted
-       revision, revisions this history lacks, the migration lock not free in time; adopt
-       refused (a failed or dirty state, a version the import lacks, a gap, drift)
+       revision, revisions this history lacks, the migration lock not free in time, a
+       revision whose SQL is still to be written (needs-sql); adopt refused (a failed or
+       dirty state, a version the import lacks, a gap, drift)
   101  any other failure (a revision's statement failed, an IO error)
   130  interrupted (Ctrl-C)";
 

@@ -219,6 +219,12 @@ pub fn engine_error(error: migrate_runtime::Error) -> CliError {
             }
         )),
         Error::NotTransactional { .. } => Some("use the default `--transaction per-revision`".into()),
+        Error::NeedsSql { id, path, downgrade, .. } => {
+            let section = if *downgrade { "down" } else { "up" };
+            Some(format!(
+                "write the {section} section of {path} from what it quotes, remove `{section}` from its `-- needs-sql` line, pin it with `cargo migrate lock`, and run again; or do by hand what it does and record it with `cargo migrate stamp {id}`"
+            ))
+        }
         Error::NotFailed { .. } => Some("`cargo migrate status` lists failed revisions".into()),
         Error::LockTimeout { .. } => {
             Some("another migration is running; wait for it, or raise `--lock-timeout`".into())
@@ -232,9 +238,11 @@ pub fn engine_error(error: migrate_runtime::Error) -> CliError {
     let mut cli = match &error {
         Error::Target(_) | Error::NotFailed { .. } => CliError::usage(error.to_string()),
         // The database refused the run: exit code 4.
-        Error::Drift { .. } | Error::Unsettled { .. } | Error::UnknownRevisions { .. } | Error::LockTimeout { .. } => {
-            CliError { message: error.to_string(), help: None, exit_code: exit::REFUSED }
-        }
+        Error::Drift { .. }
+        | Error::Unsettled { .. }
+        | Error::UnknownRevisions { .. }
+        | Error::LockTimeout { .. }
+        | Error::NeedsSql { .. } => CliError { message: error.to_string(), help: None, exit_code: exit::REFUSED },
         Error::Interrupted { .. } => CliError { message: error.to_string(), help: None, exit_code: exit::INTERRUPTED },
         Error::NotTransactional { id, path } => CliError::failure(format!(
             "revision `{id}` ({path}) has `transaction: false`, so it cannot run inside `--transaction all`"

@@ -12,7 +12,8 @@ pub const USAGE: i32 = 2;
 pub const CONNECT: i32 = 3;
 /// The database refused the run: an applied revision changed, a failed or
 /// interrupted revision waits to be resolved, it has revisions the history
-/// lacks, or the migration lock was not free in time; or `adopt` refused
+/// lacks, the migration lock was not free in time, or the run reached a
+/// revision whose SQL is still to be written (`-- needs-sql`); or `adopt` refused
 /// the other tool's state (failed or dirty, a version the import lacks, a
 /// gap) or the schema's drift.
 pub const REFUSED: i32 = 4;

@@ -117,6 +117,12 @@ pub enum Problem {
         /// The value as written.
         value: String,
     },
+    /// A `needs-sql` header naming something other than `up` or `down`.
+    #[error("`needs-sql` names `{value}`, which is not a section")]
+    InvalidNeedsSql {
+        /// The part as written.
+        value: String,
+    },
     /// An `allow` header line without a reason: `-- allow: ban-drop-column`.
     #[error("`allow: {rule}` gives no reason")]
     AllowWithoutReason {
@@ -404,6 +410,7 @@ impl Problem {
             ),
             Problem::ControlCharacterInHeader { .. } => "a header value is one line of text: remove the character (a lone carriage return is an old Mac line ending: save the file with `\\n` or `\\r\\n` line endings)".into(),
             Problem::InvalidTransaction { .. } => "write `-- transaction: false` or remove the line".into(),
+            Problem::InvalidNeedsSql { .. } => "write `-- needs-sql: up`, `down` or `up, down`, or remove the line once both sections are written".into(),
             Problem::AllowWithoutReason { rule } => format!(
                 "say why the rule does not apply to this revision: `-- allow: {rule} because <reason>`; reviewers read the reason"
             ),

@@ -35,7 +35,7 @@ pub use lock::{LOCK_FILE_NAME, LockFile};
 pub use plan::{Direction, Plan, PlanError};
 pub use releases::{RELEASES_FILE_NAME, ReleaseFile, Tag};
 pub use revision::{
-    Allow, HEADER_KEYS, HeaderLines, MAX_REVISION_ID_LEN, Revision, Section, SourceFile, did_you_mean,
+    Allow, HEADER_KEYS, HeaderLines, MAX_REVISION_ID_LEN, NeedsSql, Revision, Section, SourceFile, did_you_mean,
     header_control_character, is_valid_branch_label, is_valid_revision_id, parse_revision, revision_id_problem,
 };
 pub use sql::Dialect;

@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use crate::{Checksum, Diagnostic, Problem, Span};
 
 /// The header keys a revision file may use, in the order `new` writes them
-/// (`allow`, which `new` never writes, and `imported-from`, which `import`
-/// writes, last).
-pub const HEADER_KEYS: [&str; 9] = [
+/// (`allow`, which `new` never writes, and `imported-from` and `needs-sql`,
+/// which `import` writes, last).
+pub const HEADER_KEYS: [&str; 10] = [
     "revision",
     "parents",
     "message",
@@ -30,6 +30,7 @@ pub const HEADER_KEYS: [&str; 9] = [
     "transaction",
     "allow",
     "imported-from",
+    "needs-sql",
 ];
 
 /// A file as read from disk (or from memory, in tests).
@@ -121,6 +122,37 @@ pub struct Revision {
     /// The `imported-from` header: the tool and version `cargo migrate import`
     /// converted the revision from, such as `sqlx 20240101120000`.
     pub imported_from: Option<String>,
+    /// The `needs-sql` header: sections whose SQL is still to be written,
+    /// such as an Alembic revision `import` could not render offline. A run
+    /// stops before a revision whose section it needs is one of them.
+    pub needs_sql: NeedsSql,
+}
+
+/// The sections a `-- needs-sql: up, down` header names: their SQL is still
+/// to be written (the file quotes what to write it from).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NeedsSql {
+    /// The up section is still to be written.
+    pub up: bool,
+    /// The down section is still to be written.
+    pub down: bool,
+}
+
+impl NeedsSql {
+    /// Whether neither section needs SQL.
+    pub fn is_empty(self) -> bool {
+        !self.up && !self.down
+    }
+
+    /// The header value: `up`, `down` or `up, down`.
+    pub fn header_value(self) -> &'static str {
+        match (self.up, self.down) {
+            (true, true) => "up, down",
+            (true, false) => "up",
+            (false, true) => "down",
+            (false, false) => "",
+        }
+    }
 }
 
 impl Revision {
@@ -246,6 +278,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut extra = Vec::new();
     let mut allow = Vec::new();
     let mut imported_from = None;
+    let mut needs_sql = NeedsSql::default();
     let mut lines = HeaderLines::default();
 
     let mut up: Option<Section> = None;
@@ -350,6 +383,15 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                             Err((part, problem)) => push(number, part, problem),
                         },
                         "imported-from" => imported_from = Some(value.to_owned()).filter(|v| !v.is_empty()),
+                        "needs-sql" => {
+                            for section in value.split(',').map(str::trim) {
+                                match section {
+                                    "up" => needs_sql.up = true,
+                                    "down" => needs_sql.down = true,
+                                    other => push(number, other, Problem::InvalidNeedsSql { value: other.to_owned() }),
+                                }
+                            }
+                        }
                         _ => unreachable!("every key in HEADER_KEYS is handled"),
                     }
                     continue;
@@ -409,6 +451,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
         extra,
         allow,
         imported_from,
+        needs_sql,
     })
 }
 
@@ -542,7 +585,7 @@ mod tests {
         assert_eq!(unknown.len(), 1);
         assert_eq!(
             unknown[0].to_string(),
-            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction, allow, imported-from; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
+            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction, allow, imported-from, needs-sql; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
         );
     }
 
@@ -644,6 +687,24 @@ mod tests {
         assert!(!rev.is_reversible());
         assert!(rev.transaction);
         assert_eq!(rev.up_sql(), "SELECT 1;");
+    }
+
+    #[test]
+    fn needs_sql_names_the_sections_still_to_write() {
+        let rev =
+            parse("-- revision: a\n-- parents:\n-- message: m\n-- needs-sql: up, down\n\n-- migrate:up\n").unwrap();
+        assert_eq!(rev.needs_sql, NeedsSql { up: true, down: true });
+        let rev = parse("-- revision: a\n-- parents:\n-- message: m\n-- needs-sql: down\n\n-- migrate:up\n").unwrap();
+        assert_eq!(rev.needs_sql, NeedsSql { up: false, down: true });
+        assert!(parse("-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\n").unwrap().needs_sql.is_empty());
+    }
+
+    #[test]
+    fn needs_sql_naming_something_else_is_an_error() {
+        let problems =
+            parse("-- revision: a\n-- parents:\n-- message: m\n-- needs-sql: up, sideways\n\n-- migrate:up\n")
+                .unwrap_err();
+        assert_eq!(problems, ["m/r.sql:4: `needs-sql` names `sideways`, which is not a section"]);
     }
 
     #[test]

@@ -508,3 +508,47 @@ fn an_offline_script_turns_foreign_keys_off_before_the_transaction() {
         "{script}"
     );
 }
+
+/// A history whose middle revision's up section is still to be written, and
+/// whose last one's down section is.
+fn history_needing_sql() -> Migrator {
+    history_of(&[
+        (
+            "a.sql",
+            "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id INT);\n-- migrate:down\nDROP TABLE a;\n",
+        ),
+        (
+            "b.sql",
+            "-- revision: b\n-- parents: a\n-- message: b\n-- imported-from: alembic b\n-- needs-sql: up\n\n-- migrate:up\n-- TODO: the data migration\n-- migrate:down\nDELETE FROM a;\n",
+        ),
+        (
+            "c.sql",
+            "-- revision: c\n-- parents: b\n-- message: c\n-- needs-sql: down\n\n-- migrate:up\nCREATE TABLE c (id INT);\n-- migrate:down\n-- TODO\n",
+        ),
+    ])
+}
+
+#[test]
+fn an_upgrade_stops_before_a_revision_whose_up_section_needs_sql() {
+    let m = history_needing_sql();
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    let error = up(&m, &mut db, "head").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "revision `b` (m/b.sql) has no SQL yet for its up section (`-- needs-sql`): it was imported from alembic b and could not be rendered offline; the run stopped before it"
+    );
+    assert_eq!(m.state(&mut db).unwrap().heads, ["a"], "what came before it is applied");
+    assert_eq!(tables(&mut db), ["a", "migrate_versions"]);
+    let error = m.script(&migrate_history::Range::parse("base:head").unwrap(), migrate_runtime::Dialect::Sqlite);
+    assert!(matches!(error, Err(Error::NeedsSql { ref id, downgrade: false, .. }) if id == "b"), "{error:?}");
+}
+
+#[test]
+fn a_downgrade_stops_before_a_revision_whose_down_section_needs_sql() {
+    let m = history_needing_sql();
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    m.stamp(&mut db, &target("c"), false).unwrap();
+    let error = down(&m, &mut db, "base").unwrap_err();
+    assert!(matches!(error, Error::NeedsSql { ref id, downgrade: true, .. } if id == "c"), "{error:?}");
+    assert_eq!(m.state(&mut db).unwrap().heads, ["c"], "nothing was reverted");
+}

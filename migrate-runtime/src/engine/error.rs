@@ -115,6 +115,25 @@ pub enum Error {
         /// Its file.
         path: String,
     },
+    /// The run reached a revision whose section it needs is still to be
+    /// written (`-- needs-sql: up`, as `import` leaves an Alembic revision it
+    /// could not render offline). What ran before it stays applied; it and
+    /// everything after it did not run.
+    #[error(
+        "revision `{id}` ({path}) has no SQL yet for its {} section (`-- needs-sql`){}; the run stopped before it",
+        if *downgrade { "down" } else { "up" },
+        match imported_from { Some(from) => format!(": it was imported from {from} and could not be rendered offline"), None => String::new() }
+    )]
+    NeedsSql {
+        /// The revision's id.
+        id: String,
+        /// Its file.
+        path: String,
+        /// Where it came from (its `imported-from` header).
+        imported_from: Option<String>,
+        /// It was the down section.
+        downgrade: bool,
+    },
     /// [`Migrator::resolve`](crate::Migrator::resolve) of a revision that
     /// needs no settling.
     #[error("revision `{id}` is not marked failed, running or reverting")]
@@ -273,6 +292,11 @@ impl Error {
             Error::Target(e) => return e.help().map(str::to_owned),
             Error::Plan(e) => e.help().to_owned(),
             Error::NotTransactional { .. } => "use `TransactionMode::PerRevision` (the default)".into(),
+            Error::NeedsSql { downgrade, .. } => format!(
+                "write the {} section from what the file quotes, remove `{}` from its `-- needs-sql` header line, and run again",
+                if *downgrade { "down" } else { "up" },
+                if *downgrade { "down" } else { "up" }
+            ),
             Error::NotFailed { .. } => "`DbState::failed` lists the revisions that need settling".into(),
             Error::InvalidSql { problems } => problems.first().map_or("", |p| p.help).to_owned(),
             Error::LockTimeout { .. } => {

@@ -448,8 +448,12 @@ impl Migrator {
             let rev = self.history.revision(i);
             return Err(Error::NotTransactional { id: rev.id.clone(), path: rev.file.path.display().to_string() });
         }
+        // A revision whose section is still to be written ends the run: what
+        // comes before it runs, it and what follows do not.
+        let (runnable, stopped_at) = self.needs_sql_stop(plan);
+        let steps = &plan.steps[..runnable];
         // Asked only when something will be recorded: one round trip less for an up-to-date database.
-        let user = if plan.steps.is_empty() { String::new() } else { applied_by(db).await };
+        let user = if steps.is_empty() { String::new() } else { applied_by(db).await };
         let database_error = |context: &str, source: DbError| Error::Database { context: context.to_owned(), source };
 
         // SQLite ignores `PRAGMA foreign_keys` inside a transaction: a run that
@@ -470,7 +474,7 @@ impl Migrator {
                 }
                 // Per history position: why a dry run did not execute it.
                 let mut skipped: Vec<Option<Option<usize>>> = vec![None; self.history.len()];
-                for (position, (&i, statements)) in plan.steps.iter().zip(&prepared).enumerate() {
+                for (position, (&i, statements)) in steps.iter().zip(&prepared).enumerate() {
                     if self.stop_requested() {
                         return Err(Error::Interrupted { done: report.ran().len() });
                     }
@@ -490,7 +494,7 @@ impl Migrator {
                     }
                     let step =
                         Step { table, rev, statements, direction: plan.direction, user: &user, foreign_keys_off };
-                    let last = position + 1 == plan.steps.len();
+                    let last = position + 1 == steps.len();
                     if let Some(elapsed) = self.step(db, step, !one_transaction, (&mut recorder, last), events).await? {
                         report.push(AppliedRevision { id: rev.id.clone(), message: rev.message.clone(), elapsed });
                     }
@@ -514,7 +518,34 @@ impl Migrator {
         }
         .await;
         foreign_keys_back_on(db, foreign_keys_off, ran).await?;
-        Ok(report)
+        match stopped_at {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
+    }
+
+    /// How many steps of `plan` can run before the first revision whose
+    /// section the plan needs is still to be written (`-- needs-sql`), and
+    /// the error that stops the run there.
+    pub(super) fn needs_sql_stop(&self, plan: &Plan) -> (usize, Option<Error>) {
+        let upgrade = plan.direction == Direction::Upgrade;
+        let position = plan.steps.iter().position(|&i| {
+            let needs = self.history.revision(i).needs_sql;
+            if upgrade { needs.up } else { needs.down }
+        });
+        match position {
+            None => (plan.steps.len(), None),
+            Some(position) => {
+                let rev = self.history.revision(plan.steps[position]);
+                let error = Error::NeedsSql {
+                    id: rev.id.clone(),
+                    path: rev.file.path.display().to_string(),
+                    imported_from: rev.imported_from.clone(),
+                    downgrade: !upgrade,
+                };
+                (position, Some(error))
+            }
+        }
     }
 
     /// The `transaction: false` revision that a dry run skipped and that

@@ -84,6 +84,10 @@ impl Migrator {
     }
 
     pub(crate) fn script_of(&self, dialect: Dialect, plan: &Plan) -> Result<String, Error> {
+        // A script never runs past a revision still to be written: none is written.
+        if let (_, Some(error)) = self.needs_sql_stop(plan) {
+            return Err(error);
+        }
         let table = VersionTable { progress: dialect != Dialect::Sqlite, ..self.table(dialect) };
         let prepared = self.prepare(dialect, plan)?;
         let mut out = String::new();
