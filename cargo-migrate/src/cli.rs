@@ -101,7 +101,7 @@ pub enum Command {
     Merge(MergeArgs),
     /// Pin draft revisions in migrate.lock, or re-pin edited ones with --update
     Lock(LockArgs),
-    /// Import another tool's migration history (sqlx, golang-migrate, dbmate, goose, diesel, refinery, flyway) as pinned revisions
+    /// Import another tool's migration history (alembic, sqlx, golang-migrate, dbmate, goose, diesel, refinery, flyway) as pinned revisions
     Import(ImportArgs),
     /// Adopt a database another tool migrated: record the imported revisions its table shows applied,
     /// once the schema matches them
@@ -437,9 +437,21 @@ pub struct ImportArgs {
     /// The tool whose migration files SOURCE_DIR holds
     #[arg(long = "from", value_enum, value_name = "TOOL")]
     pub from: ImportTool,
-    /// The directory of the tool's migration files
+    /// The directory of the tool's migration files; for alembic, the project
+    /// directory holding alembic.ini [default for alembic: the current directory]
     #[arg(value_name = "SOURCE_DIR")]
-    pub source: PathBuf,
+    pub source: Option<PathBuf>,
+    /// alembic: the project's configuration [default: SOURCE_DIR/alembic.ini]
+    #[arg(long, value_name = "PATH")]
+    pub alembic_ini: Option<PathBuf>,
+    /// alembic: the Python that runs the project (with Alembic and what env.py
+    /// imports) [default: $VIRTUAL_ENV/bin/python, else python3]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// alembic: the dialect Alembic renders the SQL for [default: `dialect` in
+    /// [package.metadata.migrate], else postgres]
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectArg>,
     /// Write the revisions (and their migrate.lock) into DIR instead of the configured
     /// migrations directory; it must be empty or absent
     #[arg(long, value_name = "DIR")]
@@ -476,6 +488,7 @@ pub enum ImportTool {
     Diesel,
     Refinery,
     Flyway,
+    Alembic,
 }
 
 impl ImportTool {
@@ -490,6 +503,7 @@ impl ImportTool {
             ImportTool::Diesel => Tool::Diesel,
             ImportTool::Refinery => Tool::Refinery,
             ImportTool::Flyway => Tool::Flyway,
+            ImportTool::Alembic => Tool::Alembic,
         }
     }
 }

@@ -22,7 +22,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::is_valid_revision_id;
+use crate::{NeedsSql, is_valid_revision_id};
+
+pub mod alembic;
 
 /// A migration tool whose history `import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +48,23 @@ pub enum Tool {
     /// down), `V....sql.conf` (`executeInTransaction=false`); repeatable
     /// `R__` migrations are refused.
     Flyway,
+    /// Alembic: Python revision scripts, rendered to SQL by Alembic itself
+    /// and converted by [`alembic::convert`], not by [`import`].
+    Alembic,
 }
 
 impl Tool {
     /// Every tool, in the order the documentation lists them.
-    pub const ALL: [Tool; 7] =
-        [Tool::Sqlx, Tool::GolangMigrate, Tool::Dbmate, Tool::Goose, Tool::Diesel, Tool::Refinery, Tool::Flyway];
+    pub const ALL: [Tool; 8] = [
+        Tool::Sqlx,
+        Tool::GolangMigrate,
+        Tool::Dbmate,
+        Tool::Goose,
+        Tool::Diesel,
+        Tool::Refinery,
+        Tool::Flyway,
+        Tool::Alembic,
+    ];
 
     /// The tool's name on the command line and in `imported-from` headers.
     pub fn name(self) -> &'static str {
@@ -63,6 +76,7 @@ impl Tool {
             Tool::Diesel => "diesel",
             Tool::Refinery => "refinery",
             Tool::Flyway => "flyway",
+            Tool::Alembic => "alembic",
         }
     }
 
@@ -87,12 +101,26 @@ pub struct ImportedRevision {
     pub version: String,
     /// The message, from the file name (`create_users` → `create users`).
     pub message: String,
+    /// The parents' ids: the previous revision for the tools that keep a
+    /// chain, Alembic's `down_revision` for Alembic.
+    pub parents: Vec<String>,
+    /// Alembic's `branch_labels`.
+    pub branch_labels: Vec<String>,
+    /// Alembic's `depends_on`, as revision ids.
+    pub depends_on: Vec<String>,
     /// The SQL of the up section.
     pub up: String,
     /// The SQL of the down section; `None` for an irreversible revision.
     pub down: Option<String>,
     /// The migration runs outside a transaction.
     pub no_transaction: bool,
+    /// Sections whose SQL could not be converted: their text is a comment
+    /// saying what to write, and the revision is left unpinned.
+    pub needs_sql: NeedsSql,
+    /// Free comment lines written between the header and the up section
+    /// (each starting with `--`), such as the Python source of a revision
+    /// that needs SQL.
+    pub preamble: Vec<String>,
 }
 
 impl ImportedRevision {
@@ -102,19 +130,34 @@ impl ImportedRevision {
         if slug.is_empty() { format!("{}.sql", self.id) } else { format!("{}_{slug}.sql", self.id) }
     }
 
-    /// The revision file's text, with `parent` as its parent (`None` for the base).
-    pub fn render(&self, tool: Tool, parent: Option<&str>) -> String {
+    /// The revision file's text.
+    pub fn render(&self, tool: Tool) -> String {
         let message: String = self.message.chars().map(|c| if c.is_control() && c != '\t' { ' ' } else { c }).collect();
         let mut text = format!(
-            "-- revision: {}\n-- parents: {}\n-- message: {}\n-- imported-from: {} {}\n",
+            "-- revision: {}\n-- parents: {}\n-- message: {}\n",
             self.id,
-            parent.unwrap_or(""),
-            message,
-            tool.name(),
-            self.version
+            self.parents.join(", "),
+            message.trim()
         );
+        if !self.branch_labels.is_empty() {
+            text.push_str(&format!("-- branch-labels: {}\n", self.branch_labels.join(", ")));
+        }
+        if !self.depends_on.is_empty() {
+            text.push_str(&format!("-- depends-on: {}\n", self.depends_on.join(", ")));
+        }
         if self.no_transaction {
             text.push_str("-- transaction: false\n");
+        }
+        text.push_str(&format!("-- imported-from: {} {}\n", tool.name(), self.version));
+        if !self.needs_sql.is_empty() {
+            text.push_str(&format!("-- needs-sql: {}\n", self.needs_sql.header_value()));
+        }
+        if !self.preamble.is_empty() {
+            text.push('\n');
+            for line in &self.preamble {
+                text.push_str(line);
+                text.push('\n');
+            }
         }
         text.push_str("\n-- migrate:up\n");
         push_section(&mut text, &self.up);
@@ -181,15 +224,9 @@ pub struct Imported {
 }
 
 impl Imported {
-    /// Each revision's file name and text, in order, chained.
+    /// Each revision's file name and text, in order.
     pub fn render(&self) -> Vec<(String, String)> {
-        let mut parent: Option<&str> = None;
-        let mut out = Vec::with_capacity(self.revisions.len());
-        for rev in &self.revisions {
-            out.push((rev.file_name(), rev.render(self.tool, parent)));
-            parent = Some(&rev.id);
-        }
-        out
+        self.revisions.iter().map(|rev| (rev.file_name(), rev.render(self.tool))).collect()
     }
 }
 
@@ -234,6 +271,10 @@ pub enum ImportError {
         /// The file.
         path: String,
     },
+    /// [`import`] of an Alembic history, whose revisions are Python:
+    /// [`alembic::convert`] takes what Alembic renders of them.
+    #[error("alembic revisions are Python scripts: render them with Alembic and convert them with `import::alembic`")]
+    RendersThroughPython,
     /// A file of the tool's format that lacks what the tool requires.
     #[error("`{path}`: {why}")]
     Malformed {
@@ -247,6 +288,9 @@ pub enum ImportError {
 /// Converts a tool's history. `files` are the source directory's files as
 /// (path relative to it, with `/` separators, text), in any order.
 pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, ImportError> {
+    if tool == Tool::Alembic {
+        return Err(ImportError::RendersThroughPython);
+    }
     let mut sorted: Vec<&(String, String)> = files.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut migrations: BTreeMap<Ordered, Draft> = BTreeMap::new();
@@ -363,7 +407,7 @@ pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, Import
     if migrations.is_empty() {
         return Err(ImportError::Empty { tool });
     }
-    let mut revisions = Vec::new();
+    let mut revisions: Vec<ImportedRevision> = Vec::new();
     for draft in migrations.into_values() {
         let Some(up) = draft.up else {
             return Err(ImportError::DownWithoutUp { path: draft.paths[0].clone() });
@@ -392,12 +436,17 @@ pub fn import(tool: Tool, files: &[(String, String)]) -> Result<Imported, Import
             reports.push(FileReport { path, revision: Some(draft.id.clone()), status, notes });
         }
         revisions.push(ImportedRevision {
+            parents: revisions.last().map(|previous| vec![previous.id.clone()]).unwrap_or_default(),
             id: draft.id,
             version: draft.version,
             message: draft.message,
+            branch_labels: Vec::new(),
+            depends_on: Vec::new(),
             up,
             down: draft.down,
             no_transaction: draft.no_transaction,
+            needs_sql: NeedsSql::default(),
+            preamble: Vec::new(),
         });
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));

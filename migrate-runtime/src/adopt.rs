@@ -31,7 +31,8 @@ pub struct PeerState {
     pub table: &'static str,
     /// The versions it records as applied, as it writes them, in the
     /// order read. For golang-migrate, the one version it records: every
-    /// migration up to it is applied.
+    /// migration up to it is applied; for Alembic, the heads: every
+    /// revision they need is applied.
     pub applied: Vec<String>,
     /// A version the tool records as failed (sqlx, Flyway) or dirty
     /// (golang-migrate): adopting refuses it.
@@ -109,6 +110,7 @@ pub fn peer_table(tool: Tool) -> &'static str {
         Tool::Diesel => "__diesel_schema_migrations",
         Tool::Refinery => "refinery_schema_history",
         Tool::Flyway => "flyway_schema_history",
+        Tool::Alembic => "alembic_version",
     }
 }
 
@@ -121,6 +123,12 @@ pub fn read_peer(db: &mut dyn Database, tool: Tool) -> Result<PeerState, AdoptEr
     }
     // Booleans as 1/0 with CASE, which reads the same on PostgreSQL and SQLite.
     let sql = match tool {
+        // Alembic (alembic/runtime/migration.py, _version): `alembic_version
+        // (version_num VARCHAR(32) PRIMARY KEY)`, one row per head: every
+        // revision those need (parents and depends_on) is applied. Alembic
+        // has no failed state: a revision that fails rolls back or, outside
+        // a transaction, leaves the previous heads.
+        Tool::Alembic => "SELECT version_num, 1 FROM alembic_version ORDER BY version_num",
         // sqlx (sqlx-postgres/src/migrate.rs): `_sqlx_migrations (version
         // BIGINT PRIMARY KEY, description, installed_on, success BOOLEAN,
         // checksum, execution_time)`; a row with success = false is a
@@ -226,6 +234,12 @@ pub fn map_applied(history: &History, peer: &PeerState) -> Result<Vec<String>, A
     let missing: Vec<String> = peer.applied.iter().filter(|v| position(v).is_none()).cloned().collect();
     if !missing.is_empty() {
         return Err(AdoptError::NotImported { tool, versions: missing });
+    }
+    if tool == Tool::Alembic {
+        // The heads: they and everything they need are applied.
+        let heads: Vec<usize> = peer.applied.iter().map(|v| position(v).expect("checked above")).collect();
+        let applied = history.ancestors(&heads);
+        return Ok(revisions.iter().zip(applied).filter(|(_, a)| *a).map(|(rev, _)| rev.id.clone()).collect());
     }
     let mut mask = vec![false; revisions.len()];
     for version in &peer.applied {

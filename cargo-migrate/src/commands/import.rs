@@ -14,14 +14,17 @@ use crate::project::{Project, shown_path};
 use crate::report::{ImportedFileInfo, Message};
 use crate::shell::{Shell, plural};
 
+mod alembic;
+
 pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult {
     let tool = args.from.tool();
-    let source_shown = shown_path(&args.source);
-    let files = read_source(&args.source)?;
-    let imported = import(tool, &files).map_err(|e| {
-        CliError::usage(format!("cannot import {}: {e}", source_shown.display()))
-            .with_help(format!("`--from {tool}` reads {}", layout(tool)))
-    })?;
+    let (imported, source_shown) = match tool {
+        Tool::Alembic => {
+            shell.status("Rendering", "the Alembic revisions offline, with the project's env.py")?;
+            alembic::imported(project, args)?
+        }
+        _ => import_files(tool, args)?,
+    };
     let (dir, dir_shown) = match &args.into {
         Some(into) => {
             (std::env::current_dir().map(|cwd| cwd.join(into)).unwrap_or_else(|_| into.clone()), shown_path(into))
@@ -48,7 +51,10 @@ pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult
                 dir_shown.join(name).display()
             )));
         }
-        lock.pin(&rev.id, Checksum::of(text));
+        // One still to be written is pinned once it is (a draft until then).
+        if rev.needs_sql.is_empty() {
+            lock.pin(&rev.id, Checksum::of(text));
+        }
     }
     crate::fs::write_atomic(&dir.join(LOCK_FILE_NAME), &lock.render())?;
 
@@ -72,6 +78,18 @@ pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult
             dir_shown.join(LOCK_FILE_NAME).display()
         ),
     )?;
+    let unwritten: Vec<&str> =
+        imported.revisions.iter().filter(|r| !r.needs_sql.is_empty()).map(|r| r.id.as_str()).collect();
+    if !unwritten.is_empty() {
+        shell.warn(format!(
+            "{} revision{} need{} SQL written by hand (`-- needs-sql`, left unpinned): {}; `upgrade` stops before {}",
+            unwritten.len(),
+            plural(unwritten.len()),
+            if unwritten.len() == 1 { "s" } else { "" },
+            unwritten.join(", "),
+            if unwritten.len() == 1 { "it" } else { "the first" }
+        ))?;
+    }
     let review = imported.files.iter().filter(|f| f.status == FileStatus::NeedsReview).count();
     if review > 0 {
         shell.note(format!(
@@ -99,6 +117,30 @@ pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult
     Ok(exit::OK)
 }
 
+/// A tool's migration files, read from SOURCE_DIR and converted.
+fn import_files(tool: Tool, args: &ImportArgs) -> Result<(migrate_history::import::Imported, PathBuf), CliError> {
+    let alembic_only = [
+        ("--alembic-ini", args.alembic_ini.is_some()),
+        ("--python", args.python.is_some()),
+        ("--dialect", args.dialect.is_some()),
+    ];
+    if let Some((flag, _)) = alembic_only.iter().find(|(_, given)| *given) {
+        return Err(CliError::usage(format!("{flag} is for `--from alembic`, not `--from {tool}`"))
+            .with_help(format!("drop {flag}: {tool}'s files are SQL already")));
+    }
+    let Some(source) = &args.source else {
+        return Err(CliError::usage(format!("`--from {tool}` needs SOURCE_DIR"))
+            .with_help(format!("pass the directory holding {}", layout(tool))));
+    };
+    let source_shown = shown_path(source);
+    let files = read_source(source)?;
+    let imported = import(tool, &files).map_err(|e| {
+        CliError::usage(format!("cannot import {}: {e}", source_shown.display()))
+            .with_help(format!("`--from {tool}` reads {}", layout(tool)))
+    })?;
+    Ok((imported, source_shown))
+}
+
 /// How `tool` names its files, for help lines.
 fn layout(tool: Tool) -> &'static str {
     match tool {
@@ -109,6 +151,7 @@ fn layout(tool: Tool) -> &'static str {
         Tool::Diesel => "`<version>_<name>/` directories with `up.sql`, `down.sql` and `metadata.toml`",
         Tool::Refinery => "`V<n>__<name>.sql` and `U<n>__<name>.sql` files",
         Tool::Flyway => "`V<version>__<desc>.sql` files, `U<version>__<desc>.sql` undo files and `.sql.conf` files",
+        Tool::Alembic => "an Alembic project: alembic.ini, env.py and the revision scripts",
     }
 }
 
