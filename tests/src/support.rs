@@ -180,8 +180,15 @@ impl TestDatabase {
     /// `pg_dump --schema-only` of the database, without its comments and
     /// session lines: the database's own account of its schema.
     pub fn schema_dump(&self) -> String {
+        self.schema_dump_excluding(&[])
+    }
+
+    /// [`schema_dump`](Self::schema_dump) without `tables` (pg_dump's
+    /// `--exclude-table`): another tool's version table, say.
+    pub fn schema_dump_excluding(&self, tables: &[&str]) -> String {
         let output = std::process::Command::new("pg_dump")
             .args(["--schema-only", "--no-owner", "-d", &self.url])
+            .args(tables.iter().map(|table| format!("--exclude-table={table}")))
             .output()
             .expect("pg_dump is installed");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

@@ -55,6 +55,18 @@ pub fn run(shell: &mut Shell, project: &Project, args: &AdoptArgs) -> CliResult 
         return Ok(exit::OK);
     }
 
+    // The comparison replays the history: a revision still to be written cannot be.
+    let history = migrator.history();
+    if let Some(rev) = ids.iter().filter_map(|id| history.get(id)).find(|rev| rev.needs_sql.up) {
+        return Err(refused(
+            format!(
+                "cannot adopt from {tool}: revision `{}` ({}) has no SQL yet for its up section (`-- needs-sql`), and adopting replays the history to compare its schema with this database's",
+                rev.id,
+                rev.file.path.display()
+            ),
+            "nothing was recorded; write the revision's SQL from what it quotes, remove `up` from its `-- needs-sql` line, pin it with `cargo migrate lock`, and adopt again".to_owned(),
+        ));
+    }
     let bench = crate::models::workbench(project, args.dev_url.as_deref(), &resolved.url)?;
     let drift = bench.drift_at(&migrator, connection.database(), &ids, &[peer.table]);
     crate::models::warn_left_behind(shell)?;

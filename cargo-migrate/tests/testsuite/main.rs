@@ -10,6 +10,7 @@ mod github;
 mod hardening;
 mod help;
 mod import;
+mod import_alembic;
 mod json;
 mod lint;
 mod listing;

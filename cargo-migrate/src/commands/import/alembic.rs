@@ -153,6 +153,7 @@ fn render(python: &Path, ini: &Path, dialect: Dialect) -> Result<Output, CliErro
     let dir = ini.parent().unwrap_or(Path::new("."));
     let ran = Command::new(python)
         .current_dir(dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .arg("-c")
         .arg(RENDER)
         .arg(ini)
@@ -205,9 +206,18 @@ fn render(python: &Path, ini: &Path, dialect: Dialect) -> Result<Output, CliErro
         Dialect::Sqlite => "sqlite",
     };
     if output.dialects.iter().any(|d| d != expected) {
+        let rendered: Vec<&str> = output
+            .dialects
+            .iter()
+            .map(|d| match d.as_str() {
+                "postgresql" => "PostgreSQL",
+                "sqlite" => "SQLite",
+                other => other,
+            })
+            .collect();
         return Err(CliError::usage(format!(
-            "env.py rendered the revisions for {}, not {}: it takes its database URL from elsewhere than `sqlalchemy.url`",
-            output.dialects.join(", "),
+            "env.py rendered the revisions for {}, not {}: it takes its database URL from elsewhere than `sqlalchemy.url` (such as DATABASE_URL)",
+            rendered.join(", "),
             dialect.name()
         ))
         .with_help(format!(

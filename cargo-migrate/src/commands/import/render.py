@@ -7,8 +7,8 @@
 # revision's function wrapped so that it renders into a buffer of its own
 # (Alembic's own version-table bookkeeping is written outside it) and so that
 # one that raises is recorded and does not stop the others. `op.get_bind()`
-# returns a stand-in whose `commit()` is recorded (the revision then runs
-# outside a transaction) and whose `execute()` with parameters raises (the
+# returns a stand-in whose `commit()` and autocommit isolation level are
+# recorded (the revision then runs outside a transaction) and whose `execute()` with parameters raises (the
 # mock connection would drop them). Writes JSON to OUTPUT_JSON: env.py may
 # print to stdout.
 import functools
@@ -66,6 +66,12 @@ def main():
 
         def commit(self):
             current["commits"] = True
+
+        def execution_options(self, **options):
+            # Autocommit from here on: the revision runs outside a transaction.
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                current["commits"] = True
+            return self
 
         def execute(self, statement, parameters=None, *args, **kwargs):
             if parameters:
