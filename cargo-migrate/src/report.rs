@@ -136,6 +136,9 @@ pub struct RevisionInfo {
     /// The `imported-from` header (`import`), left out when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imported_from: Option<String>,
+    /// The sections its `needs-sql` header names, left out when it has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs_sql: Vec<&'static str>,
 }
 
 /// A lint rule a revision allows, and why.

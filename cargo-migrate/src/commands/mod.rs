@@ -94,6 +94,10 @@ fn revision_message(analysis: &Analysis, index: usize) -> Message {
         extra: rev.extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         allow: rev.allow.iter().map(|a| AllowInfo { rule: a.rule.clone(), reason: a.reason.clone() }).collect(),
         imported_from: rev.imported_from.clone(),
+        needs_sql: [("up", rev.needs_sql.up), ("down", rev.needs_sql.down)]
+            .into_iter()
+            .filter_map(|(section, needed)| needed.then_some(section))
+            .collect(),
     }))
 }
 
@@ -158,6 +162,9 @@ fn revision_block(out: &mut impl Write, analysis: &Analysis, index: usize) -> st
     writeln!(out, "Reversible: {reversible}")?;
     if let Some(imported_from) = &rev.imported_from {
         writeln!(out, "Imported from: {imported_from}")?;
+    }
+    if !rev.needs_sql.is_empty() {
+        writeln!(out, "Needs SQL: {} (runs stop before it until it is written)", rev.needs_sql.header_value())?;
     }
     for (key, value) in &rev.extra {
         writeln!(out, "{key}: {value}")?;

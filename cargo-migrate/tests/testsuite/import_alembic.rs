@@ -154,6 +154,16 @@ fn import_alembic_writes_a_revision_that_cannot_render_as_needing_sql() {
     let lock = std::fs::read_to_string(dir.join("migrate.lock")).unwrap();
     assert_eq!(lock.matches("sha256:").count(), 8, "{lock}");
     assert!(!lock.contains(NEEDS_SQL), "{lock}");
+    let output = cargo_migrate(project.path(), &["show", NEEDS_SQL, "--dir", "migrations"]);
+    insta::assert_snapshot!(
+        "import_alembic_writes_a_revision_that_cannot_render_as_needing_sql__show",
+        redacted(&output, &[])
+    );
+    let (stdout, _) = assert_exit(
+        &cargo_migrate(project.path(), &["show", NEEDS_SQL, "--dir", "migrations", "--message-format", "json"]),
+        0,
+    );
+    assert!(stdout.contains(r#""imported-from":"alembic 8192a3b4c5d6","needs-sql":["up"]"#), "{stdout}");
 }
 
 #[test]
