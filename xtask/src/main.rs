@@ -7,6 +7,7 @@ mod bench;
 mod fuzz;
 mod postgres;
 mod release;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,9 +16,12 @@ const USAGE: &str = "\
 usage: cargo xtask <TASK>
 
 tasks:
-  test              formatting, clippy with warnings denied, the libraries' docs
+  test [--peers]    formatting, clippy with warnings denied, the libraries' docs
                     (missing docs and broken links denied), `cargo package` of the
-                    published crates, and every test
+                    published crates, and every test. --peers also runs the ignored
+                    tests of cargo-migrate/tests/testsuite/peers.rs, where the real
+                    sqlx-cli and diesel_cli migrate a database that `adopt` then
+                    takes over (both installed into target/tools on first use: minutes)
   release VERSION [--dry-run] [--no-package] [--root DIR]
                     release this repository: refuses a dirty tree, drafts, several
                     heads or models that differ from the history; bumps the version,
@@ -53,7 +57,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["test"] => test(),
+        ["test"] => test(false),
+        ["test", "--peers"] => test(true),
         ["release", "-h" | "--help"] => {
             println!("{USAGE}");
             Ok(())
@@ -114,9 +119,12 @@ pub fn package(root: &Path) -> Result<(), String> {
     )
 }
 
-/// The whole gate CI runs: fmt, clippy -D warnings, every test.
-fn test() -> Result<(), String> {
+/// The whole gate CI runs: fmt, clippy -D warnings, every test; with
+/// `peers`, also the tests that run other tools' real binaries.
+fn test(peers: bool) -> Result<(), String> {
     let root = workspace_root();
+    // Installed first: a tool that cannot build fails the task before the long part.
+    let peer_tools = if peers { Some((tools::sqlx_cli(&root)?, tools::diesel_cli(&root)?)) } else { None };
     run(cargo(&root).args(["fmt", "--all", "--", "--check"]), "cargo fmt --all -- --check (run `cargo fmt --all`)")?;
     run(
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
@@ -160,7 +168,20 @@ fn test() -> Result<(), String> {
     if let Some(url) = url {
         command.env("MIGRATE_TEST_POSTGRES", url);
     }
-    let (passed, failed, ignored) = run_tests(&mut command)?;
+    let (mut passed, mut failed, mut ignored) = run_tests(&mut command, "cargo test --workspace")?;
+    if let Some((sqlx, diesel)) = peer_tools {
+        // The peer tests are `#[ignore]`d, so a plain run lists them as ignored; here they run.
+        let mut command = cargo(&root);
+        command
+            .args(["test", "-p", "cargo-migrate", "--test", "testsuite", "--", "--ignored", "peers::"])
+            .env("MIGRATE_TEST_SQLX", sqlx)
+            .env("MIGRATE_TEST_DIESEL", diesel);
+        if let Some(url) = &server {
+            command.env("MIGRATE_TEST_POSTGRES", url);
+        }
+        let (p, f, _) = run_tests(&mut command, "cargo test -p cargo-migrate --test testsuite -- --ignored peers::")?;
+        (passed, failed, ignored) = (passed + p, failed + f, ignored.saturating_sub(p + f));
+    }
     // One closing line for the whole suite; cargo's last line is one test binary's.
     println!("\ntest: {passed} passed, {failed} failed, {ignored} skipped");
     if failed > 0 {
@@ -183,10 +204,10 @@ fn history(root: &Path, server: &str) -> Result<(), String> {
     run(&mut migrate(&["verify", "--database-url", server]), "cargo migrate verify (migrations/, PostgreSQL)")
 }
 
-/// Runs `cargo test`, echoing its output, and adds up its `test result:` lines.
-fn run_tests(command: &mut Command) -> Result<(usize, usize, usize), String> {
+/// Runs `cargo test` (`what`), echoing its output, and adds up its `test result:` lines.
+fn run_tests(command: &mut Command, what: &str) -> Result<(usize, usize, usize), String> {
     use std::io::{BufRead, BufReader};
-    eprintln!("\n$ cargo test --workspace");
+    eprintln!("\n$ {what}");
     let mut child =
         command.stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("could not start cargo test: {e}"))?;
     let mut totals = (0, 0, 0);
@@ -207,7 +228,7 @@ fn run_tests(command: &mut Command) -> Result<(usize, usize, usize), String> {
     }
     let status = child.wait().map_err(|e| e.to_string())?;
     if !status.success() && totals.1 == 0 {
-        return Err(format!("`cargo test --workspace` failed ({status})"));
+        return Err(format!("`{what}` failed ({status})"));
     }
     Ok(totals)
 }

@@ -11,14 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{Contender, Times, interleaved};
-use crate::{cargo, run as run_step, workspace_root};
+use crate::tools::{SQLX_VERSION, alembic_python, sqlx_cli};
+use crate::workspace_root;
 
 const REVISIONS: usize = 1_000;
 const ROUNDS: usize = 5;
 const NOOP_ROUNDS: usize = 21;
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-/// Builds with the toolchain of the repository (sqlx-cli 0.9.0 needs Rust 1.94).
-const SQLX_VERSION: &str = "0.9.0";
 const USAGE: &str = "cargo xtask bench apply [--peers] [--baseline BINARY]";
 
 pub fn run(args: &[&str]) -> Result<(), String> {
@@ -379,30 +378,6 @@ fn setup_noop(binary: &Path, name: &str, migrations: &Path) -> Result<String, St
     Ok(url)
 }
 
-/// sqlx-cli, pinned, installed into target/tools on first use (it takes
-/// minutes to compile).
-fn sqlx_cli(root: &Path) -> Result<PathBuf, String> {
-    let tools = root.join("target/tools");
-    let sqlx = tools.join("bin/sqlx");
-    let installed = Command::new(&sqlx)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == format!("sqlx-cli {SQLX_VERSION}"));
-    if !installed {
-        eprintln!("installing sqlx-cli {SQLX_VERSION} into target/tools (once; it compiles for minutes)");
-        run_step(
-            cargo(root)
-                .args(["install", "sqlx-cli", "--version", SQLX_VERSION, "--locked", "--no-default-features"])
-                .args(["--features", "postgres,rustls", "--root"])
-                .arg(&tools),
-            &format!(
-                "cargo install sqlx-cli --version {SQLX_VERSION} --locked --no-default-features --features postgres,rustls --root target/tools"
-            ),
-        )?;
-    }
-    Ok(sqlx)
-}
-
 fn file(path: &Path) -> Result<Stdio, String> {
     std::fs::File::open(path).map(Stdio::from).map_err(|e| e.to_string())
 }
@@ -425,22 +400,7 @@ fn alembic_upgrade(python: &Path, dir: &Path, url: &str, per_migration: bool) ->
 /// An Alembic project with the same 1,000 revisions, one transaction per
 /// migration as cargo-migrate does. `None` when Alembic cannot be installed.
 fn alembic_project(dir: &Path) -> Result<Option<PathBuf>, String> {
-    let venv = workspace_root().join("target/tools/alembic-venv");
-    let python = venv.join("bin/python");
-    let have = |module: &str| {
-        Command::new(&python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
-    };
-    if !have("alembic") || !have("psycopg2") {
-        let _ = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "alembic==1.20.1", "psycopg2-binary"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            eprintln!("warning: could not install Alembic; its column is left out");
-            return Ok(None);
-        }
-    }
+    let Some(python) = alembic_python(&workspace_root(), "its column is left out") else { return Ok(None) };
     let script = dir.join("alembic");
     std::fs::create_dir_all(script.join("versions")).map_err(|e| e.to_string())?;
     std::fs::write(
