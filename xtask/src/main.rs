@@ -45,6 +45,10 @@ tasks:
   bench autogenerate  `cargo migrate generate` for 200-table models on SQLite and PostgreSQL
   bench split       a revision with a 20,000-statement trigger body, and one of 20,000
                     statements, applied to SQLite against sqlite3 running the same SQL
+  bench import      `cargo migrate import` of 500 generated migrations in sqlx, goose,
+                    Flyway and diesel layouts and as an Alembic project (Alembic
+                    installed into target/tools on first use), against `cp -r` of
+                    the same files
   fuzz [--target NAME] [SECONDS]
                     run the fuzz targets in fuzz/ for SECONDS in all (default 60, split
                     evenly), adding new inputs to fuzz/corpus/<target>/; a crash is saved

@@ -5,6 +5,7 @@
 mod apply;
 mod autogenerate;
 mod history;
+mod import;
 mod split;
 
 use std::process::{Command, Stdio};
@@ -18,7 +19,11 @@ pub fn run(args: &[&str]) -> Result<(), String> {
         ["apply", rest @ ..] => apply::run(rest),
         ["autogenerate"] => autogenerate::run(),
         ["split"] => split::run(),
-        _ => Err(format!("unknown benchmark `{}`; available: history, apply, autogenerate, split", args.join(" "))),
+        ["import"] => import::run(),
+        _ => Err(format!(
+            "unknown benchmark `{}`; available: history, apply, autogenerate, split, import",
+            args.join(" ")
+        )),
     }
 }
 
