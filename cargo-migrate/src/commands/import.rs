@@ -21,7 +21,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult
     let (imported, source_shown) = match tool {
         Tool::Alembic => {
             shell.status("Rendering", "the Alembic revisions offline, with the project's env.py")?;
-            alembic::imported(project, args)?
+            alembic::imported(shell, project, args)?
         }
         _ => import_files(tool, args)?,
     };

@@ -296,3 +296,69 @@ fn import_alembic_with_a_python_without_alembic_says_what_to_do() {
     );
     insta::assert_snapshot!(redacted(&output, &[(python.to_str().unwrap(), "[PYTHON]")]));
 }
+
+/// A one-revision Alembic project in `dir` whose env.py's offline part is
+/// `offline` (with `context` and `config` in scope).
+fn tiny_project(dir: &Path, offline: &str) {
+    std::fs::create_dir_all(dir.join("migrations/versions")).unwrap();
+    std::fs::write(
+        dir.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = sqlite://\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("migrations/env.py"),
+        format!("from alembic import context\nconfig = context.config\n{offline}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("migrations/versions/a1_create_t.py"),
+        "\"\"\"create t\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\nrevision = 'a1'\ndown_revision = None\n\
+         branch_labels = None\ndepends_on = None\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n\n\
+         def downgrade():\n    op.drop_table('t')\n",
+    )
+    .unwrap();
+}
+
+fn import_tiny(project: &Path, source: &Path) -> Output {
+    let python = python();
+    cargo_migrate(
+        project,
+        &[
+            "import",
+            "--from",
+            "alembic",
+            source.to_str().unwrap(),
+            "--python",
+            python.to_str().unwrap(),
+            "--dialect",
+            "sqlite",
+            "--dir",
+            "migrations",
+        ],
+    )
+}
+
+#[test]
+fn import_alembic_refuses_an_env_py_that_migrates_several_databases() {
+    let project = tempfile::tempdir().unwrap();
+    let source = project.path().join("alembic");
+    tiny_project(
+        &source,
+        "for url in ['sqlite://', 'sqlite://']:\n    context.configure(url=url)\n    with context.begin_transaction():\n        context.run_migrations()",
+    );
+    let output = import_tiny(project.path(), &source);
+    insta::assert_snapshot!(redacted(&output, &[]));
+}
+
+#[test]
+fn import_alembic_warns_that_adopt_reads_only_alembic_version() {
+    let project = tempfile::tempdir().unwrap();
+    let source = project.path().join("alembic");
+    tiny_project(
+        &source,
+        "context.configure(url=config.get_main_option('sqlalchemy.url'), version_table='schema_versions')\nwith context.begin_transaction():\n    context.run_migrations()",
+    );
+    let output = import_tiny(project.path(), &source);
+    insta::assert_snapshot!(redacted(&output, &[]));
+}

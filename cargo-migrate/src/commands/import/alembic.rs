@@ -14,13 +14,14 @@ use serde::Deserialize;
 use crate::cli::{DialectArg, ImportArgs};
 use crate::error::CliError;
 use crate::project::{Project, shown_path};
+use crate::shell::Shell;
 
 /// The driver, run with `python -c`.
 const RENDER: &str = include_str!("render.py");
 
 /// Renders and converts the Alembic project that `args` name; returns the
 /// history and the project directory as shown.
-pub fn imported(project: &Project, args: &ImportArgs) -> Result<(Imported, PathBuf), CliError> {
+pub fn imported(shell: &mut Shell, project: &Project, args: &ImportArgs) -> Result<(Imported, PathBuf), CliError> {
     let cwd = std::env::current_dir().map_err(|e| CliError::io("read", Path::new("."), e))?;
     let source = cwd.join(args.source.as_deref().unwrap_or(Path::new(".")));
     let ini = match &args.alembic_ini {
@@ -35,6 +36,11 @@ pub fn imported(project: &Project, args: &ImportArgs) -> Result<(Imported, PathB
     let dialect = dialect(project, args.dialect)?;
     let python = args.python.clone().unwrap_or_else(default_python);
     let rendered = render(&python, &ini, dialect)?;
+    if let Some(table) = rendered.version_tables.iter().find(|t| *t != "alembic_version") {
+        shell.warn(format!(
+            "env.py keeps Alembic's versions in `{table}`; `adopt --from alembic` reads `alembic_version` only"
+        ))?;
+    }
     let project_dir = ini.parent().unwrap_or(&source);
     let scripts: Vec<Script> =
         rendered.scripts.into_iter().map(|s| s.into_script(project_dir)).collect::<Result<_, _>>()?;
@@ -79,6 +85,10 @@ struct Output {
     message: Option<String>,
     #[serde(default)]
     dialects: Vec<String>,
+    #[serde(default)]
+    version_tables: Vec<String>,
+    #[serde(default)]
+    contexts: usize,
     #[serde(default)]
     failures: Vec<Failure>,
     #[serde(default)]
@@ -200,6 +210,13 @@ fn render(python: &Path, ini: &Path, dialect: Dialect) -> Result<Output, CliErro
             "env.py must run offline (`alembic {} --sql`); fix what the traceback shows",
             if failure.direction == "upgrade" { "upgrade base:heads" } else { "downgrade heads:base" }
         )));
+    }
+    if output.contexts > 2 {
+        return Err(CliError::usage(format!(
+            "env.py of {} migrates several databases in one run (as Alembic's multidb template does), each with its own revisions' functions",
+            shown_path(ini).display()
+        ))
+        .with_help("import one database's history at a time: point `--alembic-ini` at a configuration whose env.py migrates one database"));
     }
     let expected = match dialect {
         Dialect::Postgres => "postgresql",

@@ -39,7 +39,7 @@ def main():
     cfg.set_main_option("sqlalchemy.url", urls[dialect])
     script_dir = ScriptDirectory.from_config(cfg)
 
-    seen = {"dialects": set(), "version_tables": set()}
+    seen = {"dialects": set(), "version_tables": set(), "contexts": 0}
     current = {"revision": None, "commits": False}
     outputs = {"upgrade": {}, "downgrade": {}}
 
@@ -47,6 +47,7 @@ def main():
 
     def init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
+        seen["contexts"] += 1
         seen["dialects"].add(self.dialect.name)
         table = self.version_table
         if self.version_table_schema:
@@ -155,6 +156,8 @@ def main():
             "alembic": alembic.__version__,
             "dialects": sorted(seen["dialects"]),
             "version_tables": sorted(seen["version_tables"]),
+            # One per walk, unless env.py migrates several databases.
+            "contexts": seen["contexts"],
             "failures": failures,
             "scripts": scripts,
         },
