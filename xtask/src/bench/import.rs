@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{Contender, Times, interleaved};
-use crate::tools::alembic_python;
+use crate::tools::{ALEMBIC_VERSION, alembic_python};
 use crate::workspace_root;
 
 const MIGRATIONS: usize = 500;
@@ -30,6 +30,10 @@ struct Source {
     dir: PathBuf,
     /// Arguments after `--from TOOL DIR`, before `--into OUT`.
     extra: Vec<String>,
+    /// The tool's own rendering of the history as SQL, where it has one:
+    /// what the tool alone costs to read it (a description, the program and
+    /// its arguments).
+    own: Option<(String, PathBuf, Vec<String>)>,
 }
 
 /// One migration: its up and down SQL, and whether it runs in a transaction.
@@ -69,7 +73,7 @@ pub fn run() -> Result<(), String> {
         for i in 1..=MIGRATIONS {
             write(&source, i, &migration(i))?;
         }
-        sources.push(Source { tool, dir: source, extra: Vec::new() });
+        sources.push(Source { tool, dir: source, extra: Vec::new(), own: None });
     }
     sources.extend(alembic(&dir)?);
 
@@ -132,6 +136,13 @@ pub fn run() -> Result<(), String> {
             fresh(&import_out)?;
             Ok(import(source))
         }));
+        if let Some((_, program, args)) = &source.own {
+            contenders.push(Contender::new(format!("own {}", source.tool), move || {
+                let mut command = Command::new(program);
+                command.args(args);
+                Ok(command)
+            }));
+        }
     }
     eprintln!("\nimporting {MIGRATIONS} migrations");
     let times = interleaved(ROUNDS, &mut contenders)?;
@@ -143,13 +154,29 @@ pub fn run() -> Result<(), String> {
          median [min–max] of {ROUNDS} interleaved rounds, ratios the median of the rounds' ratios:"
     );
     println!();
-    println!("| tool | files | `cp -r` (floor) | `cargo migrate import` | × floor |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| tool | files | `cp -r` (floor) | `cargo migrate import` | × floor | the tool's own SQL rendering | import ÷ own |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let show = |t: &Times| if t.median().as_secs() >= 1 { t.secs() } else { t.millis() };
     for source in &sources {
         let files = count_files(&source.dir)?;
         let (floor, ours) = (times.of(&format!("cp -r {}", source.tool)), times.of(&format!("import {}", source.tool)));
-        let show = |t: &Times| if t.median().as_secs() >= 1 { t.secs() } else { t.millis() };
-        println!("| {} | {files} | {} | {} | {:.2} |", source.tool, show(floor), show(ours), ours.ratio(floor));
+        let (own, vs_own) = match times.get(&format!("own {}", source.tool)) {
+            Some(own) => (show(own), format!("{:.2}", ours.ratio(own))),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "| {} | {files} | {} | {} | {:.2} | {own} | {vs_own} |",
+            source.tool,
+            show(floor),
+            show(ours),
+            ours.ratio(floor)
+        );
+    }
+    for (tool, (what, _, _)) in sources.iter().filter_map(|s| s.own.as_ref().map(|own| (s.tool, own))) {
+        println!();
+        println!("{tool}'s own SQL rendering: {what}.");
     }
     Ok(())
 }
@@ -214,7 +241,24 @@ fn alembic(dir: &Path) -> Result<Option<Source>, String> {
     }
     let extra =
         vec!["--python".to_owned(), python.to_string_lossy().into_owned(), "--dialect".into(), "postgres".into()];
-    Ok(Some(Source { tool: "alembic", dir: project, extra }))
+    // Alembic alone: its offline upgrade script of the same project (one walk;
+    // `import` renders an upgrade and a downgrade walk), from a configuration
+    // outside the project that names the dialect as `import` does.
+    let offline_ini = dir.join("alembic-offline.ini");
+    write(
+        &offline_ini,
+        &format!(
+            "[alembic]\nscript_location = {}\nsqlalchemy.url = postgresql://\n",
+            project.join("migrations").display()
+        ),
+    )?;
+    let args = ["-m", "alembic", "-c", &offline_ini.to_string_lossy(), "upgrade", "base:head", "--sql"];
+    let own = (
+        format!("`python -m alembic upgrade base:head --sql` (Alembic {ALEMBIC_VERSION}, PostgreSQL, to /dev/null)"),
+        python.clone(),
+        args.map(str::to_owned).to_vec(),
+    );
+    Ok(Some(Source { tool: "alembic", dir: project, extra, own: Some(own) }))
 }
 
 /// sqlx: `<version>_<description>.up.sql` and `.down.sql`; `-- no-transaction`
