@@ -31,6 +31,13 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
     if let Command::Init(init) = &args.command {
         return init::run(shell, &selection, init);
     }
+    // `import --into DIR` says where the history goes: no cargo project is needed.
+    let selection = match &args.command {
+        Command::Import(import) if selection.dir.is_none() && selection.manifest_path.is_none() => {
+            Selection { dir: import.into.clone(), ..selection }
+        }
+        _ => selection,
+    };
     let project = Project::locate(&selection)?;
     match &args.command {
         Command::Init(_) => unreachable!("handled above"),

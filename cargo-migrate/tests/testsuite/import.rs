@@ -291,6 +291,17 @@ fn import_refuses_a_target_that_holds_revisions() {
 }
 
 #[test]
+fn import_into_a_directory_needs_no_cargo_project() {
+    let outside = tempfile::tempdir().unwrap();
+    let source = fixture("sqlx");
+    let output =
+        cargo_migrate(outside.path(), &["import", "--from", "sqlx", source.to_str().unwrap(), "--into", "out"]);
+    let (_, stderr) = assert_exit(&output, 0);
+    assert!(stderr.contains("Imported 4 revisions from sqlx into out, pinned in out/migrate.lock"), "{stderr}");
+    assert_exit(&cargo_migrate(outside.path(), &["check", "--dir", "out"]), 0);
+}
+
+#[test]
 fn import_report() {
     let project = tempfile::tempdir().unwrap();
     let source = fixture("goose");
