@@ -71,13 +71,11 @@ pub fn chosen_url(shell: &mut Shell, project: &Project, args: &DbArgs, offline: 
 
 /// A database of another kind than the history's `dialect` setting.
 fn wrong_dialect(project: &Project, resolved: &ResolvedUrl, dialect: Dialect) -> CliError {
-    let setting = match dialect {
-        Dialect::Postgres => "postgres",
-        Dialect::Sqlite => "sqlite",
-    };
+    let setting = dialect.key();
     let example = match dialect {
-        Dialect::Postgres => "postgres://user@host:5432/db",
         Dialect::Sqlite => "sqlite:path/to/file.db",
+        Dialect::Mysql => "mysql://user@host:3306/db",
+        _ => "postgres://user@host:5432/db",
     };
     CliError::usage(format!(
         "the history is written for {} (`dialect = \"{setting}\"` in [package.metadata.migrate]), but the database is {}: {} (from {})",

@@ -4,14 +4,14 @@
 //!
 //! Each [`Dialect`] has its own lexical rules:
 //!
-//! | rule | PostgreSQL | SQLite |
-//! |---|---|---|
-//! | `-- comment` ends at | `\n` or `\r` | `\n` |
-//! | `/* */` | nests | does not nest |
-//! | strings | `'...'` with `''`; `E'...'` also with `\'` | `'...'` with `''` |
-//! | identifiers | `"..."` | `"..."`, `` `...` ``, `[...]` |
-//! | `$tag$ ... $tag$` | a string | (a parameter) |
-//! | bodies holding `;` | `BEGIN ATOMIC ... END` | `CREATE TRIGGER ... BEGIN ... END` |
+//! | rule | PostgreSQL | SQLite | MySQL |
+//! |---|---|---|---|
+//! | `-- comment` ends at | `\n` or `\r` | `\n` | `\n` (and needs a space after `--`); also `# comment` |
+//! | `/* */` | nests | does not nest | does not nest; `/*! ... */` is SQL |
+//! | strings | `'...'` with `''`; `E'...'` also with `\'` | `'...'` with `''` | `'...'` and `"..."`, with doubling and `\` |
+//! | identifiers | `"..."` | `"..."`, `` `...` ``, `[...]` | `` `...` `` |
+//! | `$tag$ ... $tag$` | a string | (a parameter) | (a name) |
+//! | bodies holding `;` | `BEGIN ATOMIC ... END` | `CREATE TRIGGER ... BEGIN ... END` | none: the mysql client's `DELIMITER` |
 //!
 //! A body ends at an `END` that starts a statement of the body (it follows a
 //! `;`, or the `BEGIN`/`ATOMIC` itself), as in SQLite's `sqlite3_complete`;
@@ -24,13 +24,17 @@
 
 use std::fmt;
 
-/// The SQL dialect of a database.
+/// The SQL dialect of a database. More will come: match with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Dialect {
     /// SQLite.
     Sqlite,
-    /// PostgreSQL.
+    /// PostgreSQL, and the databases that speak its protocol and SQL
+    /// (CockroachDB, YugabyteDB).
     Postgres,
+    /// MySQL and MariaDB.
+    Mysql,
 }
 
 impl Dialect {
@@ -39,6 +43,16 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "SQLite",
             Dialect::Postgres => "PostgreSQL",
+            Dialect::Mysql => "MySQL",
+        }
+    }
+
+    /// The dialect as the configuration and JSON spell it: `dialect = "postgres"`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::Mysql => "mysql",
         }
     }
 
@@ -48,6 +62,7 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
             Dialect::Postgres => "BEGIN",
+            Dialect::Mysql => "START TRANSACTION",
         }
     }
 }
@@ -131,19 +146,35 @@ impl<'a> Lexer<'a> {
         let start = self.at;
         let Some(&byte) = self.bytes.get(start) else { return Ok(None) };
         let pg = self.dialect == Dialect::Postgres;
+        let mysql = self.dialect == Dialect::Mysql;
         let unclosed = |kind| SplitError { offset: start, kind };
         let next = self.bytes.get(start + 1).copied();
         let (token, end) = match byte {
             b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => (Token::Trivia, start + 1),
-            b'-' if next == Some(b'-') => {
+            // MySQL reads `--` as a comment only before whitespace (`1--1` is 2).
+            b'-' if next == Some(b'-')
+                && (!mysql
+                    || self.bytes.get(start + 2).is_none_or(|b| b.is_ascii_whitespace() || b.is_ascii_control())) =>
+            {
                 let stop: &[u8] = if pg { b"\n\r" } else { b"\n" };
                 let len = self.bytes[start..].iter().position(|b| stop.contains(b)).unwrap_or(self.bytes.len() - start);
                 (Token::Trivia, start + len)
             }
+            b'#' if mysql => {
+                let len = self.bytes[start..].iter().position(|&b| b == b'\n').unwrap_or(self.bytes.len() - start);
+                (Token::Trivia, start + len)
+            }
             b'/' if next == Some(b'*') => {
-                (Token::Trivia, self.block_comment(start).ok_or_else(|| unclosed(Unclosed::Comment))?)
+                let end = self.block_comment(start).ok_or_else(|| unclosed(Unclosed::Comment))?;
+                // MySQL runs what a `/*! ... */` comment holds.
+                let executable = mysql && self.bytes.get(start + 2) == Some(&b'!');
+                (if executable { Token::Other } else { Token::Trivia }, end)
             }
             b';' => (Token::Semicolon, start + 1),
+            b'\'' | b'"' if mysql => {
+                // MySQL strings take `\` escapes, and `"` quotes strings too.
+                (Token::Other, self.quoted(start, byte, true).ok_or_else(|| unclosed(Unclosed::String))?)
+            }
             b'\'' => {
                 let escapes = pg && self.escape_string_prefix(start);
                 let mut end = self.quoted(start, b'\'', escapes).ok_or_else(|| unclosed(Unclosed::String))?;
@@ -159,7 +190,7 @@ impl<'a> Lexer<'a> {
             b'`' if !pg => {
                 (Token::Other, self.quoted(start, b'`', false).ok_or_else(|| unclosed(Unclosed::Identifier))?)
             }
-            b'[' if !pg => {
+            b'[' if self.dialect == Dialect::Sqlite => {
                 let close = self.bytes[start..].iter().position(|&b| b == b']');
                 (Token::Other, close.map(|n| start + n + 1).ok_or_else(|| unclosed(Unclosed::Identifier))?)
             }
@@ -172,7 +203,7 @@ impl<'a> Lexer<'a> {
                 None => (Token::Other, start + 1),
             },
             b if is_word_start(b) => {
-                let len = self.bytes[start..].iter().take_while(|&&b| is_word_continue(b, pg)).count();
+                let len = self.bytes[start..].iter().take_while(|&&b| is_word_continue(b, pg || mysql)).count();
                 (Token::Word, start + len)
             }
             _ => {
@@ -258,9 +289,9 @@ fn is_word_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-/// PostgreSQL identifiers may contain `$` after their first character.
-fn is_word_continue(b: u8, pg: bool) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 || (pg && b == b'$')
+/// PostgreSQL and MySQL identifiers may contain `$` after their first character.
+fn is_word_continue(b: u8, dollar: bool) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 || (dollar && b == b'$')
 }
 
 /// Where a statement is with respect to a body holding `;`.
@@ -305,6 +336,8 @@ impl Current {
         if self.leading.len() < 4 {
             self.leading.push(upper.clone());
             self.can_have_body = match dialect {
+                // The mysql client's rule: a body holding `;` needs `DELIMITER`.
+                Dialect::Mysql => false,
                 Dialect::Sqlite => {
                     matches!(
                         self.leading.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
@@ -325,6 +358,7 @@ impl Current {
                 let opens = match dialect {
                     Dialect::Sqlite => upper == "BEGIN",
                     Dialect::Postgres => upper == "ATOMIC" && self.previous_word.as_deref() == Some("BEGIN"),
+                    Dialect::Mysql => false,
                 };
                 if opens { Body::Inside { at_statement_start: true } } else { Body::Outside }
             }
@@ -512,6 +546,17 @@ mod tests {
         let lite = texts(sql, Dialect::Sqlite);
         assert_eq!(lite, texts(sql, Dialect::Postgres), "dialects disagree on {sql:?}");
         lite
+    }
+
+    #[test]
+    fn mysql_comments_strings_and_identifiers() {
+        let sql = "SELECT 1--1; # a comment; still\nSELECT 'it\\'s;', \"a;\" -- b;\n; SELECT `x;``y` FROM t; /*! SET x = 1 */; SELECT [a;b]";
+        assert_eq!(
+            texts(sql, Dialect::Mysql),
+            ["SELECT 1--1", "SELECT 'it\\'s;', \"a;\"", "SELECT `x;``y` FROM t", "/*! SET x = 1 */", "SELECT [a", "b]"]
+        );
+        assert_eq!(split("SELECT 'a\\'", Dialect::Mysql), Err(SplitError { offset: 7, kind: Unclosed::String }));
+        assert_eq!(Dialect::Mysql.begin(), "START TRANSACTION");
     }
 
     #[test]

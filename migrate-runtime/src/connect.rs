@@ -59,7 +59,7 @@ impl Connection {
     pub fn server_version(&mut self) -> String {
         let sql = match self.dialect() {
             Dialect::Sqlite => "SELECT 'SQLite ' || sqlite_version()",
-            Dialect::Postgres => "SELECT version()",
+            _ => "SELECT version()",
         };
         self.database()
             .query_text(sql)

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use sea_query::{PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder};
+use sea_query::{
+    MysqlQueryBuilder, PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder,
+};
 
 pub use migrate_history::Dialect;
 
@@ -18,14 +20,16 @@ impl SeaQueryDialect for Dialect {
     fn build_schema(self, statement: &impl SchemaStatementBuilder) -> String {
         match self {
             Dialect::Sqlite => statement.to_string(SqliteQueryBuilder),
-            Dialect::Postgres => statement.to_string(PostgresQueryBuilder),
+            Dialect::Mysql => statement.to_string(MysqlQueryBuilder),
+            _ => statement.to_string(PostgresQueryBuilder),
         }
     }
 
     fn build_query(self, statement: &impl QueryStatementWriter) -> String {
         match self {
             Dialect::Sqlite => statement.to_string(SqliteQueryBuilder),
-            Dialect::Postgres => statement.to_string(PostgresQueryBuilder),
+            Dialect::Mysql => statement.to_string(MysqlQueryBuilder),
+            _ => statement.to_string(PostgresQueryBuilder),
         }
     }
 }

@@ -202,7 +202,8 @@ impl VersionTable {
         let mut applied_at = ColumnDef::new(Col::AppliedAt);
         match self.dialect {
             Dialect::Postgres => applied_at.timestamp_with_time_zone(),
-            Dialect::Sqlite => applied_at.timestamp(),
+            // MySQL's TIMESTAMP is stored in UTC and shown in the session's zone.
+            _ => applied_at.timestamp(),
         };
         let table = Table::create()
             .table(self.table())
@@ -367,7 +368,8 @@ impl VersionTable {
             (None, Dialect::Postgres) => {
                 Expr::cust("current_user || '@' || coalesce(host(inet_client_addr()), 'local')")
             }
-            (None, Dialect::Sqlite) => "offline script".into(),
+            (None, Dialect::Mysql) => Expr::cust("current_user()"),
+            (None, _) => "offline script".into(),
         };
         let mut columns =
             vec![Col::Revision, Col::Checksum, Col::Message, Col::State, Col::ExecutionMs, Col::AppliedBy, Col::Error];

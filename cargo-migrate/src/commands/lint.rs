@@ -95,10 +95,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LintArgs) -> CliResult {
     }
     shell.emit(&Message::LintFinished {
         success: errors == 0,
-        dialect: match dialect {
-            Dialect::Postgres => "postgres",
-            Dialect::Sqlite => "sqlite",
-        },
+        dialect: dialect.key(),
         revisions: selected.len(),
         errors,
         warnings,

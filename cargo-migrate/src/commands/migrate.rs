@@ -406,11 +406,7 @@ fn offline(
         }
     }
     if shell.json() {
-        let dialect = match dialect {
-            Dialect::Postgres => "postgres",
-            Dialect::Sqlite => "sqlite",
-        };
-        shell.emit(&Message::Script { dialect, range: text.to_owned(), sql: script })?;
+        shell.emit(&Message::Script { dialect: dialect.key(), range: text.to_owned(), sql: script })?;
     } else {
         write!(shell.out(), "{script}")?;
     }

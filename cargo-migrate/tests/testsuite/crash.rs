@@ -152,6 +152,7 @@ fn observe(db: &mut dyn Database, history: &[Revision]) -> Observed {
     let tables_sql = match db.dialect() {
         Dialect::Postgres => "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
         Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        other => unreachable!("crash tests run on SQLite and PostgreSQL, not {}", other.name()),
     };
     let tables: BTreeSet<String> = query(db, tables_sql).into_iter().map(|row| row[0].clone()).collect();
     let mut seen = Observed::default();

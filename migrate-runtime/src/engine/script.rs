@@ -105,6 +105,10 @@ impl Migrator {
                 "-- Apply with: psql -v ON_ERROR_STOP=1 -f THIS_FILE (each revision commits on its own)\n"
             }
             Dialect::Sqlite => "-- Apply with: sqlite3 -bail DATABASE < THIS_FILE\n",
+            Dialect::Mysql => {
+                "-- Apply with: mysql --batch DATABASE < THIS_FILE (MySQL commits each DDL statement on its own)\n"
+            }
+            _ => "-- Apply with the database's client\n",
         });
         out.push_str(&format!("\n{};\n", table.create()));
         if let Some(alter) = table.add_missing_columns() {

@@ -73,7 +73,7 @@ pub fn render_with(
             .filter_map(needs_rebuild)
             .filter(|t| from.tables.contains_key(*t) && to.tables.contains_key(*t))
             .collect(),
-        Dialect::Postgres => BTreeSet::new(),
+        _ => BTreeSet::new(),
     };
     if !rebuilt.is_empty() {
         out.push(

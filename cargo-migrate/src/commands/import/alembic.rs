@@ -167,10 +167,7 @@ fn render(python: &Path, ini: &Path, dialect: Dialect) -> Result<Output, CliErro
         .arg("-c")
         .arg(RENDER)
         .arg(ini)
-        .arg(match dialect {
-            Dialect::Postgres => "postgres",
-            Dialect::Sqlite => "sqlite",
-        })
+        .arg(dialect.key())
         .arg(out.path())
         .output()
         .map_err(|e| {
@@ -218,9 +215,10 @@ fn render(python: &Path, ini: &Path, dialect: Dialect) -> Result<Output, CliErro
         ))
         .with_help("import one database's history at a time: point `--alembic-ini` at a configuration whose env.py migrates one database"));
     }
+    // SQLAlchemy's names.
     let expected = match dialect {
         Dialect::Postgres => "postgresql",
-        Dialect::Sqlite => "sqlite",
+        other => other.key(),
     };
     if output.dialects.iter().any(|d| d != expected) {
         let rendered: Vec<&str> = output
