@@ -260,8 +260,9 @@ impl Config {
                 "dialect" => match item.as_str() {
                     Some("postgres" | "postgresql") => config.dialect = Some(Dialect::Postgres),
                     Some("sqlite") => config.dialect = Some(Dialect::Sqlite),
+                    Some("mysql" | "mariadb") => config.dialect = Some(Dialect::Mysql),
                     _ => diagnostics.push(invalid(
-                        "`dialect` in [package.metadata.migrate] must be \"postgres\" or \"sqlite\"".into(),
+                        "`dialect` in [package.metadata.migrate] must be \"postgres\", \"sqlite\" or \"mysql\"".into(),
                     )),
                 },
                 "schemas" => match item.as_array().map(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<_>>>()) {
@@ -311,8 +312,14 @@ mod tests {
             Config::from_manifest(Path::new("Cargo.toml"), &text).0.dialect
         };
         assert_eq!(
-            [read("postgres"), read("postgresql"), read("sqlite")],
-            [Some(Dialect::Postgres), Some(Dialect::Postgres), Some(Dialect::Sqlite)]
+            [read("postgres"), read("postgresql"), read("sqlite"), read("mysql"), read("mariadb")],
+            [
+                Some(Dialect::Postgres),
+                Some(Dialect::Postgres),
+                Some(Dialect::Sqlite),
+                Some(Dialect::Mysql),
+                Some(Dialect::Mysql)
+            ]
         );
     }
 
@@ -393,7 +400,7 @@ mod tests {
         assert_eq!((config, source), (Config::default(), ConfigSource::Default));
         let (_, _, problems) = Config::from_manifest(
             Path::new("Cargo.toml"),
-            "[workspace.metadata.migrate]\ndir = 3\ncolour = true\ndialect = \"mysql\"\n",
+            "[workspace.metadata.migrate]\ndir = 3\ncolour = true\ndialect = \"oracle\"\n",
         );
         let messages: Vec<String> = problems.iter().map(Diagnostic::message).collect();
         assert_eq!(
@@ -401,7 +408,7 @@ mod tests {
             [
                 "Cargo.toml: invalid configuration: `dir` in [package.metadata.migrate] must be a non-empty string",
                 "Cargo.toml: unknown configuration key `colour`",
-                "Cargo.toml: invalid configuration: `dialect` in [package.metadata.migrate] must be \"postgres\" or \"sqlite\"",
+                "Cargo.toml: invalid configuration: `dialect` in [package.metadata.migrate] must be \"postgres\", \"sqlite\" or \"mysql\"",
             ]
         );
     }

@@ -11,7 +11,7 @@
 //! | strings | `'...'` with `''`; `E'...'` also with `\'` | `'...'` with `''` | `'...'` and `"..."`, with doubling and `\` |
 //! | identifiers | `"..."` | `"..."`, `` `...` ``, `[...]` | `` `...` `` |
 //! | `$tag$ ... $tag$` | a string | (a parameter) | (a name) |
-//! | bodies holding `;` | `BEGIN ATOMIC ... END` | `CREATE TRIGGER ... BEGIN ... END` | none: the mysql client's `DELIMITER` |
+//! | bodies holding `;` | `BEGIN ATOMIC ... END` | `CREATE TRIGGER ... BEGIN ... END` | the mysql client's `DELIMITER x` line, at a statement's start, makes `x` the terminator until the next one |
 //!
 //! A body ends at an `END` that starts a statement of the body (it follows a
 //! `;`, or the `BEGIN`/`ATOMIC` itself), as in SQLite's `sqlite3_complete`;
@@ -134,11 +134,49 @@ struct Lexer<'a> {
     bytes: &'a [u8],
     dialect: Dialect,
     at: usize,
+    /// MySQL: the terminator the mysql client's `DELIMITER` set, when it is
+    /// not `;` (then `;` is an ordinary character).
+    delimiter: Option<&'a str>,
 }
 
 impl<'a> Lexer<'a> {
     fn new(sql: &'a str, dialect: Dialect) -> Lexer<'a> {
-        Lexer { sql, bytes: sql.as_bytes(), dialect, at: 0 }
+        Lexer { sql, bytes: sql.as_bytes(), dialect, at: 0, delimiter: None }
+    }
+
+    /// Whether the custom delimiter starts at `at`.
+    fn delimiter_at(&self, at: usize) -> Option<usize> {
+        self.delimiter.filter(|d| self.sql.as_bytes()[at..].starts_with(d.as_bytes())).map(|d| at + d.len())
+    }
+
+    /// The mysql client's `DELIMITER x` command, when the word at
+    /// `start..end` (at the start of a statement) is `DELIMITER` followed on
+    /// its line by a delimiter: the delimiter, and where its line ends
+    /// (the rest of the line is the command's). Takes the delimiter.
+    fn delimiter_command(&mut self, start: usize, end: usize) -> bool {
+        if self.dialect != Dialect::Mysql || !self.sql[start..end].eq_ignore_ascii_case("delimiter") {
+            return false;
+        }
+        let line_end = self.bytes[end..].iter().position(|&b| b == b'\n').map_or(self.bytes.len(), |n| end + n);
+        let line = &self.sql[end..line_end];
+        // `DELIMITER` needs a space before its argument, as in the client.
+        if !line.starts_with([' ', '\t']) {
+            return false;
+        }
+        let Some(word) = line.split_whitespace().next() else { return false };
+        let word = match word.as_bytes()[0] {
+            quote @ (b'\'' | b'"' | b'`') => {
+                let inner = &word[1..];
+                inner.find(quote as char).map_or(inner, |n| &inner[..n])
+            }
+            _ => word,
+        };
+        if word.is_empty() {
+            return false;
+        }
+        self.delimiter = (word != ";").then_some(word);
+        self.at = line_end;
+        true
     }
 
     /// The next token and its byte range, or `None` at the end.
@@ -149,6 +187,10 @@ impl<'a> Lexer<'a> {
         let mysql = self.dialect == Dialect::Mysql;
         let unclosed = |kind| SplitError { offset: start, kind };
         let next = self.bytes.get(start + 1).copied();
+        if let Some(end) = self.delimiter_at(start) {
+            self.at = end;
+            return Ok(Some((Token::Semicolon, start, end)));
+        }
         let (token, end) = match byte {
             b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => (Token::Trivia, start + 1),
             // MySQL reads `--` as a comment only before whitespace (`1--1` is 2).
@@ -170,6 +212,7 @@ impl<'a> Lexer<'a> {
                 let executable = mysql && self.bytes.get(start + 2) == Some(&b'!');
                 (if executable { Token::Other } else { Token::Trivia }, end)
             }
+            b';' if self.delimiter.is_some() => (Token::Other, start + 1),
             b';' => (Token::Semicolon, start + 1),
             b'\'' | b'"' if mysql => {
                 // MySQL strings take `\` escapes, and `"` quotes strings too.
@@ -203,8 +246,15 @@ impl<'a> Lexer<'a> {
                 None => (Token::Other, start + 1),
             },
             b if is_word_start(b) => {
-                let len = self.bytes[start..].iter().take_while(|&&b| is_word_continue(b, pg || mysql)).count();
-                (Token::Word, start + len)
+                // A word ends where a custom delimiter starts (`END$$`), as in the mysql client.
+                let mut end = start + 1;
+                while end < self.bytes.len()
+                    && is_word_continue(self.bytes[end], pg || mysql)
+                    && self.delimiter_at(end).is_none()
+                {
+                    end += 1;
+                }
+                (Token::Word, end)
             }
             _ => {
                 // One character (never split a UTF-8 sequence).
@@ -392,12 +442,23 @@ impl Current {
 /// assert!(split("SELECT 1; /* never closed", Dialect::Sqlite).is_err());
 /// ```
 pub fn split<'a>(sql: &'a str, dialect: Dialect) -> Result<Vec<Statement<'a>>, SplitError> {
+    split_delimited(sql, dialect, None).map(|statements| statements.into_iter().map(|(st, _)| st).collect())
+}
+
+/// [`split`], starting with `delimiter` (MySQL; `None`: `;`), with the
+/// delimiter that ended each statement.
+fn split_delimited<'a>(
+    sql: &'a str,
+    dialect: Dialect,
+    delimiter: Option<&'a str>,
+) -> Result<Vec<(Statement<'a>, Option<&'a str>)>, SplitError> {
     let mut lexer = Lexer::new(sql, dialect);
+    lexer.delimiter = delimiter;
     let mut statements = Vec::new();
     let mut current = Current::new();
-    let finish = |current: &mut Current, statements: &mut Vec<Statement<'a>>| {
+    let finish = |current: &mut Current, statements: &mut Vec<_>, delimiter: Option<&'a str>| {
         if let Some((start, end)) = std::mem::replace(current, Current::new()).span {
-            statements.push(Statement { offset: start, text: &sql[start..end] });
+            statements.push((Statement { offset: start, text: &sql[start..end] }, delimiter));
         }
     };
     let mut body_start = 0;
@@ -411,8 +472,10 @@ pub fn split<'a>(sql: &'a str, dialect: Dialect) -> Result<Vec<Statement<'a>>, S
                     current.previous_word = None;
                     current.extend(start, end);
                 }
-                Body::Outside | Body::Closed => finish(&mut current, &mut statements),
+                Body::Outside | Body::Closed => finish(&mut current, &mut statements, lexer.delimiter),
             },
+            // The mysql client's command, at the start of a statement: not SQL.
+            Token::Word if current.span.is_none() && lexer.delimiter_command(start, end) => {}
             Token::Word => {
                 let was_outside = current.body == Body::Outside;
                 current.word(&sql[start..end], dialect);
@@ -437,7 +500,7 @@ pub fn split<'a>(sql: &'a str, dialect: Dialect) -> Result<Vec<Statement<'a>>, S
     if let Body::Inside { .. } = current.body {
         return Err(SplitError { offset: body_start, kind: Unclosed::Body });
     }
-    finish(&mut current, &mut statements);
+    finish(&mut current, &mut statements, lexer.delimiter);
     Ok(statements)
 }
 
@@ -471,9 +534,10 @@ pub fn controls_transaction(statement: &str, dialect: Dialect) -> bool {
 /// under `dialect`'s rules, and splitting a statement again gives itself.
 #[doc(hidden)]
 pub fn check_partition(sql: &str, dialect: Dialect) -> Result<(), String> {
-    let Ok(statements) = split(sql, dialect) else { return Ok(()) };
+    let Ok(statements) = split_delimited(sql, dialect, None) else { return Ok(()) };
     let mut at = 0;
-    for statement in &statements {
+    let mut delimiter = None;
+    for (statement, ended_by) in &statements {
         if statement.offset < at
             || sql.get(statement.offset..statement.offset + statement.text.len()) != Some(statement.text)
         {
@@ -483,29 +547,38 @@ pub fn check_partition(sql: &str, dialect: Dialect) -> Result<(), String> {
             ));
         }
         let gap = &sql[at..statement.offset];
-        if !is_gap(gap, dialect) {
+        if !is_gap(gap, dialect, &mut delimiter) {
             return Err(format!("the gap before offset {} holds more than comments: {gap:?}", statement.offset));
         }
-        let again =
-            split(statement.text, dialect).map_err(|e| format!("{:?} no longer splits: {e}", statement.text))?;
-        if again.len() != 1 || again[0].text != statement.text {
+        if delimiter != *ended_by {
+            return Err(format!("{:?} ends with {ended_by:?}, the gap before it set {delimiter:?}", statement.text));
+        }
+        let again = split_delimited(statement.text, dialect, delimiter)
+            .map_err(|e| format!("{:?} no longer splits: {e}", statement.text))?;
+        if again.len() != 1 || again[0].0.text != statement.text {
             return Err(format!("{:?} splits again into {again:?}", statement.text));
         }
         at = statement.offset + statement.text.len();
     }
-    if !is_gap(&sql[at..], dialect) {
+    if !is_gap(&sql[at..], dialect, &mut delimiter) {
         return Err(format!("the tail after offset {at} holds more than comments: {:?}", &sql[at..]));
     }
     Ok(())
 }
 
-/// Whether `text` is only whitespace, comments and `;`.
-fn is_gap(text: &str, dialect: Dialect) -> bool {
+/// Whether `text` is only whitespace, comments, terminators and (MySQL)
+/// `DELIMITER` commands; `delimiter` is the one in force, updated.
+fn is_gap<'a>(text: &'a str, dialect: Dialect, delimiter: &mut Option<&'a str>) -> bool {
     let mut lexer = Lexer::new(text, dialect);
+    lexer.delimiter = *delimiter;
     loop {
         match lexer.next() {
             Ok(Some((Token::Trivia | Token::Semicolon, ..))) => {}
-            Ok(None) => return true,
+            Ok(Some((Token::Word, start, end))) if lexer.delimiter_command(start, end) => {}
+            Ok(None) => {
+                *delimiter = lexer.delimiter;
+                return true;
+            }
             _ => return false,
         }
     }
@@ -557,6 +630,38 @@ mod tests {
         );
         assert_eq!(split("SELECT 'a\\'", Dialect::Mysql), Err(SplitError { offset: 7, kind: Unclosed::String }));
         assert_eq!(Dialect::Mysql.begin(), "START TRANSACTION");
+    }
+
+    #[test]
+    fn mysql_delimiter_changes_the_terminator() {
+        let sql = "CREATE TABLE t (x INT);\ndelimiter $$\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT ';'; END$$\n\
+                   CREATE TRIGGER g BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.x = 1; END $$\n\
+                   DELIMITER ;\nINSERT INTO t VALUES (1); SELECT 2";
+        let statements = split(sql, Dialect::Mysql).unwrap();
+        let found: Vec<&str> = statements.iter().map(|s| s.text).collect();
+        assert_eq!(
+            found,
+            [
+                "CREATE TABLE t (x INT)",
+                "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT ';'; END",
+                "CREATE TRIGGER g BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.x = 1; END",
+                "INSERT INTO t VALUES (1)",
+                "SELECT 2",
+            ]
+        );
+        for statement in &statements {
+            assert_eq!(&sql[statement.offset..statement.offset + statement.text.len()], statement.text);
+        }
+        check_partition(sql, Dialect::Mysql).unwrap();
+        // A quoted or multi-character delimiter; only at a statement's start.
+        assert_eq!(
+            texts("DELIMITER '//'\nSELECT 1; SELECT 2//SELECT 3//", Dialect::Mysql),
+            ["SELECT 1; SELECT 2", "SELECT 3"]
+        );
+        assert_eq!(texts("SELECT 1 DELIMITER //\n; SELECT 2", Dialect::Mysql), ["SELECT 1 DELIMITER //", "SELECT 2"]);
+        // Other dialects have no such command.
+        assert_eq!(texts("DELIMITER //\nSELECT 1;", Dialect::Sqlite), ["DELIMITER //\nSELECT 1"]);
+        assert_eq!(texts("DELIMITER\nSELECT 1;", Dialect::Mysql), ["DELIMITER\nSELECT 1"]);
     }
 
     #[test]
