@@ -504,20 +504,27 @@ fn split_delimited<'a>(
     Ok(statements)
 }
 
-/// Whether a statement controls the transaction (`BEGIN`, `COMMIT`,
-/// `ROLLBACK` without `TO`, `END`, `ABORT`, `START TRANSACTION`, `PREPARE
-/// TRANSACTION`): such a statement must not run inside a revision's own
-/// transaction. Savepoints are fine.
-pub fn controls_transaction(statement: &str, dialect: Dialect) -> bool {
+/// The first `n` words of a statement, upper-cased, before anything else
+/// (comments are skipped).
+fn leading_words(statement: &str, dialect: Dialect, n: usize) -> Vec<String> {
     let mut lexer = Lexer::new(statement, dialect);
     let mut words = Vec::new();
-    while words.len() < 3 {
+    while words.len() < n {
         match lexer.next() {
             Ok(Some((Token::Word, start, end))) => words.push(statement[start..end].to_ascii_uppercase()),
             Ok(Some((Token::Trivia, ..))) => {}
             _ => break,
         }
     }
+    words
+}
+
+/// Whether a statement controls the transaction (`BEGIN`, `COMMIT`,
+/// `ROLLBACK` without `TO`, `END`, `ABORT`, `START TRANSACTION`, `PREPARE
+/// TRANSACTION`): such a statement must not run inside a revision's own
+/// transaction. Savepoints are fine.
+pub fn controls_transaction(statement: &str, dialect: Dialect) -> bool {
+    let words = leading_words(statement, dialect, 3);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["BEGIN", "ATOMIC", ..] => false,
@@ -525,6 +532,40 @@ pub fn controls_transaction(statement: &str, dialect: Dialect) -> bool {
         ["ROLLBACK", rest @ ..] => !matches!(rest, ["TO", ..] | ["TRANSACTION" | "WORK", "TO"]),
         ["START" | "PREPARE", "TRANSACTION", ..] => true,
         _ => false,
+    }
+}
+
+/// Whether a MySQL or MariaDB statement is one that commits the
+/// transaction implicitly (`CREATE`, `ALTER`, `DROP`, `RENAME`, `TRUNCATE`,
+/// `GRANT`, `REVOKE`, `LOCK`/`UNLOCK TABLES`, `INSTALL`/`UNINSTALL`): schema
+/// changes, which nothing rolls back. A `CREATE TEMPORARY TABLE` does not.
+///
+/// ```
+/// use migrate_history::sql::commits_implicitly;
+/// assert!(commits_implicitly("alter table t add column x int"));
+/// assert!(!commits_implicitly("INSERT INTO t VALUES (1)"));
+/// assert!(!commits_implicitly("CREATE TEMPORARY TABLE t (x INT)"));
+/// ```
+pub fn commits_implicitly(statement: &str) -> bool {
+    let words = leading_words(statement, Dialect::Mysql, 2);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["CREATE" | "DROP", "TEMPORARY"] => false,
+        [first, ..] => matches!(
+            *first,
+            "CREATE"
+                | "ALTER"
+                | "DROP"
+                | "RENAME"
+                | "TRUNCATE"
+                | "GRANT"
+                | "REVOKE"
+                | "LOCK"
+                | "UNLOCK"
+                | "INSTALL"
+                | "UNINSTALL"
+        ),
+        [] => false,
     }
 }
 

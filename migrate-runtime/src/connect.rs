@@ -1,7 +1,7 @@
 //! Opening a connection from a [`DatabaseUrl`].
 
 use crate::url::DatabaseUrl;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use crate::url::SslMode;
 use crate::{Database, Dialect};
 
@@ -13,6 +13,9 @@ pub enum Connection {
     /// A PostgreSQL session on the blocking driver.
     #[cfg(feature = "postgres")]
     Postgres(Box<postgres::Client>),
+    /// A MariaDB or MySQL session.
+    #[cfg(feature = "mysql")]
+    Mysql(Box<::mysql::Conn>),
 }
 
 impl std::fmt::Debug for Connection {
@@ -42,6 +45,8 @@ impl Connection {
             Connection::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
             Connection::Postgres(c) => c.as_mut(),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => c.as_mut(),
         }
     }
 
@@ -52,6 +57,8 @@ impl Connection {
             Connection::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
             Connection::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -82,9 +89,19 @@ pub struct Encryption {
 }
 
 impl Connection {
-    /// The own backend's row of `pg_stat_ssl`; `None` on SQLite or when the
-    /// server does not say.
+    /// The own backend's row of `pg_stat_ssl` (on MariaDB and MySQL the
+    /// session's `Ssl_version` and `Ssl_cipher`); `None` on SQLite or when
+    /// the server does not say.
     pub fn encryption(&mut self) -> Option<Encryption> {
+        if self.dialect() == Dialect::Mysql {
+            let rows = self.database().query_text("SHOW SESSION STATUS LIKE 'Ssl\\_%'").ok()?;
+            let value = |name: &str| {
+                let row = rows.iter().find(|row| row.first().cloned().flatten().as_deref() == Some(name))?;
+                row.get(1).cloned().flatten().filter(|v| !v.is_empty())
+            };
+            let cipher = value("Ssl_cipher");
+            return Some(Encryption { encrypted: cipher.is_some(), protocol: value("Ssl_version"), cipher });
+        }
         if self.dialect() != Dialect::Postgres {
             return None;
         }
@@ -167,10 +184,12 @@ fn open(url: &DatabaseUrl, create: bool) -> Result<Option<Connection>, ConnectEr
         }
         #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(pg) => connect_postgres(pg).map(|c| Some(Connection::Postgres(Box::new(c)))),
+        #[cfg(feature = "mysql")]
+        DatabaseUrl::Mysql(my) => connect_mysql(my).map(|c| Some(Connection::Mysql(Box::new(c)))),
         #[allow(unreachable_patterns)]
         _ => Err(ConnectError {
             message: format!("this build cannot open {}", url.redacted()),
-            help: Some("enable the `sqlite` and `postgres` features of migrate-runtime".into()),
+            help: Some("enable the `sqlite`, `postgres` and `mysql` features of migrate-runtime".into()),
         }),
     }
 }
@@ -229,6 +248,70 @@ fn connect_postgres(pg: &crate::url::PostgresUrl) -> Result<postgres::Client, Co
         Tls::Unverified(tls) => config.connect(tls),
     }
     .map_err(|e| connect_failure(pg, &e))
+}
+
+/// A MariaDB or MySQL session, encrypted as `ssl-mode` says (libpq's modes
+/// in the mysql client's words): `preferred` tries TLS without verifying
+/// anything and goes on without it when the server has none, `required`
+/// verifies nothing (the chain, with `ssl-ca`), `verify_ca` the chain,
+/// `verify_identity` the chain and the host name.
+#[cfg(feature = "mysql")]
+fn connect_mysql(my: &crate::url::MysqlUrl) -> Result<::mysql::Conn, ConnectError> {
+    use ::mysql::{Conn, OptsBuilder, SslOpts};
+    let options = OptsBuilder::new()
+        .ip_or_hostname(Some(&my.host))
+        .tcp_port(my.port)
+        .user(Some(&my.user))
+        .pass(my.password())
+        .db_name(Some(&my.database).filter(|d| !d.is_empty()))
+        // Where the URL points, never a socket the server names.
+        .prefer_socket(false)
+        .tcp_connect_timeout(Some(std::time::Duration::from_secs(15)));
+    let mode = if my.ssl_mode == SslMode::Require && my.ssl_ca.is_some() { SslMode::VerifyCa } else { my.ssl_mode };
+    let tls = match mode {
+        SslMode::Disable => None,
+        SslMode::Prefer | SslMode::Require => {
+            Some(SslOpts::default().with_danger_accept_invalid_certs(true).with_danger_skip_domain_validation(true))
+        }
+        SslMode::VerifyCa => Some(SslOpts::default().with_danger_skip_domain_validation(true)),
+        SslMode::VerifyFull => Some(SslOpts::default()),
+    }
+    .map(|tls| tls.with_root_cert_path(my.ssl_ca.clone().map(std::borrow::Cow::Owned)));
+    let with_tls = options.clone().ssl_opts(tls);
+    match Conn::new(with_tls) {
+        Err(::mysql::Error::DriverError(::mysql::DriverError::TlsNotSupported)) if mode == SslMode::Prefer => {
+            Conn::new(options)
+        }
+        result => result,
+    }
+    .map_err(|e| mysql_connect_failure(my, &e))
+}
+
+/// A failed connection attempt to MariaDB or MySQL, with the likely cause.
+#[cfg(feature = "mysql")]
+fn mysql_connect_failure(my: &crate::url::MysqlUrl, e: &::mysql::Error) -> ConnectError {
+    let detail = match e {
+        ::mysql::Error::MySqlError(e) => e.message.clone(),
+        other => other.to_string(),
+    };
+    let lower = detail.to_lowercase();
+    let help = if lower.contains("refused") {
+        Some(format!("is MariaDB or MySQL running and listening on {}:{}?", my.host, my.port))
+    } else if lower.contains("access denied") {
+        Some("check the user name and password in the URL".into())
+    } else if lower.contains("unknown database") {
+        Some(format!("create the database first: CREATE DATABASE `{}`", my.database.replace('`', "``")))
+    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
+        Some(
+            "check `ssl-mode` (disabled, preferred, required, verify_ca, verify_identity) and `ssl-ca` in the URL"
+                .into(),
+        )
+    } else if lower.contains("timed out") || lower.contains("lookup") || lower.contains("resolve") {
+        Some(format!("check the host name `{}` and that this machine can reach it", my.host))
+    } else {
+        None
+    };
+    ConnectError { message: format!("could not connect to MariaDB/MySQL at {}: {detail}", my.describe()), help }
 }
 
 /// How a session is encrypted, from `sslmode` and `sslrootcert`.

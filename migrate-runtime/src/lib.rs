@@ -13,16 +13,17 @@
 //! ```
 //!
 //! Features: `sqlite` (rusqlite, bundled) and `postgres` (postgres with
-//! native-tls); both on by default. Drivers live here, not in migrate-history,
+//! native-tls), both on by default, and `mysql` (MariaDB and MySQL, on the
+//! `mysql` crate with native-tls). Drivers live here, not in migrate-history,
 //! so the build-time crates stay free of them.
 
 #![warn(missing_docs)]
 
 // Without an engine there is nothing to connect to: say so instead of
 // failing deep inside `Connection`.
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!(
-    "migrate-runtime applies migrations to a database: enable its `sqlite` feature, its `postgres` feature, or both (the default)"
+    "migrate-runtime applies migrations to a database: enable its `sqlite` feature, its `postgres` feature (both are the default), or its `mysql` feature"
 );
 
 pub mod adopt;
@@ -30,6 +31,8 @@ mod conn;
 mod connect;
 mod db;
 mod engine;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 mod pg;
 pub mod schema;
@@ -54,4 +57,4 @@ pub use postgres;
 pub use rusqlite;
 #[cfg(feature = "tokio-postgres")]
 pub use tokio_postgres;
-pub use url::{DatabaseUrl, SslMode, UrlError, UrlProblem, sqlalchemy_driver};
+pub use url::{DatabaseUrl, MysqlUrl, SslMode, UrlError, UrlProblem, sqlalchemy_driver};

@@ -1,6 +1,7 @@
 //! Database URLs: `sqlite:path`, `sqlite://path`, `sqlite::memory:`, and for
 //! PostgreSQL `postgres://`/`postgresql://` URLs or libpq `key=value`
-//! strings. A PostgreSQL URL is parsed once (the `url` crate for the URL
+//! strings, and for MariaDB and MySQL `mysql://`/`mariadb://` URLs. A
+//! server URL is parsed once (the `url` crate for the URL
 //! form) into the parts [`PostgresUrl`] keeps, and the connection's
 //! configuration is built from those parts: what is shown is what is
 //! connected to. People see URLs only through [`DatabaseUrl::redacted`].
@@ -110,6 +111,33 @@ pub enum DatabaseUrl {
     },
     /// A PostgreSQL database.
     Postgres(PostgresUrl),
+    /// A MariaDB or MySQL database.
+    Mysql(MysqlUrl),
+}
+
+/// A MariaDB or MySQL server, database and credentials, taken apart once:
+/// `mysql://user:password@host:3306/database?ssl-mode=required&ssl-ca=ca.pem`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MysqlUrl {
+    /// Written `mariadb://` (shown so again); the same protocol.
+    pub mariadb: bool,
+    /// A host name or an IP address.
+    pub host: String,
+    /// The server's port; 3306 unless given.
+    pub port: u16,
+    /// The database's name; empty when the URL names none (a server).
+    pub database: String,
+    /// The user to connect as; `root` unless given.
+    pub user: String,
+    /// Percent-decoded; never shown.
+    password: Option<String>,
+    /// Whether and how TLS is used (`ssl-mode`, in the mysql client's
+    /// spelling: `disabled`, `preferred`, `required`, `verify_ca`,
+    /// `verify_identity`); [`SslMode::Prefer`] unless given.
+    pub ssl_mode: SslMode,
+    /// A PEM file of the certificate authorities the server's certificate
+    /// is verified against (`ssl-ca`); the system's when `None`.
+    pub ssl_ca: Option<PathBuf>,
 }
 
 /// A PostgreSQL server, database and credentials, taken apart once.
@@ -147,7 +175,7 @@ pub struct UrlError {
 /// What is wrong with a URL. Never holds any part of a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlProblem {
-    /// The scheme is not `postgres`, `postgresql` or `sqlite`.
+    /// The scheme is not `postgres`, `postgresql`, `mysql`, `mariadb` or `sqlite`.
     #[error("unknown scheme `{scheme}`{}", suggest(*.suggestion))]
     UnknownScheme {
         /// The scheme as written.
@@ -239,6 +267,9 @@ pub enum UrlProblem {
     /// A PostgreSQL URL in a build without the `postgres` feature.
     #[error("this build has no PostgreSQL support (feature `postgres` of migrate-runtime)")]
     NoPostgres,
+    /// A MariaDB or MySQL URL in a build without the `mysql` feature.
+    #[error("this build has no MariaDB/MySQL support (feature `mysql` of migrate-runtime)")]
+    NoMysql,
 }
 
 fn suggest(suggestion: Option<&str>) -> String {
@@ -251,7 +282,7 @@ impl UrlProblem {
         let encode = "percent-encode `/` `?` `#` `@` `%` in a user name or password as %2F %3F %23 %40 %25";
         Some(match self {
             UrlProblem::UnknownScheme { .. } | UrlProblem::NotAUrl => {
-                "write postgres://user:password@host:5432/db, host=... user=... dbname=..., sqlite:path/to/file.db or sqlite::memory:".into()
+                "write postgres://user:password@host:5432/db, host=... user=... dbname=..., mysql://user:password@host:3306/db, sqlite:path/to/file.db or sqlite::memory:".into()
             }
             UrlProblem::NoSqliteFile => "write `sqlite:path/to/file.db` or `sqlite::memory:`".into(),
             UrlProblem::SqliteParameter(_) => "remove everything from the `?` on".into(),
@@ -272,7 +303,9 @@ impl UrlProblem {
             UrlProblem::PasswordSplit => {
                 "percent-encode `&` in a password as %26; in a key=value string, quote it: password='a b'".into()
             }
-            UrlProblem::InvalidValue { .. } | UrlProblem::Other(_) | UrlProblem::NoPostgres => return None,
+            UrlProblem::InvalidValue { .. } | UrlProblem::Other(_) | UrlProblem::NoPostgres | UrlProblem::NoMysql => {
+                return None;
+            }
         })
     }
 }
@@ -291,6 +324,12 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 impl fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted_url())
+    }
+}
+
+impl fmt::Debug for MysqlUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted_url())
     }
@@ -356,6 +395,9 @@ impl DatabaseUrl {
                 path => Ok(DatabaseUrl::Sqlite { path: Some(PathBuf::from(path)) }),
             };
         }
+        if let Some(("mysql" | "mariadb", _)) = text.split_once("://") {
+            return parse_mysql(text).map(DatabaseUrl::Mysql).map_err(fail);
+        }
         parse_postgres(text).map(DatabaseUrl::Postgres).map_err(fail)
     }
 
@@ -364,6 +406,7 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite { .. } => crate::Dialect::Sqlite,
             DatabaseUrl::Postgres(_) => crate::Dialect::Postgres,
+            DatabaseUrl::Mysql(_) => crate::Dialect::Mysql,
         }
     }
 
@@ -384,6 +427,7 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite { path: None } => "sqlite::memory:".to_owned(),
             DatabaseUrl::Sqlite { path: Some(path) } => format!("sqlite:{}", path.display()),
             DatabaseUrl::Postgres(pg) => pg.redacted_url(),
+            DatabaseUrl::Mysql(my) => my.redacted_url(),
         }
     }
 }
@@ -394,7 +438,7 @@ impl DatabaseUrl {
 pub fn sqlalchemy_driver(text: &str) -> Option<&str> {
     let (scheme, _) = text.split_once("://")?;
     let (base, driver) = scheme.split_once('+')?;
-    let known = matches!(base, "postgres" | "postgresql" | "sqlite");
+    let known = matches!(base, "postgres" | "postgresql" | "sqlite" | "mysql" | "mariadb");
     let word = !driver.is_empty() && driver.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     (known && word).then_some(driver)
 }
@@ -402,14 +446,35 @@ pub fn sqlalchemy_driver(text: &str) -> Option<&str> {
 /// What is percent-encoded when a URL is written: all but RFC 3986's unreserved characters.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
+fn encode(text: &str) -> String {
+    utf8_percent_encode(text, COMPONENT).to_string()
+}
+
+/// A server's address and who connects, as shown.
+struct Server<'a> {
+    user: &'a str,
+    password: bool,
+    host: &'a str,
+    port: u16,
+}
+
+impl Server<'_> {
+    /// `scheme://user:****@host:port/database?query`, encoded.
+    fn redacted_url(&self, scheme: &str, database: &str, query: &[String]) -> String {
+        let password = if self.password { ":****" } else { "" };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { encode(self.host) };
+        let mut url = format!("{scheme}://{}{password}@{host}:{}/{}", encode(self.user), self.port, encode(database));
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.join("&"));
+        }
+        url
+    }
+}
+
 impl PostgresUrl {
     /// The URL built from the parts connected to, the password as `****`.
     pub fn redacted_url(&self) -> String {
-        let encode = |text: &str| utf8_percent_encode(text, COMPONENT).to_string();
-        let password = if self.password.is_some() { ":****" } else { "" };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { encode(&self.host) };
-        let mut url =
-            format!("postgres://{}{password}@{host}:{}/{}", encode(&self.user), self.port, encode(&self.database));
         let mut query = Vec::new();
         if self.ssl_mode != SslMode::Prefer {
             query.push(format!("sslmode={}", self.ssl_mode.as_str()));
@@ -418,11 +483,8 @@ impl PostgresUrl {
             query.push(format!("sslrootcert={}", encode(&cert.display().to_string())));
         }
         query.extend(self.options.iter().map(|(key, value)| format!("{key}={}", encode(value))));
-        if !query.is_empty() {
-            url.push('?');
-            url.push_str(&query.join("&"));
-        }
-        url
+        let server = Server { user: &self.user, password: self.password.is_some(), host: &self.host, port: self.port };
+        server.redacted_url("postgres", &self.database, &query)
     }
 
     /// `host:port/database as user`, for messages.
@@ -460,6 +522,99 @@ impl PostgresUrl {
         }
         config
     }
+}
+
+impl MysqlUrl {
+    /// The URL built from the parts connected to, the password as `****`.
+    pub fn redacted_url(&self) -> String {
+        let mut query = Vec::new();
+        if self.ssl_mode != SslMode::Prefer {
+            query.push(format!("ssl-mode={}", mysql_ssl_mode(self.ssl_mode)));
+        }
+        if let Some(ca) = &self.ssl_ca {
+            query.push(format!("ssl-ca={}", encode(&ca.display().to_string())));
+        }
+        let server = Server { user: &self.user, password: self.password.is_some(), host: &self.host, port: self.port };
+        server.redacted_url(if self.mariadb { "mariadb" } else { "mysql" }, &self.database, &query)
+    }
+
+    /// `host:port/database as user`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{}:{}/{} as {}", self.host, self.port, self.database, self.user)
+    }
+
+    /// The same server and credentials, another database (empty: none).
+    pub fn with_database(&self, database: &str) -> MysqlUrl {
+        MysqlUrl { database: database.to_owned(), ..self.clone() }
+    }
+
+    /// The password, for the driver.
+    #[cfg(feature = "mysql")]
+    pub(crate) fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+}
+
+/// The mysql client's spelling of an `ssl-mode`.
+fn mysql_ssl_mode(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "disabled",
+        SslMode::Prefer => "preferred",
+        SslMode::Require => "required",
+        SslMode::VerifyCa => "verify_ca",
+        SslMode::VerifyFull => "verify_identity",
+    }
+}
+
+/// `mysql://` and `mariadb://` URLs. Their parameters are the mysql
+/// client's TLS options, `ssl-mode` and `ssl-ca`.
+fn parse_mysql(text: &str) -> Result<MysqlUrl, UrlProblem> {
+    let mut parts = Parts::default();
+    let (mut ssl_mode, mut ssl_ca) = (None, None);
+    parse_url(text, &mut parts, &mut |_, pairs| {
+        for pair in pairs {
+            let (key, value) = pair?;
+            match key.as_str() {
+                "ssl-mode" | "ssl_mode" | "sslmode" => {
+                    let mode =
+                        [SslMode::Disable, SslMode::Prefer, SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull]
+                            .into_iter()
+                            .find(|&mode| mysql_ssl_mode(mode).eq_ignore_ascii_case(&value.replace('-', "_")));
+                    ssl_mode = Some(mode.ok_or(UrlProblem::InvalidValue {
+                        key,
+                        value,
+                        expected: "disabled, preferred, required, verify_ca or verify_identity",
+                    })?);
+                }
+                "ssl-ca" | "ssl_ca" => ssl_ca = Some(PathBuf::from(value)),
+                _ => {
+                    return Err(UrlProblem::UnknownParameter {
+                        suggestion: did_you_mean(&key, &["ssl-mode", "ssl-ca"]),
+                        key,
+                    });
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if cfg!(not(feature = "mysql")) {
+        return Err(UrlProblem::NoMysql);
+    }
+    let host = parts.host.filter(|h| !h.is_empty()).ok_or(UrlProblem::NoHost)?;
+    let password = match parts.password.filter(|p| !p.is_empty()) {
+        Some(bytes) => Some(String::from_utf8(bytes).map_err(|_| UrlProblem::NotUtf8("password".into()))?),
+        None => None,
+    };
+    Ok(MysqlUrl {
+        mariadb: text.starts_with("mariadb:"),
+        host,
+        port: parts.port.unwrap_or(3306),
+        database: parts.database.unwrap_or_default(),
+        user: parts.user.filter(|u| !u.is_empty()).unwrap_or_else(|| "root".to_owned()),
+        password,
+        ssl_mode: ssl_mode.unwrap_or(SslMode::Prefer),
+        ssl_ca,
+    })
 }
 
 /// The parts of a PostgreSQL URL as they are read.
@@ -551,9 +706,9 @@ impl Parts {
 fn parse_postgres(text: &str) -> Result<PostgresUrl, UrlProblem> {
     let mut parts = Parts::default();
     match text.split_once("://") {
-        Some(("postgres" | "postgresql", _)) => parse_url(text, &mut parts)?,
+        Some(("postgres" | "postgresql", _)) => parse_url(text, &mut parts, &mut |parts, pairs| parts.params(pairs))?,
         Some((scheme, _)) => {
-            let suggestion = did_you_mean(scheme, &["postgres", "postgresql", "sqlite"]);
+            let suggestion = did_you_mean(scheme, &["postgres", "postgresql", "sqlite", "mysql", "mariadb"]);
             return Err(UrlProblem::UnknownScheme { scheme: scheme.to_owned(), suggestion });
         }
         None => parts.params(key_values(text)?.into_iter().map(Ok))?,
@@ -567,7 +722,7 @@ fn parse_postgres(text: &str) -> Result<PostgresUrl, UrlProblem> {
 /// The URL form. An `@` after the host while the host has none means a
 /// password holding an unencoded `/`, `?` or `#`, which parsers split
 /// differently: any problem then is reported without echoing anything.
-fn parse_url(text: &str, parts: &mut Parts) -> Result<(), UrlProblem> {
+fn parse_url(text: &str, parts: &mut Parts, params: &mut Params<'_>) -> Result<(), UrlProblem> {
     let start = text.find("://").map_or(0, |i| i + 3);
     let authority_end = text[start..].find(['/', '?', '#']).map_or(text.len(), |i| start + i);
     let authority = &text[start..authority_end];
@@ -576,12 +731,15 @@ fn parse_url(text: &str, parts: &mut Parts) -> Result<(), UrlProblem> {
     if suspicious && path.contains('@') {
         return Err(UrlProblem::Ambiguous);
     }
-    let result = url_parts(text, authority, parts);
+    let result = url_parts(text, authority, parts, params);
     if suspicious { result.map_err(|_| UrlProblem::Ambiguous) } else { result }
 }
 
-#[cfg(feature = "postgres")]
-fn url_parts(text: &str, authority: &str, parts: &mut Parts) -> Result<(), UrlProblem> {
+/// What reads a URL's query parameters, in order.
+type Params<'a> = dyn FnMut(&mut Parts, Vec<Result<(String, String), UrlProblem>>) -> Result<(), UrlProblem> + 'a;
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn url_parts(text: &str, authority: &str, parts: &mut Parts, params: &mut Params<'_>) -> Result<(), UrlProblem> {
     let host_port = authority.rsplit('@').next().unwrap_or_default();
     let url = url::Url::parse(text).map_err(|error| match error {
         url::ParseError::InvalidPort => {
@@ -622,12 +780,12 @@ fn url_parts(text: &str, authority: &str, parts: &mut Parts) -> Result<(), UrlPr
         let value = decode(value, &part)?;
         Ok((key, value))
     });
-    parts.params(pairs)
+    params(parts, pairs.collect())
 }
 
-#[cfg(not(feature = "postgres"))]
-fn url_parts(_: &str, _: &str, _: &mut Parts) -> Result<(), UrlProblem> {
-    Err(UrlProblem::NoPostgres)
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+fn url_parts(text: &str, _: &str, _: &mut Parts, _: &mut Params<'_>) -> Result<(), UrlProblem> {
+    Err(if text.starts_with("m") { UrlProblem::NoMysql } else { UrlProblem::NoPostgres })
 }
 
 fn parse_port(text: &str) -> Result<u16, UrlProblem> {
@@ -667,7 +825,7 @@ fn key_value_string(pairs: &[(String, String)]) -> String {
 }
 
 /// A strict percent-decoding: a `%` must start an escape.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn decode_bytes(text: &str, part: &str) -> Result<Vec<u8>, UrlProblem> {
     let bytes = text.as_bytes();
     if let Some((at, _)) = text
@@ -680,7 +838,7 @@ fn decode_bytes(text: &str, part: &str) -> Result<Vec<u8>, UrlProblem> {
     Ok(percent_decode_str(text).collect())
 }
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn decode(text: &str, part: &str) -> Result<String, UrlProblem> {
     String::from_utf8(decode_bytes(text, part)?).map_err(|_| UrlProblem::NotUtf8(part.to_owned()))
 }
@@ -1004,7 +1162,13 @@ mod tests {
             ("postgres://ho st/db", "the host `ho st` holds a character host names cannot have"),
             ("postgres://h/db#x", "URLs of databases have no `#fragment`"),
             ("postgress://h/db", "unknown scheme `postgress`: did you mean `postgres`?"),
-            ("mysql://h/db", "unknown scheme `mysql`"),
+            ("mysqll://h/db", "unknown scheme `mysqll`: did you mean `mysql`?"),
+            (
+                "mysql://h/db?sslmode=sometimes",
+                "`sslmode=sometimes`: sslmode must be disabled, preferred, required, verify_ca or verify_identity",
+            ),
+            ("mysql://h/db?ssl-mod=required", "unknown parameter `ssl-mod`: did you mean `ssl-mode`?"),
+            ("mysql:///db", "no host"),
             ("localhost/db", "it is neither a URL nor a libpq `key=value` string"),
             ("host=h dbname='x", "the quoted value of `dbname` is not closed"),
             ("sqlite:", "no SQLite file"),
@@ -1054,7 +1218,7 @@ mod tests {
             DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap(),
             DatabaseUrl::Sqlite { path: Some("/tmp/a.db".into()) }
         );
-        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("oracle://x").is_err());
     }
 
     #[test]
@@ -1090,7 +1254,36 @@ mod tests {
             error.to_string(),
             "invalid database URL `postgresql+psycopg2://alice:****@db:99999/app`: port 99999 is out of range (1-65535)"
         );
-        assert_eq!(problem("mysql+pymysql://h/db").lines().next(), Some("unknown scheme `mysql+pymysql`"));
+        assert_eq!(problem("oracle+cx://h/db").lines().next(), Some("unknown scheme `oracle+cx`"));
         assert_eq!(sqlalchemy_driver("postgres://a+b@h/db"), None);
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_urls() {
+        let my = |text: &str| match DatabaseUrl::parse(text) {
+            Ok(DatabaseUrl::Mysql(my)) => my,
+            other => panic!("{text}: {other:?}"),
+        };
+        for (password, encoded) in PASSWORDS {
+            for scheme in ["mysql", "mariadb", "mysql+pymysql", "mariadb+mariadbconnector"] {
+                let text = format!("{scheme}://alice:{encoded}@db.example.com:3307/app?ssl-mode=REQUIRED");
+                let url = my(&text);
+                let shown = if scheme.starts_with("mariadb") { "mariadb" } else { "mysql" };
+                assert_eq!(
+                    url.redacted_url(),
+                    format!("{shown}://alice:****@db.example.com:3307/app?ssl-mode=required")
+                );
+                assert_eq!(url.password(), Some(password), "{text}");
+                assert_hidden(&format!("{url:?} {} {}", url.describe(), redact(&text)), password, encoded);
+            }
+        }
+        let url = my("mysql://127.0.0.1/");
+        assert_eq!((url.user.as_str(), url.port, url.database.as_str()), ("root", 3306, ""));
+        assert_eq!((url.ssl_mode, url.password()), (SslMode::Prefer, None));
+        assert_eq!(url.with_database("shop").redacted_url(), "mysql://root@127.0.0.1:3306/shop");
+        let url = my("mysql://u@h/d?ssl-mode=verify_identity&ssl-ca=%2Fetc%2Fca.pem");
+        assert_eq!((url.ssl_mode, url.ssl_ca), (SslMode::VerifyFull, Some(PathBuf::from("/etc/ca.pem"))));
+        assert_eq!(DatabaseUrl::parse("mariadb://h/d").unwrap().dialect(), crate::Dialect::Mysql);
     }
 }

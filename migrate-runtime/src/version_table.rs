@@ -202,8 +202,17 @@ impl VersionTable {
         let mut applied_at = ColumnDef::new(Col::AppliedAt);
         match self.dialect {
             Dialect::Postgres => applied_at.timestamp_with_time_zone(),
-            // MySQL's TIMESTAMP is stored in UTC and shown in the session's zone.
+            // MySQL's TIMESTAMP is stored in UTC and shown in the session's
+            // zone; in microseconds, as on PostgreSQL, so rows keep their
+            // order within a second. The explicit default also keeps an old
+            // server (`explicit_defaults_for_timestamp` off) from adding
+            // `ON UPDATE CURRENT_TIMESTAMP`, which would move it on every update.
+            Dialect::Mysql => applied_at.custom(Alias::new("timestamp(6)")),
             _ => applied_at.timestamp(),
+        };
+        let now = match self.dialect {
+            Dialect::Mysql => Expr::cust("CURRENT_TIMESTAMP(6)"),
+            _ => Expr::current_timestamp().into(),
         };
         let table = Table::create()
             .table(self.table())
@@ -212,7 +221,7 @@ impl VersionTable {
             .col(ColumnDef::new(Col::Checksum).string_len(80).not_null())
             .col(ColumnDef::new(Col::Message).text().not_null())
             .col(ColumnDef::new(Col::State).string_len(16).not_null())
-            .col(applied_at.not_null().default(Expr::current_timestamp()))
+            .col(applied_at.not_null().default(now))
             .col(ColumnDef::new(Col::ExecutionMs).big_integer())
             .col(ColumnDef::new(Col::AppliedBy).text())
             .col(ColumnDef::new(Col::Error).text())
@@ -518,6 +527,15 @@ mod tests {
         assert_eq!(
             pg.execute_insert("rec", "a1", "sha256:00", "a\\b's"),
             "EXECUTE rec ('a1', 'sha256:00', E'a\\\\b\\'s')"
+        );
+        let my = VersionTable::new(Dialect::Mysql, None, None);
+        assert_eq!(
+            my.create(),
+            "CREATE TABLE IF NOT EXISTS `migrate_versions` ( `revision` varchar(64) NOT NULL PRIMARY KEY, `checksum` varchar(80) NOT NULL, `message` text NOT NULL, `state` varchar(16) NOT NULL, `applied_at` timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), `execution_ms` bigint, `applied_by` text, `error` text, `statements_done` bigint )"
+        );
+        assert_eq!(
+            my.insert(&NewRow { applied_by: None, ..running }),
+            "INSERT INTO `migrate_versions` (`revision`, `checksum`, `message`, `state`, `execution_ms`, `applied_by`, `error`, `statements_done`) VALUES ('a1', 'sha256:00', 'it\\'s', 'running', NULL, current_user(), NULL, 0)"
         );
         let lite = VersionTable::new(Dialect::Sqlite, None, Some("versions".into()));
         assert_eq!(lite.delete("a1"), "DELETE FROM \"versions\" WHERE \"revision\" = 'a1'");

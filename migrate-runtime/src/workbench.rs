@@ -147,6 +147,7 @@ impl Workbench {
         match &self.server {
             DatabaseUrl::Sqlite { .. } => "SQLite in memory".to_owned(),
             DatabaseUrl::Postgres(pg) => format!("temporary databases on {}", pg.describe()),
+            DatabaseUrl::Mysql(my) => format!("temporary databases on {}", my.describe()),
         }
     }
 

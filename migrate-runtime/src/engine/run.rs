@@ -439,6 +439,10 @@ impl Migrator {
     ) -> Result<Report, Error> {
         let dialect = db.dialect();
         let prepared = self.prepare(dialect, plan)?;
+        // MySQL commits schema changes implicitly: a dry run would apply them.
+        if options.dry_run && dialect == Dialect::Mysql {
+            self.refuse_dry_run(plan, &prepared, &Self::ensure_table(table, state))?;
+        }
         let mut report = Report::new(plan.direction, options.dry_run);
         let one_transaction = options.dry_run || options.transaction == TransactionMode::All;
         if options.transaction == TransactionMode::All
@@ -574,7 +578,9 @@ impl Migrator {
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
         let Step { table, rev, statements, direction, .. } = step;
-        if !rev.transaction {
+        // MySQL commits schema changes implicitly: every revision is run as
+        // `transaction: false` is (a `running` row, progress per statement).
+        if !rev.transaction || db.dialect() == Dialect::Mysql {
             return self.step_outside_transaction(db, step, events).await;
         }
         if own_transaction

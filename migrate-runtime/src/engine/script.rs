@@ -1,7 +1,7 @@
 //! Offline scripts: the statements an online run executes, for psql or
 //! sqlite3, with the same version-table rows.
 
-use migrate_history::sql::{Statement, comment_safe, controls_transaction, line_at, split};
+use migrate_history::sql::{Statement, comment_safe, commits_implicitly, controls_transaction, line_at, split};
 use migrate_history::{Direction, Plan, Range, Target};
 
 use super::Migrator;
@@ -106,7 +106,7 @@ impl Migrator {
             }
             Dialect::Sqlite => "-- Apply with: sqlite3 -bail DATABASE < THIS_FILE\n",
             Dialect::Mysql => {
-                "-- Apply with: mysql --batch DATABASE < THIS_FILE (MySQL commits each DDL statement on its own)\n"
+                "-- Apply with: mariadb DATABASE < THIS_FILE, or mysql (each statement commits on its own: a script stopped part-way leaves a `running` row)\n"
             }
             _ => "-- Apply with the database's client\n",
         });
@@ -124,11 +124,10 @@ impl Migrator {
                 comment_safe(&rev.message),
                 comment_safe(&rev.file.path.display().to_string())
             ));
-            let mut push = |sql: &str| {
-                out.push_str(sql);
-                out.push_str(";\n");
-            };
-            if rev.transaction {
+            let mut push = |sql: &str| push_statement(&mut out, sql, dialect);
+            // MySQL commits schema changes implicitly: as online, every
+            // revision leaves the trace a `transaction: false` one does.
+            if rev.transaction && dialect != Dialect::Mysql {
                 // Inside the transaction SQLite would ignore it (a table rebuild's).
                 if dialect == Dialect::Sqlite && turns_foreign_keys_off(statements) {
                     push(statements[0].text);
@@ -160,6 +159,51 @@ impl Migrator {
             }
         }
         Ok(out)
+    }
+
+    /// Refuses a dry run where schema changes commit implicitly (MySQL,
+    /// MariaDB): a rolled-back run would have applied them. Names the first
+    /// such statement of every revision the dry run would execute, and the
+    /// version table when it must be created or changed (`ensure_table`).
+    pub(super) fn refuse_dry_run(
+        &self,
+        plan: &Plan,
+        prepared: &[Vec<Statement<'_>>],
+        ensure_table: &[String],
+    ) -> Result<(), Error> {
+        const HELP: &str = "a dry run on MySQL or MariaDB can only check revisions without schema changes: try the run on a copy of the database, or read the offline script";
+        let mut problems = Vec::new();
+        for (&i, statements) in plan.steps.iter().zip(prepared) {
+            let rev = self.history.revision(i);
+            // A dry run does not execute `transaction: false` revisions.
+            let (sql, section) = section_of(rev, plan.direction);
+            if let Some(st) = statements.iter().find(|st| rev.transaction && commits_implicitly(st.text)) {
+                let word = st.text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                problems.push(SqlProblem {
+                    id: rev.id.clone(),
+                    path: rev.file.path.display().to_string(),
+                    line: section.marker_line + line_at(sql, st.offset),
+                    message: format!(
+                        "`{word}` commits on MySQL and MariaDB, and nothing rolls it back: a dry run would apply it"
+                    ),
+                    help: HELP,
+                });
+            }
+        }
+        if let (Some(statement), Some(&i)) = (ensure_table.first(), plan.steps.first()) {
+            let rev = self.history.revision(i);
+            let word = statement.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            problems.push(SqlProblem {
+                id: rev.id.clone(),
+                path: rev.file.path.display().to_string(),
+                line: 1,
+                message: format!(
+                    "recording it needs `{word}` on the version table first, which commits on MySQL and MariaDB: a dry run would apply it"
+                ),
+                help: HELP,
+            });
+        }
+        if problems.is_empty() { Ok(()) } else { Err(Error::InvalidSql { problems }) }
     }
 
     /// The statements of every step, checked before anything runs: SQL the
@@ -205,6 +249,22 @@ impl Migrator {
         }
         if problems.is_empty() { Ok(prepared) } else { Err(Error::InvalidSql { problems }) }
     }
+}
+
+/// Appends a statement and its terminator. A MySQL statement that holds a
+/// `;` the mysql client would end it at (a procedure's or trigger's body)
+/// goes between `DELIMITER` lines, with a delimiter it does not contain.
+fn push_statement(out: &mut String, sql: &str, dialect: Dialect) {
+    let whole =
+        |sql: &str| split(sql, dialect).is_ok_and(|statements| statements.len() == 1 && statements[0].text == sql);
+    if dialect == Dialect::Mysql && !whole(sql) {
+        let delimiter =
+            ["$$", "//", "$$$", "@@@@"].into_iter().find(|d| !sql.contains(d)).unwrap_or("$$cargo_migrate$$");
+        out.push_str(&format!("DELIMITER {delimiter}\n{sql}{delimiter}\nDELIMITER ;\n"));
+        return;
+    }
+    out.push_str(sql);
+    out.push_str(";\n");
 }
 
 /// Whether `range` starts at `current` (and the history has no revision of that name).
