@@ -214,3 +214,75 @@ impl Drop for TestDatabase {
         let _ = admin.database().execute_batch(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
     }
 }
+
+/// The MariaDB/MySQL server tests use: `MIGRATE_TEST_MYSQL`, or the local one.
+pub fn mysql_server_url() -> String {
+    std::env::var("MIGRATE_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/".to_owned())
+}
+
+/// A MariaDB/MySQL database created for one test and dropped when it ends.
+#[derive(Debug)]
+pub struct TestMysql {
+    pub name: String,
+    /// URL of the database.
+    pub url: String,
+}
+
+fn mysql_connection(url: &str) -> migrate_runtime::Connection {
+    let parsed = migrate_runtime::DatabaseUrl::parse(url).expect("MIGRATE_TEST_MYSQL is a valid URL");
+    migrate_runtime::connect(&parsed).unwrap_or_else(|e| {
+        panic!(
+            "MariaDB is not reachable at {}: {e}. Start it, or set MIGRATE_TEST_MYSQL to a server URL",
+            parsed.redacted()
+        )
+    })
+}
+
+impl TestMysql {
+    /// Creates `cm_<label>_<pid>_<n>`.
+    pub fn create(label: &str) -> TestMysql {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("cm_{label}_{}_{n}", std::process::id());
+        let server = mysql_server_url();
+        let mut admin = mysql_connection(&server);
+        let admin = admin.database();
+        admin.execute_batch(&format!("DROP DATABASE IF EXISTS `{name}`")).expect("drop leftovers");
+        admin.execute_batch(&format!("CREATE DATABASE `{name}`")).expect("create the test database");
+        // The server URL with this database as its path, parameters kept.
+        let (base, query) = server.split_once('?').map_or((server.as_str(), ""), |(b, q)| (b, q));
+        let authority_start = base.find("://").map_or(0, |i| i + 3);
+        let root = base[authority_start..].find('/').map_or(base, |i| &base[..authority_start + i]);
+        let url = format!("{root}/{name}{}{query}", if query.is_empty() { "" } else { "?" });
+        TestMysql { name, url }
+    }
+
+    /// A fresh connection.
+    pub fn connect(&self) -> migrate_runtime::Connection {
+        mysql_connection(&self.url)
+    }
+
+    /// Rows of a query, as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.connect().database().query_text(sql).expect("query")
+    }
+
+    /// Names of the database's tables, sorted.
+    pub fn tables(&self) -> Vec<String> {
+        self.query(&format!(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{}' ORDER BY TABLE_NAME",
+            self.name
+        ))
+        .into_iter()
+        .filter_map(|row| row.into_iter().next().flatten())
+        .collect()
+    }
+}
+
+impl Drop for TestMysql {
+    fn drop(&mut self) {
+        let _ = mysql_connection(&mysql_server_url())
+            .database()
+            .execute_batch(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
+    }
+}

@@ -14,6 +14,7 @@ mod import_alembic;
 mod json;
 mod lint;
 mod listing;
+mod mysql;
 mod peers;
 mod secrets;
 mod summary;
