@@ -18,7 +18,7 @@ use migrate_history::config::LintConfig;
 use migrate_history::{Diagnostic, Dialect, History, LockFile, Problem, Revision, Severity, Span};
 
 use self::rules::{
-    CONCURRENTLY_IN_TRANSACTION, IRREVERSIBLE_DATA_LOSS, LOCK_ON_RELEASED_TABLE,
+    CONCURRENTLY_IN_TRANSACTION, IRREVERSIBLE_DATA_LOSS, LOCK_ON_RELEASED_TABLE, MYSQL_SEVERAL_SCHEMA_CHANGES,
     SEVERAL_STATEMENTS_WITHOUT_TRANSACTION, SQLITE_UNSUPPORTED_ALTER,
 };
 use self::statement::{Facts, LockKind};
@@ -212,7 +212,23 @@ impl Context<'_> {
             .map(|down| self.parsed_down(rev, down.range.start, options).iter().any(|p| p.facts.writes_rows));
         let at = |p: &Parsed<'_>, range: &Range<usize>| p.offset + range.start..p.offset + range.end;
         let changing: Vec<&Parsed<'_>> = statements.iter().filter(|p| !p.facts.session_only).collect();
-        if !rev.transaction && changing.len() > 1 {
+        // MySQL commits each schema change on its own, whatever the header says.
+        let schema_changes: Vec<&Parsed<'_>> = match options.dialect {
+            Dialect::Mysql => statements.iter().filter(|p| migrate_history::sql::commits_implicitly(p.text)).collect(),
+            _ => Vec::new(),
+        };
+        if let [_, second, ..] = schema_changes.as_slice() {
+            findings.push(Finding {
+                rule: MYSQL_SEVERAL_SCHEMA_CHANGES.into(),
+                range: second.offset..second.offset + second.text.len(),
+                message: format!(
+                    "this revision has {} schema changes, and MySQL commits each one on its own (the revision is never atomic there): when one fails, those before it stay applied, and the revision waits, marked failed, for an operator to finish or undo them by hand",
+                    schema_changes.len()
+                ),
+                help: "give each schema change a revision of its own (the data changes that belong to it may stay with it)".into(),
+                statement: second.text.to_owned(),
+            });
+        } else if !rev.transaction && changing.len() > 1 {
             let second = changing[1];
             findings.push(Finding {
                 rule: SEVERAL_STATEMENTS_WITHOUT_TRANSACTION.into(),

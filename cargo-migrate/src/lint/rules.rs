@@ -15,6 +15,8 @@ pub const SEVERAL_STATEMENTS_WITHOUT_TRANSACTION: &str = "several-statements-wit
 pub const LOCK_ON_RELEASED_TABLE: &str = "lock-on-released-table";
 /// An `ALTER TABLE` form SQLite does not have.
 pub const SQLITE_UNSUPPORTED_ALTER: &str = "sqlite-unsupported-alter";
+/// A MySQL revision with several schema changes, each committed on its own.
+pub const MYSQL_SEVERAL_SCHEMA_CHANGES: &str = "mysql-several-schema-changes";
 
 /// One of our own rules.
 #[derive(Debug)]
@@ -27,7 +29,7 @@ pub struct Own {
     pub summary: &'static str,
 }
 
-pub const OWN: [Own; 5] = [
+pub const OWN: [Own; 6] = [
     Own {
         name: CONCURRENTLY_IN_TRANSACTION,
         fails: true,
@@ -57,6 +59,12 @@ pub const OWN: [Own; 5] = [
         fails: true,
         dialects: "SQLite",
         summary: "an `ALTER TABLE` form SQLite does not have (ALTER COLUMN, ADD or DROP CONSTRAINT, ...)",
+    },
+    Own {
+        name: MYSQL_SEVERAL_SCHEMA_CHANGES,
+        fails: false,
+        dialects: "MySQL",
+        summary: "a revision with several schema changes, which MySQL commits one by one: a failure part-way needs an operator",
     },
 ];
 

@@ -67,3 +67,14 @@ fn mysql_dry_run_with_ddl_is_refused() {
     insta::assert_snapshot!(redacted(&output, &[(&db.url, "[URL]")]));
     assert!(db.tables().is_empty(), "nothing ran");
 }
+
+#[test]
+fn mysql_lint_warns_of_several_schema_changes_in_one_revision() {
+    let project = project();
+    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+                    [package.metadata.migrate]\ndialect = \"mysql\"\n";
+    std::fs::write(project.path().join("Cargo.toml"), manifest).unwrap();
+    let output = cargo_migrate(project.path(), &["lint", "a1b2", "c3d4"]);
+    assert_exit(&output, 1);
+    insta::assert_snapshot!(redacted(&output, &[]));
+}
