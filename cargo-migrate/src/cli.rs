@@ -147,6 +147,24 @@ pub struct MigrationLockArgs {
     /// [default: wait as long as it takes]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+    /// How the migration lock is taken: the database's own (advisory locks on PostgreSQL,
+    /// GET_LOCK on MySQL, a lock file for SQLite; a lease row on CockroachDB and YugabyteDB),
+    /// or a lease row in `<version table>_lock` on PostgreSQL too
+    #[arg(long, value_enum, value_name = "STRATEGY", default_value_t = LockStrategyArg::Native)]
+    pub lock_strategy: LockStrategyArg,
+    /// How long a lease row holds before it must be renewed (it is renewed before each
+    /// revision); a killed holder's lease is taken over that long after its last renewal
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub lock_lease: std::time::Duration,
+}
+
+/// How the migration lock is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockStrategyArg {
+    /// The database's own way
+    Native,
+    /// A lease row with an owner and an expiry
+    Lease,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -127,10 +127,22 @@ pub fn configured(project: &Project, history: History) -> Migrator {
 
 /// The migrator with the lock settings of a command that takes the lock.
 pub fn locking(migrator: Migrator, lock: &crate::cli::MigrationLockArgs) -> Migrator {
-    match lock.lock_timeout {
+    let migrator = match lock.lock_timeout {
         Some(timeout) => migrator.lock_timeout(timeout),
         None => migrator,
+    };
+    let migrator = migrator.lock_lease(lock.lock_lease);
+    match lock.lock_strategy {
+        crate::cli::LockStrategyArg::Native => migrator,
+        crate::cli::LockStrategyArg::Lease => migrator.lock_strategy(migrate_runtime::LockStrategy::LeaseTable),
     }
+}
+
+/// Says that the run took over the migration lock from a holder whose lease expired.
+pub fn taken_over(shell: &mut Shell, previous: &str) -> std::io::Result<()> {
+    shell.warn(format!(
+        "took over the migration lock from `{previous}`, whose lease had expired: it stopped renewing it (killed, or a revision longer than `--lock-lease`); a revision it left half-done shows as failed or running"
+    ))
 }
 
 /// Says that the run waits for another migrator.
@@ -224,6 +236,10 @@ pub fn engine_error(error: migrate_runtime::Error) -> CliError {
             ))
         }
         Error::NotFailed { .. } => Some("`cargo migrate status` lists failed revisions".into()),
+        Error::UnsafeLock { backend, native, .. } => {
+            Some(format!("drop `--lock-strategy`: {backend} is locked with {native}"))
+        }
+        Error::LockLost { .. } => Some("what ran before is recorded; raise `--lock-lease` above the longest revision, and run again once the other migrator is done".into()),
         Error::LockTimeout { .. } => {
             Some("another migration is running; wait for it, or raise `--lock-timeout`".into())
         }
@@ -234,12 +250,13 @@ pub fn engine_error(error: migrate_runtime::Error) -> CliError {
         _ => error.help(),
     };
     let mut cli = match &error {
-        Error::Target(_) | Error::NotFailed { .. } => CliError::usage(error.to_string()),
+        Error::Target(_) | Error::NotFailed { .. } | Error::UnsafeLock { .. } => CliError::usage(error.to_string()),
         // The database refused the run: exit code 4.
         Error::Drift { .. }
         | Error::Unsettled { .. }
         | Error::UnknownRevisions { .. }
         | Error::LockTimeout { .. }
+        | Error::LockLost { .. }
         | Error::NeedsSql { .. } => CliError { message: error.to_string(), help: None, exit_code: exit::REFUSED },
         Error::Interrupted { .. } => CliError { message: error.to_string(), help: None, exit_code: exit::INTERRUPTED },
         Error::NotTransactional { id, path } => CliError::failure(format!(

@@ -70,6 +70,8 @@ pub enum Message {
     RevisionNotExecuted { id: String, path: String, because_of: Option<String> },
     /// Another process holds the migration lock.
     WaitingForLock { holder: Option<String>, timeout_ms: Option<u128> },
+    /// The migration lock's lease had expired and this run took it over.
+    LockTakenOver { previous: String },
     /// The end of `upgrade` or `downgrade`.
     MigrationFinished {
         direction: &'static str,

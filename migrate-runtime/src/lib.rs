@@ -27,10 +27,12 @@ compile_error!(
 );
 
 pub mod adopt;
+mod backend;
 mod conn;
 mod connect;
 mod db;
 mod engine;
+mod lock_table;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
@@ -42,13 +44,14 @@ pub mod verify;
 pub mod version_table;
 pub mod workbench;
 
+pub use backend::{Backend, Capabilities, LockStrategy};
 #[cfg(feature = "tokio-postgres")]
 pub use connect::connect_async;
 pub use connect::{ConnectError, Connection, Encryption, connect, connect_existing};
 pub use db::{Database, DbError, Dialect};
 pub use engine::{
-    AppliedRevision, Dangling, DbState, Drift, Error, Event, FailureKind, Migrator, NotExecuted, Observer, Recorded,
-    Report, Resolution, Run, RunOptions, SqlProblem, StampReport, TransactionMode,
+    AppliedRevision, DEFAULT_LOCK_LEASE, Dangling, DbState, Drift, Error, Event, FailureKind, Migrator, NotExecuted,
+    Observer, Recorded, Report, Resolution, Run, RunOptions, SqlProblem, StampReport, TransactionMode,
 };
 pub use migrate_history::{Direction, Range, Target};
 #[cfg(feature = "postgres")]

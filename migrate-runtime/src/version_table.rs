@@ -197,6 +197,17 @@ impl VersionTable {
         }
     }
 
+    /// The lease-table lock's table (`LockStrategy::LeaseTable`), beside
+    /// this one: `<name>_lock`, qualified and quoted for PostgreSQL.
+    pub fn lock_table(&self) -> String {
+        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        let table = quote(&format!("{}_lock", self.name));
+        match &self.schema {
+            Some(schema) => format!("{}.{table}", quote(schema)),
+            None => table,
+        }
+    }
+
     /// `CREATE TABLE IF NOT EXISTS ...` (and the schema on PostgreSQL).
     pub fn create(&self) -> String {
         let mut applied_at = ColumnDef::new(Col::AppliedAt);

@@ -11,7 +11,9 @@ use migrate_runtime::source::ResolvedUrl;
 use migrate_runtime::{DatabaseUrl, Dialect, Event, Migrator, Report, RunOptions, TransactionMode};
 
 use crate::cli::{DialectArg, DowngradeArgs, SqlArgs, TransactionArg, UpgradeArgs};
-use crate::db::{chosen_url, connect, connect_to_read, describe_heads, engine_error, locking, migrator, waiting};
+use crate::db::{
+    chosen_url, connect, connect_to_read, describe_heads, engine_error, locking, migrator, taken_over, waiting,
+};
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::github::{Summary, cell, command_prefix, environment_note};
@@ -344,6 +346,10 @@ fn progress(shell: &mut Shell, event: Event<'_>, dry_run: bool) -> std::io::Resu
             timeout_ms: timeout.map(|t| t.as_millis()),
         }),
         Event::WaitingForLock { holder, timeout } => waiting(shell, holder, timeout),
+        Event::LockTakenOver { previous } if json => {
+            shell.emit(&Message::LockTakenOver { previous: previous.to_owned() })
+        }
+        Event::LockTakenOver { previous } => taken_over(shell, previous),
         _ => Ok(()),
     }
 }

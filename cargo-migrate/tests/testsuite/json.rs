@@ -118,7 +118,7 @@ fn redact(value: &mut Value, dir: &str) {
 }
 
 /// Every reason a snapshot below shows; `docs/json.md` documents exactly these.
-const REASONS: [&str; 29] = [
+const REASONS: [&str; 30] = [
     "revision",
     "branch-point",
     "diagnostic",
@@ -135,6 +135,7 @@ const REASONS: [&str; 29] = [
     "revision-reverted",
     "revision-not-executed",
     "waiting-for-lock",
+    "lock-taken-over",
     "migration-finished",
     "stamped",
     "resolved",

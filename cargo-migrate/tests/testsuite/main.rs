@@ -12,6 +12,7 @@ mod help;
 mod import;
 mod import_alembic;
 mod json;
+mod lease;
 mod lint;
 mod listing;
 mod mysql;

@@ -134,6 +134,29 @@ pub enum Error {
         /// It was the down section.
         downgrade: bool,
     },
+    /// A lock strategy that does not hold on this backend (advisory locks
+    /// on CockroachDB, which accepts and ignores them), or that it cannot
+    /// take.
+    #[error("{backend} cannot be locked with {strategy}: {why}")]
+    UnsafeLock {
+        /// The backend, as detected.
+        backend: &'static str,
+        /// The strategy asked for.
+        strategy: &'static str,
+        /// The backend's own strategy.
+        native: &'static str,
+        /// Why not.
+        why: &'static str,
+    },
+    /// The lease-table lock expired during the run and another migrator
+    /// took it over; the run stopped before its next revision.
+    #[error(
+        "the migration lock's lease expired during the run and {holder} took it over; stopped before the next revision"
+    )]
+    LockLost {
+        /// Who holds it now.
+        holder: String,
+    },
     /// [`Migrator::resolve`](crate::Migrator::resolve) of a revision that
     /// needs no settling.
     #[error("revision `{id}` is not marked failed, running or reverting")]
@@ -298,6 +321,8 @@ impl Error {
                 if *downgrade { "down" } else { "up" }
             ),
             Error::NotFailed { .. } => "`DbState::failed` lists the revisions that need settling".into(),
+            Error::UnsafeLock { .. } => "use the backend's own strategy, or `LockStrategy::LeaseTable`".into(),
+            Error::LockLost { .. } => "what ran before is recorded; make `Migrator::lock_lease` longer than the longest revision, and run again once the other migrator is done".into(),
             Error::InvalidSql { problems } => problems.first().map_or("", |p| p.help).to_owned(),
             Error::LockTimeout { .. } => {
                 "another migration is running; wait for it, or raise `Migrator::lock_timeout`".into()

@@ -25,7 +25,7 @@ pub use self::report::{
 pub use self::state::{DbState, Drift, Recorded};
 use crate::conn::{Blocking, now};
 use crate::version_table::VersionTable;
-use crate::{Database, Dialect};
+use crate::{Database, Dialect, LockStrategy};
 
 /// An observer of a run's progress (see [`Event`]).
 pub type Observer<'o> = dyn FnMut(Event<'_>) + Send + 'o;
@@ -67,14 +67,28 @@ pub struct Migrator {
     schema: Option<String>,
     table: Option<String>,
     lock_timeout: Option<Duration>,
+    lock_strategy: Option<LockStrategy>,
+    lock_lease: Duration,
     stop: Option<Arc<AtomicBool>>,
 }
+
+/// How long a lease-table lock is held before it must be renewed (it is
+/// renewed before each revision).
+pub const DEFAULT_LOCK_LEASE: Duration = Duration::from_secs(60);
 
 impl Migrator {
     /// A migrator for `history`, with the default version table
     /// (`migrate_versions`) and no lock timeout.
     pub fn new(history: History) -> Migrator {
-        Migrator { history, schema: None, table: None, lock_timeout: None, stop: None }
+        Migrator {
+            history,
+            schema: None,
+            table: None,
+            lock_timeout: None,
+            lock_strategy: None,
+            lock_lease: DEFAULT_LOCK_LEASE,
+            stop: None,
+        }
     }
 
     /// From a history embedded with migrate-build (`include_history!()`).
@@ -92,6 +106,31 @@ impl Migrator {
     /// ([`Error::LockTimeout`]); by default a run waits as long as it takes.
     pub fn lock_timeout(mut self, timeout: Duration) -> Migrator {
         self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Locks with `strategy` instead of the backend's own: only
+    /// [`LockStrategy::LeaseTable`] can be chosen for PostgreSQL (where
+    /// session advisory locks do not hold, as behind PgBouncer in
+    /// transaction pooling), and a backend that needs the lease table (such
+    /// as CockroachDB, whose advisory locks do nothing) refuses the others
+    /// ([`Error::UnsafeLock`]).
+    ///
+    /// ```
+    /// use migrate_runtime::{LockStrategy, Migrator};
+    /// let migrator = Migrator::new(migrate_history::History::default()).lock_strategy(LockStrategy::LeaseTable);
+    /// ```
+    pub fn lock_strategy(mut self, strategy: LockStrategy) -> Migrator {
+        self.lock_strategy = Some(strategy);
+        self
+    }
+
+    /// How long a lease-table lock lasts before it must be renewed (default
+    /// [`DEFAULT_LOCK_LEASE`]); a holder that dies is taken over by another
+    /// migrator that long after its last renewal. Renewed before each
+    /// revision: make it longer than the longest revision.
+    pub fn lock_lease(mut self, lease: Duration) -> Migrator {
+        self.lock_lease = lease;
         self
     }
 

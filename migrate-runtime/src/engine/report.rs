@@ -80,6 +80,13 @@ pub enum Event<'a> {
         /// The statement, without its terminating `;`.
         sql: &'a str,
     },
+    /// The migration lock's lease (`LockStrategy::LeaseTable`) had expired
+    /// and this migrator took it over: its holder stopped renewing it, as a
+    /// killed process does.
+    LockTakenOver {
+        /// The previous holder.
+        previous: &'a str,
+    },
     /// Another process holds the migration lock; this one waits for it.
     WaitingForLock {
         /// Who holds it, as far as the database can tell.

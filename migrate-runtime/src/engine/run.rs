@@ -13,7 +13,10 @@ use super::report::{
 };
 use super::state::{DbState, Drift};
 use super::{Goal, Migrator, Observer};
+use crate::backend::{Backend, Capabilities, LockStrategy};
 use crate::conn::{Conn, caught};
+use crate::db::cell;
+use crate::lock_table::{Lease, Outcome};
 use crate::version_table::{NewRow, Row, State, VersionTable};
 use crate::{DbError, Dialect};
 
@@ -156,7 +159,7 @@ impl Migrator {
         if let Some(report) = self.nothing_to_do(db, direction, goal, options).await {
             return Ok(report);
         }
-        let key = self.acquire(db, events).await?;
+        let held = self.acquire(db, events).await?;
         let result = caught(async {
             let (table, state) = self.read_locked(db).await?;
             let options = match direction {
@@ -165,12 +168,12 @@ impl Migrator {
             };
             self.refuse_unsettled(&state, options)?;
             let plan = self.plan_goal(&state, direction, goal)?;
-            let mut report = self.execute(db, &table, &state, &plan, options, events).await?;
+            let mut report = self.execute(db, &held, (&table, &state), &plan, options, events).await?;
             report.heads = self.heads_after(&state, &plan, report.dry_run);
             Ok(report)
         })
         .await;
-        self.release(db, key, result).await
+        self.release(db, &held, result).await
     }
 
     pub(crate) async fn stamp_in<C: Conn>(
@@ -180,7 +183,7 @@ impl Migrator {
         purge: bool,
         events: &mut Observer<'_>,
     ) -> Result<StampReport, Error> {
-        let key = self.acquire(db, events).await?;
+        let held = self.acquire(db, events).await?;
         let result = caught(async {
             let (table, state) = self.read_locked(db).await?;
             let history = &self.history;
@@ -222,7 +225,7 @@ impl Migrator {
             Ok(report)
         })
         .await;
-        self.release(db, key, result).await
+        self.release(db, &held, result).await
     }
 
     pub(crate) async fn adopt_in<C: Conn>(
@@ -232,7 +235,7 @@ impl Migrator {
         provenance: &str,
         events: &mut Observer<'_>,
     ) -> Result<StampReport, Error> {
-        let key = self.acquire(db, events).await?;
+        let held = self.acquire(db, events).await?;
         let result = caught(async {
             let (table, state) = self.read_locked(db).await?;
             let history = &self.history;
@@ -255,7 +258,7 @@ impl Migrator {
             Ok(report)
         })
         .await;
-        self.release(db, key, result).await
+        self.release(db, &held, result).await
     }
 
     pub(crate) async fn resolve_in<C: Conn>(
@@ -265,7 +268,7 @@ impl Migrator {
         resolution: Resolution,
         events: &mut Observer<'_>,
     ) -> Result<(), Error> {
-        let key = self.acquire(db, events).await?;
+        let held = self.acquire(db, events).await?;
         let result = caught(async {
             let (table, state) = self.read_locked(db).await?;
             let Some(row) = state.failed.iter().find(|r| r.revision == id) else {
@@ -281,7 +284,7 @@ impl Migrator {
                 .map_err(|source| Error::Database { context: "resolving".into(), source })
         })
         .await;
-        self.release(db, key, result).await
+        self.release(db, &held, result).await
     }
 
     /// An up-to-date database, on PostgreSQL: one round trip and no lock.
@@ -333,11 +336,72 @@ impl Migrator {
         Ok((table, state))
     }
 
+    /// The backend behind `db`: asked with `SELECT version()` when the
+    /// dialect does not tell (PostgreSQL's protocol is also CockroachDB's).
+    async fn backend<C: Conn>(db: &mut C) -> Backend {
+        let dialect = db.dialect();
+        if !Backend::needs_detection(dialect) {
+            return Backend::of_dialect(dialect);
+        }
+        match db.query_text("SELECT version()").await {
+            Ok(rows) => Backend::from_version(dialect, &rows.first().map(|row| cell(row, 0)).unwrap_or_default()),
+            Err(_) => Backend::of_dialect(dialect),
+        }
+    }
+
     /// Takes the migration lock, waiting for it (at most `lock_timeout`)
-    /// with an [`Event::WaitingForLock`]. Returns its key.
-    async fn acquire<C: Conn, E: FnMut(Event<'_>) + ?Sized>(&self, db: &mut C, events: &mut E) -> Result<i64, Error> {
+    /// with an [`Event::WaitingForLock`], the way the backend (or
+    /// [`Migrator::lock_strategy`]) says.
+    async fn acquire<C: Conn, E: FnMut(Event<'_>) + ?Sized>(&self, db: &mut C, events: &mut E) -> Result<Held, Error> {
+        let backend = Self::backend(db).await;
+        let native = backend.capabilities().lock;
+        let strategy = match self.lock_strategy {
+            None => native,
+            Some(LockStrategy::LeaseTable) if backend.dialect() == Dialect::Postgres => LockStrategy::LeaseTable,
+            Some(strategy) if strategy == native => native,
+            Some(strategy) => {
+                return Err(Error::UnsafeLock {
+                    backend: backend.name(),
+                    strategy: strategy_name(strategy),
+                    native: strategy_name(native),
+                    why: if native == LockStrategy::LeaseTable {
+                        "its advisory locks do not exclude other sessions; it needs the lease table"
+                    } else {
+                        "the backend does not offer it"
+                    },
+                });
+            }
+        };
         let key = self.lock_key(db.dialect());
         let lock_error = |source| Error::Database { context: "taking the migration lock".into(), source };
+        if strategy == LockStrategy::LeaseTable {
+            let table = self.resolved_table(db).await?;
+            let lease = Lease::new(table.lock_table(), key, self.lock_lease);
+            let started = std::time::Instant::now();
+            let mut waited = false;
+            loop {
+                match lease.try_take(db).await.map_err(lock_error)? {
+                    Outcome::Fresh => break,
+                    Outcome::TakenOver { previous } => {
+                        events(Event::LockTakenOver { previous: &previous });
+                        break;
+                    }
+                    Outcome::Held { holder } => {
+                        if self.lock_timeout.is_some_and(|timeout| started.elapsed() >= timeout) {
+                            let timeout = self.lock_timeout.unwrap_or_default();
+                            return Err(Error::LockTimeout { timeout, holder: Some(holder) });
+                        }
+                        if !waited {
+                            events(Event::WaitingForLock { holder: Some(&holder), timeout: self.lock_timeout });
+                            waited = true;
+                        }
+                        // The database sleeps, so a tokio run is not blocked.
+                        db.execute_batch("SELECT pg_sleep(0.2)").await.map_err(lock_error)?;
+                    }
+                }
+            }
+            return Ok(Held { key, backend, lease: Some(lease) });
+        }
         if !db.try_lock(key).await.map_err(lock_error)? {
             let holder = db.lock_holder(key).await;
             events(Event::WaitingForLock { holder: holder.as_deref(), timeout: self.lock_timeout });
@@ -346,7 +410,19 @@ impl Migrator {
                 return Err(Error::LockTimeout { timeout, holder: db.lock_holder(key).await.or(holder) });
             }
         }
-        Ok(key)
+        Ok(Held { key, backend, lease: None })
+    }
+
+    /// Renews a lease-table lock before a revision: an error when another
+    /// migrator took it over meanwhile.
+    async fn keep_lock<C: Conn>(db: &mut C, held: &Held) -> Result<(), Error> {
+        let Some(lease) = &held.lease else { return Ok(()) };
+        let lock_error = |source| Error::Database { context: "renewing the migration lock's lease".into(), source };
+        if !lease.renew(db).await.map_err(lock_error)? {
+            let holder = lease.holder(db).await.unwrap_or_else(|| "nobody".to_owned());
+            return Err(Error::LockLost { holder });
+        }
+        Ok(())
     }
 
     /// Releases the lock on every path. A failure may leave a transaction
@@ -357,7 +433,7 @@ impl Migrator {
     async fn release<C: Conn, T>(
         &self,
         db: &mut C,
-        key: i64,
+        held: &Held,
         result: Result<Result<T, Error>, Box<dyn std::any::Any + Send>>,
     ) -> Result<T, Error> {
         let result = match result {
@@ -368,14 +444,21 @@ impl Migrator {
             Ok(result) => result,
             Err(panic) => {
                 let _ = db.execute_batch("ROLLBACK").await;
-                let _ = db.unlock(key).await;
+                let _ = Self::unlock(db, held).await;
                 std::panic::resume_unwind(panic);
             }
         };
-        let unlocked = db.unlock(key).await;
+        let unlocked = Self::unlock(db, held).await;
         let value = result?;
         unlocked.map_err(|source| Error::Database { context: "releasing the migration lock".into(), source })?;
         Ok(value)
+    }
+
+    async fn unlock<C: Conn>(db: &mut C, held: &Held) -> Result<(), DbError> {
+        match &held.lease {
+            Some(lease) => lease.release(db).await,
+            None => db.unlock(held.key).await,
+        }
     }
 
     /// The version table a run writes to: on PostgreSQL without a configured
@@ -431,8 +514,8 @@ impl Migrator {
     async fn execute<C: Conn, E: FnMut(Event<'_>) + ?Sized>(
         &self,
         db: &mut C,
-        table: &VersionTable,
-        state: &DbState,
+        held: &Held,
+        (table, state): (&VersionTable, &DbState),
         plan: &Plan,
         options: RunOptions,
         events: &mut E,
@@ -482,6 +565,7 @@ impl Migrator {
                     if self.stop_requested() {
                         return Err(Error::Interrupted { done: report.ran().len() });
                     }
+                    Self::keep_lock(db, held).await?;
                     let rev = self.history.revision(i);
                     if options.dry_run {
                         let because_of =
@@ -496,8 +580,15 @@ impl Migrator {
                             continue;
                         }
                     }
-                    let step =
-                        Step { table, rev, statements, direction: plan.direction, user: &user, foreign_keys_off };
+                    let step = Step {
+                        table,
+                        rev,
+                        statements,
+                        direction: plan.direction,
+                        user: &user,
+                        foreign_keys_off,
+                        capabilities: held.backend.capabilities(),
+                    };
                     let last = position + 1 == steps.len();
                     if let Some(elapsed) = self.step(db, step, !one_transaction, (&mut recorder, last), events).await? {
                         report.push(AppliedRevision { id: rev.id.clone(), message: rev.message.clone(), elapsed });
@@ -578,13 +669,13 @@ impl Migrator {
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
         let Step { table, rev, statements, direction, .. } = step;
-        // MySQL commits schema changes implicitly: every revision is run as
-        // `transaction: false` is (a `running` row, progress per statement).
-        if !rev.transaction || db.dialect() == Dialect::Mysql {
+        // Where schema changes cannot share a transaction with the
+        // version-table row, every revision is run as `transaction: false` is.
+        if !rev.transaction || !step.capabilities.ddl_with_dml {
             return self.step_outside_transaction(db, step, events).await;
         }
         if own_transaction
-            && db.dialect() == Dialect::Postgres
+            && step.capabilities.one_round_trip
             && !statements.iter().any(|st| needs_plain_transaction(st.text))
         {
             return self.step_in_one_round_trip(db, step, recorder, last, events).await;
@@ -890,6 +981,25 @@ struct Step<'a> {
     /// transaction: a revision that starts by turning them off has them
     /// checked after its statements.
     foreign_keys_off: bool,
+    /// What the backend can do.
+    capabilities: Capabilities,
+}
+
+/// The migration lock, held for a run.
+pub(super) struct Held {
+    key: i64,
+    backend: Backend,
+    /// The lease, when the lock is a lease row.
+    lease: Option<Lease>,
+}
+
+fn strategy_name(strategy: LockStrategy) -> &'static str {
+    match strategy {
+        LockStrategy::Advisory => "advisory locks",
+        LockStrategy::File => "a lock file",
+        LockStrategy::NamedLock => "GET_LOCK",
+        _ => "the lease table",
+    }
 }
 
 /// Whether a SQLite section starts with `PRAGMA foreign_keys = OFF` (or

@@ -465,6 +465,13 @@ pub fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbErro
     introspect_schemas(db, exclude, &[])
 }
 
+/// Whether `table` is the version table `exclude` or its lease-table lock
+/// (`<version table>_lock`, `--lock-strategy lease`): cargo-migrate's own,
+/// left out of every schema.
+pub(crate) fn is_bookkeeping(table: &str, exclude: &str) -> bool {
+    table == exclude || table.strip_suffix("_lock") == Some(exclude)
+}
+
 /// [`introspect`], with the PostgreSQL schemas `extra` read besides the
 /// default one: each as a [`ObjectKind::Schema`] object, the names of what
 /// is in it written qualified (`"billing"."invoices"`, see [`qualified`]).

@@ -108,7 +108,7 @@ fn read_namespace(
     let mut by_oid = BTreeMap::new();
     for row in tables {
         let (oid, local) = (text(&row, 0), text(&row, 1));
-        if local == exclude || !oid.bytes().all(|b| b.is_ascii_digit()) {
+        if super::is_bookkeeping(&local, exclude) || !oid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
         let table = Table {

@@ -364,7 +364,7 @@ fn triggers(reader: &mut Reader<'_>, schema: &mut Schema) -> Result<(), DbError>
          WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgparentid = 0",
     )? {
         let (oid, name, table) = (text(&row, 0), text(&row, 1), reader.name(&text(&row, 2)));
-        if table == reader.exclude {
+        if super::super::is_bookkeeping(&table, reader.exclude) {
             continue;
         }
         let mut definition =
@@ -392,7 +392,7 @@ fn policies(reader: &mut Reader<'_>, schema: &mut Schema) -> Result<(), DbError>
          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity)",
     )? {
         let table = reader.name(&text(&row, 0));
-        if table == reader.exclude {
+        if super::super::is_bookkeeping(&table, reader.exclude) {
             continue;
         }
         let (mut definition, mut drop) = (Vec::new(), Vec::new());
@@ -424,7 +424,7 @@ fn policies(reader: &mut Reader<'_>, schema: &mut Schema) -> Result<(), DbError>
          WHERE n.nspname = current_schema()",
     )? {
         let (oid, name, table) = (text(&row, 0), text(&row, 1), reader.name(&text(&row, 2)));
-        if table == reader.exclude {
+        if super::super::is_bookkeeping(&table, reader.exclude) {
             continue;
         }
         let permissive = if text(&row, 3) == "t" { "PERMISSIVE" } else { "RESTRICTIVE" };
@@ -492,7 +492,7 @@ fn comments(reader: &mut Reader<'_>, schema: &mut Schema) -> Result<(), DbError>
         model_name("n.nspname", "t.relname"),
         relation_key_sql()
     ))? {
-        if text(&row, 5) == reader.exclude {
+        if super::super::is_bookkeeping(&text(&row, 5), reader.exclude) {
             continue;
         }
         let relation = q(&reader.name(&text(&row, 1)));
@@ -527,7 +527,7 @@ fn comments(reader: &mut Reader<'_>, schema: &mut Schema) -> Result<(), DbError>
          JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()",
     )? {
         let table = reader.name(&text(&row, 1));
-        if table == reader.exclude {
+        if super::super::is_bookkeeping(&table, reader.exclude) {
             continue;
         }
         found.push((format!("CONSTRAINT {} ON {}", q(&text(&row, 0)), q(&table)), table_key(&table), text(&row, 2)));
@@ -569,7 +569,7 @@ fn grants(reader: &mut Reader<'_>, schema: &mut Schema) -> Result<(), DbError> {
         quoted_name("n.nspname", "c.relname"),
         relation_key_sql()
     ))? {
-        if text(&row, 5) == reader.exclude {
+        if super::super::is_bookkeeping(&text(&row, 5), reader.exclude) {
             continue;
         }
         let entry = granted.entry((text(&row, 0), text(&row, 1), text(&row, 2) == "t")).or_default();
