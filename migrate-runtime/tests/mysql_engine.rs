@@ -386,3 +386,24 @@ fn apply_with_client(scratch: &Scratch, script: &str) {
     let output = client.wait_with_output().unwrap();
     assert!(output.status.success(), "{}\n{script}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn a_batch_reports_a_failure_in_a_later_statement_and_the_lock_is_per_database() {
+    let scratch = Scratch::create("batch");
+    let mut db = scratch.connect();
+    let error = db.execute_batch("CREATE TABLE t (x INT); INSERT INTO missing VALUES (1)").unwrap_err();
+    assert_eq!(error.code.as_deref(), Some("42S02"), "{error:?}");
+    assert!(error.message.contains("missing"), "{error:?}");
+    assert_eq!(scratch.tables(), ["t"], "the first statement ran");
+    let columns = db.table_columns(None, "t").unwrap().expect("t exists");
+    assert!(matches!(columns.as_slice(), [(x, int)] if x == "x" && int.starts_with("int")), "{columns:?}");
+    assert_eq!(db.table_columns(None, "nothing").unwrap(), None);
+    assert_eq!(db.user(), "root");
+    // The same key in another database is another lock.
+    let other = Scratch::create("batch_other");
+    assert!(db.try_lock(7).unwrap());
+    assert!(other.connect().try_lock(7).unwrap());
+    assert!(!scratch.connect().try_lock(7).unwrap());
+    db.unlock(7).unwrap();
+    assert!(scratch.connect().try_lock(7).unwrap());
+}
