@@ -275,6 +275,18 @@ pub struct SqlArgs {
 pub enum DialectArg {
     Sqlite,
     Postgres,
+    Mysql,
+}
+
+impl DialectArg {
+    /// The library's dialect.
+    pub fn dialect(self) -> migrate_history::Dialect {
+        match self {
+            DialectArg::Sqlite => migrate_history::Dialect::Sqlite,
+            DialectArg::Postgres => migrate_history::Dialect::Postgres,
+            DialectArg::Mysql => migrate_history::Dialect::Mysql,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -58,11 +58,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &LintArgs) -> CliResult {
         selected = (0..history.len()).collect();
     }
     selected.sort_unstable();
-    let dialect = match args.dialect {
-        Some(DialectArg::Postgres) => Dialect::Postgres,
-        Some(DialectArg::Sqlite) => Dialect::Sqlite,
-        None => project.config.dialect.unwrap_or(Dialect::Postgres),
-    };
+    let dialect = args.dialect.map_or(project.config.dialect.unwrap_or(Dialect::Postgres), DialectArg::dialect);
     let config_path = shown_path(&project.base.join("Cargo.toml"));
     let options = lint::Options { dialect, config: &project.config.lint, config_path: &config_path };
     let outcome = lint::lint(history, &analysis.lock, &selected, &options);

@@ -421,11 +421,7 @@ fn offline(
 
 pub fn sql(shell: &mut Shell, project: &Project, args: &SqlArgs) -> CliResult {
     let migrator = migrator(shell, project)?;
-    let chosen = match args.dialect {
-        Some(DialectArg::Sqlite) => Some(Dialect::Sqlite),
-        Some(DialectArg::Postgres) => Some(Dialect::Postgres),
-        None => None,
-    };
+    let chosen = args.dialect.map(DialectArg::dialect);
     if let (Some(chosen), Some(setting)) = (chosen, project.config.dialect)
         && chosen != setting
     {

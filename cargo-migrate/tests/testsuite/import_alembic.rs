@@ -362,3 +362,31 @@ fn import_alembic_warns_that_adopt_reads_only_alembic_version() {
     let output = import_tiny(project.path(), &source);
     insta::assert_snapshot!(redacted(&output, &[]));
 }
+
+#[test]
+fn mariadb_import_alembic_for_mysql_then_upgrade_stops_before_the_revision_needing_sql() {
+    let project = tempfile::tempdir().unwrap();
+    let python = python();
+    let source = fixture();
+    let output = cargo_migrate(
+        project.path(),
+        &[
+            "import",
+            "--from",
+            "alembic",
+            source.to_str().unwrap(),
+            "--python",
+            python.to_str().unwrap(),
+            "--dialect",
+            "mysql",
+            "--dir",
+            "migrations",
+        ],
+    );
+    assert_exit(&output, 0);
+    let users = std::fs::read_to_string(project.path().join("migrations/1a2b3c4d5e6f_create_users.sql")).unwrap();
+    assert!(users.contains("id INTEGER NOT NULL AUTO_INCREMENT"), "rendered for MySQL: {users}");
+    let db = tests::support::TestMysql::create("alembic_mysql");
+    let output = cargo_migrate(project.path(), &["upgrade", "--dir", "migrations", "--database-url", &db.url]);
+    insta::assert_snapshot!(redacted(&output, &[(db.url.as_str(), "[URL]")]));
+}

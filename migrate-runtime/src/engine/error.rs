@@ -236,7 +236,9 @@ pub enum FailureKind {
 impl FailureKind {
     pub(crate) fn of(error: &DbError) -> FailureKind {
         let exists = match error.code.as_deref() {
-            Some(code) => matches!(code, "42P07" | "42710" | "42701" | "42P06" | "42723"),
+            // PostgreSQL's duplicate table, object, column, schema and
+            // function; MySQL's table (42S01) and column (42S21).
+            Some(code) => matches!(code, "42P07" | "42710" | "42701" | "42P06" | "42723" | "42S01" | "42S21"),
             None => error.message.contains("already exists"),
         };
         if exists { FailureKind::AlreadyExists } else { FailureKind::Other }
@@ -343,7 +345,7 @@ mod tests {
     #[test]
     fn already_exists_by_sqlstate_or_sqlite_message() {
         let pg = |code: &str| FailureKind::of(&DbError { code: Some(code.into()), ..DbError::new("x") });
-        for code in ["42P07", "42710", "42701", "42P06", "42723"] {
+        for code in ["42P07", "42710", "42701", "42P06", "42723", "42S01", "42S21"] {
             assert_eq!(pg(code), FailureKind::AlreadyExists, "{code}");
         }
         assert_eq!(pg("42601"), FailureKind::Other);

@@ -468,6 +468,7 @@ pub fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbErro
 /// Whether `table` is the version table `exclude` or its lease-table lock
 /// (`<version table>_lock`, `--lock-strategy lease`): cargo-migrate's own,
 /// left out of every schema.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn is_bookkeeping(table: &str, exclude: &str) -> bool {
     table == exclude || table.strip_suffix("_lock") == Some(exclude)
 }
@@ -486,7 +487,13 @@ pub fn introspect_schemas(db: &mut dyn Database, exclude: &str, extra: &[String]
         #[cfg(feature = "postgres")]
         Dialect::Postgres => postgres::introspect(db, exclude, extra),
         #[allow(unreachable_patterns)]
-        other => Err(DbError::new(format!("this build cannot introspect {}", other.name()))),
+        other => {
+            let _ = (exclude, extra);
+            Err(DbError::new(format!(
+                "cannot introspect {} (yet): autogenerate, diff and verify read SQLite and PostgreSQL",
+                other.name()
+            )))
+        }
     }
 }
 
@@ -547,6 +554,7 @@ pub fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError>
     }
 }
 
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn normalise_action(action: &str) -> String {
     match action.trim().to_ascii_uppercase().as_str() {
         "" | "NO ACTION" | "A" => "NO ACTION".into(),

@@ -54,10 +54,7 @@ pub fn imported(shell: &mut Shell, project: &Project, args: &ImportArgs) -> Resu
 
 /// `--dialect`, checked against the history's `dialect` setting.
 fn dialect(project: &Project, chosen: Option<DialectArg>) -> Result<Dialect, CliError> {
-    let chosen = chosen.map(|d| match d {
-        DialectArg::Sqlite => Dialect::Sqlite,
-        DialectArg::Postgres => Dialect::Postgres,
-    });
+    let chosen = chosen.map(DialectArg::dialect);
     match (chosen, project.config.dialect) {
         (Some(chosen), Some(setting)) if chosen != setting => Err(CliError::usage(format!(
             "--dialect {} contradicts the history's `dialect` setting ({})",

@@ -31,7 +31,7 @@ def main():
         write(output, {"error": "no-alembic", "message": str(e)})
         return
 
-    urls = {"postgres": "postgresql://", "sqlite": "sqlite://"}
+    urls = {"postgres": "postgresql://", "sqlite": "sqlite://", "mysql": "mysql://"}
     cfg = Config(ini)
     # Offline rendering needs a dialect, not a database: env.py usually reads
     # this option (a project whose env.py takes its URL elsewhere renders for
