@@ -83,23 +83,22 @@ fn alembic(db: &TestDatabase, args: &[&str]) {
 
 /// A project with the fixture imported into `migrations/`.
 fn imported() -> (tempfile::TempDir, Output) {
+    imported_with(&[])
+}
+
+/// [`imported`], with more arguments for `import`.
+fn imported_with(extra: &[&str]) -> (tempfile::TempDir, Output) {
     let project = tempfile::tempdir().unwrap();
-    let python = python();
-    let source = fixture();
-    let output = cargo_migrate(
-        project.path(),
-        &[
-            "import",
-            "--from",
-            "alembic",
-            source.to_str().unwrap(),
-            "--python",
-            python.to_str().unwrap(),
-            "--dir",
-            "migrations",
-        ],
-    );
+    let output = import(project.path(), &fixture(), &python(), extra);
     (project, output)
+}
+
+/// `import --from alembic SOURCE --python PYTHON --dir migrations` in `project`.
+fn import(project: &Path, source: &Path, python: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["import", "--from", "alembic", source.to_str().unwrap(), "--python", python.to_str().unwrap()];
+    args.extend(["--dir", "migrations"]);
+    args.extend(extra);
+    cargo_migrate(project, &args)
 }
 
 /// The needs-sql revision written the way a human would: its SQL in the up
@@ -280,20 +279,7 @@ fn import_alembic_with_a_python_without_alembic_says_what_to_do() {
     let created = Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv).status();
     assert!(created.is_ok_and(|s| s.success()));
     let python = venv.join("bin/python");
-    let source = fixture();
-    let output = cargo_migrate(
-        project.path(),
-        &[
-            "import",
-            "--from",
-            "alembic",
-            source.to_str().unwrap(),
-            "--python",
-            python.to_str().unwrap(),
-            "--dir",
-            "migrations",
-        ],
-    );
+    let output = import(project.path(), &fixture(), &python, &[]);
     insta::assert_snapshot!(redacted(&output, &[(python.to_str().unwrap(), "[PYTHON]")]));
 }
 
@@ -321,22 +307,7 @@ fn tiny_project(dir: &Path, offline: &str) {
 }
 
 fn import_tiny(project: &Path, source: &Path) -> Output {
-    let python = python();
-    cargo_migrate(
-        project,
-        &[
-            "import",
-            "--from",
-            "alembic",
-            source.to_str().unwrap(),
-            "--python",
-            python.to_str().unwrap(),
-            "--dialect",
-            "sqlite",
-            "--dir",
-            "migrations",
-        ],
-    )
+    import(project, source, &python(), &["--dialect", "sqlite"])
 }
 
 #[test]
@@ -365,24 +336,7 @@ fn import_alembic_warns_that_adopt_reads_only_alembic_version() {
 
 #[test]
 fn mariadb_import_alembic_for_mysql_then_upgrade_stops_before_the_revision_needing_sql() {
-    let project = tempfile::tempdir().unwrap();
-    let python = python();
-    let source = fixture();
-    let output = cargo_migrate(
-        project.path(),
-        &[
-            "import",
-            "--from",
-            "alembic",
-            source.to_str().unwrap(),
-            "--python",
-            python.to_str().unwrap(),
-            "--dialect",
-            "mysql",
-            "--dir",
-            "migrations",
-        ],
-    );
+    let (project, output) = imported_with(&["--dialect", "mysql"]);
     assert_exit(&output, 0);
     let users = std::fs::read_to_string(project.path().join("migrations/1a2b3c4d5e6f_create_users.sql")).unwrap();
     assert!(users.contains("id INTEGER NOT NULL AUTO_INCREMENT"), "rendered for MySQL: {users}");
