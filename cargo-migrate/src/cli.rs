@@ -134,7 +134,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DbArgs {
-    /// Database URL: postgres://..., postgresql://..., sqlite:PATH or sqlite::memory:
+    /// Database URL: postgres://..., postgresql://..., mysql://..., mariadb://..., sqlite:PATH or sqlite::memory:
     /// [default: the configured environment variable (DATABASE_URL), then .env, then a SQLite file under target/]
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,

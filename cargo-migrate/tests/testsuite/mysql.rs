@@ -78,3 +78,153 @@ fn mysql_lint_warns_of_several_schema_changes_in_one_revision() {
     assert_exit(&output, 1);
     insta::assert_snapshot!(redacted(&output, &[]));
 }
+
+/// A MySQL history with a branch and a merge: `base`, then `left` and
+/// `right` from it, merged by `merge`, then `last`.
+fn branching_project() -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [
+        ("b0", "", "base", "CREATE TABLE base (id INT PRIMARY KEY);\n-- migrate:down\nDROP TABLE base;"),
+        ("l1", "b0", "left", "CREATE TABLE l (id INT);\n-- migrate:down\nDROP TABLE l;"),
+        ("r1", "b0", "right", "CREATE TABLE r (id INT);\n-- migrate:down\nDROP TABLE r;"),
+        ("m2", "l1, r1", "merge", "-- migrate:down"),
+        (
+            "z3",
+            "m2",
+            "last",
+            "ALTER TABLE base ADD COLUMN note VARCHAR(20);\n-- migrate:down\nALTER TABLE base DROP COLUMN note;",
+        ),
+    ];
+    for (id, parents, message, sections) in files {
+        std::fs::write(dir.join(format!("{id}.sql")), revision(id, parents, message, sections)).unwrap();
+    }
+    project
+}
+
+#[test]
+fn mysql_targets_through_a_branch_and_a_merge() {
+    let db = TestMysql::create("cli_targets");
+    let project = branching_project();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--dir", "migrations", "--database-url", &db.url]);
+        let output = cargo_migrate(project.path(), &all);
+        redacted(&output, &[(&db.url, "[URL]")])
+    };
+    let transcript = [
+        run(&["upgrade", "l1"]),
+        run(&["upgrade", "r1"]),
+        run(&["current"]),
+        run(&["upgrade", "+1"]),
+        run(&["upgrade"]),
+        run(&["downgrade", "-1"]),
+        run(&["downgrade", "l1"]),
+        run(&["current"]),
+        run(&["downgrade", "base"]),
+    ];
+    insta::assert_snapshot!(transcript.join("\n"));
+    assert_eq!(db.tables(), ["migrate_versions"]);
+}
+
+#[test]
+fn mysql_eight_processes_upgrading_at_once_apply_each_revision_once() {
+    let db = TestMysql::create("cli_eight");
+    let project = branching_project();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
+                .args(["migrate", "upgrade", "--dir", "migrations", "--database-url", &db.url])
+                .current_dir(project.path())
+                .env("CARGO_TERM_COLOR", "never")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let (_, stderr) = assert_exit(&output, 0);
+        applied += stderr.matches("    Applying ").count();
+    }
+    assert_eq!(applied, 5, "each revision applied exactly once across 8 processes");
+    assert_eq!(db.query("SELECT COUNT(*) FROM migrate_versions"), [[Some("5".to_owned())]]);
+}
+
+#[test]
+fn mysql_a_revision_failing_part_way_is_recorded_and_blocks_until_resolved() {
+    let db = TestMysql::create("cli_failed");
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    let failing =
+        "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\nINSERT INTO missing VALUES (1);\nCREATE TABLE c (id INT);";
+    std::fs::write(dir.join("f1.sql"), revision("f1", "", "fails part-way", failing)).unwrap();
+    std::fs::write(dir.join("g2.sql"), revision("g2", "f1", "after it", "CREATE TABLE g (id INT);")).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--dir", "migrations", "--database-url", &db.url]);
+        let output = cargo_migrate(project.path(), &all);
+        redacted(&output, &[(&db.url, "[URL]"), (&db.name, "[DB]")])
+    };
+    let first = run(&["upgrade"]);
+    // MySQL committed the two tables before the failure: they stay.
+    assert_eq!(db.tables(), ["a", "b", "migrate_versions"]);
+    let transcript = [first, run(&["upgrade"]), run(&["resolve", "f1", "--applied"]), run(&["upgrade"])];
+    insta::assert_snapshot!(transcript.join("\n"));
+    assert_eq!(db.tables(), ["a", "b", "g", "migrate_versions"]);
+}
+
+#[test]
+fn mysql_offline_script_applied_with_the_mariadb_client_equals_online() {
+    let online = TestMysql::create("cli_online");
+    let offline = TestMysql::create("cli_offline");
+    let project = project();
+    let (script, _) = assert_exit(
+        &cargo_migrate(project.path(), &["sql", "--dialect", "mysql", "base:head", "--dir", "migrations"]),
+        0,
+    );
+    // The client on the server of MIGRATE_TEST_MYSQL: mysql://USER[:PASSWORD]@HOST[:PORT]/.
+    let server = tests::support::mysql_server_url();
+    let authority = server.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+    let (user, address) = authority.rsplit_once('@').unwrap_or(("root", authority));
+    let (user, password) = user.split_once(':').unwrap_or((user, ""));
+    let (host, port) = address.split_once(':').unwrap_or((address, "3306"));
+    let mut client = std::process::Command::new("mariadb")
+        .args(["--batch", "-h", host, "-P", port, "-u", user, &offline.name])
+        .env("MYSQL_PWD", password)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the mariadb client is installed");
+    std::io::Write::write_all(client.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+    let applied = client.wait_with_output().unwrap();
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    assert_exit(&cargo_migrate(project.path(), &["upgrade", "--dir", "migrations", "--database-url", &online.url]), 0);
+
+    let describe = |db: &TestMysql| {
+        let mut out = Vec::new();
+        for table in db.tables() {
+            let created = db.query(&format!("SHOW CREATE TABLE `{table}`"));
+            out.push(created[0][1].clone().unwrap());
+        }
+        out.push(format!(
+            "{:?}",
+            db.query("SELECT revision, checksum, message, state FROM migrate_versions ORDER BY revision")
+        ));
+        out.push(format!(
+            "{:?}",
+            db.query(&format!(
+                "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '{}'",
+                db.name
+            ))
+        ));
+        out
+    };
+    let theirs = describe(&offline);
+    assert_eq!(theirs.len(), 4, "{theirs:?}");
+    assert_eq!(describe(&online), theirs);
+}
