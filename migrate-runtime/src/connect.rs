@@ -6,6 +6,7 @@ use crate::url::SslMode;
 use crate::{Database, Dialect};
 
 /// A connection opened by [`connect`].
+#[non_exhaustive]
 pub enum Connection {
     /// A SQLite database, a file or in memory.
     #[cfg(feature = "sqlite")]

@@ -102,6 +102,7 @@ fn is_known_parameter(key: &str) -> bool {
 
 /// A parsed database URL.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DatabaseUrl {
     /// A SQLite file, or `None` for `sqlite::memory:`.
     Sqlite {

@@ -90,7 +90,7 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
         server_version,
         sslmode: match &resolved.url {
             DatabaseUrl::Postgres(pg) => Some(pg.ssl_mode.as_str()),
-            DatabaseUrl::Sqlite { .. } | DatabaseUrl::Mysql(_) => None,
+            _ => None,
         },
         encrypted: encryption.as_ref().map(|e| e.encrypted),
         version_table: migrator.table(connection.dialect()).display_name(),
