@@ -3,9 +3,9 @@
 //! the models half of `check` and `diff` do, as calls.
 //!
 //! A [`Workbench`] names the server scratch databases are made on: SQLite
-//! ones live in memory, PostgreSQL ones are created on the server and
-//! dropped when done, on error, and by [`drop_every_scratch`] (for a Ctrl-C
-//! handler).
+//! ones live in memory, PostgreSQL and MySQL ones are created on the server
+//! (`CREATE DATABASE cm_scratch_...` on MySQL) and dropped when done, on
+//! error, and by [`drop_every_scratch`] (for a Ctrl-C handler).
 //!
 //! ```
 //! use migrate_history::{Options, SourceFile, load::Sources};
@@ -32,7 +32,7 @@ use migrate_history::{Dialect, Target};
 use crate::schema::{
     Change, Generated, RenderOptions, Schema, Sources, diff, introspect_schemas, read_scratch, render_with,
 };
-use crate::url::{DatabaseUrl, PostgresUrl};
+use crate::url::DatabaseUrl;
 use crate::{ConnectError, Connection, Database, DbError, Error, Migrator};
 
 /// Why a schema could not be read or compared.
@@ -112,8 +112,8 @@ pub struct SchemaDrift {
 
 impl Workbench {
     /// Scratch databases on `server`: any SQLite URL means in-memory
-    /// databases, a PostgreSQL URL new databases on that server (the
-    /// user needs `CREATEDB`).
+    /// databases, a PostgreSQL or MySQL URL new databases on that server
+    /// (the user needs `CREATEDB`; on MySQL, `CREATE` and `DROP`).
     pub fn new(server: &DatabaseUrl) -> Workbench {
         let server = match server {
             DatabaseUrl::Sqlite { .. } => DatabaseUrl::Sqlite { path: None },
@@ -151,7 +151,7 @@ impl Workbench {
         }
     }
 
-    /// A new empty scratch database; `label` goes into a PostgreSQL one's name.
+    /// A new empty scratch database; `label` goes into a server one's name.
     pub fn scratch(&self, label: &str) -> Result<Scratch, WorkbenchError> {
         Scratch::create(&self.server, label)
     }
@@ -376,10 +376,10 @@ fn without_meta_commands(models: &str) -> String {
         .collect()
 }
 
-/// PostgreSQL scratch databases that exist now, to drop if the process is interrupted.
-static LIVE: Mutex<Vec<(PostgresUrl, String)>> = Mutex::new(Vec::new());
+/// Scratch databases on servers that exist now, to drop if the process is interrupted.
+static LIVE: Mutex<Vec<(DatabaseUrl, String)>> = Mutex::new(Vec::new());
 
-/// Drops every PostgreSQL scratch database of this process that is not
+/// Drops every PostgreSQL or MySQL scratch database of this process that is not
 /// dropped yet, for a signal handler that exits without unwinding.
 /// Returns the ones that could not be dropped, with why.
 pub fn drop_every_scratch() -> Vec<ScratchLeft> {
@@ -412,11 +412,11 @@ impl std::fmt::Display for ScratchLeft {
     }
 }
 
-/// A database to replay a history or load the models into; a PostgreSQL one
-/// is dropped when this goes out of scope.
+/// A database to replay a history or load the models into; a PostgreSQL or
+/// MySQL one is dropped when this goes out of scope.
 pub struct Scratch {
     connection: Option<Connection>,
-    dropped_with: Option<(PostgresUrl, String)>,
+    dropped_with: Option<(DatabaseUrl, String)>,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -427,28 +427,42 @@ impl std::fmt::Debug for Scratch {
 
 impl Scratch {
     fn create(server: &DatabaseUrl, label: &str) -> Result<Scratch, WorkbenchError> {
-        let DatabaseUrl::Postgres(pg) = server else {
-            return Ok(Scratch { connection: Some(crate::connect(server)?), dropped_with: None });
-        };
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let name = format!("cargo_migrate_scratch_{}_{label}_{nanos}", std::process::id());
+        let (name, create, url) = match server {
+            DatabaseUrl::Sqlite { .. } => {
+                return Ok(Scratch { connection: Some(crate::connect(server)?), dropped_with: None });
+            }
+            DatabaseUrl::Postgres(pg) => {
+                let name = format!("cargo_migrate_scratch_{}_{label}_{nanos}", std::process::id());
+                let create = format!("CREATE DATABASE \"{name}\"");
+                let url = DatabaseUrl::Postgres(pg.with_database(&name));
+                (name, create, url)
+            }
+            DatabaseUrl::Mysql(my) => {
+                // A MySQL name has at most 64 characters.
+                let name = format!("cm_scratch_{}_{label}_{nanos}", std::process::id());
+                let create = format!("CREATE DATABASE `{name}`");
+                let url = DatabaseUrl::Mysql(my.with_database(&name));
+                (name, create, url)
+            }
+        };
         let mut admin = crate::connect(server)?;
         // Listed before it exists: an interrupt while it is being created
         // still drops it (the drop says IF EXISTS).
         if let Ok(mut list) = LIVE.lock() {
-            list.push((pg.clone(), name.clone()));
+            list.push((server.clone(), name.clone()));
         }
         // Owned before it is created, so that every failure below drops it.
-        let mut scratch = Scratch { connection: None, dropped_with: Some((pg.clone(), name.clone())) };
-        if let Err(e) = admin.database().execute_batch(&format!("CREATE DATABASE \"{name}\"")) {
+        let mut scratch = Scratch { connection: None, dropped_with: Some((server.clone(), name.clone())) };
+        if let Err(e) = admin.database().execute_batch(&create) {
             // Nothing was created: nothing to drop.
             scratch.dropped_with = None;
             if let Ok(mut list) = LIVE.lock() {
                 list.retain(|(_, n)| *n != name);
             }
-            return Err(WorkbenchError::CreateScratch { server: pg.describe(), message: e.message });
+            return Err(WorkbenchError::CreateScratch { server: describe_server(server), message: e.message });
         }
-        scratch.connection = Some(crate::connect(&DatabaseUrl::Postgres(pg.with_database(&name)))?);
+        scratch.connection = Some(crate::connect(&url)?);
         Ok(scratch)
     }
 
@@ -472,18 +486,30 @@ impl Drop for Scratch {
     }
 }
 
+/// A scratch server in words, without a password.
+fn describe_server(server: &DatabaseUrl) -> String {
+    match server {
+        DatabaseUrl::Sqlite { .. } => "SQLite".to_owned(),
+        DatabaseUrl::Postgres(pg) => pg.describe(),
+        DatabaseUrl::Mysql(my) => my.describe(),
+    }
+}
+
 /// Drops `name` on `server` and takes it off the live list.
-fn drop_database(server: &PostgresUrl, name: &str) -> Result<(), ScratchLeft> {
-    let dropped =
-        crate::connect(&DatabaseUrl::Postgres(server.clone())).map_err(|e| e.message).and_then(|mut admin| {
-            let db = admin.database();
+fn drop_database(server: &DatabaseUrl, name: &str) -> Result<(), ScratchLeft> {
+    let dropped = crate::connect(server).map_err(|e| e.message).and_then(|mut admin| {
+        let db = admin.database();
+        let dropped = match server {
+            DatabaseUrl::Mysql(_) => db.execute_batch(&format!("DROP DATABASE IF EXISTS `{name}`")),
             // WITH (FORCE) needs PostgreSQL 13; older servers take the plain form.
-            db.execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .or_else(|_| db.execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\"")))
-                .map_err(|e| e.message)
-        });
+            _ => db
+                .execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .or_else(|_| db.execute_batch(&format!("DROP DATABASE IF EXISTS \"{name}\""))),
+        };
+        dropped.map_err(|e| e.message)
+    });
     if let Ok(mut list) = LIVE.lock() {
         list.retain(|(_, n)| n != name);
     }
-    dropped.map_err(|message| ScratchLeft { name: name.to_owned(), server: server.describe(), message })
+    dropped.map_err(|message| ScratchLeft { name: name.to_owned(), server: describe_server(server), message })
 }

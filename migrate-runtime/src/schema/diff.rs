@@ -290,11 +290,18 @@ fn widens(from: &str, to: &str) -> bool {
             None => (t.trim(), Some(Vec::new())),
         }
     }
+    // A MySQL enum column keeps every value when labels are only added at the end.
+    if let (Some(old), Some(new)) = (from.strip_prefix("enum("), to.strip_prefix("enum("))
+        && new.strip_prefix(old.strip_suffix(')').unwrap_or(old)).is_some_and(|rest| rest.starts_with(','))
+    {
+        return true;
+    }
     let ((from_base, from_args), (to_base, to_args)) = (split(from), split(to));
     let (Some(from_args), Some(to_args)) = (from_args, to_args) else { return false };
     let character = ["character varying", "varchar", "character", "char", "text"];
-    let integers = ["smallint", "integer", "bigint"];
-    let rank = |list: &[&str], t: &str| list.iter().position(|x| *x == t);
+    // MySQL's `int` is `integer`; its `tinyint` and `mediumint` rank around it.
+    let integers = ["tinyint", "smallint", "mediumint", "integer", "bigint"];
+    let rank = |list: &[&str], t: &str| list.iter().position(|x| *x == if t == "int" { "integer" } else { t });
     match (from_base, to_base) {
         (f, "text") if character.contains(&f) => true,
         ("character varying" | "varchar", "character varying" | "varchar") => {
@@ -918,6 +925,9 @@ mod widening {
             ("numeric(10,2)", "numeric(12,2)"),
             ("numeric(10,2)", "numeric(12,4)"),
             ("real", "double precision"),
+            ("int", "bigint"),
+            ("tinyint", "int"),
+            ("enum('a','b')", "enum('a','b','c')"),
         ] {
             assert!(widens(from, to), "{from} -> {to}");
         }
@@ -930,6 +940,10 @@ mod widening {
             ("numeric(10,2)", "integer"),
             ("text", "integer"),
             ("double precision", "real"),
+            ("bigint", "int"),
+            ("enum('a','b')", "enum('b','a')"),
+            ("enum('a','b')", "enum('a')"),
+            ("enum('a','b')", "enum('a','bc')"),
         ] {
             assert!(!widens(from, to), "{from} -> {to}");
         }

@@ -2,11 +2,13 @@
 //! columns, keys, indexes, foreign keys and checks, PostgreSQL enums and
 //! extensions, and every other object (views, functions, triggers, domains,
 //! sequences, comments, grants, policies) by its whole definition as the
-//! server prints it. Introspected from a live database ([`introspect`]) and
-//! compared with [`diff`], which lists the changes that turn one schema into
-//! another.
+//! server prints it. Introspected from a live SQLite, PostgreSQL or
+//! MariaDB/MySQL database ([`introspect`]) and compared with [`diff`], which
+//! lists the changes that turn one schema into another.
 
 mod diff;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod render;
@@ -139,6 +141,11 @@ impl Object {
 /// see [`qualified`]).
 pub(crate) fn quote(name: &str) -> String {
     if split_qualified(name).0.is_some() { name.to_owned() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
+}
+
+/// A name as MySQL SQL: in backticks, a backtick doubled.
+pub(crate) fn backquote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 /// The name of `local` in the schema `namespace` other than the default
@@ -468,7 +475,7 @@ pub fn introspect(db: &mut dyn Database, exclude: &str) -> Result<Schema, DbErro
 /// Whether `table` is the version table `exclude` or its lease-table lock
 /// (`<version table>_lock`, `--lock-strategy lease`): cargo-migrate's own,
 /// left out of every schema.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) fn is_bookkeeping(table: &str, exclude: &str) -> bool {
     table == exclude || table.strip_suffix("_lock") == Some(exclude)
 }
@@ -476,7 +483,8 @@ pub(crate) fn is_bookkeeping(table: &str, exclude: &str) -> bool {
 /// [`introspect`], with the PostgreSQL schemas `extra` read besides the
 /// default one: each as a [`ObjectKind::Schema`] object, the names of what
 /// is in it written qualified (`"billing"."invoices"`, see [`qualified`]).
-/// SQLite has no schemas of this kind: `extra` is ignored there.
+/// SQLite has no schemas of this kind, and MySQL's are databases (the
+/// session's is read): `extra` is ignored there.
 pub fn introspect_schemas(db: &mut dyn Database, exclude: &str, extra: &[String]) -> Result<Schema, DbError> {
     match db.dialect() {
         #[cfg(feature = "sqlite")]
@@ -486,11 +494,16 @@ pub fn introspect_schemas(db: &mut dyn Database, exclude: &str, extra: &[String]
         }
         #[cfg(feature = "postgres")]
         Dialect::Postgres => postgres::introspect(db, exclude, extra),
+        #[cfg(feature = "mysql")]
+        Dialect::Mysql => {
+            let _ = extra;
+            mysql::introspect(db, exclude)
+        }
         #[allow(unreachable_patterns)]
         other => {
             let _ = (exclude, extra);
             Err(DbError::new(format!(
-                "cannot introspect {} (yet): autogenerate, diff and verify read SQLite and PostgreSQL",
+                "cannot introspect {}: this build has no driver for it (features `sqlite`, `postgres`, `mysql`)",
                 other.name()
             )))
         }
@@ -554,7 +567,7 @@ pub fn settle(db: &mut dyn Database, schema: &mut Schema) -> Result<(), DbError>
     }
 }
 
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) fn normalise_action(action: &str) -> String {
     match action.trim().to_ascii_uppercase().as_str() {
         "" | "NO ACTION" | "A" => "NO ACTION".into(),

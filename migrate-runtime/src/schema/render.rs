@@ -3,7 +3,9 @@
 //! table is rebuilt from its target definition (Alembic's "batch" mode, and
 //! SQLite's own procedure): with foreign keys off, create it under a
 //! temporary name, copy the common columns, drop the old one, rename,
-//! recreate its indexes, and the triggers and views built on it.
+//! recreate its indexes, and the triggers and views built on it. MySQL
+//! (see `mysql_sql` below) alters in place, with backticks: a column is
+//! changed by `MODIFY COLUMN` with its whole new definition.
 
 use std::collections::BTreeSet;
 
@@ -55,13 +57,14 @@ pub fn render_with(
     // and the tables it reads may come later in this revision: the check
     // is off for the revision (a session setting, so that it also holds
     // outside a transaction; a rolled-back transaction undoes it).
-    let unchecked_bodies = changes.iter().any(|c| match c {
-        Change::CreateObject { object, .. } | Change::ReplaceObject { to: object, .. } => {
-            matches!(object.kind, ObjectKind::Function | ObjectKind::Procedure)
-                && object.definition.contains("LANGUAGE sql")
-        }
-        _ => false,
-    });
+    let unchecked_bodies = dialect == Dialect::Postgres
+        && changes.iter().any(|c| match c {
+            Change::CreateObject { object, .. } | Change::ReplaceObject { to: object, .. } => {
+                matches!(object.kind, ObjectKind::Function | ObjectKind::Procedure)
+                    && object.definition.contains("LANGUAGE sql")
+            }
+            _ => false,
+        });
     if unchecked_bodies {
         out.push("SET check_function_bodies = off;".to_owned());
     }
@@ -111,6 +114,12 @@ pub fn render_with(
         }
         if change.is_destructive() {
             out.push(format!("-- WARNING: {}: data in it is lost.", describe(change)));
+        }
+        if dialect == Dialect::Mysql {
+            if let Some(sql) = mysql_sql::statement(change) {
+                out.push(sql);
+            }
+            continue;
         }
         if let Change::RecreateEnum { name, to: labels, .. } = change {
             out.push(recreate_enum(name, labels, to));
@@ -475,22 +484,30 @@ fn unique_clause(unique: &Unique) -> String {
 }
 
 fn foreign_key_clause(key: &ForeignKey) -> String {
-    let name = constraint_name(key.name.as_deref());
+    let mut clause = references(key, q);
+    clause.push_str(key.deferrable.clause());
+    if key.not_valid {
+        clause.push_str(" NOT VALID");
+    }
+    clause
+}
+
+/// `CONSTRAINT name FOREIGN KEY (columns) REFERENCES table (columns) ON
+/// DELETE ... ON UPDATE ...`, names written by `quote`.
+fn references(key: &ForeignKey, quote: fn(&str) -> String) -> String {
+    let list = |names: &[String]| names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ");
+    let name = key.name.as_ref().map(|n| format!("CONSTRAINT {} ", quote(n))).unwrap_or_default();
     let mut clause = format!(
         "{name}FOREIGN KEY ({}) REFERENCES {} ({})",
-        columns(&key.columns),
-        q(&key.referenced_table),
-        columns(&key.referenced_columns)
+        list(&key.columns),
+        quote(&key.referenced_table),
+        list(&key.referenced_columns)
     );
     if key.on_delete != "NO ACTION" {
         clause.push_str(&format!(" ON DELETE {}", key.on_delete));
     }
     if key.on_update != "NO ACTION" {
         clause.push_str(&format!(" ON UPDATE {}", key.on_update));
-    }
-    clause.push_str(key.deferrable.clause());
-    if key.not_valid {
-        clause.push_str(" NOT VALID");
     }
     clause
 }
@@ -621,4 +638,205 @@ fn rebuild(old: &Table, new: &Table, dialect: Dialect) -> String {
         sql.push(create_index(&new.name, index));
     }
     sql.join("\n")
+}
+
+/// MySQL and MariaDB: every change as an `ALTER` in place, names in
+/// backticks. What MySQL has no statement for (enums as types, extensions,
+/// partitions as PostgreSQL has them, deferrable or `NOT VALID` keys,
+/// partial indexes) is a `-- WARNING` line, never nothing.
+mod mysql_sql {
+    use super::super::{Change, Check, Column, Filled, ForeignKey, Index, Object, Table, Unique, backquote};
+
+    fn q(name: &str) -> String {
+        backquote(name)
+    }
+
+    /// An index or key part: a name quoted; `` `name`(10) DESC `` as it is.
+    fn part(part: &str) -> String {
+        if part.starts_with('`') { part.to_owned() } else { q(part) }
+    }
+
+    fn parts(names: &[String]) -> String {
+        names.iter().map(|p| part(p)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// What MySQL cannot write, as a warning naming the change.
+    fn unsupported(change: &Change, what: &str) -> String {
+        format!("-- WARNING: {change}: MySQL has no {what}; write it by hand.")
+    }
+
+    /// A column's definition: type, generation, `NOT NULL`, default,
+    /// `AUTO_INCREMENT`, then what introspection keeps after the type
+    /// (`on update ...`, a column's own `CHECK (...)`).
+    pub(super) fn column(column: &Column) -> String {
+        let (base, tail) = split_type(&column.data_type);
+        let mut sql = format!("{} {base}", q(&column.name));
+        match &column.filled {
+            Some(Filled::Stored(expression)) => sql.push_str(&format!(" GENERATED ALWAYS AS ({expression}) STORED")),
+            Some(Filled::Virtual(expression)) => sql.push_str(&format!(" GENERATED ALWAYS AS ({expression}) VIRTUAL")),
+            _ => {}
+        }
+        let generated = matches!(column.filled, Some(Filled::Stored(_) | Filled::Virtual(_)));
+        if !column.nullable && !generated {
+            sql.push_str(" NOT NULL");
+        }
+        if let Some(default) = &column.default {
+            sql.push_str(&format!(" DEFAULT {default}"));
+        }
+        if matches!(column.filled, Some(Filled::IdentityByDefault | Filled::IdentityAlways | Filled::Serial)) {
+            sql.push_str(" AUTO_INCREMENT");
+        }
+        if !tail.is_empty() {
+            sql.push(' ');
+            sql.push_str(tail);
+        }
+        sql
+    }
+
+    /// `timestamp on update current_timestamp()` -> (`timestamp`, `on update current_timestamp()`).
+    fn split_type(data_type: &str) -> (&str, &str) {
+        let at = [" on update ", " CHECK ("].iter().filter_map(|marker| data_type.find(marker)).min();
+        match at {
+            Some(at) => (&data_type[..at], &data_type[at + 1..]),
+            None => (data_type, ""),
+        }
+    }
+
+    fn unique(unique: &Unique) -> String {
+        let name = unique.name.as_ref().map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default();
+        format!("{name}UNIQUE ({})", parts(&unique.columns))
+    }
+
+    fn check(check: &Check) -> String {
+        let name = check.name.as_ref().map(|n| format!("CONSTRAINT {} ", q(n))).unwrap_or_default();
+        format!("{name}CHECK ({})", check.expression)
+    }
+
+    fn foreign_key(key: &ForeignKey) -> String {
+        super::references(key, backquote)
+    }
+
+    fn create_table(table: &Table) -> String {
+        let mut lines: Vec<String> = table.columns.iter().map(|c| format!("    {}", column(c))).collect();
+        if !table.primary_key.is_empty() {
+            lines.push(format!("    PRIMARY KEY ({})", parts(&table.primary_key)));
+        }
+        lines.extend(table.uniques.iter().map(|u| format!("    {}", unique(u))));
+        lines.extend(table.checks.iter().map(|c| format!("    {}", check(c))));
+        let mut sql = format!("CREATE TABLE {} (\n{}\n);", q(&table.name), lines.join(",\n"));
+        if !table.exclusions.is_empty()
+            || table.partition_by.is_some()
+            || table.partition_of.is_some()
+            || table.unlogged
+        {
+            sql.insert_str(
+                0,
+                &format!(
+                    "-- WARNING: table {}: MySQL has no exclusion constraints, PostgreSQL partitions or unlogged tables; those are left out.\n",
+                    table.name
+                ),
+            );
+        }
+        sql
+    }
+
+    fn create_index(table: &str, index: &Index) -> String {
+        let mut sql = match &index.definition {
+            Some(definition) if definition.starts_with("CREATE ") && definition.contains('`') => {
+                format!("{definition};")
+            }
+            _ => format!(
+                "CREATE {}INDEX {} ON {} ({});",
+                if index.unique { "UNIQUE " } else { "" },
+                q(&index.name),
+                q(table),
+                parts(&index.columns)
+            ),
+        };
+        if let Some(predicate) = &index.predicate {
+            sql.insert_str(
+                0,
+                &format!(
+                    "-- WARNING: index {}: MySQL has no partial indexes; it is created without WHERE {predicate}.\n",
+                    index.name
+                ),
+            );
+        }
+        sql
+    }
+
+    /// An object's SQL; one holding `;` before its end (a trigger's
+    /// `BEGIN ... END`) goes between `DELIMITER` lines, as the mysql client
+    /// and the splitter's MySQL rules read it.
+    fn object_sql(sql: &str) -> String {
+        let body = sql.trim_end().strip_suffix(';').unwrap_or(sql.trim_end());
+        if body.contains(';') { format!("DELIMITER $$\n{body}$$\nDELIMITER ;") } else { format!("{body};") }
+    }
+
+    fn drop_named(table: &str, what: &str, name: Option<&str>) -> String {
+        match name {
+            Some(name) => format!("ALTER TABLE {} DROP {what} {};", q(table), q(name)),
+            None => format!("-- the database did not name this constraint of {table}: drop it by its name"),
+        }
+    }
+
+    pub(super) fn statement(change: &Change) -> Option<String> {
+        let object = |o: &Object| object_sql(&o.definition);
+        Some(match change {
+            Change::Unmodelled { .. } => return None,
+            Change::CreateObject { object: o, .. } => object(o),
+            Change::DropObject { object: o, .. } => object_sql(&o.drop),
+            Change::ReplaceObject { from, to } => format!("{}\n{}", object_sql(&from.drop), object(to)),
+            Change::CreateExtension { .. } | Change::DropExtension { .. } => unsupported(change, "extensions"),
+            Change::CreateEnum { .. }
+            | Change::AddEnumValue { .. }
+            | Change::RecreateEnum { .. }
+            | Change::DropEnum { .. } => unsupported(change, "enum types (an enum is a column type there)"),
+            Change::SetUnlogged { .. } => unsupported(change, "unlogged tables"),
+            Change::AlterPartition { .. } | Change::AlterPartitionKey { .. } => {
+                unsupported(change, "PostgreSQL partitions")
+            }
+            Change::AddExclusion { .. } | Change::DropExclusion { .. } => unsupported(change, "exclusion constraints"),
+            Change::ValidateConstraint { .. } => unsupported(change, "NOT VALID constraints"),
+            Change::CreateTable(table) => create_table(table),
+            Change::DropTable(table) => format!("DROP TABLE {};", q(&table.name)),
+            Change::AddColumn { table, column: c } => format!("ALTER TABLE {} ADD COLUMN {};", q(table), column(c)),
+            Change::DropColumn { table, column } => {
+                format!("ALTER TABLE {} DROP COLUMN {};", q(table), q(&column.name))
+            }
+            Change::AlterColumn { table, to, .. } => {
+                format!("ALTER TABLE {} MODIFY COLUMN {};", q(table), column(to))
+            }
+            Change::AlterPrimaryKey { table, from, to, .. } => {
+                let mut alters = Vec::new();
+                if !from.is_empty() {
+                    alters.push("DROP PRIMARY KEY".to_owned());
+                }
+                if !to.is_empty() {
+                    alters.push(format!("ADD PRIMARY KEY ({})", parts(to)));
+                }
+                format!("ALTER TABLE {} {};", q(table), alters.join(", "))
+            }
+            Change::AddUnique { table, unique: u } => format!("ALTER TABLE {} ADD {};", q(table), unique(u)),
+            Change::DropUnique { table, unique } => drop_named(table, "INDEX", unique.name.as_deref()),
+            Change::CreateIndex { table, index } => create_index(table, index),
+            Change::DropIndex { table, index } => format!("DROP INDEX {} ON {};", q(&index.name), q(table)),
+            Change::AddForeignKey { table, foreign_key: key } => {
+                let mut sql = format!("ALTER TABLE {} ADD {};", q(table), foreign_key(key));
+                if key.not_valid || key.deferrable != Default::default() {
+                    sql.insert_str(
+                        0,
+                        &unsupported(change, "deferrable or NOT VALID foreign keys; it is added checked at once")
+                            .replace("; write it by hand.", ".\n"),
+                    );
+                }
+                sql
+            }
+            Change::DropForeignKey { table, foreign_key } => {
+                drop_named(table, "FOREIGN KEY", foreign_key.name.as_deref())
+            }
+            Change::AddCheck { table, check: c } => format!("ALTER TABLE {} ADD {};", q(table), check(c)),
+            Change::DropCheck { table, check } => drop_named(table, "CONSTRAINT", check.name.as_deref()),
+        })
+    }
 }
