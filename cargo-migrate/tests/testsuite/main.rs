@@ -16,6 +16,7 @@ mod lease;
 mod lint;
 mod listing;
 mod mysql;
+mod mysql_autogenerate;
 mod peers;
 mod secrets;
 mod summary;
