@@ -264,3 +264,16 @@ fn a_procedure_is_a_warning_not_nothing() {
     );
     assert!(generated.up.starts_with("-- WARNING: new procedure p"), "{}", generated.up);
 }
+
+#[test]
+fn what_mysql_cannot_express_is_a_warning() {
+    use migrate_runtime::schema::render;
+    let mut with_enum = Schema::default();
+    with_enum.enums.insert("mood".into(), vec!["sad".into(), "happy".into()]);
+    let changes = migrate_runtime::schema::diff(&Schema::default(), &with_enum);
+    let sql = render(&changes, &Schema::default(), &with_enum, Dialect::Mysql);
+    assert_eq!(
+        sql,
+        "-- WARNING: new enum mood (sad, happy): MySQL has no enum types (an enum is a column type there); write it by hand."
+    );
+}
