@@ -463,7 +463,7 @@ impl Problem {
                 format!("known keys of [package.metadata.migrate.lint] are {}", crate::config::LINT_CONFIG_KEYS.join(", "))
             }
             Problem::UnknownConfigKey { .. } => format!("known keys are {}", crate::config::CONFIG_KEYS.join(", ")),
-            Problem::PendingInDatabase { .. } => "run `cargo migrate upgrade` (try `--dry-run` first)".into(),
+            Problem::PendingInDatabase { .. } => "run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back)".into(),
             Problem::DriftedInDatabase { .. } => {
                 "an applied revision must not change: restore the file and put the change in a new revision".into()
             }

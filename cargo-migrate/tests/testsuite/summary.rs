@@ -251,9 +251,9 @@ fn check_summary_and_annotations_name_file_and_line() {
     let annotations: Vec<&str> = stderr.lines().filter(|l| l.starts_with("::")).collect();
     insta::assert_snapshot!(annotations.join("\n"), @r"
     ::error file=migrations/d_draft.sql,line=1,col=14,endColumn=15::revision `d` is a draft: it is not pinned in migrate.lock%0Ahelp: run `cargo migrate lock` to pin it once it is final
-    ::error file=migrations/a_users.sql::revision `a` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (try `--dry-run` first)
-    ::error file=migrations/b_email.sql::revision `b` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (try `--dry-run` first)
-    ::error file=migrations/d_draft.sql::revision `d` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (try `--dry-run` first)
+    ::error file=migrations/a_users.sql::revision `a` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back)
+    ::error file=migrations/b_email.sql::revision `b` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back)
+    ::error file=migrations/d_draft.sql::revision `d` is not applied to sqlite:[DIR]/app.sqlite3%0Ahelp: run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back)
     ");
     insta::assert_snapshot!(step.summary(), @r#"
     ### cargo migrate check
@@ -265,9 +265,9 @@ fn check_summary_and_annotations_name_file_and_line() {
     | | where | problem |
     |---|---|---|
     | ❌ | `migrations/d_draft.sql:1` | revision `d` is a draft: it is not pinned in migrate.lock<br>help: run `cargo migrate lock` to pin it once it is final |
-    | ❌ | `migrations/a_users.sql` | revision `a` is not applied to sqlite:[DIR]/app.sqlite3<br>help: run `cargo migrate upgrade` (try `--dry-run` first) |
-    | ❌ | `migrations/b_email.sql` | revision `b` is not applied to sqlite:[DIR]/app.sqlite3<br>help: run `cargo migrate upgrade` (try `--dry-run` first) |
-    | ❌ | `migrations/d_draft.sql` | revision `d` is not applied to sqlite:[DIR]/app.sqlite3<br>help: run `cargo migrate upgrade` (try `--dry-run` first) |
+    | ❌ | `migrations/a_users.sql` | revision `a` is not applied to sqlite:[DIR]/app.sqlite3<br>help: run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back) |
+    | ❌ | `migrations/b_email.sql` | revision `b` is not applied to sqlite:[DIR]/app.sqlite3<br>help: run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back) |
+    | ❌ | `migrations/d_draft.sql` | revision `d` is not applied to sqlite:[DIR]/app.sqlite3<br>help: run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back) |
 
     run `cargo migrate lock` to pin the 1 draft and commit migrations/migrate.lock with it; `cargo migrate check --allow-drafts` accepts drafts for local use
     "#);
