@@ -172,6 +172,13 @@ impl TestDatabase {
         migrate_runtime::connect(&migrate_runtime::DatabaseUrl::parse(&self.url).expect("valid")).expect("connect")
     }
 
+    /// The URL up to the database's name (`postgres://postgres@127.0.0.1:5432/`),
+    /// so that snapshots can show the default server whichever one the
+    /// tests run on (`MIGRATE_TEST_POSTGRES`).
+    pub fn server_prefix(&self) -> String {
+        self.url[..self.url.len() - self.name.len()].to_owned()
+    }
+
     /// Rows of a query, as text.
     pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         self.connect().database().query_text(sql).expect("query")

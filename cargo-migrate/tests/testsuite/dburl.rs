@@ -41,7 +41,7 @@ fn two() -> Vec<(&'static str, String)> {
 
 /// What varies between runs of PostgreSQL tests: the database name and the server version.
 fn pg_redacted(output: &Output, db: &TestDatabase) -> String {
-    let text = redacted(output, &[(&db.name, "[DB]")]);
+    let text = redacted(output, &[(&db.server_prefix(), "postgres://postgres@127.0.0.1:5432/"), (&db.name, "[DB]")]);
     text.lines()
         .map(|line| match line.find("ok (PostgreSQL") {
             Some(at) => format!("{}ok ([VERSION])", &line[..at]),
