@@ -20,7 +20,7 @@
 use migrate_history::History;
 use migrate_history::import::Tool;
 
-use crate::db::{Database, DbError, cell};
+use crate::db::{Database, DbError, Dialect, cell};
 
 /// What another tool's table says is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +121,7 @@ pub fn read_peer(db: &mut dyn Database, tool: Tool) -> Result<PeerState, AdoptEr
     if db.table_columns(None, table).map_err(read)?.is_none() {
         return Err(AdoptError::NoTable { tool, table });
     }
-    // Booleans as 1/0 with CASE, which reads the same on PostgreSQL and SQLite.
+    // Booleans as 1/0 with CASE, which reads the same on PostgreSQL, SQLite and MySQL.
     let sql = match tool {
         // Alembic (alembic/runtime/migration.py, _version): `alembic_version
         // (version_num VARCHAR(32) PRIMARY KEY)`, one row per head: every
@@ -171,7 +171,12 @@ pub fn read_peer(db: &mut dyn Database, tool: Tool) -> Result<PeerState, AdoptEr
              WHERE version IS NOT NULL AND type <> 'SCHEMA' ORDER BY installed_rank"
         }
     };
-    let rows = db.query_text(sql).map_err(read)?;
+    // MySQL has no `TEXT` to cast to; its `CHAR` is PostgreSQL's `char(1)`.
+    let sql = match db.dialect() {
+        Dialect::Mysql => sql.replace(" AS TEXT)", " AS CHAR)"),
+        _ => sql.to_owned(),
+    };
+    let rows = db.query_text(&sql).map_err(read)?;
     let mut applied: Vec<String> = Vec::new();
     let mut failed = None;
     for row in &rows {

@@ -228,3 +228,73 @@ fn mysql_offline_script_applied_with_the_mariadb_client_equals_online() {
     assert_eq!(theirs.len(), 4, "{theirs:?}");
     assert_eq!(describe(&online), theirs);
 }
+
+/// A dbmate history written for MySQL: three migrations.
+const DBMATE: [(&str, &str); 3] = [
+    (
+        "20240101000000_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(255) NOT NULL);\n\n-- migrate:down\nDROP TABLE users;\n",
+    ),
+    (
+        "20240102000000_users_email.sql",
+        "-- migrate:up\nCREATE UNIQUE INDEX users_email ON users (email);\n\n-- migrate:down\nDROP INDEX users_email ON users;\n",
+    ),
+    (
+        "20240103000000_posts.sql",
+        "-- migrate:up\nCREATE TABLE posts (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id));\n\n-- migrate:down\nDROP TABLE posts;\n",
+    ),
+];
+
+/// A MariaDB database as dbmate leaves it after its first two migrations
+/// (pkg/driver/mysql/mysql.go: `schema_migrations (version varchar(128)
+/// primary key)`, a row per migration), and a project with the three
+/// imported into `migrations/`.
+fn dbmate_half_way(db: &TestMysql) -> tempfile::TempDir {
+    for (_, text) in &DBMATE[..2] {
+        let up = text.split("-- migrate:down").next().unwrap().replace("-- migrate:up", "");
+        db.query(&format!("{}SELECT 1", up.trim()));
+    }
+    db.query("CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY); SELECT 1");
+    db.query("INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240102000000'); SELECT 1");
+    let project = tempfile::tempdir().unwrap();
+    let source = project.path().join("db/migrations");
+    std::fs::create_dir_all(&source).unwrap();
+    for (name, text) in DBMATE {
+        std::fs::write(source.join(name), text).unwrap();
+    }
+    assert_exit(
+        &cargo_migrate(project.path(), &["import", "--from", "dbmate", "db/migrations", "--into", "migrations"]),
+        0,
+    );
+    project
+}
+
+#[test]
+fn mysql_adopt_refuses_a_database_that_differs_from_the_history() {
+    let db = TestMysql::create("cli_adopt_drift");
+    let project = dbmate_half_way(&db);
+    db.query("ALTER TABLE users ADD COLUMN nickname VARCHAR(40); SELECT 1");
+    let output =
+        cargo_migrate(project.path(), &["adopt", "--from", "dbmate", "--dir", "migrations", "--database-url", &db.url]);
+    insta::assert_snapshot!(redacted(&output, &[(&db.url, "[URL]"), (&db.name, "[DB]")]));
+    assert!(!db.tables().contains(&"migrate_versions".to_owned()), "nothing recorded");
+}
+
+#[test]
+fn mysql_adopt_a_database_dbmate_migrated_then_upgrade_continues() {
+    let db = TestMysql::create("cli_adopt");
+    let project = dbmate_half_way(&db);
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--dir", "migrations", "--database-url", &db.url]);
+        redacted(&cargo_migrate(project.path(), &all), &[(&db.url, "[URL]"), (&db.name, "[DB]")])
+    };
+    let transcript = [run(&["adopt", "--from", "dbmate"]), run(&["upgrade"])];
+    insta::assert_snapshot!(transcript.join("\n"));
+    assert_eq!(db.tables(), ["migrate_versions", "posts", "schema_migrations", "users"]);
+    assert_eq!(
+        db.query("SELECT COUNT(*) FROM schema_migrations"),
+        [[Some("2".to_owned())]],
+        "dbmate's table untouched"
+    );
+}
