@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use migrate_history::import::Tool;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -465,8 +467,8 @@ pub struct LockArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The tool whose migration files SOURCE_DIR holds
-    #[arg(long = "from", value_enum, value_name = "TOOL")]
-    pub from: ImportTool,
+    #[arg(long = "from", value_name = "TOOL", value_parser = tool_parser())]
+    pub from: Tool,
     /// The directory of the tool's migration files; for alembic, the project
     /// directory holding alembic.ini [default for alembic: the current directory]
     #[arg(value_name = "SOURCE_DIR")]
@@ -491,8 +493,8 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
     /// The tool whose version table the database carries (read, never written)
-    #[arg(long = "from", value_name = "TOOL")]
-    pub from: ImportTool,
+    #[arg(long = "from", value_name = "TOOL", value_parser = tool_parser())]
+    pub from: Tool,
     /// Record the revisions even when the schema differs from what they produce
     #[arg(long)]
     pub accept_drift: bool,
@@ -508,34 +510,10 @@ pub struct AdoptArgs {
     pub db: DbArgs,
 }
 
-/// A tool `import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ImportTool {
-    Sqlx,
-    GolangMigrate,
-    Dbmate,
-    Goose,
-    Diesel,
-    Refinery,
-    Flyway,
-    Alembic,
-}
-
-impl ImportTool {
-    /// The library's name for the tool.
-    pub fn tool(self) -> migrate_history::import::Tool {
-        use migrate_history::import::Tool;
-        match self {
-            ImportTool::Sqlx => Tool::Sqlx,
-            ImportTool::GolangMigrate => Tool::GolangMigrate,
-            ImportTool::Dbmate => Tool::Dbmate,
-            ImportTool::Goose => Tool::Goose,
-            ImportTool::Diesel => Tool::Diesel,
-            ImportTool::Refinery => Tool::Refinery,
-            ImportTool::Flyway => Tool::Flyway,
-            ImportTool::Alembic => Tool::Alembic,
-        }
-    }
+/// `--from TOOL`: one of the tools `import` reads, by the name the library gives it.
+fn tool_parser() -> impl TypedValueParser<Value = Tool> {
+    clap::builder::PossibleValuesParser::new(Tool::ALL.map(Tool::name))
+        .map(|name| Tool::from_name(&name).expect("only the possible values get here"))
 }
 
 #[derive(Debug, Args)]

@@ -2,16 +2,18 @@
 //! on, for `generate`, `check` and `diff`: reading the file and rendering
 //! the workbench's results; the comparing is migrate-runtime's.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use migrate_history::{Diagnostic, Problem};
-use migrate_runtime::schema::{Generated, RenderOptions};
-use migrate_runtime::workbench::{Workbench, drop_every_scratch, scratch_left_behind};
+use migrate_runtime::schema::{Change, Generated, RenderOptions};
+use migrate_runtime::workbench::{Workbench, WorkbenchError, drop_every_scratch, scratch_left_behind};
 use migrate_runtime::{DatabaseUrl, Migrator};
 
 use crate::db::{parse_url, workbench_error};
 use crate::error::CliError;
 use crate::project::{Project, shown_path};
+use crate::report::{Message, SchemaChangeInfo};
 use crate::shell::Shell;
 
 /// The workbench on `--dev-url`, else on the database's own server (SQLite:
@@ -37,6 +39,29 @@ fn drop_scratch_on_exit() {
 pub fn warn_left_behind(shell: &mut Shell) -> std::io::Result<()> {
     for left in scratch_left_behind() {
         shell.warn(format!("{left}; drop it by hand"))?;
+    }
+    Ok(())
+}
+
+/// What a workbench call comparing a database with the history gave, for
+/// the CLI: scratch databases it could not drop warned of, its error shown
+/// with the models file's lines (`diff`, `adopt`).
+pub fn compared<T>(shell: &mut Shell, project: &Project, result: Result<T, WorkbenchError>) -> Result<T, CliError> {
+    warn_left_behind(shell)?;
+    if let Err(error) = &result {
+        shell.error_places(crate::render::workbench_error(error, &project.config.schema));
+    }
+    result.map_err(|e| workbench_error(e, &project.config.schema))
+}
+
+/// Each difference: a `schema-change` JSON message, or a line on stdout.
+pub fn print_changes(shell: &mut Shell, changes: &[Change]) -> std::io::Result<()> {
+    for change in changes {
+        if shell.json() {
+            shell.emit(&Message::SchemaChange(SchemaChangeInfo::from(change)))?;
+        } else {
+            writeln!(shell.out(), "{change}")?;
+        }
     }
     Ok(())
 }

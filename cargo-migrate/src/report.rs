@@ -238,6 +238,12 @@ pub struct SchemaChangeInfo {
     pub destructive: bool,
 }
 
+impl From<&migrate_runtime::schema::Change> for SchemaChangeInfo {
+    fn from(change: &migrate_runtime::schema::Change) -> SchemaChangeInfo {
+        SchemaChangeInfo { change: change.to_string(), destructive: change.is_destructive() }
+    }
+}
+
 /// A check of `verify` that failed.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -57,47 +57,52 @@ impl Lease {
         format!("now() + interval '{} milliseconds'", self.ttl.as_millis().max(1))
     }
 
-    /// Takes the lease if it is free or expired.
-    pub(crate) async fn try_take<C: Conn>(&self, db: &mut C) -> Result<Outcome, DbError> {
-        let (table, key) = (&self.table, self.key);
+    /// Creates the lease table if it is missing: once per run, before the
+    /// first [`try_take`](Lease::try_take).
+    pub(crate) async fn ensure_table<C: Conn>(&self, db: &mut C) -> Result<(), DbError> {
         let created = db
             .execute_batch(&format!(
-                "CREATE TABLE IF NOT EXISTS {table} (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, \
-                 acquired_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS {} (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, \
+                 acquired_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL)",
+                self.table
             ))
             .await;
         // Two migrators creating it at once: PostgreSQL's `IF NOT EXISTS`
         // is not atomic, and the loser sees a unique violation on the
         // catalog (23505) or the table itself (42P07). It exists either way.
-        if let Err(error) = created
-            && !matches!(error.code.as_deref(), Some("23505" | "42P07"))
-        {
-            return Err(error);
+        match created {
+            Err(error) if !matches!(error.code.as_deref(), Some("23505" | "42P07")) => Err(error),
+            _ => Ok(()),
         }
-        let before = db
+    }
+
+    /// Takes the lease if it is free, expired or ours, in one statement
+    /// that also reads the row as it was before (who held it, whether it
+    /// had expired).
+    pub(crate) async fn try_take<C: Conn>(&self, db: &mut C) -> Result<Outcome, DbError> {
+        let (table, key) = (&self.table, self.key);
+        let rows = db
             .query_text(&format!(
-                "SELECT owner, CASE WHEN expires_at < now() THEN 1 ELSE 0 END FROM {table} WHERE id = {key}"
-            ))
-            .await?;
-        let taken = db
-            .query_text(&format!(
-                "INSERT INTO {table} (id, owner, acquired_at, expires_at) VALUES ({key}, {}, now(), {}) \
+                "WITH before AS (SELECT owner, expires_at < now() AS expired, CAST(expires_at AS TEXT) AS until \
+                 FROM {table} WHERE id = {key}), \
+                 taken AS (INSERT INTO {table} (id, owner, acquired_at, expires_at) VALUES ({key}, {}, now(), {}) \
                  ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at, \
                  expires_at = excluded.expires_at WHERE {table}.expires_at < now() OR {table}.owner = excluded.owner \
-                 RETURNING owner",
+                 RETURNING owner) \
+                 SELECT (SELECT count(*) FROM taken), (SELECT owner FROM before), \
+                 (SELECT CASE WHEN expired THEN 1 ELSE 0 END FROM before), (SELECT until FROM before)",
                 Self::literal(&self.owner),
                 self.expiry()
             ))
             .await?;
-        if taken.is_empty() {
-            let holder = self.holder(db).await.unwrap_or_else(|| "another migrator".to_owned());
-            return Ok(Outcome::Held { holder });
-        }
-        Ok(match before.first() {
-            Some(row) if cell(row, 1) == "1" && cell(row, 0) != self.owner => {
-                Outcome::TakenOver { previous: cell(row, 0) }
-            }
-            _ => Outcome::Fresh,
+        let row = rows.first().cloned().unwrap_or_default();
+        let (taken, previous, expired, until) = (cell(&row, 0), cell(&row, 1), cell(&row, 2), cell(&row, 3));
+        Ok(if taken == "0" {
+            Outcome::Held { holder: format!("{previous} (lease until {until})") }
+        } else if expired == "1" && previous != self.owner {
+            Outcome::TakenOver { previous }
+        } else {
+            Outcome::Fresh
         })
     }
 

@@ -11,15 +11,15 @@ use migrate_runtime::Event;
 use migrate_runtime::adopt::{map_applied, read_peer};
 
 use crate::cli::AdoptArgs;
-use crate::db::{chosen_url, connect, describe_heads, engine_error, locking, migrator, waiting, workbench_error};
+use crate::db::{chosen_url, connect, describe_heads, engine_error, locking, migrator, waiting};
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::project::Project;
-use crate::report::{Message, SchemaChangeInfo};
+use crate::report::Message;
 use crate::shell::{Shell, plural};
 
 pub fn run(shell: &mut Shell, project: &Project, args: &AdoptArgs) -> CliResult {
-    let tool = args.from.tool();
+    let tool = args.from;
     let migrator = locking(migrator(shell, project)?, &args.lock);
     let resolved = chosen_url(shell, project, &args.db, false)?;
     let mut connection = connect(&resolved.url)?;
@@ -69,20 +69,9 @@ pub fn run(shell: &mut Shell, project: &Project, args: &AdoptArgs) -> CliResult 
     }
     let bench = crate::models::workbench(project, args.dev_url.as_deref(), &resolved.url)?;
     let drift = bench.drift_at(&migrator, connection.database(), &ids, &[peer.table]);
-    crate::models::warn_left_behind(shell)?;
-    if let Err(error) = &drift {
-        shell.error_places(crate::render::workbench_error(error, &project.config.schema));
-    }
-    let drift = drift.map_err(|e| workbench_error(e, &project.config.schema))?;
+    let drift = crate::models::compared(shell, project, drift)?;
     let database = resolved.url.redacted();
-    for change in &drift.changes {
-        if shell.json() {
-            let info = SchemaChangeInfo { change: change.to_string(), destructive: change.is_destructive() };
-            shell.emit(&Message::SchemaChange(info))?;
-        } else {
-            writeln!(shell.out(), "{change}")?;
-        }
-    }
+    crate::models::print_changes(shell, &drift.changes)?;
     let count = drift.changes.len();
     if count > 0 {
         let differs =

@@ -17,7 +17,7 @@ use crate::shell::{Shell, plural};
 mod alembic;
 
 pub fn run(shell: &mut Shell, project: &Project, args: &ImportArgs) -> CliResult {
-    let tool = args.from.tool();
+    let tool = args.from;
     let (imported, source_shown) = match tool {
         Tool::Alembic => {
             shell.status("Rendering", "the Alembic revisions offline, with the project's env.py")?;

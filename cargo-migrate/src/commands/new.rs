@@ -55,11 +55,7 @@ pub fn new(shell: &mut Shell, project: &Project, args: &NewArgs, autogenerate: b
         let options = RenderOptions::default().concurrently(args.no_transaction);
         match crate::models::autogenerate(shell, project, &migrator, &bench, &options)? {
             Some(generated) => {
-                changes = generated
-                    .changes
-                    .iter()
-                    .map(|c| SchemaChangeInfo { change: c.to_string(), destructive: c.is_destructive() })
-                    .collect();
+                changes = generated.changes.iter().map(SchemaChangeInfo::from).collect();
                 (generated.up, generated.down)
             }
             None => {

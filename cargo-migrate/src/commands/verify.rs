@@ -123,11 +123,7 @@ fn show(shell: &mut Shell, server: &str, models: &Path, event: VerifyEvent<'_>) 
                 revision: failure.revision().map(str::to_owned),
                 path: failure.path().map(str::to_owned),
                 message: failure.to_string(),
-                changes: failure
-                    .changes()
-                    .iter()
-                    .map(|c| SchemaChangeInfo { change: c.to_string(), destructive: c.is_destructive() })
-                    .collect(),
+                changes: failure.changes().iter().map(SchemaChangeInfo::from).collect(),
                 help: Some(failure.help()),
             }))?;
             shell.error(rendered(failure, models))?;

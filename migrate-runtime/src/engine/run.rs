@@ -217,15 +217,22 @@ impl Migrator {
                     report.removed.push(rev.id.clone());
                 }
             }
-            sql.push("COMMIT".to_owned());
-            if let Err(source) = db.execute_batch(&sql.join(";\n")).await {
-                let _ = db.execute_batch("ROLLBACK").await;
-                return Err(Error::Database { context: "stamping".into(), source });
-            }
+            Self::commit(db, sql, "stamping").await?;
             Ok(report)
         })
         .await;
         self.release(db, &held, result).await
+    }
+
+    /// Runs `sql` (which begins a transaction) and commits it in one round
+    /// trip; rolls back on failure.
+    async fn commit<C: Conn>(db: &mut C, mut sql: Vec<String>, context: &str) -> Result<(), Error> {
+        sql.push("COMMIT".to_owned());
+        if let Err(source) = db.execute_batch(&sql.join(";\n")).await {
+            let _ = db.execute_batch("ROLLBACK").await;
+            return Err(Error::Database { context: context.to_owned(), source });
+        }
+        Ok(())
     }
 
     pub(crate) async fn adopt_in<C: Conn>(
@@ -250,11 +257,7 @@ impl Migrator {
                 sql.push(table.insert(&new_row(rev, State::Stamped, None, Some(&user), None)));
                 report.added.push(rev.id.clone());
             }
-            sql.push("COMMIT".to_owned());
-            if let Err(source) = db.execute_batch(&sql.join(";\n")).await {
-                let _ = db.execute_batch("ROLLBACK").await;
-                return Err(Error::Database { context: "adopting".into(), source });
-            }
+            Self::commit(db, sql, "adopting").await?;
             Ok(report)
         })
         .await;
@@ -377,6 +380,7 @@ impl Migrator {
         if strategy == LockStrategy::LeaseTable {
             let table = self.resolved_table(db).await?;
             let lease = Lease::new(table.lock_table(), key, self.lock_lease);
+            lease.ensure_table(db).await.map_err(lock_error)?;
             let started = std::time::Instant::now();
             let mut waited = false;
             loop {
