@@ -6,7 +6,7 @@ use std::process::Command;
 
 use tests::support::{TestDatabase, repo_root};
 
-use crate::{assert_exit, cargo_migrate};
+use crate::{assert_exit, cargo_migrate, eight_at_once};
 
 /// `cargo-migrate migrate ARGS` on the example history, against `url`.
 fn on_example(url: &str, args: &[&str]) -> std::process::Output {
@@ -184,24 +184,7 @@ fn eight_processes_upgrading_at_once_apply_each_revision_once() {
     let sqlite_dir = tempfile::tempdir().unwrap();
     let sqlite_url = format!("sqlite:{}", sqlite_dir.path().join("shared.db").display());
     for url in [db.url.as_str(), sqlite_url.as_str()] {
-        let children: Vec<_> = (0..8)
-            .map(|_| {
-                Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
-                    .args(["migrate", "upgrade", "--database-url", url])
-                    .current_dir(repo_root())
-                    .env("CARGO_TERM_COLOR", "never")
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let mut applied = 0;
-        for child in children {
-            let output = child.wait_with_output().unwrap();
-            let (_, stderr) = assert_exit(&output, 0);
-            applied += stderr.matches("    Applying ").count();
-        }
+        let applied = eight_at_once(&repo_root(), &["upgrade", "--database-url", url]);
         assert_eq!(applied, 7, "{url}: each revision applied exactly once across 8 processes");
     }
     assert_eq!(versions(&db).len(), 7);

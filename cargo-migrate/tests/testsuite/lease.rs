@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tests::support::{TestDatabase, repo_root};
 
-use crate::{assert_exit, cargo_migrate, redacted};
+use crate::{assert_exit, cargo_migrate, eight_at_once, redacted};
 
 fn upgrade(dir: &std::path::Path, url: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
@@ -26,13 +26,7 @@ fn upgrade(dir: &std::path::Path, url: &str, extra: &[&str]) -> Child {
 #[test]
 fn postgres_eight_processes_with_a_lease_lock_apply_each_revision_once() {
     let db = TestDatabase::create("lease_eight");
-    let children: Vec<Child> = (0..8).map(|_| upgrade(&repo_root(), &db.url, &[])).collect();
-    let mut applied = 0;
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        let (_, stderr) = assert_exit(&output, 0);
-        applied += stderr.matches("    Applying ").count();
-    }
+    let applied = eight_at_once(&repo_root(), &["upgrade", "--database-url", &db.url, "--lock-strategy", "lease"]);
     assert_eq!(applied, 7, "each revision applied exactly once across 8 processes");
     let rows = db.query("SELECT count(*) FROM migrate_versions_lock");
     assert_eq!(rows, [[Some("0".to_owned())]], "every lease released");

@@ -41,6 +41,28 @@ pub fn cargo_migrate(dir: &Path, args: &[&str]) -> Output {
         .expect("run cargo-migrate")
 }
 
+/// Eight `cargo migrate ARGS` started at once in `dir`: each must succeed;
+/// returns how many revisions they applied in all.
+pub fn eight_at_once(dir: &Path, args: &[&str]) -> usize {
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
+                .arg("migrate")
+                .args(args)
+                .current_dir(dir)
+                .env("CARGO_TERM_COLOR", "never")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| assert_exit(&child.wait_with_output().unwrap(), 0).1.matches("    Applying ").count())
+        .sum()
+}
+
 /// Exit code, stdout and stderr in one text, for snapshots.
 pub fn transcript(output: &Output) -> String {
     format!(

@@ -4,7 +4,7 @@
 
 use tests::support::TestMysql;
 
-use crate::{assert_exit, cargo_migrate, redacted};
+use crate::{assert_exit, cargo_migrate, eight_at_once, redacted};
 
 /// A project whose history is written for MySQL: two revisions, the second
 /// a procedure whose body holds `;`, between DELIMITER lines.
@@ -132,24 +132,7 @@ fn mysql_targets_through_a_branch_and_a_merge() {
 fn mysql_eight_processes_upgrading_at_once_apply_each_revision_once() {
     let db = TestMysql::create("cli_eight");
     let project = branching_project();
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
-                .args(["migrate", "upgrade", "--dir", "migrations", "--database-url", &db.url])
-                .current_dir(project.path())
-                .env("CARGO_TERM_COLOR", "never")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut applied = 0;
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        let (_, stderr) = assert_exit(&output, 0);
-        applied += stderr.matches("    Applying ").count();
-    }
+    let applied = eight_at_once(project.path(), &["upgrade", "--dir", "migrations", "--database-url", &db.url]);
     assert_eq!(applied, 5, "each revision applied exactly once across 8 processes");
     assert_eq!(db.query("SELECT COUNT(*) FROM migrate_versions"), [[Some("5".to_owned())]]);
 }
