@@ -344,3 +344,14 @@ fn mariadb_import_alembic_for_mysql_then_upgrade_stops_before_the_revision_needi
     let output = cargo_migrate(project.path(), &["upgrade", "--dir", "migrations", "--database-url", &db.url]);
     insta::assert_snapshot!(redacted(&output, &[(db.url.as_str(), "[URL]")]));
 }
+
+#[test]
+fn import_alembic_masks_a_password_in_what_env_py_raised() {
+    let project = tempfile::tempdir().unwrap();
+    let source = project.path().join("alembic");
+    tiny_project(&source, "raise RuntimeError('could not reach postgresql://app:hunter2@db.internal/app')");
+    let output = import_tiny(project.path(), &source);
+    let (_, stderr) = assert_exit(&output, 101);
+    assert!(stderr.contains("postgresql://app:****@db.internal/app"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

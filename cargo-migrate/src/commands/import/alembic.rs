@@ -128,7 +128,7 @@ impl ScriptOutput {
         let rendered = |output: Option<RenderedOutput>, function: &str| match output {
             Some(RenderedOutput::Sql { sql, commits }) => Ok(Rendered::Sql { sql, commits }),
             Some(RenderedOutput::Raised { error, line, on_purpose }) => {
-                Ok(Rendered::Raised { error, line, on_purpose })
+                Ok(Rendered::Raised { error: masked(&error), line, on_purpose })
             }
             None => Err(CliError::failure(format!(
                 "Alembic never ran {function}() of {path} (revision `{}`): it is not on the way from base to the heads",
@@ -197,7 +197,7 @@ fn render(python: &Path, ini: &Path, dialect: Dialect) -> Result<Output, CliErro
             "Alembic's offline {} of {} failed outside any revision: {}\n{}",
             failure.direction,
             shown_path(ini).display(),
-            failure.error,
+            masked(&failure.error),
             last_lines(&failure.traceback, 12)
         ))
         .with_help(format!(
@@ -241,8 +241,17 @@ fn render(python: &Path, ini: &Path, dialect: Dialect) -> Result<Output, CliErro
     Ok(output)
 }
 
-/// The last `n` lines of `text`.
+/// The last `n` lines of what Python printed, with any password in a URL
+/// masked (env.py's `DATABASE_URL` can be in a traceback).
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    lines[lines.len().saturating_sub(n)..].iter().map(|line| masked(line)).collect::<Vec<_>>().join("\n")
+}
+
+/// `line` with the password of any URL in it masked.
+fn masked(line: &str) -> String {
+    line.split(' ')
+        .map(|word| if word.contains("://") { migrate_runtime::url::redact(word) } else { word.to_owned() })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
