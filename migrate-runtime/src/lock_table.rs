@@ -68,10 +68,12 @@ impl Lease {
             ))
             .await;
         // Two migrators creating it at once: PostgreSQL's `IF NOT EXISTS`
-        // is not atomic, and the loser sees a unique violation on the
-        // catalog (23505) or the table itself (42P07). It exists either way.
+        // is not atomic: the loser sees a unique violation on the catalog
+        // (23505), the table (42P07) or its row type ("type ... already
+        // exists", 42710), each only once the winner has committed. It
+        // exists either way.
         match created {
-            Err(error) if !matches!(error.code.as_deref(), Some("23505" | "42P07")) => Err(error),
+            Err(error) if !matches!(error.code.as_deref(), Some("23505" | "42P07" | "42710")) => Err(error),
             _ => Ok(()),
         }
     }

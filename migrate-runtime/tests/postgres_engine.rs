@@ -266,3 +266,31 @@ fn lock_key_of(migrator: &Migrator, observer: &mut postgres::Client) -> i64 {
     migrator.run(&mut spy).unwrap();
     spy.key.expect("the run took the lock")
 }
+
+#[test]
+fn sixteen_first_runs_racing_to_create_the_lease_table_all_succeed() {
+    // PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic: racing
+    // creators see 23505, 42P07 or 42710 ("type ... already exists").
+    // Every one of them must go on to take the lease. Several rounds, each
+    // on a fresh database, so each round races the creation again.
+    for round in 0..4 {
+        let db = Scratch::create(&format!("lease_race_{round}"));
+        let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+        let workers: Vec<_> = (0..16)
+            .map(|_| {
+                let (url, start) = (db.url.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let migrator = two_revisions()
+                        .lock_strategy(migrate_runtime::LockStrategy::LeaseTable)
+                        .lock_timeout(Duration::from_secs(30));
+                    let mut client = open(&url);
+                    start.wait();
+                    migrator.run(&mut client).map(|report| report.applied.len())
+                })
+            })
+            .collect();
+        let applied: Vec<_> = workers.into_iter().map(|worker| worker.join().unwrap()).collect();
+        let total: usize = applied.iter().map(|result| *result.as_ref().expect("every run succeeds")).sum();
+        assert_eq!(total, 2, "round {round}: each revision applied once, {applied:?}");
+    }
+}
