@@ -293,3 +293,225 @@ impl Drop for TestMysql {
             .execute_batch(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
     }
 }
+
+/// A MariaDB server of its own that requires TLS (`require_secure_transport`),
+/// for the TLS tests: a data directory made by `mariadb-install-db`, a
+/// certificate authority and a server certificate for `localhost` and
+/// `127.0.0.1` made with `openssl`, and a second authority that signed
+/// nothing. Root has no password (over TLS); `app` has
+/// [`TlsMariadb::APP_PASSWORD`] and every privilege.
+///
+/// Killed and its directory removed on drop; the shared one
+/// ([`TlsMariadb::shared`]) lives in a static, which is never dropped, so a
+/// watchdog does both once the test process has gone.
+#[derive(Debug)]
+pub struct TlsMariadb {
+    /// The TCP port on 127.0.0.1.
+    pub port: u16,
+    server: std::process::Child,
+    watchdog: Option<std::process::Child>,
+    dir: tempfile::TempDir,
+}
+
+impl TlsMariadb {
+    /// The password of the `app` user.
+    pub const APP_PASSWORD: &'static str = "s3cret-pw";
+
+    /// The server shared by the tests of one test binary, started on first use.
+    pub fn shared() -> &'static TlsMariadb {
+        static SERVER: std::sync::OnceLock<TlsMariadb> = std::sync::OnceLock::new();
+        SERVER.get_or_init(TlsMariadb::start)
+    }
+
+    /// Starts a server; panics saying why when it cannot (never skips).
+    pub fn start() -> TlsMariadb {
+        let dir = tempfile::Builder::new().prefix("cm-tls-mariadb").tempdir().expect("temporary directory");
+        let path = dir.path().to_owned();
+        let data = path.join("data");
+        // The data directory is made while the certificates are.
+        let install = Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db", "--user=root"])
+            .arg(format!("--datadir={}", data.display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run mariadb-install-db (is MariaDB's server package installed?): {e}"));
+        make_certificates(&path);
+        let installed = install.wait_with_output().expect("wait for mariadb-install-db");
+        assert!(
+            installed.status.success(),
+            "mariadb-install-db failed:\n{}",
+            String::from_utf8_lossy(&installed.stderr)
+        );
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let file = |name: &str| path.join(name).display().to_string();
+        let log = file("mariadbd.log");
+        let server = Command::new("/usr/sbin/mariadbd")
+            .args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1", "--skip-name-resolve"])
+            .arg("--require-secure-transport=ON")
+            .arg(format!("--port={port}"))
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", file("mariadbd.sock")))
+            .arg(format!("--pid-file={}", file("mariadbd.pid")))
+            .arg(format!("--log-error={log}"))
+            .arg(format!("--ssl-ca={}", file("ca.pem")))
+            .arg(format!("--ssl-cert={}", file("server.pem")))
+            .arg(format!("--ssl-key={}", file("server-key.pem")))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run /usr/sbin/mariadbd: {e}"));
+        // Kills the server and removes the directory once this process is gone.
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -9 {server} 2>/dev/null; rm -rf '{dir}'",
+                parent = std::process::id(),
+                server = server.id(),
+                dir = path.display(),
+            ))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok();
+        let mut started = TlsMariadb { port, server, watchdog, dir };
+
+        let root = started.url("root", "", "?ssl-mode=required");
+        let url = migrate_runtime::DatabaseUrl::parse(&root).expect("a valid URL");
+        let since = std::time::Instant::now();
+        let mut admin = loop {
+            match migrate_runtime::connect(&url) {
+                Ok(connection) => break connection,
+                Err(e) => {
+                    let log = || std::fs::read_to_string(&log).unwrap_or_default();
+                    if let Ok(Some(status)) = started.server.try_wait() {
+                        panic!("the TLS MariaDB (/usr/sbin/mariadbd) exited with {status}; its log:\n{}", log());
+                    }
+                    if since.elapsed() > std::time::Duration::from_secs(60) {
+                        panic!("the TLS MariaDB did not answer on port {port} within 60 s ({e}); its log:\n{}", log());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        };
+        admin
+            .database()
+            .execute_batch(&format!(
+                "CREATE USER 'app'@'%' IDENTIFIED BY '{}'; GRANT ALL ON *.* TO 'app'@'%'",
+                TlsMariadb::APP_PASSWORD
+            ))
+            .expect("create the app user");
+        started
+    }
+
+    /// `mysql://USER[:PASSWORD]@127.0.0.1:PORT/DATABASE` followed by `query`
+    /// (`?ssl-mode=...`); `app` gets its password.
+    pub fn url(&self, user: &str, database: &str, query: &str) -> String {
+        let password = if user == "app" { format!(":{}", TlsMariadb::APP_PASSWORD) } else { String::new() };
+        format!("mysql://{user}{password}@127.0.0.1:{}/{database}{query}", self.port)
+    }
+
+    /// The authority that signed the server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// An authority that signed nothing the server has.
+    pub fn other_ca(&self) -> PathBuf {
+        self.dir.path().join("other-ca.pem")
+    }
+
+    /// Creates `cm_tls_<label>_<n>` (the server is thrown away, so it is never dropped).
+    pub fn create_database(&self, label: &str) -> String {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!("cm_tls_{label}_{}", COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        self.query("", &format!("CREATE DATABASE `{name}`"));
+        name
+    }
+
+    /// Rows of a query as root, over TLS, in `database` (empty: none).
+    pub fn query(&self, database: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+        let url = migrate_runtime::DatabaseUrl::parse(&self.url("root", database, "?ssl-mode=required"))
+            .expect("a valid URL");
+        let mut connection = migrate_runtime::connect(&url).expect("connect to the TLS MariaDB");
+        connection.database().query_text(sql).expect("query")
+    }
+}
+
+impl Drop for TlsMariadb {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        if let Some(watchdog) = &mut self.watchdog {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+    }
+}
+
+/// Writes `ca.pem`, `server.pem` and `server-key.pem` (CN `localhost`, SAN
+/// `localhost` and `127.0.0.1`, signed by `ca.pem`) and `other-ca.pem` in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+        assert!(output.status.success(), "openssl {}:\n{}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    };
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[req]\ndistinguished_name = dn\nx509_extensions = ca\nprompt = no\n[dn]\nCN = cargo-migrate test CA\n\
+         [ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n",
+    )
+    .expect("write ca.cnf");
+    std::fs::write(
+        dir.join("server.cnf"),
+        "basicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("write server.cnf");
+    let new_ca = |key: &str, cert: &str, cn: &str| {
+        let subject = format!("/CN={cn}");
+        openssl(&[
+            "req", "-x509", "-config", "ca.cnf", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
+            "-keyout", key, "-out", cert,
+        ]);
+    };
+    new_ca("ca-key.pem", "ca.pem", "cargo-migrate test CA");
+    new_ca("other-ca-key.pem", "other-ca.pem", "cargo-migrate other test CA");
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server-key.pem",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.cnf",
+        "-out",
+        "server.pem",
+    ]);
+}

@@ -17,6 +17,7 @@ mod lint;
 mod listing;
 mod mysql;
 mod mysql_autogenerate;
+mod mysql_tls;
 mod peers;
 mod secrets;
 mod summary;
