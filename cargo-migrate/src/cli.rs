@@ -154,8 +154,9 @@ pub struct MigrationLockArgs {
     /// or a lease row in `<version table>_lock` on PostgreSQL too
     #[arg(long, value_enum, value_name = "STRATEGY", default_value_t = LockStrategyArg::Native)]
     pub lock_strategy: LockStrategyArg,
-    /// How long a lease row holds before it must be renewed (it is renewed before each
-    /// revision); a killed holder's lease is taken over that long after its last renewal
+    /// How long a lease row holds before it must be renewed (a second connection renews it
+    /// every third of that while a revision runs); a killed holder's lease is taken over that
+    /// long after its last renewal
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub lock_lease: std::time::Duration,
 }

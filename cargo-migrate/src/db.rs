@@ -138,6 +138,16 @@ pub fn locking(migrator: Migrator, lock: &crate::cli::MigrationLockArgs) -> Migr
     }
 }
 
+/// Renews a lease-table lock over a second connection to `url` while a
+/// revision runs (see [`Migrator::heartbeat`]).
+pub fn heartbeat(migrator: Migrator, url: &DatabaseUrl) -> Migrator {
+    let url = url.clone();
+    migrator.heartbeat(move || {
+        let connection = migrate_runtime::connect(&url).map_err(|e| migrate_runtime::DbError::new(e.message))?;
+        Ok(connection.into_database())
+    })
+}
+
 /// Says that the run took over the migration lock from a holder whose lease expired.
 pub fn taken_over(shell: &mut Shell, previous: &str) -> std::io::Result<()> {
     shell.warn(format!(

@@ -51,6 +51,19 @@ impl Connection {
         }
     }
 
+    /// The connection, owned, as the engine uses it: for
+    /// [`Migrator::heartbeat`](crate::Migrator::heartbeat)'s connection.
+    pub fn into_database(self) -> Box<dyn Database + Send> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(c) => Box::new(c),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => c,
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => c,
+        }
+    }
+
     /// The SQL dialect of the database.
     pub fn dialect(&self) -> Dialect {
         match self {

@@ -3,16 +3,31 @@
 //! nothing; YugabyteDB refuses it; PgBouncer in transaction pooling loses
 //! session locks): a row in `<version table>_lock` with an owner and an
 //! expiry. It is taken with one conditional upsert (a new row, or an expired
-//! one taken over), renewed before each revision, released by deleting it,
-//! and taken over by another migrator only once it has expired, which that
-//! migrator reports. A holder killed with SIGKILL blocks the others until
-//! its lease expires.
+//! one taken over), renewed before each revision and, given a connection of
+//! its own ([`Heartbeat`]), every third of the lease while a revision runs,
+//! released by deleting it, and taken over by another migrator only once it
+//! has expired, which that migrator reports. A holder killed with SIGKILL
+//! blocks the others until its lease expires.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::DbError;
-use crate::conn::Conn;
+use crate::conn::{Blocking, Conn, now};
 use crate::db::cell;
+use crate::{Database, DbError};
+
+/// Opens a second connection to the migrated database, for the heartbeat.
+#[derive(Clone)]
+pub(crate) struct Connector(pub(crate) Arc<dyn Fn() -> Result<Box<dyn Database + Send>, DbError> + Send + Sync>);
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
+    }
+}
 
 /// A lease this process takes, holds or released.
 #[derive(Debug, Clone)]
@@ -144,5 +159,62 @@ impl Lease {
             .await
             .ok()?;
         rows.first().map(|row| cell(row, 0))
+    }
+}
+
+/// Renews a lease every third of its length over a connection of its own,
+/// so that a revision longer than the lease keeps it. Stops when
+/// [`stop`](Heartbeat::stop)ped or dropped, or once the lease is no longer
+/// ours ([`lost`](Heartbeat::lost)). A renewal that fails (the connection
+/// dropped) is retried on a new connection at the next beat.
+pub(crate) struct Heartbeat {
+    lost: Arc<AtomicBool>,
+    running: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+}
+
+impl Heartbeat {
+    pub(crate) fn start(lease: Lease, connect: Connector) -> Heartbeat {
+        let lost = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let beat = (lease.ttl / 3).max(Duration::from_millis(10));
+        let flag = lost.clone();
+        let thread = std::thread::spawn(move || {
+            let mut db: Option<Box<dyn Database + Send>> = None;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(beat) {
+                if db.is_none() {
+                    db = (connect.0)().ok();
+                }
+                let Some(conn) = db.as_mut() else { continue };
+                match now(lease.renew(&mut Blocking(&mut **conn))) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        flag.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(_) => db = None,
+                }
+            }
+        });
+        Heartbeat { lost, running: Mutex::new(Some((stop, thread))) }
+    }
+
+    /// Whether a beat found the lease taken over by another migrator.
+    pub(crate) fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Stops beating and waits for the thread (at most one renewal).
+    pub(crate) fn stop(&self) {
+        let running = self.running.lock().map(|mut running| running.take()).unwrap_or_default();
+        if let Some((stop, thread)) = running {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -94,7 +94,7 @@ impl Request<'_> {
         };
         // The first Ctrl-C lets the revision in progress finish and be recorded.
         let (graceful, stop) = crate::interrupt::Graceful::enter();
-        let migrator = migrator.stop_when(stop);
+        let migrator = crate::db::heartbeat(migrator.stop_when(stop), &resolved.url);
         let started = Instant::now();
         let mut output_error = None;
         // On a terminal, a spinner with the elapsed time while a revision runs:

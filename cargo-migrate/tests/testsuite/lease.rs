@@ -23,6 +23,33 @@ fn upgrade(dir: &std::path::Path, url: &str, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+/// A project whose first revision (`aaaa`) runs `slow` before creating a
+/// table, then `bbbb`.
+fn slow_project(slow: &str) -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = format!(
+        "-- revision: aaaa\n-- parents:\n-- message: slow\n\n-- migrate:up\n{slow}\nCREATE TABLE a (id INT);\n"
+    );
+    std::fs::write(dir.join("a.sql"), first).unwrap();
+    std::fs::write(dir.join("b.sql"), tests::support::revision("bbbb", "aaaa", "CREATE TABLE b (id INT);")).unwrap();
+    project
+}
+
+/// Waits until another session is running a statement containing `text`.
+fn wait_for_running(db: &TestDatabase, text: &str) {
+    let started = Instant::now();
+    let running = format!(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE query LIKE '%{text}%' AND state = 'active' AND pid <> pg_backend_pid()"
+    );
+    while db.query(&running) != [[Some("1".to_owned())]] {
+        assert!(started.elapsed() < Duration::from_secs(30), "the holder never reached `{text}`");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn postgres_eight_processes_with_a_lease_lock_apply_each_revision_once() {
     let db = TestDatabase::create("lease_eight");
@@ -35,28 +62,17 @@ fn postgres_eight_processes_with_a_lease_lock_apply_each_revision_once() {
 #[test]
 fn postgres_a_killed_holders_lease_is_taken_over_once_it_expires() {
     let db = TestDatabase::create("lease_killed");
-    let project = tempfile::tempdir().unwrap();
-    let dir = project.path().join("migrations");
-    std::fs::create_dir_all(&dir).unwrap();
     // The first revision sleeps while the marker table exists: the holder
     // is killed in it, and the one taking over finds the marker gone.
-    let slow = "-- revision: aaaa\n-- parents:\n-- message: slow\n\n-- migrate:up\n\
-                DO $$ BEGIN IF to_regclass('slow_marker') IS NOT NULL THEN PERFORM pg_sleep(60); END IF; END $$;\n\
-                CREATE TABLE a (id INT);\n";
-    std::fs::write(dir.join("a.sql"), slow).unwrap();
-    std::fs::write(dir.join("b.sql"), tests::support::revision("bbbb", "aaaa", "CREATE TABLE b (id INT);")).unwrap();
+    let project = slow_project(
+        "DO $$ BEGIN IF to_regclass('slow_marker') IS NOT NULL THEN PERFORM pg_sleep(60); END IF; END $$;",
+    );
     db.query("CREATE TABLE slow_marker (); SELECT 1");
     let url = db.url.as_str();
     let extra = ["--dir", "migrations", "--lock-lease", "2s"];
 
     let mut holder = upgrade(project.path(), url, &extra);
-    let started = Instant::now();
-    let sleeping = "SELECT count(*) FROM pg_stat_activity \
-                    WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()";
-    while db.query(sleeping) != [[Some("1".to_owned())]] {
-        assert!(started.elapsed() < Duration::from_secs(30), "the holder never reached the slow revision");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_running(&db, "pg_sleep(60)");
     holder.kill().unwrap(); // SIGKILL: no release
     holder.wait().unwrap();
     db.query("DROP TABLE slow_marker; SELECT 1");
@@ -89,4 +105,31 @@ fn a_lease_lock_on_sqlite_is_refused() {
         ],
     );
     insta::assert_snapshot!(redacted(&output, &[]));
+}
+
+#[test]
+fn postgres_a_revision_longer_than_the_lease_keeps_it() {
+    let db = TestDatabase::create("lease_heartbeat");
+    // Four seconds against a one-second lease: only the heartbeat keeps it.
+    let project = slow_project("SELECT pg_sleep(4);");
+    let url = db.url.as_str();
+    let extra = ["--dir", "migrations", "--lock-lease", "1s"];
+
+    let holder = upgrade(project.path(), url, &extra);
+    wait_for_running(&db, "pg_sleep(4)");
+    // Well past the lease, while the revision still runs.
+    std::thread::sleep(Duration::from_secs(2));
+    let waiter = upgrade(project.path(), url, &extra).wait_with_output().unwrap();
+    let holder = holder.wait_with_output().unwrap();
+    assert_exit(&holder, 0);
+    let (_, stderr) = assert_exit(&waiter, 0);
+    // It waited for the holder, never took the lock over, and found nothing left to do.
+    let waited_for = stderr.split('`').nth(1).unwrap_or_default().to_owned();
+    assert!(waited_for.starts_with("pid "), "{stderr}");
+    insta::assert_snapshot!(redacted(
+        &waiter,
+        &[(waited_for.as_str(), "[HOLDER] (lease until [TIME])"), (url, "[URL]")]
+    ));
+    let rows = db.query("SELECT revision FROM migrate_versions ORDER BY revision");
+    assert_eq!(rows, [[Some("aaaa".to_owned())], [Some("bbbb".to_owned())]]);
 }

@@ -25,7 +25,7 @@ pub use self::report::{
 pub use self::state::{DbState, Drift, Recorded};
 use crate::conn::{Blocking, now};
 use crate::version_table::VersionTable;
-use crate::{Database, Dialect, LockStrategy};
+use crate::{Database, DbError, Dialect, LockStrategy};
 
 /// An observer of a run's progress (see [`Event`]).
 pub type Observer<'o> = dyn FnMut(Event<'_>) + Send + 'o;
@@ -69,11 +69,13 @@ pub struct Migrator {
     lock_timeout: Option<Duration>,
     lock_strategy: Option<LockStrategy>,
     lock_lease: Duration,
+    heartbeat: Option<crate::lock_table::Connector>,
     stop: Option<Arc<AtomicBool>>,
 }
 
 /// How long a lease-table lock is held before it must be renewed (it is
-/// renewed before each revision).
+/// renewed before each revision, and while one runs given
+/// [`Migrator::heartbeat`]).
 pub const DEFAULT_LOCK_LEASE: Duration = Duration::from_secs(60);
 
 impl Migrator {
@@ -87,6 +89,7 @@ impl Migrator {
             lock_timeout: None,
             lock_strategy: None,
             lock_lease: DEFAULT_LOCK_LEASE,
+            heartbeat: None,
             stop: None,
         }
     }
@@ -128,9 +131,38 @@ impl Migrator {
     /// How long a lease-table lock lasts before it must be renewed (default
     /// [`DEFAULT_LOCK_LEASE`]); a holder that dies is taken over by another
     /// migrator that long after its last renewal. Renewed before each
-    /// revision: make it longer than the longest revision.
+    /// revision, and while one runs when [`Migrator::heartbeat`] gives a
+    /// second connection; without one, make it longer than the longest
+    /// revision.
     pub fn lock_lease(mut self, lease: Duration) -> Migrator {
         self.lock_lease = lease;
+        self
+    }
+
+    /// Renews a lease-table lock every third of [`Migrator::lock_lease`]
+    /// while a revision runs, from a thread over a connection of its own
+    /// that `connect` opens (again, should one drop), so a revision longer
+    /// than the lease (a large index build) is not taken over. A run that
+    /// finds its lease taken over anyway stops with [`Error::LockLost`]
+    /// before its next revision. No effect on the other lock strategies.
+    ///
+    /// ```no_run
+    /// use migrate_runtime::{DatabaseUrl, LockStrategy, Migrator, connect};
+    /// let url = DatabaseUrl::parse("postgres://app@db.example.com/app?sslmode=require")?;
+    /// let heartbeat_url = url.clone();
+    /// let migrator = Migrator::new(migrate_history::History::default())
+    ///     .lock_strategy(LockStrategy::LeaseTable)
+    ///     .heartbeat(move || {
+    ///         let connection = connect(&heartbeat_url).map_err(|e| migrate_runtime::DbError::new(e.message))?;
+    ///         Ok(connection.into_database())
+    ///     });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn heartbeat(
+        mut self,
+        connect: impl Fn() -> Result<Box<dyn Database + Send>, DbError> + Send + Sync + 'static,
+    ) -> Migrator {
+        self.heartbeat = Some(crate::lock_table::Connector(Arc::new(connect)));
         self
     }
 

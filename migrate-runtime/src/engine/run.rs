@@ -16,7 +16,7 @@ use super::{Goal, Migrator, Observer};
 use crate::backend::{Backend, Capabilities, LockStrategy};
 use crate::conn::{Conn, caught};
 use crate::db::cell;
-use crate::lock_table::{Lease, Outcome};
+use crate::lock_table::{Heartbeat, Lease, Outcome};
 use crate::version_table::{NewRow, Row, State, VersionTable};
 use crate::{DbError, Dialect};
 
@@ -404,7 +404,8 @@ impl Migrator {
                     }
                 }
             }
-            return Ok(Held { key, backend, lease: Some(lease) });
+            let heartbeat = self.heartbeat.clone().map(|connect| Heartbeat::start(lease.clone(), connect));
+            return Ok(Held { key, backend, lease: Some(lease), heartbeat });
         }
         if !db.try_lock(key).await.map_err(lock_error)? {
             let holder = db.lock_holder(key).await;
@@ -414,15 +415,16 @@ impl Migrator {
                 return Err(Error::LockTimeout { timeout, holder: db.lock_holder(key).await.or(holder) });
             }
         }
-        Ok(Held { key, backend, lease: None })
+        Ok(Held { key, backend, lease: None, heartbeat: None })
     }
 
     /// Renews a lease-table lock before a revision: an error when another
-    /// migrator took it over meanwhile.
+    /// migrator took it over meanwhile (or the heartbeat found it so).
     async fn keep_lock<C: Conn>(db: &mut C, held: &Held) -> Result<(), Error> {
         let Some(lease) = &held.lease else { return Ok(()) };
         let lock_error = |source| Error::Database { context: "renewing the migration lock's lease".into(), source };
-        if !lease.renew(db).await.map_err(lock_error)? {
+        let lost = held.heartbeat.as_ref().is_some_and(Heartbeat::lost);
+        if lost || !lease.renew(db).await.map_err(lock_error)? {
             let holder = lease.holder(db).await.unwrap_or_else(|| "nobody".to_owned());
             return Err(Error::LockLost { holder });
         }
@@ -459,6 +461,9 @@ impl Migrator {
     }
 
     async fn unlock<C: Conn>(db: &mut C, held: &Held) -> Result<(), DbError> {
+        if let Some(heartbeat) = &held.heartbeat {
+            heartbeat.stop();
+        }
         match &held.lease {
             Some(lease) => lease.release(db).await,
             None => db.unlock(held.key).await,
@@ -995,6 +1000,8 @@ pub(super) struct Held {
     backend: Backend,
     /// The lease, when the lock is a lease row.
     lease: Option<Lease>,
+    /// Renews the lease while a revision runs, given a second connection.
+    heartbeat: Option<Heartbeat>,
 }
 
 fn strategy_name(strategy: LockStrategy) -> &'static str {
