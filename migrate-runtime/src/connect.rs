@@ -304,15 +304,31 @@ fn connect_mysql(my: &crate::url::MysqlUrl) -> Result<::mysql::Conn, ConnectErro
 /// A failed connection attempt to MariaDB or MySQL, with the likely cause.
 #[cfg(feature = "mysql")]
 fn mysql_connect_failure(my: &crate::url::MysqlUrl, e: &::mysql::Error) -> ConnectError {
-    let detail = match e {
+    let mut detail = match e {
         ::mysql::Error::MySqlError(e) => e.message.clone(),
         other => other.to_string(),
     };
     let lower = detail.to_lowercase();
+    // OpenSSL's `error:0A000086:SSL routines:...:certificate verify failed:FILE:LINE: (why)`.
+    if let Some(why) = lower.contains("certificate verify failed").then(|| detail.rsplit_once(": (")).flatten() {
+        detail = format!("the server's certificate was not accepted ({}", why.1.trim_end_matches([' ', '}']));
+    }
     let help = if lower.contains("refused") {
         Some(format!("is MariaDB or MySQL running and listening on {}:{}?", my.host, my.port))
+    } else if lower.contains("access denied") && my.ssl_mode == crate::url::SslMode::Disable {
+        Some(
+            "check the user name and password in the URL; a server with require_secure_transport refuses \
+             unencrypted sessions the same way: drop `ssl-mode=disabled`"
+                .into(),
+        )
     } else if lower.contains("access denied") {
         Some("check the user name and password in the URL".into())
+    } else if lower.contains("certificate verify failed") {
+        Some(
+            "the certificate is not signed by the `ssl-ca` authority (or a system one): name the authority \
+             that signed it in `ssl-ca`, or use `ssl-mode=required` to encrypt without verifying"
+                .into(),
+        )
     } else if lower.contains("unknown database") {
         Some(format!("create the database first: CREATE DATABASE `{}`", my.database.replace('`', "``")))
     } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
