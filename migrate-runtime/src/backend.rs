@@ -74,6 +74,17 @@ pub struct Capabilities {
     pub one_round_trip: bool,
     /// How the migration lock is taken.
     pub lock: LockStrategy,
+    /// The version table can live in a named schema, and without one the
+    /// session's current schema is named explicitly.
+    pub schemas: bool,
+    /// Foreign keys are turned off with a pragma that a transaction
+    /// ignores (SQLite): a revision that starts by turning them off (a table
+    /// rebuild) has it run before its transaction and the keys checked after.
+    pub foreign_keys_pragma: bool,
+    /// The offline script's client ends a statement at every `;`, so a
+    /// statement holding one (a procedure's body) goes between `DELIMITER`
+    /// lines (the mysql client).
+    pub client_delimiter: bool,
 }
 
 impl Backend {
@@ -126,15 +137,38 @@ impl Backend {
             ddl_with_dml: true,
             one_round_trip: false,
             lock: LockStrategy::Advisory,
+            schemas: true,
+            foreign_keys_pragma: false,
+            client_delimiter: false,
         };
         match self {
-            Backend::Sqlite => Capabilities { lock: LockStrategy::File, ..base },
+            Backend::Sqlite => {
+                Capabilities { lock: LockStrategy::File, schemas: false, foreign_keys_pragma: true, ..base }
+            }
             Backend::Postgres => Capabilities { one_round_trip: true, ..base },
             Backend::CockroachDb | Backend::YugabyteDb => {
                 Capabilities { ddl_with_dml: false, lock: LockStrategy::LeaseTable, ..base }
             }
+            Backend::Mysql | Backend::MariaDb => Capabilities {
+                transactional_ddl: false,
+                ddl_with_dml: false,
+                lock: LockStrategy::NamedLock,
+                schemas: false,
+                client_delimiter: true,
+                ..base
+            },
+        }
+    }
+
+    /// How an offline script for it is applied, for the script's header.
+    pub fn offline_client(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite3 -bail DATABASE < THIS_FILE",
+            Backend::Postgres | Backend::CockroachDb | Backend::YugabyteDb => {
+                "psql -v ON_ERROR_STOP=1 -f THIS_FILE (each revision commits on its own)"
+            }
             Backend::Mysql | Backend::MariaDb => {
-                Capabilities { transactional_ddl: false, ddl_with_dml: false, lock: LockStrategy::NamedLock, ..base }
+                "mariadb DATABASE < THIS_FILE, or mysql (each statement commits on its own: a script stopped part-way leaves a `running` row)"
             }
         }
     }
@@ -168,6 +202,46 @@ mod tests {
             assert_eq!(Backend::from_version(dialect, version), backend, "{version}");
             assert_eq!(backend.dialect(), dialect);
         }
+    }
+
+    #[test]
+    fn every_backend_says_what_it_can_do() {
+        let all = [
+            Backend::Sqlite,
+            Backend::Postgres,
+            Backend::CockroachDb,
+            Backend::YugabyteDb,
+            Backend::Mysql,
+            Backend::MariaDb,
+        ];
+        let table: Vec<String> = all
+            .into_iter()
+            .map(|b| {
+                let c = b.capabilities();
+                format!(
+                    "{:<11} transactional_ddl={:<5} ddl_with_dml={:<5} one_round_trip={:<5} lock={:<10} schemas={:<5} foreign_keys_pragma={:<5} client_delimiter={}",
+                    b.name(),
+                    c.transactional_ddl,
+                    c.ddl_with_dml,
+                    c.one_round_trip,
+                    format!("{:?}", c.lock),
+                    c.schemas,
+                    c.foreign_keys_pragma,
+                    c.client_delimiter
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            [
+                "SQLite      transactional_ddl=true  ddl_with_dml=true  one_round_trip=false lock=File       schemas=false foreign_keys_pragma=true  client_delimiter=false",
+                "PostgreSQL  transactional_ddl=true  ddl_with_dml=true  one_round_trip=true  lock=Advisory   schemas=true  foreign_keys_pragma=false client_delimiter=false",
+                "CockroachDB transactional_ddl=true  ddl_with_dml=false one_round_trip=false lock=LeaseTable schemas=true  foreign_keys_pragma=false client_delimiter=false",
+                "YugabyteDB  transactional_ddl=true  ddl_with_dml=false one_round_trip=false lock=LeaseTable schemas=true  foreign_keys_pragma=false client_delimiter=false",
+                "MySQL       transactional_ddl=false ddl_with_dml=false one_round_trip=false lock=NamedLock  schemas=false foreign_keys_pragma=false client_delimiter=true",
+                "MariaDB     transactional_ddl=false ddl_with_dml=false one_round_trip=false lock=NamedLock  schemas=false foreign_keys_pragma=false client_delimiter=true",
+            ]
+        );
     }
 
     #[test]

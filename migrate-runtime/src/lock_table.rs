@@ -52,6 +52,11 @@ pub(crate) enum Outcome {
 }
 
 impl Lease {
+    /// Whether the lease's statements (PostgreSQL's) run on `dialect`.
+    pub(crate) fn speaks(dialect: crate::Dialect) -> bool {
+        dialect == crate::Dialect::Postgres
+    }
+
     /// The lease of lock `key` in `table` (qualified and quoted), held for `ttl` at a time.
     pub(crate) fn new(table: String, key: i64, ttl: Duration) -> Lease {
         let host = std::fs::read_to_string("/etc/hostname")

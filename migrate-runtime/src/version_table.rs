@@ -446,6 +446,13 @@ impl VersionTable {
         format!("EXECUTE {name} ({}, {}, {})", literal(revision), literal(checksum), literal(message))
     }
 
+    /// The table as an offline script writes it: on SQLite without
+    /// `statements_done`, which a script cannot add only where it is
+    /// missing.
+    pub fn for_offline_script(self) -> VersionTable {
+        VersionTable { progress: self.dialect != Dialect::Sqlite, ..self }
+    }
+
     /// For offline scripts on PostgreSQL: adds the columns a table made by an
     /// earlier version lacks, whether or not it has them.
     pub fn add_missing_columns(&self) -> Option<String> {

@@ -25,7 +25,7 @@ pub use self::report::{
 pub use self::state::{DbState, Drift, Recorded};
 use crate::conn::{Blocking, now};
 use crate::version_table::VersionTable;
-use crate::{Database, DbError, Dialect, LockStrategy};
+use crate::{Backend, Database, DbError, Dialect, LockStrategy};
 
 /// An observer of a run's progress (see [`Event`]).
 pub type Observer<'o> = dyn FnMut(Event<'_>) + Send + 'o;
@@ -213,7 +213,7 @@ impl Migrator {
 
     /// The version table's statements for a dialect.
     pub fn table(&self, dialect: Dialect) -> VersionTable {
-        let schema = if dialect == Dialect::Postgres { self.schema.clone() } else { None };
+        let schema = if Backend::of_dialect(dialect).capabilities().schemas { self.schema.clone() } else { None };
         VersionTable::new(dialect, schema, self.table.clone())
     }
 

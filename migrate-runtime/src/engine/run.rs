@@ -13,12 +13,12 @@ use super::report::{
 };
 use super::state::{DbState, Drift};
 use super::{Goal, Migrator, Observer};
+use crate::DbError;
 use crate::backend::{Backend, Capabilities, LockStrategy};
 use crate::conn::{Conn, caught};
 use crate::db::cell;
 use crate::lock_table::{Heartbeat, Lease, Outcome};
 use crate::version_table::{NewRow, Row, State, VersionTable};
-use crate::{DbError, Dialect};
 
 impl Migrator {
     /// Reads the version table through the table name as configured.
@@ -304,9 +304,7 @@ impl Migrator {
         goal: &Goal,
         options: RunOptions,
     ) -> Option<Report> {
-        if db.dialect() != Dialect::Postgres {
-            return None;
-        }
+        // Only where the version table is read in one query (PostgreSQL).
         let (_, state) = self.read_current(db, true).await?;
         if !(state.failed.is_empty() && state.unknown.is_empty() && state.drift.is_empty()) {
             return None;
@@ -360,7 +358,7 @@ impl Migrator {
         let native = backend.capabilities().lock;
         let strategy = match self.lock_strategy {
             None => native,
-            Some(LockStrategy::LeaseTable) if backend.dialect() == Dialect::Postgres => LockStrategy::LeaseTable,
+            Some(LockStrategy::LeaseTable) if Lease::speaks(backend.dialect()) => LockStrategy::LeaseTable,
             Some(strategy) if strategy == native => native,
             Some(strategy) => {
                 return Err(Error::UnsafeLock {
@@ -476,7 +474,7 @@ impl Migrator {
     /// send the version-table statements elsewhere.
     async fn resolved_table<C: Conn>(&self, db: &mut C) -> Result<VersionTable, Error> {
         let mut table = self.table(db.dialect());
-        if table.dialect == Dialect::Postgres && table.schema.is_none() {
+        if Backend::of_dialect(table.dialect).capabilities().schemas && table.schema.is_none() {
             let rows = db
                 .query_text("SELECT current_schema()")
                 .await
@@ -530,9 +528,10 @@ impl Migrator {
         events: &mut E,
     ) -> Result<Report, Error> {
         let dialect = db.dialect();
+        let capabilities = held.backend.capabilities();
         let prepared = self.prepare(dialect, plan)?;
-        // MySQL commits schema changes implicitly: a dry run would apply them.
-        if options.dry_run && dialect == Dialect::Mysql {
+        // Where schema changes commit implicitly (MySQL), a dry run would apply them.
+        if options.dry_run && !capabilities.transactional_ddl {
             self.refuse_dry_run(plan, &prepared, &Self::ensure_table(table, state))?;
         }
         let mut report = Report::new(plan.direction, options.dry_run);
@@ -556,7 +555,7 @@ impl Migrator {
         // is one transaction turns them off before it, for the revisions
         // that start by turning them off (table rebuilds), and on after.
         let foreign_keys_off = one_transaction
-            && dialect == Dialect::Sqlite
+            && capabilities.foreign_keys_pragma
             && prepared.iter().any(|statements| turns_foreign_keys_off(statements))
             && sqlite_foreign_keys_off(db).await?;
         let ran = async {
@@ -707,7 +706,7 @@ impl Migrator {
         // DROP TABLE would otherwise delete or refuse the rows pointing at
         // the table) has them turned off before its transaction, checked
         // before it commits, and turned on again after, also when it fails.
-        let rebuilds = db.dialect() == Dialect::Sqlite && turns_foreign_keys_off(statements);
+        let rebuilds = step.capabilities.foreign_keys_pragma && turns_foreign_keys_off(statements);
         let turned_off = own_transaction && rebuilds && sqlite_foreign_keys_off(db).await?;
         let check = rebuilds && (turned_off || step.foreign_keys_off);
         let result = self.step_in_transaction(db, step, own_transaction, check, events).await;
@@ -791,7 +790,7 @@ impl Migrator {
         // Its first statement turns SQLite's foreign keys off by itself
         // (there is no transaction): they are checked after its last
         // statement and turned on again, when they were on.
-        let were_on = db.dialect() == Dialect::Sqlite
+        let were_on = step.capabilities.foreign_keys_pragma
             && turns_foreign_keys_off(step.statements)
             && sqlite_foreign_keys_enabled(db).await?;
         let result = self.statements_outside_transaction(db, step, were_on, events).await;

@@ -8,8 +8,8 @@ use super::Migrator;
 use super::error::{Error, SqlProblem};
 use super::run::{new_row, section_of, turns_foreign_keys_off};
 use crate::conn::{Blocking, now};
-use crate::version_table::{State, VersionTable};
-use crate::{Database, Dialect};
+use crate::version_table::State;
+use crate::{Backend, Database, Dialect};
 
 impl Migrator {
     /// The SQL script of an upgrade over `range` (`FROM:TO`; `TO` alone
@@ -88,7 +88,8 @@ impl Migrator {
         if let (_, Some(error)) = self.needs_sql_stop(plan) {
             return Err(error);
         }
-        let table = VersionTable { progress: dialect != Dialect::Sqlite, ..self.table(dialect) };
+        let table = self.table(dialect).for_offline_script();
+        let capabilities = Backend::of_dialect(dialect).capabilities();
         let prepared = self.prepare(dialect, plan)?;
         let mut out = String::new();
         let direction = match plan.direction {
@@ -100,16 +101,7 @@ impl Migrator {
             plan.steps.len(),
             dialect.name()
         ));
-        out.push_str(match dialect {
-            Dialect::Postgres => {
-                "-- Apply with: psql -v ON_ERROR_STOP=1 -f THIS_FILE (each revision commits on its own)\n"
-            }
-            Dialect::Sqlite => "-- Apply with: sqlite3 -bail DATABASE < THIS_FILE\n",
-            Dialect::Mysql => {
-                "-- Apply with: mariadb DATABASE < THIS_FILE, or mysql (each statement commits on its own: a script stopped part-way leaves a `running` row)\n"
-            }
-            _ => "-- Apply with the database's client\n",
-        });
+        out.push_str(&format!("-- Apply with: {}\n", Backend::of_dialect(dialect).offline_client()));
         out.push_str(&format!("\n{};\n", table.create()));
         if let Some(alter) = table.add_missing_columns() {
             out.push_str(&format!("{alter};\n"));
@@ -124,12 +116,12 @@ impl Migrator {
                 comment_safe(&rev.message),
                 comment_safe(&rev.file.path.display().to_string())
             ));
-            let mut push = |sql: &str| push_statement(&mut out, sql, dialect);
-            // MySQL commits schema changes implicitly: as online, every
-            // revision leaves the trace a `transaction: false` one does.
-            if rev.transaction && dialect != Dialect::Mysql {
+            let mut push = |sql: &str| push_statement(&mut out, sql, dialect, capabilities.client_delimiter);
+            // Where schema changes commit implicitly (MySQL), as online,
+            // every revision leaves the trace a `transaction: false` one does.
+            if rev.transaction && capabilities.transactional_ddl {
                 // Inside the transaction SQLite would ignore it (a table rebuild's).
-                if dialect == Dialect::Sqlite && turns_foreign_keys_off(statements) {
+                if capabilities.foreign_keys_pragma && turns_foreign_keys_off(statements) {
                     push(statements[0].text);
                 }
                 push("BEGIN");
@@ -251,13 +243,14 @@ impl Migrator {
     }
 }
 
-/// Appends a statement and its terminator. A MySQL statement that holds a
-/// `;` the mysql client would end it at (a procedure's or trigger's body)
-/// goes between `DELIMITER` lines, with a delimiter it does not contain.
-fn push_statement(out: &mut String, sql: &str, dialect: Dialect) {
+/// Appends a statement and its terminator. Where the client ends a
+/// statement at every `;` (`client_delimiter`, the mysql client), one that
+/// holds a `;` (a procedure's or trigger's body) goes between `DELIMITER`
+/// lines, with a delimiter it does not contain.
+fn push_statement(out: &mut String, sql: &str, dialect: Dialect, client_delimiter: bool) {
     let whole =
         |sql: &str| split(sql, dialect).is_ok_and(|statements| statements.len() == 1 && statements[0].text == sql);
-    if dialect == Dialect::Mysql && !whole(sql) {
+    if client_delimiter && !whole(sql) {
         let delimiter =
             ["$$", "//", "$$$", "@@@@"].into_iter().find(|d| !sql.contains(d)).unwrap_or("$$cargo_migrate$$");
         out.push_str(&format!("DELIMITER {delimiter}\n{sql}{delimiter}\nDELIMITER ;\n"));
