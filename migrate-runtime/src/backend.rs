@@ -184,6 +184,15 @@ impl Backend {
 mod tests {
     use super::*;
 
+    const ALL: [Backend; 6] = [
+        Backend::Sqlite,
+        Backend::Postgres,
+        Backend::CockroachDb,
+        Backend::YugabyteDb,
+        Backend::Mysql,
+        Backend::MariaDb,
+    ];
+
     #[test]
     fn versions_name_their_backend() {
         let cases = [
@@ -206,15 +215,7 @@ mod tests {
 
     #[test]
     fn every_backend_says_what_it_can_do() {
-        let all = [
-            Backend::Sqlite,
-            Backend::Postgres,
-            Backend::CockroachDb,
-            Backend::YugabyteDb,
-            Backend::Mysql,
-            Backend::MariaDb,
-        ];
-        let table: Vec<String> = all
+        let table: Vec<String> = ALL
             .into_iter()
             .map(|b| {
                 let c = b.capabilities();
@@ -246,17 +247,10 @@ mod tests {
 
     #[test]
     fn only_postgres_itself_keeps_advisory_locks_and_one_round_trip() {
-        let advisory: Vec<Backend> = [
-            Backend::Sqlite,
-            Backend::Postgres,
-            Backend::CockroachDb,
-            Backend::YugabyteDb,
-            Backend::Mysql,
-            Backend::MariaDb,
-        ]
-        .into_iter()
-        .filter(|b| b.capabilities().lock == LockStrategy::Advisory && b.capabilities().one_round_trip)
-        .collect();
+        let advisory: Vec<Backend> = ALL
+            .into_iter()
+            .filter(|b| b.capabilities().lock == LockStrategy::Advisory && b.capabilities().one_round_trip)
+            .collect();
         assert_eq!(advisory, [Backend::Postgres]);
     }
 }
