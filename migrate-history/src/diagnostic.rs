@@ -295,6 +295,43 @@ pub enum Problem {
         /// The unknown revision id.
         id: String,
     },
+    /// A baseline's `replaces` entry names a revision no file defines.
+    #[error("baseline `{id}` replaces `{replaced}`, which no revision file defines")]
+    ReplacedMissing {
+        /// The baseline's id.
+        id: String,
+        /// The missing replaced revision's id.
+        replaced: String,
+    },
+    /// Two baselines replace the same revision.
+    #[error("revision `{replaced}` is replaced by both `{id}` and `{other}`")]
+    ReplacedTwice {
+        /// The baseline whose line this is.
+        id: String,
+        /// The revision both replace.
+        replaced: String,
+        /// The other baseline.
+        other: String,
+    },
+    /// A baseline's replaced set is not one revision and everything it
+    /// needs, or a revision outside it builds on one inside other than the last.
+    #[error("baseline `{id}` does not stand for a closed set: {why}")]
+    BaselineNotClosed {
+        /// The baseline's id.
+        id: String,
+        /// What breaks the set, naming the offending revision.
+        why: String,
+    },
+    /// A replaced revision's file is not under `squashed/<baseline>/`, or not pinned.
+    #[error("revision `{replaced}`, replaced by baseline `{id}`, {why}")]
+    ReplacedMisplaced {
+        /// The baseline's id.
+        id: String,
+        /// The replaced revision.
+        replaced: String,
+        /// `is not under squashed/<id>/` or `is not pinned in migrate.lock`.
+        why: String,
+    },
     /// A `[package.metadata.migrate]` value of the wrong type, or a manifest that is not TOML.
     #[error("invalid configuration: {message}")]
     InvalidConfig {
@@ -458,6 +495,14 @@ impl Problem {
             Problem::DuplicateTag { .. } => "a target may leave out or add the leading `v`, so the two would be one target: remove or rename one".into(),
             Problem::EmptyTag { .. } => "list the revisions that were the release's heads: `cargo migrate heads` at the release".into(),
             Problem::UnknownTagRevision { .. } => "fix the tag's list of revisions, or restore the revision file".into(),
+            Problem::ReplacedMissing { id, .. } => format!(
+                "restore the file under `squashed/{id}/` from version control (the baseline stands for it, and databases part-way through the replaced revisions still need it), or fix the `replaces` line"
+            ),
+            Problem::ReplacedTwice { .. } => "a revision belongs to one baseline: remove it from one `replaces` line".into(),
+            Problem::BaselineNotClosed { .. } => "a baseline replaces one revision and every revision it needs (`cargo migrate squash --upto REV` writes such a set); revert hand edits of the `replaces` line, or squash again up to a revision that nothing outside the set builds on".into(),
+            Problem::ReplacedMisplaced { id, .. } => format!(
+                "`cargo migrate squash` moves the replaced files to `squashed/{id}/` and pins them; move the file back there and run `cargo migrate lock`"
+            ),
             Problem::InvalidConfig { .. } => "see the configuration section of the README".into(),
             Problem::UnknownConfigKey { key } if key.starts_with("lint.") => {
                 format!("known keys of [package.metadata.migrate.lint] are {}", crate::config::LINT_CONFIG_KEYS.join(", "))

@@ -46,6 +46,11 @@ pub struct History {
     labels: HashMap<String, usize>,
     /// Release tags (`releases.toml`) and their heads, in topological order.
     tags: BTreeMap<String, Vec<usize>>,
+    /// Per position: the baseline (`replaces` header) that stands for it.
+    replaced_by: Vec<Option<usize>>,
+    /// Per position: what a baseline replaces, in topological order (empty
+    /// for every other revision).
+    replaces: Vec<Vec<usize>>,
 }
 
 impl History {
@@ -113,7 +118,19 @@ impl History {
             dependencies.push(d);
         }
 
-        let order = topological_order(&kept, &parents, &dependencies, &mut diagnostics);
+        // Baselines: each valid one is ordered after what it replaces and
+        // before what builds on that, so index order stays an upgrade order.
+        let replaces = baselines(&kept, &first_by_id, &parents, &dependencies, &mut diagnostics);
+        let mut after = vec![Vec::new(); kept.len()];
+        for (b, members) in replaces.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
+            after[b].extend(members.iter().copied());
+            for (c, links) in parents.iter().zip(&dependencies).enumerate() {
+                if c != b && !members.contains(&c) && links.0.iter().chain(links.1).any(|p| members.contains(p)) {
+                    after[c].push(b);
+                }
+            }
+        }
+        let order = topological_order(&kept, &parents, &dependencies, &after, &mut diagnostics);
 
         // Reorder everything so that index == topological position.
         let mut position = vec![0; kept.len()];
@@ -126,6 +143,20 @@ impl History {
         let mut slots: Vec<Option<Revision>> = kept.into_iter().map(Some).collect();
         let revisions: Vec<Revision> = order.iter().map(|&old| slots[old].take().expect("each once")).collect();
 
+        let replaces: Vec<Vec<usize>> = order
+            .iter()
+            .map(|&old| {
+                let mut members = remap(&replaces[old]);
+                members.sort_unstable();
+                members
+            })
+            .collect();
+        let mut replaced_by = vec![None; revisions.len()];
+        for (b, members) in replaces.iter().enumerate() {
+            for &m in members {
+                replaced_by[m] = Some(b);
+            }
+        }
         let mut children = vec![Vec::new(); revisions.len()];
         for (child, ps) in parents.iter().enumerate() {
             for &parent in ps {
@@ -154,7 +185,18 @@ impl History {
             }
         }
 
-        (History { revisions, index, parents, children, dependencies, labels, tags: BTreeMap::new() }, diagnostics)
+        let history = History {
+            revisions,
+            index,
+            parents,
+            children,
+            dependencies,
+            labels,
+            tags: BTreeMap::new(),
+            replaced_by,
+            replaces,
+        };
+        (history, diagnostics)
     }
 
     /// Number of revisions.
@@ -249,14 +291,39 @@ impl History {
         &self.dependencies[index]
     }
 
-    /// Revisions nothing descends from, in topological order.
+    /// Revisions nothing descends from, in topological order. A baseline
+    /// is never one: it stands for the revisions it replaces, whose last
+    /// one is where the branch goes on.
     pub fn heads(&self) -> Vec<usize> {
-        (0..self.len()).filter(|&i| self.children[i].is_empty()).collect()
+        (0..self.len()).filter(|&i| self.is_head(i)).collect()
     }
 
-    /// Revisions with no parent.
+    /// Revisions with no parent (baselines aside, which stand for others).
     pub fn bases(&self) -> Vec<usize> {
-        (0..self.len()).filter(|&i| self.parents[i].is_empty()).collect()
+        (0..self.len()).filter(|&i| self.parents[i].is_empty() && !self.is_baseline(i)).collect()
+    }
+
+    /// The baseline that stands for revision `index`, when a baseline
+    /// (`replaces` header, written by `cargo migrate squash`) replaces it.
+    pub fn replaced_by(&self, index: usize) -> Option<usize> {
+        self.replaced_by.get(index).copied().flatten()
+    }
+
+    /// What the baseline at `index` replaces, in topological order; empty
+    /// for a revision that is not a baseline.
+    pub fn replaced(&self, index: usize) -> &[usize] {
+        self.replaces.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the revision at `index` is a baseline standing for others.
+    pub fn is_baseline(&self, index: usize) -> bool {
+        !self.replaced(index).is_empty()
+    }
+
+    /// The last revision a baseline replaces: the one later revisions name
+    /// as their parent.
+    pub fn baseline_tip(&self, baseline: usize) -> Option<usize> {
+        self.replaced(baseline).last().copied()
     }
 
     /// Whether more than one revision has this one as a parent.
@@ -271,7 +338,7 @@ impl History {
 
     /// Whether a revision is a head.
     pub fn is_head(&self, index: usize) -> bool {
-        self.children[index].is_empty()
+        self.children[index].is_empty() && !self.is_baseline(index)
     }
 
     /// Marks `from` and everything they need first (parents and dependencies,
@@ -366,6 +433,143 @@ pub(crate) fn at_word(rev: &Revision, line: usize, word: &str, problem: Problem)
     }
 }
 
+/// Per revision (positions of `kept`): what it replaces when it is a
+/// baseline whose set is valid, else nothing (with the problems). A valid
+/// set is one revision (the tip) and everything it needs, except what the
+/// baseline's own parents and dependencies need; nothing outside the set
+/// builds on a member other than the tip.
+fn baselines(
+    kept: &[Revision],
+    first_by_id: &HashMap<String, usize>,
+    parents: &[Vec<usize>],
+    dependencies: &[Vec<usize>],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Vec<usize>> {
+    let mut replaces = vec![Vec::new(); kept.len()];
+    if kept.iter().all(|rev| rev.replaces.is_empty()) {
+        return replaces;
+    }
+    let needs = |from: &[usize]| {
+        let mut seen = vec![false; kept.len()];
+        let mut stack: Vec<usize> = from.to_vec();
+        while let Some(i) = stack.pop() {
+            for &p in parents[i].iter().chain(&dependencies[i]) {
+                if !seen[p] {
+                    seen[p] = true;
+                    stack.push(p);
+                }
+            }
+        }
+        seen
+    };
+    let mut owner: HashMap<usize, usize> = HashMap::new();
+    for (b, rev) in kept.iter().enumerate().filter(|(_, rev)| !rev.replaces.is_empty()) {
+        let line = rev.lines.replaces;
+        let mut problems = Vec::new();
+        let mut members = Vec::new();
+        for id in &rev.replaces {
+            match first_by_id.get(id) {
+                None => problems.push(at_word(
+                    rev,
+                    line,
+                    id,
+                    Problem::ReplacedMissing { id: rev.id.clone(), replaced: id.clone() },
+                )),
+                Some(&m) if m == b => problems.push(at_word(
+                    rev,
+                    line,
+                    id,
+                    Problem::BaselineNotClosed { id: rev.id.clone(), why: "it replaces itself".into() },
+                )),
+                Some(&m) if members.contains(&m) => problems.push(at_word(
+                    rev,
+                    line,
+                    id,
+                    Problem::RepeatedReference { id: rev.id.clone(), other: id.clone() },
+                )),
+                Some(&m) => {
+                    if let Some(&other) = owner.get(&m) {
+                        problems.push(at_word(
+                            rev,
+                            line,
+                            id,
+                            Problem::ReplacedTwice {
+                                id: rev.id.clone(),
+                                replaced: id.clone(),
+                                other: kept[other].id.clone(),
+                            },
+                        ));
+                    }
+                    members.push(m);
+                }
+            }
+        }
+        let closed =
+            |why: String, word: &str| at_word(rev, line, word, Problem::BaselineNotClosed { id: rev.id.clone(), why });
+        if problems.is_empty() {
+            let tips: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&t| {
+                    let needed = needs(&[t]);
+                    members.iter().all(|&m| m == t || needed[m])
+                })
+                .collect();
+            match tips.first() {
+                None => problems.push(closed(
+                    "no replaced revision needs all the others (the set spans separate branches)".into(),
+                    "",
+                )),
+                Some(&tip) => {
+                    let own: Vec<usize> = parents[b].iter().chain(&dependencies[b]).copied().collect();
+                    let mut outside = needs(&own);
+                    for &o in &own {
+                        outside[o] = true;
+                    }
+                    let needed = needs(&[tip]);
+                    if let Some(m) = own.iter().find(|o| members.contains(o)) {
+                        problems.push(closed(format!("its own parents name the replaced `{}`", kept[*m].id), ""));
+                    }
+                    if let Some(x) = (0..kept.len()).find(|&x| needed[x] && !members.contains(&x) && !outside[x]) {
+                        problems.push(closed(
+                            format!(
+                                "`{}` needs `{}`, which it does not replace (nor is it the baseline's parent)",
+                                kept[tip].id, kept[x].id
+                            ),
+                            "",
+                        ));
+                    }
+                    let builds_on = (0..kept.len()).find_map(|c| {
+                        if c == b || members.contains(&c) {
+                            return None;
+                        }
+                        let links = parents[c].iter().chain(&dependencies[c]);
+                        links.copied().find(|&p| p != tip && members.contains(&p)).map(|p| (c, p))
+                    });
+                    if let Some((c, p)) = builds_on {
+                        problems.push(closed(
+                            format!(
+                                "`{}` builds on the replaced `{}`, which is not the last replaced revision `{}`",
+                                kept[c].id, kept[p].id, kept[tip].id
+                            ),
+                            "",
+                        ));
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            for &m in &members {
+                owner.insert(m, b);
+            }
+            replaces[b] = members;
+        } else {
+            diagnostics.append(&mut problems);
+        }
+    }
+    replaces
+}
+
 /// Kahn's algorithm, taking the smallest id among the ready revisions so the
 /// order does not depend on file-system order. Revisions caught in cycles are
 /// reported and appended at the end in id order.
@@ -373,13 +577,14 @@ fn topological_order(
     revisions: &[Revision],
     parents: &[Vec<usize>],
     dependencies: &[Vec<usize>],
+    after: &[Vec<usize>],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<usize> {
     let n = revisions.len();
     let mut waiting_on = vec![0usize; n];
     let mut dependents = vec![Vec::new(); n];
     for i in 0..n {
-        for &p in parents[i].iter().chain(&dependencies[i]) {
+        for &p in parents[i].iter().chain(&dependencies[i]).chain(&after[i]) {
             waiting_on[i] += 1;
             dependents[p].push(i);
         }
@@ -462,9 +667,11 @@ pub(crate) fn history_of(spec: &[&str]) -> (History, Vec<String>) {
         .iter()
         .map(|line| {
             let (id, parents) = line.split_once(':').expect("id:parents");
+            let (parents, replaces) = parents.split_once(" replaces ").unwrap_or((parents, ""));
             let (parents, deps) = parents.split_once(" after ").unwrap_or((parents, ""));
+            let replaces = if replaces.is_empty() { String::new() } else { format!("-- replaces: {replaces}\n") };
             let text = format!(
-                "-- revision: {id}\n-- parents: {parents}\n-- message: rev {id}\n-- depends-on: {deps}\n\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n"
+                "-- revision: {id}\n-- parents: {parents}\n-- message: rev {id}\n-- depends-on: {deps}\n{replaces}\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n"
             );
             crate::parse_revision(crate::SourceFile::new(format!("m/{id}.sql"), text)).expect("valid spec")
         })

@@ -186,8 +186,38 @@ pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
         }
         diagnostics.push(diagnostic);
     }
+    diagnostics.extend(replaced_files(&history, &lock));
     sort_diagnostics(&mut diagnostics);
     Analysis { history, lock, releases, diagnostics }
+}
+
+/// Every revision a baseline replaces lives under `squashed/<baseline>/`
+/// and is pinned: a database part-way through them still applies them,
+/// and they must not change. Checked by path and lock entry only, so the
+/// build script stays cheap; `cargo migrate check` proves the baseline's
+/// schema on a scratch database.
+fn replaced_files(history: &History, lock: &LockFile) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    for b in (0..history.len()).filter(|&b| history.is_baseline(b)) {
+        let baseline = history.revision(b);
+        for &m in history.replaced(b) {
+            let rev = history.revision(m);
+            let mut parts = rev.file.path.components().map(|c| c.as_os_str());
+            let under = parts.any(|c| c == "squashed") && parts.next().is_some_and(|c| c == baseline.id.as_str());
+            let mut whys = Vec::new();
+            if !under {
+                whys.push(format!("is not under `squashed/{}/` ({})", baseline.id, rev.file.path.display()));
+            }
+            if !lock.is_pinned(&rev.id) {
+                whys.push(format!("is not pinned in {LOCK_FILE_NAME}"));
+            }
+            for why in whys {
+                let problem = Problem::ReplacedMisplaced { id: baseline.id.clone(), replaced: rev.id.clone(), why };
+                problems.push(graph::at_word(baseline, baseline.lines.replaces, &rev.id, problem));
+            }
+        }
+    }
+    problems
 }
 
 /// Reads and analyzes a migrations directory in one call.

@@ -19,12 +19,22 @@ pub struct Plan {
     pub direction: Direction,
     /// Positions in the history, in execution order.
     pub steps: Vec<usize>,
+    /// Steps whose SQL does not run: only their version-table row is
+    /// written (upgrade) or deleted (downgrade). A baseline whose replaced
+    /// revisions a database applied one by one is recorded so.
+    pub recorded: Vec<usize>,
 }
 
 impl Plan {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// Whether step `index` (a history position) only records or forgets
+    /// its row, running none of its SQL.
+    pub fn records_only(&self, index: usize) -> bool {
+        self.recorded.contains(&index)
     }
 }
 
@@ -46,6 +56,18 @@ pub enum PlanError {
         /// Its file, as shown to the user.
         path: String,
     },
+    /// The downgrade would revert part of what a baseline created in one step.
+    #[error(
+        "the downgrade would revert `{inside}`, which baseline `{baseline}` created together with the other revisions it replaces"
+    )]
+    SplitsBaseline {
+        /// The baseline's id.
+        baseline: String,
+        /// A replaced revision the plan would revert alone.
+        inside: String,
+        /// The last revision the baseline replaces.
+        tip: String,
+    },
 }
 
 impl PlanError {
@@ -56,22 +78,71 @@ impl PlanError {
             PlanError::Irreversible { .. } => {
                 "add a `-- migrate:down` section to the revision, or downgrade to a target above it"
             }
+            PlanError::SplitsBaseline { .. } => {
+                "a database upgraded through a baseline goes down no further than the baseline's last replaced revision (the target it names), or to base as a whole when the baseline has a down section"
+            }
         }
     }
 }
 
 impl History {
+    /// `recorded` (per position: the database has a row for it) with every
+    /// revision a recorded baseline stands for marked too: what the
+    /// database has, in effect, applied.
+    pub fn covered(&self, recorded: &[bool]) -> Vec<bool> {
+        let mut applied = recorded.to_vec();
+        for b in (0..self.len()).filter(|&b| recorded[b]) {
+            for &m in self.replaced(b) {
+                applied[m] = true;
+            }
+        }
+        applied
+    }
+
     /// The applied revisions that no applied revision builds on: what a
-    /// database "is at".
-    pub fn applied_heads(&self, applied: &[bool]) -> Vec<usize> {
-        (0..self.len()).filter(|&i| applied[i] && !self.children(i).iter().any(|&c| applied[c])).collect()
+    /// database "is at". A recorded baseline counts as its replaced
+    /// revisions, so a database upgraded through one is at their tip.
+    pub fn applied_heads(&self, recorded: &[bool]) -> Vec<usize> {
+        let applied = self.covered(recorded);
+        (0..self.len())
+            .filter(|&i| applied[i] && !self.is_baseline(i) && !self.children(i).iter().any(|&c| applied[c]))
+            .collect()
     }
 
     /// Everything `target` needs that is not applied yet, parents and
-    /// dependencies first.
-    pub fn plan_upgrade(&self, applied: &[bool], target: &[usize]) -> Plan {
-        let needed = self.ancestors(target);
-        Plan { direction: Direction::Upgrade, steps: (0..self.len()).filter(|&i| needed[i] && !applied[i]).collect() }
+    /// dependencies first. `recorded` is what the database has rows for.
+    ///
+    /// A baseline stands for the revisions it replaces: when the target
+    /// needs all of them, a database that applied none runs the baseline
+    /// instead; one that applied some runs the others one by one, then
+    /// records the baseline without running it ([`Plan::recorded`]), as
+    /// does one that applied all of them. A target that needs only some of
+    /// them (one inside the set) applies those one by one.
+    pub fn plan_upgrade(&self, recorded: &[bool], target: &[usize]) -> Plan {
+        let applied = self.covered(recorded);
+        let mut needed = self.ancestors(target);
+        let targeted: Vec<usize> = (0..self.len()).filter(|&b| needed[b] && self.is_baseline(b)).collect();
+        for b in targeted {
+            for (i, is) in self.ancestors(self.replaced(b)).into_iter().enumerate() {
+                needed[i] |= is;
+            }
+        }
+        let whole = |b: usize| self.replaced(b).iter().all(|&m| needed[m]);
+        let started = |b: usize| self.replaced(b).iter().any(|&m| applied[m]);
+        let mut plan = Plan { direction: Direction::Upgrade, steps: Vec::new(), recorded: Vec::new() };
+        for i in (0..self.len()).filter(|&i| !applied[i]) {
+            if self.is_baseline(i) {
+                if whole(i) {
+                    plan.steps.push(i);
+                    if started(i) {
+                        plan.recorded.push(i);
+                    }
+                }
+            } else if needed[i] && self.replaced_by(i).is_none_or(|b| started(b) || !whole(b)) {
+                plan.steps.push(i);
+            }
+        }
+        plan
     }
 
     /// Reverts `from` and every applied revision that needs it, newest
@@ -79,18 +150,53 @@ impl History {
     /// without touching other branches. "Needs" is transitive over parent
     /// and `depends-on` links: a revision is never left applied while
     /// something it depends on is reverted (Alembic's inclusive rule).
-    pub fn plan_revert(&self, applied: &[bool], from: &[usize]) -> Result<Plan, PlanError> {
+    pub fn plan_revert(&self, recorded: &[bool], from: &[usize]) -> Result<Plan, PlanError> {
+        let applied = self.covered(recorded);
         let built_on = self.descendants(from);
         let steps: Vec<usize> = (0..self.len()).rev().filter(|&i| applied[i] && built_on[i]).collect();
-        self.reversible(steps)
+        self.reversible(recorded, steps)
     }
 
-    fn reversible(&self, steps: Vec<usize>) -> Result<Plan, PlanError> {
-        if let Some(&stuck) = steps.iter().find(|&&i| !self.revision(i).is_reversible()) {
+    /// Checks that every step can be reverted, after fitting baselines in:
+    /// a baseline whose replaced revisions each have their own row is
+    /// forgotten (its row deleted) before they are reverted one by one; one
+    /// that ran in their place is reverted as a whole, by its own down
+    /// section, and only as a whole.
+    fn reversible(&self, recorded: &[bool], mut steps: Vec<usize>) -> Result<Plan, PlanError> {
+        let mut forget = Vec::new();
+        for b in (0..self.len()).filter(|&b| recorded[b] && self.is_baseline(b)) {
+            let members = self.replaced(b);
+            let reverted: Vec<usize> = members.iter().copied().filter(|m| steps.contains(m)).collect();
+            if reverted.is_empty() && !steps.contains(&b) {
+                continue;
+            }
+            if members.iter().all(|&m| recorded[m]) {
+                forget.push(b);
+                if !steps.contains(&b) {
+                    steps.push(b);
+                }
+                continue;
+            }
+            if reverted.len() < members.len() && !steps.contains(&b) {
+                let inside = reverted.first().or(members.first()).copied().unwrap_or(b);
+                let tip = self.baseline_tip(b).unwrap_or(b);
+                return Err(PlanError::SplitsBaseline {
+                    baseline: self.revision(b).id.clone(),
+                    inside: self.revision(inside).id.clone(),
+                    tip: self.revision(tip).id.clone(),
+                });
+            }
+            steps.retain(|s| !members.contains(s));
+            if !steps.contains(&b) {
+                steps.push(b);
+            }
+        }
+        steps.sort_unstable_by(|a, b| b.cmp(a));
+        if let Some(&stuck) = steps.iter().find(|&&i| !forget.contains(&i) && !self.revision(i).is_reversible()) {
             let rev = self.revision(stuck);
             return Err(PlanError::Irreversible { id: rev.id.clone(), path: rev.file.path.display().to_string() });
         }
-        Ok(Plan { direction: Direction::Downgrade, steps })
+        Ok(Plan { direction: Direction::Downgrade, steps, recorded: forget })
     }
 
     /// Steps the database back to `target` (everything, for base), newest
@@ -108,7 +214,10 @@ impl History {
     /// In Alembic's terms: the roots are `target`'s `nextrev`, and the
     /// reverted set is their descendants with dependencies, intersected
     /// with what is applied (`RevisionMap._collect_downgrade_revisions`).
-    pub fn plan_downgrade(&self, applied: &[bool], target: &[usize]) -> Result<Plan, PlanError> {
+    /// Baselines: see [`History::plan_upgrade`]; one that ran in place of
+    /// its replaced revisions is reverted only as a whole.
+    pub fn plan_downgrade(&self, recorded: &[bool], target: &[usize]) -> Result<Plan, PlanError> {
+        let applied = self.covered(recorded);
         if let Some(&missing) = target.iter().find(|&&t| !applied[t]) {
             return Err(PlanError::NotApplied { id: self.revision(missing).id.clone() });
         }
@@ -119,7 +228,7 @@ impl History {
         let keep = self.ancestors(target);
         let steps: Vec<usize> =
             (0..self.len()).rev().filter(|&i| applied[i] && (target.is_empty() || (reverted[i] && !keep[i]))).collect();
-        self.reversible(steps)
+        self.reversible(recorded, steps)
     }
 }
 
@@ -209,6 +318,143 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "revision `b1` (m/b1.sql) has no `-- migrate:down` section: it cannot be reverted"
+        );
+    }
+
+    /// `r1 <- r2 <- r3 <- l1`, with `b` replacing `r1 r2 r3`.
+    fn squashed() -> History {
+        let (h, problems) = history_of(&["r1:", "r2:r1", "r3:r2", "l1:r3", "b: replaces r1, r2, r3"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        h
+    }
+
+    fn plan(h: &History, plan: &crate::Plan) -> String {
+        plan.steps
+            .iter()
+            .map(
+                |&i| {
+                    if plan.records_only(i) {
+                        format!("{}(record)", h.revision(i).id)
+                    } else {
+                        h.revision(i).id.clone()
+                    }
+                },
+            )
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn a_baseline_stands_for_what_it_replaces_in_heads_bases_and_order() {
+        let h = squashed();
+        assert_eq!(h.ids(&h.heads()), ["l1"]);
+        assert_eq!(h.ids(&h.bases()), ["r1"]);
+        let order: Vec<&str> = h.revisions().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(order, ["r1", "r2", "r3", "b", "l1"], "the baseline sits between its set and what builds on it");
+        let b = h.index_of("b").unwrap();
+        assert_eq!(h.ids(h.replaced(b)), ["r1", "r2", "r3"]);
+        assert_eq!(h.replaced_by(h.index_of("r2").unwrap()), Some(b));
+        assert_eq!(h.baseline_tip(b), h.index_of("r3"));
+    }
+
+    #[test]
+    fn an_empty_database_runs_the_baseline_in_place_of_its_set() {
+        let h = squashed();
+        let head = h.heads();
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &head)), "b l1");
+        // A target inside the set applies the replaced revisions one by one.
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &[h.index_of("r2").unwrap()])), "r1 r2");
+        // The baseline itself as the target.
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &[h.index_of("b").unwrap()])), "b");
+    }
+
+    #[test]
+    fn a_database_through_the_whole_set_records_the_baseline_only() {
+        let h = squashed();
+        let head = h.heads();
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &["r1", "r2", "r3"]), &head)), "b(record) l1");
+        let tip = [h.index_of("r3").unwrap()];
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &["r1", "r2", "r3"]), &tip)), "b(record)");
+    }
+
+    #[test]
+    fn a_database_part_way_applies_the_rest_then_records_the_baseline() {
+        let h = squashed();
+        let head = h.heads();
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &["r1"]), &head)), "r2 r3 b(record) l1");
+    }
+
+    #[test]
+    fn a_database_at_the_baseline_has_applied_every_replaced_revision() {
+        let h = squashed();
+        let at_b = applied(&h, &["b"]);
+        assert_eq!(ids(&h, &h.applied_heads(&at_b)), "r3");
+        assert_eq!(plan(&h, &h.plan_upgrade(&at_b, &h.heads())), "l1");
+        let at_l1 = applied(&h, &["b", "l1"]);
+        assert_eq!(ids(&h, &h.applied_heads(&at_l1)), "l1");
+        assert!(h.plan_upgrade(&at_l1, &h.heads()).is_empty());
+        let current = h.applied_heads(&at_l1);
+        let back = h.resolve(&Target::parse("-1").unwrap(), &current).unwrap();
+        assert_eq!(plan(&h, &h.plan_downgrade(&at_l1, &back).unwrap()), "l1");
+    }
+
+    #[test]
+    fn a_downgrade_reverts_a_baseline_that_ran_only_as_a_whole() {
+        let h = squashed();
+        let at_l1 = applied(&h, &["b", "l1"]);
+        let to = |id: &str| vec![h.index_of(id).unwrap()];
+        assert_eq!(
+            h.plan_downgrade(&at_l1, &to("r1")).unwrap_err().to_string(),
+            "the downgrade would revert `r2`, which baseline `b` created together with the other revisions it replaces"
+        );
+        assert_eq!(plan(&h, &h.plan_downgrade(&at_l1, &[]).unwrap()), "l1 b");
+        // Without a down section, the baseline is where downgrades stop.
+        let mut revisions = h.revisions().to_vec();
+        revisions.iter_mut().find(|r| r.id == "b").unwrap().down = None;
+        let (h, _) = History::build(revisions);
+        let at_l1 = applied(&h, &["b", "l1"]);
+        assert!(matches!(h.plan_downgrade(&at_l1, &[]), Err(crate::PlanError::Irreversible { id, .. }) if id == "b"));
+    }
+
+    #[test]
+    fn a_downgrade_below_a_recorded_baseline_whose_set_has_rows_forgets_it_first() {
+        let h = squashed();
+        let all = applied(&h, &["r1", "r2", "r3", "b", "l1"]);
+        let to = |id: &str| vec![h.index_of(id).unwrap()];
+        assert_eq!(plan(&h, &h.plan_downgrade(&all, &to("r1")).unwrap()), "l1 b(record) r3 r2");
+    }
+
+    #[test]
+    fn a_baseline_set_must_be_one_revision_and_all_it_needs() {
+        // `x` builds on `r2`, inside the set but not its tip.
+        let (_, problems) = history_of(&["r1:", "r2:r1", "r3:r2", "x:r2", "b: replaces r1, r2, r3"]);
+        assert_eq!(
+            problems,
+            [
+                "m/b.sql:5: baseline `b` does not stand for a closed set: `x` builds on the replaced `r2`, which is not the last replaced revision `r3`"
+            ]
+        );
+        // `r2` needs `r1`, which is not replaced.
+        let (h, problems) = history_of(&["r1:", "r2:r1", "r3:r2", "b: replaces r2, r3"]);
+        assert_eq!(
+            problems,
+            [
+                "m/b.sql:5: baseline `b` does not stand for a closed set: `r3` needs `r1`, which it does not replace (nor is it the baseline's parent)"
+            ]
+        );
+        assert!(!h.is_baseline(h.index_of("b").unwrap()), "an invalid set is no baseline");
+        // ... unless the baseline has `r1` as its own parent.
+        let (h, problems) = history_of(&["r1:", "r2:r1", "r3:r2", "b:r1 replaces r2, r3"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &h.heads())), "r1 b");
+        let (_, problems) = history_of(&["r1:", "r2:r1", "b: replaces r1, r2, zz"]);
+        assert_eq!(problems, ["m/b.sql:5: baseline `b` replaces `zz`, which no revision file defines"]);
+        let (_, problems) = history_of(&["r1:", "s1:", "b: replaces r1, s1"]);
+        assert_eq!(
+            problems,
+            [
+                "m/b.sql:5: baseline `b` does not stand for a closed set: no replaced revision needs all the others (the set spans separate branches)"
+            ]
         );
     }
 }

@@ -20,7 +20,7 @@ use crate::{Checksum, Diagnostic, Problem, Span};
 /// The header keys a revision file may use, in the order `new` writes them
 /// (`allow`, which `new` never writes, and `imported-from` and `needs-sql`,
 /// which `import` writes, last).
-pub const HEADER_KEYS: [&str; 10] = [
+pub const HEADER_KEYS: [&str; 11] = [
     "revision",
     "parents",
     "message",
@@ -31,6 +31,7 @@ pub const HEADER_KEYS: [&str; 10] = [
     "allow",
     "imported-from",
     "needs-sql",
+    "replaces",
 ];
 
 /// A file as read from disk (or from memory, in tests).
@@ -71,6 +72,8 @@ pub struct HeaderLines {
     pub branch_labels: usize,
     /// 1-based line of the `depends-on` key; 0 when the header has none.
     pub depends_on: usize,
+    /// 1-based line of the `replaces` key; 0 when the header has none.
+    pub replaces: usize,
 }
 
 /// An `-- allow: RULE because REASON` header line: the revision allows a
@@ -126,6 +129,10 @@ pub struct Revision {
     /// such as an Alembic revision `import` could not render offline. A run
     /// stops before a revision whose section it needs is one of them.
     pub needs_sql: NeedsSql,
+    /// The `replaces` header, written by `cargo migrate squash`: this
+    /// revision is a baseline that stands for these revisions (kept under
+    /// `squashed/<id>/`), creating the schema they build in one step.
+    pub replaces: Vec<String>,
 }
 
 /// The sections a `-- needs-sql: up, down` header names: their SQL is still
@@ -279,6 +286,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     let mut allow = Vec::new();
     let mut imported_from = None;
     let mut needs_sql = NeedsSql::default();
+    let mut replaces = Vec::new();
     let mut lines = HeaderLines::default();
 
     let mut up: Option<Section> = None;
@@ -392,6 +400,10 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                                 }
                             }
                         }
+                        "replaces" => {
+                            lines.replaces = number;
+                            replaces = id_list(value, number, revision_id_problem, &mut push);
+                        }
                         _ => unreachable!("every key in HEADER_KEYS is handled"),
                     }
                     continue;
@@ -452,6 +464,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
         allow,
         imported_from,
         needs_sql,
+        replaces,
     })
 }
 
@@ -585,7 +598,7 @@ mod tests {
         assert_eq!(unknown.len(), 1);
         assert_eq!(
             unknown[0].to_string(),
-            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction, allow, imported-from, needs-sql; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
+            "m/a.sql:3: unknown header key `jira` (help: known keys are revision, parents, message, created, branch-labels, depends-on, transaction, allow, imported-from, needs-sql, replaces; a key of your own starts with `x-` (`-- x-jira: STARTUP-101`); free comments go after a blank line that ends the header)"
         );
     }
 

@@ -592,6 +592,7 @@ impl Migrator {
                         table,
                         rev,
                         statements,
+                        records_only: plan.records_only(i),
                         direction: plan.direction,
                         user: &user,
                         foreign_keys_off,
@@ -679,10 +680,11 @@ impl Migrator {
         let Step { table, rev, statements, direction, .. } = step;
         // Where schema changes cannot share a transaction with the
         // version-table row, every revision is run as `transaction: false` is.
-        if !rev.transaction || !step.capabilities.ddl_with_dml {
+        if !step.records_only && (!rev.transaction || !step.capabilities.ddl_with_dml) {
             return self.step_outside_transaction(db, step, events).await;
         }
         if own_transaction
+            && !step.records_only
             && step.capabilities.one_round_trip
             && !statements.iter().any(|st| needs_plain_transaction(st.text))
         {
@@ -724,7 +726,7 @@ impl Migrator {
         check_foreign_keys: bool,
         events: &mut E,
     ) -> Result<Option<Duration>, Error> {
-        let Step { table, rev, statements, direction, user, .. } = step;
+        let Step { table, rev, statements, direction, user, records_only, .. } = step;
         let upgrade = direction == Direction::Upgrade;
         let database_error = |context: String, source: DbError| Error::Database { context, source };
         if own_transaction {
@@ -753,8 +755,9 @@ impl Migrator {
         }
         let elapsed = start.elapsed();
         if failure.is_none() {
+            let state = if records_only { State::Stamped } else { State::Applied };
             let record = if upgrade {
-                table.insert(&new_row(rev, State::Applied, Some(millis(elapsed)), Some(user), None))
+                table.insert(&new_row(rev, state, Some(millis(elapsed)), Some(user), None))
             } else {
                 table.delete(&rev.id)
             };
@@ -982,6 +985,9 @@ struct Step<'a> {
     table: &'a VersionTable,
     rev: &'a Revision,
     statements: &'a [Statement<'a>],
+    /// Only the row is written or deleted ([`Plan::records_only`]): a
+    /// baseline whose replaced revisions were applied one by one.
+    records_only: bool,
     direction: Direction,
     /// `user@client-host`, for the version table.
     user: &'a str,

@@ -119,15 +119,17 @@ impl Migrator {
             let mut push = |sql: &str| push_statement(&mut out, sql, dialect, capabilities.client_delimiter);
             // Where schema changes commit implicitly (MySQL), as online,
             // every revision leaves the trace a `transaction: false` one does.
-            if rev.transaction && capabilities.transactional_ddl {
+            let records_only = plan.records_only(i);
+            if (rev.transaction && capabilities.transactional_ddl) || records_only {
                 // Inside the transaction SQLite would ignore it (a table rebuild's).
                 if capabilities.foreign_keys_pragma && turns_foreign_keys_off(statements) {
                     push(statements[0].text);
                 }
                 push("BEGIN");
                 statements.iter().for_each(|st| push(st.text));
+                let state = if records_only { State::Stamped } else { State::Applied };
                 push(&if upgrade {
-                    table.insert(&new_row(rev, State::Applied, None, None, None))
+                    table.insert(&new_row(rev, state, None, None, None))
                 } else {
                     table.delete(&rev.id)
                 });
@@ -206,6 +208,11 @@ impl Migrator {
         let mut prepared = Vec::with_capacity(plan.steps.len());
         for &i in &plan.steps {
             let rev = self.history.revision(i);
+            // A baseline recorded in place of revisions applied one by one runs nothing.
+            if plan.records_only(i) {
+                prepared.push(Vec::new());
+                continue;
+            }
             let (sql, section) = section_of(rev, plan.direction);
             let line = |offset: usize| section.marker_line + line_at(sql, offset);
             let problem = |offset: usize, message: String, help: &'static str| SqlProblem {

@@ -68,8 +68,13 @@ impl DbState {
 
     /// Fills in the id lists from `mask`, once the rows are read.
     pub(crate) fn finish(mut self, history: &History) -> DbState {
-        let applied: Vec<usize> = (0..history.len()).filter(|&i| self.mask[i]).collect();
-        let pending: Vec<usize> = (0..history.len()).filter(|&i| !self.mask[i]).collect();
+        // A recorded baseline stands for what it replaces; a replaced
+        // revision is not pending while the baseline would run in its place.
+        let covered = history.covered(&self.mask);
+        let in_place =
+            |i: usize| history.replaced_by(i).is_some_and(|b| history.replaced(b).iter().all(|&m| !covered[m]));
+        let applied: Vec<usize> = (0..history.len()).filter(|&i| covered[i]).collect();
+        let pending: Vec<usize> = (0..history.len()).filter(|&i| !covered[i] && !in_place(i)).collect();
         self.applied = history.ids(&applied);
         self.pending = history.ids(&pending);
         self.heads = history.ids(&history.applied_heads(&self.mask));
