@@ -120,7 +120,7 @@ pub enum Command {
     /// Show the revisions the database is at
     Current(CurrentArgs),
     /// Show the database, its connection, current revisions, pending, drifted and failed ones
-    Status(DbArgs),
+    Status(StatusArgs),
     /// Record the database as being at a target without running anything
     Stamp(StampArgs),
     /// Print the offline SQL script of an upgrade: `sql [FROM:]TO`
@@ -132,6 +132,9 @@ pub enum Command {
     /// Prove every down section on scratch databases (each revision upgraded, downgraded and
     /// upgraded again), merges in every order, a full upgrade from base and schema.sql
     Verify(VerifyArgs),
+    /// Replace REV and every revision it needs with one baseline revision that creates their schema
+    /// and rows; the replaced files move to squashed/<baseline>/
+    Squash(SquashArgs),
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +143,56 @@ pub struct DbArgs {
     /// [default: the configured environment variable (DATABASE_URL), then .env, then a SQLite file under target/]
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Use environment NAME of [package.metadata.migrate.environments]: its URL variable
+    /// (`url-env`), version table, schema and lock timeout
+    #[arg(long, value_name = "NAME", conflicts_with = "database_url")]
+    pub env: Option<String>,
+}
+
+impl Command {
+    /// The database arguments of a command that uses a database.
+    pub fn db(&self) -> Option<&DbArgs> {
+        match self {
+            Command::New(args) | Command::Generate(args) => Some(&args.db),
+            Command::Adopt(args) => Some(&args.db),
+            Command::Check(args) => Some(&args.db),
+            Command::Upgrade(args) => Some(&args.db),
+            Command::Downgrade(args) => Some(&args.db),
+            Command::Current(args) => Some(&args.db),
+            Command::Status(args) => Some(&args.db),
+            Command::Stamp(args) => Some(&args.db),
+            Command::Sql(args) => Some(&args.db),
+            Command::Resolve(args) => Some(&args.db),
+            Command::Diff(args) => Some(&args.db),
+            Command::Verify(args) => Some(&args.db),
+            Command::Squash(args) => Some(&args.db),
+            Command::Lock(args) => Some(&args.db),
+            _ => None,
+        }
+    }
+
+    /// The fleet arguments of a command that runs on several targets.
+    pub fn fleet(&self) -> Option<&FleetArgs> {
+        match self {
+            Command::Upgrade(args) => Some(&args.fleet),
+            Command::Downgrade(args) => Some(&args.fleet),
+            Command::Status(args) => Some(&args.fleet),
+            Command::Check(args) => Some(&args.fleet),
+            _ => None,
+        }
+    }
+
+    /// The lock arguments of a command that takes the migration lock.
+    pub fn lock_mut(&mut self) -> Option<&mut MigrationLockArgs> {
+        match self {
+            Command::Upgrade(args) => Some(&mut args.lock),
+            Command::Downgrade(args) => Some(&mut args.lock),
+            Command::Stamp(args) => Some(&mut args.lock),
+            Command::Resolve(args) => Some(&mut args.lock),
+            Command::Adopt(args) => Some(&mut args.lock),
+            _ => None,
+        }
+    }
 }
 
 /// For commands that take the migration lock.
@@ -185,6 +238,58 @@ pub enum TransactionArg {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// One row per environment of [package.metadata.migrate.environments]: current, pending,
+    /// drift, failed, reachable
+    #[arg(long, conflicts_with_all = ["database_url", "env", "targets", "schemas"])]
+    pub all_envs: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// Several databases in one run.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// Run on every database in FILE: one URL or env:VARIABLE per line, or [[target]] tables
+    /// with name, url or url-env, version-table, version-schema
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["database_url", "env", "schemas"])]
+    pub targets: Option<std::path::PathBuf>,
+    /// Run on each of these schemas of one PostgreSQL database (a tenant per schema, the
+    /// version table in each): --schemas tenant_a,tenant_b
+    #[arg(long, value_name = "SCHEMA,...", value_delimiter = ',')]
+    pub schemas: Vec<String>,
+    /// How many targets at once (with --targets, --schemas or --all-envs) [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Run target NAME first, alone, and stop if it fails
+    #[arg(long, value_name = "NAME")]
+    pub canary: Option<String>,
+    /// Start no further target once one failed
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+impl FleetArgs {
+    /// Whether the command runs on several targets.
+    pub fn is_fleet(&self) -> bool {
+        self.targets.is_some() || !self.schemas.is_empty()
+    }
+
+    /// Refuses `--jobs`, `--canary` and `--fail-fast` on one database.
+    pub fn refuse_without_targets(&self) -> Result<(), crate::error::CliError> {
+        let given =
+            [(self.jobs.is_some(), "--jobs"), (self.canary.is_some(), "--canary"), (self.fail_fast, "--fail-fast")];
+        match given.into_iter().find(|(on, _)| *on) {
+            Some((_, flag)) => Err(crate::error::CliError::usage(format!("{flag} needs several targets"))
+                .with_help("pass --targets FILE or --schemas a,b,c (or `status --all-envs`)")),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// Target: head, heads, +N, a revision, LABEL@head; FROM:TO with --sql (FROM `current`: where the database is)
     #[arg(default_value = "head", allow_hyphen_values = true)]
@@ -213,6 +318,8 @@ pub struct UpgradeArgs {
     pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +344,8 @@ pub struct DowngradeArgs {
     pub lock: MigrationLockArgs,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -410,6 +519,21 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The last revision to replace: it and every revision it needs become one baseline
+    #[arg(long, value_name = "REV")]
+    pub upto: String,
+    /// The baseline's message [default: "baseline up to REV"]
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Server for the scratch database [default: the database's own server; SQLite in memory]
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Range of revisions to list: FROM:TO, FROM: or :TO
     #[arg(short, long, value_name = "RANGE")]
@@ -541,6 +665,8 @@ pub struct CheckArgs {
     pub no_models: bool,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[cfg(test)]

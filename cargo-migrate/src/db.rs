@@ -25,7 +25,19 @@ pub fn resolve_url(project: &Project, args: &DbArgs) -> Result<ResolvedUrl, CliE
         dotenv: Some(&dotenv),
         default: DatabaseUrl::Sqlite { path: Some(default) },
     };
-    sources.resolve().map_err(|e| CliError::usage(e.to_string()).with_help(e.help()))
+    let resolved = sources.resolve().map_err(|e| CliError::usage(e.to_string()).with_help(e.help()))?;
+    // An environment's database is its variable's, never the SQLite default.
+    if let Some(name) = &project.environment
+        && !resolved.source.is_explicit()
+    {
+        let variable = &project.config.database_url_env;
+        return Err(CliError::usage(format!(
+            "the environment `{name}` reads its database URL from {variable}, which is not set (nor in {})",
+            dotenv.display()
+        ))
+        .with_help(format!("set {variable} to the {name} database's URL, or pass --database-url instead of --env")));
+    }
+    Ok(resolved)
 }
 
 /// The URL of a command that uses a database, refusing what the user cannot

@@ -6,6 +6,7 @@ mod commands;
 mod db;
 mod error;
 mod exit;
+mod fleet;
 mod fs;
 mod gitattributes;
 mod github;

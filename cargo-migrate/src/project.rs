@@ -10,7 +10,7 @@ use migrate_history::{Analysis, Diagnostic, Options};
 use crate::error::CliError;
 
 /// Where the history lives and how it is configured.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Project {
     pub config: Config,
     /// The directory the configuration is relative to (package or workspace
@@ -22,6 +22,8 @@ pub struct Project {
     pub shown_dir: PathBuf,
     /// Problems in the configuration.
     pub diagnostics: Vec<Diagnostic>,
+    /// The environment chosen with `--env`, whose settings `config` holds.
+    pub environment: Option<String>,
 }
 
 /// How the user pointed at the project.
@@ -78,7 +80,33 @@ impl Project {
         if selection.dir.is_some() {
             config.dir = dir.clone();
         }
-        Ok(Project { base, config, dir, shown_dir, diagnostics })
+        Ok(Project { base, config, dir, shown_dir, diagnostics, environment: None })
+    }
+
+    /// The project as environment `name` sees it: its URL variable, version
+    /// table and schema in `config`.
+    pub fn in_environment(&self, name: &str) -> Result<Project, CliError> {
+        let Some(environment) = self.config.environment(name) else {
+            let known: Vec<&str> = self.config.environments.iter().map(|e| e.name.as_str()).collect();
+            let help = match known.is_empty() {
+                true => format!(
+                    "configure it in Cargo.toml: `[package.metadata.migrate.environments.{name}]` with `url-env = \"{}_DATABASE_URL\"`",
+                    name.to_ascii_uppercase().replace(['-', '.'], "_")
+                ),
+                false => format!("the environments are {}", known.join(", ")),
+            };
+            return Err(CliError::usage(format!("no environment `{name}` in [package.metadata.migrate.environments]"))
+                .with_help(help));
+        };
+        let mut config = self.config.clone();
+        config.database_url_env = environment.url_env.clone();
+        if environment.version_table.is_some() {
+            config.version_table = environment.version_table.clone();
+        }
+        if environment.version_schema.is_some() {
+            config.version_schema = environment.version_schema.clone();
+        }
+        Ok(Project { config, environment: Some(name.to_owned()), ..self.clone() })
     }
 
     /// Reads and validates the history.

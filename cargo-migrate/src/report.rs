@@ -62,6 +62,20 @@ pub enum Message {
     },
     /// Everything `status` shows.
     Status(Box<StatusInfo>),
+    /// One target of `status --all-envs`, `status --targets`/`--schemas`
+    /// or `check --targets`/`--schemas`.
+    TargetStatus(Box<crate::fleet::TargetStatus>),
+    /// One target of `upgrade`/`downgrade --targets`/`--schemas`, when the run finished.
+    TargetFinished(Box<crate::fleet::TargetRun>),
+    /// The end of `upgrade`/`downgrade --targets`/`--schemas`.
+    FleetFinished {
+        direction: &'static str,
+        targets: usize,
+        succeeded: usize,
+        failed: usize,
+        skipped: usize,
+        elapsed_ms: f64,
+    },
     /// A revision applied (in a dry run: executed, to be rolled back).
     RevisionApplied(RanInfo),
     /// A revision reverted.

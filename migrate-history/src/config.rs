@@ -73,7 +73,49 @@ pub struct Config {
     /// `[package.metadata.migrate.lint]`: how `cargo migrate lint` and
     /// `check` treat the lint rules.
     pub lint: LintConfig,
+    /// `[package.metadata.migrate.environments.NAME]`, in the manifest's
+    /// order: the databases `--env NAME` and `status --all-envs` use, and
+    /// the GitHub environments of `init --ci github`.
+    pub environments: Vec<Environment>,
 }
+
+/// One environment: `[package.metadata.migrate.environments.NAME]`, the
+/// variable holding its database URL and the options that differ there.
+///
+/// ```
+/// use std::path::Path;
+/// use std::time::Duration;
+///
+/// use migrate_history::config::Config;
+///
+/// let manifest = "[package.metadata.migrate.environments.production]\n\
+///                 url-env = \"PRODUCTION_DATABASE_URL\"\nlock-timeout = \"5m\"\n\
+///                 [package.metadata.migrate.environments.staging]\n";
+/// let (config, _, problems) = Config::from_manifest(Path::new("Cargo.toml"), manifest);
+/// assert!(problems.is_empty());
+/// let production = config.environment("production").unwrap();
+/// assert_eq!(production.url_env, "PRODUCTION_DATABASE_URL");
+/// assert_eq!(production.lock_timeout, Some(Duration::from_secs(300)));
+/// // Without `url-env`, the project's variable (`database-url-env`).
+/// assert_eq!(config.environment("staging").unwrap().url_env, "DATABASE_URL");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// Its name: letters, digits, `_`, `-` and `.`, as GitHub environments are named.
+    pub name: String,
+    /// The environment variable (a GitHub secret in the workflows) holding
+    /// its database URL (`url-env`; default: `database-url-env`).
+    pub url_env: String,
+    /// Its version table, when not the project's (`version-table`).
+    pub version_table: Option<String>,
+    /// Its version table's PostgreSQL schema, when not the project's (`version-schema`).
+    pub version_schema: Option<String>,
+    /// How long a run there waits for the migration lock (`lock-timeout = "5m"`).
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+/// Keys understood in `[package.metadata.migrate.environments.NAME]`.
+pub const ENVIRONMENT_KEYS: [&str; 4] = ["url-env", "version-table", "version-schema", "lock-timeout"];
 
 /// `[package.metadata.migrate.lint]`. Rule names are checked by `cargo
 /// migrate lint`, which knows the rules; here only their form.
@@ -191,6 +233,7 @@ impl Default for Config {
             dialect: None,
             schemas: Vec::new(),
             lint: LintConfig::default(),
+            environments: Vec::new(),
         }
     }
 }
@@ -233,6 +276,8 @@ impl Config {
     pub fn from_table(path: &Path, table: &dyn TableLike) -> (Config, Vec<Diagnostic>) {
         let mut config = Config::default();
         let mut diagnostics = Vec::new();
+        // Read last: an environment's URL variable defaults to `database-url-env`.
+        let mut environments = None;
         let invalid = |message: String| Diagnostic::error(path, None, Problem::InvalidConfig { message });
         for (key, item) in table.iter() {
             match key {
@@ -275,11 +320,7 @@ impl Config {
                     )),
                 },
                 "lint" => config.lint = LintConfig::from_item(path, item, &mut diagnostics),
-                // The GitHub environments of `cargo migrate init --ci github`, which reads them itself.
-                "environments" if item.is_table_like() => {}
-                "environments" => diagnostics.push(invalid(
-                    "`environments` in [package.metadata.migrate] must be a table of environments".into(),
-                )),
+                "environments" => environments = Some(item),
                 other => diagnostics.push(Diagnostic::warning(
                     path,
                     None,
@@ -287,13 +328,185 @@ impl Config {
                 )),
             }
         }
+        if let Some(item) = environments {
+            config.environments = Environment::read_all(path, item, &config.database_url_env, &mut diagnostics);
+        }
         (config, diagnostics)
     }
+
+    /// The environment called `name`.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+}
+
+impl Environment {
+    /// Reads `[package.metadata.migrate.environments]`, reporting problems against `path`.
+    fn read_all(
+        path: &Path,
+        item: &Item,
+        default_url_env: &str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Vec<Environment> {
+        const TABLE: &str = "[package.metadata.migrate.environments]";
+        let mut invalid = |message: String| {
+            diagnostics.push(Diagnostic::error(path, None, Problem::InvalidConfig { message }));
+        };
+        let Some(table) = item.as_table_like() else {
+            invalid(format!(
+                "{TABLE} must be a table of environments, such as `[package.metadata.migrate.environments.staging]` with `url-env = \"STAGING_DATABASE_URL\"`"
+            ));
+            return Vec::new();
+        };
+        let mut environments = Vec::new();
+        for (name, item) in table.iter() {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+                invalid(format!(
+                    "the environment name `{name}` in {TABLE} must be letters, digits, `_`, `-` and `.` (as GitHub environments are named)"
+                ));
+                continue;
+            }
+            let Some(settings) = item.as_table_like() else {
+                invalid(format!(
+                    "`{name}` in {TABLE} must be a table, such as `[package.metadata.migrate.environments.{name}]` with `url-env = \"{}_DATABASE_URL\"`",
+                    name.to_ascii_uppercase().replace(['-', '.'], "_")
+                ));
+                continue;
+            };
+            let mut environment = Environment {
+                name: name.to_owned(),
+                url_env: default_url_env.to_owned(),
+                version_table: None,
+                version_schema: None,
+                lock_timeout: None,
+            };
+            for (key, value) in settings.iter() {
+                let text = value.as_str().filter(|t| !t.is_empty());
+                match (key, text) {
+                    ("url-env", Some(variable)) if is_variable_name(variable) => {
+                        environment.url_env = variable.to_owned();
+                    }
+                    ("url-env", _) => invalid(format!(
+                        "`url-env` of the environment `{name}` must name an environment variable (a GitHub secret), such as \"STAGING_DATABASE_URL\": letters, digits and `_`, not starting with a digit or GITHUB_"
+                    )),
+                    ("version-table", Some(table)) => environment.version_table = Some(table.to_owned()),
+                    ("version-schema", Some(schema)) => environment.version_schema = Some(schema.to_owned()),
+                    ("lock-timeout", Some(text)) if parse_duration(text).is_some() => {
+                        environment.lock_timeout = parse_duration(text);
+                    }
+                    ("lock-timeout", _) => invalid(format!(
+                        "`lock-timeout` of the environment `{name}` must be a duration, such as \"30s\", \"5m\" or \"1h\""
+                    )),
+                    ("version-table" | "version-schema", None) => {
+                        invalid(format!("`{key}` of the environment `{name}` must be a non-empty string"))
+                    }
+                    (other, _) => invalid(format!(
+                        "unknown key `{other}` in the environment `{name}`: the keys are {}",
+                        ENVIRONMENT_KEYS.map(|k| format!("`{k}`")).join(", ")
+                    )),
+                }
+            }
+            environments.push(environment);
+        }
+        environments
+    }
+}
+
+/// An environment variable's name, as a GitHub secret can be named too.
+fn is_variable_name(text: &str) -> bool {
+    text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !text.to_ascii_uppercase().starts_with("GITHUB_")
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, `1h30m`: numbers each followed by a unit.
+fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).filter(|&n| n > 0)?;
+        let number: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let millis = match &rest[..unit] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return None,
+        };
+        total += std::time::Duration::from_millis(number.checked_mul(millis)?);
+        rest = &rest[unit..];
+    }
+    Some(total)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environments_in_the_manifests_order_with_their_options() {
+        let text = "[package.metadata.migrate.environments.staging]\nurl-env = \"STAGING_DATABASE_URL\"\n\
+                    [package.metadata.migrate.environments.production]\nversion-table = \"schema_history\"\n\
+                    version-schema = \"ops\"\nlock-timeout = \"1m30s\"\n\
+                    [package.metadata.migrate]\ndatabase-url-env = \"APP_DATABASE_URL\"\n";
+        let (config, _, problems) = Config::from_manifest(Path::new("Cargo.toml"), text);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            config.environments,
+            [
+                Environment {
+                    name: "staging".into(),
+                    url_env: "STAGING_DATABASE_URL".into(),
+                    version_table: None,
+                    version_schema: None,
+                    lock_timeout: None,
+                },
+                Environment {
+                    name: "production".into(),
+                    url_env: "APP_DATABASE_URL".into(),
+                    version_table: Some("schema_history".into()),
+                    version_schema: Some("ops".into()),
+                    lock_timeout: Some(std::time::Duration::from_secs(90)),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_of_the_environments_is_reported() {
+        let text = "[package.metadata.migrate.environments]\nloose = \"X\"\n\
+                    [package.metadata.migrate.environments.\"my env\"]\n\
+                    [package.metadata.migrate.environments.staging]\nurl-env = \"staging url\"\nurl_env = \"X\"\n\
+                    lock-timeout = \"soon\"\nversion-table = \"\"\n";
+        let (_, _, problems) = Config::from_manifest(Path::new("Cargo.toml"), text);
+        let messages: Vec<String> = problems.iter().map(|d| d.problem.to_string()).collect();
+        assert_eq!(
+            messages,
+            [
+                "invalid configuration: `loose` in [package.metadata.migrate.environments] must be a table, such as `[package.metadata.migrate.environments.loose]` with `url-env = \"LOOSE_DATABASE_URL\"`",
+                "invalid configuration: the environment name `my env` in [package.metadata.migrate.environments] must be letters, digits, `_`, `-` and `.` (as GitHub environments are named)",
+                "invalid configuration: `url-env` of the environment `staging` must name an environment variable (a GitHub secret), such as \"STAGING_DATABASE_URL\": letters, digits and `_`, not starting with a digit or GITHUB_",
+                "invalid configuration: unknown key `url_env` in the environment `staging`: the keys are `url-env`, `version-table`, `version-schema`, `lock-timeout`",
+                "invalid configuration: `lock-timeout` of the environment `staging` must be a duration, such as \"30s\", \"5m\" or \"1h\"",
+                "invalid configuration: `version-table` of the environment `staging` must be a non-empty string",
+            ]
+        );
+    }
+
+    #[test]
+    fn durations() {
+        let cases: [(&str, Option<u64>); 5] =
+            [("500ms", Some(500)), ("30s", Some(30_000)), ("1h30m", Some(5_400_000)), ("", None), ("5", None)];
+        for (text, millis) in cases {
+            assert_eq!(parse_duration(text).map(|d| d.as_millis()), millis.map(u128::from), "{text}");
+        }
+        assert_eq!(parse_duration("3x"), None);
+    }
 
     #[test]
     fn package_wins_over_workspace() {

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use migrate_history::config::{Config, ConfigSource};
-use toml_edit::{DocumentMut, Item};
+use migrate_history::config::Config;
+use toml_edit::DocumentMut;
 
 use crate::ci::template::shell_word;
 use crate::error::CliError;
@@ -22,8 +22,6 @@ pub struct Request<'a> {
     /// workspace configured with `[workspace.metadata.migrate]`); `None` for a
     /// bare `--dir` outside any cargo project.
     pub manifest_dir: Option<&'a Path>,
-    /// The manifest whose `migrate` table configures the project, if one does.
-    pub config_manifest: Option<(PathBuf, ConfigSource)>,
     pub config: &'a Config,
     /// The directory `schema` is relative to.
     pub base: &'a Path,
@@ -120,10 +118,12 @@ impl Layout {
         let package_dir = relative(&start, "the package")?;
         let dir = relative(request.dir, "the migrations directory")?;
         let schema = relative(&request.base.join(&request.config.schema), "the models file (`schema`)")?;
-        let environments = match &request.config_manifest {
-            Some((manifest, source)) => read_environments(manifest, *source, &request.config.database_url_env)?,
-            None => Vec::new(),
-        };
+        let environments: Vec<Environment> = request
+            .config
+            .environments
+            .iter()
+            .map(|e| Environment { name: e.name.clone(), secret: e.url_env.clone() })
+            .collect();
         let environments = if environments.is_empty() {
             DEFAULT_ENVIRONMENTS
                 .iter()
@@ -253,82 +253,4 @@ fn install_path(root: &Path, path: &Path, given: &Path) -> Result<String, CliErr
         "the `--path` checkout of cargo-migrate",
         "a runner has only this repository: install from `--git URL` instead, or from crates.io (neither flag)",
     )
-}
-
-/// The keys of `[package.metadata.migrate.environments]` (or the workspace's,
-/// as the configuration itself), each with the secret holding its URL.
-fn read_environments(
-    manifest: &Path,
-    source: ConfigSource,
-    default_secret: &str,
-) -> Result<Vec<Environment>, CliError> {
-    let section = match source {
-        ConfigSource::Package => "package",
-        ConfigSource::Workspace => "workspace",
-        ConfigSource::Default => return Ok(Vec::new()),
-    };
-    let shown = shown_path(manifest);
-    let text = std::fs::read_to_string(manifest).map_err(|e| CliError::io("read", manifest, e))?;
-    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        CliError::failure(format!("{} is not valid TOML: {}", shown.display(), e.message().trim()))
-    })?;
-    let table_name = format!("[{section}.metadata.migrate.environments]");
-    let Some(item) = doc
-        .get(section)
-        .and_then(|s| s.get("metadata"))
-        .and_then(|m| m.get("migrate"))
-        .and_then(|m| m.get("environments"))
-    else {
-        return Ok(Vec::new());
-    };
-    let invalid = |message: String, help: &str| {
-        CliError::usage(format!("{}: {message}", shown.display())).with_help(help.to_owned())
-    };
-    let example = format!(
-        "write one table per GitHub environment, such as `[{section}.metadata.migrate.environments.staging]` with `url-env = \"STAGING_DATABASE_URL\"`"
-    );
-    let table = item
-        .as_table_like()
-        .ok_or_else(|| invalid(format!("{table_name} must be a table of environments"), &example))?;
-    let mut environments = Vec::new();
-    for (name, value) in table.iter() {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-            return Err(invalid(
-                format!("the environment name `{name}` in {table_name} is not one the workflows can use"),
-                "name GitHub environments with letters, digits, `_`, `-` and `.`",
-            ));
-        }
-        let settings = match value {
-            Item::Table(_) | Item::Value(toml_edit::Value::InlineTable(_)) => value.as_table_like().expect("a table"),
-            _ => return Err(invalid(format!("`{name}` in {table_name} must be a table"), &example)),
-        };
-        let mut secret = default_secret.to_owned();
-        for (key, value) in settings.iter() {
-            match (key, value.as_str()) {
-                ("url-env", Some(variable)) if is_variable_name(variable) => secret = variable.to_owned(),
-                ("url-env", _) => {
-                    return Err(invalid(
-                        format!(
-                            "`url-env` of the environment `{name}` must name a secret, such as \"STAGING_DATABASE_URL\""
-                        ),
-                        "GitHub secret names are letters, digits and `_`, not starting with a digit",
-                    ));
-                }
-                (other, _) => {
-                    return Err(invalid(
-                        format!("unknown key `{other}` in the environment `{name}` of {table_name}"),
-                        "the one key is `url-env`: the secret that holds the environment's database URL",
-                    ));
-                }
-            }
-        }
-        environments.push(Environment { name: name.to_owned(), secret });
-    }
-    Ok(environments)
-}
-
-fn is_variable_name(text: &str) -> bool {
-    text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !text.to_ascii_uppercase().starts_with("GITHUB_")
 }

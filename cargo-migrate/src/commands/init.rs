@@ -56,7 +56,6 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
                 args.deploy,
                 &crate::ci::Request {
                     manifest_dir: None,
-                    config_manifest: None,
                     config: &config,
                     base: &cwd,
                     dir: &cwd.join(&dir),
@@ -108,16 +107,27 @@ pub fn run(shell: &mut Shell, selection: &Selection, args: &InitArgs) -> CliResu
     // The workflows are checked before anything is written: all or nothing.
     let workflows = match args.ci {
         Some(provider) => {
-            let config_manifest = match found.source {
-                ConfigSource::Package | ConfigSource::Workspace => Some((found.base.join("Cargo.toml"), found.source)),
-                ConfigSource::Default => None,
-            };
+            // The environments come from the configuration: a broken one is refused, every problem shown.
+            let problems: Vec<_> = found.diagnostics.iter().filter(|d| d.is_error()).collect();
+            if !problems.is_empty() {
+                for problem in &problems {
+                    let shown = migrate_history::Diagnostic {
+                        path: problem.path.as_deref().map(crate::project::shown_path),
+                        ..(*problem).clone()
+                    };
+                    shell.diagnostic(&shown)?;
+                }
+                return Err(CliError::usage(format!(
+                    "the [package.metadata.migrate] configuration has {} problem(s); the workflows were not written",
+                    problems.len()
+                ))
+                .with_help("fix them in Cargo.toml and run `cargo migrate init --ci github` again"));
+            }
             Some(crate::ci::Plan::new(
                 provider,
                 args.deploy,
                 &crate::ci::Request {
                     manifest_dir: Some(&manifest_dir),
-                    config_manifest,
                     config: &found.config,
                     base: &base,
                     dir: &dir,

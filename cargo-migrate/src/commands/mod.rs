@@ -3,6 +3,7 @@
 mod adopt;
 mod check;
 mod diff;
+mod fleet;
 mod import;
 mod init;
 mod inspect;
@@ -12,11 +13,12 @@ mod lock;
 mod migrate;
 mod new;
 mod settle;
+mod squash;
 mod verify;
 
 use std::io::Write;
 
-use migrate_history::{Analysis, History, Options, Problem, Revision};
+use migrate_history::{Analysis, Direction, History, Options, Problem, Revision};
 
 use crate::cli::{Command, MigrateArgs};
 use crate::error::{CliError, CliResult};
@@ -25,7 +27,7 @@ use crate::report::{AllowInfo, Message, RevisionInfo};
 use crate::shell::{Shell, Verbosity};
 
 /// Runs a command; `Ok` carries the exit code.
-pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
+pub fn run(shell: &mut Shell, mut args: MigrateArgs) -> CliResult {
     let selection =
         Selection { manifest_path: args.global.manifest_path, package: args.global.package, dir: args.global.dir };
     if let Command::Init(init) = &args.command {
@@ -39,6 +41,24 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         _ => selection,
     };
     let project = Project::locate(&selection)?;
+    // `--env NAME`: that environment's URL variable, version table and lock timeout.
+    let project = match args.command.db().and_then(|db| db.env.clone()) {
+        Some(name) => {
+            let project = project.in_environment(&name)?;
+            let timeout = project.config.environment(&name).and_then(|e| e.lock_timeout);
+            if let (Some(timeout), Some(lock)) = (timeout, args.command.lock_mut()) {
+                lock.lock_timeout.get_or_insert(timeout);
+            }
+            project
+        }
+        None => project,
+    };
+    if let Some(fleet) = args.command.fleet()
+        && !fleet.is_fleet()
+        && !matches!(&args.command, Command::Status(status) if status.all_envs)
+    {
+        fleet.refuse_without_targets()?;
+    }
     match &args.command {
         Command::Init(_) => unreachable!("handled above"),
         Command::New(new) => new::new(shell, &project, new, new.autogenerate),
@@ -51,13 +71,44 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
         Command::Lock(lock) => lock::run(shell, &project, lock),
         Command::Import(args) => import::run(shell, &project, args),
         Command::Adopt(args) => adopt::run(shell, &project, args),
+        Command::Check(check) if check.fleet.is_fleet() => fleet::check(shell, &project, &check.db, &check.fleet),
         Command::Check(check) => check::run(shell, &project, check),
         Command::Lint(lint) => lint::run(shell, &project, lint),
+        Command::Upgrade(args) if args.fleet.is_fleet() => {
+            let refused = [(args.sql, "--sql"), (args.dry_run, "--dry-run")].into_iter().find(|(on, _)| *on);
+            let refused = refused.map(|(_, flag)| flag);
+            fleet::migrate(
+                shell,
+                &project,
+                Direction::Upgrade,
+                &args.target,
+                &args.db,
+                &args.fleet,
+                &args.lock,
+                refused,
+            )
+        }
+        Command::Downgrade(args) if args.fleet.is_fleet() => {
+            let refused = [(args.sql, "--sql"), (args.dry_run, "--dry-run")].into_iter().find(|(on, _)| *on);
+            let refused = refused.map(|(_, flag)| flag);
+            fleet::migrate(
+                shell,
+                &project,
+                Direction::Downgrade,
+                &args.target,
+                &args.db,
+                &args.fleet,
+                &args.lock,
+                refused,
+            )
+        }
         Command::Upgrade(args) => migrate::upgrade(shell, &project, args),
         Command::Downgrade(args) => migrate::downgrade(shell, &project, args),
         Command::Sql(args) => migrate::sql(shell, &project, args),
         Command::Current(args) => inspect::current(shell, &project, args),
-        Command::Status(args) => inspect::status(shell, &project, args),
+        Command::Status(args) if args.all_envs => fleet::status_all_envs(shell, &project, &args.fleet),
+        Command::Status(args) if args.fleet.is_fleet() => fleet::status(shell, &project, &args.db, &args.fleet),
+        Command::Status(args) => inspect::status(shell, &project, &args.db),
         Command::Stamp(args) => settle::stamp(shell, &project, args),
         Command::Resolve(args) => settle::resolve(shell, &project, args),
         Command::Diff(args) => {
@@ -67,6 +118,7 @@ pub fn run(shell: &mut Shell, args: MigrateArgs) -> CliResult {
             }
             diff::run(shell, &project, analysis.history, args)
         }
+        Command::Squash(args) => squash::run(shell, &project, args),
         Command::Verify(args) => {
             // Several heads are verify's own finding; drafts are `check`'s business.
             let analysis = project.analyze(Options { allow_multiple_heads: true, require_pinned: false });

@@ -118,7 +118,7 @@ fn redact(value: &mut Value, dir: &str) {
 }
 
 /// Every reason a snapshot below shows; `docs/json.md` documents exactly these.
-const REASONS: [&str; 30] = [
+const REASONS: [&str; 33] = [
     "revision",
     "branch-point",
     "diagnostic",
@@ -131,6 +131,9 @@ const REASONS: [&str; 30] = [
     "imported",
     "current",
     "status",
+    "target-status",
+    "target-finished",
+    "fleet-finished",
     "revision-applied",
     "revision-reverted",
     "revision-not-executed",
@@ -243,6 +246,49 @@ fn reason_status() {
     let fixture = Fixture::new();
     fixture.run(&["upgrade", "b"]);
     insta::assert_snapshot!(lines(&fixture.run(&["status"]), "status", &fixture));
+}
+
+impl Fixture {
+    /// `ARGS --targets` over two SQLite files of the fixture, `one.sqlite3`
+    /// and `two.sqlite3`.
+    fn fleet(&self, args: &[&str]) -> Output {
+        let targets = self.path().join("targets.txt");
+        let files =
+            ["one", "two"].map(|name| format!("sqlite:{}\n", self.path().join(format!("{name}.sqlite3")).display()));
+        std::fs::write(&targets, files.concat()).unwrap();
+        let mut all = args.to_vec();
+        all.extend(["--dir", "migrations", "--targets", "targets.txt", "--jobs", "1", "--message-format", "json"]);
+        cargo_migrate(self.path(), &all)
+    }
+}
+
+#[test]
+fn reason_target_status() {
+    let fixture = Fixture::new();
+    insta::assert_snapshot!(lines(&fixture.fleet(&["status"]), "target-status", &fixture));
+}
+
+#[test]
+fn reason_target_finished() {
+    let fixture = Fixture::new();
+    insta::assert_snapshot!(redact_elapsed(lines(&fixture.fleet(&["upgrade", "b"]), "target-finished", &fixture)));
+}
+
+#[test]
+fn reason_fleet_finished() {
+    let fixture = Fixture::new();
+    insta::assert_snapshot!(redact_elapsed(lines(&fixture.fleet(&["upgrade"]), "fleet-finished", &fixture)));
+}
+
+/// Replaces the `elapsed-ms` figures, which vary from run to run.
+fn redact_elapsed(text: String) -> String {
+    text.lines()
+        .map(|line| match line.split_once("\"elapsed-ms\": ") {
+            Some((before, _)) => format!("{before}\"elapsed-ms\": [MS],"),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
