@@ -93,7 +93,7 @@ pub fn run_all<T: Send>(
     schedule: &Schedule,
     stop: &AtomicBool,
     work: impl Fn(&Target) -> T + Sync,
-    failed: impl Fn(&T) -> bool,
+    failed: impl Fn(&T) -> bool + Sync,
     mut done: impl FnMut(usize, &Target, &T),
 ) -> Vec<Outcome<T>> {
     let mut results: Vec<Option<Outcome<T>>> = (0..targets.len()).map(|_| None).collect();
@@ -121,11 +121,15 @@ pub fn run_all<T: Send>(
     std::thread::scope(|scope| {
         for _ in 0..schedule.jobs.clamp(1, order.len().max(1)) {
             let sender = sender.clone();
-            let (order, next, give_up, work) = (&order, &next, &give_up, &work);
+            let (order, next, give_up, work, failed) = (&order, &next, &give_up, &work, &failed);
             scope.spawn(move || {
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) {
                     let result =
                         (!give_up.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst)).then(|| work(&targets[i]));
+                    // Before the next target is taken, so that none starts after a failure.
+                    if schedule.fail_fast && result.as_ref().is_some_and(failed) {
+                        give_up.store(true, Ordering::SeqCst);
+                    }
                     if sender.send((i, result)).is_err() {
                         break;
                     }
@@ -136,9 +140,6 @@ pub fn run_all<T: Send>(
         for (i, result) in receiver {
             results[i] = Some(match result {
                 Some(result) => {
-                    if failed(&result) && schedule.fail_fast {
-                        give_up.store(true, Ordering::SeqCst);
-                    }
                     finished += 1;
                     done(finished, &targets[i], &result);
                     Outcome::Ran(result)
@@ -398,17 +399,19 @@ pub fn migrate(
 }
 
 /// The exit code of a fleet: 0 when every target succeeded, else that of
-/// the first target (in order) that failed or was skipped.
+/// the first target (in order) that failed, else 4 for targets skipped
+/// (130 when Ctrl-C skipped them).
 pub fn exit_code<T>(outcomes: &[Outcome<T>], code: impl Fn(&T) -> i32) -> i32 {
-    outcomes
-        .iter()
-        .map(|outcome| match outcome {
-            Outcome::Ran(result) => code(result),
-            Outcome::Skipped("interrupted") => exit::INTERRUPTED,
-            Outcome::Skipped(_) => exit::REFUSED,
-        })
-        .find(|&code| code != exit::OK)
-        .unwrap_or(exit::OK)
+    let failed = outcomes.iter().find_map(|outcome| match outcome {
+        Outcome::Ran(result) => Some(code(result)).filter(|&code| code != exit::OK),
+        Outcome::Skipped(_) => None,
+    });
+    let skipped = outcomes.iter().find_map(|outcome| match outcome {
+        Outcome::Skipped("interrupted") => Some(exit::INTERRUPTED),
+        Outcome::Skipped(_) => Some(exit::REFUSED),
+        Outcome::Ran(_) => None,
+    });
+    failed.or(skipped).unwrap_or(exit::OK)
 }
 
 /// `status --all-envs`: one target per configured environment.
