@@ -56,6 +56,9 @@ tasks:
                     Flyway and diesel layouts and as an Alembic project (Alembic
                     installed into target/tools on first use), against `cp -r` of
                     the same files
+  bench fleet       a 10-revision history applied to 200 tenant schemas of one
+                    PostgreSQL database (`--schemas`, --jobs 1 and 8), against one
+                    database and psql running the same DDL in one session
   fuzz [--target NAME] [SECONDS]
                     run the fuzz targets in fuzz/ for SECONDS in all (default 60, split
                     evenly), adding new inputs to fuzz/corpus/<target>/; a crash is saved

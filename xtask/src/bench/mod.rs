@@ -4,6 +4,7 @@
 
 mod apply;
 mod autogenerate;
+mod fleet;
 mod history;
 mod import;
 mod split;
@@ -20,8 +21,9 @@ pub fn run(args: &[&str]) -> Result<(), String> {
         ["autogenerate"] => autogenerate::run(),
         ["split"] => split::run(),
         ["import"] => import::run(),
+        ["fleet"] => fleet::run(),
         _ => Err(format!(
-            "unknown benchmark `{}`; available: history, apply, autogenerate, split, import",
+            "unknown benchmark `{}`; available: history, apply, autogenerate, split, import, fleet",
             args.join(" ")
         )),
     }
