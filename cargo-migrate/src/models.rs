@@ -27,6 +27,28 @@ pub fn workbench(project: &Project, dev: Option<&str>, database: &DatabaseUrl) -
     Ok(Workbench::new(&server).schemas(&project.config.schemas))
 }
 
+/// [`workbench`], refused when its scratch databases are not of the
+/// configured `dialect` (`verify`, `squash`).
+pub fn workbench_in_dialect(
+    project: &Project,
+    dev: Option<&str>,
+    database: &DatabaseUrl,
+) -> Result<Workbench, CliError> {
+    let bench = workbench(project, dev, database)?;
+    if let Some(dialect) = project.config.dialect
+        && dialect != bench.dialect()
+    {
+        return Err(CliError::usage(format!(
+            "the history is written for {}, but the scratch databases would be {}: {}",
+            dialect.name(),
+            bench.dialect().name(),
+            bench.describe()
+        ))
+        .with_help(format!("pass `--dev-url` with a {} server", dialect.name())));
+    }
+    Ok(bench)
+}
+
 /// Run by the Ctrl-C handler before the process exits.
 fn drop_scratch_on_exit() {
     for left in drop_every_scratch() {
@@ -135,4 +157,36 @@ pub fn check(
         .iter()
         .map(|change| Diagnostic::error(&shown, None, Problem::ModelsDiffer { change: change.to_string() }))
         .collect())
+}
+
+/// The baseline half of `check`: each baseline (`replaces` header) proved
+/// on a scratch database to build the schema and rows of the revisions it
+/// replaces (migrate-runtime's `Workbench::prove_baseline`); one error per
+/// difference, on the baseline's file.
+pub fn baselines(
+    shell: &mut Shell,
+    project: &Project,
+    migrator: &Migrator,
+    database: &DatabaseUrl,
+) -> Result<Vec<Diagnostic>, CliError> {
+    let history = migrator.history();
+    let baselines: Vec<usize> = (0..history.len()).filter(|&b| history.is_baseline(b)).collect();
+    if baselines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bench = workbench(project, None, database)?;
+    let mut problems = Vec::new();
+    for b in baselines {
+        let rev = history.revision(b);
+        let proof = compared(shell, project, bench.prove_baseline(migrator, &rev.id))?;
+        let differences =
+            proof.changes.iter().map(ToString::to_string).chain(proof.rows.iter().map(|(table, old, new)| {
+                format!("the rows of {table} differ ({old} after the replaced revisions, {new} after the baseline)")
+            }));
+        for difference in differences {
+            let problem = Problem::BaselineDiffers { id: rev.id.clone(), difference };
+            problems.push(Diagnostic::error(&rev.file.path, Some(rev.lines.replaces), problem));
+        }
+    }
+    Ok(problems)
 }

@@ -332,6 +332,16 @@ pub enum Problem {
         /// `is not under squashed/<id>/` or `is not pinned in migrate.lock`.
         why: String,
     },
+    /// A baseline does not build what the revisions it replaces build
+    /// (`cargo migrate check`, on a scratch database).
+    #[error("baseline `{id}` differs from the revisions it replaces: {difference}")]
+    BaselineDiffers {
+        /// The baseline's id.
+        id: String,
+        /// One difference, as autogenerate names it (`new index ... on ...`),
+        /// or the rows of a table.
+        difference: String,
+    },
     /// A `[package.metadata.migrate]` value of the wrong type, or a manifest that is not TOML.
     #[error("invalid configuration: {message}")]
     InvalidConfig {
@@ -502,6 +512,9 @@ impl Problem {
             Problem::BaselineNotClosed { .. } => "a baseline replaces one revision and every revision it needs (`cargo migrate squash --upto REV` writes such a set); revert hand edits of the `replaces` line, or squash again up to a revision that nothing outside the set builds on".into(),
             Problem::ReplacedMisplaced { id, .. } => format!(
                 "`cargo migrate squash` moves the replaced files to `squashed/{id}/` and pins them; move the file back there and run `cargo migrate lock`"
+            ),
+            Problem::BaselineDiffers { id, .. } => format!(
+                "the difference is what the baseline builds compared with replaying squashed/{id}/: restore the file as `cargo migrate squash` wrote it (version control), or write the difference into a new revision"
             ),
             Problem::InvalidConfig { .. } => "see the configuration section of the README".into(),
             Problem::UnknownConfigKey { key } if key.starts_with("lint.") => {

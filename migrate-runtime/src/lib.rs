@@ -39,6 +39,7 @@ pub mod mysql;
 mod pg;
 pub mod schema;
 pub mod source;
+pub mod squash;
 pub mod url;
 pub mod verify;
 pub mod version_table;

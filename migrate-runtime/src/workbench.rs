@@ -136,6 +136,11 @@ impl Workbench {
         self
     }
 
+    /// The PostgreSQL schemas compared besides the default one.
+    pub(crate) fn extra_schemas(&self) -> &[String] {
+        &self.schemas
+    }
+
     /// The dialect of the scratch databases.
     pub fn dialect(&self) -> Dialect {
         self.server.dialect()

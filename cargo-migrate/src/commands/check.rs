@@ -41,6 +41,8 @@ pub fn run(shell: &mut Shell, project: &Project, args: &CheckArgs) -> CliResult 
         if !args.no_models {
             analysis.diagnostics.append(&mut crate::models::check(shell, project, &migrator, &resolved.url)?);
         }
+        // Each baseline against the revisions it replaces.
+        analysis.diagnostics.append(&mut crate::models::baselines(shell, project, &migrator, &resolved.url)?);
     }
     // With a dialect configured, the linter's findings: errors in drafts, warnings in pinned revisions.
     #[cfg(feature = "lint")]

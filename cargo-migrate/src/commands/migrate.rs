@@ -309,6 +309,13 @@ fn progress(shell: &mut Shell, event: Event<'_>, dry_run: bool) -> std::io::Resu
             let verb = if direction == Direction::Upgrade { "Applying" } else { "Reverting" };
             shell.status(verb, format!("{} {}", revision.id, revision.message))
         }
+        Event::Recording { revision, direction } if !json => {
+            let (verb, why) = match direction {
+                Direction::Upgrade => ("Recording", "its replaced revisions are applied: nothing runs"),
+                _ => ("Forgetting", "its replaced revisions are reverted one by one"),
+            };
+            shell.status(verb, format!("{} {} ({why})", revision.id, revision.message))
+        }
         Event::Finished { revision, direction, elapsed } => {
             let ran = RanInfo {
                 id: revision.id.clone(),

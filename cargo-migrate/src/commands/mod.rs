@@ -187,6 +187,12 @@ fn flags(history: &History, index: usize) -> String {
     if history.is_merge_point(index) {
         flags.push_str(" (mergepoint)");
     }
+    if history.is_baseline(index) {
+        flags.push_str(&format!(" (baseline of {})", history.ids(history.replaced(index)).join(", ")));
+    }
+    if let Some(baseline) = history.replaced_by(index) {
+        flags.push_str(&format!(" (replaced by {})", history.revision(baseline).id));
+    }
     flags
 }
 

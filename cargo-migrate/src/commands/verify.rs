@@ -11,7 +11,7 @@ use migrate_runtime::verify::{Checked, Failure, Verification, VerifyEvent, Verif
 
 use crate::cli::VerifyArgs;
 use crate::db::{chosen_url, configured, describe_heads, workbench_error};
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::exit;
 use crate::project::Project;
 use crate::report::{Message, SchemaChangeInfo, VerifyFailureInfo, VerifyFinishedInfo};
@@ -28,18 +28,7 @@ pub fn run(shell: &mut Shell, project: &Project, history: History, args: &Verify
         None => None,
     };
     let resolved = chosen_url(shell, project, &args.db, false)?;
-    let bench = crate::models::workbench(project, args.dev_url.as_deref(), &resolved.url)?;
-    if let Some(dialect) = project.config.dialect
-        && dialect != bench.dialect()
-    {
-        return Err(CliError::usage(format!(
-            "the history is written for {}, but the scratch databases would be {}: {}",
-            dialect.name(),
-            bench.dialect().name(),
-            bench.describe()
-        ))
-        .with_help(format!("pass `--dev-url` with a {} server", dialect.name())));
-    }
+    let bench = crate::models::workbench_in_dialect(project, args.dev_url.as_deref(), &resolved.url)?;
     let models = crate::models::read_if_present(project)?;
     let models_name = models.as_ref().map(|(shown, _)| shown.clone()).unwrap_or_else(|| project.config.schema.clone());
     let bench = bench.models_name(models_name.display().to_string());

@@ -28,6 +28,7 @@ fn help_snapshots() {
         "generate",
         "diff",
         "verify",
+        "squash",
     ] {
         insta::assert_snapshot!(format!("help_{command}"), transcript(&cargo_migrate(&dir, &[command, "--help"])));
     }

@@ -79,6 +79,11 @@ pub struct Migrator {
 pub const DEFAULT_LOCK_LEASE: Duration = Duration::from_secs(60);
 
 impl Migrator {
+    /// This migrator's configuration (version table, lock) over another history.
+    pub(crate) fn with_history(&self, history: History) -> Migrator {
+        Migrator { history, ..self.clone() }
+    }
+
     /// A migrator for `history`, with the default version table
     /// (`migrate_versions`) and no lock timeout.
     pub fn new(history: History) -> Migrator {

@@ -51,6 +51,15 @@ pub enum Event<'a> {
         /// Applying or reverting it.
         direction: Direction,
     },
+    /// A baseline is about to be recorded (upgrade) or its row deleted
+    /// (downgrade) without running any SQL: the revisions it replaces were
+    /// applied (or are reverted) one by one. Followed by `Finished`.
+    Recording {
+        /// The baseline.
+        revision: &'a Revision,
+        /// Recording it or forgetting it.
+        direction: Direction,
+    },
     /// A revision ran and is recorded (or, in one transaction, will be).
     Finished {
         /// The revision.

@@ -734,7 +734,11 @@ impl Migrator {
                 .await
                 .map_err(|e| database_error("starting a transaction".into(), e))?;
         }
-        events(Event::Started { revision: rev, direction });
+        events(if records_only {
+            Event::Recording { revision: rev, direction }
+        } else {
+            Event::Started { revision: rev, direction }
+        });
         let start = Instant::now();
         let (sql, section) = section_of(rev, direction);
         let mut failure = None;

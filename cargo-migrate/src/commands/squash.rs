@@ -1,0 +1,229 @@
+//! `squash --upto REV`: one baseline revision in place of REV and every
+//! revision it needs. migrate-runtime's `Workbench::baseline` replays them
+//! on a scratch database and writes their schema and rows; this writes the
+//! baseline, then moves the replaced files to `squashed/<id>/` (moved back,
+//! and the baseline removed, when a move fails), then pins the baseline.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use migrate_history::{Checksum, History, LOCK_FILE_NAME, SourceFile, header_control_character, parse_revision};
+
+use super::analyze_for_writing;
+use crate::cli::SquashArgs;
+use crate::db::{chosen_url, configured, workbench_error};
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::project::Project;
+use crate::shell::{Shell, plural};
+
+/// Where the replaced revisions of a baseline go, inside the migrations directory.
+pub const SQUASHED_DIR: &str = "squashed";
+
+pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult {
+    let analysis = analyze_for_writing(shell, project)?;
+    let history = &analysis.history;
+    let tip = history.lookup(&args.upto).map_err(|e| {
+        let help = e.help().map(str::to_owned);
+        let mut error = CliError::usage(format!("`--upto {}`: {e}", args.upto));
+        error.help = help.or_else(|| Some("`cargo migrate history` lists the revisions".into()));
+        error
+    })?;
+    let set = replaced_set(history, tip)?;
+    if let Some(message) = &args.message
+        && let Some(character) = header_control_character(message)
+    {
+        return Err(CliError::usage(format!("`--message` contains {character:?}"))
+            .with_help("pass a one-line message; longer notes belong in a comment below the header"));
+    }
+    let ids = history.ids(&set);
+    if let Some(draft) = ids.iter().find(|id| !analysis.lock.is_pinned(id)) {
+        return Err(CliError::usage(format!(
+            "revision `{draft}` would be replaced but is a draft: a baseline replaces released revisions only"
+        ))
+        .with_help(format!(
+            "pin it first with `cargo migrate lock`, or squash up to a revision before it (`--upto {}` or earlier)",
+            history.parents(history.index_of(draft).unwrap_or(tip)).first().map_or("…", |&p| &history.revision(p).id)
+        )));
+    }
+    let tip_id = history.revision(tip).id.clone();
+    let id = baseline_id(history, &ids)?;
+
+    let resolved = chosen_url(shell, project, &args.db, false)?;
+    let bench = crate::models::workbench_in_dialect(project, args.dev_url.as_deref(), &resolved.url)?;
+    shell.status(
+        "Replaying",
+        format!("{} revision{} up to {tip_id} ({})", ids.len(), plural(ids.len()), bench.describe()),
+    )?;
+    let migrator = configured(project, history.clone());
+    let baseline = bench.baseline(&migrator, &tip_id);
+    crate::models::warn_left_behind(shell)?;
+    let baseline = baseline.map_err(|e| workbench_error(e, &project.config.schema))?;
+
+    let message = args.message.clone().unwrap_or_else(|| format!("baseline up to {tip_id}"));
+    let text = render(&id, &message, &ids, &tip_id, &baseline.up);
+    let name = format!("{id}_{}.sql", migrate_history::template::slug(&message));
+    let shown = project.shown(&name);
+    if let Err(problems) = parse_revision(SourceFile::new(&shown, text.as_str())) {
+        let detail: Vec<String> = problems.iter().map(|p| p.problem.to_string()).collect();
+        return Err(CliError::failure(format!("the baseline would not parse: {}", detail.join("; "))));
+    }
+    let moves: Vec<(PathBuf, PathBuf)> = set
+        .iter()
+        .map(|&i| {
+            let rev = history.revision(i);
+            let from = rev.file.origin.clone().unwrap_or_else(|| project.base.join(&rev.file.path));
+            let file_name =
+                from.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(format!("{}.sql", rev.id)));
+            (from, project.dir.join(SQUASHED_DIR).join(&id).join(file_name))
+        })
+        .collect();
+    if let Some((_, taken)) = moves.iter().find(|(_, to)| to.exists()) {
+        return Err(CliError::failure(format!("{} exists already; nothing was written", taken.display()))
+            .with_help("move it away, or remove the squashed directory left by an earlier attempt"));
+    }
+
+    // The baseline first: until the moves are done, the history still holds every replaced file.
+    let baseline_path = project.dir.join(&name);
+    if !crate::fs::create_new(&baseline_path, &text)? {
+        return Err(CliError::failure(format!("{} already exists; it was left as it is", shown.display())));
+    }
+    let written = move_all(&moves).and_then(|()| {
+        pin(project, &analysis.lock, &id, &text).inspect_err(|_| {
+            for (from, to) in moves.iter().rev() {
+                let _ = std::fs::rename(to, from);
+            }
+        })
+    });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&baseline_path);
+        let _ = std::fs::remove_dir(project.dir.join(SQUASHED_DIR).join(&id));
+        let _ = std::fs::remove_dir(project.dir.join(SQUASHED_DIR));
+        return Err(error.with_help("nothing was changed: the baseline was removed and every moved file put back"));
+    }
+    shell.status("Created", format!("{} ({message}), replacing {}", shown.display(), ids.join(", ")))?;
+    let squashed = project.shown(SQUASHED_DIR).join(&id);
+    shell.status(
+        "Moved",
+        format!("{} revision{} to {}/ (still loaded and pinned)", ids.len(), plural(ids.len()), squashed.display()),
+    )?;
+    shell.status("Pinned", format!("{id} in {}", project.shown(LOCK_FILE_NAME).display()))?;
+    if !baseline.rows.is_empty() {
+        let tables: Vec<String> =
+            baseline.rows.iter().map(|(table, n)| format!("{table} ({n} row{})", plural(*n))).collect();
+        shell.warn(format!(
+            "the baseline keeps the rows the replaced revisions left in {}: review them, they are now part of every new database",
+            tables.join(", ")
+        ))?;
+    }
+    shell.note(format!(
+        "databases that applied the replaced revisions record {id} on their next upgrade without running it; `cargo migrate check` proves the baseline builds the same schema"
+    ))?;
+    writeln!(shell.out(), "{}", shown.display())?;
+    Ok(exit::OK)
+}
+
+/// REV and every revision it needs, refused when a revision outside the
+/// set builds on one inside it other than REV, or when the set overlaps a
+/// baseline.
+fn replaced_set(history: &History, tip: usize) -> Result<Vec<usize>, CliError> {
+    let tip_id = &history.revision(tip).id;
+    let needed = history.ancestors(&[tip]);
+    let set: Vec<usize> = (0..history.len()).filter(|&i| needed[i]).collect();
+    if let Some(&b) = set.iter().find(|&&i| history.is_baseline(i) || history.replaced_by(i).is_some()) {
+        let baseline = history.replaced_by(b).unwrap_or(b);
+        return Err(CliError::usage(format!(
+            "`--upto {tip_id}` would replace `{}`, which belongs to baseline `{}`: squashing over a baseline is not supported",
+            history.revision(b).id,
+            history.revision(baseline).id
+        ))
+        .with_help(format!(
+            "squash the revisions after `{}` only by hand, or prune the earlier baseline first",
+            history.revision(baseline).id
+        )));
+    }
+    for c in (0..history.len()).filter(|&c| !needed[c]) {
+        let inside = history.parents(c).iter().chain(history.dependencies(c)).find(|&&p| needed[p] && p != tip);
+        if let Some(&p) = inside {
+            let c_id = &history.revision(c).id;
+            return Err(CliError::usage(format!(
+                "`--upto {tip_id}`: revision `{c_id}` ({}) builds on `{}`, which the baseline would replace, but is not itself replaced",
+                history.revision(c).file.path.display(),
+                history.revision(p).id
+            ))
+            .with_help(format!(
+                "a baseline replaces a stretch that only its last revision leads out of: squash up to a revision that needs `{c_id}` (merge the branches first with `cargo migrate merge`), or up to `{}` or earlier",
+                history.revision(p).id
+            )));
+        }
+    }
+    Ok(set)
+}
+
+/// A baseline's id: derived from what it replaces (the same squash gives
+/// the same id), unless that id is taken.
+fn baseline_id(history: &History, ids: &[String]) -> Result<String, CliError> {
+    let digest = Checksum::of(&format!("baseline:{}", ids.join(","))).to_string();
+    let id = digest[Checksum::PREFIX.len()..Checksum::PREFIX.len() + 12].to_owned();
+    if let Some(existing) = history.get(&id) {
+        return Err(CliError::failure(format!(
+            "the baseline's id `{id}` is taken by {}",
+            existing.file.path.display()
+        ))
+        .with_help("an earlier squash of the same revisions left it: remove that file first"));
+    }
+    Ok(id)
+}
+
+/// The baseline's text: header, a comment saying what it is, the up
+/// section and no down section.
+fn render(id: &str, message: &str, ids: &[String], tip: &str, up: &str) -> String {
+    let created = humantime::format_rfc3339_seconds(SystemTime::now());
+    let mut text = format!(
+        "-- revision: {id}\n-- parents:\n-- message: {message}\n-- created: {created}\n-- replaces: {}\n\n",
+        ids.join(", ")
+    );
+    text.push_str(&format!(
+        "-- Written by `cargo migrate squash --upto {tip}`: the schema and rows the\n\
+         -- revisions it replaces build, which are kept in squashed/{id}/. A new\n\
+         -- database runs this; one that applied them records it without running it.\n\
+         -- No down section: a database upgraded through a baseline goes down to\n\
+         -- {tip} at the lowest.\n\n-- migrate:up\n"
+    ));
+    text.push_str(up.trim_end());
+    text.push('\n');
+    text
+}
+
+/// Moves each file, never replacing one; on failure moves back what moved.
+fn move_all(moves: &[(PathBuf, PathBuf)]) -> Result<(), CliError> {
+    let mut done: Vec<(&Path, &Path)> = Vec::new();
+    for (from, to) in moves {
+        let result = match to.parent() {
+            Some(dir) => std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e)),
+            None => Ok(()),
+        }
+        .and_then(|()| {
+            if to.exists() {
+                return Err(CliError::failure(format!("{} exists already", to.display())));
+            }
+            std::fs::rename(from, to).map_err(|e| CliError::io("move", from, e))
+        });
+        if let Err(error) = result {
+            for (from, to) in done.into_iter().rev() {
+                let _ = std::fs::rename(to, from);
+            }
+            return Err(error);
+        }
+        done.push((from, to));
+    }
+    Ok(())
+}
+
+/// Pins the baseline in migrate.lock.
+fn pin(project: &Project, lock: &migrate_history::LockFile, id: &str, text: &str) -> Result<(), CliError> {
+    let mut lock = lock.clone();
+    lock.pin(id, Checksum::of(text));
+    crate::fs::write_atomic(&project.dir.join(LOCK_FILE_NAME), &lock.render())
+}

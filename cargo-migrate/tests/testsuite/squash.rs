@@ -1,0 +1,363 @@
+//! `squash --upto REV`: a baseline in place of REV and what it needs, on
+//! SQLite and PostgreSQL; databases before, part-way through and past the
+//! replaced revisions upgrading through it; `check`'s proof.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use migrate_runtime::schema::{diff, introspect};
+use tests::support::TestDatabase;
+
+use crate::{assert_exit, cargo_migrate, redacted};
+
+/// Where the test's databases live.
+enum Db {
+    Sqlite,
+    /// One PostgreSQL database per name, created on first use.
+    Postgres(RefCell<BTreeMap<String, TestDatabase>>),
+}
+
+impl Db {
+    fn postgres() -> Db {
+        Db::Postgres(RefCell::default())
+    }
+
+    /// The URL of database `name` (`plain`, `fresh`, ...): a SQLite file in
+    /// `dir`, or a PostgreSQL database of its own.
+    fn url(&self, dir: &Path, name: &str) -> String {
+        match self {
+            Db::Sqlite => format!("sqlite:{}", dir.join(format!("{name}.db")).display()),
+            Db::Postgres(databases) => {
+                databases.borrow_mut().entry(name.to_owned()).or_insert_with(|| TestDatabase::create(name)).url.clone()
+            }
+        }
+    }
+
+    /// The revisions: `a1` (two tables), `b2` (rows, a column, an index,
+    /// a serial table on PostgreSQL), and `c3`, which builds on `b2` and
+    /// stays.
+    fn revisions(&self) -> [(&'static str, String); 3] {
+        let notes = match self {
+            Db::Sqlite => "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body text NOT NULL);",
+            Db::Postgres(_) => "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);",
+        };
+        [
+            (
+                "a1_users.sql",
+                "-- revision: a1\n-- parents:\n-- message: users and kinds\n\n-- migrate:up\n\
+                 CREATE TABLE kinds (id integer PRIMARY KEY, name text NOT NULL UNIQUE);\n\
+                 CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n\n\
+                 -- migrate:down\nDROP TABLE users;\nDROP TABLE kinds;\n"
+                    .to_owned(),
+            ),
+            (
+                "b2_kinds.sql",
+                format!(
+                    "-- revision: b2\n-- parents: a1\n-- message: kinds rows\n-- transaction: false\n\n-- migrate:up\n\
+                     INSERT INTO kinds (id, name) VALUES (1, 'admin'), (2, 'o''brien');\n\
+                     ALTER TABLE users ADD COLUMN kind_id integer REFERENCES kinds (id);\n\
+                     CREATE INDEX users_email ON users (email);\n{notes}\n\
+                     INSERT INTO notes (body) VALUES ('hello');\n"
+                ),
+            ),
+            (
+                "c3_posts.sql",
+                "-- revision: c3\n-- parents: b2\n-- message: posts\n\n-- migrate:up\n\
+                 CREATE TABLE posts (id integer PRIMARY KEY, user_id integer NOT NULL REFERENCES users (id));\n\
+                 INSERT INTO notes (body) VALUES ('after the baseline');\n\n\
+                 -- migrate:down\nDROP TABLE posts;\n"
+                    .to_owned(),
+            ),
+        ]
+    }
+
+    /// A project with the three revisions, pinned.
+    fn project(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("migrations")).unwrap();
+        for (name, text) in self.revisions() {
+            std::fs::write(dir.path().join("migrations").join(name), text).unwrap();
+        }
+        assert_exit(&run(dir.path(), &["lock"]), 0);
+        dir
+    }
+
+    /// The transcript with the directory, the server and times redacted.
+    fn transcript(&self, output: &Output, dir: &Path) -> String {
+        let mut replacements = vec![(dir.display().to_string(), "[DIR]".to_owned())];
+        if let Db::Postgres(databases) = self {
+            for (name, db) in databases.borrow().iter() {
+                replacements.push((db.url.clone(), format!("[{name}]")));
+                replacements.push((db.name.clone(), format!("[{name}]")));
+                let host = db.url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
+                replacements.push((host.to_owned(), "[SERVER]".to_owned()));
+            }
+        }
+        let pairs: Vec<(&str, &str)> = replacements.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        // The server's version and TLS are the machine's, not the test's.
+        let text = redacted(output, &pairs)
+            .lines()
+            .filter(|line| !line.starts_with("connection:") && !line.starts_with("tls:"))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>();
+        redact_created(&text)
+    }
+
+    /// The schema and the rows of database `name`, for comparing.
+    fn read(&self, dir: &Path, name: &str) -> (migrate_runtime::schema::Schema, Vec<Vec<Option<String>>>) {
+        let url = migrate_runtime::DatabaseUrl::parse(&self.url(dir, name)).unwrap();
+        let mut connection = migrate_runtime::connect(&url).unwrap();
+        let db = connection.database();
+        let schema = introspect(db, "migrate_versions").unwrap();
+        let rows = db
+            .query_text(
+                "SELECT 'kinds', CAST(id AS text), name FROM kinds UNION ALL SELECT 'notes', CAST(id AS text), body FROM notes ORDER BY 1, 2",
+            )
+            .unwrap();
+        (schema, rows)
+    }
+
+    /// The version table of database `name`: revision and state, oldest first.
+    fn versions(&self, dir: &Path, name: &str) -> Vec<String> {
+        let url = migrate_runtime::DatabaseUrl::parse(&self.url(dir, name)).unwrap();
+        let mut connection = migrate_runtime::connect(&url).unwrap();
+        let rows = connection
+            .database()
+            .query_text("SELECT revision, state FROM migrate_versions ORDER BY applied_at, revision")
+            .unwrap();
+        rows.into_iter().map(|row| format!("{} {}", row[0].clone().unwrap(), row[1].clone().unwrap())).collect()
+    }
+}
+
+/// `cargo migrate ARGS --dir migrations` in `dir`.
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--dir", "migrations"];
+    all.extend_from_slice(args);
+    cargo_migrate(dir, &all)
+}
+
+/// The `created` header's value replaced.
+fn redact_created(text: &str) -> String {
+    text.lines()
+        .map(|line| if line.starts_with("-- created: ") { "-- created: [CREATED]" } else { line })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The baseline file written by `squash`, and its path.
+fn baseline(dir: &Path) -> (PathBuf, String) {
+    let path = std::fs::read_dir(dir.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains("baseline"))
+        .expect("a baseline file");
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+/// Every file under `migrations/`, sorted.
+fn files(dir: &Path) -> String {
+    let root = dir.join("migrations");
+    let mut found = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found.join("\n")
+}
+
+/// `squash --upto b2` on a project, after `plain` is upgraded to head,
+/// `done` to `b2` and `part` to `a1`; returns the transcript.
+fn squashed(db: &Db, dir: &Path) -> String {
+    for (name, target) in [("plain", "head"), ("done", "b2"), ("part", "a1")] {
+        assert_exit(&run(dir, &["upgrade", target, "--database-url", &db.url(dir, name)]), 0);
+    }
+    let output = run(dir, &["squash", "--upto", "b2", "--database-url", &db.url(dir, "scratch")]);
+    assert_exit(&output, 0);
+    db.transcript(&output, dir)
+}
+
+fn squash_writes_a_baseline(db: Db, name: &str) {
+    let project = db.project();
+    let dir = project.path();
+    let transcript = squashed(&db, dir);
+    let (_, text) = baseline(dir);
+    let history = db.transcript(&run(dir, &["history"]), dir);
+    let check = db.transcript(&run(dir, &["check", "--database-url", &db.url(dir, "plain")]), dir);
+    insta::assert_snapshot!(
+        name,
+        format!(
+            "{transcript}=== files\n{}\n=== baseline\n{}=== history\n{history}=== check\n{check}",
+            files(dir),
+            redact_created(&text)
+        )
+    );
+}
+
+#[test]
+fn squash_writes_a_baseline_on_sqlite() {
+    squash_writes_a_baseline(Db::Sqlite, "squash_sqlite");
+}
+
+#[test]
+fn squash_writes_a_baseline_on_postgres() {
+    squash_writes_a_baseline(Db::postgres(), "squash_postgres");
+}
+
+/// An empty database upgrades through the baseline (and `c3` after it) to
+/// the schema and rows of one that ran every revision.
+fn an_empty_database_runs_the_baseline(db: Db, name: &str) {
+    let project = db.project();
+    let dir = project.path();
+    squashed(&db, dir);
+    let output = run(dir, &["upgrade", "--database-url", &db.url(dir, "fresh")]);
+    assert_exit(&output, 0);
+    let (plain, plain_rows) = db.read(dir, "plain");
+    let (fresh, fresh_rows) = db.read(dir, "fresh");
+    assert_eq!(diff(&plain, &fresh), [], "the same schema");
+    assert_eq!(plain_rows, fresh_rows, "the same rows, the serial id going on after the kept ones");
+    insta::assert_snapshot!(
+        name,
+        format!("{}=== versions\n{}\n", db.transcript(&output, dir), db.versions(dir, "fresh").join("\n"))
+    );
+}
+
+#[test]
+fn an_empty_database_runs_the_baseline_on_sqlite() {
+    an_empty_database_runs_the_baseline(Db::Sqlite, "squash_empty_sqlite");
+}
+
+#[test]
+fn an_empty_database_runs_the_baseline_on_postgres() {
+    an_empty_database_runs_the_baseline(Db::postgres(), "squash_empty_postgres");
+}
+
+/// A database that applied every replaced revision records the baseline
+/// (which would fail if it ran: its tables exist) and then applies `c3`.
+fn a_database_past_the_set_records_the_baseline(db: Db, name: &str) {
+    let project = db.project();
+    let dir = project.path();
+    squashed(&db, dir);
+    let url = db.url(dir, "done");
+    let status = db.transcript(&run(dir, &["status", "--database-url", &url]), dir);
+    let output = run(dir, &["upgrade", "-v", "--database-url", &url]);
+    assert_exit(&output, 0);
+    let (plain, _) = db.read(dir, "plain");
+    let (done, _) = db.read(dir, "done");
+    assert_eq!(diff(&plain, &done), []);
+    let current = db.transcript(&run(dir, &["current", "--database-url", &url]), dir);
+    insta::assert_snapshot!(
+        name,
+        format!(
+            "=== status before\n{status}=== upgrade -v\n{}=== versions\n{}\n=== current\n{current}",
+            db.transcript(&output, dir),
+            db.versions(dir, "done").join("\n")
+        )
+    );
+}
+
+#[test]
+fn a_database_past_the_set_records_the_baseline_on_sqlite() {
+    a_database_past_the_set_records_the_baseline(Db::Sqlite, "squash_done_sqlite");
+}
+
+#[test]
+fn a_database_past_the_set_records_the_baseline_on_postgres() {
+    a_database_past_the_set_records_the_baseline(Db::postgres(), "squash_done_postgres");
+}
+
+/// A database at `a1` applies `b2` from squashed/, records the baseline,
+/// then applies `c3`.
+fn a_database_part_way_finishes_the_set(db: Db, name: &str) {
+    let project = db.project();
+    let dir = project.path();
+    squashed(&db, dir);
+    let output = run(dir, &["upgrade", "--database-url", &db.url(dir, "part")]);
+    assert_exit(&output, 0);
+    let (plain, _) = db.read(dir, "plain");
+    let (part, _) = db.read(dir, "part");
+    assert_eq!(diff(&plain, &part), []);
+    insta::assert_snapshot!(
+        name,
+        format!("{}=== versions\n{}\n", db.transcript(&output, dir), db.versions(dir, "part").join("\n"))
+    );
+}
+
+#[test]
+fn a_database_part_way_finishes_the_set_on_sqlite() {
+    a_database_part_way_finishes_the_set(Db::Sqlite, "squash_part_sqlite");
+}
+
+#[test]
+fn a_database_part_way_finishes_the_set_on_postgres() {
+    a_database_part_way_finishes_the_set(Db::postgres(), "squash_part_postgres");
+}
+
+/// `check` proves the baseline; a hand-edited one (re-pinned, so only the
+/// proof can tell) fails with the differences.
+fn check_fails_on_an_edited_baseline(db: Db, name: &str) {
+    let project = db.project();
+    let dir = project.path();
+    squashed(&db, dir);
+    let url = db.url(dir, "plain");
+    assert_exit(&run(dir, &["upgrade", "--database-url", &url]), 0);
+    assert_exit(&run(dir, &["check", "--database-url", &url]), 0);
+    let (path, text) = baseline(dir);
+    let id = path.file_name().unwrap().to_string_lossy()[..12].to_owned();
+    let edited = text.replace("CREATE INDEX", "-- CREATE INDEX").replace("o''brien", "obrien");
+    std::fs::write(&path, edited).unwrap();
+    assert_exit(&run(dir, &["lock", "--update", &id, "--database-url", &db.url(dir, "scratch")]), 0);
+    // A database upgraded through the edited baseline: only the proof can tell.
+    let after = db.url(dir, "after");
+    assert_exit(&run(dir, &["upgrade", "--database-url", &after]), 0);
+    let output = run(dir, &["check", "--database-url", &after]);
+    insta::assert_snapshot!(name, db.transcript(&output, dir));
+}
+
+#[test]
+fn check_fails_on_an_edited_baseline_on_sqlite() {
+    check_fails_on_an_edited_baseline(Db::Sqlite, "squash_check_sqlite");
+}
+
+#[test]
+fn check_fails_on_an_edited_baseline_on_postgres() {
+    check_fails_on_an_edited_baseline(Db::postgres(), "squash_check_postgres");
+}
+
+#[test]
+fn squash_refuses_a_revision_that_another_branch_leaves() {
+    let db = Db::Sqlite;
+    let project = db.project();
+    let dir = project.path();
+    std::fs::write(
+        dir.join("migrations/d4_side.sql"),
+        "-- revision: d4\n-- parents: a1\n-- message: side branch\n\n-- migrate:up\nSELECT 1;\n",
+    )
+    .unwrap();
+    let before = files(dir);
+    let output = run(dir, &["squash", "--upto", "b2"]);
+    assert_exit(&output, 2);
+    assert_eq!(files(dir), before, "nothing written or moved");
+    insta::assert_snapshot!(db.transcript(&output, dir));
+}
+
+#[test]
+fn squash_refuses_an_unknown_revision() {
+    let db = Db::Sqlite;
+    let project = db.project();
+    let dir = project.path();
+    let output = run(dir, &["squash", "--upto", "zz9x"]);
+    assert_exit(&output, 2);
+    insta::assert_snapshot!(db.transcript(&output, dir));
+}
