@@ -521,8 +521,13 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct SquashArgs {
     /// The last revision to replace: it and every revision it needs become one baseline
+    /// (with --prune: the baseline, or a revision it replaces)
     #[arg(long, value_name = "REV")]
     pub upto: String,
+    /// Delete squashed/<baseline>/ of the baseline standing for REV, once every environment of
+    /// [package.metadata.migrate.environments] has recorded the baseline (each read, nothing written)
+    #[arg(long, conflicts_with_all = ["message", "dev_url"])]
+    pub prune: bool,
     /// The baseline's message [default: "baseline up to REV"]
     #[arg(short, long)]
     pub message: Option<String>,

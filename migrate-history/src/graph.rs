@@ -51,6 +51,8 @@ pub struct History {
     /// Per position: what a baseline replaces, in topological order (empty
     /// for every other revision).
     replaces: Vec<Vec<usize>>,
+    /// Ids a pruned baseline replaced, whose files are gone: the baseline's position.
+    pruned: HashMap<String, usize>,
 }
 
 impl History {
@@ -86,6 +88,18 @@ impl History {
             kept.push(rev);
         }
 
+        // A baseline none of whose replaced files is left was pruned
+        // (`squash --prune`): what named one of them as a parent or
+        // dependency builds on the baseline, which now stands alone.
+        let mut pruned: HashMap<String, usize> = HashMap::new();
+        for (b, rev) in kept.iter().enumerate() {
+            if !rev.replaces.is_empty() && rev.replaces.iter().all(|id| !first_by_id.contains_key(id)) {
+                for id in &rev.replaces {
+                    pruned.entry(id.clone()).or_insert(b);
+                }
+            }
+        }
+
         // Edges, in the order of `kept`.
         let resolve = |rev: &Revision, ids: &[String], line: usize, missing: fn(String, String) -> Problem| {
             let mut found = Vec::new();
@@ -99,7 +113,10 @@ impl History {
                         Problem::RepeatedReference { id: rev.id.clone(), other: other.clone() },
                     )),
                     Some(&i) => found.push(i),
-                    None => problems.push(at_word(rev, line, other, missing(rev.id.clone(), other.clone()))),
+                    None => match pruned.get(other) {
+                        Some(&b) if b != first_by_id[&rev.id] && !found.contains(&b) => found.push(b),
+                        _ => problems.push(at_word(rev, line, other, missing(rev.id.clone(), other.clone()))),
+                    },
                 }
             }
             (found, problems)
@@ -185,6 +202,7 @@ impl History {
             }
         }
 
+        let pruned = pruned.into_iter().map(|(id, b)| (id, position[b])).collect();
         let history = History {
             revisions,
             index,
@@ -195,6 +213,7 @@ impl History {
             tags: BTreeMap::new(),
             replaced_by,
             replaces,
+            pruned,
         };
         (history, diagnostics)
     }
@@ -313,6 +332,12 @@ impl History {
     /// for a revision that is not a baseline.
     pub fn replaced(&self, index: usize) -> &[usize] {
         self.replaces.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// The baseline that replaced `id`, a revision whose file `squash
+    /// --prune` deleted: a database's row for it is that baseline's.
+    pub fn pruned_into(&self, id: &str) -> Option<usize> {
+        self.pruned.get(id).copied()
     }
 
     /// Whether the revision at `index` is a baseline standing for others.
@@ -464,6 +489,9 @@ fn baselines(
     };
     let mut owner: HashMap<usize, usize> = HashMap::new();
     for (b, rev) in kept.iter().enumerate().filter(|(_, rev)| !rev.replaces.is_empty()) {
+        if rev.replaces.iter().all(|id| !first_by_id.contains_key(id)) {
+            continue; // Pruned: it stands alone.
+        }
         let line = rev.lines.replaces;
         let mut problems = Vec::new();
         let mut members = Vec::new();

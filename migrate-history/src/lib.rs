@@ -235,3 +235,39 @@ pub fn analyze_with(sources: load::Sources, mut read_problems: Vec<Diagnostic>, 
     }
     analysis
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, id: &str, header: &str) -> SourceFile {
+        SourceFile::new(path, format!("-- revision: {id}\n{header}-- message: {id}\n\n-- migrate:up\nSELECT 1;\n"))
+    }
+
+    /// The build script's cheap check of a baseline: the replaced files
+    /// under `squashed/<baseline>/` and pinned; the set closed (graph.rs).
+    #[test]
+    fn replaced_revisions_live_under_squashed_and_are_pinned() {
+        let sources = |a_path: &str| load::Sources {
+            revisions: vec![
+                file(a_path, "a", "-- parents:\n"),
+                file("m/squashed/z/b.sql", "b", "-- parents: a\n"),
+                file("m/z.sql", "z", "-- parents:\n-- replaces: a, b\n"),
+            ],
+            lock: Some(SourceFile::new("m/migrate.lock", "version = 1\n\n[revisions]\n")),
+            ..load::Sources::default()
+        };
+        let problems = |a_path: &str| -> Vec<String> {
+            analyze(sources(a_path), Options::default()).errors().map(Diagnostic::message).collect()
+        };
+        assert_eq!(
+            problems("m/a.sql"),
+            [
+                "m/z.sql:3: revision `a`, replaced by baseline `z`, is not pinned in migrate.lock",
+                "m/z.sql:3: revision `a`, replaced by baseline `z`, is not under `squashed/z/` (m/a.sql)",
+                "m/z.sql:3: revision `b`, replaced by baseline `z`, is not pinned in migrate.lock",
+            ]
+        );
+        assert_eq!(problems("m/squashed/z/a.sql").len(), 2, "only the pins are missing");
+    }
+}

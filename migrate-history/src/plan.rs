@@ -457,4 +457,17 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_pruned_baseline_stands_alone_and_what_named_its_tip_builds_on_it() {
+        let (h, problems) = history_of(&["l1:r3", "b: replaces r1, r2, r3"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(h.ids(h.parents(h.index_of("l1").unwrap())), ["b"]);
+        assert_eq!((h.ids(&h.bases()), h.ids(&h.heads())), (vec!["b".to_owned()], vec!["l1".to_owned()]));
+        assert_eq!(h.pruned_into("r2"), h.index_of("b"));
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &h.heads())), "b l1");
+        // Only some files gone is no pruning: those are missing.
+        let (_, problems) = history_of(&["r1:", "l1:r3", "b: replaces r1, r2, r3"]);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
 }

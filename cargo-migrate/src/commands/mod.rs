@@ -190,6 +190,9 @@ fn flags(history: &History, index: usize) -> String {
     if history.is_baseline(index) {
         flags.push_str(&format!(" (baseline of {})", history.ids(history.replaced(index)).join(", ")));
     }
+    if !rev.replaces.is_empty() && !history.is_baseline(index) {
+        flags.push_str(" (baseline, its replaced revisions pruned)");
+    }
     if let Some(baseline) = history.replaced_by(index) {
         flags.push_str(&format!(" (replaced by {})", history.revision(baseline).id));
     }

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 use migrate_history::{Checksum, History, LOCK_FILE_NAME, SourceFile, header_control_character, parse_revision};
 
 use super::analyze_for_writing;
-use crate::cli::SquashArgs;
-use crate::db::{chosen_url, configured, workbench_error};
+use crate::cli::{DbArgs, SquashArgs};
+use crate::db::{chosen_url, configured, connect_to_read, resolve_url, workbench_error};
 use crate::error::{CliError, CliResult};
 use crate::exit;
 use crate::project::Project;
@@ -22,6 +22,9 @@ use crate::shell::{Shell, plural};
 pub const SQUASHED_DIR: &str = "squashed";
 
 pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult {
+    if args.prune {
+        return prune(shell, project, args);
+    }
     let analysis = analyze_for_writing(shell, project)?;
     let history = &analysis.history;
     let tip = history.lookup(&args.upto).map_err(|e| {
@@ -226,4 +229,94 @@ fn pin(project: &Project, lock: &migrate_history::LockFile, id: &str, text: &str
     let mut lock = lock.clone();
     lock.pin(id, Checksum::of(text));
     crate::fs::write_atomic(&project.dir.join(LOCK_FILE_NAME), &lock.render())
+}
+
+/// `squash --prune --upto REV`: deletes `squashed/<baseline>/` once every
+/// environment has recorded the baseline (read only), and unpins the files.
+/// The directory is first moved aside, so a failure to write migrate.lock
+/// puts it back.
+fn prune(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult {
+    let analysis = analyze_for_writing(shell, project)?;
+    let history = &analysis.history;
+    let found = history.lookup(&args.upto)?;
+    let Some(b) = history.replaced_by(found).or(history.is_baseline(found).then_some(found)) else {
+        return Err(CliError::usage(format!(
+            "`--upto {}`: `{}` is neither a baseline with its replaced revisions nor one of them",
+            args.upto,
+            history.revision(found).id
+        ))
+        .with_help("`cargo migrate history` marks baselines `(baseline of ...)`; one already pruned has nothing left to delete"));
+    };
+    let baseline = history.revision(b);
+    if project.config.environments.is_empty() {
+        return Err(CliError::usage(
+            "no environments are configured, so nothing says every database has recorded the baseline",
+        )
+        .with_help(
+            "list each database as `[package.metadata.migrate.environments.NAME]` with `url-env` in Cargo.toml; --prune reads every one first",
+        ));
+    }
+    let mut behind = Vec::new();
+    for environment in &project.config.environments {
+        let name = &environment.name;
+        let state = project.in_environment(name).and_then(|env| {
+            let resolved = resolve_url(&env, &DbArgs { database_url: None, env: Some(name.clone()) })?;
+            let (mut connection, _) = connect_to_read(&resolved.url)?;
+            configured(&env, history.clone()).state(connection.database()).map_err(crate::db::engine_error)
+        });
+        match state {
+            Ok(state) if state.is_applied(&baseline.id) => {
+                shell.status("Checked", format!("{name}: {} is recorded", baseline.id))?;
+            }
+            Ok(state) => behind.push(format!(
+                "{name} is at {} without {} (run `cargo migrate upgrade --env {name}`)",
+                crate::db::describe_heads(&state.heads),
+                baseline.id
+            )),
+            Err(error) => behind.push(format!("{name} could not be read: {}", error.message)),
+        }
+    }
+    if !behind.is_empty() {
+        for line in &behind {
+            shell.error(line)?;
+        }
+        return Err(CliError {
+            message: format!(
+                "squashed/{}/ is kept: {} environment{} not past the baseline",
+                baseline.id,
+                behind.len(),
+                if behind.len() == 1 { " is" } else { "s are" }
+            ),
+            help: Some(
+                "a database without the baseline's row still needs the replaced revisions: upgrade it, then prune again"
+                    .into(),
+            ),
+            exit_code: exit::REFUSED,
+        });
+    }
+    let dir = project.dir.join(SQUASHED_DIR).join(&baseline.id);
+    let aside = project.dir.join(SQUASHED_DIR).join(format!(".{}.pruning", baseline.id));
+    std::fs::rename(&dir, &aside).map_err(|e| CliError::io("move", &dir, e))?;
+    let mut lock = analysis.lock.clone();
+    for &m in history.replaced(b) {
+        lock.unpin(&history.revision(m).id);
+    }
+    if let Err(error) = crate::fs::write_atomic(&project.dir.join(LOCK_FILE_NAME), &lock.render()) {
+        let _ = std::fs::rename(&aside, &dir);
+        return Err(error);
+    }
+    let removed = std::fs::remove_dir_all(&aside);
+    let _ = std::fs::remove_dir(project.dir.join(SQUASHED_DIR));
+    removed.map_err(|e| CliError::io("remove", &aside, e))?;
+    let n = history.replaced(b).len();
+    shell.status(
+        "Pruned",
+        format!(
+            "{}/ ({n} revision{}, unpinned): every environment has recorded {}",
+            project.shown(SQUASHED_DIR).join(&baseline.id).display(),
+            plural(n),
+            baseline.id
+        ),
+    )?;
+    Ok(exit::OK)
 }

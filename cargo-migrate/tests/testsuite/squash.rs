@@ -361,3 +361,71 @@ fn squash_refuses_an_unknown_revision() {
     assert_exit(&output, 2);
     insta::assert_snapshot!(db.transcript(&output, dir));
 }
+
+/// A package with the SQLite revisions and the environments `production`
+/// and `staging`, each with a database at `head`, squashed up to `b2`.
+fn environments() -> tempfile::TempDir {
+    let project = Db::Sqlite.project();
+    let dir = project.path();
+    let manifest = "[package]\nname = \"squashed\"\nversion = \"0.1.0\"\n\n\
+                    [package.metadata.migrate.environments.production]\nurl-env = \"PRODUCTION_DATABASE_URL\"\n\n\
+                    [package.metadata.migrate.environments.staging]\nurl-env = \"STAGING_DATABASE_URL\"\n";
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    for name in ["production", "staging"] {
+        assert_exit(&with_environments(dir, &["upgrade", "--env", name], true), 0);
+    }
+    assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
+    project
+}
+
+/// `cargo migrate ARGS` in the package at `dir`, with the environments'
+/// variables set (`staging` only when `staging`).
+fn with_environments(dir: &Path, args: &[&str], staging: bool) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-migrate"));
+    command.arg("migrate").args(args).current_dir(dir).env("CARGO_TERM_COLOR", "never");
+    command.env_remove("DATABASE_URL").env_remove("STAGING_DATABASE_URL").env_remove("CARGO_MANIFEST_DIR");
+    command.env("PRODUCTION_DATABASE_URL", format!("sqlite:{}", dir.join("production.db").display()));
+    if staging {
+        command.env("STAGING_DATABASE_URL", format!("sqlite:{}", dir.join("staging.db").display()));
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn prune_refuses_while_an_environment_is_behind_or_unreachable() {
+    let project = environments();
+    let dir = project.path();
+    let before = files(dir);
+    let output = with_environments(dir, &["squash", "--prune", "--upto", "b2"], false);
+    assert_exit(&output, 4);
+    assert_eq!(files(dir), before, "nothing deleted");
+    insta::assert_snapshot!(Db::Sqlite.transcript(&output, dir));
+}
+
+#[test]
+fn prune_deletes_the_replaced_files_once_every_environment_recorded_the_baseline() {
+    let project = environments();
+    let dir = project.path();
+    for name in ["production", "staging"] {
+        assert_exit(&with_environments(dir, &["upgrade", "--env", name], true), 0);
+    }
+    let output = with_environments(dir, &["squash", "--prune", "--upto", "b2"], true);
+    assert_exit(&output, 0);
+    let history = with_environments(dir, &["history"], true);
+    // The environments are up to date, their rows for a1 and b2 are the baseline's;
+    // a new database runs the baseline, then c3, whose parent b2 is gone.
+    let production = with_environments(dir, &["upgrade", "--env", "production"], true);
+    let fresh = run(dir, &["upgrade", "--database-url", &format!("sqlite:{}", dir.join("fresh.db").display())]);
+    let check = with_environments(dir, &["check"], true);
+    let db = Db::Sqlite;
+    insta::assert_snapshot!(format!(
+        "{}=== files\n{}\n=== lock\n{}=== history\n{}=== upgrade --env production\n{}=== upgrade (new database)\n{}=== check\n{}",
+        db.transcript(&output, dir),
+        files(dir),
+        std::fs::read_to_string(dir.join("migrations/migrate.lock")).unwrap(),
+        db.transcript(&history, dir),
+        db.transcript(&production, dir),
+        db.transcript(&fresh, dir),
+        db.transcript(&check, dir),
+    ));
+}

@@ -86,6 +86,8 @@ impl Migrator {
                 statements_done: text(8).parse().ok(),
             };
             match self.history.index_of(&row.revision) {
+                // A replaced revision whose file was pruned: its baseline is recorded.
+                None if self.history.pruned_into(&row.revision).is_some() => {}
                 None => state.unknown.push(row.clone()),
                 Some(_) if row.state.is_unsettled() => state.failed.push(row.clone()),
                 Some(i) => {
