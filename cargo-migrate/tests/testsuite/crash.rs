@@ -3,7 +3,9 @@
 //! every kill the version table, the schema and a per-revision side-effect
 //! log must agree, and a `transaction: false` revision caught part-way is
 //! settled as an operator would: its effects undone or completed by hand,
-//! then `resolve`.
+//! then `resolve`. It runs on PostgreSQL, SQLite and MariaDB, where DDL
+//! commits implicitly, so any revision may be caught part-way (and the
+//! upgrade has 50 revisions, see `MYSQL_REVISIONS`).
 //!
 //! The delays come from a fixed seed, printed with every failure;
 //! `CRASH_SEED=N` runs another one. Timing still differs from run to run, so
@@ -15,12 +17,19 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use migrate_runtime::{Connection, Database, DatabaseUrl, Dialect};
-use tests::support::TestDatabase;
+use tests::support::{TestDatabase, TestMysql};
 
 use crate::hardening::{project, rev, run, spawn, wait_for};
 use crate::{assert_exit, transcript};
 
 const REVISIONS: usize = 200;
+/// Fewer on MariaDB, to keep its running time near PostgreSQL's: nearly
+/// every kill there leaves a `running` row, which costs a `resolve` run and
+/// another read of the schema, and half of them are rolled back by hand, so
+/// the upgrade takes more runs. With 200 the test took 4–11 s (seeds 1–15)
+/// where PostgreSQL's took 1.4–3 s, with 100 still two to four times as
+/// long; with 50 it takes about as long and is killed about as often.
+const MYSQL_REVISIONS: usize = 50;
 /// Every 20th revision runs outside a transaction, statement by statement.
 const NON_TRANSACTIONAL_EVERY: usize = 20;
 /// Rows a heavy statement generates, so that kills land inside statements.
@@ -42,14 +51,25 @@ const GROWTH_UNDER_WAY: f64 = 1.02;
 fn postgres_upgrade_killed_at_random_moments_stays_consistent() {
     let db = TestDatabase::create("crash");
     let dir = project(&[]);
-    upgrade_killed_until_done("postgres", dir.path(), &db.url);
+    upgrade_killed_until_done("postgres", dir.path(), &db.url, REVISIONS);
 }
 
 #[test]
 fn sqlite_upgrade_killed_at_random_moments_stays_consistent() {
     let dir = project(&[]);
     let url = format!("sqlite:{}", dir.path().join("app.db").display());
-    upgrade_killed_until_done("sqlite", dir.path(), &url);
+    upgrade_killed_until_done("sqlite", dir.path(), &url, REVISIONS);
+}
+
+/// MariaDB commits DDL implicitly, so the engine runs every revision the
+/// `transaction: false` way (a `running` row, then `statements_done` after
+/// each statement): any revision, not only every 20th, may be caught
+/// part-way and settled by hand.
+#[test]
+fn mysql_upgrade_killed_at_random_moments_stays_consistent() {
+    let db = TestMysql::create("crash");
+    let dir = project(&[]);
+    upgrade_killed_until_done("mariadb", dir.path(), &db.url, MYSQL_REVISIONS);
 }
 
 /// xorshift64: deterministic delays without a crate.
@@ -82,50 +102,73 @@ enum Effect {
 #[derive(Debug)]
 struct Revision {
     id: String,
+    /// Runs in one transaction: all its effects or none. Not on MariaDB,
+    /// where every revision runs statement by statement.
     transactional: bool,
+    /// Says `-- transaction: false`.
+    declares_no_transaction: bool,
     /// In order. Outside a transaction, statement `i` makes effect `i`.
     statements: Vec<String>,
     effects: Vec<Effect>,
 }
 
-/// `HEAVY_ROWS` rows, in SQL both databases run.
-fn series() -> String {
-    format!("WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < {HEAVY_ROWS}) SELECT x FROM s")
+/// `HEAVY_ROWS` rows. PostgreSQL and SQLite count to it; MySQL and MariaDB
+/// may stop a recursive query after 1000 rounds (`cte_max_recursion_depth`,
+/// `max_recursive_iterations`; the local MariaDB 10.11 does), so there a
+/// hundred numbers are crossed with themselves.
+fn series(dialect: Dialect) -> String {
+    if dialect == Dialect::Mysql {
+        format!(
+            "WITH RECURSIVE s(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM s WHERE x < 99) \
+             SELECT a.x * 100 + b.x + 1 AS x FROM s a, s b WHERE a.x * 100 + b.x < {HEAVY_ROWS}"
+        )
+    } else {
+        format!(
+            "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < {HEAVY_ROWS}) SELECT x FROM s"
+        )
+    }
 }
 
 /// Revision `n` (1-based): a transactional one creates `t_NNNN` (every
 /// fifth one filled with `HEAVY_ROWS` rows) and logs step 1; every 20th
 /// runs outside a transaction: three statements, each one atomic change
-/// (a heavy table, a log row, a heavy table).
-fn revision(n: usize) -> Revision {
+/// (a heavy table, a log row, a heavy table). On MySQL, which runs every
+/// revision outside a transaction, a heavy `t_NNNN` is made by one
+/// statement, so that there too statement `i` makes effect `i`.
+fn revision(n: usize, dialect: Dialect) -> Revision {
     let id = format!("r{n:04}");
     let table = format!("t_{n:04}");
     let log = |step: i64| format!("INSERT INTO side_effects VALUES ('{id}', {step})");
     let mut statements = Vec::new();
     let mut effects = Vec::new();
-    let transactional = n % NON_TRANSACTIONAL_EVERY != 0;
-    if transactional {
+    let declares_no_transaction = n % NON_TRANSACTIONAL_EVERY == 0;
+    let transactional = !declares_no_transaction && dialect != Dialect::Mysql;
+    if !declares_no_transaction {
         if n == 1 {
             statements.push("CREATE TABLE side_effects (revision TEXT, step INT)".to_owned());
             effects.push(Effect::Table { name: "side_effects".into(), heavy: false });
         }
         let heavy = n % 5 == 3;
-        statements.push(format!("CREATE TABLE {table} (x INT)"));
-        if heavy {
-            statements.push(format!("INSERT INTO {table} {}", series()));
+        if heavy && dialect == Dialect::Mysql {
+            statements.push(format!("CREATE TABLE {table} AS {}", series(dialect)));
+        } else {
+            statements.push(format!("CREATE TABLE {table} (x INT)"));
+            if heavy {
+                statements.push(format!("INSERT INTO {table} {}", series(dialect)));
+            }
         }
         effects.push(Effect::Table { name: table, heavy });
         statements.push(log(1));
         effects.push(Effect::Logged { step: 1 });
     } else {
-        statements.push(format!("CREATE TABLE {table}_1 AS {}", series()));
+        statements.push(format!("CREATE TABLE {table}_1 AS {}", series(dialect)));
         effects.push(Effect::Table { name: format!("{table}_1"), heavy: true });
         statements.push(log(2));
         effects.push(Effect::Logged { step: 2 });
-        statements.push(format!("CREATE TABLE {table}_3 AS {}", series()));
+        statements.push(format!("CREATE TABLE {table}_3 AS {}", series(dialect)));
         effects.push(Effect::Table { name: format!("{table}_3"), heavy: true });
     }
-    Revision { id, transactional, statements, effects }
+    Revision { id, transactional, declares_no_transaction, statements, effects }
 }
 
 /// What the database holds, read after a kill.
@@ -152,7 +195,8 @@ fn observe(db: &mut dyn Database, history: &[Revision]) -> Observed {
     let tables_sql = match db.dialect() {
         Dialect::Postgres => "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
         Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
-        other => unreachable!("crash tests run on SQLite and PostgreSQL, not {}", other.name()),
+        Dialect::Mysql => "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+        other => unreachable!("crash tests run on SQLite, PostgreSQL and MariaDB, not {}", other.name()),
     };
     let tables: BTreeSet<String> = query(db, tables_sql).into_iter().map(|row| row[0].clone()).collect();
     let mut seen = Observed::default();
@@ -307,32 +351,50 @@ fn connect(url: &str) -> Connection {
 /// back its transaction), what the database holds.
 fn observe_after_kill(url: &str, history: &[Revision]) -> Observed {
     let mut conn = connect(url);
-    if conn.dialect() == Dialect::Postgres {
-        let others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'";
+    let others = match conn.dialect() {
+        Dialect::Postgres => Some(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        ),
+        // A statement the killed client sent runs to its end (and commits) first.
+        Dialect::Mysql => {
+            Some("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()")
+        }
+        _ => None,
+    };
+    if let Some(others) = others {
         wait_for("the killed session to end", || query(conn.database(), others)[0][0] == "0");
     }
     observe(conn.database(), history)
 }
 
-/// What an operator does with a revision left `running`: undo what of it
-/// is in effect and `resolve --rolled-back`, or finish it by hand and
-/// `resolve --applied`.
-fn settle(dir: &Path, url: &str, rev: &Revision, seen: &Observed, finish: bool) {
+/// What an operator does with a revision left `running` with
+/// `statements_done` = `done`: undo what of it is in effect and `resolve
+/// --rolled-back`, or finish it by hand and `resolve --applied`. The first
+/// `done` statements ran, the ones after the next did not; the next one may
+/// have finished without being counted (killed in between), so it is looked at.
+fn settle(dir: &Path, url: &str, rev: &Revision, seen: &Observed, done: i64, finish: bool) {
     let mut conn = connect(url);
     let db = conn.database();
-    for (effect, statement) in rev.effects.iter().zip(&rev.statements) {
-        let there = seen.present(rev, effect, &mut Vec::new());
-        if finish && !there {
-            db.execute_batch(statement).unwrap();
+    let mut steps: Vec<_> = (0..).zip(rev.effects.iter().zip(&rev.statements)).collect();
+    if !finish {
+        // Last first: r0001 logs into the table it made.
+        steps.reverse();
+    }
+    for (j, (effect, statement)) in steps {
+        let there = j < done || j == done && seen.present(rev, effect, &mut Vec::new());
+        let sql = if finish && !there {
+            statement.clone()
         } else if !finish && there {
-            db.execute_batch(&match effect {
+            match effect {
                 Effect::Table { name, .. } => format!("DROP TABLE {name}"),
                 Effect::Logged { step } => {
                     format!("DELETE FROM side_effects WHERE revision = '{}' AND step = {step}", rev.id)
                 }
-            })
-            .unwrap();
-        }
+            }
+        } else {
+            continue;
+        };
+        db.execute_batch(&sql).unwrap_or_else(|e| panic!("settling {} by hand: {sql}: {e}", rev.id));
     }
     let how = if finish { "--applied" } else { "--rolled-back" };
     assert_exit(&run(dir, url, &["resolve", &rev.id, how]), 0);
@@ -347,14 +409,15 @@ fn last_lines(stderr: &[u8]) -> String {
 
 /// Runs the upgrade, killing it after ever longer pseudo-random delays,
 /// until it finishes by itself, checking the database after every kill.
-fn upgrade_killed_until_done(label: &str, dir: &Path, url: &str) {
+fn upgrade_killed_until_done(label: &str, dir: &Path, url: &str, revisions: usize) {
     let seed = std::env::var("CRASH_SEED").map_or(DEFAULT_SEED, |s| s.parse().expect("CRASH_SEED is a number"));
     let mut rng = XorShift(seed.max(1));
-    let history: Vec<Revision> = (1..=REVISIONS).map(revision).collect();
+    let dialect = DatabaseUrl::parse(url).unwrap().dialect();
+    let history: Vec<Revision> = (1..=revisions).map(|n| revision(n, dialect)).collect();
     let migrations = dir.join("migrations");
     for (i, revision) in history.iter().enumerate() {
         let parent = if i == 0 { String::new() } else { history[i - 1].id.clone() };
-        let header = if revision.transactional { "" } else { "-- transaction: false\n" };
+        let header = if revision.declares_no_transaction { "-- transaction: false\n" } else { "" };
         let up = revision.statements.iter().map(|s| format!("{s};\n")).collect::<String>();
         std::fs::write(migrations.join(format!("{}.sql", revision.id)), rev(&revision.id, &parent, header, &up))
             .unwrap();
@@ -391,13 +454,13 @@ fn upgrade_killed_until_done(label: &str, dir: &Path, url: &str) {
         window_ms *= if progressed { GROWTH_UNDER_WAY } else { GROWTH_AT_STARTUP };
         if killed {
             kills += 1;
-            mid_upgrade += usize::from(progressed && verdict.applied < REVISIONS);
+            mid_upgrade += usize::from(progressed && verdict.applied < revisions);
         }
         applied = verdict.applied;
         if let Some((i, done)) = verdict.running {
             running_rows += 1;
             let finish = running_rows % 2 == 0;
-            settle(dir, url, &history[i], &seen, finish);
+            settle(dir, url, &history[i], &seen, done, finish);
             let after = check(&history, &observe_after_kill(url, &history));
             assert!(
                 after.problems.is_empty() && after.running.is_none() && after.applied == i + usize::from(finish),
@@ -413,9 +476,9 @@ fn upgrade_killed_until_done(label: &str, dir: &Path, url: &str) {
     }
     let runs =
         finished.unwrap_or_else(|| panic!("{label}: seed {seed}: the upgrade did not finish in {MAX_RUNS} runs"));
-    assert_eq!(applied, REVISIONS, "{label}: seed {seed}: the upgrade finished with {applied} revisions applied");
+    assert_eq!(applied, revisions, "{label}: seed {seed}: the upgrade finished with {applied} revisions applied");
     let (_, stderr) = assert_exit(&run(dir, url, &["upgrade"]), 0);
-    assert_eq!(stderr, format!("       Fresh nothing to do; the database is at r{REVISIONS:04}\n"));
+    assert_eq!(stderr, format!("       Fresh nothing to do; the database is at r{revisions:04}\n"));
     assert!(
         mid_upgrade >= MIN_KILLS_MID_UPGRADE,
         "{label}: seed {seed}: only {mid_upgrade} of {kills} kills landed part-way through the upgrade"
@@ -430,7 +493,7 @@ fn upgrade_killed_until_done(label: &str, dir: &Path, url: &str) {
 /// The checks themselves, on states made by hand: each disagreement is found.
 #[test]
 fn crash_checks_find_each_kind_of_disagreement() {
-    let history: Vec<Revision> = (1..=40).map(revision).collect();
+    let history: Vec<Revision> = (1..=40).map(|n| revision(n, Dialect::Postgres)).collect();
     let consistent = || {
         let mut seen = Observed::default();
         seen.tables.extend(["migrate_versions", "side_effects"].map(String::from));
@@ -503,4 +566,19 @@ fn crash_checks_find_each_kind_of_disagreement() {
         ["r0004: state failed, statements_done Some(0)"]
     );
     assert_eq!(problems(&|seen| _ = seen.tables.insert("stray".into())), ["table stray belongs to no revision"]);
+
+    // r0020 finished, r0021 (no `transaction: false`) killed after its table:
+    // consistent on MySQL, which runs every revision statement by statement.
+    let mut seen = consistent();
+    seen.rows.insert("r0020".into(), ("applied".into(), None));
+    seen.tables.insert("t_0020_3".into());
+    seen.counts.insert("t_0020_3".into(), HEAVY_ROWS);
+    seen.logged.insert(("r0020".into(), 2), 1);
+    seen.rows.insert("r0021".into(), ("running".into(), Some(1)));
+    seen.tables.insert("t_0021".into());
+    let mysql: Vec<Revision> = (1..=40).map(|n| revision(n, Dialect::Mysql)).collect();
+    let verdict = check(&mysql, &seen);
+    assert!(verdict.problems.is_empty(), "{:?}", verdict.problems);
+    assert_eq!((verdict.applied, verdict.running), (20, Some((20, 1))));
+    assert_eq!(check(&history, &seen).problems, ["r0021: state running, statements_done Some(1)"]);
 }
