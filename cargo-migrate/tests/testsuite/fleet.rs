@@ -97,8 +97,10 @@ fn postgres_200_schemas_two_failing() {
     let project = project();
     let schemas: Vec<String> = (1..=200).map(|n| format!("tenant_{n:03}")).collect();
     // Two tenants already have a table the first revision creates.
-    db.query("CREATE SCHEMA tenant_007; CREATE TABLE tenant_007.accounts (id INT); \
-              CREATE SCHEMA tenant_123; CREATE TABLE tenant_123.accounts (id INT); SELECT 1");
+    db.query(
+        "CREATE SCHEMA tenant_007; CREATE TABLE tenant_007.accounts (id INT); \
+              CREATE SCHEMA tenant_123; CREATE TABLE tenant_123.accounts (id INT); SELECT 1",
+    );
     let list = schemas.join(",");
     let args = ["upgrade", "--database-url", &db.url, "--schemas", &list, "--jobs", "8"];
     let output = run(project.path(), &args, &[]);
@@ -238,5 +240,8 @@ fn status_all_envs_one_row_per_environment_and_a_job_summary() {
     assert_exit(&output, 3);
     let dir = project.path().display().to_string();
     insta::assert_snapshot!(report(&output, (2, 2), &[(&dir, "[DIR]")]));
-    insta::assert_snapshot!("status_all_envs_summary", std::fs::read_to_string(&summary).unwrap().replace(&dir, "[DIR]"));
+    insta::assert_snapshot!(
+        "status_all_envs_summary",
+        std::fs::read_to_string(&summary).unwrap().replace(&dir, "[DIR]")
+    );
 }

@@ -42,7 +42,8 @@ pub fn run() -> Result<(), String> {
     }
     let floor_file = dir.join("floor.sql");
     std::fs::write(&floor_file, floor).map_err(|e| e.to_string())?;
-    let lock = Command::new(&binary).args(["migrate", "lock", "-q", "--dir"]).arg(&migrations).status();
+    // Run in the bench's directory: `lock` adds its merge line to the .gitattributes there.
+    let lock = Command::new(&binary).current_dir(&dir).args(["migrate", "lock", "-q", "--dir", "migrations"]).status();
     if !lock.is_ok_and(|s| s.success()) {
         return Err("cargo-migrate lock failed on the generated history".into());
     }
