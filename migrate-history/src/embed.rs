@@ -298,4 +298,25 @@ mod tests {
         let target = crate::Target::parse("0.1.0").unwrap();
         assert_eq!(history.ids(&history.resolve(&target, &[]).unwrap()), ["a"]);
     }
+
+    #[test]
+    fn an_embedded_baseline_stands_for_the_revisions_it_replaces() {
+        let files: [&'static str; 3] = [
+            "-- revision: a\n-- parents:\n-- message: a\n\n-- migrate:up\nSELECT 1;\n",
+            "-- revision: z\n-- parents:\n-- message: z\n-- replaces: a\n\n-- migrate:up\nSELECT 1;\n",
+            "-- revision: b\n-- parents: a\n-- message: b\n\n-- migrate:up\nSELECT 2;\n",
+        ];
+        let mut index = String::new();
+        for (text, path) in files.iter().zip(["m/squashed/z/a.sql", "m/z.sql", "m/b.sql"]) {
+            encode(&parse_revision(SourceFile::new(path, *text)).unwrap(), true, &mut index);
+            index.push('\n');
+        }
+        let embedded =
+            EmbeddedHistory::new(FORMAT_VERSION, Box::leak(Box::new(files)), Box::leak(index.into_boxed_str()));
+        let history = embedded.to_history().unwrap();
+        let z = history.index_of("z").unwrap();
+        assert_eq!(history.ids(history.replaced(z)), ["a"]);
+        let plan = history.plan_upgrade(&vec![false; history.len()], &history.heads());
+        assert_eq!(history.ids(&plan.steps), ["z", "b"]);
+    }
 }

@@ -66,7 +66,8 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
 
     let message = args.message.clone().unwrap_or_else(|| format!("baseline up to {tip_id}"));
     let text = render(&id, &message, &ids, &tip_id, &baseline.up);
-    let name = format!("{id}_{}.sql", migrate_history::template::slug(&message));
+    let slug = migrate_history::template::slug(&message);
+    let name = if slug.is_empty() { format!("{id}.sql") } else { format!("{id}_{slug}.sql") };
     let shown = project.shown(&name);
     if let Err(problems) = parse_revision(SourceFile::new(&shown, text.as_str())) {
         let detail: Vec<String> = problems.iter().map(|p| p.problem.to_string()).collect();
@@ -123,7 +124,10 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
     shell.note(format!(
         "databases that applied the replaced revisions record {id} on their next upgrade without running it; `cargo migrate check` proves the baseline builds the same schema"
     ))?;
-    writeln!(shell.out(), "{}", shown.display())?;
+    // With `--message-format json`, stdout holds JSON lines only.
+    if !shell.json() {
+        writeln!(shell.out(), "{}", shown.display())?;
+    }
     Ok(exit::OK)
 }
 

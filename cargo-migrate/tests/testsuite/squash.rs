@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use migrate_runtime::schema::{diff, introspect};
-use tests::support::TestDatabase;
+use tests::support::{TestDatabase, TestMysql};
 
 use crate::{assert_exit, cargo_migrate, redacted};
 
@@ -17,11 +17,17 @@ enum Db {
     Sqlite,
     /// One PostgreSQL database per name, created on first use.
     Postgres(RefCell<BTreeMap<String, TestDatabase>>),
+    /// One MariaDB database per name, created on first use.
+    Mysql(RefCell<BTreeMap<String, TestMysql>>),
 }
 
 impl Db {
     fn postgres() -> Db {
         Db::Postgres(RefCell::default())
+    }
+
+    fn mysql() -> Db {
+        Db::Mysql(RefCell::default())
     }
 
     /// The URL of database `name` (`plain`, `fresh`, ...): a SQLite file in
@@ -32,6 +38,9 @@ impl Db {
             Db::Postgres(databases) => {
                 databases.borrow_mut().entry(name.to_owned()).or_insert_with(|| TestDatabase::create(name)).url.clone()
             }
+            Db::Mysql(databases) => {
+                databases.borrow_mut().entry(name.to_owned()).or_insert_with(|| TestMysql::create(name)).url.clone()
+            }
         }
     }
 
@@ -39,9 +48,12 @@ impl Db {
     /// a serial table on PostgreSQL), and `c3`, which builds on `b2` and
     /// stays.
     fn revisions(&self) -> [(&'static str, String); 3] {
+        if let Db::Mysql(_) = self {
+            return mysql_revisions();
+        }
         let notes = match self {
             Db::Sqlite => "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body text NOT NULL);",
-            Db::Postgres(_) => "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);",
+            _ => "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);",
         };
         [
             (
@@ -87,13 +99,20 @@ impl Db {
     /// The transcript with the directory, the server and times redacted.
     fn transcript(&self, output: &Output, dir: &Path) -> String {
         let mut replacements = vec![(dir.display().to_string(), "[DIR]".to_owned())];
-        if let Db::Postgres(databases) = self {
-            for (name, db) in databases.borrow().iter() {
-                replacements.push((db.url.clone(), format!("[{name}]")));
-                replacements.push((db.name.clone(), format!("[{name}]")));
-                let host = db.url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
-                replacements.push((host.to_owned(), "[SERVER]".to_owned()));
+        let databases: Vec<(String, String, String)> = match self {
+            Db::Sqlite => Vec::new(),
+            Db::Postgres(databases) => {
+                databases.borrow().iter().map(|(n, db)| (n.clone(), db.url.clone(), db.name.clone())).collect()
             }
+            Db::Mysql(databases) => {
+                databases.borrow().iter().map(|(n, db)| (n.clone(), db.url.clone(), db.name.clone())).collect()
+            }
+        };
+        for (name, url, database) in databases {
+            replacements.push((url.clone(), format!("[{name}]")));
+            replacements.push((database, format!("[{name}]")));
+            let host = url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
+            replacements.push((host.to_owned(), "[SERVER]".to_owned()));
         }
         let pairs: Vec<(&str, &str)> = replacements.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         // The server's version and TLS are the machine's, not the test's.
@@ -111,10 +130,11 @@ impl Db {
         let mut connection = migrate_runtime::connect(&url).unwrap();
         let db = connection.database();
         let schema = introspect(db, "migrate_versions").unwrap();
+        let text = if let Db::Mysql(_) = self { "char" } else { "text" };
         let rows = db
-            .query_text(
-                "SELECT 'kinds', CAST(id AS text), name FROM kinds UNION ALL SELECT 'notes', CAST(id AS text), body FROM notes ORDER BY 1, 2",
-            )
+            .query_text(&format!(
+                "SELECT 'kinds', CAST(id AS {text}), name FROM kinds UNION ALL SELECT 'notes', CAST(id AS {text}), body FROM notes ORDER BY 1, 2"
+            ))
             .unwrap();
         (schema, rows)
     }
@@ -129,6 +149,39 @@ impl Db {
             .unwrap();
         rows.into_iter().map(|row| format!("{} {}", row[0].clone().unwrap(), row[1].clone().unwrap())).collect()
     }
+}
+
+/// The revisions in MySQL's SQL: varchar for what is indexed, foreign keys
+/// as constraints (MySQL ignores a column's `REFERENCES`), AUTO_INCREMENT.
+fn mysql_revisions() -> [(&'static str, String); 3] {
+    [
+        (
+            "a1_users.sql",
+            "-- revision: a1\n-- parents:\n-- message: users and kinds\n\n-- migrate:up\n\
+             CREATE TABLE kinds (id integer PRIMARY KEY, name varchar(100) NOT NULL UNIQUE);\n\
+             CREATE TABLE users (id integer PRIMARY KEY, email varchar(200) NOT NULL);\n\n\
+             -- migrate:down\nDROP TABLE users;\nDROP TABLE kinds;\n"
+                .to_owned(),
+        ),
+        (
+            "b2_kinds.sql",
+            "-- revision: b2\n-- parents: a1\n-- message: kinds rows\n-- transaction: false\n\n-- migrate:up\n\
+             INSERT INTO kinds (id, name) VALUES (1, 'admin'), (2, 'o''brien');\n\
+             ALTER TABLE users ADD COLUMN kind_id integer, ADD CONSTRAINT users_kind FOREIGN KEY (kind_id) REFERENCES kinds (id);\n\
+             CREATE INDEX users_email ON users (email);\n\
+             CREATE TABLE notes (id integer AUTO_INCREMENT PRIMARY KEY, body varchar(200) NOT NULL);\n\
+             INSERT INTO notes (body) VALUES ('hello');\n"
+                .to_owned(),
+        ),
+        (
+            "c3_posts.sql",
+            "-- revision: c3\n-- parents: b2\n-- message: posts\n\n-- migrate:up\n\
+             CREATE TABLE posts (id integer PRIMARY KEY, user_id integer NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id));\n\
+             INSERT INTO notes (body) VALUES ('after the baseline');\n\n\
+             -- migrate:down\nDROP TABLE posts;\n"
+                .to_owned(),
+        ),
+    ]
 }
 
 /// `cargo migrate ARGS --dir migrations` in `dir`.
@@ -231,6 +284,21 @@ fn an_empty_database_runs_the_baseline(db: Db, name: &str) {
         name,
         format!("{}=== versions\n{}\n", db.transcript(&output, dir), db.versions(dir, "fresh").join("\n"))
     );
+}
+
+#[test]
+fn squash_writes_a_baseline_on_mysql() {
+    squash_writes_a_baseline(Db::mysql(), "squash_mysql");
+}
+
+#[test]
+fn an_empty_database_runs_the_baseline_on_mysql() {
+    an_empty_database_runs_the_baseline(Db::mysql(), "squash_empty_mysql");
+}
+
+#[test]
+fn a_database_part_way_finishes_the_set_on_mysql() {
+    a_database_part_way_finishes_the_set(Db::mysql(), "squash_part_mysql");
 }
 
 #[test]
@@ -422,7 +490,17 @@ fn prune_deletes_the_replaced_files_once_every_environment_recorded_the_baseline
         "{}=== files\n{}\n=== lock\n{}=== history\n{}=== upgrade --env production\n{}=== upgrade (new database)\n{}=== check\n{}",
         db.transcript(&output, dir),
         files(dir),
-        std::fs::read_to_string(dir.join("migrations/migrate.lock")).unwrap(),
+        // The baseline's checksum covers its `created` header.
+        std::fs::read_to_string(dir.join("migrations/migrate.lock"))
+            .unwrap()
+            .lines()
+            .map(|line| match line.split_once(" = \"sha256:") {
+                Some((id, _)) if baseline(dir).0.file_name().unwrap().to_string_lossy().starts_with(id) => {
+                    format!("{id} = \"[CHECKSUM]\"\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect::<String>(),
         db.transcript(&history, dir),
         db.transcript(&production, dir),
         db.transcript(&fresh, dir),
