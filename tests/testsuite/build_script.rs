@@ -196,3 +196,38 @@ fn a_lock_file_with_git_conflict_markers_fails_with_the_sentence_the_cli_prints(
            `cargo migrate lock --resolve` keeps both (help: "],
     );
 }
+
+/// A squashed history: the replaced revisions under `squashed/<baseline>/`
+/// are embedded with the baseline, in upgrade order; losing one fails the
+/// build, as does a replaced revision left unpinned.
+#[test]
+fn a_squashed_history_embeds_the_replaced_revisions_and_refuses_a_lost_one() {
+    let fixture = FixtureCrate::new("fixture_squashed");
+    fixture.write("migrations/squashed/z/a_base.sql", &revision("a", "", "CREATE TABLE a (id INT);"));
+    fixture.write("migrations/squashed/z/b_next.sql", &revision("b", "a", "CREATE TABLE b (id INT);"));
+    fixture.write(
+        "migrations/z_baseline.sql",
+        "-- revision: z\n-- parents:\n-- message: baseline\n-- replaces: a, b\n\n-- migrate:up\nCREATE TABLE a (id INT); CREATE TABLE b (id INT);\n",
+    );
+    fixture.write("migrations/c_after.sql", &revision("c", "b", "CREATE TABLE c (id INT);"));
+    fixture.pin_all();
+    let (stdout, _) = assert_builds(&fixture);
+    let embedded: Vec<&str> = stdout.lines().map(|line| line.split(" up=").next().unwrap_or_default()).collect();
+    assert_eq!(embedded, ["a pinned=true", "b pinned=true", "z pinned=true", "c pinned=true"]);
+
+    fixture.remove("migrations/squashed/z/b_next.sql");
+    assert_build_fails(
+        &fixture,
+        &[
+            "migrations/z_baseline.sql:4: baseline `z` replaces `b`, which no revision file defines",
+            "migrations/c_after.sql:2: revision `c` names parent `b`, which no revision file defines",
+        ],
+    );
+    fixture.write("migrations/squashed/z/b_next.sql", &revision("b", "a", "CREATE TABLE b (id INT);"));
+    fixture.write("migrations/a_base.sql", &revision("a", "", "CREATE TABLE a (id INT);"));
+    fixture.remove("migrations/squashed/z/a_base.sql");
+    assert_build_fails(
+        &fixture,
+        &["migrations/z_baseline.sql:4: revision `a`, replaced by baseline `z`, is not under `squashed/z/`"],
+    );
+}
