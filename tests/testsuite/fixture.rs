@@ -531,3 +531,40 @@ fn pg_dump_of_the_forum_works_unedited_as_the_models() {
     oracle::psql(&loaded.name, &dumped).unwrap_or_else(|e| panic!("psql does not load the dump: {e}"));
     oracle::assert_same_dump(&loaded.name, &db.name);
 }
+
+/// `squash`'s baseline of the forum history (the revision generated for
+/// forum.sql: tables, views, functions, triggers, enums, ...) builds what
+/// loading forum.sql builds, pg_dump says, running in place of the
+/// revision; `check`'s proof holds.
+#[test]
+fn a_baseline_of_the_forum_dumps_like_the_models() {
+    let bench = workbench();
+    let mut project = Project::default();
+    let generated = bench.generate(&project.migrator(), FORUM).expect("generate").expect("a difference");
+    let forum = project.push_generated("forum", "create the forum", &generated);
+    let baseline = bench.baseline(&project.migrator(), &forum).unwrap_or_else(|e| panic!("baseline: {e}"));
+    let text = format!(
+        "-- revision: zbase\n-- parents:\n-- message: baseline\n-- replaces: {forum}\n\n-- migrate:up\n{}\n",
+        baseline.up
+    );
+    project.files.push(migrate_history::SourceFile::new("migrations/zbase.sql", text));
+    // The graph alone: where the files live and their pins are the build's business.
+    let revisions = project.files.iter().map(|f| migrate_history::parse_revision(f.clone()).expect("parses")).collect();
+    let (history, problems) = migrate_history::History::build(revisions);
+    assert!(problems.is_empty(), "{problems:?}");
+    let migrator = Migrator::new(history);
+    let proof = bench.prove_baseline(&migrator, "zbase").unwrap_or_else(|e| panic!("proof: {e}"));
+    assert!(proof.holds(), "{proof:?}");
+
+    let db = TestDatabase::create("fixture_forum_baseline");
+    let mut connection = db.connect();
+    migrator
+        .run_to(connection.database(), &Target::Head)
+        .unwrap_or_else(|e| panic!("the baseline does not apply: {e}\n{}", head(&baseline.up, 40)));
+    let applied = db.query("SELECT revision FROM migrate_versions");
+    assert_eq!(applied, [[Some("zbase".to_owned())]], "the baseline ran in place of the forum revision");
+    let expected = models_dump("fixture_forum_baseline_models", FORUM);
+    if let Some(difference) = oracle::dump_difference("forum.sql", &expected, "the baseline", &oracle::dump(&db.name)) {
+        panic!("the baseline's database differs from forum.sql loaded directly:\n{difference}");
+    }
+}
