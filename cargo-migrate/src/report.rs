@@ -155,6 +155,12 @@ pub struct RevisionInfo {
     /// The sections its `needs-sql` header names, left out when it has none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub needs_sql: Vec<&'static str>,
+    /// What a baseline's `replaces` header names (`squash`), left out for other revisions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
+    /// The baseline that stands for this revision, left out when none does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
 }
 
 /// A lint rule a revision allows, and why.

@@ -157,6 +157,8 @@ fn revision_message(analysis: &Analysis, index: usize) -> Message {
             .into_iter()
             .filter_map(|(section, needed)| needed.then_some(section))
             .collect(),
+        replaces: rev.replaces.clone(),
+        replaced_by: history.replaced_by(index).map(|b| history.revision(b).id.clone()),
     }))
 }
 

@@ -247,6 +247,9 @@ fn squash_writes_a_baseline(db: Db, name: &str) {
     let transcript = squashed(&db, dir);
     let (_, text) = baseline(dir);
     let history = db.transcript(&run(dir, &["history"]), dir);
+    let json = assert_exit(&run(dir, &["history", "--message-format", "json"]), 0).0;
+    assert!(json.contains(r#""id":"b2","#) && json.contains(r#""replaced-by":"cb202fc85722""#), "{json}");
+    assert!(json.contains(r#""replaces":["a1","b2"]"#), "{json}");
     let check = db.transcript(&run(dir, &["check", "--database-url", &db.url(dir, "plain")]), dir);
     insta::assert_snapshot!(
         name,
