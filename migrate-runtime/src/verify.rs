@@ -131,6 +131,10 @@ pub enum Checked {
     },
     /// It failed: the failure is in [`Verification::failures`].
     Failed,
+    /// A baseline (`replaces` header), recorded without running: the
+    /// revisions it replaces were walked one by one before it. The full
+    /// upgrade from base runs it, and compares the result with the walk's.
+    Baseline,
 }
 
 /// A check that did not pass.
@@ -536,6 +540,8 @@ impl Walker<'_> {
                 return Ok(None);
             }
             let checked = match &ended {
+                // Recorded over the revisions it replaces: nothing ran, nothing to revert.
+                _ if history.is_baseline(i) => Some(Checked::Baseline),
                 Some(after) => Some(Checked::UpgradeOnly { after: after.clone() }),
                 None if !revision.is_reversible() => {
                     ended = Some(id.clone());

@@ -73,6 +73,7 @@ fn show(shell: &mut Shell, server: &str, models: &Path, event: VerifyEvent<'_>) 
             let down = match &check.checked {
                 Checked::Restored => "restored",
                 Checked::NoDownSection => "no-down-section",
+                Checked::Baseline => "baseline",
                 Checked::Failed => return Ok(()),
                 _ => "not-checked",
             };
@@ -85,6 +86,10 @@ fn show(shell: &mut Shell, server: &str, models: &Path, event: VerifyEvent<'_>) 
             let line = format!("{} {}", check.id, check.message);
             match &check.checked {
                 Checked::Restored => shell.status("Verified", line),
+                Checked::Baseline => shell.status(
+                    "Recorded",
+                    format!("{line} (a baseline: the revisions it replaces were walked one by one; the full upgrade runs it)"),
+                ),
                 Checked::NoDownSection => {
                     shell.status("Upgraded", &line)?;
                     shell.warn(format!(
