@@ -49,6 +49,11 @@ pub struct Baseline {
     pub up: String,
     /// The tables whose rows were kept, with how many rows each, by name.
     pub rows: Vec<(String, usize)>,
+    /// What the schema has that the baseline does not write, for a person
+    /// to add by hand: what autogenerate cannot write (also a `-- WARNING`
+    /// in the up section), and SQLite tables declared `AUTOINCREMENT`,
+    /// which autogenerate does not model.
+    pub unwritten: Vec<String>,
 }
 
 /// How a baseline differs from the revisions it replaces: the result of
@@ -84,6 +89,26 @@ impl Workbench {
         let mut changes = diff(&empty, &schema);
         sources.apply(&mut changes);
         let mut up = render_with(&changes, &empty, &schema, self.dialect(), &RenderOptions::default());
+        let mut unwritten: Vec<String> = changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Unmodelled { object, .. } => Some(object.clone()),
+                _ => None,
+            })
+            .collect();
+        if self.dialect() == Dialect::Sqlite {
+            let autoincrement =
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%' ORDER BY name";
+            let tables = scratch
+                .database()
+                .query_text(autoincrement)
+                .map_err(|source| WorkbenchError::Introspect { what: "the replayed revisions".into(), source })?;
+            unwritten.extend(tables.into_iter().filter_map(|row| row.into_iter().next().flatten()).map(|table| {
+                format!(
+                    "AUTOINCREMENT on table {table}, which autogenerate does not model (`check` cannot see it; without it, the ids of deleted rows are reused)"
+                )
+            }));
+        }
         let rows = rows_of(scratch.database(), &schema).map_err(|source| WorkbenchError::Introspect {
             what: "the rows of the replayed revisions".into(),
             source,
@@ -97,7 +122,7 @@ impl Workbench {
                 up.push_str(inserts);
             }
         }
-        Ok(Baseline { up, rows: rows.into_iter().map(|(table, _, count)| (table, count)).collect() })
+        Ok(Baseline { up, rows: rows.into_iter().map(|(table, _, count)| (table, count)).collect(), unwritten })
     }
 
     /// Proves that the baseline `baseline` of `migrator`'s history builds

@@ -121,6 +121,9 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
             tables.join(", ")
         ))?;
     }
+    for what in &baseline.unwritten {
+        shell.warn(format!("the baseline does not write {what}: add it to {} by hand", shown.display()))?;
+    }
     shell.note(format!(
         "databases that applied the replaced revisions record {id} on their next upgrade without running it; `cargo migrate check` proves the baseline builds the same schema"
     ))?;
