@@ -1,4 +1,4 @@
-//! `cargo xtask bench history`: generated histories of 1,000 and 10,000
+//! `cargo xtask bench history`: generated histories of 1,000, 10,000 and 50,000
 //! revisions (with branches and merges), timing the build script, an
 //! incremental `cargo build` after editing one revision, and the `heads`,
 //! `history` and `check` commands.
@@ -12,7 +12,7 @@ use migrate_history::{LockFile, Options};
 use super::median;
 use crate::{cargo, workspace_root};
 
-const SIZES: [usize; 2] = [1_000, 10_000];
+const SIZES: [usize; 3] = [1_000, 10_000, 50_000];
 
 pub fn run() -> Result<(), String> {
     let root = workspace_root();
