@@ -362,6 +362,16 @@ pub enum Problem {
         /// The database's name in messages, such as a redacted URL.
         database: String,
     },
+    /// A baseline (`squash`) not recorded yet in a database that applied
+    /// every revision it replaces: the next upgrade records it without
+    /// running anything. A warning.
+    #[error("baseline `{id}` is not recorded in {database} yet, which applied every revision it replaces")]
+    BaselineToRecord {
+        /// The baseline's id.
+        id: String,
+        /// The database's name in messages, such as a redacted URL.
+        database: String,
+    },
     /// An applied revision whose file changed since the database applied it.
     #[error("revision `{id}` was applied to {database} with {recorded}, but the file now has {actual}")]
     DriftedInDatabase {
@@ -522,6 +532,9 @@ impl Problem {
             }
             Problem::UnknownConfigKey { .. } => format!("known keys are {}", crate::config::CONFIG_KEYS.join(", ")),
             Problem::PendingInDatabase { .. } => "run `cargo migrate upgrade` (`--dry-run` rehearses it first, except on MySQL, where schema changes cannot roll back)".into(),
+            Problem::BaselineToRecord { .. } => {
+                "the next `cargo migrate upgrade` records it without running anything".into()
+            }
             Problem::DriftedInDatabase { .. } => {
                 "an applied revision must not change: restore the file and put the change in a new revision".into()
             }

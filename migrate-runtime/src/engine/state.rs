@@ -132,8 +132,17 @@ impl DbState {
         let mut problems = Vec::new();
         for id in &self.pending {
             let rev = history.get(id).expect("a pending revision is in the history");
+            let path = rev.file.path.display().to_string();
+            // A baseline over revisions all applied only needs its row: the schema is there.
+            let index = history.index_of(id);
+            let replaced = index.map_or(&[][..], |i| history.replaced(i));
+            if !replaced.is_empty() && replaced.iter().all(|&r| self.mask.get(r).copied().unwrap_or(false)) {
+                let problem = Problem::BaselineToRecord { id: rev.id.clone(), database: database.clone() };
+                problems.push(Diagnostic::warning(&path, None, problem));
+                continue;
+            }
             let problem = Problem::PendingInDatabase { id: rev.id.clone(), database: database.clone() };
-            problems.push(error(&rev.file.path.display().to_string(), problem));
+            problems.push(error(&path, problem));
         }
         for d in &self.drift {
             let problem = Problem::DriftedInDatabase {
