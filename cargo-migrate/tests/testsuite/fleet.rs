@@ -245,3 +245,29 @@ fn status_all_envs_one_row_per_environment_and_a_job_summary() {
         std::fs::read_to_string(&summary).unwrap().replace(&dir, "[DIR]")
     );
 }
+
+#[test]
+fn postgres_downgrade_and_check_over_schemas() {
+    let db = TestDatabase::create("fleet_down");
+    let project = project();
+    let list = "alpha,beta,gamma";
+    let upgrade = run(project.path(), &["upgrade", "--database-url", &db.url, "--schemas", list], &[]);
+    assert_exit(&upgrade, 0);
+    let check = run(project.path(), &["check", "--database-url", &db.url, "--schemas", list, "--jobs", "1"], &[]);
+    assert_exit(&check, 0);
+    let args = ["downgrade", "a1", "--database-url", &db.url, "--schemas", list, "--jobs", "1"];
+    let output = run(project.path(), &args, &[]);
+    assert_exit(&output, 0);
+    let check_after = run(project.path(), &["check", "--database-url", &db.url, "--schemas", list, "--jobs", "1"], &[]);
+    assert_exit(&check_after, 1);
+    insta::assert_snapshot!(format!(
+        "=== check\n{}\n=== downgrade a1\n{}\n=== check\n{}",
+        redact_times(&transcript(&check)),
+        report(&output, (3, 3), &[]),
+        redact_times(&transcript(&check_after))
+    ));
+    let rows = db.query(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'name'",
+    );
+    assert_eq!(rows, [[Some("0".to_owned())]], "b2 reverted in every schema");
+}
