@@ -334,6 +334,9 @@ pub struct PendingInfo {
     pub id: String,
     pub message: String,
     pub path: String,
+    /// A baseline whose replaced revisions are all applied: the next
+    /// upgrade records it and runs nothing.
+    pub record_only: bool,
 }
 
 /// An applied revision whose file changed.

@@ -148,7 +148,8 @@ pub fn status(shell: &mut Shell, project: &Project, args: &DbArgs) -> CliResult 
     let pending = if count == 0 { "none".to_owned() } else { format!("{count} revision{}", plural(count)) };
     writeln!(out, "pending:       {pending}")?;
     for p in &info.pending {
-        writeln!(out, "  {} {}", p.id, p.message)?;
+        let note = if p.record_only { " (to record: what it replaces is applied, nothing runs)" } else { "" };
+        writeln!(out, "  {} {}{note}", p.id, p.message)?;
     }
     writeln!(out, "drifted:       {}", if info.drifted.is_empty() { "none" } else { "" })?;
     for d in &info.drifted {
@@ -174,7 +175,15 @@ fn pending(migrator: &Migrator, state: &DbState) -> Vec<PendingInfo> {
         .iter()
         .map(|id| {
             let rev = history.get(id).expect("a pending revision is in the history");
-            PendingInfo { id: rev.id.clone(), message: rev.message.clone(), path: rev.file.path.display().to_string() }
+            let replaced = history.index_of(id).map_or(&[][..], |i| history.replaced(i));
+            let record_only =
+                !replaced.is_empty() && replaced.iter().all(|&r| state.applied.contains(&history.revision(r).id));
+            PendingInfo {
+                id: rev.id.clone(),
+                message: rev.message.clone(),
+                path: rev.file.path.display().to_string(),
+                record_only,
+            }
         })
         .collect()
 }
