@@ -271,3 +271,18 @@ fn postgres_downgrade_and_check_over_schemas() {
         assert_eq!(rows, [[Some("a1".to_owned())]], "{schema} is at a1 in its own version table");
     }
 }
+
+#[test]
+fn env_lock_timeout_bounds_the_wait() {
+    let db = TestDatabase::create("fleet_env_lock");
+    let (dir, mut holder) = crate::hardening::holding_the_lock(&db, 20);
+    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
+                    [package.metadata.migrate.environments.production]\n\
+                    url-env = \"PRODUCTION_DATABASE_URL\"\nlock-timeout = \"1s\"\n";
+    std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+    let output = run(dir.path(), &["upgrade", "--env", "production"], &[("PRODUCTION_DATABASE_URL", &db.url)]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let (_, stderr) = assert_exit(&output, 4);
+    assert!(stderr.contains("the migration lock was not free within 1 s"), "{stderr}");
+}

@@ -342,7 +342,7 @@ fn transaction_control_inside_a_transactional_revision_is_refused() {
 }
 
 /// A holder that keeps the migration lock while its revision sleeps.
-fn holding_the_lock(db: &TestDatabase, seconds: u32) -> (tempfile::TempDir, Child) {
+pub(crate) fn holding_the_lock(db: &TestDatabase, seconds: u32) -> (tempfile::TempDir, Child) {
     let dir = project(&[("a.sql", rev("aaaa", "", "", &format!("SELECT pg_sleep({seconds});")))]);
     let child = spawn(dir.path(), &db.url, &["upgrade"]);
     let sleeping = format!(
