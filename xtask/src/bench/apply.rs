@@ -10,14 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{Contender, Times, interleaved};
+use super::{Contender, SERVER, Times, drop_database, interleaved, psql_admin};
 use crate::tools::{SQLX_VERSION, alembic_python, sqlx_cli};
 use crate::workspace_root;
 
 const REVISIONS: usize = 1_000;
 const ROUNDS: usize = 5;
 const NOOP_ROUNDS: usize = 21;
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const USAGE: &str = "cargo xtask bench apply [--peers] [--baseline BINARY]";
 
 pub fn run(args: &[&str]) -> Result<(), String> {
@@ -348,23 +347,6 @@ fn fresh_pg() -> Result<String, String> {
     drop_database("cm_bench_apply")?;
     psql_admin("CREATE DATABASE cm_bench_apply")?;
     Ok(format!("{SERVER}/cm_bench_apply"))
-}
-
-fn drop_database(name: &str) -> Result<(), String> {
-    psql_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-}
-
-fn psql_admin(sql: &str) -> Result<(), String> {
-    let status = Command::new("psql")
-        .args(["-X", "-q", "-d", &format!("{SERVER}/postgres"), "-c", sql])
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("psql could not run `{sql}`: is PostgreSQL running on 127.0.0.1:5432?"))
-    }
 }
 
 /// A database `name` with the history in `migrations` applied; its URL.

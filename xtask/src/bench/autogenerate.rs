@@ -16,11 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{Contender, Times, interleaved};
+use super::{Contender, SERVER, Times, interleaved, psql_admin};
 use crate::workspace_root;
 
 const ROUNDS: usize = 5;
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const FLOOR_DB: &str = "cm_bench_autogenerate";
 
 /// One models file and where it runs.
@@ -202,17 +201,4 @@ fn revision_text(dir: &Path) -> Result<String, String> {
 
 fn file(path: &Path) -> Result<Stdio, String> {
     std::fs::File::open(path).map(Stdio::from).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn psql_admin(sql: &str) -> Result<(), String> {
-    let status = Command::new("psql")
-        .args(["-X", "-q", "-d", &format!("{SERVER}/postgres"), "-c", sql])
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("psql could not run `{sql}`: is PostgreSQL running on 127.0.0.1:5432?"))
-    }
 }

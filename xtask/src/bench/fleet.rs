@@ -5,15 +5,14 @@
 //! DDL for the 200 schemas in one session (the floor). Side by side, round
 //! by round, each on a fresh database.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use super::{Contender, interleaved};
+use super::{Contender, SERVER, drop_database, interleaved, psql_admin};
 use crate::workspace_root;
 
 const TARGETS: usize = 200;
 const REVISIONS: usize = 10;
 const ROUNDS: usize = 5;
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const DATABASE: &str = "cm_bench_fleet";
 
 pub fn run() -> Result<(), String> {
@@ -50,7 +49,7 @@ pub fn run() -> Result<(), String> {
     let url = format!("{SERVER}/{DATABASE}");
     let list = schemas.join(",");
     let fresh = || -> Result<(), String> {
-        psql_admin(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))?;
+        drop_database(DATABASE)?;
         psql_admin(&format!("CREATE DATABASE {DATABASE}"))
     };
     let ours = |extra: Vec<String>| {
@@ -81,7 +80,7 @@ pub fn run() -> Result<(), String> {
         ),
     ];
     let results = interleaved(ROUNDS, &mut contenders)?;
-    psql_admin(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))?;
+    drop_database(DATABASE)?;
 
     let one = results.of("one database");
     println!(
@@ -103,17 +102,4 @@ pub fn run() -> Result<(), String> {
         println!("| {name} | {} | {per_target:.1} ms | {against_one:.2} | {:.2} |", times.millis(), times.ratio(floor));
     }
     Ok(())
-}
-
-fn psql_admin(sql: &str) -> Result<(), String> {
-    let status = Command::new("psql")
-        .args(["-X", "-q", "-d", &format!("{SERVER}/postgres"), "-c", sql])
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("psql could not run `{sql}`: is PostgreSQL running on 127.0.0.1:5432?"))
-    }
 }

@@ -29,6 +29,28 @@ pub fn run(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// The PostgreSQL server the benchmarks use, without a database.
+pub const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// Runs `sql` on the server's `postgres` database with psql.
+pub fn psql_admin(sql: &str) -> Result<(), String> {
+    let status = Command::new("psql")
+        .args(["-X", "-q", "-d", &format!("{SERVER}/postgres"), "-c", sql])
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("psql could not run `{sql}`: is PostgreSQL running on 127.0.0.1:5432?"))
+    }
+}
+
+/// Drops database `name`, sessions and all, if it exists.
+pub fn drop_database(name: &str) -> Result<(), String> {
+    psql_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+}
+
 /// Builds the release `cargo-migrate` that benchmarks time, and returns its path.
 pub fn release_binary() -> Result<std::path::PathBuf, String> {
     let root = workspace_root();
