@@ -175,14 +175,11 @@ fn pending(migrator: &Migrator, state: &DbState) -> Vec<PendingInfo> {
         .iter()
         .map(|id| {
             let rev = history.get(id).expect("a pending revision is in the history");
-            let replaced = history.index_of(id).map_or(&[][..], |i| history.replaced(i));
-            let record_only =
-                !replaced.is_empty() && replaced.iter().all(|&r| state.applied.contains(&history.revision(r).id));
             PendingInfo {
                 id: rev.id.clone(),
                 message: rev.message.clone(),
                 path: rev.file.path.display().to_string(),
-                record_only,
+                record_only: state.only_to_record(history, id),
             }
         })
         .collect()

@@ -112,9 +112,18 @@ impl DbState {
         }
     }
 
+    /// Whether pending revision `id` is a baseline whose replaced revisions
+    /// are all applied: the schema is there, and the next upgrade only
+    /// records it.
+    pub fn only_to_record(&self, history: &History, id: &str) -> bool {
+        let replaced = history.index_of(id).map_or(&[][..], |i| history.replaced(i));
+        !replaced.is_empty() && replaced.iter().all(|&r| self.mask.get(r).copied().unwrap_or(false))
+    }
+
     /// What keeps the database `database` (its name in messages, such as a
     /// redacted URL) from being at the history's heads, as errors: pending,
-    /// drifted, failed and unknown revisions. The database half of
+    /// drifted, failed and unknown revisions (a baseline
+    /// [only to record](DbState::only_to_record) is a warning). The database half of
     /// `cargo migrate check`; empty when it is up to date.
     ///
     /// ```
@@ -133,10 +142,7 @@ impl DbState {
         for id in &self.pending {
             let rev = history.get(id).expect("a pending revision is in the history");
             let path = rev.file.path.display().to_string();
-            // A baseline over revisions all applied only needs its row: the schema is there.
-            let index = history.index_of(id);
-            let replaced = index.map_or(&[][..], |i| history.replaced(i));
-            if !replaced.is_empty() && replaced.iter().all(|&r| self.mask.get(r).copied().unwrap_or(false)) {
+            if self.only_to_record(history, id) {
                 let problem = Problem::BaselineToRecord { id: rev.id.clone(), database: database.clone() };
                 problems.push(Diagnostic::warning(&path, None, problem));
                 continue;
