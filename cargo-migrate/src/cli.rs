@@ -277,6 +277,19 @@ impl FleetArgs {
         self.targets.is_some() || !self.schemas.is_empty()
     }
 
+    /// Refuses `--canary` and `--fail-fast` for a command that only reads
+    /// (`status`, `check`): it reads every target.
+    pub fn refuse_when_reading(&self, command: &str) -> Result<(), crate::error::CliError> {
+        let given = [(self.canary.is_some(), "--canary"), (self.fail_fast, "--fail-fast")];
+        match given.into_iter().find(|(on, _)| *on) {
+            Some((_, flag)) => Err(crate::error::CliError::usage(format!(
+                "{flag} applies to upgrade and downgrade; `{command}` reads every target"
+            ))
+            .with_help(format!("drop {flag}"))),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses `--jobs`, `--canary` and `--fail-fast` on one database.
     pub fn refuse_without_targets(&self) -> Result<(), crate::error::CliError> {
         let given =

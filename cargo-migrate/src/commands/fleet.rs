@@ -78,38 +78,41 @@ fn schedule(fleet: &FleetArgs) -> Schedule {
 
 /// `status --targets`/`--schemas`.
 pub fn status(shell: &mut Shell, project: &Project, db: &DbArgs, fleet: &FleetArgs) -> CliResult {
+    fleet.refuse_when_reading("status")?;
     let targets = targets(shell, project, db, fleet, None)?;
-    report_status(shell, "target", &targets, &schedule(fleet))
+    report_status(shell, "target", &targets, fleet)
 }
 
 /// `status --all-envs`.
 pub fn status_all_envs(shell: &mut Shell, project: &Project, fleet: &FleetArgs) -> CliResult {
+    fleet.refuse_when_reading("status")?;
     let history = migrator(shell, project)?.history().clone();
     let targets = crate::fleet::from_environments(project, &history)?;
-    check_canary(&targets, fleet)?;
-    report_status(shell, "environment", &targets, &schedule(fleet))
+    report_status(shell, "environment", &targets, fleet)
 }
 
-fn report_status(shell: &mut Shell, kind: &str, targets: &[Target], schedule: &Schedule) -> CliResult {
-    let total = targets.len();
+/// Reads the state of every target, `--jobs` at a time, in target order;
+/// `done` sees each as it finishes, with how many are done.
+fn read_all(targets: &[Target], fleet: &FleetArgs, mut done: impl FnMut(usize, &TargetStatus)) -> Vec<TargetStatus> {
+    // Reading skips nothing: no canary, no --fail-fast (refused), no Ctrl-C flag.
+    let schedule = Schedule { canary: None, fail_fast: false, ..schedule(fleet) };
     let never = std::sync::atomic::AtomicBool::new(false);
-    let outcomes = crate::fleet::run_all(
-        targets,
-        schedule,
-        &never,
-        crate::fleet::status_of,
-        |row| !row.reachable,
-        |done, _, row| {
-            let _ = shell.status("Read", format!("{} [{done}/{total}]", row.name));
-        },
-    );
-    let rows: Vec<TargetStatus> = outcomes
+    let outcomes =
+        crate::fleet::run_all(targets, &schedule, &never, crate::fleet::status_of, |_| false, |n, _, row| done(n, row));
+    outcomes
         .into_iter()
         .map(|outcome| match outcome {
             Outcome::Ran(row) => row,
-            Outcome::Skipped(_) => unreachable!("status never skips"),
+            Outcome::Skipped(_) => unreachable!("a schedule without a canary or --fail-fast skips nothing"),
         })
-        .collect();
+        .collect()
+}
+
+fn report_status(shell: &mut Shell, kind: &str, targets: &[Target], fleet: &FleetArgs) -> CliResult {
+    let total = targets.len();
+    let rows = read_all(targets, fleet, |done, row| {
+        let _ = shell.status("Read", format!("{} [{done}/{total}]", row.name));
+    });
     let header = [kind, "database", "current", "pending", "drifted", "failed", "reachable"];
     let table: Vec<[String; 7]> = rows
         .iter()
@@ -155,45 +158,28 @@ fn report_status(shell: &mut Shell, kind: &str, targets: &[Target], schedule: &S
 /// `check --targets`/`--schemas`: the history once, then every target must be
 /// reachable, up to date, with nothing drifted, failed or unknown.
 pub fn check(shell: &mut Shell, project: &Project, db: &DbArgs, fleet: &FleetArgs) -> CliResult {
+    fleet.refuse_when_reading("check")?;
     let targets = targets(shell, project, db, fleet, None)?;
     let total = targets.len();
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let outcomes = crate::fleet::run_all(
-        &targets,
-        &schedule(fleet),
-        &never,
-        crate::fleet::status_of,
-        |row| !check_problems(row).is_empty(),
-        |done, _, row| {
-            let problems = check_problems(row);
-            let _ = match problems.is_empty() {
-                true => shell.status("Checked", format!("{}: up to date [{done}/{total}]", row.name)),
-                false => shell.status("Failed", format!("{}: {} [{done}/{total}]", row.name, problems.join(", "))),
-            };
-        },
-    );
-    let rows: Vec<&TargetStatus> = outcomes
-        .iter()
-        .filter_map(|outcome| match outcome {
-            Outcome::Ran(row) => Some(row),
-            Outcome::Skipped(_) => None,
-        })
-        .collect();
+    let rows = read_all(&targets, fleet, |done, row| {
+        let problems = check_problems(row);
+        let _ = match problems.is_empty() {
+            true => shell.status("Checked", format!("{}: up to date [{done}/{total}]", row.name)),
+            false => shell.status("Failed", format!("{}: {} [{done}/{total}]", row.name, problems.join(", "))),
+        };
+    });
     for row in &rows {
-        shell.emit(&Message::TargetStatus(Box::new((*row).clone())))?;
+        shell.emit(&Message::TargetStatus(Box::new(row.clone())))?;
     }
-    let failing: Vec<&&TargetStatus> = rows.iter().filter(|row| !check_problems(row).is_empty()).collect();
+    let failing: Vec<&TargetStatus> = rows.iter().filter(|row| !check_problems(row).is_empty()).collect();
     let verdict = format!("{} of {total} targets up to date", total - failing.len());
-    if failing.is_empty() {
+    // The first target (in order) that is not up to date says the code.
+    let Some(first) = failing.first() else {
         shell.status("Finished", verdict)?;
         return Ok(exit::OK);
-    }
+    };
     shell.error(format!("{verdict}; {} not", failing.len()))?;
-    Ok(crate::fleet::exit_code(&outcomes, |row| match check_problems(row).is_empty() {
-        true => exit::OK,
-        false if !row.reachable => exit::CONNECT,
-        false => exit::CHECK_FAILED,
-    }))
+    Ok(if first.reachable { exit::CHECK_FAILED } else { exit::CONNECT })
 }
 
 fn check_problems(row: &TargetStatus) -> Vec<String> {

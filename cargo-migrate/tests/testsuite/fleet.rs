@@ -286,3 +286,12 @@ fn env_lock_timeout_bounds_the_wait() {
     let (_, stderr) = assert_exit(&output, 4);
     assert!(stderr.contains("the migration lock was not free within 1 s"), "{stderr}");
 }
+
+#[test]
+fn status_refuses_a_canary() {
+    let project = project();
+    three_targets(project.path());
+    let output = run(project.path(), &["status", "--targets", "targets.toml", "--canary", "us"], &[]);
+    assert_exit(&output, 2);
+    insta::assert_snapshot!(transcript(&output));
+}
