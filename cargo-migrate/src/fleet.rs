@@ -185,13 +185,13 @@ pub fn read_targets(path: &Path, base: &Migrator) -> Result<Vec<Target>, CliErro
                     )));
                 }
             }
-            let url = match (text_of("url"), text_of("url-env")) {
-                (Some(url), None) => parse(&url).map_err(&at),
+            let located = match (text_of("url"), text_of("url-env")) {
+                (Some(url), None) => from_url(&url).map_err(&at),
                 (None, Some(variable)) => Ok(from_variable(&variable)),
                 _ => Err(at("a target needs exactly one of `url` and `url-env`".to_owned())),
             };
-            let url = match url {
-                Ok(url) => url,
+            let (default_name, url) = match located {
+                Ok(located) => located,
                 Err(problem) => {
                     problems.push(problem);
                     continue;
@@ -204,7 +204,7 @@ pub fn read_targets(path: &Path, base: &Migrator) -> Result<Vec<Target>, CliErro
             if let Some(schema) = text_of("version-schema") {
                 migrator = migrator.version_schema(schema);
             }
-            let name = text_of("name").unwrap_or_else(|| default_name(&url));
+            let name = text_of("name").unwrap_or(default_name);
             targets.push(Target { name, url, migrator, schema: None });
         }
     } else {
@@ -213,12 +213,12 @@ pub fn read_targets(path: &Path, base: &Migrator) -> Result<Vec<Target>, CliErro
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let url = match line.strip_prefix("env:") {
+            let located = match line.strip_prefix("env:") {
                 Some(variable) => Ok(from_variable(variable.trim())),
-                None => parse(line),
+                None => from_url(line),
             };
-            match url {
-                Ok(url) => targets.push(Target { name: default_name(&url), url, migrator: base.clone(), schema: None }),
+            match located {
+                Ok((name, url)) => targets.push(Target { name, url, migrator: base.clone(), schema: None }),
                 Err(problem) => problems.push(format!("{shown}:{}: {problem}", index + 1)),
             }
         }
@@ -240,26 +240,26 @@ pub fn read_targets(path: &Path, base: &Migrator) -> Result<Vec<Target>, CliErro
     ))
 }
 
-/// A URL, or why it is refused (without the password).
-fn parse(text: &str) -> Result<Result<DatabaseUrl, String>, String> {
-    DatabaseUrl::parse(text).map(Ok).map_err(|e| e.to_string())
+/// A target's name unless it has one, and its URL or why it has none.
+type Located = (String, Result<DatabaseUrl, String>);
+
+/// A URL written in the file: named by itself, without the password; `Err`
+/// (a problem of the file) when it does not parse.
+fn from_url(text: &str) -> Result<Located, String> {
+    let url = DatabaseUrl::parse(text).map_err(|e| e.to_string())?;
+    Ok((url.redacted(), Ok(url)))
 }
 
-/// The URL in `variable`, or why there is none.
-fn from_variable(variable: &str) -> Result<DatabaseUrl, String> {
-    match std::env::var(variable) {
+/// The URL in `variable`, named by the variable; an unset variable or an
+/// invalid URL there is that target's failure, not the file's.
+fn from_variable(variable: &str) -> Located {
+    let url = match std::env::var(variable) {
         Ok(text) if !text.trim().is_empty() => {
             DatabaseUrl::parse(text.trim()).map_err(|e| format!("{variable} holds an invalid URL: {}", e.problem))
         }
         _ => Err(format!("{variable} is not set")),
-    }
-}
-
-fn default_name(url: &Result<DatabaseUrl, String>) -> String {
-    match url {
-        Ok(url) => url.redacted(),
-        Err(why) => why.trim_end_matches(" is not set").to_owned(),
-    }
+    };
+    (variable.to_owned(), url)
 }
 
 /// `--schemas a,b,c`: one target per schema of the database at `url`.
