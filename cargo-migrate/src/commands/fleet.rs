@@ -190,19 +190,22 @@ fn check_problems(row: &TargetStatus) -> Vec<String> {
     counts.iter().filter_map(|(n, what)| n.filter(|&n| n > 0).map(|n| format!("{n} {what}"))).collect()
 }
 
+/// An `upgrade` or `downgrade` over a fleet, as the command line asked for it.
+pub struct Migrate<'a> {
+    pub direction: Direction,
+    pub target: &'a str,
+    /// `--sql` and `--dry-run`, which run on one database only.
+    pub sql: bool,
+    pub dry_run: bool,
+    pub db: &'a DbArgs,
+    pub fleet: &'a FleetArgs,
+    pub lock: &'a MigrationLockArgs,
+}
+
 /// `upgrade`/`downgrade --targets`/`--schemas`.
-#[allow(clippy::too_many_arguments)]
-pub fn migrate(
-    shell: &mut Shell,
-    project: &Project,
-    direction: Direction,
-    target: &str,
-    db: &DbArgs,
-    fleet: &FleetArgs,
-    lock: &MigrationLockArgs,
-    refused: Option<&str>,
-) -> CliResult {
-    if let Some(flag) = refused {
+pub fn migrate(shell: &mut Shell, project: &Project, request: Migrate<'_>) -> CliResult {
+    let Migrate { direction, target, sql, dry_run, db, fleet, lock } = request;
+    if let Some((_, flag)) = [(sql, "--sql"), (dry_run, "--dry-run")].into_iter().find(|(on, _)| *on) {
         return Err(CliError::usage(format!("{flag} runs on one database, not with --targets or --schemas"))
             .with_help(format!("run {flag} with --database-url or --env for each database")));
     }

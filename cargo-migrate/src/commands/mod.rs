@@ -74,34 +74,32 @@ pub fn run(shell: &mut Shell, mut args: MigrateArgs) -> CliResult {
         Command::Check(check) if check.fleet.is_fleet() => fleet::check(shell, &project, &check.db, &check.fleet),
         Command::Check(check) => check::run(shell, &project, check),
         Command::Lint(lint) => lint::run(shell, &project, lint),
-        Command::Upgrade(args) if args.fleet.is_fleet() => {
-            let refused = [(args.sql, "--sql"), (args.dry_run, "--dry-run")].into_iter().find(|(on, _)| *on);
-            let refused = refused.map(|(_, flag)| flag);
-            fleet::migrate(
-                shell,
-                &project,
-                Direction::Upgrade,
-                &args.target,
-                &args.db,
-                &args.fleet,
-                &args.lock,
-                refused,
-            )
-        }
-        Command::Downgrade(args) if args.fleet.is_fleet() => {
-            let refused = [(args.sql, "--sql"), (args.dry_run, "--dry-run")].into_iter().find(|(on, _)| *on);
-            let refused = refused.map(|(_, flag)| flag);
-            fleet::migrate(
-                shell,
-                &project,
-                Direction::Downgrade,
-                &args.target,
-                &args.db,
-                &args.fleet,
-                &args.lock,
-                refused,
-            )
-        }
+        Command::Upgrade(args) if args.fleet.is_fleet() => fleet::migrate(
+            shell,
+            &project,
+            fleet::Migrate {
+                direction: Direction::Upgrade,
+                target: &args.target,
+                sql: args.sql,
+                dry_run: args.dry_run,
+                db: &args.db,
+                fleet: &args.fleet,
+                lock: &args.lock,
+            },
+        ),
+        Command::Downgrade(args) if args.fleet.is_fleet() => fleet::migrate(
+            shell,
+            &project,
+            fleet::Migrate {
+                direction: Direction::Downgrade,
+                target: &args.target,
+                sql: args.sql,
+                dry_run: args.dry_run,
+                db: &args.db,
+                fleet: &args.fleet,
+                lock: &args.lock,
+            },
+        ),
         Command::Upgrade(args) => migrate::upgrade(shell, &project, args),
         Command::Downgrade(args) => migrate::downgrade(shell, &project, args),
         Command::Sql(args) => migrate::sql(shell, &project, args),
