@@ -23,6 +23,9 @@ pub enum State {
     Applied,
     /// Recorded without running (`stamp`).
     Stamped,
+    /// Recorded without running by `adopt`, from another tool's table that
+    /// shows it applied; `applied_by` names the tool.
+    Adopted,
     /// A `transaction: false` revision that failed part-way; blocks upgrades
     /// until resolved.
     Failed,
@@ -39,6 +42,7 @@ impl State {
         match self {
             State::Applied => "applied",
             State::Stamped => "stamped",
+            State::Adopted => "adopted",
             State::Failed => "failed",
             State::Running => "running",
             State::Reverting => "reverting",
@@ -56,6 +60,7 @@ impl State {
         match text {
             "applied" => Some(State::Applied),
             "stamped" => Some(State::Stamped),
+            "adopted" => Some(State::Adopted),
             "failed" => Some(State::Failed),
             "running" => Some(State::Running),
             "reverting" => Some(State::Reverting),

@@ -2,7 +2,7 @@
 //! its migrations the tool's own table records as applied
 //! (`migrate_runtime::adopt`), maps them onto the revisions imported from
 //! it, checks the live schema against what those revisions produce, and
-//! records them as stamped, `applied_by` ending `(adopted from TOOL)`, in
+//! records them as `adopted`, `applied_by` ending `(adopted from TOOL)`, in
 //! one transaction. The other tool's table is left as it is.
 
 use std::io::Write;

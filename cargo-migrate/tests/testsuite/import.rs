@@ -391,7 +391,7 @@ fn adopt_then_upgrade(tool: &str, applied: usize, table: &str, peer: &str) {
     assert!(stderr.contains(&format!("Adopted {applied} {noun} from {peer}")), "{stderr}");
     let rows = recorded(&db, tool);
     assert_eq!(rows.len(), applied, "{rows:?}");
-    assert!(rows.iter().all(|(_, state, adopted)| state == "stamped" && *adopted), "{rows:?}");
+    assert!(rows.iter().all(|(_, state, adopted)| state == "adopted" && *adopted), "{rows:?}");
     // check sees them as applied: only the rest is pending.
     let (_, stderr) = assert_exit(&run_on(&project, &db, &["check"]), 1);
     assert_eq!(stderr.matches("is not applied to").count(), 4 - applied, "{stderr}");

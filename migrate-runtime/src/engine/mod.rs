@@ -392,8 +392,9 @@ impl Migrator {
     }
 
     /// Records the revisions `ids` as applied without running them, in one
-    /// transaction, as [`Migrator::stamp`] does, with `provenance` (such as
-    /// `adopted from sqlx`) after the user in their `applied_by`: for a
+    /// transaction, in state [`State::Adopted`](crate::version_table::State::Adopted),
+    /// with `provenance` (such as `adopted from sqlx`) after the user in
+    /// their `applied_by`: for a
     /// database another tool migrated (see [`crate::adopt`]). Revisions
     /// already recorded are left as they are; `status`, `check` and
     /// `upgrade` treat the rest as applied.
@@ -414,6 +415,7 @@ impl Migrator {
     /// let report = migrator.adopt(&mut db, &["a".to_owned()], "adopted from sqlx")?;
     /// assert_eq!(report.added, ["a"]);
     /// let state = migrator.state(&mut db)?;
+    /// assert_eq!(state.rows[0].state, migrate_runtime::version_table::State::Adopted);
     /// assert!(state.rows[0].applied_by.as_deref().is_some_and(|by| by.ends_with(" (adopted from sqlx)")));
     /// assert_eq!(migrator.run(&mut db)?.applied[0].id, "b", "only b runs");
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -256,7 +256,7 @@ impl Migrator {
                 if state.rows.iter().any(|r| r.revision == rev.id) {
                     continue;
                 }
-                sql.push(table.insert(&new_row(rev, State::Stamped, None, Some(&user), None)));
+                sql.push(table.insert(&new_row(rev, State::Adopted, None, Some(&user), None)));
                 report.added.push(rev.id.clone());
             }
             Self::commit(db, sql, "adopting").await?;
