@@ -598,10 +598,10 @@ fn parse_mysql(text: &str) -> Result<MysqlUrl, UrlProblem> {
         }
         Ok(())
     })?;
+    let host = parts.host.filter(|h| !h.is_empty()).ok_or(UrlProblem::NoHost)?;
     if cfg!(not(feature = "mysql")) {
         return Err(UrlProblem::NoMysql);
     }
-    let host = parts.host.filter(|h| !h.is_empty()).ok_or(UrlProblem::NoHost)?;
     let password = match parts.password.filter(|p| !p.is_empty()) {
         Some(bytes) => Some(String::from_utf8(bytes).map_err(|_| UrlProblem::NotUtf8("password".into()))?),
         None => None,
