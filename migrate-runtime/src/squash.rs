@@ -9,7 +9,10 @@
 //! it and written as the `CREATE` statements autogenerate writes from an
 //! empty schema; the rows the revisions left in any table (the version
 //! table aside) follow as `INSERT`s, tables in foreign-key order, rows
-//! sorted, so the same history always gives the same text.
+//! sorted, so the same history always gives the same text. Ids go on
+//! where the revisions left them: PostgreSQL's sequences are set past the
+//! rows, and SQLite's `sqlite_sequence` rows for `AUTOINCREMENT` tables
+//! are written as they were.
 //!
 //! ```
 //! use migrate_history::{Options, SourceFile, load::Sources};
@@ -51,8 +54,7 @@ pub struct Baseline {
     pub rows: Vec<(String, usize)>,
     /// What the schema has that the baseline does not write, for a person
     /// to add by hand: what autogenerate cannot write (also a `-- WARNING`
-    /// in the up section), and SQLite tables declared `AUTOINCREMENT`,
-    /// which autogenerate does not model.
+    /// in the up section).
     pub unwritten: Vec<String>,
 }
 
@@ -89,38 +91,27 @@ impl Workbench {
         let mut changes = diff(&empty, &schema);
         sources.apply(&mut changes);
         let mut up = render_with(&changes, &empty, &schema, self.dialect(), &RenderOptions::default());
-        let mut unwritten: Vec<String> = changes
+        let unwritten: Vec<String> = changes
             .iter()
             .filter_map(|change| match change {
                 Change::Unmodelled { object, .. } => Some(object.clone()),
                 _ => None,
             })
             .collect();
-        if self.dialect() == Dialect::Sqlite {
-            let autoincrement =
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%' ORDER BY name";
-            let tables = scratch
-                .database()
-                .query_text(autoincrement)
-                .map_err(|source| WorkbenchError::Introspect { what: "the replayed revisions".into(), source })?;
-            unwritten.extend(tables.into_iter().filter_map(|row| row.into_iter().next().flatten()).map(|table| {
-                format!(
-                    "AUTOINCREMENT on table {table}, which autogenerate does not model (`check` cannot see it; without it, the ids of deleted rows are reused)"
-                )
-            }));
-        }
-        let rows = rows_of(scratch.database(), &schema).map_err(|source| WorkbenchError::Introspect {
-            what: "the rows of the replayed revisions".into(),
-            source,
-        })?;
-        if !rows.is_empty() {
+        let in_rows = |source| WorkbenchError::Introspect { what: "the rows of the replayed revisions".into(), source };
+        let rows = rows_of(scratch.database(), &schema).map_err(in_rows)?;
+        let sequences = sqlite_sequences(scratch.database(), &schema).map_err(in_rows)?;
+        for (comment, sql) in [
+            ("Rows the replaced revisions inserted.", rows.iter().map(|(_, inserts, _)| inserts.as_str()).collect()),
+            ("Where the AUTOINCREMENT ids go on from, as after the replaced revisions.", sequences),
+        ] {
+            if sql.is_empty() {
+                continue;
+            }
             if !up.is_empty() && !up.ends_with('\n') {
                 up.push('\n');
             }
-            up.push_str("\n-- Rows the replaced revisions inserted.\n");
-            for (_, inserts, _) in &rows {
-                up.push_str(inserts);
-            }
+            up.push_str(&format!("\n-- {comment}\n{sql}"));
         }
         Ok(Baseline { up, rows: rows.into_iter().map(|(table, _, count)| (table, count)).collect(), unwritten })
     }
@@ -140,8 +131,13 @@ impl Workbench {
         let exclude = migrator.table(self.dialect()).name;
         let read = |db: &mut dyn Database, what: &str| {
             let schema = self.read_raw(db, &exclude)?;
-            let rows = rows_of(db, &schema)
-                .map_err(|source| WorkbenchError::Introspect { what: format!("the rows of {what}"), source })?;
+            let in_rows = |source| WorkbenchError::Introspect { what: format!("the rows of {what}"), source };
+            let mut rows = rows_of(db, &schema).map_err(in_rows)?;
+            let sequences = sqlite_sequences(db, &schema).map_err(in_rows)?;
+            if !sequences.is_empty() {
+                let count = sequences.lines().filter(|l| l.starts_with("INSERT")).count();
+                rows.push(("sqlite_sequence".to_owned(), sequences, count));
+            }
             Ok::<_, WorkbenchError>((schema, rows))
         };
         let mut old = self.replay(&replayed, &[tip])?;
@@ -238,6 +234,31 @@ fn rows_of(db: &mut dyn Database, schema: &Schema) -> Result<Vec<(String, String
         out.push((table.name.clone(), sql, count));
     }
     Ok(out)
+}
+
+/// SQLite: for each table of `schema` declared `AUTOINCREMENT` that has
+/// given ids, its row of `sqlite_sequence` (the largest id given, which
+/// deleted rows leave above the largest id kept) written again, replacing
+/// the one the `INSERT`s of its rows left; empty on other databases.
+fn sqlite_sequences(db: &mut dyn Database, schema: &Schema) -> Result<String, DbError> {
+    let autoincrement = |t: &Table| t.columns.iter().any(|c| c.filled == Some(Filled::Autoincrement));
+    if db.dialect() != Dialect::Sqlite || !schema.tables.values().any(autoincrement) {
+        return Ok(String::new());
+    }
+    let mut sql = String::new();
+    for row in db.query_text("SELECT name, quote(seq) FROM sqlite_sequence ORDER BY name")? {
+        let (Some(name), Some(seq)) = (row.first().cloned().flatten(), row.get(1).cloned().flatten()) else {
+            continue;
+        };
+        if !schema.tables.get(&name).is_some_and(autoincrement) {
+            continue;
+        }
+        let name = format!("'{}'", name.replace('\'', "''"));
+        sql.push_str(&format!(
+            "DELETE FROM sqlite_sequence WHERE name = {name};\nINSERT INTO sqlite_sequence (name, seq) VALUES ({name}, {seq});\n"
+        ));
+    }
+    Ok(sql)
 }
 
 /// A table or column name as `dialect` quotes it.

@@ -139,6 +139,15 @@ impl Db {
         (schema, rows)
     }
 
+    /// The schema and the rows of `events` in database `name`.
+    fn read_events(&self, dir: &Path, name: &str) -> (migrate_runtime::schema::Schema, Vec<Vec<Option<String>>>) {
+        let url = migrate_runtime::DatabaseUrl::parse(&self.url(dir, name)).unwrap();
+        let mut connection = migrate_runtime::connect(&url).unwrap();
+        let db = connection.database();
+        let schema = introspect(db, "migrate_versions").unwrap();
+        (schema, db.query_text("SELECT id, body FROM events ORDER BY id").unwrap())
+    }
+
     /// The version table of database `name`: revision and state, oldest first.
     fn versions(&self, dir: &Path, name: &str) -> Vec<String> {
         let url = migrate_runtime::DatabaseUrl::parse(&self.url(dir, name)).unwrap();
@@ -429,6 +438,77 @@ fn check_fails_on_an_edited_baseline_on_postgres() {
 #[test]
 fn check_fails_on_an_edited_baseline_on_mysql() {
     check_fails_on_an_edited_baseline(Db::mysql(), "squash_check_mysql");
+}
+
+/// SQLite's AUTOINCREMENT is kept: the baseline declares it and writes
+/// `sqlite_sequence` as the revisions left it (ids 1 to 3 given, 2 and 3
+/// deleted), so a database upgraded through the baseline gives the next
+/// row the id a database that replayed the revisions gives it (4, not 2);
+/// `check` proves it, and fails a baseline edited to leave it out.
+#[test]
+fn squash_keeps_autoincrement_and_the_next_id_on_sqlite() {
+    let db = Db::Sqlite;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::create_dir(dir.join("migrations")).unwrap();
+    let files = [
+        (
+            "a1_events.sql",
+            "-- revision: a1\n-- parents:\n-- message: events\n\n-- migrate:up\n\
+             CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body text NOT NULL);\n\
+             INSERT INTO events (body) VALUES ('kept'), ('gone'), ('gone too');\n",
+        ),
+        (
+            "b2_prune.sql",
+            "-- revision: b2\n-- parents: a1\n-- message: prune\n\n-- migrate:up\nDELETE FROM events WHERE id > 1;\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join("migrations").join(name), text).unwrap();
+    }
+    assert_exit(&run(dir, &["lock"]), 0);
+    assert_exit(&run(dir, &["upgrade", "--database-url", &db.url(dir, "plain")]), 0);
+    let squash = run(dir, &["squash", "--upto", "b2"]);
+    assert_exit(&squash, 0);
+    let (path, text) = baseline(dir);
+    let fresh = db.url(dir, "fresh");
+    assert_exit(&run(dir, &["upgrade", "--database-url", &fresh]), 0);
+    let (plain, _) = db.read_events(dir, "plain");
+    let (upgraded, _) = db.read_events(dir, "fresh");
+    assert_eq!(diff(&plain, &upgraded), [], "the same schema, AUTOINCREMENT included");
+    let next = |name: &str| {
+        let url = migrate_runtime::DatabaseUrl::parse(&db.url(dir, name)).unwrap();
+        let mut connection = migrate_runtime::connect(&url).unwrap();
+        let database = connection.database();
+        database.execute_batch("INSERT INTO events (body) VALUES ('next')").unwrap();
+        database.query_text("SELECT max(id) FROM events").unwrap()[0][0].clone().unwrap()
+    };
+    assert_eq!((next("plain"), next("fresh")), ("4".to_owned(), "4".to_owned()), "ids go on after the deleted rows");
+    let check = run(dir, &["check", "--no-models", "--database-url", &fresh]);
+    assert_exit(&check, 0);
+
+    // Edited to leave AUTOINCREMENT and the sequence out, re-pinned: the proof tells.
+    let id = path.file_name().unwrap().to_string_lossy()[..12].to_owned();
+    let edited: String = text
+        .replace(" PRIMARY KEY AUTOINCREMENT", "")
+        .replace("\"body\" text NOT NULL\n", "\"body\" text NOT NULL,\n    PRIMARY KEY (\"id\")\n")
+        .lines()
+        .filter(|line| !line.contains("sqlite_sequence"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&path, edited).unwrap();
+    assert_exit(&run(dir, &["lock", "--update", &id]), 0);
+    let after = db.url(dir, "after");
+    assert_exit(&run(dir, &["upgrade", "--database-url", &after]), 0);
+    let edited_check = run(dir, &["check", "--no-models", "--database-url", &after]);
+    assert_exit(&edited_check, 1);
+    insta::assert_snapshot!(format!(
+        "{}=== baseline\n{}=== check\n{}=== check (edited)\n{}",
+        db.transcript(&squash, dir),
+        redact_created(&text),
+        db.transcript(&check, dir),
+        db.transcript(&edited_check, dir)
+    ));
 }
 
 #[test]

@@ -337,6 +337,7 @@ fn filled(filled: Option<&Filled>) -> String {
     match filled {
         None => "no".into(),
         Some(Filled::Rowid) => "rowid".into(),
+        Some(Filled::Autoincrement) => "rowid with AUTOINCREMENT".into(),
         Some(Filled::Serial) => "serial".into(),
         Some(Filled::IdentityAlways) => "identity (always)".into(),
         Some(Filled::IdentityByDefault) => "identity (by default)".into(),

@@ -289,6 +289,9 @@ pub struct Column {
 pub enum Filled {
     /// SQLite's `INTEGER PRIMARY KEY`, an alias of the rowid.
     Rowid,
+    /// SQLite's `INTEGER PRIMARY KEY AUTOINCREMENT`: a rowid alias whose
+    /// ids are never reused (`sqlite_sequence` keeps the largest one given).
+    Autoincrement,
     /// PostgreSQL's `serial`/`bigserial`/`smallserial`: a default from a
     /// sequence the column owns.
     Serial,

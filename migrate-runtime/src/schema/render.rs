@@ -401,7 +401,7 @@ fn column_type(column: &Column) -> String {
         Some(Filled::Virtual(expression)) => {
             format!("{data_type} GENERATED ALWAYS AS ({expression}) VIRTUAL").trim_start().to_owned()
         }
-        Some(Filled::Rowid) | None => data_type.clone(),
+        Some(Filled::Rowid | Filled::Autoincrement) | None => data_type.clone(),
     }
 }
 
@@ -512,14 +512,28 @@ fn references(key: &ForeignKey, quote: fn(&str) -> String) -> String {
     clause
 }
 
+/// The column of a SQLite table declared `INTEGER PRIMARY KEY AUTOINCREMENT`.
+fn autoincrement(table: &Table) -> Option<&Column> {
+    match table.primary_key.as_slice() {
+        [only] => table.column(only).filter(|c| c.filled == Some(Filled::Autoincrement)),
+        _ => None,
+    }
+}
+
 /// `CREATE TABLE` with columns, primary key, uniques and checks. Foreign keys
-/// are added as their own changes on PostgreSQL, and inline on SQLite.
+/// are added as their own changes on PostgreSQL, and inline on SQLite. A
+/// SQLite `AUTOINCREMENT` key is declared on its column, the one place
+/// SQLite takes it.
 fn create_table(table: &Table, name: &str, dialect: Dialect) -> String {
+    let autoincrement = autoincrement(table).map(|c| c.name.as_str());
     let mut lines: Vec<String> = table
         .columns
         .iter()
         .map(|c| {
             let mut line = format!("    {} {}", q(&c.name), column_type(c));
+            if autoincrement == Some(c.name.as_str()) {
+                line.push_str(" PRIMARY KEY AUTOINCREMENT");
+            }
             if !c.nullable {
                 line.push_str(" NOT NULL");
             }
@@ -529,7 +543,7 @@ fn create_table(table: &Table, name: &str, dialect: Dialect) -> String {
             line
         })
         .collect();
-    if !table.primary_key.is_empty() {
+    if !table.primary_key.is_empty() && autoincrement.is_none() {
         lines.push(format!("    PRIMARY KEY ({})", columns(&table.primary_key)));
     }
     for unique in &table.uniques {
@@ -630,6 +644,16 @@ fn rebuild(old: &Table, new: &Table, dialect: Dialect) -> String {
             q(&temporary),
             q(&old.name),
             cols = columns(&common)
+        ));
+    }
+    if autoincrement(old).is_some() && autoincrement(new).is_some() {
+        // The copied rows set the new table's sequence to their largest id;
+        // the old one may be past it (rows deleted), and ids are never reused.
+        sql.push(format!(
+            "DELETE FROM sqlite_sequence WHERE name = {new_name};\n\
+             INSERT INTO sqlite_sequence (name, seq) SELECT {new_name}, seq FROM sqlite_sequence WHERE name = {old_name};",
+            new_name = literal(&temporary),
+            old_name = literal(&old.name)
         ));
     }
     sql.push(format!("DROP TABLE {};", q(&old.name)));

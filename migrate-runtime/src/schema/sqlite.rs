@@ -108,6 +108,12 @@ fn named(sql: &str, own: &str, known: &BTreeMap<String, String>) -> BTreeSet<Str
 /// The identifiers and keywords of SQLite SQL, unquoted (`"a"`, `` `a` ``,
 /// `[a]`), with string literals and comments left out.
 fn identifiers(sql: &str) -> Vec<String> {
+    words(sql).into_iter().map(|(word, _)| word).collect()
+}
+
+/// [`identifiers`], each with whether it was quoted (a quoted word is a
+/// name, never a keyword).
+fn words(sql: &str) -> Vec<(String, bool)> {
     let mut words = Vec::new();
     let mut chars = sql.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -128,7 +134,7 @@ fn identifiers(sql: &str) -> Vec<String> {
                     word.push(d);
                 }
                 if c != '\'' {
-                    words.push(word);
+                    words.push((word, true));
                 }
             }
             '-' if sql[i..].starts_with("--") => {
@@ -157,7 +163,7 @@ fn identifiers(sql: &str) -> Vec<String> {
                     end = j + d.len_utf8();
                     chars.next();
                 }
-                words.push(sql[i..end].to_owned());
+                words.push((sql[i..end].to_owned(), false));
             }
             _ => {}
         }
@@ -192,9 +198,13 @@ fn table(db: &mut dyn Database, name: &str, create: &str) -> Result<Table, DbErr
     keyed.sort();
     table.primary_key = keyed.into_iter().map(|(_, c)| c).collect();
     if let [only] = table.primary_key.as_slice() {
-        // INTEGER PRIMARY KEY is the rowid: the database fills it.
+        // INTEGER PRIMARY KEY is the rowid: the database fills it. SQLite
+        // takes AUTOINCREMENT on that key only, so the keyword outside
+        // quotes and comments says which.
         if let Some(column) = table.columns.iter_mut().find(|c| &c.name == only && c.data_type == "integer") {
-            column.filled = Some(Filled::Rowid);
+            let autoincrement =
+                words(create).iter().any(|(word, quoted)| !quoted && word.eq_ignore_ascii_case("autoincrement"));
+            column.filled = Some(if autoincrement { Filled::Autoincrement } else { Filled::Rowid });
         }
     }
 
@@ -469,6 +479,68 @@ mod tests {
         assert_eq!(big.definition, "CREATE VIEW big AS SELECT id FROM A WHERE n > 'log';");
         assert_eq!(big.drop, "DROP VIEW \"big\";");
         assert_eq!(schema.objects["trigger a_log on a"].drop, "DROP TRIGGER \"a_log\";");
+    }
+
+    /// AUTOINCREMENT is read (the keyword, not a quoted name), its
+    /// absence is a difference both ways, and the rebuild that adds it
+    /// gives a table that reads the same; a rebuild of a table that keeps
+    /// it keeps `sqlite_sequence`, so a deleted row's id is not given again.
+    #[test]
+    fn autoincrement_is_read_compared_and_rebuilt() {
+        use crate::Dialect;
+        use crate::schema::{diff, render};
+        let open = |sql: &str| {
+            let db = rusqlite::Connection::open_in_memory().unwrap();
+            db.execute_batch(sql).unwrap();
+            db
+        };
+        let named = "CREATE TABLE \"autoincrement\" (\"AUTOINCREMENT\" INTEGER PRIMARY KEY);";
+        let mut plain = open(&format!("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n{named}"));
+        let mut kept = open(&format!("CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT);\n{named}"));
+        let without = introspect(&mut plain, "migrate_versions").unwrap();
+        let with = introspect(&mut kept, "migrate_versions").unwrap();
+        assert_eq!(without.tables["notes"].columns[0].filled, Some(Filled::Rowid));
+        assert_eq!(with.tables["notes"].columns[0].filled, Some(Filled::Autoincrement));
+        assert_eq!(with.tables["autoincrement"].columns[0].filled, Some(Filled::Rowid), "a quoted name is no keyword");
+        let shown = |changes: &[super::super::Change]| changes.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            shown(&diff(&without, &with)),
+            ["column notes.id changed: filled by the database: rowid -> rowid with AUTOINCREMENT"]
+        );
+        assert_eq!(
+            shown(&diff(&with, &without)),
+            ["column notes.id changed: filled by the database: rowid with AUTOINCREMENT -> rowid"]
+        );
+
+        // Added: ids 1 and 2 kept, 3 deleted; the rebuilt table goes on from the largest kept.
+        plain
+            .execute_batch("INSERT INTO notes (body) VALUES ('a'), ('b'), ('c'); DELETE FROM notes WHERE id = 3;")
+            .unwrap();
+        let sql = render(&diff(&without, &with), &without, &with, Dialect::Sqlite);
+        assert!(sql.contains("    \"id\" integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n"), "{sql}");
+        assert!(!sql.contains("PRIMARY KEY (\"id\")"), "{sql}");
+        plain.execute_batch(&sql).unwrap();
+        assert_eq!(diff(&introspect(&mut plain, "migrate_versions").unwrap(), &with), []);
+        let next = |db: &rusqlite::Connection| {
+            db.execute_batch("INSERT INTO notes (body) VALUES ('next')").unwrap();
+            db.last_insert_rowid()
+        };
+        assert_eq!(next(&plain), 3);
+
+        // Kept through a rebuild for a check: ids 1 to 3 given, 2 and 3 deleted.
+        kept.execute_batch("INSERT INTO notes (body) VALUES ('a'), ('b'), ('c'); DELETE FROM notes WHERE id > 1;")
+            .unwrap();
+        let mut checked = with.clone();
+        checked.tables.get_mut("notes").unwrap().checks.push(Check {
+            name: None,
+            expression: "body <> ''".into(),
+            not_valid: false,
+        });
+        let sql = render(&diff(&with, &checked), &with, &checked, Dialect::Sqlite);
+        assert!(sql.contains("INSERT INTO sqlite_sequence (name, seq) SELECT '_migrate_new_notes', seq"), "{sql}");
+        kept.execute_batch(&sql).unwrap();
+        assert_eq!(diff(&introspect(&mut kept, "migrate_versions").unwrap(), &checked), []);
+        assert_eq!(next(&kept), 4, "the deleted rows' ids are not given again");
     }
 
     #[test]
