@@ -550,9 +550,36 @@ fn every_kind_of_change_round_trips_on_sqlite() {
     }
 }
 
+/// Runs `check` on every case of `CASES`, four at a time: a PostgreSQL case
+/// is mostly waiting (databases created and dropped, pg_dump and psql
+/// processes), and one at a time the two tests below took minutes. Every
+/// failing case is named at the end, not only the first.
+fn each_case_in_parallel(check: impl Fn(&str, &str, &str) + Sync) {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let next = AtomicUsize::new(0);
+    let failed = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while let Some(&(name, before, after, _)) = CASES.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    // The panic's message is printed where it happens.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(name, before, after))).is_err() {
+                        failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(name);
+                    }
+                }
+            });
+        }
+    });
+    let mut failed = failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    failed.sort_unstable();
+    assert!(failed.is_empty(), "{} case(s) failed: {failed:#?}", failed.len());
+}
+
 #[test]
 fn every_kind_of_change_round_trips_on_postgres() {
-    for (name, before, after, _) in CASES {
+    each_case_in_parallel(|name, before, after| {
         let history = TestDatabase::create("autogen_h");
         let models = TestDatabase::create("autogen_m");
         round_trip(
@@ -564,7 +591,7 @@ fn every_kind_of_change_round_trips_on_postgres() {
             after,
             &[],
         );
-    }
+    });
 }
 
 /// The same cases on PostgreSQL, judged by an oracle that owes nothing to
@@ -581,7 +608,7 @@ fn every_kind_of_change_matches_pg_dump_on_postgres() {
     use crate::oracle;
 
     let bench = Workbench::new(&DatabaseUrl::parse(&tests::support::postgres_server_url()).unwrap());
-    for (name, before, after, _) in CASES {
+    each_case_in_parallel(|name, before, after| {
         let revision = format!("-- revision: before\n-- parents:\n-- message: before\n\n-- migrate:up\n{before}\n");
         let sources =
             Sources { revisions: vec![SourceFile::new("migrations/before.sql", &revision)], ..Sources::default() };
@@ -612,7 +639,7 @@ fn every_kind_of_change_matches_pg_dump_on_postgres() {
             "after down",
             &oracle::dump(&history.name),
         );
-    }
+    });
 }
 
 /// Schemas other than the default one, listed in the configuration, are
