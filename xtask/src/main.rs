@@ -40,8 +40,10 @@ tasks:
                     it would write and writes nothing; --no-package skips `cargo
                     package` (tests do: `cargo xtask test` packages on its own); --root
                     releases the repository at DIR instead of this one
-  bench history     time the build script, incremental builds and the listing
-                    commands on generated histories of 1,000, 10,000 and 50,000 revisions
+  bench history [--sizes N[,N...]]
+                    time the build script, incremental builds and the listing
+                    commands on generated histories of 1,000, 10,000 and 50,000
+                    revisions (or of the sizes given)
   bench apply [--peers] [--baseline BINARY]
                     apply 1,000 table-creating revisions to SQLite and PostgreSQL,
                     against sqlite3/psql running the same SQL and against Alembic,

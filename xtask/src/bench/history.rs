@@ -14,13 +14,24 @@ use crate::{cargo, workspace_root};
 
 const SIZES: [usize; 3] = [1_000, 10_000, 50_000];
 
-pub fn run() -> Result<(), String> {
+pub fn run(args: &[&str]) -> Result<(), String> {
+    let sizes = match args {
+        [] => SIZES.to_vec(),
+        ["--sizes", list] => list
+            .split(',')
+            .map(|size| match size.trim().replace('_', "").parse::<usize>() {
+                Ok(n) if n >= 100 => Ok(n),
+                _ => Err(format!("--sizes {list}: `{size}` is not a number of revisions of at least 100")),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(format!("bench history takes `--sizes N[,N...]` and nothing else, not `{}`", args.join(" "))),
+    };
     let root = workspace_root();
     let bench_dir = root.join("target").join("bench");
     let binary = super::release_binary()?;
 
     let mut rows = Vec::new();
-    for size in SIZES {
+    for size in sizes {
         let krate = bench_dir.join(format!("history-{size}"));
         generate_crate(&krate, size)?;
         eprintln!("\nhistory of {size} revisions in {}", krate.display());

@@ -16,7 +16,7 @@ use crate::{cargo, run as run_step, workspace_root};
 
 pub fn run(args: &[&str]) -> Result<(), String> {
     match args {
-        ["history"] => history::run(),
+        ["history", rest @ ..] => history::run(rest),
         ["apply", rest @ ..] => apply::run(rest),
         ["autogenerate"] => autogenerate::run(),
         ["split"] => split::run(),
