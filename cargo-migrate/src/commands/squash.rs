@@ -135,23 +135,14 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
 }
 
 /// REV and every revision it needs, refused when a revision outside the
-/// set builds on one inside it other than REV, or when the set overlaps a
-/// baseline.
+/// set builds on one inside it other than REV, or when the set holds a
+/// baseline or what one replaces (see [`over_a_baseline`]).
 fn replaced_set(history: &History, tip: usize) -> Result<Vec<usize>, CliError> {
     let tip_id = &history.revision(tip).id;
     let needed = history.ancestors(&[tip]);
     let set: Vec<usize> = (0..history.len()).filter(|&i| needed[i]).collect();
-    if let Some(&b) = set.iter().find(|&&i| history.is_baseline(i) || history.replaced_by(i).is_some()) {
-        let baseline = history.replaced_by(b).unwrap_or(b);
-        return Err(CliError::usage(format!(
-            "`--upto {tip_id}` would replace `{}`, which belongs to baseline `{}`: squashing over a baseline is not supported",
-            history.revision(b).id,
-            history.revision(baseline).id
-        ))
-        .with_help(format!(
-            "squash the revisions after `{}` only by hand, or prune the earlier baseline first",
-            history.revision(baseline).id
-        )));
+    if let Some(error) = over_a_baseline(history, tip_id, &set) {
+        return Err(error);
     }
     for c in (0..history.len()).filter(|&c| !needed[c]) {
         let inside = history.parents(c).iter().chain(history.dependencies(c)).find(|&&p| needed[p] && p != tip);
@@ -169,6 +160,46 @@ fn replaced_set(history: &History, tip: usize) -> Result<Vec<usize>, CliError> {
         }
     }
     Ok(set)
+}
+
+/// The refusal of a set that holds an earlier baseline, or revisions one
+/// replaces. A revision is replaced by one baseline at most: the graph,
+/// the build's check of `squashed/<baseline>/` and the engine's reading
+/// of a database's rows (a replaced revision's row, or a pruned one's,
+/// counts for its baseline) know that one level only. A baseline whose
+/// replaced files were pruned could be replaced, but once the new baseline
+/// were pruned in turn, a database's rows for the revisions the first one
+/// stood for would belong to no revision, and upgrade would refuse it.
+fn over_a_baseline(history: &History, tip_id: &str, set: &[usize]) -> Option<CliError> {
+    let (b, replaced) = set.iter().find_map(|&i| {
+        let b = history.replaced_by(i).unwrap_or(i);
+        let replaced = &history.revision(b).replaces;
+        (!replaced.is_empty()).then_some((b, replaced.join(", ")))
+    })?;
+    let b_id = &history.revision(b).id;
+    let (what, why) = if history.is_baseline(b) {
+        (
+            format!("baseline `{b_id}` and the revisions it replaces ({replaced})"),
+            format!(
+                "databases part-way through {replaced} still need them from squashed/{b_id}/, and a revision is replaced by one baseline at most"
+            ),
+        )
+    } else {
+        (
+            format!("baseline `{b_id}`, whose replaced revisions ({replaced}) were pruned"),
+            format!(
+                "databases keep their rows for {replaced}, which only `{b_id}` accounts for: once a baseline replacing it were pruned in turn, those rows would belong to no revision and upgrade would refuse those databases"
+            ),
+        )
+    };
+    Some(
+        CliError::usage(format!(
+            "`--upto {tip_id}` would replace {what}: squashing over a baseline is not supported"
+        ))
+        .with_help(format!(
+            "{why}. Keep the revisions after `{b_id}` as they are (a new database runs `{b_id}`, then them); `cargo migrate history` marks what each baseline replaces"
+        )),
+    )
 }
 
 /// A baseline's id: derived from what it replaces (the same squash gives

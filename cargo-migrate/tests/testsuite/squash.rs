@@ -521,11 +521,17 @@ fn squash_refuses_a_revision_that_another_branch_leaves() {
         "-- revision: d4\n-- parents: a1\n-- message: side branch\n\n-- migrate:up\nSELECT 1;\n",
     )
     .unwrap();
+    let output = refused(dir, || run(dir, &["squash", "--upto", "b2"]));
+    insta::assert_snapshot!(db.transcript(&output, dir));
+}
+
+/// The output of `squash`, asserted to exit 2 having written and moved nothing.
+fn refused(dir: &Path, squash: impl FnOnce() -> Output) -> Output {
     let before = files(dir);
-    let output = run(dir, &["squash", "--upto", "b2"]);
+    let output = squash();
     assert_exit(&output, 2);
     assert_eq!(files(dir), before, "nothing written or moved");
-    insta::assert_snapshot!(db.transcript(&output, dir));
+    output
 }
 
 #[test]
@@ -536,6 +542,32 @@ fn squash_refuses_an_unknown_revision() {
     let output = run(dir, &["squash", "--upto", "zz9x"]);
     assert_exit(&output, 2);
     insta::assert_snapshot!(db.transcript(&output, dir));
+}
+
+/// Squashing up to `c3` over the baseline of `a1` and `b2` is refused
+/// (exit 2, nothing written): the message names the baseline and what it
+/// replaces, says why (databases part-way through need the files, one
+/// baseline per revision) and what to do instead.
+#[test]
+fn squash_refuses_to_squash_over_a_baseline() {
+    let db = Db::Sqlite;
+    let project = db.project();
+    let dir = project.path();
+    assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
+    let output = refused(dir, || run(dir, &["squash", "--upto", "c3"]));
+    insta::assert_snapshot!(db.transcript(&output, dir));
+}
+
+/// Over a pruned baseline too: it could be replaced, but pruning the new
+/// baseline would leave the databases' rows for `a1` and `b2` belonging to
+/// no revision, and upgrade would refuse those databases.
+#[test]
+fn squash_refuses_to_squash_over_a_pruned_baseline() {
+    let project = recorded_everywhere();
+    let dir = project.path();
+    assert_exit(&with_environments(dir, &["squash", "--prune", "--upto", "b2"], true), 0);
+    let output = refused(dir, || with_environments(dir, &["squash", "--upto", "c3"], true));
+    insta::assert_snapshot!(Db::Sqlite.transcript(&output, dir));
 }
 
 /// A package with the SQLite revisions and the environments `production`
@@ -551,6 +583,15 @@ fn environments() -> tempfile::TempDir {
         assert_exit(&with_environments(dir, &["upgrade", "--env", name], true), 0);
     }
     assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
+    project
+}
+
+/// [`environments`], each environment upgraded, so that both recorded the baseline.
+fn recorded_everywhere() -> tempfile::TempDir {
+    let project = environments();
+    for name in ["production", "staging"] {
+        assert_exit(&with_environments(project.path(), &["upgrade", "--env", name], true), 0);
+    }
     project
 }
 
@@ -580,11 +621,8 @@ fn prune_refuses_while_an_environment_is_behind_or_unreachable() {
 
 #[test]
 fn prune_deletes_the_replaced_files_once_every_environment_recorded_the_baseline() {
-    let project = environments();
+    let project = recorded_everywhere();
     let dir = project.path();
-    for name in ["production", "staging"] {
-        assert_exit(&with_environments(dir, &["upgrade", "--env", name], true), 0);
-    }
     let output = with_environments(dir, &["squash", "--prune", "--upto", "b2"], true);
     assert_exit(&output, 0);
     let history = with_environments(dir, &["history"], true);
