@@ -64,14 +64,17 @@ impl History {
     pub fn build(revisions: Vec<Revision>) -> (History, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
 
-        // Duplicate ids: keep the first, report both files.
-        let mut first_by_id: HashMap<String, usize> = HashMap::new();
-        let mut kept: Vec<Revision> = Vec::with_capacity(revisions.len());
-        for rev in revisions {
+        // Duplicate ids: keep the first, report both files. The revisions
+        // are not copied (`retain` here and the reordering below move them
+        // in place): 10,000 of them are 4.5 MB of fresh pages a copy.
+        let mut revisions = revisions;
+        let mut first_by_id: HashMap<String, usize> = HashMap::with_capacity(revisions.len());
+        let mut keep = Vec::with_capacity(revisions.len());
+        for (i, rev) in revisions.iter().enumerate() {
             if let Some(&first) = first_by_id.get(&rev.id) {
-                let first: &Revision = &kept[first];
+                let first = &revisions[first];
                 diagnostics.push(at_word(
-                    &rev,
+                    rev,
                     rev.lines.revision,
                     &rev.id,
                     Problem::DuplicateRevision { id: rev.id.clone(), other: first.file.path.display().to_string() },
@@ -82,11 +85,25 @@ impl History {
                     &rev.id,
                     Problem::DuplicateRevision { id: rev.id.clone(), other: rev.file.path.display().to_string() },
                 ));
-                continue;
+                keep.push(false);
+            } else {
+                first_by_id.insert(rev.id.clone(), i);
+                keep.push(true);
             }
-            first_by_id.insert(rev.id.clone(), kept.len());
-            kept.push(rev);
         }
+        if keep.contains(&false) {
+            // Positions among the kept revisions.
+            let mut kept_before = Vec::with_capacity(keep.len());
+            let mut count = 0;
+            for &kept in &keep {
+                kept_before.push(count);
+                count += usize::from(kept);
+            }
+            first_by_id.values_mut().for_each(|i| *i = kept_before[*i]);
+            let mut keep = keep.into_iter();
+            revisions.retain(|_| keep.next().unwrap_or(true));
+        }
+        let kept = revisions;
 
         // A baseline none of whose replaced files is left was pruned
         // (`squash --prune`): what named one of them as a parent or
@@ -157,8 +174,8 @@ impl History {
         let remap = |list: &Vec<usize>| list.iter().map(|&i| position[i]).collect::<Vec<_>>();
         let parents: Vec<Vec<usize>> = order.iter().map(|&old| remap(&parents[old])).collect();
         let dependencies: Vec<Vec<usize>> = order.iter().map(|&old| remap(&dependencies[old])).collect();
-        let mut slots: Vec<Option<Revision>> = kept.into_iter().map(Some).collect();
-        let revisions: Vec<Revision> = order.iter().map(|&old| slots[old].take().expect("each once")).collect();
+        let mut revisions = kept;
+        permute_in_place(&mut revisions, &order);
 
         let replaces: Vec<Vec<usize>> = order
             .iter()
@@ -689,6 +706,29 @@ fn find_cycle(
 }
 
 /// Builds histories from compact specs such as `["a:", "b:a", "m:b,c"]`.
+/// Reorders `items` so that `items[new]` is what was at `order[new]`, by
+/// swaps along the permutation's cycles: nothing is copied, and an order
+/// that is already right moves nothing.
+fn permute_in_place<T>(items: &mut [T], order: &[usize]) {
+    let mut done = vec![false; items.len()];
+    for start in 0..items.len() {
+        if done[start] {
+            continue;
+        }
+        // Position `at` takes what was at `order[at]`; follow the cycle.
+        let mut at = start;
+        loop {
+            done[at] = true;
+            let from = order[at];
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn history_of(spec: &[&str]) -> (History, Vec<String>) {
     let revisions = spec
@@ -711,6 +751,16 @@ pub(crate) fn history_of(spec: &[&str]) -> (History, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::history_of;
+
+    #[test]
+    fn permuting_in_place_puts_each_item_where_the_order_says() {
+        for order in [vec![], vec![0], vec![0, 1, 2, 3], vec![1, 2, 0, 3], vec![3, 2, 1, 0], vec![2, 0, 4, 1, 3]] {
+            let mut items: Vec<String> = (0..order.len()).map(|i| format!("r{i}")).collect();
+            let expected: Vec<String> = order.iter().map(|&old| items[old].clone()).collect();
+            super::permute_in_place(&mut items, &order);
+            assert_eq!(items, expected, "{order:?}");
+        }
+    }
 
     fn ids(h: &super::History, list: &[usize]) -> String {
         h.ids(list).join(" ")

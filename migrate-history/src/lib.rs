@@ -161,13 +161,11 @@ pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
         let parsed = parallel::map(sources.revisions, parse_revision);
         (parsed, lock.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
-    let mut revisions = Vec::with_capacity(parsed.len());
-    for result in parsed {
-        match result {
-            Ok(rev) => revisions.push(rev),
-            Err(mut problems) => diagnostics.append(&mut problems),
-        }
-    }
+    // Collected in place, not copied: see `parallel::map`.
+    let revisions: Vec<Revision> = parsed
+        .into_iter()
+        .filter_map(|result| result.map_err(|mut problems| diagnostics.append(&mut problems)).ok())
+        .collect();
     diagnostics.append(&mut lock_problems);
     let (mut history, mut problems) = History::build(revisions);
     diagnostics.append(&mut problems);

@@ -74,26 +74,27 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
             continue;
         }
         // A name that is not UTF-8 cannot be shown or embedded (`include_str!` takes a string).
-        if entry.path().strip_prefix(dir).map_or(true, |relative| relative.to_str().is_none()) {
+        // Most files are at the top, where the name is the relative path
+        // (`strip_prefix` compares path components: 3% of `heads`).
+        let relative = if top_level { Some(Path::new(entry.file_name())) } else { entry.path().strip_prefix(dir).ok() };
+        let Some(relative) = relative.filter(|relative| relative.to_str().is_some()) else {
             diagnostics.push(Diagnostic::error(shown(entry.path(), dir, shown_dir), None, Problem::NonUtf8Name));
             continue;
-        }
+        };
+        let shown_path = shown_dir.join(relative);
         let kind = match (is_lock, is_releases) {
             (true, _) => Kind::Lock,
             (_, true) => Kind::Releases,
             _ => Kind::Revision,
         };
-        found.push((kind, entry.into_path()));
+        found.push((kind, entry.into_path(), shown_path));
     }
     // Byte order of the paths: deterministic, and far cheaper than comparing
     // path components (walkdir's sort_by_file_name was 17% of `heads`).
-    found.sort_unstable_by(|(_, a): &(Kind, PathBuf), (_, b)| a.as_os_str().cmp(b.as_os_str()));
-    let read = crate::parallel::map(found, |(kind, path)| {
-        let shown_path = shown(&path, dir, shown_dir);
-        match read_small_file(&path) {
-            Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
-            Err((line, problem)) => Err(Box::new(Diagnostic::error(shown_path, line, problem))),
-        }
+    found.sort_unstable_by(|(_, a, _), (_, b, _)| a.as_os_str().cmp(b.as_os_str()));
+    let read = crate::parallel::map(found, |(kind, path, shown_path)| match read_small_file(&path) {
+        Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
+        Err((line, problem)) => Err(Box::new(Diagnostic::error(shown_path, line, problem))),
     });
     for result in read {
         match result {

@@ -7,27 +7,39 @@ use std::num::NonZeroUsize;
 const MIN_PARALLEL: usize = 256;
 
 /// `items.into_iter().map(f).collect()`, spread over the machine's cores.
+///
+/// Each thread writes its results into its own stretch of one vector, so
+/// they are moved once: with 10,000 revisions of 448 bytes, every extra
+/// collected copy was 4.5 MB of freshly mapped pages (about 1,100 page
+/// faults).
 pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     if threads == 1 || items.len() < MIN_PARALLEL {
         return items.into_iter().map(f).collect();
     }
     let chunk_len = items.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut items = items.into_iter();
-    loop {
-        let chunk: Vec<T> = items.by_ref().take(chunk_len).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        chunks.push(chunk);
-    }
+    let mut results: Vec<Option<U>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    // In place, as below.
+    let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            chunks.into_iter().map(|chunk| scope.spawn(move || chunk.into_iter().map(f).collect::<Vec<U>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+        let handles: Vec<_> = results
+            .chunks_mut(chunk_len)
+            .zip(items.chunks_mut(chunk_len))
+            .map(|(slots, chunk)| {
+                scope.spawn(move || {
+                    for (slot, item) in slots.iter_mut().zip(chunk) {
+                        *slot = item.take().map(f);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+    });
+    // In place: `Option<U>` is `U`'s size whenever `U` has a niche, as the results here do.
+    results.into_iter().map(|slot| slot.expect("every slot is written")).collect()
 }
 
 #[cfg(test)]
