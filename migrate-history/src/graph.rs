@@ -171,20 +171,15 @@ impl History {
         for (pos, &old) in order.iter().enumerate() {
             position[old] = pos;
         }
-        let remap = |list: &Vec<usize>| list.iter().map(|&i| position[i]).collect::<Vec<_>>();
-        let parents: Vec<Vec<usize>> = order.iter().map(|&old| remap(&parents[old])).collect();
-        let dependencies: Vec<Vec<usize>> = order.iter().map(|&old| remap(&dependencies[old])).collect();
-        let mut revisions = kept;
+        let (mut revisions, mut parents, mut dependencies, mut replaces) = (kept, parents, dependencies, replaces);
         permute_in_place(&mut revisions, &order);
-
-        let replaces: Vec<Vec<usize>> = order
-            .iter()
-            .map(|&old| {
-                let mut members = remap(&replaces[old]);
-                members.sort_unstable();
-                members
-            })
-            .collect();
+        for lists in [&mut parents, &mut dependencies, &mut replaces] {
+            permute_in_place(lists, &order);
+            for list in lists.iter_mut() {
+                list.iter_mut().for_each(|i| *i = position[*i]);
+            }
+        }
+        replaces.iter_mut().for_each(|members| members.sort_unstable());
         let mut replaced_by = vec![None; revisions.len()];
         for (b, members) in replaces.iter().enumerate() {
             for &m in members {
@@ -197,7 +192,9 @@ impl History {
                 children[parent].push(child);
             }
         }
-        let index = revisions.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect::<HashMap<_, _>>();
+        // The same ids, at their new positions.
+        let mut index = first_by_id;
+        index.values_mut().for_each(|i| *i = position[*i]);
 
         let mut labels: HashMap<String, usize> = HashMap::new();
         for (i, rev) in revisions.iter().enumerate() {
