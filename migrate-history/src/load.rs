@@ -57,9 +57,11 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
             continue;
         }
         let top_level = entry.depth() == 1;
-        let is_lock = top_level && entry.file_name() == LOCK_FILE_NAME;
-        let is_releases = top_level && entry.file_name() == RELEASES_FILE_NAME;
-        let is_sql = entry.path().extension().is_some_and(|e| e == "sql");
+        // walkdir finds the name in the path on every call: asked once.
+        let name = entry.file_name();
+        let is_lock = top_level && name == LOCK_FILE_NAME;
+        let is_releases = top_level && name == RELEASES_FILE_NAME;
+        let is_sql = name.as_encoded_bytes().ends_with(b".sql") && name.len() > ".sql".len();
         if !is_lock && !is_releases && !is_sql {
             continue;
         }
@@ -70,31 +72,42 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
             continue;
         }
         // `template.sql` is read only by `new`, not on every load.
-        if top_level && entry.file_name() == TEMPLATE_FILE_NAME {
+        if top_level && name == TEMPLATE_FILE_NAME {
             continue;
         }
         // A name that is not UTF-8 cannot be shown or embedded (`include_str!` takes a string).
-        // Most files are at the top, where the name is the relative path
-        // (`strip_prefix` compares path components: 3% of `heads`).
-        let relative = if top_level { Some(Path::new(entry.file_name())) } else { entry.path().strip_prefix(dir).ok() };
-        let Some(relative) = relative.filter(|relative| relative.to_str().is_some()) else {
+        // At the top the name is the relative path (`strip_prefix` compares
+        // path components: 3% of `heads`).
+        let utf8 = if top_level {
+            name.to_str().is_some()
+        } else {
+            entry.path().strip_prefix(dir).is_ok_and(|relative| relative.to_str().is_some())
+        };
+        if !utf8 {
             diagnostics.push(Diagnostic::error(shown(entry.path(), dir, shown_dir), None, Problem::NonUtf8Name));
             continue;
-        };
-        let shown_path = shown_dir.join(relative);
+        }
         let kind = match (is_lock, is_releases) {
             (true, _) => Kind::Lock,
             (_, true) => Kind::Releases,
             _ => Kind::Revision,
         };
-        found.push((kind, entry.into_path(), shown_path));
+        found.push((kind, entry.into_path(), top_level));
     }
     // Byte order of the paths: deterministic, and far cheaper than comparing
     // path components (walkdir's sort_by_file_name was 17% of `heads`).
     found.sort_unstable_by(|(_, a, _), (_, b, _)| a.as_os_str().cmp(b.as_os_str()));
-    let read = crate::parallel::map(found, |(kind, path, shown_path)| match read_small_file(&path) {
-        Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
-        Err((line, problem)) => Err(Box::new(Diagnostic::error(shown_path, line, problem))),
+    // The shown paths are made by the reading threads: the walk is the part
+    // that runs alone.
+    let read = crate::parallel::map(found, |(kind, path, top_level)| {
+        let shown_path = match path.file_name() {
+            Some(name) if top_level => shown_dir.join(name),
+            _ => shown(&path, dir, shown_dir),
+        };
+        match read_small_file(&path) {
+            Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
+            Err((line, problem)) => Err(Box::new(Diagnostic::error(shown_path, line, problem))),
+        }
     });
     for result in read {
         match result {
