@@ -239,6 +239,36 @@ pub fn encode(rev: &crate::Revision, pinned: bool, out: &mut String) {
     clean(&rev.message, out);
 }
 
+/// The whole index `migrate-build` embeds: a line per revision ([`encode`],
+/// on every core: 10,000 lines are a good part of a debug-built build
+/// script), then a line per release tag ([`encode_tag`]).
+///
+/// ```
+/// use migrate_history::{Options, SourceFile, load::Sources};
+///
+/// let text = "-- revision: a\n-- parents:\n-- message: m\n\n-- migrate:up\nSELECT 1;\n";
+/// let sources = Sources { revisions: vec![SourceFile::new("m/a.sql", text)], ..Sources::default() };
+/// let analysis = migrate_history::analyze(sources, Options::default());
+/// let index = migrate_history::embed::index(&analysis.history, |_| true);
+/// assert!(index.starts_with("a\u{1f}") && index.ends_with("\u{1f}m\n"));
+/// ```
+pub fn index(history: &crate::History, pinned: impl Fn(&str) -> bool + Sync) -> String {
+    let lines = crate::parallel::chunks(history.revisions(), |revisions| {
+        let mut lines = String::with_capacity(160 * revisions.len());
+        for rev in revisions {
+            encode(rev, pinned(&rev.id), &mut lines);
+            lines.push('\n');
+        }
+        lines
+    });
+    let mut index = lines.concat();
+    for (name, heads) in history.tags() {
+        encode_tag(name, &history.ids(heads), &mut index);
+        index.push('\n');
+    }
+    index
+}
+
 /// Appends the index line of a release tag (without the newline), after
 /// every revision's line; `migrate-build` writes one per tag. Tag names
 /// and ids hold neither the separator nor a line break.

@@ -39,7 +39,7 @@ use crate::{Diagnostic, Problem, Revision};
 pub struct History {
     /// Topological order: every revision comes after its parents and dependencies.
     revisions: Vec<Revision>,
-    index: HashMap<String, usize>,
+    index: IdMap<usize>,
     parents: Vec<Vec<usize>>,
     children: Vec<Vec<usize>>,
     dependencies: Vec<Vec<usize>>,
@@ -68,7 +68,7 @@ impl History {
         // are not copied (`retain` here and the reordering below move them
         // in place): 10,000 of them are 4.5 MB of fresh pages a copy.
         let mut revisions = revisions;
-        let mut first_by_id: HashMap<String, usize> = HashMap::with_capacity(revisions.len());
+        let mut first_by_id: IdMap<usize> = IdMap::with_capacity_and_hasher(revisions.len(), Default::default());
         let mut keep = Vec::with_capacity(revisions.len());
         for (i, rev) in revisions.iter().enumerate() {
             if let Some(&first) = first_by_id.get(&rev.id) {
@@ -479,7 +479,7 @@ pub(crate) fn at_word(rev: &Revision, line: usize, word: &str, problem: Problem)
 /// builds on a member other than the tip.
 fn baselines(
     kept: &[Revision],
-    first_by_id: &HashMap<String, usize>,
+    first_by_id: &IdMap<usize>,
     parents: &[Vec<usize>],
     dependencies: &[Vec<usize>],
     diagnostics: &mut Vec<Diagnostic>,
@@ -703,6 +703,48 @@ fn find_cycle(
 }
 
 /// Builds histories from compact specs such as `["a:", "b:a", "m:b,c"]`.
+/// A map keyed by revision id, hashed with FxHash (as rustc's maps are):
+/// ids are short and come from one's own migrations directory, so SipHash's
+/// defence against chosen keys buys nothing, and in the debug builds that
+/// build scripts run as it was most of [`History::build`].
+type IdMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut buffer = [0; 8];
+            buffer.copy_from_slice(word);
+            self.add(u64::from_le_bytes(buffer));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut buffer = [0; 8];
+            buffer[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buffer));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiplication leaves the high bits mixed and the low ones not;
+        // hashbrown picks buckets by the low bits (as rustc-hash 2 does).
+        self.0.rotate_left(26)
+    }
+}
+
 /// Reorders `items` so that `items[new]` is what was at `order[new]`, by
 /// swaps along the permutation's cycles: nothing is copied, and an order
 /// that is already right moves nothing.

@@ -249,29 +249,38 @@ impl LockFile {
     /// Compares the pins with the history: edited or deleted pinned
     /// revisions are errors, unpinned ones are drafts (warnings).
     pub fn check(&self, history: &History) -> Vec<Diagnostic> {
-        let mut diagnostics = Vec::new();
         let lock_path = self.path.clone().unwrap_or_else(|| Path::new(LOCK_FILE_NAME).to_owned());
-        for rev in history.revisions() {
-            match self.get(&rev.id) {
-                Some(pinned) if pinned != rev.checksum => diagnostics.push(crate::graph::at_word(
-                    rev,
-                    rev.lines.revision,
-                    &rev.id,
-                    Problem::PinnedRevisionChanged {
-                        id: rev.id.clone(),
-                        pinned,
-                        actual: rev.checksum,
-                        safe_to_repin: None,
-                    },
-                )),
-                Some(_) => {}
-                None => {
-                    let draft =
-                        crate::graph::at_word(rev, rev.lines.revision, &rev.id, Problem::Draft { id: rev.id.clone() });
-                    diagnostics.push(Diagnostic { severity: crate::Severity::Warning, ..draft });
+        // On every core: 10,000 lookups are a good part of a debug-built build script.
+        let problems = crate::parallel::chunks(history.revisions(), |revisions| {
+            let mut diagnostics = Vec::new();
+            for rev in revisions {
+                match self.get(&rev.id) {
+                    Some(pinned) if pinned != rev.checksum => diagnostics.push(crate::graph::at_word(
+                        rev,
+                        rev.lines.revision,
+                        &rev.id,
+                        Problem::PinnedRevisionChanged {
+                            id: rev.id.clone(),
+                            pinned,
+                            actual: rev.checksum,
+                            safe_to_repin: None,
+                        },
+                    )),
+                    Some(_) => {}
+                    None => {
+                        let draft = crate::graph::at_word(
+                            rev,
+                            rev.lines.revision,
+                            &rev.id,
+                            Problem::Draft { id: rev.id.clone() },
+                        );
+                        diagnostics.push(Diagnostic { severity: crate::Severity::Warning, ..draft });
+                    }
                 }
             }
-        }
+            diagnostics
+        });
+        let mut diagnostics: Vec<Diagnostic> = problems.into_iter().flatten().collect();
         for (id, _) in self.iter() {
             if history.get(id).is_none() {
                 diagnostics.push(Diagnostic::error(

@@ -42,6 +42,21 @@ pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) ->
     results.into_iter().map(|slot| slot.expect("every slot is written")).collect()
 }
 
+/// `f` applied to each of a few stretches of `items`, one per core, in
+/// order: for work too small per item to be worth a result each.
+pub(crate) fn chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    if threads == 1 || items.len() < MIN_PARALLEL {
+        return vec![f(items)];
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            items.chunks(items.len().div_ceil(threads)).map(|chunk| scope.spawn(move || f(chunk))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -50,5 +65,13 @@ mod tests {
         let doubled = super::map(items, |i| i * 2);
         assert!(doubled.iter().enumerate().all(|(i, d)| *d == i * 2));
         assert_eq!(super::map(vec![1, 2], |i| i + 1), [2, 3]);
+    }
+
+    #[test]
+    fn chunks_keep_order() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let sums: Vec<Vec<usize>> = super::chunks(&items, |chunk| chunk.iter().map(|i| i * 2).collect());
+        assert_eq!(sums.concat(), items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(super::chunks(&[1, 2], |chunk: &[i32]| chunk.len()), [2]);
     }
 }
