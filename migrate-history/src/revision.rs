@@ -230,6 +230,16 @@ pub fn is_valid_branch_label(label: &str) -> bool {
 /// The first character a header value cannot hold: a line break, which
 /// would end the header line, or another control character (a tab is fine).
 pub fn header_control_character(value: &str) -> Option<char> {
+    // Printable ASCII has none: an index loop, where decoding characters
+    // (or any iterator) is slow in the debug builds that build scripts run as.
+    let bytes = value.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() && ((bytes[at] >= b' ' && bytes[at] < 0x7f) || bytes[at] == b'\t') {
+        at += 1;
+    }
+    if at == bytes.len() {
+        return None;
+    }
     value.chars().find(|&c| c.is_control() && c != '\t')
 }
 
@@ -299,7 +309,7 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     for (index, raw) in text.split_inclusive('\n').enumerate() {
         let number = index + 1;
         let line_end = offset + raw.len();
-        let mut line = raw.trim_end_matches(['\n', '\r']);
+        let mut line = without_line_end(raw);
         if index == 0 {
             // Sections stay byte ranges of the whole text, BOM included.
             line = crate::strip_bom(line);
@@ -513,24 +523,48 @@ fn header_entry(line: &str) -> HeaderLine<'_> {
     let Some(comment) = line.strip_prefix("--") else {
         return HeaderLine::End;
     };
-    let comment = comment.trim();
+    let comment = trim(comment);
     let Some((key, value)) = comment.split_once(':') else {
         return if comment.is_empty() { HeaderLine::End } else { HeaderLine::Malformed };
     };
-    let key = key.trim();
+    let key = trim(key);
     let looks_like_key = !key.is_empty()
         && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && key.as_bytes()[0].is_ascii_lowercase();
-    if looks_like_key { HeaderLine::Entry(key, value.trim()) } else { HeaderLine::Malformed }
+    if looks_like_key { HeaderLine::Entry(key, trim(value)) } else { HeaderLine::Malformed }
+}
+
+/// `line` without its `\n` and any `\r` before it, as
+/// `trim_end_matches(['\n', '\r'])` but a byte loop: every line of every
+/// revision goes through it, in build scripts built without optimizations.
+fn without_line_end(line: &str) -> &str {
+    let mut end = line.len();
+    while end > 0 && matches!(line.as_bytes()[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// [`str::trim`], trimming ASCII bytes first (fast without optimizations):
+/// when what is left starts and ends with ASCII that `trim` keeps (all but
+/// the vertical tab, which `trim_ascii` keeps and `trim` does not), `trim`
+/// would stop there too.
+fn trim(text: &str) -> &str {
+    let kept = |b: &u8| b.is_ascii() && *b != 0x0b;
+    let trimmed = text.trim_ascii();
+    match (trimmed.as_bytes().first(), trimmed.as_bytes().last()) {
+        (Some(first), Some(last)) if kept(first) && kept(last) => trimmed,
+        (None, _) => trimmed,
+        _ => text.trim(),
+    }
 }
 
 /// `-- migrate:up` → `Some("up")`.
 fn section_marker(line: &str) -> Option<&str> {
-    if !line.contains("migrate:") {
-        return None; // cheap substring search first: this runs on every line
-    }
-    let rest = line.trim().strip_prefix("--")?.trim_start().strip_prefix("migrate:")?;
-    let name = rest.trim();
+    // Prefixes, not a substring search: this runs on every line, in build
+    // scripts built without optimizations.
+    let rest = trim(trim(line).strip_prefix("--")?).strip_prefix("migrate:")?;
+    let name = trim(rest);
     (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
 
@@ -541,11 +575,18 @@ fn id_list<'a>(
     push: &mut impl FnMut(usize, &'a str, Problem),
 ) -> Vec<String> {
     let mut ids = Vec::new();
-    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match check(part) {
-            None => ids.push(part.to_owned()),
-            Some(problem) => push(line, part, problem),
+    let mut take = |part: &'a str| match check(part) {
+        None => ids.push(part.to_owned()),
+        Some(problem) => push(line, part, problem),
+    };
+    // Most lists hold one id: no splitting (slow without optimizations).
+    if !value.contains(',') {
+        let id = trim(value);
+        if !id.is_empty() {
+            take(id);
         }
+    } else {
+        value.split(',').map(trim).filter(|p| !p.is_empty()).for_each(&mut take);
     }
     ids
 }
@@ -579,6 +620,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn trim_is_str_trim() {
+        for text in
+            ["", " ", " a ", "\ta\r", "\u{a0}a\u{3000}", " \u{a0}", "a\u{b}", "\u{b} a", "é ", " \u{85}x\u{85} "]
+        {
+            assert_eq!(super::trim(text), text.trim(), "{text:?}");
+        }
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Revision, Vec<String>> {
