@@ -96,7 +96,7 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     }
     // Byte order of the paths: deterministic, and far cheaper than comparing
     // path components (walkdir's sort_by_file_name was 17% of `heads`).
-    found.sort_unstable_by(|(_, a, _), (_, b, _)| a.as_os_str().cmp(b.as_os_str()));
+    crate::parallel::sort_by(&mut found, |(_, a, _), (_, b, _)| a.as_os_str().cmp(b.as_os_str()));
     // The shown paths are made by the reading threads: the walk is the part
     // that runs alone.
     let read = crate::parallel::map(found, |(kind, path, top_level)| {

@@ -57,6 +57,33 @@ pub(crate) fn chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync
     })
 }
 
+/// `items.sort_unstable_by(compare)`, the two halves sorted on two cores
+/// and then merged: sorting 10,000 paths was a tenth of a debug-built build
+/// script, all of it on one core.
+pub(crate) fn sort_by<T: Send>(items: &mut Vec<T>, compare: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    if threads == 1 || items.len() < MIN_PARALLEL {
+        items.sort_unstable_by(compare);
+        return;
+    }
+    let mut right = items.split_off(items.len() / 2);
+    let compare = &compare;
+    std::thread::scope(|scope| {
+        let sorting = scope.spawn(|| right.sort_unstable_by(compare));
+        items.sort_unstable_by(compare);
+        sorting.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    });
+    let mut merged = Vec::with_capacity(items.len() + right.len());
+    let (mut left, mut right) = (std::mem::take(items).into_iter().peekable(), right.into_iter().peekable());
+    while let (Some(a), Some(b)) = (left.peek(), right.peek()) {
+        let next = if compare(b, a).is_lt() { right.next() } else { left.next() };
+        merged.extend(next);
+    }
+    merged.extend(left);
+    merged.extend(right);
+    *items = merged;
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -65,6 +92,18 @@ mod tests {
         let doubled = super::map(items, |i| i * 2);
         assert!(doubled.iter().enumerate().all(|(i, d)| *d == i * 2));
         assert_eq!(super::map(vec![1, 2], |i| i + 1), [2, 3]);
+    }
+
+    #[test]
+    fn sorts_like_sort_unstable() {
+        let mut items: Vec<u64> = (0..10_000u64).map(|i| i.wrapping_mul(2_654_435_761) % 1_000).collect();
+        let mut expected = items.clone();
+        expected.sort_unstable();
+        super::sort_by(&mut items, |a, b| a.cmp(b));
+        assert_eq!(items, expected);
+        let mut small = vec![3, 1, 2];
+        super::sort_by(&mut small, |a, b| a.cmp(b));
+        assert_eq!(small, [1, 2, 3]);
     }
 
     #[test]
