@@ -9,10 +9,10 @@
 //! it and written as the `CREATE` statements autogenerate writes from an
 //! empty schema; the rows the revisions left in any table (the version
 //! table aside) follow as `INSERT`s, tables in foreign-key order, rows
-//! sorted, so the same history always gives the same text. Ids go on
-//! where the revisions left them: PostgreSQL's sequences are set past the
-//! rows, and SQLite's `sqlite_sequence` rows for `AUTOINCREMENT` tables
-//! are written as they were.
+//! sorted, so the same history always gives the same text. Generated ids
+//! go on where the revisions left them: PostgreSQL's sequences,
+//! MariaDB's `AUTO_INCREMENT` counters and SQLite's `sqlite_sequence` rows
+//! are read from the replay and set as they were.
 //!
 //! ```
 //! use migrate_history::{Options, SourceFile, load::Sources};
@@ -100,10 +100,10 @@ impl Workbench {
             .collect();
         let in_rows = |source| WorkbenchError::Introspect { what: "the rows of the replayed revisions".into(), source };
         let rows = rows_of(scratch.database(), &schema).map_err(in_rows)?;
-        let sequences = sqlite_sequences(scratch.database(), &schema).map_err(in_rows)?;
+        let (_, counters) = id_counters(scratch.database(), &schema).map_err(in_rows)?;
         for (comment, sql) in [
             ("Rows the replaced revisions inserted.", rows.iter().map(|(_, inserts, _)| inserts.as_str()).collect()),
-            ("Where the AUTOINCREMENT ids go on from, as after the replaced revisions.", sequences),
+            ("Where generated ids go on from, as after the replaced revisions.", counters),
         ] {
             if sql.is_empty() {
                 continue;
@@ -133,10 +133,10 @@ impl Workbench {
             let schema = self.read_raw(db, &exclude)?;
             let in_rows = |source| WorkbenchError::Introspect { what: format!("the rows of {what}"), source };
             let mut rows = rows_of(db, &schema).map_err(in_rows)?;
-            let sequences = sqlite_sequences(db, &schema).map_err(in_rows)?;
-            if !sequences.is_empty() {
-                let count = sequences.lines().filter(|l| l.starts_with("INSERT")).count();
-                rows.push(("sqlite_sequence".to_owned(), sequences, count));
+            let (counted_as, counters) = id_counters(db, &schema).map_err(in_rows)?;
+            if !counters.is_empty() {
+                let count = counters.lines().filter(|l| !l.starts_with("DELETE")).count();
+                rows.push((counted_as.to_owned(), counters, count));
             }
             Ok::<_, WorkbenchError>((schema, rows))
         };
@@ -175,8 +175,8 @@ impl Workbench {
 
 /// Every table of `schema` that holds rows, in foreign-key order (a table
 /// after those it points at, else by name), with its rows as `INSERT`
-/// statements, one a line, sorted; on PostgreSQL each table with a serial
-/// or identity column then sets its sequence past the rows.
+/// statements, one a line, sorted ([`id_counters`] sets where generated
+/// ids go on from).
 fn rows_of(db: &mut dyn Database, schema: &Schema) -> Result<Vec<(String, String, usize)>, DbError> {
     let dialect = db.dialect();
     let mut out = Vec::new();
@@ -219,30 +219,85 @@ fn rows_of(db: &mut dyn Database, schema: &Schema) -> Result<Vec<(String, String
             let values: Vec<String> = row.into_iter().map(|v| v.unwrap_or_else(|| "NULL".to_owned())).collect();
             sql.push_str(&format!("INSERT INTO {name} ({list}){overriding} VALUES ({});\n", values.join(", ")));
         }
-        if dialect == Dialect::Postgres {
-            for column in table.columns.iter().filter(|c| {
-                matches!(c.filled, Some(Filled::Serial | Filled::IdentityAlways | Filled::IdentityByDefault))
-            }) {
-                let column_name = name_in(dialect, &column.name);
-                sql.push_str(&format!(
-                    "SELECT setval(pg_get_serial_sequence('{}', '{}'), (SELECT max({column_name}) FROM {name}));\n",
-                    name.replace('\'', "''"),
-                    column.name.replace('\'', "''"),
-                ));
-            }
-        }
         out.push((table.name.clone(), sql, count));
     }
     Ok(out)
 }
 
+/// Where the ids a database generates go on from, as statements that set
+/// them so (with what they are called in a proof's table list): deleted
+/// rows leave them past the largest id kept, and rows inserted with their
+/// ids do not move them, so they are read, not derived from the rows.
+/// - SQLite: each `AUTOINCREMENT` table's row of `sqlite_sequence`, written
+///   again (replacing the one the `INSERT`s of its rows left).
+/// - PostgreSQL: each serial or identity column's sequence that was used,
+///   by `setval` to its last value.
+/// - MariaDB/MySQL: each `AUTO_INCREMENT` table's next value, by `ALTER TABLE`.
+fn id_counters(db: &mut dyn Database, schema: &Schema) -> Result<(&'static str, String), DbError> {
+    match db.dialect() {
+        Dialect::Sqlite => Ok(("sqlite_sequence", sqlite_sequences(db, schema)?)),
+        Dialect::Postgres => Ok(("sequences", postgres_sequences(db, schema)?)),
+        Dialect::Mysql => Ok(("AUTO_INCREMENT", mysql_auto_increments(db, schema)?)),
+        _ => Ok(("", String::new())),
+    }
+}
+
+/// PostgreSQL: `setval` for each serial or identity column whose sequence
+/// was used, tables in name order.
+fn postgres_sequences(db: &mut dyn Database, schema: &Schema) -> Result<String, DbError> {
+    let mut sql = String::new();
+    for table in schema.tables.values() {
+        let name = name_in(Dialect::Postgres, &table.name).replace('\'', "''");
+        for column in table
+            .columns
+            .iter()
+            .filter(|c| matches!(c.filled, Some(Filled::Serial | Filled::IdentityAlways | Filled::IdentityByDefault)))
+        {
+            let column_name = column.name.replace('\'', "''");
+            let sequence = format!("pg_get_serial_sequence('{name}', '{column_name}')");
+            let found = db.query_text(&format!("SELECT {sequence}"))?;
+            let Some(Some(qualified)) = found.into_iter().next().and_then(|row| row.into_iter().next()) else {
+                continue;
+            };
+            let state = db.query_text(&format!("SELECT last_value, is_called FROM {qualified}"))?;
+            if let Some([Some(last), Some(called)]) = state.into_iter().next().as_deref()
+                && called == "t"
+            {
+                sql.push_str(&format!("SELECT setval({sequence}, {last});\n"));
+            }
+        }
+    }
+    Ok(sql)
+}
+
+/// MariaDB/MySQL: `ALTER TABLE ... AUTO_INCREMENT` for each table with an
+/// `AUTO_INCREMENT` column that has given ids, tables in name order.
+fn mysql_auto_increments(db: &mut dyn Database, schema: &Schema) -> Result<String, DbError> {
+    let mut sql = String::new();
+    for table in schema.tables.values() {
+        if !table.columns.iter().any(|c| c.filled == Some(Filled::IdentityByDefault)) {
+            continue;
+        }
+        let literal = table.name.replace('\\', "\\\\").replace('\'', "''");
+        let next = db.query_text(&format!(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{literal}'"
+        ))?;
+        if let Some(Some(next)) = next.into_iter().next().and_then(|row| row.into_iter().next())
+            && next != "1"
+        {
+            sql.push_str(&format!("ALTER TABLE {} AUTO_INCREMENT = {next};\n", name_in(Dialect::Mysql, &table.name)));
+        }
+    }
+    Ok(sql)
+}
+
 /// SQLite: for each table of `schema` declared `AUTOINCREMENT` that has
 /// given ids, its row of `sqlite_sequence` (the largest id given, which
 /// deleted rows leave above the largest id kept) written again, replacing
-/// the one the `INSERT`s of its rows left; empty on other databases.
+/// the one the `INSERT`s of its rows left.
 fn sqlite_sequences(db: &mut dyn Database, schema: &Schema) -> Result<String, DbError> {
     let autoincrement = |t: &Table| t.columns.iter().any(|c| c.filled == Some(Filled::Autoincrement));
-    if db.dialect() != Dialect::Sqlite || !schema.tables.values().any(autoincrement) {
+    if !schema.tables.values().any(autoincrement) {
         return Ok(String::new());
     }
     let mut sql = String::new();

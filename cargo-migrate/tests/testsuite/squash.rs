@@ -511,6 +511,80 @@ fn squash_keeps_autoincrement_and_the_next_id_on_sqlite() {
     ));
 }
 
+/// Generated ids go on where the replaced revisions left them, read from
+/// the replay: past rows deleted at the end of a table (`events`), and in a
+/// table whose rows were all deleted (`tickets`, nothing left to derive an
+/// id from), as a database that replayed them would hand out next.
+fn squash_keeps_the_next_ids(name: &str, db: Db, id_column: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::create_dir(dir.join("migrations")).unwrap();
+    let files = [
+        (
+            "a1_events.sql".to_owned(),
+            format!(
+                "-- revision: a1\n-- parents:\n-- message: events\n\n-- migrate:up\n\
+                 CREATE TABLE events ({id_column}, body text NOT NULL);\n\
+                 CREATE TABLE tickets ({id_column}, body text NOT NULL);\n\
+                 INSERT INTO events (body) VALUES ('kept'), ('gone'), ('gone too');\n\
+                 INSERT INTO tickets (body) VALUES ('gone'), ('gone too');\n"
+            ),
+        ),
+        (
+            "b2_prune.sql".to_owned(),
+            "-- revision: b2\n-- parents: a1\n-- message: prune\n\n-- migrate:up\n\
+             DELETE FROM events WHERE id > 1;\nDELETE FROM tickets;\n"
+                .to_owned(),
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join("migrations").join(name), text).unwrap();
+    }
+    assert_exit(&run(dir, &["lock"]), 0);
+    assert_exit(&run(dir, &["upgrade", "--database-url", &db.url(dir, "plain")]), 0);
+    let squash = run(dir, &["squash", "--upto", "b2", "--database-url", &db.url(dir, "scratch")]);
+    assert_exit(&squash, 0);
+    let (_, text) = baseline(dir);
+    let fresh = db.url(dir, "fresh");
+    assert_exit(&run(dir, &["upgrade", "--database-url", &fresh]), 0);
+    let next = |name: &str| {
+        let url = migrate_runtime::DatabaseUrl::parse(&db.url(dir, name)).unwrap();
+        let mut connection = migrate_runtime::connect(&url).unwrap();
+        let database = connection.database();
+        ["events", "tickets"].map(|table| {
+            database.execute_batch(&format!("INSERT INTO {table} (body) VALUES ('next')")).unwrap();
+            database.query_text(&format!("SELECT max(id) FROM {table}")).unwrap()[0][0].clone().unwrap()
+        })
+    };
+    let expected = ["4".to_owned(), "3".to_owned()];
+    assert_eq!((next("plain"), next("fresh")), (expected.clone(), expected), "ids go on after the deleted rows");
+    let check = run(dir, &["check", "--no-models", "--database-url", &fresh]);
+    assert_exit(&check, 0);
+    insta::assert_snapshot!(
+        name,
+        format!(
+            "{}=== baseline\n{}=== check\n{}",
+            db.transcript(&squash, dir),
+            redact_created(&text),
+            db.transcript(&check, dir),
+        )
+    );
+}
+
+#[test]
+fn squash_keeps_the_next_ids_on_postgres() {
+    squash_keeps_the_next_ids("squash_keeps_the_next_ids_on_postgres", Db::postgres(), "id serial PRIMARY KEY");
+}
+
+#[test]
+fn squash_keeps_the_next_ids_on_mysql() {
+    squash_keeps_the_next_ids(
+        "squash_keeps_the_next_ids_on_mysql",
+        Db::mysql(),
+        "id integer AUTO_INCREMENT PRIMARY KEY",
+    );
+}
+
 #[test]
 fn squash_refuses_a_revision_that_another_branch_leaves() {
     let db = Db::Sqlite;
