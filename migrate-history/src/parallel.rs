@@ -1,5 +1,6 @@
-//! A scoped-thread `map` that keeps order: reading and hashing thousands of
-//! revision files is the hot path of every command and of the build script.
+//! Scoped-thread helpers that keep order (`map`, `chunks`, `sort_by`):
+//! reading, hashing and checking thousands of revision files is the hot
+//! path of every command and of the build script.
 
 use std::num::NonZeroUsize;
 
@@ -19,7 +20,8 @@ pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) ->
     }
     let chunk_len = items.len().div_ceil(threads);
     let mut results: Vec<Option<U>> = std::iter::repeat_with(|| None).take(items.len()).collect();
-    // In place, as below.
+    // Each thread takes its items out of their slots (collected in place,
+    // as the results are below).
     let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
     let f = &f;
     std::thread::scope(|scope| {
