@@ -518,7 +518,7 @@ impl Problem {
             Problem::ReplacedMissing { id, .. } => format!(
                 "restore the file under `squashed/{id}/` from version control (the baseline stands for it, and databases part-way through the replaced revisions still need it), or fix the `replaces` line"
             ),
-            Problem::ReplacedTwice { .. } => "a revision belongs to one baseline: remove it from one `replaces` line".into(),
+            Problem::ReplacedTwice { .. } => "a revision belongs to one baseline, or to baselines nested in one another (the outer one lists the inner one and everything it replaces, as a second `cargo migrate squash` writes): remove it from one `replaces` line".into(),
             Problem::BaselineNotClosed { .. } => "a baseline replaces one revision and every revision it needs (`cargo migrate squash --upto REV` writes such a set); revert hand edits of the `replaces` line, or squash again up to a revision that nothing outside the set builds on".into(),
             Problem::ReplacedMisplaced { id, .. } => format!(
                 "`cargo migrate squash` moves the replaced files to `squashed/{id}/` and pins them; move the file back there and run `cargo migrate lock`"

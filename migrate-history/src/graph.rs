@@ -154,7 +154,7 @@ impl History {
 
         // Baselines: each valid one is ordered after what it replaces and
         // before what builds on that, so index order stays an upgrade order.
-        let replaces = baselines(&kept, &first_by_id, &parents, &dependencies, &mut diagnostics);
+        let replaces = baselines(&kept, &first_by_id, &pruned, &parents, &dependencies, &mut diagnostics);
         let mut after = vec![Vec::new(); kept.len()];
         for (b, members) in replaces.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
             after[b].extend(members.iter().copied());
@@ -180,10 +180,13 @@ impl History {
             }
         }
         replaces.iter_mut().for_each(|members| members.sort_unstable());
-        let mut replaced_by = vec![None; revisions.len()];
+        // The innermost baseline: nested ones replace fewer.
+        let mut replaced_by: Vec<Option<usize>> = vec![None; revisions.len()];
         for (b, members) in replaces.iter().enumerate() {
             for &m in members {
-                replaced_by[m] = Some(b);
+                if replaced_by[m].is_none_or(|other| replaces[other].len() > members.len()) {
+                    replaced_by[m] = Some(b);
+                }
             }
         }
         let mut children = vec![Vec::new(); revisions.len()];
@@ -337,13 +340,22 @@ impl History {
     }
 
     /// The baseline that stands for revision `index`, when a baseline
-    /// (`replaces` header, written by `cargo migrate squash`) replaces it.
+    /// (`replaces` header, written by `cargo migrate squash`) replaces it:
+    /// the innermost one when baselines nest (see [`History::enclosing`]).
     pub fn replaced_by(&self, index: usize) -> Option<usize> {
         self.replaced_by.get(index).copied().flatten()
     }
 
+    /// Every baseline that stands for revision `index`, innermost first:
+    /// a second `squash` over an earlier baseline replaces that baseline
+    /// and, with it, everything it replaces.
+    pub fn enclosing(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(self.replaced_by(index), move |&b| self.replaced_by(b))
+    }
+
     /// What the baseline at `index` replaces, in topological order; empty
-    /// for a revision that is not a baseline.
+    /// for a revision that is not a baseline. A baseline over an earlier
+    /// one replaces that one and everything it replaces (flattened).
     pub fn replaced(&self, index: usize) -> &[usize] {
         self.replaces.get(index).map_or(&[], Vec::as_slice)
     }
@@ -477,9 +489,17 @@ pub(crate) fn at_word(rev: &Revision, line: usize, word: &str, problem: Problem)
 /// set is one revision (the tip) and everything it needs, except what the
 /// baseline's own parents and dependencies need; nothing outside the set
 /// builds on a member other than the tip.
+///
+/// Baselines nest: an outer baseline (a second `squash` over an earlier
+/// one) lists the inner baseline and everything that one replaces, so a
+/// revision may be replaced by several baselines when each is a member of
+/// the next. Ids a pruned inner baseline replaced (their files deleted)
+/// may stay on the outer one's line. Any other revision replaced twice is
+/// an error.
 fn baselines(
     kept: &[Revision],
     first_by_id: &IdMap<usize>,
+    pruned: &HashMap<String, usize>,
     parents: &[Vec<usize>],
     dependencies: &[Vec<usize>],
     diagnostics: &mut Vec<Diagnostic>,
@@ -501,7 +521,9 @@ fn baselines(
         }
         seen
     };
-    let mut owner: HashMap<usize, usize> = HashMap::new();
+    // First every baseline's members, so that nesting can be told from
+    // a revision replaced twice whatever the files' order.
+    let mut listed: Vec<(usize, Vec<usize>, Vec<Diagnostic>)> = Vec::new();
     for (b, rev) in kept.iter().enumerate().filter(|(_, rev)| !rev.replaces.is_empty()) {
         if rev.replaces.iter().all(|id| !first_by_id.contains_key(id)) {
             continue; // Pruned: it stands alone.
@@ -511,6 +533,8 @@ fn baselines(
         let mut members = Vec::new();
         for id in &rev.replaces {
             match first_by_id.get(id) {
+                // Replaced by a pruned baseline this one replaces too.
+                None if pruned.get(id).is_some_and(|&p| p != b && rev.replaces.contains(&kept[p].id)) => {}
                 None => problems.push(at_word(
                     rev,
                     line,
@@ -529,32 +553,49 @@ fn baselines(
                     id,
                     Problem::RepeatedReference { id: rev.id.clone(), other: id.clone() },
                 )),
-                Some(&m) => {
-                    if let Some(&other) = owner.get(&m) {
-                        problems.push(at_word(
-                            rev,
-                            line,
-                            id,
-                            Problem::ReplacedTwice {
-                                id: rev.id.clone(),
-                                replaced: id.clone(),
-                                other: kept[other].id.clone(),
-                            },
-                        ));
-                    }
-                    members.push(m);
-                }
+                Some(&m) => members.push(m),
             }
         }
+        listed.push((b, members, problems));
+    }
+    let lists: HashMap<usize, Vec<usize>> = listed.iter().map(|(b, members, _)| (*b, members.clone())).collect();
+    let members_of = |b: usize| lists.get(&b).map_or(&[][..], Vec::as_slice);
+    // One baseline nests in another when the other lists it and everything it lists.
+    let nested = |inner: usize, outer: usize| {
+        members_of(outer).contains(&inner) && members_of(inner).iter().all(|m| members_of(outer).contains(m))
+    };
+    let mut owner: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (b, members, problems) in &mut listed {
+        let (b, rev) = (*b, &kept[*b]);
+        let line = rev.lines.replaces;
         let closed =
             |why: String, word: &str| at_word(rev, line, word, Problem::BaselineNotClosed { id: rev.id.clone(), why });
+        for &m in members.iter() {
+            let owners = owner.entry(m).or_default();
+            if let Some(&other) = owners.iter().find(|&&o| !nested(o, b) && !nested(b, o)) {
+                problems.push(at_word(
+                    rev,
+                    line,
+                    &kept[m].id,
+                    Problem::ReplacedTwice {
+                        id: rev.id.clone(),
+                        replaced: kept[m].id.clone(),
+                        other: kept[other].id.clone(),
+                    },
+                ));
+            }
+            owners.push(b);
+        }
         if problems.is_empty() {
+            // An inner baseline is no revision to build on: its set is.
+            let inner = |m: usize| !kept[m].replaces.is_empty() && nested(m, b);
             let tips: Vec<usize> = members
                 .iter()
                 .copied()
+                .filter(|&t| !inner(t))
                 .filter(|&t| {
                     let needed = needs(&[t]);
-                    members.iter().all(|&m| m == t || needed[m])
+                    members.iter().all(|&m| m == t || needed[m] || inner(m))
                 })
                 .collect();
             match tips.first() {
@@ -600,10 +641,9 @@ fn baselines(
                 }
             }
         }
+    }
+    for (b, members, mut problems) in listed {
         if problems.is_empty() {
-            for &m in &members {
-                owner.insert(m, b);
-            }
             replaces[b] = members;
         } else {
             diagnostics.append(&mut problems);

@@ -190,7 +190,7 @@ pub fn analyze(sources: load::Sources, options: Options) -> Analysis {
 }
 
 /// Every revision a baseline replaces lives under `squashed/<baseline>/`
-/// and is pinned: a database part-way through them still applies them,
+/// (the innermost baseline's, when baselines nest) and is pinned: a database part-way through them still applies them,
 /// and they must not change. Checked by path and lock entry only, so the
 /// build script stays cheap; `cargo migrate check` proves the baseline's
 /// schema on a scratch database.
@@ -198,10 +198,13 @@ fn replaced_files(history: &History, lock: &LockFile) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     for b in (0..history.len()).filter(|&b| history.is_baseline(b)) {
         let baseline = history.revision(b);
-        for &m in history.replaced(b) {
+        // With nested baselines, a revision lives with the innermost one
+        // that replaces it (an inner baseline's set stays in its own
+        // directory; the inner baseline itself moves to the outer one's).
+        for &m in history.replaced(b).iter().filter(|&&m| history.replaced_by(m) == Some(b)) {
             let rev = history.revision(m);
-            let mut parts = rev.file.path.components().map(|c| c.as_os_str());
-            let under = parts.any(|c| c == "squashed") && parts.next().is_some_and(|c| c == baseline.id.as_str());
+            let parts: Vec<_> = rev.file.path.components().map(|c| c.as_os_str()).collect();
+            let under = parts.windows(2).any(|pair| pair[0] == "squashed" && pair[1] == baseline.id.as_str());
             let mut whys = Vec::new();
             if !under {
                 whys.push(format!("is not under `squashed/{}/` ({})", baseline.id, rev.file.path.display()));
@@ -267,5 +270,36 @@ mod tests {
             ]
         );
         assert_eq!(problems("m/squashed/z/a.sql").len(), 2, "only the pins are missing");
+    }
+
+    /// Nested baselines: `z`'s set stays in `squashed/z/`; `z` itself and
+    /// what else `y` replaces go to `squashed/y/`.
+    #[test]
+    fn a_nested_baselines_set_lives_with_the_innermost_baseline() {
+        let sources = |c_path: &str| load::Sources {
+            revisions: vec![
+                file("m/squashed/z/a.sql", "a", "-- parents:\n"),
+                file("m/squashed/z/b.sql", "b", "-- parents: a\n"),
+                file("m/squashed/y/z.sql", "z", "-- parents:\n-- replaces: a, b\n"),
+                file(c_path, "c", "-- parents: b\n"),
+                file("m/y.sql", "y", "-- parents:\n-- replaces: a, b, z, c\n"),
+            ],
+            lock: Some(SourceFile::new("m/migrate.lock", {
+                let zero = "0".repeat(64);
+                let pins: String =
+                    ["a", "b", "c", "z"].iter().map(|id| format!("{id} = \"sha256:{zero}\"\n")).collect();
+                format!("version = 1\n\n[revisions]\n{pins}")
+            })),
+            ..load::Sources::default()
+        };
+        let problems = |c_path: &str| -> Vec<String> {
+            let analysis = analyze(sources(c_path), Options::default());
+            analysis.errors().map(Diagnostic::message).filter(|m| m.contains("replaced by baseline")).collect()
+        };
+        assert_eq!(problems("m/squashed/y/c.sql"), Vec::<String>::new());
+        assert_eq!(
+            problems("m/squashed/z/c.sql"),
+            ["m/y.sql:3: revision `c`, replaced by baseline `y`, is not under `squashed/y/` (m/squashed/z/c.sql)"]
+        );
     }
 }

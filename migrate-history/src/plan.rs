@@ -117,7 +117,10 @@ impl History {
     /// instead; one that applied some runs the others one by one, then
     /// records the baseline without running it ([`Plan::recorded`]), as
     /// does one that applied all of them. A target that needs only some of
-    /// them (one inside the set) applies those one by one.
+    /// them (one inside the set) applies those one by one. Nested
+    /// baselines: the outermost one that can take over does; inside one
+    /// that is only recorded, an inner one runs or is recorded by the same
+    /// rule.
     pub fn plan_upgrade(&self, recorded: &[bool], target: &[usize]) -> Plan {
         let applied = self.covered(recorded);
         let mut needed = self.ancestors(target);
@@ -127,10 +130,22 @@ impl History {
                 needed[i] |= is;
             }
         }
+        // A baseline whose whole set the target needs is needed too: an
+        // inner one (index order puts it first) counts for the outer one's set.
+        for b in (0..self.len()).filter(|&b| self.is_baseline(b)) {
+            if self.replaced(b).iter().all(|&m| needed[m]) {
+                needed[b] = true;
+            }
+        }
         let whole = |b: usize| self.replaced(b).iter().all(|&m| needed[m]);
         let started = |b: usize| self.replaced(b).iter().any(|&m| applied[m]);
+        // A baseline takes over, running in place of its set, when the
+        // target needs all of it and none of it is applied; what any
+        // baseline around a revision takes over for is skipped.
+        let takes_over = |b: usize| whole(b) && !started(b);
+        let skipped = |i: usize| self.enclosing(i).any(takes_over);
         let mut plan = Plan { direction: Direction::Upgrade, steps: Vec::new(), recorded: Vec::new() };
-        for i in (0..self.len()).filter(|&i| !applied[i]) {
+        for i in (0..self.len()).filter(|&i| !applied[i] && !skipped(i)) {
             if self.is_baseline(i) {
                 if whole(i) {
                     plan.steps.push(i);
@@ -138,7 +153,7 @@ impl History {
                         plan.recorded.push(i);
                     }
                 }
-            } else if needed[i] && self.replaced_by(i).is_none_or(|b| started(b) || !whole(b)) {
+            } else if needed[i] {
                 plan.steps.push(i);
             }
         }
@@ -161,7 +176,9 @@ impl History {
     /// a baseline whose replaced revisions each have their own row is
     /// forgotten (its row deleted) before they are reverted one by one; one
     /// that ran in their place is reverted as a whole, by its own down
-    /// section, and only as a whole.
+    /// section, and only as a whole. Nested baselines: an outer one
+    /// recorded over an inner one's row (and the rest of its set) is
+    /// forgotten; the inner one then follows the same rule.
     fn reversible(&self, recorded: &[bool], mut steps: Vec<usize>) -> Result<Plan, PlanError> {
         let mut forget = Vec::new();
         for b in (0..self.len()).filter(|&b| recorded[b] && self.is_baseline(b)) {
@@ -170,7 +187,10 @@ impl History {
             if reverted.is_empty() && !steps.contains(&b) {
                 continue;
             }
-            if members.iter().all(|&m| recorded[m]) {
+            // Each replaced revision in effect by a row of its own, or of
+            // a baseline nested inside this one.
+            let on_its_own = |m: usize| recorded[m] || self.enclosing(m).take_while(|&e| e != b).any(|e| recorded[e]);
+            if members.iter().all(|&m| on_its_own(m)) {
                 forget.push(b);
                 if !steps.contains(&b) {
                     steps.push(b);
@@ -469,5 +489,165 @@ mod tests {
         // Only some files gone is no pruning: those are missing.
         let (_, problems) = history_of(&["r1:", "l1:r3", "b: replaces r1, r2, r3"]);
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    /// `squashed()` squashed again: `b2` replaces `b1`, its set, `l1` and
+    /// `l2`; `l3` builds on `l2`.
+    fn nested() -> History {
+        let (h, problems) = history_of(&[
+            "r1:",
+            "r2:r1",
+            "r3:r2",
+            "l1:r3",
+            "l2:l1",
+            "l3:l2",
+            "b1: replaces r1, r2, r3",
+            "b2: replaces r1, r2, r3, b1, l1, l2",
+        ]);
+        assert!(problems.is_empty(), "{problems:?}");
+        h
+    }
+
+    #[test]
+    fn a_nested_baseline_stands_for_the_inner_one_and_its_set() {
+        let h = nested();
+        let order: Vec<&str> = h.revisions().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(order, ["r1", "r2", "r3", "b1", "l1", "l2", "b2", "l3"]);
+        assert_eq!((h.ids(&h.heads()), h.ids(&h.bases())), (vec!["l3".to_owned()], vec!["r1".to_owned()]));
+        let at = |id: &str| h.index_of(id).unwrap();
+        assert_eq!(h.ids(h.replaced(at("b2"))), ["r1", "r2", "r3", "b1", "l1", "l2"]);
+        assert_eq!(h.ids(h.replaced(at("b1"))), ["r1", "r2", "r3"]);
+        assert_eq!(h.replaced_by(at("r2")), Some(at("b1")), "the innermost baseline");
+        assert_eq!(h.enclosing(at("r2")).collect::<Vec<_>>(), [at("b1"), at("b2")]);
+        assert_eq!(h.enclosing(at("l1")).collect::<Vec<_>>(), [at("b2")]);
+        assert_eq!(h.enclosing(at("l3")).count(), 0);
+        assert_eq!(h.baseline_tip(at("b2")), Some(at("l2")));
+    }
+
+    #[test]
+    fn an_empty_database_runs_only_the_outer_baseline() {
+        let h = nested();
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &h.heads())), "b2 l3");
+        // A target inside the outer set but past the inner one: the inner one runs.
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &[h.index_of("l1").unwrap()])), "b1 l1");
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &[h.index_of("r2").unwrap()])), "r1 r2");
+    }
+
+    #[test]
+    fn a_database_part_way_through_the_inner_set_runs_the_rest_and_records_both() {
+        let h = nested();
+        assert_eq!(
+            plan(&h, &h.plan_upgrade(&applied(&h, &["r1"]), &h.heads())),
+            "r2 r3 b1(record) l1 l2 b2(record) l3"
+        );
+    }
+
+    #[test]
+    fn a_database_at_the_inner_baseline_runs_the_rest_and_records_the_outer_one() {
+        let h = nested();
+        let at_b1 = applied(&h, &["b1"]);
+        assert_eq!(ids(&h, &h.applied_heads(&at_b1)), "r3");
+        assert_eq!(plan(&h, &h.plan_upgrade(&at_b1, &h.heads())), "l1 l2 b2(record) l3");
+    }
+
+    #[test]
+    fn a_database_through_the_outer_set_over_the_inner_baseline_records_the_outer_one_only() {
+        let h = nested();
+        let rows = applied(&h, &["b1", "l1", "l2"]);
+        assert_eq!(ids(&h, &h.applied_heads(&rows)), "l2");
+        assert_eq!(plan(&h, &h.plan_upgrade(&rows, &h.heads())), "b2(record) l3");
+    }
+
+    #[test]
+    fn a_database_through_the_inner_set_without_its_row_records_both_baselines() {
+        let h = nested();
+        assert_eq!(
+            plan(&h, &h.plan_upgrade(&applied(&h, &["r1", "r2", "r3"]), &h.heads())),
+            "b1(record) l1 l2 b2(record) l3"
+        );
+        assert_eq!(
+            plan(&h, &h.plan_upgrade(&applied(&h, &["r1", "r2", "r3", "l1", "l2"]), &h.heads())),
+            "b1(record) b2(record) l3"
+        );
+    }
+
+    #[test]
+    fn a_database_at_the_outer_baseline_has_applied_everything_it_stands_for() {
+        let h = nested();
+        let rows = applied(&h, &["b2"]);
+        let covered: Vec<&str> =
+            (0..h.len()).filter(|&i| h.covered(&rows)[i]).map(|i| h.revision(i).id.as_str()).collect();
+        assert_eq!(covered, ["r1", "r2", "r3", "b1", "l1", "l2", "b2"]);
+        assert_eq!(ids(&h, &h.applied_heads(&rows)), "l2");
+        assert_eq!(plan(&h, &h.plan_upgrade(&rows, &h.heads())), "l3");
+    }
+
+    #[test]
+    fn a_downgrade_over_nested_baselines_forgets_what_was_recorded_and_reverts_what_ran_whole() {
+        let h = nested();
+        let to = |id: &str| vec![h.index_of(id).unwrap()];
+        // The outer baseline ran: only as a whole.
+        let ran = applied(&h, &["b2", "l3"]);
+        assert_eq!(plan(&h, &h.plan_downgrade(&ran, &[]).unwrap()), "l3 b2");
+        assert_eq!(plan(&h, &h.plan_downgrade(&ran, &to("l2")).unwrap()), "l3");
+        assert_eq!(
+            h.plan_downgrade(&ran, &to("l1")).unwrap_err().to_string(),
+            "the downgrade would revert `l2`, which baseline `b2` created together with the other revisions it replaces"
+        );
+        // The inner one ran, the outer one was recorded over it.
+        let over_b1 = applied(&h, &["b1", "l1", "l2", "b2", "l3"]);
+        assert_eq!(plan(&h, &h.plan_downgrade(&over_b1, &to("r3")).unwrap()), "l3 b2(record) l2 l1");
+        assert_eq!(plan(&h, &h.plan_downgrade(&over_b1, &[]).unwrap()), "l3 b2(record) l2 l1 b1");
+        assert_eq!(
+            h.plan_downgrade(&over_b1, &to("r1")).unwrap_err().to_string(),
+            "the downgrade would revert `r2`, which baseline `b1` created together with the other revisions it replaces"
+        );
+        // Every revision ran one by one: both baselines are forgotten.
+        let one_by_one = applied(&h, &["r1", "r2", "r3", "b1", "l1", "l2", "b2", "l3"]);
+        assert_eq!(
+            plan(&h, &h.plan_downgrade(&one_by_one, &to("r1")).unwrap()),
+            "l3 b2(record) l2 l1 b1(record) r3 r2"
+        );
+    }
+
+    #[test]
+    fn a_revision_replaced_twice_is_an_error_unless_the_baselines_nest() {
+        // `c` overlaps `b1` without replacing it.
+        let (h, problems) =
+            history_of(&["r1:", "r2:r1", "r3:r2", "l1:r3", "b1: replaces r1, r2, r3", "c: replaces r1, r2, r3, l1"]);
+        assert_eq!(
+            problems,
+            [
+                "m/c.sql:5: revision `r1` is replaced by both `c` and `b1`",
+                "m/c.sql:5: revision `r2` is replaced by both `c` and `b1`",
+                "m/c.sql:5: revision `r3` is replaced by both `c` and `b1`",
+            ]
+        );
+        assert!(!h.is_baseline(h.index_of("c").unwrap()));
+        // `b2` names `b1` but not all `b1` replaces: no nesting either.
+        let (_, problems) =
+            history_of(&["r1:", "r2:r1", "r3:r2", "l1:r3", "b1: replaces r1, r2, r3", "b2: replaces r3, b1, l1"]);
+        assert_eq!(problems, ["m/b2.sql:5: revision `r3` is replaced by both `b2` and `b1`"]);
+    }
+
+    #[test]
+    fn an_outer_baseline_over_a_pruned_inner_one_names_the_pruned_ids() {
+        // `r1 r2 r3` were pruned: `l1` builds on `b1`, which `b2` replaces.
+        let (h, problems) =
+            history_of(&["l1:r3", "l2:l1", "l3:l2", "b1: replaces r1, r2, r3", "b2: replaces r1, r2, r3, b1, l1, l2"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let at = |id: &str| h.index_of(id).unwrap();
+        assert_eq!(h.ids(h.replaced(at("b2"))), ["b1", "l1", "l2"]);
+        assert_eq!(h.pruned_into("r2"), Some(at("b1")));
+        assert_eq!(h.ids(&h.bases()), ["b1"], "the pruned inner baseline stands alone");
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &h.heads())), "b2 l3");
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &["b1"]), &h.heads())), "l1 l2 b2(record) l3");
+        // Then `b2` pruned too: every old id is its.
+        let (h, problems) = history_of(&["l3:l2", "b2: replaces r1, r2, r3, b1, l1, l2"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        for id in ["r1", "b1", "l2"] {
+            assert_eq!(h.pruned_into(id), h.index_of("b2"), "{id}");
+        }
+        assert_eq!(plan(&h, &h.plan_upgrade(&applied(&h, &[]), &h.heads())), "b2 l3");
     }
 }
