@@ -71,8 +71,8 @@ impl DbState {
         // A recorded baseline stands for what it replaces; a replaced
         // revision is not pending while the baseline would run in its place.
         let covered = history.covered(&self.mask);
-        let in_place =
-            |i: usize| history.replaced_by(i).is_some_and(|b| history.replaced(b).iter().all(|&m| !covered[m]));
+        // Nested baselines: any baseline around it that would run.
+        let in_place = |i: usize| history.enclosing(i).any(|b| history.replaced(b).iter().all(|&m| !covered[m]));
         let applied: Vec<usize> = (0..history.len()).filter(|&i| covered[i]).collect();
         let pending: Vec<usize> = (0..history.len()).filter(|&i| !covered[i] && !in_place(i)).collect();
         self.applied = history.ids(&applied);
@@ -114,10 +114,12 @@ impl DbState {
 
     /// Whether pending revision `id` is a baseline whose replaced revisions
     /// are all applied: the schema is there, and the next upgrade only
-    /// records it.
+    /// records it. Nested baselines: a replaced revision counts as applied
+    /// when a recorded baseline stands for it, and an inner baseline that is
+    /// itself only to record counts too.
     pub fn only_to_record(&self, history: &History, id: &str) -> bool {
-        let replaced = history.index_of(id).map_or(&[][..], |i| history.replaced(i));
-        !replaced.is_empty() && replaced.iter().all(|&r| self.mask.get(r).copied().unwrap_or(false))
+        let covered = history.covered(&self.mask);
+        history.index_of(id).is_some_and(|b| effects_there(history, &covered, b))
     }
 
     /// What keeps the database `database` (its name in messages, such as a
@@ -173,6 +175,14 @@ impl DbState {
         }
         problems
     }
+}
+
+/// Whether every revision the baseline `b` replaces is applied (`covered`),
+/// or is a baseline whose own set is.
+fn effects_there(history: &History, covered: &[bool], b: usize) -> bool {
+    let replaced = history.replaced(b);
+    !replaced.is_empty()
+        && replaced.iter().all(|&m| covered[m] || (history.is_baseline(m) && effects_there(history, covered, m)))
 }
 
 /// What a database recorded about one revision: [`DbState::recorded`].
