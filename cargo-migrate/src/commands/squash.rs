@@ -40,8 +40,8 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
         return Err(CliError::usage(format!("`--message` contains {character:?}"))
             .with_help("pass a one-line message; longer notes belong in a comment below the header"));
     }
-    let ids = history.ids(&set);
-    if let Some(draft) = ids.iter().find(|id| !analysis.lock.is_pinned(id)) {
+    let ids = flattened_ids(history, &set);
+    if let Some(draft) = history.ids(&set).iter().find(|id| !analysis.lock.is_pinned(id)) {
         return Err(CliError::usage(format!(
             "revision `{draft}` would be replaced but is a draft: a baseline replaces released revisions only"
         ))
@@ -57,7 +57,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
     let bench = crate::models::workbench_in_dialect(project, args.dev_url.as_deref(), &resolved.url)?;
     shell.status(
         "Replaying",
-        format!("{} revision{} up to {tip_id} ({})", ids.len(), plural(ids.len()), bench.describe()),
+        format!("{} revision{} up to {tip_id} ({})", set.len(), plural(set.len()), bench.describe()),
     )?;
     let migrator = configured(project, history.clone());
     let baseline = bench.baseline(&migrator, &tip_id);
@@ -65,7 +65,12 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
     let baseline = baseline.map_err(|e| workbench_error(e, &project.config.schema))?;
 
     let message = args.message.clone().unwrap_or_else(|| format!("baseline up to {tip_id}"));
-    let text = render(&id, &message, &ids, &tip_id, &baseline.up);
+    let inner: Vec<String> = set
+        .iter()
+        .filter(|&&i| !history.revision(i).replaces.is_empty())
+        .map(|&i| history.revision(i).id.clone())
+        .collect();
+    let text = render(&id, &message, &ids, &inner, &tip_id, &baseline.up);
     let slug = migrate_history::template::slug(&message);
     let name = if slug.is_empty() { format!("{id}.sql") } else { format!("{id}_{slug}.sql") };
     let shown = project.shown(&name);
@@ -73,8 +78,11 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
         let detail: Vec<String> = problems.iter().map(|p| p.problem.to_string()).collect();
         return Err(CliError::failure(format!("the baseline would not parse: {}", detail.join("; "))));
     }
+    // What an inner baseline replaces stays in its directory; the inner
+    // baseline itself moves with the rest.
     let moves: Vec<(PathBuf, PathBuf)> = set
         .iter()
+        .filter(|&&i| history.replaced_by(i).is_none())
         .map(|&i| {
             let rev = history.revision(i);
             let from = rev.file.origin.clone().unwrap_or_else(|| project.base.join(&rev.file.path));
@@ -110,7 +118,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
     let squashed = project.shown(SQUASHED_DIR).join(&id);
     shell.status(
         "Moved",
-        format!("{} revision{} to {}/ (still loaded and pinned)", ids.len(), plural(ids.len()), squashed.display()),
+        format!("{} revision{} to {}/ (still loaded and pinned)", moves.len(), plural(moves.len()), squashed.display()),
     )?;
     shell.status("Pinned", format!("{id} in {}", project.shown(LOCK_FILE_NAME).display()))?;
     if !baseline.rows.is_empty() {
@@ -135,13 +143,21 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
 }
 
 /// REV and every revision it needs, refused when a revision outside the
-/// set builds on one inside it other than REV, or when the set holds a
-/// baseline or what one replaces (see [`over_a_baseline`]).
+/// set builds on one inside it other than REV, or when the set holds part
+/// of an earlier baseline (see [`over_a_baseline`]). An earlier baseline
+/// whose whole set is needed is in the set too (nested squash): the new
+/// baseline replaces it and, with it, everything it replaces.
 fn replaced_set(history: &History, tip: usize) -> Result<Vec<usize>, CliError> {
     let tip_id = &history.revision(tip).id;
-    let needed = history.ancestors(&[tip]);
+    let mut needed = history.ancestors(&[tip]);
+    // Index order puts an inner baseline before an outer one.
+    for b in (0..history.len()).filter(|&b| history.is_baseline(b)) {
+        if history.replaced(b).iter().all(|&m| needed[m]) {
+            needed[b] = true;
+        }
+    }
     let set: Vec<usize> = (0..history.len()).filter(|&i| needed[i]).collect();
-    if let Some(error) = over_a_baseline(history, tip_id, &set) {
+    if let Some(error) = over_a_baseline(history, tip, &set) {
         return Err(error);
     }
     for c in (0..history.len()).filter(|&c| !needed[c]) {
@@ -162,44 +178,60 @@ fn replaced_set(history: &History, tip: usize) -> Result<Vec<usize>, CliError> {
     Ok(set)
 }
 
-/// The refusal of a set that holds an earlier baseline, or revisions one
-/// replaces. A revision is replaced by one baseline at most: the graph,
-/// the build's check of `squashed/<baseline>/` and the engine's reading
-/// of a database's rows (a replaced revision's row, or a pruned one's,
-/// counts for its baseline) know that one level only. A baseline whose
-/// replaced files were pruned could be replaced, but once the new baseline
-/// were pruned in turn, a database's rows for the revisions the first one
-/// stood for would belong to no revision, and upgrade would refuse it.
-fn over_a_baseline(history: &History, tip_id: &str, set: &[usize]) -> Option<CliError> {
-    let (b, replaced) = set.iter().find_map(|&i| {
-        let b = history.replaced_by(i).unwrap_or(i);
-        let replaced = &history.revision(b).replaces;
-        (!replaced.is_empty()).then_some((b, replaced.join(", ")))
-    })?;
-    let b_id = &history.revision(b).id;
-    let (what, why) = if history.is_baseline(b) {
-        (
-            format!("baseline `{b_id}` and the revisions it replaces ({replaced})"),
-            format!(
-                "databases part-way through {replaced} still need them from squashed/{b_id}/, and a revision is replaced by one baseline at most"
-            ),
-        )
-    } else {
-        (
-            format!("baseline `{b_id}`, whose replaced revisions ({replaced}) were pruned"),
-            format!(
-                "databases keep their rows for {replaced}, which only `{b_id}` accounts for: once a baseline replacing it were pruned in turn, those rows would belong to no revision and upgrade would refuse those databases"
-            ),
-        )
+/// The ids the new baseline lists: the set, with the ids each pruned
+/// baseline in it replaced (their files gone) before it, so that a
+/// database's rows for them still belong to a revision once the new
+/// baseline is pruned in turn.
+fn flattened_ids(history: &History, set: &[usize]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for &i in set {
+        let rev = history.revision(i);
+        if !history.is_baseline(i) {
+            for id in &rev.replaces {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        ids.push(rev.id.clone());
+    }
+    ids
+}
+
+/// The refusal of a set that holds part of an earlier baseline: some of
+/// the revisions it replaces and not all of them, or all of them and no
+/// more (that baseline already stands for them), or the baseline alone
+/// (`--upto` a baseline). A set that holds an earlier baseline with all
+/// it replaces and more is a nested squash, which is supported.
+fn over_a_baseline(history: &History, tip: usize, set: &[usize]) -> Option<CliError> {
+    let tip_id = &history.revision(tip).id;
+    let refusal = |b: usize, what: String| {
+        let b_id = &history.revision(b).id;
+        let replaced = history.revision(b).replaces.join(", ");
+        let tip_of = history.baseline_tip(b).map_or(b_id.as_str(), |t| history.revision(t).id.as_str());
+        CliError::usage(format!("`--upto {tip_id}` would replace {what}: a baseline replaces an earlier one only as a whole and with more after it"))
+            .with_help(format!(
+                "`{b_id}` stands for {replaced}: squash up to a revision after `{tip_of}` to replace `{b_id}` with everything it replaces; `cargo migrate history` marks what each baseline replaces"
+            ))
     };
-    Some(
-        CliError::usage(format!(
-            "`--upto {tip_id}` would replace {what}: squashing over a baseline is not supported"
-        ))
-        .with_help(format!(
-            "{why}. Keep the revisions after `{b_id}` as they are (a new database runs `{b_id}`, then them); `cargo migrate history` marks what each baseline replaces"
-        )),
-    )
+    let b_id = |b: usize| history.revision(b).id.clone();
+    if history.is_baseline(tip) || !history.revision(tip).replaces.is_empty() {
+        return Some(refusal(tip, format!("baseline `{}` alone", b_id(tip))));
+    }
+    for b in (0..history.len()).filter(|&b| history.is_baseline(b)) {
+        let members = history.replaced(b);
+        let inside = members.iter().filter(|m| set.contains(m)).count();
+        if inside == 0 {
+            continue;
+        }
+        if inside < members.len() {
+            return Some(refusal(b, format!("part of what baseline `{}` replaces", b_id(b))));
+        }
+        if set.iter().all(|&i| i == b || members.contains(&i)) {
+            return Some(refusal(b, format!("exactly what baseline `{}` replaces", b_id(b))));
+        }
+    }
+    None
 }
 
 /// A baseline's id: derived from what it replaces (the same squash gives
@@ -219,7 +251,8 @@ fn baseline_id(history: &History, ids: &[String]) -> Result<String, CliError> {
 
 /// The baseline's text: header, a comment saying what it is, the up
 /// section and no down section.
-fn render(id: &str, message: &str, ids: &[String], tip: &str, up: &str) -> String {
+/// `inner`: the earlier baselines it replaces (a nested squash).
+fn render(id: &str, message: &str, ids: &[String], inner: &[String], tip: &str, up: &str) -> String {
     let created = humantime::format_rfc3339_seconds(SystemTime::now());
     let mut text = format!(
         "-- revision: {id}\n-- parents:\n-- message: {message}\n-- created: {created}\n-- replaces: {}\n\n",
@@ -230,8 +263,15 @@ fn render(id: &str, message: &str, ids: &[String], tip: &str, up: &str) -> Strin
          -- revisions it replaces build, which are kept in squashed/{id}/. A new\n\
          -- database runs this; one that applied them records it without running it.\n\
          -- No down section: a database upgraded through a baseline goes down to\n\
-         -- {tip} at the lowest.\n\n-- migrate:up\n"
+         -- {tip} at the lowest.\n"
     ));
+    for b in inner {
+        text.push_str(&format!(
+            "-- It replaces the earlier baseline {b} too, whose own replaced revisions\n\
+             -- (if not pruned) stay in squashed/{b}/.\n"
+        ));
+    }
+    text.push_str("\n-- migrate:up\n");
     text.push_str(up.trim_end());
     text.push('\n');
     text
@@ -332,26 +372,55 @@ fn prune(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult {
             exit_code: exit::REFUSED,
         });
     }
-    let dir = project.dir.join(SQUASHED_DIR).join(&baseline.id);
-    let aside = project.dir.join(SQUASHED_DIR).join(format!(".{}.pruning", baseline.id));
-    std::fs::rename(&dir, &aside).map_err(|e| CliError::io("move", &dir, e))?;
+    // Nested: the directories of the baselines inside go too.
+    let mut ids = vec![baseline.id.clone()];
+    ids.extend(
+        history.replaced(b).iter().filter(|&&m| history.is_baseline(m)).map(|&m| history.revision(m).id.clone()),
+    );
+    let dirs: Vec<(PathBuf, PathBuf)> = ids
+        .iter()
+        .map(|id| {
+            (project.dir.join(SQUASHED_DIR).join(id), project.dir.join(SQUASHED_DIR).join(format!(".{id}.pruning")))
+        })
+        .filter(|(dir, _)| dir.exists())
+        .collect();
+    let put_back = |done: &[(PathBuf, PathBuf)]| {
+        for (dir, aside) in done.iter().rev() {
+            let _ = std::fs::rename(aside, dir);
+        }
+    };
+    for (n, (dir, aside)) in dirs.iter().enumerate() {
+        if let Err(e) = std::fs::rename(dir, aside) {
+            put_back(&dirs[..n]);
+            return Err(CliError::io("move", dir, e));
+        }
+    }
     let mut lock = analysis.lock.clone();
     for &m in history.replaced(b) {
         lock.unpin(&history.revision(m).id);
     }
     if let Err(error) = crate::fs::write_atomic(&project.dir.join(LOCK_FILE_NAME), &lock.render()) {
-        let _ = std::fs::rename(&aside, &dir);
+        put_back(&dirs);
         return Err(error);
     }
-    let removed = std::fs::remove_dir_all(&aside);
+    let mut removed = Ok(());
+    for (_, aside) in &dirs {
+        removed = removed.and(std::fs::remove_dir_all(aside).map_err(|e| CliError::io("remove", aside, e)));
+    }
     let _ = std::fs::remove_dir(project.dir.join(SQUASHED_DIR));
-    removed.map_err(|e| CliError::io("remove", &aside, e))?;
+    removed?;
     let n = history.replaced(b).len();
     shell.status(
         "Pruned",
         format!(
-            "{}/ ({n} revision{}, unpinned): every environment has recorded {}",
-            project.shown(SQUASHED_DIR).join(&baseline.id).display(),
+            "{} ({n} revision{}, unpinned): every environment has recorded {}",
+            dirs.iter()
+                .map(|(dir, _)| format!(
+                    "{}/",
+                    project.shown(SQUASHED_DIR).join(dir.file_name().unwrap_or_default()).display()
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
             plural(n),
             baseline.id
         ),

@@ -618,30 +618,241 @@ fn squash_refuses_an_unknown_revision() {
     insta::assert_snapshot!(db.transcript(&output, dir));
 }
 
-/// Squashing up to `c3` over the baseline of `a1` and `b2` is refused
-/// (exit 2, nothing written): the message names the baseline and what it
-/// replaces, says why (databases part-way through need the files, one
-/// baseline per revision) and what to do instead.
-#[test]
-fn squash_refuses_to_squash_over_a_baseline() {
+/// A second squash may replace the first baseline only as a whole and
+/// with more after it: `--upto` a revision inside its set, its last
+/// revision, or the baseline itself is refused (exit 2, nothing written),
+/// naming the baseline and what to squash up to instead.
+fn refused_over_a_baseline(upto: impl FnOnce(&str) -> String) -> String {
     let db = Db::Sqlite;
     let project = db.project();
     let dir = project.path();
     assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
-    let output = refused(dir, || run(dir, &["squash", "--upto", "c3"]));
-    insta::assert_snapshot!(db.transcript(&output, dir));
+    let upto = upto(B1);
+    let output = refused(dir, || run(dir, &["squash", "--upto", &upto]));
+    db.transcript(&output, dir)
 }
 
-/// Over a pruned baseline too: it could be replaced, but pruning the new
-/// baseline would leave the databases' rows for `a1` and `b2` belonging to
-/// no revision, and upgrade would refuse those databases.
+/// The first baseline's id: that of `a1, b2`.
+const B1: &str = "cb202fc85722";
+
 #[test]
-fn squash_refuses_to_squash_over_a_pruned_baseline() {
+fn squash_refuses_part_of_a_baseline() {
+    insta::assert_snapshot!(refused_over_a_baseline(|_| "a1".into()));
+}
+
+#[test]
+fn squash_refuses_exactly_what_a_baseline_replaces() {
+    insta::assert_snapshot!(refused_over_a_baseline(|_| "b2".into()));
+}
+
+#[test]
+fn squash_refuses_a_baseline_alone() {
+    insta::assert_snapshot!(refused_over_a_baseline(str::to_owned));
+}
+
+/// `d4` and `e5` after `c3`: the second squash goes up to `d4`, `e5` stays.
+fn more_revisions(db: &Db, dir: &Path) {
+    let (notes, color) = match db {
+        Db::Mysql(_) => ("varchar(200)", "varchar(20)"),
+        _ => ("text", "text"),
+    };
+    let files = [
+        (
+            "d4_tags.sql",
+            format!(
+                "-- revision: d4\n-- parents: c3\n-- message: tags\n\n-- migrate:up\n\
+                 CREATE TABLE tags (id integer PRIMARY KEY, name {notes} NOT NULL);\n\
+                 INSERT INTO notes (body) VALUES ('d4');\n\n-- migrate:down\nDROP TABLE tags;\n"
+            ),
+        ),
+        (
+            "e5_colors.sql",
+            format!(
+                "-- revision: e5\n-- parents: d4\n-- message: colors\n\n-- migrate:up\n\
+                 ALTER TABLE tags ADD COLUMN color {color};\nINSERT INTO notes (body) VALUES ('e5');\n"
+            ),
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join("migrations").join(name), text).unwrap();
+    }
+    assert_exit(&run(dir, &["lock"]), 0);
+}
+
+/// The nested squash: `plain` (every revision), `part` (at `a1`) and `set`
+/// (at `b2`) upgraded before the first squash (`--upto b2`, baseline
+/// `B1`); `inner` (the baseline `B1` only) and `over` (`B1`, `c3`, `d4`)
+/// upgraded after it; then the second squash (`--upto d4`). Returns the
+/// project and the second squash's transcript.
+fn squashed_twice(db: &Db) -> (tempfile::TempDir, String) {
+    let project = db.project();
+    let dir = project.path();
+    more_revisions(db, dir);
+    for (name, target) in [("plain", "head"), ("part", "a1"), ("set", "b2")] {
+        assert_exit(&run(dir, &["upgrade", target, "--database-url", &db.url(dir, name)]), 0);
+    }
+    assert_exit(&run(dir, &["squash", "--upto", "b2", "--database-url", &db.url(dir, "scratch")]), 0);
+    for (name, target) in [("inner", B1), ("over", "d4")] {
+        assert_exit(&run(dir, &["upgrade", target, "--database-url", &db.url(dir, name)]), 0);
+    }
+    let output = run(dir, &["squash", "--upto", "d4", "--database-url", &db.url(dir, "scratch2")]);
+    assert_exit(&output, 0);
+    let transcript = db.transcript(&output, dir);
+    (project, transcript)
+}
+
+/// The second baseline's file (the one not under `squashed/`).
+fn outer_baseline(dir: &Path) -> (PathBuf, String) {
+    let (path, text) = baseline(dir);
+    assert!(text.contains("-- replaces: a1, b2, cb202fc85722, c3, d4"), "{text}");
+    (path, text)
+}
+
+/// A second squash over the first baseline: every database, wherever it
+/// was, upgrades to the schema and rows of one that replayed every
+/// original revision; `status` and `check` pass on each; a new database
+/// runs only the second baseline (and `e5`).
+#[test]
+fn a_second_squash_over_a_baseline_upgrades_every_database_on_sqlite() {
+    let db = Db::Sqlite;
+    let (project, squash) = squashed_twice(&db);
+    let dir = project.path();
+    let (_, text) = outer_baseline(dir);
+    let history = db.transcript(&run(dir, &["history"]), dir);
+    let (plain, plain_rows) = db.read(dir, "plain");
+    let mut report =
+        format!("{squash}=== files\n{}\n=== baseline\n{}=== history\n{history}", files(dir), redact_created(&text));
+    for name in ["plain", "part", "set", "inner", "over", "fresh"] {
+        let url = db.url(dir, name);
+        // What is pending, and which baselines are only to record.
+        let before = db.transcript(&run(dir, &["status", "--database-url", &url]), dir);
+        let upgrade = run(dir, &["upgrade", "-v", "--database-url", &url]);
+        assert_exit(&upgrade, 0);
+        let (schema, rows) = db.read(dir, name);
+        assert_eq!(diff(&plain, &schema), [], "{name}: the schema of a full replay");
+        assert_eq!(rows, plain_rows, "{name}: the rows of a full replay");
+        let status = run(dir, &["status", "--database-url", &url]);
+        assert_exit(&status, 0);
+        let check = run(dir, &["check", "--no-models", "--database-url", &url]);
+        assert_exit(&check, 0);
+        report.push_str(&format!(
+            "=== {name}: status before\n{before}=== {name}: upgrade -v\n{}=== {name}: versions\n{}\n=== {name}: status\n{}=== {name}: check\n{}",
+            db.transcript(&upgrade, dir),
+            db.versions(dir, name).join("\n"),
+            db.transcript(&status, dir),
+            db.transcript(&check, dir),
+        ));
+    }
+    insta::assert_snapshot!(report);
+}
+
+/// The main path on PostgreSQL: after the second squash, a database with
+/// the first baseline recorded and one at `a1` upgrade to the schema and
+/// rows of a full replay, and `check` proves the second baseline.
+#[test]
+fn a_second_squash_over_a_baseline_upgrades_every_database_on_postgres() {
+    let db = Db::postgres();
+    let (project, squash) = squashed_twice(&db);
+    let dir = project.path();
+    let (_, text) = outer_baseline(dir);
+    let (plain, plain_rows) = db.read(dir, "plain");
+    let mut report = format!("{squash}=== baseline\n{}", redact_created(&text));
+    for name in ["inner", "part"] {
+        let upgrade = run(dir, &["upgrade", "-v", "--database-url", &db.url(dir, name)]);
+        assert_exit(&upgrade, 0);
+        let (schema, rows) = db.read(dir, name);
+        assert_eq!(diff(&plain, &schema), [], "{name}: the schema of a full replay");
+        assert_eq!(rows, plain_rows, "{name}: the rows of a full replay");
+        report.push_str(&format!(
+            "=== {name}: upgrade -v\n{}=== {name}: versions\n{}\n",
+            db.transcript(&upgrade, dir),
+            db.versions(dir, name).join("\n")
+        ));
+    }
+    assert_exit(&run(dir, &["upgrade", "--database-url", &db.url(dir, "plain")]), 0);
+    let check = run(dir, &["check", "--no-models", "--database-url", &db.url(dir, "plain")]);
+    assert_exit(&check, 0);
+    report.push_str(&format!("=== check\n{}", db.transcript(&check, dir)));
+    insta::assert_snapshot!(report);
+}
+
+/// Over a pruned baseline: the second baseline lists the pruned ids too,
+/// so that pruning it later leaves no row belonging to no revision.
+#[test]
+fn a_second_squash_over_a_pruned_baseline_lists_the_pruned_ids() {
     let project = recorded_everywhere();
     let dir = project.path();
     assert_exit(&with_environments(dir, &["squash", "--prune", "--upto", "b2"], true), 0);
-    let output = refused(dir, || with_environments(dir, &["squash", "--upto", "c3"], true));
-    insta::assert_snapshot!(Db::Sqlite.transcript(&output, dir));
+    let scratch = format!("sqlite:{}", dir.join("scratch.db").display());
+    let output = with_environments(dir, &["squash", "--upto", "c3", "--database-url", &scratch], true);
+    assert_exit(&output, 0);
+    let (_, text) = baseline(dir);
+    assert!(text.contains("-- replaces: a1, b2, cb202fc85722, c3\n"), "{text}");
+    let production = with_environments(dir, &["upgrade", "-v", "--env", "production"], true);
+    assert_exit(&production, 0);
+    let fresh = run(dir, &["upgrade", "--database-url", &format!("sqlite:{}", dir.join("fresh.db").display())]);
+    assert_exit(&fresh, 0);
+    let check = with_environments(dir, &["check", "--no-models"], true);
+    assert_exit(&check, 0);
+    let db = Db::Sqlite;
+    insta::assert_snapshot!(format!(
+        "{}=== files\n{}\n=== upgrade --env production\n{}=== upgrade (new database)\n{}=== check\n{}",
+        db.transcript(&output, dir),
+        files(dir),
+        db.transcript(&production, dir),
+        db.transcript(&fresh, dir),
+        db.transcript(&check, dir),
+    ));
+}
+
+/// `squash --prune` of the second baseline once both environments are
+/// past it (`production` replayed every revision before the squashes,
+/// `staging` was at `a1`): squashed/<B2>/ and squashed/<B1>/ go, every
+/// replaced revision is unpinned, and the environments, whose rows for
+/// `a1`, `b2`, `B1`, `c3` and `d4` now belong to the second baseline,
+/// upgrade and pass `check`; a new database runs the second baseline.
+#[test]
+fn prune_of_a_second_baseline_deletes_both_directories() {
+    let db = Db::Sqlite;
+    let project = db.project();
+    let dir = project.path();
+    more_revisions(&db, dir);
+    let manifest = "[package]\nname = \"squashed\"\nversion = \"0.1.0\"\n\n\
+                    [package.metadata.migrate.environments.production]\nurl-env = \"PRODUCTION_DATABASE_URL\"\n\n\
+                    [package.metadata.migrate.environments.staging]\nurl-env = \"STAGING_DATABASE_URL\"\n";
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    assert_exit(&with_environments(dir, &["upgrade", "--env", "production"], true), 0);
+    assert_exit(&with_environments(dir, &["upgrade", "a1", "--env", "staging"], true), 0);
+    assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
+    assert_exit(&run(dir, &["squash", "--upto", "d4"]), 0);
+    let (path, _) = outer_baseline(dir);
+    for name in ["production", "staging"] {
+        assert_exit(&with_environments(dir, &["upgrade", "--env", name], true), 0);
+    }
+    let output = with_environments(dir, &["squash", "--prune", "--upto", "d4"], true);
+    assert_exit(&output, 0);
+    let lock = std::fs::read_to_string(dir.join("migrations/migrate.lock")).unwrap();
+    let b2 = path.file_name().unwrap().to_string_lossy()[..12].to_owned();
+    let pinned: Vec<&str> = lock.lines().filter_map(|line| line.split_once(" = \"sha256:")).map(|(id, _)| id).collect();
+    assert_eq!(pinned, [b2.as_str(), "e5"], "every replaced revision unpinned");
+    let history = with_environments(dir, &["history"], true);
+    let production = with_environments(dir, &["upgrade", "--env", "production"], true);
+    let staging = with_environments(dir, &["status", "--env", "staging"], true);
+    let fresh = run(dir, &["upgrade", "--database-url", &format!("sqlite:{}", dir.join("fresh.db").display())]);
+    let check = with_environments(dir, &["check", "--no-models"], true);
+    for output in [&production, &staging, &fresh, &check] {
+        assert_exit(output, 0);
+    }
+    insta::assert_snapshot!(format!(
+        "{}=== files\n{}\n=== history\n{}=== upgrade --env production\n{}=== status --env staging\n{}=== upgrade (new database)\n{}=== check\n{}",
+        db.transcript(&output, dir),
+        files(dir),
+        db.transcript(&history, dir),
+        db.transcript(&production, dir),
+        db.transcript(&staging, dir),
+        db.transcript(&fresh, dir),
+        db.transcript(&check, dir),
+    ));
 }
 
 /// A package with the SQLite revisions and the environments `production`
