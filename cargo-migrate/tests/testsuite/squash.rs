@@ -961,3 +961,46 @@ fn verify_records_the_baseline_and_runs_it_in_the_full_upgrade() {
     assert_exit(&output, 0);
     insta::assert_snapshot!(db.transcript(&output, dir));
 }
+
+/// `verify` over nested baselines: the walk applies `a1` and `b2`,
+/// records the first baseline, applies `c3` and `d4`, records the second
+/// one, and the full upgrade runs the second baseline alone (then `e5`).
+#[test]
+fn verify_walks_nested_baselines() {
+    let db = Db::Sqlite;
+    let project = db.project();
+    let dir = project.path();
+    let b2 = dir.join("migrations/b2_kinds.sql");
+    let text = std::fs::read_to_string(&b2).unwrap();
+    std::fs::write(
+        &b2,
+        format!("{text}\n-- migrate:down\nDROP TABLE notes;\nDROP INDEX users_email;\nALTER TABLE users DROP COLUMN kind_id;\nDELETE FROM kinds;\n"),
+    )
+    .unwrap();
+    assert_exit(&run(dir, &["lock", "--update", "b2"]), 0);
+    more_revisions(&db, dir);
+    assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
+    assert_exit(&run(dir, &["squash", "--upto", "d4"]), 0);
+    let output = run(dir, &["verify"]);
+    assert_exit(&output, 0);
+    insta::assert_snapshot!(db.transcript(&output, dir));
+}
+
+/// `check` proves the second baseline against the history without it
+/// (the first baseline, then `c3` and `d4`): edited to leave out the row
+/// `d4` inserted (re-pinned, so only the proof can tell), it fails.
+#[test]
+fn check_fails_on_an_edited_second_baseline() {
+    let db = Db::Sqlite;
+    let (project, _) = squashed_twice(&db);
+    let dir = project.path();
+    let (path, text) = outer_baseline(dir);
+    let edited: String = text.lines().filter(|line| !line.contains("'d4'")).map(|line| format!("{line}\n")).collect();
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let id = path.file_name().unwrap().to_string_lossy()[..12].to_owned();
+    assert_exit(&run(dir, &["lock", "--update", &id]), 0);
+    let check = run(dir, &["check", "--no-models", "--database-url", &db.url(dir, "plain")]);
+    assert_exit(&check, 1);
+    insta::assert_snapshot!(db.transcript(&check, dir));
+}
