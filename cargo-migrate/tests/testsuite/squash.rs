@@ -805,14 +805,10 @@ fn a_second_squash_over_a_pruned_baseline_lists_the_pruned_ids() {
     ));
 }
 
-/// `squash --prune` of the second baseline once both environments are
-/// past it (`production` replayed every revision before the squashes,
-/// `staging` was at `a1`): squashed/<B2>/ and squashed/<B1>/ go, every
-/// replaced revision is unpinned, and the environments, whose rows for
-/// `a1`, `b2`, `B1`, `c3` and `d4` now belong to the second baseline,
-/// upgrade and pass `check`; a new database runs the second baseline.
-#[test]
-fn prune_of_a_second_baseline_deletes_both_directories() {
+/// The SQLite revisions with `d4` and `e5`, the environments
+/// `production` (every revision) and `staging` (at `a1`) upgraded before
+/// the squashes (`--upto b2`, then `--upto d4`), and both after.
+fn environments_squashed_twice() -> tempfile::TempDir {
     let db = Db::Sqlite;
     let project = db.project();
     let dir = project.path();
@@ -825,10 +821,59 @@ fn prune_of_a_second_baseline_deletes_both_directories() {
     assert_exit(&with_environments(dir, &["upgrade", "a1", "--env", "staging"], true), 0);
     assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
     assert_exit(&run(dir, &["squash", "--upto", "d4"]), 0);
-    let (path, _) = outer_baseline(dir);
     for name in ["production", "staging"] {
         assert_exit(&with_environments(dir, &["upgrade", "--env", name], true), 0);
     }
+    project
+}
+
+/// Pruning the first baseline after the second one exists: squashed/<B1>/
+/// goes, `a1` and `b2` are unpinned, the first baseline's file stays in
+/// squashed/<B2>/ (the second baseline still lists `a1` and `b2`, now
+/// pruned); the environments upgrade and `check` passes; then the second
+/// baseline is pruned too.
+#[test]
+fn prune_of_the_first_baseline_then_the_second() {
+    let db = Db::Sqlite;
+    let project = environments_squashed_twice();
+    let dir = project.path();
+    let inner = with_environments(dir, &["squash", "--prune", "--upto", "b2"], true);
+    assert_exit(&inner, 0);
+    let files_after_inner = files(dir);
+    let history = with_environments(dir, &["history"], true);
+    let staging = with_environments(dir, &["upgrade", "--env", "staging"], true);
+    let check = with_environments(dir, &["check", "--no-models"], true);
+    let fresh = run(dir, &["upgrade", "--database-url", &format!("sqlite:{}", dir.join("fresh.db").display())]);
+    let outer = with_environments(dir, &["squash", "--prune", "--upto", "d4"], true);
+    let check_after = with_environments(dir, &["check", "--no-models"], true);
+    for output in [&history, &staging, &check, &fresh, &outer, &check_after] {
+        assert_exit(output, 0);
+    }
+    insta::assert_snapshot!(format!(
+        "{}=== files\n{files_after_inner}\n=== history\n{}=== upgrade --env staging\n{}=== check\n{}=== upgrade (new database)\n{}=== prune the second\n{}=== files\n{}\n=== check\n{}",
+        db.transcript(&inner, dir),
+        db.transcript(&history, dir),
+        db.transcript(&staging, dir),
+        db.transcript(&check, dir),
+        db.transcript(&fresh, dir),
+        db.transcript(&outer, dir),
+        files(dir),
+        db.transcript(&check_after, dir),
+    ));
+}
+
+/// `squash --prune` of the second baseline once both environments are
+/// past it (`production` replayed every revision before the squashes,
+/// `staging` was at `a1`): squashed/<B2>/ and squashed/<B1>/ go, every
+/// replaced revision is unpinned, and the environments, whose rows for
+/// `a1`, `b2`, `B1`, `c3` and `d4` now belong to the second baseline,
+/// upgrade and pass `check`; a new database runs the second baseline.
+#[test]
+fn prune_of_a_second_baseline_deletes_both_directories() {
+    let db = Db::Sqlite;
+    let project = environments_squashed_twice();
+    let dir = project.path();
+    let (path, _) = outer_baseline(dir);
     let output = with_environments(dir, &["squash", "--prune", "--upto", "d4"], true);
     assert_exit(&output, 0);
     let lock = std::fs::read_to_string(dir.join("migrations/migrate.lock")).unwrap();
