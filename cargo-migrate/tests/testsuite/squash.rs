@@ -148,14 +148,14 @@ impl Db {
         (schema, db.query_text("SELECT id, body FROM events ORDER BY id").unwrap())
     }
 
-    /// The version table of database `name`: revision and state, oldest first.
+    /// The version table of database `name`: `revision state`, by revision id (the
+    /// order of `applied_at` is not stable: several rows can share a second,
+    /// and then their ids decided).
     fn versions(&self, dir: &Path, name: &str) -> Vec<String> {
         let url = migrate_runtime::DatabaseUrl::parse(&self.url(dir, name)).unwrap();
         let mut connection = migrate_runtime::connect(&url).unwrap();
-        let rows = connection
-            .database()
-            .query_text("SELECT revision, state FROM migrate_versions ORDER BY applied_at, revision")
-            .unwrap();
+        let rows =
+            connection.database().query_text("SELECT revision, state FROM migrate_versions ORDER BY revision").unwrap();
         rows.into_iter().map(|row| format!("{} {}", row[0].clone().unwrap(), row[1].clone().unwrap())).collect()
     }
 }
@@ -746,33 +746,87 @@ fn a_second_squash_over_a_baseline_upgrades_every_database_on_sqlite() {
     insta::assert_snapshot!(report);
 }
 
-/// The main path on PostgreSQL: after the second squash, a database with
+/// The main path on a server: after the second squash, a database with
 /// the first baseline recorded and one at `a1` upgrade to the schema and
-/// rows of a full replay, and `check` proves the second baseline.
-#[test]
-fn a_second_squash_over_a_baseline_upgrades_every_database_on_postgres() {
-    let db = Db::postgres();
+/// rows of a full replay, and `check` proves the second baseline. `name`
+/// names the snapshot.
+fn a_second_squash_upgrades_on_a_server(name: &str, db: Db) {
     let (project, squash) = squashed_twice(&db);
     let dir = project.path();
     let (_, text) = outer_baseline(dir);
     let (plain, plain_rows) = db.read(dir, "plain");
     let mut report = format!("{squash}=== baseline\n{}", redact_created(&text));
-    for name in ["inner", "part"] {
-        let upgrade = run(dir, &["upgrade", "-v", "--database-url", &db.url(dir, name)]);
+    for database in ["inner", "part"] {
+        let upgrade = run(dir, &["upgrade", "-v", "--database-url", &db.url(dir, database)]);
         assert_exit(&upgrade, 0);
-        let (schema, rows) = db.read(dir, name);
-        assert_eq!(diff(&plain, &schema), [], "{name}: the schema of a full replay");
-        assert_eq!(rows, plain_rows, "{name}: the rows of a full replay");
+        let (schema, rows) = db.read(dir, database);
+        assert_eq!(diff(&plain, &schema), [], "{database}: the schema of a full replay");
+        assert_eq!(rows, plain_rows, "{database}: the rows of a full replay");
         report.push_str(&format!(
-            "=== {name}: upgrade -v\n{}=== {name}: versions\n{}\n",
+            "=== {database}: upgrade -v\n{}=== {database}: versions\n{}\n",
             db.transcript(&upgrade, dir),
-            db.versions(dir, name).join("\n")
+            db.versions(dir, database).join("\n")
         ));
     }
     assert_exit(&run(dir, &["upgrade", "--database-url", &db.url(dir, "plain")]), 0);
     let check = run(dir, &["check", "--no-models", "--database-url", &db.url(dir, "plain")]);
     assert_exit(&check, 0);
     report.push_str(&format!("=== check\n{}", db.transcript(&check, dir)));
+    insta::assert_snapshot!(name, report);
+}
+
+#[test]
+fn a_second_squash_over_a_baseline_upgrades_every_database_on_postgres() {
+    a_second_squash_upgrades_on_a_server(
+        "a_second_squash_over_a_baseline_upgrades_every_database_on_postgres",
+        Db::postgres(),
+    );
+}
+
+#[test]
+fn a_second_squash_over_a_baseline_upgrades_every_database_on_mysql() {
+    a_second_squash_upgrades_on_a_server(
+        "a_second_squash_over_a_baseline_upgrades_every_database_on_mysql",
+        Db::mysql(),
+    );
+}
+
+/// Down through nested baselines with the command: after the second
+/// squash, a database that applied `a1` before both squashes and one that
+/// ran the first baseline are upgraded to `d4`, then downgraded to `c3`: the second
+/// baseline (only recorded over their rows) is forgotten and `d4` reverted
+/// alone, leaving each with the schema of a database that never got past
+/// `c3`; a new
+/// database, which ran the second baseline whole, is refused (exit 101, as
+/// any plan that cannot be carried out) and
+/// left as it was.
+#[test]
+fn a_downgrade_through_nested_baselines_on_sqlite() {
+    let db = Db::Sqlite;
+    let (project, _) = squashed_twice(&db);
+    let dir = project.path();
+    let mut report = String::new();
+    for name in ["part", "inner", "fresh"] {
+        // To d4, the second baseline's last revision (e5 has no down section).
+        assert_exit(&run(dir, &["upgrade", "d4", "--database-url", &db.url(dir, name)]), 0);
+        let downgrade = run(dir, &["downgrade", "c3", "--database-url", &db.url(dir, name)]);
+        assert_exit(&downgrade, if name == "fresh" { 101 } else { 0 });
+        report.push_str(&format!(
+            "=== {name}: downgrade c3\n{}=== {name}: versions\n{}\n",
+            db.transcript(&downgrade, dir),
+            db.versions(dir, name).join("\n")
+        ));
+    }
+    // What a database that was only ever upgraded to c3 has.
+    let reference = run(dir, &["upgrade", "c3", "--database-url", &db.url(dir, "at_c3")]);
+    assert_exit(&reference, 0);
+    // The schema only: d4's down section drops its table and leaves the
+    // row its up section inserted.
+    let (at_c3, _) = db.read(dir, "at_c3");
+    for name in ["part", "inner"] {
+        let (schema, _) = db.read(dir, name);
+        assert_eq!(diff(&at_c3, &schema), [], "{name}: the schema at c3");
+    }
     insta::assert_snapshot!(report);
 }
 
