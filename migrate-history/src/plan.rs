@@ -109,6 +109,17 @@ impl History {
             .collect()
     }
 
+    /// Marks as needed each baseline whose whole set `needed` holds: an
+    /// inner baseline (index order puts it first) then counts for the set
+    /// of an outer one, which replaces it too.
+    pub fn need_whole_baselines(&self, needed: &mut [bool]) {
+        for b in (0..self.len()).filter(|&b| self.is_baseline(b)) {
+            if self.replaced(b).iter().all(|&m| needed[m]) {
+                needed[b] = true;
+            }
+        }
+    }
+
     /// Everything `target` needs that is not applied yet, parents and
     /// dependencies first. `recorded` is what the database has rows for.
     ///
@@ -130,20 +141,15 @@ impl History {
                 needed[i] |= is;
             }
         }
-        // A baseline whose whole set the target needs is needed too: an
-        // inner one (index order puts it first) counts for the outer one's set.
-        for b in (0..self.len()).filter(|&b| self.is_baseline(b)) {
-            if self.replaced(b).iter().all(|&m| needed[m]) {
-                needed[b] = true;
-            }
-        }
+        self.need_whole_baselines(&mut needed);
         let whole = |b: usize| self.replaced(b).iter().all(|&m| needed[m]);
         let started = |b: usize| self.replaced(b).iter().any(|&m| applied[m]);
         // A baseline takes over, running in place of its set, when the
         // target needs all of it and none of it is applied; what any
         // baseline around a revision takes over for is skipped.
-        let takes_over = |b: usize| whole(b) && !started(b);
-        let skipped = |i: usize| self.enclosing(i).any(takes_over);
+        // Once per baseline: asked of every revision of its set.
+        let takes_over: Vec<bool> = (0..self.len()).map(|b| self.is_baseline(b) && whole(b) && !started(b)).collect();
+        let skipped = |i: usize| self.enclosing(i).any(|b| takes_over[b]);
         let mut plan = Plan { direction: Direction::Upgrade, steps: Vec::new(), recorded: Vec::new() };
         for i in (0..self.len()).filter(|&i| !applied[i] && !skipped(i)) {
             if self.is_baseline(i) {

@@ -273,19 +273,22 @@ fn postgres_sequences(db: &mut dyn Database, schema: &Schema) -> Result<String, 
 /// MariaDB/MySQL: `ALTER TABLE ... AUTO_INCREMENT` for each table with an
 /// `AUTO_INCREMENT` column that has given ids, tables in name order.
 fn mysql_auto_increments(db: &mut dyn Database, schema: &Schema) -> Result<String, DbError> {
+    // Every table's counter in one query, as introspection reads tables.
+    let counters = db.query_text(
+        "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT > 1 ORDER BY TABLE_NAME",
+    )?;
     let mut sql = String::new();
-    for table in schema.tables.values() {
-        if !table.columns.iter().any(|c| c.filled == Some(Filled::IdentityByDefault)) {
+    for row in counters {
+        let (Some(name), Some(next)) = (row.first().cloned().flatten(), row.get(1).cloned().flatten()) else {
             continue;
-        }
-        let literal = table.name.replace('\\', "\\\\").replace('\'', "''");
-        let next = db.query_text(&format!(
-            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{literal}'"
-        ))?;
-        if let Some(Some(next)) = next.into_iter().next().and_then(|row| row.into_iter().next())
-            && next != "1"
-        {
-            sql.push_str(&format!("ALTER TABLE {} AUTO_INCREMENT = {next};\n", name_in(Dialect::Mysql, &table.name)));
+        };
+        let counted = schema
+            .tables
+            .get(&name)
+            .is_some_and(|table| table.columns.iter().any(|c| c.filled == Some(Filled::IdentityByDefault)));
+        if counted {
+            sql.push_str(&format!("ALTER TABLE {} AUTO_INCREMENT = {next};\n", name_in(Dialect::Mysql, &name)));
         }
     }
     Ok(sql)

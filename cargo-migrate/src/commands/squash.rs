@@ -150,12 +150,7 @@ pub fn run(shell: &mut Shell, project: &Project, args: &SquashArgs) -> CliResult
 fn replaced_set(history: &History, tip: usize) -> Result<Vec<usize>, CliError> {
     let tip_id = &history.revision(tip).id;
     let mut needed = history.ancestors(&[tip]);
-    // Index order puts an inner baseline before an outer one.
-    for b in (0..history.len()).filter(|&b| history.is_baseline(b)) {
-        if history.replaced(b).iter().all(|&m| needed[m]) {
-            needed[b] = true;
-        }
-    }
+    history.need_whole_baselines(&mut needed);
     let set: Vec<usize> = (0..history.len()).filter(|&i| needed[i]).collect();
     if let Some(error) = over_a_baseline(history, tip, &set) {
         return Err(error);

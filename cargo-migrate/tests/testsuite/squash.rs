@@ -1038,15 +1038,8 @@ fn prune_deletes_the_replaced_files_once_every_environment_recorded_the_baseline
     ));
 }
 
-/// `verify` walks the replaced revisions one by one, records the baseline
-/// over them (neither reverted nor ending the down check) and compares the
-/// full upgrade, which runs the baseline, with the walk.
-#[test]
-fn verify_records_the_baseline_and_runs_it_in_the_full_upgrade() {
-    let db = Db::Sqlite;
-    let project = db.project();
-    let dir = project.path();
-    // b2 gets a down section, so the walk goes on past it.
+/// Gives `b2` a down section (re-pinned), so that `verify`'s walk goes on past it.
+fn with_b2_reversible(dir: &Path) {
     let b2 = dir.join("migrations/b2_kinds.sql");
     let text = std::fs::read_to_string(&b2).unwrap();
     std::fs::write(
@@ -1055,6 +1048,17 @@ fn verify_records_the_baseline_and_runs_it_in_the_full_upgrade() {
     )
     .unwrap();
     assert_exit(&run(dir, &["lock", "--update", "b2"]), 0);
+}
+
+/// `verify` walks the replaced revisions one by one, records the baseline
+/// over them (neither reverted nor ending the down check) and compares the
+/// full upgrade, which runs the baseline, with the walk.
+#[test]
+fn verify_records_the_baseline_and_runs_it_in_the_full_upgrade() {
+    let db = Db::Sqlite;
+    let project = db.project();
+    let dir = project.path();
+    with_b2_reversible(dir);
     assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
     let output = run(dir, &["verify"]);
     assert_exit(&output, 0);
@@ -1069,14 +1073,7 @@ fn verify_walks_nested_baselines() {
     let db = Db::Sqlite;
     let project = db.project();
     let dir = project.path();
-    let b2 = dir.join("migrations/b2_kinds.sql");
-    let text = std::fs::read_to_string(&b2).unwrap();
-    std::fs::write(
-        &b2,
-        format!("{text}\n-- migrate:down\nDROP TABLE notes;\nDROP INDEX users_email;\nALTER TABLE users DROP COLUMN kind_id;\nDELETE FROM kinds;\n"),
-    )
-    .unwrap();
-    assert_exit(&run(dir, &["lock", "--update", "b2"]), 0);
+    with_b2_reversible(dir);
     more_revisions(&db, dir);
     assert_exit(&run(dir, &["squash", "--upto", "b2"]), 0);
     assert_exit(&run(dir, &["squash", "--upto", "d4"]), 0);

@@ -71,8 +71,12 @@ impl DbState {
         // A recorded baseline stands for what it replaces; a replaced
         // revision is not pending while the baseline would run in its place.
         let covered = history.covered(&self.mask);
-        // Nested baselines: any baseline around it that would run.
-        let in_place = |i: usize| history.enclosing(i).any(|b| history.replaced(b).iter().all(|&m| !covered[m]));
+        // Nested baselines: any baseline around it that would run (decided
+        // once per baseline, not once per revision of its set).
+        let would_run: Vec<bool> = (0..history.len())
+            .map(|b| history.is_baseline(b) && history.replaced(b).iter().all(|&m| !covered[m]))
+            .collect();
+        let in_place = |i: usize| history.enclosing(i).any(|b| would_run[b]);
         let applied: Vec<usize> = (0..history.len()).filter(|&i| covered[i]).collect();
         let pending: Vec<usize> = (0..history.len()).filter(|&i| !covered[i] && !in_place(i)).collect();
         self.applied = history.ids(&applied);
@@ -118,8 +122,12 @@ impl DbState {
     /// when a recorded baseline stands for it, and an inner baseline that is
     /// itself only to record counts too.
     pub fn only_to_record(&self, history: &History, id: &str) -> bool {
-        let covered = history.covered(&self.mask);
-        history.index_of(id).is_some_and(|b| effects_there(history, &covered, b))
+        // Asked of every pending revision: what covers what only for the
+        // few baselines.
+        let Some(b) = history.index_of(id).filter(|&b| history.is_baseline(b)) else {
+            return false;
+        };
+        effects_there(history, &history.covered(&self.mask), b)
     }
 
     /// What keeps the database `database` (its name in messages, such as a
