@@ -99,12 +99,12 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     crate::parallel::sort_by(&mut found, |(_, a, _), (_, b, _)| a.as_os_str().cmp(b.as_os_str()));
     // The shown paths are made by the reading threads: the walk is the part
     // that runs alone.
-    let read = crate::parallel::map(found, |(kind, path, top_level)| {
+    let read = crate::parallel::map_with(found, FileReader::new, |reader, (kind, path, top_level)| {
         let shown_path = match path.file_name() {
             Some(name) if top_level => shown_dir.join(name),
             _ => shown(&path, dir, shown_dir),
         };
-        match read_small_file(&path) {
+        match reader.read(&path) {
             Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
             Err((line, problem)) => Err(Box::new(Diagnostic::error(shown_path, line, problem))),
         }
@@ -130,32 +130,92 @@ fn missing(path: &Path, otherwise: Problem) -> Problem {
     }
 }
 
-/// Reads a file into a string with `open`, `read`, `read`, `close`: std's
-/// `read_to_string` on a `File` also asks for its size and position (`statx`,
-/// `lseek`), a third of the syscalls when reading 10,000 small revisions.
-/// The bytes go through a buffer reused per thread, and the string is
-/// allocated at its exact size. Text that is not UTF-8 is a problem on its line.
-fn read_small_file(path: &Path) -> Result<String, (Option<usize>, Problem)> {
-    use std::io::Read;
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(64 * 1024));
+/// Reads the many small files of a history, on one thread. It keeps the
+/// directory it last read from open and opens each file by its name in it
+/// (`openat`), so the kernel does not look up every directory of a long
+/// path again for each of 10,000 files; and it reads a file with one
+/// `read` where it can. Together a quarter of the time of reading 10,000
+/// revisions on these machines, std's `fs::read` taking six syscalls a
+/// file (`openat`, `statx`, `lseek`, `read`, `read`, `close`) to this
+/// reader's three.
+struct FileReader {
+    /// Reused for every file; the strings are allocated at their exact size.
+    buffer: Vec<u8>,
+    /// The directory of the last file read, and its descriptor.
+    #[cfg(unix)]
+    dir: Option<(PathBuf, rustix::fd::OwnedFd)>,
+}
+
+impl FileReader {
+    /// What one read asks for: revisions are far smaller.
+    const CHUNK: usize = 64 * 1024;
+
+    fn new() -> FileReader {
+        FileReader {
+            buffer: Vec::with_capacity(Self::CHUNK),
+            #[cfg(unix)]
+            dir: None,
+        }
     }
-    let unreadable = |error: std::io::Error| (None, Problem::Unreadable { error: error.to_string() });
-    let mut file = std::fs::File::open(path).map_err(unreadable)?;
-    BUFFER.with_borrow_mut(|buffer| {
-        buffer.clear();
-        (&mut file).take(u64::MAX).read_to_end(buffer).map_err(unreadable)?;
-        match std::str::from_utf8(buffer) {
+
+    /// The text of the file at `path`. Text that is not UTF-8 is a problem on its line.
+    fn read(&mut self, path: &Path) -> Result<String, (Option<usize>, Problem)> {
+        let unreadable = |error: std::io::Error| (None, Problem::Unreadable { error: error.to_string() });
+        self.buffer.clear();
+        self.read_bytes(path).map_err(unreadable)?;
+        match std::str::from_utf8(&self.buffer) {
             Ok(text) => Ok(text.to_owned()),
-            Err(_) if buffer.starts_with(&[0xff, 0xfe]) || buffer.starts_with(&[0xfe, 0xff]) => {
+            Err(_) if self.buffer.starts_with(&[0xff, 0xfe]) || self.buffer.starts_with(&[0xfe, 0xff]) => {
                 Err((None, Problem::NotUtf8 { encoding: Some("UTF-16") }))
             }
             Err(error) => {
-                let line = buffer[..error.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+                let line = self.buffer[..error.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
                 Err((Some(line), Problem::NotUtf8 { encoding: None }))
             }
         }
-    })
+    }
+
+    /// Appends the bytes of the file at `path` to the buffer.
+    ///
+    /// A read of a regular file that returns fewer bytes than asked has
+    /// reached the end: POSIX allows a short read of a regular file only
+    /// there or when a signal interrupts it, and Linux interrupts one only
+    /// for a signal that kills the process. So a revision takes one `read`,
+    /// not a second one returning 0. Only regular files get here (the walk
+    /// skips anything else).
+    #[cfg(unix)]
+    fn read_bytes(&mut self, path: &Path) -> std::io::Result<()> {
+        use rustix::fs::{Mode, OFlags};
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(std::io::Error::other("not a file name"));
+        };
+        let dir = match &self.dir {
+            Some((open, fd)) if open == parent => fd,
+            _ => {
+                let fd = rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+                &self.dir.insert((parent.to_owned(), fd)).1
+            }
+        };
+        let file = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        loop {
+            if self.buffer.len() == self.buffer.capacity() {
+                self.buffer.reserve(Self::CHUNK);
+            }
+            let asked = self.buffer.capacity() - self.buffer.len();
+            match rustix::io::read(&file, rustix::buffer::spare_capacity(&mut self.buffer)) {
+                Ok(read) if read < asked => return Ok(()),
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Appends the bytes of the file at `path` to the buffer.
+    #[cfg(not(unix))]
+    fn read_bytes(&mut self, path: &Path) -> std::io::Result<()> {
+        use std::io::Read;
+        std::fs::File::open(path)?.read_to_end(&mut self.buffer).map(drop)
+    }
 }
 
 enum Kind {
@@ -357,6 +417,41 @@ mod tests {
                 "migrations/c.sql: the file is UTF-16 text, not UTF-8 (help: save the file as UTF-8)",
             ]
         );
+    }
+
+    /// Files in several directories, visited in turns (the reader keeps
+    /// one directory open at a time), bigger than one read and empty, on
+    /// the reading threads (more than 256 files) and without them.
+    #[test]
+    fn every_file_is_read_whole_whatever_its_directory_and_size() {
+        for count in [3, 600] {
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path().join("migrations");
+            let mut expected = Vec::new();
+            for i in 0..count {
+                // `a/`, `b.sql`, `b/`, `c.sql`: byte order interleaves the directories.
+                let relative = match i % 3 {
+                    0 => format!("a/{i:04}.sql"),
+                    1 => format!("b{i:04}.sql"),
+                    _ => format!("b/{i:04}.sql"),
+                };
+                let text = match i {
+                    0 => String::new(),
+                    1 => "x".repeat(3 * FileReader::CHUNK + 7),
+                    2 => "y".repeat(FileReader::CHUNK),
+                    _ => format!("-- {i}\n"),
+                };
+                let path = dir.join(&relative);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &text).unwrap();
+                expected.push((PathBuf::from("migrations").join(relative), text));
+            }
+            expected.sort();
+            let (sources, diagnostics) = read_dir(&dir, Path::new("migrations"));
+            assert_eq!(diagnostics, []);
+            let read: Vec<_> = sources.revisions.into_iter().map(|f| (f.path, f.text)).collect();
+            assert!(read == expected, "{count} files");
+        }
     }
 
     #[test]
