@@ -51,8 +51,14 @@ const HEADER: &str = "# Checksums of released revisions, written by `cargo migra
 pub struct LockFile {
     /// Where it was read from, as shown to the user.
     pub path: Option<PathBuf>,
-    pinned: BTreeMap<String, Checksum>,
-    lines: BTreeMap<String, usize>,
+    pinned: BTreeMap<String, Pin>,
+}
+
+/// A pinned checksum and the line of the lock file it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pin {
+    checksum: Checksum,
+    line: Option<usize>,
 }
 
 impl LockFile {
@@ -127,20 +133,21 @@ impl LockFile {
         let mut read = LineRead { lock, diagnostics: Vec::new(), repeated: 0 };
         // Sorted input (what `render` writes) bulk-builds the maps in linear time.
         if entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            read.lock.pinned = entries.iter().map(|(id, sum, _)| ((*id).to_owned(), *sum)).collect();
-            read.lock.lines = entries.iter().map(|(id, _, line)| ((*id).to_owned(), *line)).collect();
+            read.lock.pinned = entries
+                .into_iter()
+                .map(|(id, checksum, line)| (id.to_owned(), Pin { checksum, line: Some(line) }))
+                .collect();
             return Some(read);
         }
         for (id, checksum, line) in entries {
             match read.lock.pinned.get(id) {
                 None => {
-                    read.lock.pinned.insert(id.to_owned(), checksum);
-                    read.lock.lines.insert(id.to_owned(), line);
+                    read.lock.pinned.insert(id.to_owned(), Pin { checksum, line: Some(line) });
                 }
                 Some(first) => {
                     read.repeated += 1;
-                    if *first != checksum {
-                        let first_line = read.lock.lines[id];
+                    if first.checksum != checksum {
+                        let first_line = first.line.unwrap_or(line);
                         let problem = Problem::ConflictingPins { id: id.to_owned(), first_line };
                         read.diagnostics.push(Diagnostic::error(&file.path, Some(line), problem));
                     }
@@ -187,11 +194,8 @@ impl LockFile {
         for (id, item) in table.iter() {
             let line = find_line(id);
             match item.as_str().and_then(Checksum::parse) {
-                Some(sum) => {
-                    lock.pinned.insert(id.to_owned(), sum);
-                    if let Some(line) = line {
-                        lock.lines.insert(id.to_owned(), line);
-                    }
+                Some(checksum) => {
+                    lock.pinned.insert(id.to_owned(), Pin { checksum, line });
                 }
                 None => problem(line, format!("the checksum of `{id}` is not of the form \"sha256:<64 hex digits>\"")),
             }
@@ -201,7 +205,7 @@ impl LockFile {
 
     /// The pinned checksum of a revision.
     pub fn get(&self, id: &str) -> Option<Checksum> {
-        self.pinned.get(id).copied()
+        self.pinned.get(id).map(|pin| pin.checksum)
     }
 
     /// Whether a revision is pinned.
@@ -211,7 +215,7 @@ impl LockFile {
 
     /// Pinned revisions, sorted by id.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Checksum)> {
-        self.pinned.iter().map(|(id, sum)| (id.as_str(), *sum))
+        self.pinned.iter().map(|(id, pin)| (id.as_str(), pin.checksum))
     }
 
     /// Number of pinned revisions.
@@ -226,7 +230,11 @@ impl LockFile {
 
     /// Pins (or re-pins) a revision.
     pub fn pin(&mut self, id: &str, checksum: Checksum) {
-        self.pinned.insert(id.to_owned(), checksum);
+        // A re-pinned revision keeps its line until the file is written.
+        match self.pinned.get_mut(id) {
+            Some(pin) => pin.checksum = checksum,
+            None => drop(self.pinned.insert(id.to_owned(), Pin { checksum, line: None })),
+        }
     }
 
     /// Drops a pin; returns whether there was one.
@@ -239,8 +247,8 @@ impl LockFile {
         let mut doc = DocumentMut::new();
         doc["version"] = value(FORMAT_VERSION);
         let mut table = Table::new();
-        for (id, sum) in &self.pinned {
-            table[id.as_str()] = value(sum.to_string());
+        for (id, pin) in &self.pinned {
+            table[id.as_str()] = value(pin.checksum.to_string());
         }
         doc["revisions"] = Item::Table(table);
         format!("{HEADER}{doc}")
@@ -281,11 +289,11 @@ impl LockFile {
             diagnostics
         });
         let mut diagnostics: Vec<Diagnostic> = problems.into_iter().flatten().collect();
-        for (id, _) in self.iter() {
+        for (id, pin) in &self.pinned {
             if history.get(id).is_none() {
                 diagnostics.push(Diagnostic::error(
                     &lock_path,
-                    self.lines.get(id).copied(),
+                    pin.line,
                     Problem::PinnedRevisionMissing { id: id.to_owned() },
                 ));
             }
@@ -386,7 +394,7 @@ mod tests {
         let (parsed, problems) = LockFile::parse(&SourceFile::new("migrations/migrate.lock", text.clone()));
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(parsed.get("aaa"), Some(Checksum::of("a")));
-        assert_eq!(parsed.lines.get("bbb"), Some(&(text.lines().position(|l| l.starts_with("bbb")).unwrap() + 1)));
+        assert_eq!(parsed.pinned["bbb"].line, Some(text.lines().position(|l| l.starts_with("bbb")).unwrap() + 1));
     }
 
     #[test]
