@@ -36,80 +36,47 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         diagnostics.push(Diagnostic::error(shown_dir, None, problem));
         return (sources, diagnostics);
     }
-    // Walk first (cheap, sequential), then read the files in parallel.
-    let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(true) {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(error) => {
-                let path = error.path().map(|p| shown(p, dir, shown_dir)).unwrap_or_else(|| shown_dir.to_owned());
-                let problem = match (error.path(), error.io_error().map(std::io::Error::kind)) {
-                    (Some(link), Some(std::io::ErrorKind::NotFound)) => {
-                        missing(link, Problem::Unreadable { error: error.to_string() })
-                    }
-                    _ => Problem::Unreadable { error: error.to_string() },
-                };
-                diagnostics.push(Diagnostic::error(path, None, problem));
-                continue;
+    // The walk runs on this thread and hands the files it finds, a batch
+    // at a time, to reading threads that start with the first full batch;
+    // when the walk is done this thread reads too. A short walk reads here.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let (batches, queue) = std::sync::mpsc::channel::<Vec<Found>>();
+    let queue = std::sync::Mutex::new(queue);
+    let read = |reader: &mut FileReader, found: Found| read_found(reader, found, dir, shown_dir);
+    let mut read_files: Vec<Result<(Kind, SourceFile), Box<Diagnostic>>> = std::thread::scope(|scope| {
+        let mut readers = Vec::new();
+        let mut batch = Vec::with_capacity(Found::BATCH);
+        for entry in walkdir::WalkDir::new(dir).follow_links(true) {
+            if let Some(found) = walked(entry, dir, shown_dir, &mut diagnostics) {
+                batch.push(found);
             }
-        };
-        if entry.depth() == 0 {
-            continue;
+            if batch.len() == Found::BATCH {
+                if readers.is_empty() && threads > 1 {
+                    let (queue, read) = (&queue, &read);
+                    readers = (1..threads).map(|_| scope.spawn(move || read_batches(queue, read))).collect();
+                }
+                // The receiver lives until the scope ends.
+                let _ = batches.send(std::mem::replace(&mut batch, Vec::with_capacity(Found::BATCH)));
+            }
         }
-        let top_level = entry.depth() == 1;
-        // walkdir finds the name in the path on every call: asked once.
-        let name = entry.file_name();
-        let is_lock = top_level && name == LOCK_FILE_NAME;
-        let is_releases = top_level && name == RELEASES_FILE_NAME;
-        let is_sql = name.as_encoded_bytes().ends_with(b".sql") && name.len() > ".sql".len();
-        if !is_lock && !is_releases && !is_sql {
-            continue;
+        let _ = batches.send(batch);
+        drop(batches);
+        let mut read_files = read_batches(&queue, &read);
+        for reader in readers {
+            read_files.append(&mut reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         }
-        let file_type = entry.file_type();
-        if !file_type.is_file() {
-            let kind = if file_type.is_dir() { "a directory" } else { "a special file (a FIFO, socket or device)" };
-            diagnostics.push(Diagnostic::error(shown(entry.path(), dir, shown_dir), None, Problem::NotAFile { kind }));
-            continue;
-        }
-        // `template.sql` is read only by `new`, not on every load.
-        if top_level && name == TEMPLATE_FILE_NAME {
-            continue;
-        }
-        // A name that is not UTF-8 cannot be shown or embedded (`include_str!` takes a string).
-        // At the top the name is the relative path (`strip_prefix` compares
-        // path components: 3% of `heads`).
-        let utf8 = if top_level {
-            name.to_str().is_some()
-        } else {
-            entry.path().strip_prefix(dir).is_ok_and(|relative| relative.to_str().is_some())
-        };
-        if !utf8 {
-            diagnostics.push(Diagnostic::error(shown(entry.path(), dir, shown_dir), None, Problem::NonUtf8Name));
-            continue;
-        }
-        let kind = match (is_lock, is_releases) {
-            (true, _) => Kind::Lock,
-            (_, true) => Kind::Releases,
-            _ => Kind::Revision,
-        };
-        found.push((kind, entry.into_path(), top_level));
-    }
-    // Byte order of the paths: deterministic, and far cheaper than comparing
-    // path components (walkdir's sort_by_file_name was 17% of `heads`).
-    crate::parallel::sort_by(&mut found, |(_, a, _), (_, b, _)| a.as_os_str().cmp(b.as_os_str()));
-    // The shown paths are made by the reading threads: the walk is the part
-    // that runs alone.
-    let read = crate::parallel::map_with(found, FileReader::new, |reader, (kind, path, top_level)| {
-        let shown_path = match path.file_name() {
-            Some(name) if top_level => shown_dir.join(name),
-            _ => shown(&path, dir, shown_dir),
-        };
-        match reader.read(&path) {
-            Ok(text) => Ok((kind, SourceFile { path: shown_path, origin: Some(path), text })),
-            Err((line, problem)) => Err(Box::new(Diagnostic::error(shown_path, line, problem))),
-        }
+        read_files
     });
-    for result in read {
+    // Byte order of the shown paths (the same prefix, then the paths in the
+    // directory): deterministic, and far cheaper than comparing path
+    // components (walkdir's sort_by_file_name was 17% of `heads`).
+    crate::parallel::sort_by(&mut read_files, |a, b| match (a, b) {
+        (Ok((_, a)), Ok((_, b))) => a.path.as_os_str().cmp(b.path.as_os_str()),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => std::cmp::Ordering::Equal,
+    });
+    for result in read_files {
         match result {
             Ok((Kind::Lock, file)) => sources.lock = Some(file),
             Ok((Kind::Releases, file)) => sources.releases = Some(file),
@@ -120,6 +87,134 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     // The walk's order is the file system's.
     crate::sort_diagnostics(&mut diagnostics);
     (sources, diagnostics)
+}
+
+/// A file the walk found to read.
+struct Found {
+    kind: Kind,
+    path: PathBuf,
+    /// Where the path below the migrations directory starts (UTF-8, checked by the walk).
+    relative_start: usize,
+    /// The length of the file's name, at the end of `path`.
+    name_len: usize,
+}
+
+impl Found {
+    /// Files handed to a reading thread at a time: a history shorter than
+    /// this is read by the walking thread alone.
+    const BATCH: usize = 128;
+}
+
+/// The file an entry of the walk is to read, or the problem with it (in
+/// `diagnostics`), or `None` for what is not read.
+fn walked(
+    entry: walkdir::Result<walkdir::DirEntry>,
+    dir: &Path,
+    shown_dir: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Found> {
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(error) => {
+            let path = error.path().map(|p| shown(p, dir, shown_dir)).unwrap_or_else(|| shown_dir.to_owned());
+            let problem = match (error.path(), error.io_error().map(std::io::Error::kind)) {
+                (Some(link), Some(std::io::ErrorKind::NotFound)) => {
+                    missing(link, Problem::Unreadable { error: error.to_string() })
+                }
+                _ => Problem::Unreadable { error: error.to_string() },
+            };
+            diagnostics.push(Diagnostic::error(path, None, problem));
+            return None;
+        }
+    };
+    if entry.depth() == 0 {
+        return None;
+    }
+    let top_level = entry.depth() == 1;
+    // walkdir finds the name in the path on every call: asked once.
+    let name = entry.file_name();
+    let is_lock = top_level && name == LOCK_FILE_NAME;
+    let is_releases = top_level && name == RELEASES_FILE_NAME;
+    let is_sql = name.as_encoded_bytes().ends_with(b".sql") && name.len() > ".sql".len();
+    if !is_lock && !is_releases && !is_sql {
+        return None;
+    }
+    let file_type = entry.file_type();
+    if !file_type.is_file() {
+        let kind = if file_type.is_dir() { "a directory" } else { "a special file (a FIFO, socket or device)" };
+        diagnostics.push(Diagnostic::error(shown(entry.path(), dir, shown_dir), None, Problem::NotAFile { kind }));
+        return None;
+    }
+    // `template.sql` is read only by `new`, not on every load.
+    if top_level && name == TEMPLATE_FILE_NAME {
+        return None;
+    }
+    // A name that is not UTF-8 cannot be shown or embedded (`include_str!`
+    // takes a string). walkdir's paths are `dir` joined with the names
+    // below it: the path below `dir` is found by its length, not by
+    // comparing path components (`strip_prefix`: 3% of `heads`).
+    let name_len = name.len();
+    let path = entry.path().as_os_str().as_encoded_bytes();
+    let relative_start = relative_start(path, dir.as_os_str().as_encoded_bytes(), name_len);
+    if std::str::from_utf8(&path[relative_start..]).is_err() {
+        diagnostics.push(Diagnostic::error(shown(entry.path(), dir, shown_dir), None, Problem::NonUtf8Name));
+        return None;
+    }
+    let kind = match (is_lock, is_releases) {
+        (true, _) => Kind::Lock,
+        (_, true) => Kind::Releases,
+        _ => Kind::Revision,
+    };
+    Some(Found { kind, path: entry.into_path(), relative_start, name_len })
+}
+
+/// Where the part of `path` below `dir` starts: after `dir` and a
+/// separator, or at the name when `path` does not start so.
+fn relative_start(path: &[u8], dir: &[u8], name_len: usize) -> usize {
+    match path.strip_prefix(dir) {
+        Some([]) | None => path.len() - name_len,
+        Some(_) if dir.last().is_some_and(|&b| std::path::is_separator(char::from(b))) => dir.len(),
+        Some([separator, ..]) if std::path::is_separator(char::from(*separator)) => dir.len() + 1,
+        Some(_) => path.len() - name_len,
+    }
+}
+
+/// Reads the batches on `queue` until it is empty and closed.
+fn read_batches<R>(
+    queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Vec<Found>>>,
+    read: &(impl Fn(&mut FileReader, Found) -> R + Sync),
+) -> Vec<R> {
+    let mut reader = FileReader::new();
+    let mut read_files = Vec::new();
+    loop {
+        let batch = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+        let Ok(batch) = batch else { return read_files };
+        read_files.extend(batch.into_iter().map(|found| read(&mut reader, found)));
+    }
+}
+
+/// The source file `found` names, shown below `shown_dir`, or the problem reading it.
+fn read_found(
+    reader: &mut FileReader,
+    found: Found,
+    dir: &Path,
+    shown_dir: &Path,
+) -> Result<(Kind, SourceFile), Box<Diagnostic>> {
+    let bytes = found.path.as_os_str().as_encoded_bytes();
+    // Checked by the walk.
+    let shown_path = match std::str::from_utf8(&bytes[found.relative_start..]) {
+        Ok(relative) => {
+            let mut shown = PathBuf::with_capacity(shown_dir.as_os_str().len() + 1 + relative.len());
+            shown.push(shown_dir);
+            shown.push(relative);
+            shown
+        }
+        Err(_) => shown(&found.path, dir, shown_dir),
+    };
+    match reader.read(&found.path, found.name_len) {
+        Ok(text) => Ok((found.kind, SourceFile { path: shown_path, origin: Some(found.path), text })),
+        Err((line, problem)) => Err(Box::new(Diagnostic::error(shown_path, line, problem))),
+    }
 }
 
 /// `otherwise`, unless `path` is a symbolic link whose target is missing.
@@ -158,11 +253,12 @@ impl FileReader {
         }
     }
 
-    /// The text of the file at `path`. Text that is not UTF-8 is a problem on its line.
-    fn read(&mut self, path: &Path) -> Result<String, (Option<usize>, Problem)> {
+    /// The text of the file at `path`, whose name is its last `name_len`
+    /// bytes. Text that is not UTF-8 is a problem on its line.
+    fn read(&mut self, path: &Path, name_len: usize) -> Result<String, (Option<usize>, Problem)> {
         let unreadable = |error: std::io::Error| (None, Problem::Unreadable { error: error.to_string() });
         self.buffer.clear();
-        self.read_bytes(path).map_err(unreadable)?;
+        self.read_bytes(path, name_len).map_err(unreadable)?;
         match std::str::from_utf8(&self.buffer) {
             Ok(text) => Ok(text.to_owned()),
             Err(_) if self.buffer.starts_with(&[0xff, 0xfe]) || self.buffer.starts_with(&[0xfe, 0xff]) => {
@@ -184,13 +280,22 @@ impl FileReader {
     /// not a second one returning 0. Only regular files get here (the walk
     /// skips anything else).
     #[cfg(unix)]
-    fn read_bytes(&mut self, path: &Path) -> std::io::Result<()> {
+    fn read_bytes(&mut self, path: &Path, name_len: usize) -> std::io::Result<()> {
         use rustix::fs::{Mode, OFlags};
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-            return Err(std::io::Error::other("not a file name"));
+        use std::os::unix::ffi::OsStrExt;
+        // Split by the name's length, not by parsing path components.
+        let bytes = path.as_os_str().as_bytes();
+        let (parent, name) = bytes.split_at(bytes.len() - name_len);
+        let parent = match parent {
+            [] => b".".as_slice(),
+            [b'/'] => parent,
+            [parent @ .., b'/'] => parent,
+            _ => parent,
         };
+        let parent = Path::new(std::ffi::OsStr::from_bytes(parent));
+        let name = std::ffi::OsStr::from_bytes(name);
         let dir = match &self.dir {
-            Some((open, fd)) if open == parent => fd,
+            Some((open, fd)) if open.as_os_str() == parent.as_os_str() => fd,
             _ => {
                 let fd = rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
                 &self.dir.insert((parent.to_owned(), fd)).1
@@ -212,7 +317,7 @@ impl FileReader {
 
     /// Appends the bytes of the file at `path` to the buffer.
     #[cfg(not(unix))]
-    fn read_bytes(&mut self, path: &Path) -> std::io::Result<()> {
+    fn read_bytes(&mut self, path: &Path, _name_len: usize) -> std::io::Result<()> {
         use std::io::Read;
         std::fs::File::open(path)?.read_to_end(&mut self.buffer).map(drop)
     }
@@ -452,6 +557,20 @@ mod tests {
             let read: Vec<_> = sources.revisions.into_iter().map(|f| (f.path, f.text)).collect();
             assert!(read == expected, "{count} files");
         }
+    }
+
+    #[test]
+    fn the_path_below_the_directory_is_found_by_length() {
+        fn start<'a>(path: &'a str, dir: &str, name: &str) -> &'a str {
+            &path[relative_start(path.as_bytes(), dir.as_bytes(), name.len())..]
+        }
+        assert_eq!(start("migrations/a.sql", "migrations", "a.sql"), "a.sql");
+        assert_eq!(start("migrations/squashed/b/c.sql", "migrations", "c.sql"), "squashed/b/c.sql");
+        assert_eq!(start("migrations/a.sql", "migrations/", "a.sql"), "a.sql");
+        assert_eq!(start("/m/x/a.sql", "/m", "a.sql"), "x/a.sql");
+        // Not below `dir` as spelled: the name alone.
+        assert_eq!(start("elsewhere/a.sql", "migrations", "a.sql"), "a.sql");
+        assert_eq!(start("migrationsx/a.sql", "migrations", "a.sql"), "a.sql");
     }
 
     #[test]
