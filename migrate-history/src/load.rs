@@ -43,7 +43,7 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     let (batches, queue) = std::sync::mpsc::channel::<Vec<Found>>();
     let queue = std::sync::Mutex::new(queue);
     let read = |reader: &mut FileReader, found: Found| read_found(reader, found, dir, shown_dir);
-    let mut read_files: Vec<Result<(Kind, SourceFile), Box<Diagnostic>>> = std::thread::scope(|scope| {
+    let read_files: Vec<Result<(Kind, SourceFile), Box<Diagnostic>>> = std::thread::scope(|scope| {
         let mut readers = Vec::new();
         let mut batch = Vec::with_capacity(Found::BATCH);
         for entry in walkdir::WalkDir::new(dir).follow_links(true) {
@@ -67,23 +67,30 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
         }
         read_files
     });
+    // Collected in place (the source files take the results' memory).
+    let mut revisions: Vec<SourceFile> = read_files
+        .into_iter()
+        .filter_map(|result| match result {
+            Ok((Kind::Revision, file)) => Some(file),
+            Ok((Kind::Lock, file)) => {
+                sources.lock = Some(file);
+                None
+            }
+            Ok((Kind::Releases, file)) => {
+                sources.releases = Some(file);
+                None
+            }
+            Err(diagnostic) => {
+                diagnostics.push(*diagnostic);
+                None
+            }
+        })
+        .collect();
     // Byte order of the shown paths (the same prefix, then the paths in the
     // directory): deterministic, and far cheaper than comparing path
     // components (walkdir's sort_by_file_name was 17% of `heads`).
-    crate::parallel::sort_by(&mut read_files, |a, b| match (a, b) {
-        (Ok((_, a)), Ok((_, b))) => a.path.as_os_str().cmp(b.path.as_os_str()),
-        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
-        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
-        (Err(_), Err(_)) => std::cmp::Ordering::Equal,
-    });
-    for result in read_files {
-        match result {
-            Ok((Kind::Lock, file)) => sources.lock = Some(file),
-            Ok((Kind::Releases, file)) => sources.releases = Some(file),
-            Ok((Kind::Revision, file)) => sources.revisions.push(file),
-            Err(diagnostic) => diagnostics.push(*diagnostic),
-        }
-    }
+    crate::parallel::sort_by(&mut revisions, |a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+    sources.revisions = revisions;
     // The walk's order is the file system's.
     crate::sort_diagnostics(&mut diagnostics);
     (sources, diagnostics)
@@ -304,7 +311,8 @@ impl FileReader {
         let file = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         loop {
             if self.buffer.len() == self.buffer.capacity() {
-                self.buffer.reserve(Self::CHUNK);
+                // Doubling: a lock file or a squashed baseline can be megabytes.
+                self.buffer.reserve(self.buffer.capacity().max(Self::CHUNK));
             }
             let asked = self.buffer.capacity() - self.buffer.len();
             match rustix::io::read(&file, rustix::buffer::spare_capacity(&mut self.buffer)) {
