@@ -788,7 +788,7 @@ impl std::hash::Hasher for IdHasher {
 /// Reorders `items` so that `items[new]` is what was at `order[new]`, by
 /// swaps along the permutation's cycles: nothing is copied, and an order
 /// that is already right moves nothing.
-fn permute_in_place<T>(items: &mut [T], order: &[usize]) {
+pub(crate) fn permute_in_place<T>(items: &mut [T], order: &[usize]) {
     let mut done = vec![false; items.len()];
     for start in 0..items.len() {
         if done[start] {

@@ -86,14 +86,44 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
             }
         })
         .collect();
-    // Byte order of the shown paths (the same prefix, then the paths in the
-    // directory): deterministic, and far cheaper than comparing path
-    // components (walkdir's sort_by_file_name was 17% of `heads`).
-    crate::parallel::sort_by(&mut revisions, |a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+    sort_by_path(&mut revisions);
     sources.revisions = revisions;
     // The walk's order is the file system's.
     crate::sort_diagnostics(&mut diagnostics);
     (sources, diagnostics)
+}
+
+/// Sorts files by the byte order of their shown paths: deterministic, and
+/// far cheaper than comparing path components (walkdir's
+/// `sort_by_file_name` was 17% of `heads`). The paths share a prefix (the
+/// migrations directory); the eight bytes after it make an integer key, so
+/// nearly every comparison is one integer comparison, and each file moves
+/// once, to its place (sorting the files themselves, 72 bytes each, was 5%
+/// of `heads` at 10,000 revisions).
+fn sort_by_path(files: &mut [SourceFile]) {
+    fn path(file: &SourceFile) -> &[u8] {
+        file.path.as_os_str().as_encoded_bytes()
+    }
+    let Some(first) = files.first().map(path) else { return };
+    let mut common = first.len();
+    for file in files.iter() {
+        let other = path(file);
+        if !other.starts_with(&first[..common]) {
+            common = first.iter().zip(other).take_while(|(a, b)| a == b).count();
+        }
+    }
+    // Zero-padded: a path that is a prefix of another sorts first (paths hold no NUL).
+    let key = |bytes: &[u8]| {
+        let rest = &bytes[common..];
+        let mut key = [0u8; 8];
+        let len = rest.len().min(8);
+        key[..len].copy_from_slice(&rest[..len]);
+        u64::from_be_bytes(key)
+    };
+    let mut keyed: Vec<(u64, usize)> = files.iter().enumerate().map(|(i, file)| (key(path(file)), i)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| path(&files[a.1]).cmp(path(&files[b.1]))));
+    let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    crate::graph::permute_in_place(files, &order);
 }
 
 /// A file the walk found to read.
@@ -565,6 +595,30 @@ mod tests {
             let read: Vec<_> = sources.revisions.into_iter().map(|f| (f.path, f.text)).collect();
             assert!(read == expected, "{count} files");
         }
+    }
+
+    /// The integer keys sort as the bytes do: paths longer than the key,
+    /// equal for its eight bytes, prefixes of one another, nested, and a
+    /// path outside the common prefix.
+    #[test]
+    fn files_sort_by_the_bytes_of_their_paths() {
+        let paths = [
+            "migrations/r00002.sql",
+            "migrations/squashed/b/a.sql",
+            "migrations/r0000123.sql",
+            "migrations/r00001.sql",
+            "migrations/r000012.sql",
+            "migrations/a.sql",
+            "migrations/squashed.sql",
+            "migrations/r00001.sqlx.sql",
+            "elsewhere/z.sql",
+        ];
+        let mut files: Vec<SourceFile> = paths.iter().map(|p| SourceFile::new(*p, "")).collect();
+        sort_by_path(&mut files);
+        let mut expected = paths.to_vec();
+        expected.sort_unstable();
+        assert_eq!(files.iter().map(|f| f.path.to_str().unwrap()).collect::<Vec<_>>(), expected);
+        sort_by_path(&mut []);
     }
 
     #[test]
