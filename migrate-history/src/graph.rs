@@ -119,7 +119,7 @@ impl History {
 
         // Edges, in the order of `kept`.
         let resolve = |rev: &Revision, ids: &[String], line: usize, missing: fn(String, String) -> Problem| {
-            let mut found = Vec::new();
+            let mut found = Vec::with_capacity(ids.len());
             let mut problems = Vec::new();
             for other in ids {
                 match first_by_id.get(other) {
@@ -189,7 +189,14 @@ impl History {
                 }
             }
         }
-        let mut children = vec![Vec::new(); revisions.len()];
+        // Each list allocated once, at its size.
+        let mut child_counts = vec![0; revisions.len()];
+        for ps in &parents {
+            for &parent in ps {
+                child_counts[parent] += 1;
+            }
+        }
+        let mut children: Vec<Vec<usize>> = child_counts.into_iter().map(Vec::with_capacity).collect();
         for (child, ps) in parents.iter().enumerate() {
             for &parent in ps {
                 children[parent].push(child);
@@ -664,7 +671,16 @@ fn topological_order(
 ) -> Vec<usize> {
     let n = revisions.len();
     let mut waiting_on = vec![0usize; n];
-    let mut dependents = vec![Vec::new(); n];
+    // Each list allocated once, at its size.
+    let mut counts = vec![0; n];
+    for lists in [parents, dependencies, after] {
+        for list in lists {
+            for &p in list {
+                counts[p] += 1;
+            }
+        }
+    }
+    let mut dependents: Vec<Vec<usize>> = counts.into_iter().map(Vec::with_capacity).collect();
     for i in 0..n {
         for &p in parents[i].iter().chain(&dependencies[i]).chain(&after[i]) {
             waiting_on[i] += 1;

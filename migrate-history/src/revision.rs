@@ -21,6 +21,7 @@ use crate::{Checksum, Diagnostic, Problem, Span};
 /// (`allow`, which `new` never writes, and `imported-from` and `needs-sql`,
 /// which `import` writes, last).
 pub const HEADER_KEYS: [&str; 11] = [
+    // Required: the first `REQUIRED_HEADER_KEYS`.
     "revision",
     "parents",
     "message",
@@ -33,6 +34,9 @@ pub const HEADER_KEYS: [&str; 11] = [
     "needs-sql",
     "replaces",
 ];
+
+/// How many of [`HEADER_KEYS`], from the first, every revision must have.
+const REQUIRED_HEADER_KEYS: usize = 3;
 
 /// A file as read from disk (or from memory, in tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,7 +288,8 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
         });
     };
 
-    let mut seen: Vec<(&'static str, usize)> = Vec::new();
+    // The first line of each known key, by its place in `HEADER_KEYS`.
+    let mut seen: [Option<usize>; HEADER_KEYS.len()] = [None; HEADER_KEYS.len()];
     let mut id = None;
     let mut parents = None;
     let mut message = None;
@@ -349,22 +354,26 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
                         }
                         continue;
                     }
-                    let Some(known) = HEADER_KEYS.iter().find(|k| **k == key) else {
+                    let Some(key_index) = HEADER_KEYS.iter().position(|k| *k == key) else {
                         let problem = Problem::UnknownHeaderKey { key: key.to_owned(), suggestion: suggest_key(key) };
                         push(number, key, problem);
                         continue;
                     };
                     // `allow` is the one key a header may repeat: one rule per line.
-                    if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == known && *k != "allow") {
-                        push(number, key, Problem::DuplicateHeaderKey { key: key.to_owned(), first_line: *first_line });
-                        continue;
+                    let known = HEADER_KEYS[key_index];
+                    match seen[key_index] {
+                        Some(first_line) if known != "allow" => {
+                            push(number, key, Problem::DuplicateHeaderKey { key: key.to_owned(), first_line });
+                            continue;
+                        }
+                        Some(_) => {}
+                        None => seen[key_index] = Some(number),
                     }
-                    seen.push((known, number));
                     if let Some(character) = header_control_character(value) {
                         push(number, value, Problem::ControlCharacterInHeader { key: key.to_owned(), character });
                         continue;
                     }
-                    match *known {
+                    match known {
                         "revision" => {
                             lines.revision = number;
                             match revision_id_problem(value) {
@@ -438,8 +447,9 @@ pub fn parse_revision(file: SourceFile) -> Result<Revision, Vec<Diagnostic>> {
     }
 
     let end_line = last_header_line.max(1);
-    for key in ["revision", "parents", "message"] {
-        if !seen.iter().any(|(k, _)| *k == key) {
+    // The required keys come first in `HEADER_KEYS`.
+    for (key, line) in HEADER_KEYS.into_iter().zip(seen).take(REQUIRED_HEADER_KEYS) {
+        if line.is_none() {
             push(end_line, "", Problem::MissingHeaderKey { key });
         }
     }
@@ -574,13 +584,15 @@ fn id_list<'a>(
     check: fn(&str) -> Option<Problem>,
     push: &mut impl FnMut(usize, &'a str, Problem),
 ) -> Vec<String> {
-    let mut ids = Vec::new();
+    let single = !value.contains(',');
+    // One allocation of the right size for the usual single id.
+    let mut ids = Vec::with_capacity(if single { 1 } else { 4 });
     let mut take = |part: &'a str| match check(part) {
         None => ids.push(part.to_owned()),
         Some(problem) => push(line, part, problem),
     };
     // Most lists hold one id: no splitting (slow without optimizations).
-    if !value.contains(',') {
+    if single {
         let id = trim(value);
         if !id.is_empty() {
             take(id);
