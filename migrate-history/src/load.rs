@@ -39,7 +39,7 @@ pub fn read_dir(dir: &Path, shown_dir: &Path) -> (Sources, Vec<Diagnostic>) {
     // The walk runs on this thread and hands the files it finds, a batch
     // at a time, to reading threads that start with the first full batch;
     // when the walk is done this thread reads too. A short walk reads here.
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = crate::parallel::threads();
     let (batches, queue) = std::sync::mpsc::channel::<Vec<Found>>();
     let queue = std::sync::Mutex::new(queue);
     let read = |reader: &mut FileReader, found: Found| read_found(reader, found, dir, shown_dir);

@@ -7,6 +7,13 @@ use std::num::NonZeroUsize;
 /// Below this many items the threads cost more than they save.
 const MIN_PARALLEL: usize = 256;
 
+/// The machine's cores, asked once: std reads the cgroup's CPU quota from
+/// `/proc` and `/sys` on every call (a few syscalls each time).
+pub(crate) fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+}
+
 /// `items.into_iter().map(f).collect()`, spread over the machine's cores.
 ///
 /// Each thread writes its results into its own stretch of one vector, so
@@ -14,7 +21,7 @@ const MIN_PARALLEL: usize = 256;
 /// collected copy was 4.5 MB of freshly mapped pages (about 1,100 page
 /// faults).
 pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let threads = threads();
     if threads == 1 || items.len() < MIN_PARALLEL {
         return items.into_iter().map(f).collect();
     }
@@ -47,7 +54,7 @@ pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) ->
 /// `f` applied to each of a few stretches of `items`, one per core, in
 /// order: for work too small per item to be worth a result each.
 pub(crate) fn chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let threads = threads();
     if threads == 1 || items.len() < MIN_PARALLEL {
         return vec![f(items)];
     }
