@@ -131,7 +131,7 @@ impl LockFile {
             }
         }
         let mut read = LineRead { lock, diagnostics: Vec::new(), repeated: 0 };
-        // Sorted input (what `render` writes) bulk-builds the maps in linear time.
+        // Sorted input (what `render` writes) bulk-builds the map in linear time.
         if entries.windows(2).all(|w| w[0].0 < w[1].0) {
             read.lock.pinned = entries
                 .into_iter()

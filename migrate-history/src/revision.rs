@@ -584,16 +584,19 @@ fn id_list<'a>(
     check: fn(&str) -> Option<Problem>,
     push: &mut impl FnMut(usize, &'a str, Problem),
 ) -> Vec<String> {
-    let single = !value.contains(',');
-    // One allocation of the right size for the usual single id.
-    let mut ids = Vec::with_capacity(if single { 1 } else { 4 });
+    // Most lists hold one id or none: no splitting (slow without
+    // optimizations), and an allocation of the right size.
+    let single = (!value.contains(',')).then(|| trim(value));
+    let mut ids = Vec::with_capacity(match single {
+        Some("") => 0,
+        Some(_) => 1,
+        None => 4,
+    });
     let mut take = |part: &'a str| match check(part) {
         None => ids.push(part.to_owned()),
         Some(problem) => push(line, part, problem),
     };
-    // Most lists hold one id: no splitting (slow without optimizations).
-    if single {
-        let id = trim(value);
+    if let Some(id) = single {
         if !id.is_empty() {
             take(id);
         }
