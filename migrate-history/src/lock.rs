@@ -231,9 +231,10 @@ impl LockFile {
     /// Pins (or re-pins) a revision.
     pub fn pin(&mut self, id: &str, checksum: Checksum) {
         // A re-pinned revision keeps its line until the file is written.
-        match self.pinned.get_mut(id) {
-            Some(pin) => pin.checksum = checksum,
-            None => drop(self.pinned.insert(id.to_owned(), Pin { checksum, line: None })),
+        if let Some(pin) = self.pinned.get_mut(id) {
+            pin.checksum = checksum;
+        } else {
+            self.pinned.insert(id.to_owned(), Pin { checksum, line: None });
         }
     }
 
